@@ -1,0 +1,65 @@
+/* Freestanding helpers shared by the portable core and device models.
+ * Only compiler builtins: no libc headers, so an RTOS can embed this. */
+#ifndef VTB_COMPILER_H
+#define VTB_COMPILER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define vtb_memcpy  __builtin_memcpy
+#define vtb_memset  __builtin_memset
+#define vtb_memmove __builtin_memmove
+#define vtb_memcmp  __builtin_memcmp
+
+#define VTB_EPERM   1
+#define VTB_ENOENT  2
+#define VTB_EIO     5
+#define VTB_E2BIG   7
+#define VTB_EAGAIN  11
+#define VTB_ENOMEM  12
+#define VTB_EFAULT  14
+#define VTB_EBUSY   16
+#define VTB_EINVAL  22
+#define VTB_ENOSPC  28
+#define VTB_ERANGE  34
+#define VTB_ELOOP   40
+#define VTB_ENOTSUP 95
+#define VTB_EPROTO  71
+
+#define VTB_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define VTB_ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
+#define vtb_likely(x)   __builtin_expect(!!(x), 1)
+#define vtb_unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Shared-memory accesses: one load or store each, never split or repeated by
+ * the compiler.  Every field another domain can write is read with
+ * VTB_READ_ONCE into a local, validated, and only the local is used. */
+#define VTB_READ_ONCE(x)      __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define VTB_WRITE_ONCE(x, v)  __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+#define VTB_LOAD_ACQUIRE(x)   __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define VTB_STORE_RELEASE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+/* virtio_mb(): orders a store (index or event field) before a later load of
+ * the peer's event field, the classic lost-wakeup window. */
+#define vtb_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define vtb_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define vtb_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+
+/* virtio 1.x is little-endian on the wire. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+static inline uint16_t vtb_le16(uint16_t v) { return v; }
+static inline uint32_t vtb_le32(uint32_t v) { return v; }
+static inline uint64_t vtb_le64(uint64_t v) { return v; }
+#else
+static inline uint16_t vtb_le16(uint16_t v) { return __builtin_bswap16(v); }
+static inline uint32_t vtb_le32(uint32_t v) { return __builtin_bswap32(v); }
+static inline uint64_t vtb_le64(uint64_t v) { return __builtin_bswap64(v); }
+#endif
+
+/* Overflow-safe check that [off, off+len) lies inside [0, size). */
+static inline bool vtb_range_ok(uint64_t off, uint64_t len, uint64_t size)
+{
+	return off <= size && len <= size - off;
+}
+
+#endif

@@ -1,0 +1,419 @@
+#include "vtb_virtq.h"
+
+size_t vtb_vring_avail_off(uint16_t num)
+{
+	return (size_t)num * sizeof(struct vtb_vring_desc);
+}
+
+size_t vtb_vring_used_off(uint16_t num)
+{
+	/* avail: flags, idx, ring[num], used_event */
+	return VTB_ALIGN_UP(vtb_vring_avail_off(num) + 6 + 2 * (size_t)num, (size_t)4);
+}
+
+size_t vtb_vring_bytes(uint16_t num)
+{
+	/* used: flags, idx, ring[num], avail_event */
+	return vtb_vring_used_off(num) + 6 + 8 * (size_t)num;
+}
+
+/* ================================================================ driver */
+
+struct vtb_vqd_state {
+	void *token;		/* NULL: head is free */
+	uint16_t ndesc;		/* descriptors taken from the free list */
+};
+
+struct vtb_vqd {
+	uint16_t num;
+	uint16_t free_head;
+	uint16_t num_free;
+	uint16_t avail_idx;	/* private shadow; the shared one is write-only */
+	uint16_t kicked_idx;	/* avail_idx at the last kick decision */
+	uint16_t last_used;
+	bool event_idx;
+	bool broken;
+	uint16_t indirect_max;
+	struct vtb_vring_desc *desc;
+	struct vtb_vring_avail *avail;
+	struct vtb_vring_used *used;
+	uint16_t *used_event;	/* written by us, read by the device */
+	uint16_t *avail_event;	/* written by the device */
+	struct vtb_vring_desc *indirect;
+	uint64_t indirect_addr;
+	/* Private free list: the device can scribble on desc[].next, so the
+	 * driver never trusts shared memory for its own bookkeeping. */
+	uint16_t *next;
+	struct vtb_vqd_state *state;
+};
+
+size_t vtb_vqd_memsize(uint16_t num)
+{
+	return VTB_ALIGN_UP(sizeof(struct vtb_vqd), (size_t)16) +
+	       VTB_ALIGN_UP((size_t)num * sizeof(uint16_t), (size_t)16) +
+	       (size_t)num * sizeof(struct vtb_vqd_state);
+}
+
+struct vtb_vqd *vtb_vqd_init(void *mem, const struct vtb_vqd_params *p)
+{
+	if (!mem || !p || !p->ring || !vtb_vq_num_ok(p->num))
+		return NULL;
+	if (p->indirect && p->indirect_max == 0)
+		return NULL;
+	vtb_memset(mem, 0, vtb_vqd_memsize(p->num));
+	struct vtb_vqd *vq = mem;
+	char *base = (char *)mem + VTB_ALIGN_UP(sizeof(*vq), (size_t)16);
+	vq->next = (uint16_t *)base;
+	vq->state = (struct vtb_vqd_state *)(base + VTB_ALIGN_UP((size_t)p->num * 2, (size_t)16));
+	vq->num = p->num;
+	vq->num_free = p->num;
+	vq->event_idx = p->event_idx;
+	vq->desc = p->ring;
+	vq->avail = (void *)((char *)p->ring + vtb_vring_avail_off(p->num));
+	vq->used = (void *)((char *)p->ring + vtb_vring_used_off(p->num));
+	vq->used_event = &vq->avail->ring[p->num];
+	vq->avail_event = (uint16_t *)&vq->used->ring[p->num];
+	vq->indirect = p->indirect;
+	vq->indirect_addr = p->indirect_addr;
+	vq->indirect_max = p->indirect ? p->indirect_max : 0;
+	vtb_memset(p->ring, 0, vtb_vring_bytes(p->num));
+	for (uint16_t i = 0; i < p->num; i++)
+		vq->next[i] = (uint16_t)(i + 1);
+	return vq;
+}
+
+static void vqd_fill(struct vtb_vring_desc *d, const struct vtb_sg *sg, bool write,
+		     bool more, uint16_t next)
+{
+	d->addr = vtb_le64(sg->addr);
+	d->len = vtb_le32(sg->len);
+	d->flags = vtb_le16((uint16_t)((write ? VTB_DESC_F_WRITE : 0) | (more ? VTB_DESC_F_NEXT : 0)));
+	d->next = vtb_le16(more ? next : 0);
+}
+
+int vtb_vqd_add(struct vtb_vqd *vq, const struct vtb_sg *sg, unsigned nout,
+		unsigned nin, void *token, bool use_indirect)
+{
+	unsigned total = nout + nin;
+
+	if (vq->broken)
+		return -VTB_EIO;
+	if (!token || total == 0 || total > vq->num)
+		return -VTB_EINVAL;
+	if (use_indirect && (!vq->indirect || total > vq->indirect_max))
+		return -VTB_EINVAL;
+	unsigned need = use_indirect ? 1 : total;
+	if (need > vq->num_free)
+		return -VTB_ENOSPC;
+
+	uint16_t head = vq->free_head;
+	if (use_indirect) {
+		struct vtb_vring_desc *tbl = vq->indirect + (size_t)head * vq->indirect_max;
+		for (unsigned i = 0; i < total; i++)
+			vqd_fill(&tbl[i], &sg[i], i >= nout, i + 1 < total, (uint16_t)(i + 1));
+		struct vtb_vring_desc *d = &vq->desc[head];
+		d->addr = vtb_le64(vq->indirect_addr + (uint64_t)head * vq->indirect_max * sizeof(*d));
+		d->len = vtb_le32((uint32_t)(total * sizeof(*d)));
+		d->flags = vtb_le16(VTB_DESC_F_INDIRECT);
+		d->next = 0;
+		vq->free_head = vq->next[head];
+	} else {
+		uint16_t i = head, prev = head;
+		for (unsigned k = 0; k < total; k++) {
+			prev = i;
+			i = vq->next[i];
+			vqd_fill(&vq->desc[prev], &sg[k], k >= nout, k + 1 < total, i);
+		}
+		vq->free_head = i;
+	}
+	vq->num_free = (uint16_t)(vq->num_free - need);
+	vq->state[head].token = token;
+	vq->state[head].ndesc = (uint16_t)need;
+
+	vq->avail->ring[vq->avail_idx & (vq->num - 1)] = vtb_le16(head);
+	vq->avail_idx++;
+	/* Descriptors and ring entry before the index (virtio_wmb). */
+	VTB_STORE_RELEASE(vq->avail->idx, vtb_le16(vq->avail_idx));
+	return 0;
+}
+
+bool vtb_vqd_kick_prepare(struct vtb_vqd *vq)
+{
+	uint16_t old = vq->kicked_idx, new = vq->avail_idx;
+	bool need;
+
+	vq->kicked_idx = new;
+	if (old == new)
+		return false;
+	vtb_mb();	/* avail idx visible before we read the device's wish */
+	if (vq->event_idx)
+		need = vtb_need_event(vtb_le16(VTB_READ_ONCE(*vq->avail_event)), new, old);
+	else
+		need = !(vtb_le16(VTB_READ_ONCE(vq->used->flags)) & VTB_USED_F_NO_NOTIFY);
+	return need;
+}
+
+void *vtb_vqd_get_used(struct vtb_vqd *vq, uint32_t *len)
+{
+	if (vq->broken)
+		return NULL;
+	uint16_t used_idx = vtb_le16(VTB_LOAD_ACQUIRE(vq->used->idx));
+	if (used_idx == vq->last_used)
+		return NULL;
+	if ((uint16_t)(used_idx - vq->last_used) > vq->num) {
+		vq->broken = true;
+		return NULL;
+	}
+	struct vtb_vring_used_elem *e = &vq->used->ring[vq->last_used & (vq->num - 1)];
+	uint32_t id = vtb_le32(VTB_READ_ONCE(e->id));
+	uint32_t ulen = vtb_le32(VTB_READ_ONCE(e->len));
+	if (id >= vq->num || !vq->state[id].token) {
+		vq->broken = true;
+		return NULL;
+	}
+	vq->last_used++;
+	void *token = vq->state[id].token;
+	/* Return descriptors from our private record, not from desc[].next. */
+	uint16_t n = vq->state[id].ndesc, last = (uint16_t)id;
+	for (uint16_t k = 1; k < n; k++)
+		last = vq->next[last];
+	vq->next[last] = vq->free_head;
+	vq->free_head = (uint16_t)id;
+	vq->num_free = (uint16_t)(vq->num_free + n);
+	vq->state[id].token = NULL;
+	if (len)
+		*len = ulen;
+	return token;
+}
+
+bool vtb_vqd_enable_cb(struct vtb_vqd *vq)
+{
+	if (vq->event_idx)
+		VTB_WRITE_ONCE(*vq->used_event, vtb_le16(vq->last_used));
+	else
+		VTB_WRITE_ONCE(vq->avail->flags, 0);
+	vtb_mb();	/* publish before re-reading used idx */
+	return vtb_le16(VTB_READ_ONCE(vq->used->idx)) != vq->last_used;
+}
+
+void vtb_vqd_disable_cb(struct vtb_vqd *vq)
+{
+	/* With event-idx a stale used_event already suppresses; the flag is
+	 * what a driver without it has. */
+	if (!vq->event_idx)
+		VTB_WRITE_ONCE(vq->avail->flags, vtb_le16(VTB_AVAIL_F_NO_INTERRUPT));
+}
+
+unsigned vtb_vqd_num_free(const struct vtb_vqd *vq) { return vq->num_free; }
+bool vtb_vqd_broken(const struct vtb_vqd *vq) { return vq->broken; }
+uint16_t vtb_vqd_num(const struct vtb_vqd *vq) { return vq->num; }
+
+/* ================================================================ device */
+
+struct vtb_vqdev {
+	uint16_t num;
+	uint16_t last_avail;
+	uint16_t used_idx;
+	uint16_t signalled_used;
+	uint16_t inflight;
+	bool event_idx;
+	bool indirect;
+	bool broken;
+	const struct vtb_vring_desc *desc;
+	const struct vtb_vring_avail *avail;
+	struct vtb_vring_used *used;
+	const uint16_t *used_event;
+	uint16_t *avail_event;
+	vtb_xlate_fn xlate;
+	void *xlate_ctx;
+	uint8_t *busy;		/* bitmap: head popped and not yet pushed */
+};
+
+size_t vtb_vqdev_memsize(uint16_t num)
+{
+	return sizeof(struct vtb_vqdev) + ((size_t)num + 7) / 8;
+}
+
+struct vtb_vqdev *vtb_vqdev_init(void *mem, const struct vtb_vqdev_params *p)
+{
+	if (!mem || !p || !p->ring || !vtb_vq_num_ok(p->num))
+		return NULL;
+	if (p->indirect && !p->xlate)
+		return NULL;
+	vtb_memset(mem, 0, vtb_vqdev_memsize(p->num));
+	struct vtb_vqdev *vq = mem;
+	vq->busy = (uint8_t *)(vq + 1);
+	vq->num = p->num;
+	vq->event_idx = p->event_idx;
+	vq->indirect = p->indirect;
+	vq->desc = p->ring;
+	vq->avail = (const void *)((const char *)p->ring + vtb_vring_avail_off(p->num));
+	vq->used = (void *)((char *)p->ring + vtb_vring_used_off(p->num));
+	vq->used_event = &vq->avail->ring[p->num];
+	vq->avail_event = (uint16_t *)&vq->used->ring[p->num];
+	vq->xlate = p->xlate;
+	vq->xlate_ctx = p->xlate_ctx;
+	return vq;
+}
+
+static int vqdev_fail(struct vtb_vqdev *vq, int err)
+{
+	vq->broken = true;
+	return err;
+}
+
+/* Reads one descriptor from shared memory exactly once. */
+static struct vtb_vring_desc vqdev_read_desc(const struct vtb_vring_desc *d)
+{
+	struct vtb_vring_desc l;
+	l.addr = vtb_le64(VTB_READ_ONCE(d->addr));
+	l.len = vtb_le32(VTB_READ_ONCE(d->len));
+	l.flags = vtb_le16(VTB_READ_ONCE(d->flags));
+	l.next = vtb_le16(VTB_READ_ONCE(d->next));
+	return l;
+}
+
+static int vqdev_add_seg(struct vtb_vqdev *vq, struct vtb_chain *c, const struct vtb_vring_desc *d)
+{
+	bool write = d->flags & VTB_DESC_F_WRITE;
+	if (c->nseg >= c->max_seg)
+		return vqdev_fail(vq, -VTB_E2BIG);
+	/* §2.7.4.2: device-readable descriptors come before writable ones. */
+	if (!write && c->nseg != c->nout)
+		return vqdev_fail(vq, -VTB_EPROTO);
+	uint32_t *acc = write ? &c->in_bytes : &c->out_bytes;
+	if (d->len > UINT32_MAX - *acc)
+		return vqdev_fail(vq, -VTB_ERANGE);
+	*acc += d->len;
+	c->seg[c->nseg].addr = d->addr;
+	c->seg[c->nseg].len = d->len;
+	c->seg[c->nseg].write = write;
+	c->nseg++;
+	if (!write)
+		c->nout++;
+	return 0;
+}
+
+static int vqdev_walk_indirect(struct vtb_vqdev *vq, struct vtb_chain *c, const struct vtb_vring_desc *d)
+{
+	if (!vq->indirect || (d->flags & VTB_DESC_F_NEXT))
+		return vqdev_fail(vq, -VTB_EPROTO);
+	if (d->len == 0 || d->len % sizeof(struct vtb_vring_desc) ||
+	    d->len / sizeof(struct vtb_vring_desc) > VTB_VQ_MAX_SIZE)
+		return vqdev_fail(vq, -VTB_EINVAL);
+	uint32_t n = d->len / sizeof(struct vtb_vring_desc);
+	const struct vtb_vring_desc *tbl = vq->xlate(vq->xlate_ctx, d->addr, d->len);
+	if (!tbl)
+		return vqdev_fail(vq, -VTB_EFAULT);
+	uint32_t i = 0;
+	for (uint32_t count = 0;; count++) {
+		if (count >= n)	/* more hops than entries: a loop */
+			return vqdev_fail(vq, -VTB_ELOOP);
+		struct vtb_vring_desc l = vqdev_read_desc(&tbl[i]);
+		if (l.flags & VTB_DESC_F_INDIRECT)	/* no nesting (§2.7.5.3.1) */
+			return vqdev_fail(vq, -VTB_EPROTO);
+		int r = vqdev_add_seg(vq, c, &l);
+		if (r)
+			return r;
+		if (!(l.flags & VTB_DESC_F_NEXT))
+			return 0;
+		if (l.next >= n)
+			return vqdev_fail(vq, -VTB_ERANGE);
+		i = l.next;
+	}
+}
+
+int vtb_vqdev_pop(struct vtb_vqdev *vq, struct vtb_chain *c)
+{
+	if (vq->broken)
+		return -VTB_EIO;
+	uint16_t avail_idx = vtb_le16(VTB_LOAD_ACQUIRE(vq->avail->idx));
+	if (avail_idx == vq->last_avail)
+		return 0;
+	if ((uint16_t)(avail_idx - vq->last_avail) > vq->num)
+		return vqdev_fail(vq, -VTB_EPROTO);
+	uint16_t head = vtb_le16(VTB_READ_ONCE(vq->avail->ring[vq->last_avail & (vq->num - 1)]));
+	if (head >= vq->num)
+		return vqdev_fail(vq, -VTB_ERANGE);
+	if (vq->busy[head / 8] & (1u << (head % 8)))	/* offered twice */
+		return vqdev_fail(vq, -VTB_EPROTO);
+
+	c->head = head;
+	c->nseg = c->nout = 0;
+	c->out_bytes = c->in_bytes = 0;
+	uint16_t i = head;
+	for (uint32_t count = 0;; count++) {
+		if (count >= vq->num)
+			return vqdev_fail(vq, -VTB_ELOOP);
+		struct vtb_vring_desc l = vqdev_read_desc(&vq->desc[i]);
+		int r;
+		if (l.flags & VTB_DESC_F_INDIRECT) {
+			if (count != 0)	/* only the head may be indirect here */
+				return vqdev_fail(vq, -VTB_EPROTO);
+			r = vqdev_walk_indirect(vq, c, &l);
+			if (r)
+				return r;
+			break;
+		}
+		r = vqdev_add_seg(vq, c, &l);
+		if (r)
+			return r;
+		if (!(l.flags & VTB_DESC_F_NEXT))
+			break;
+		if (l.next >= vq->num)
+			return vqdev_fail(vq, -VTB_ERANGE);
+		i = l.next;
+	}
+	vq->busy[head / 8] |= (uint8_t)(1u << (head % 8));
+	vq->inflight++;
+	vq->last_avail++;
+	return 1;
+}
+
+int vtb_vqdev_push(struct vtb_vqdev *vq, uint16_t head, uint32_t len)
+{
+	if (vq->broken)
+		return -VTB_EIO;
+	if (head >= vq->num || !(vq->busy[head / 8] & (1u << (head % 8))))
+		return -VTB_EINVAL;	/* our own bug, not the driver's */
+	vq->busy[head / 8] &= (uint8_t)~(1u << (head % 8));
+	vq->inflight--;
+	struct vtb_vring_used_elem *e = &vq->used->ring[vq->used_idx & (vq->num - 1)];
+	VTB_WRITE_ONCE(e->id, vtb_le32(head));
+	VTB_WRITE_ONCE(e->len, vtb_le32(len));
+	vq->used_idx++;
+	VTB_STORE_RELEASE(vq->used->idx, vtb_le16(vq->used_idx));
+	return 0;
+}
+
+bool vtb_vqdev_need_notify(struct vtb_vqdev *vq)
+{
+	uint16_t old = vq->signalled_used, new = vq->used_idx;
+
+	vq->signalled_used = new;
+	if (old == new)
+		return false;
+	vtb_mb();	/* used idx visible before we read the driver's wish */
+	if (vq->event_idx)
+		return vtb_need_event(vtb_le16(VTB_READ_ONCE(*vq->used_event)), new, old);
+	return !(vtb_le16(VTB_READ_ONCE(vq->avail->flags)) & VTB_AVAIL_F_NO_INTERRUPT);
+}
+
+bool vtb_vqdev_enable_notify(struct vtb_vqdev *vq)
+{
+	if (vq->event_idx)
+		VTB_WRITE_ONCE(*vq->avail_event, vtb_le16(vq->last_avail));
+	else
+		VTB_WRITE_ONCE(vq->used->flags, 0);
+	vtb_mb();
+	return vtb_le16(VTB_READ_ONCE(vq->avail->idx)) != vq->last_avail;
+}
+
+void vtb_vqdev_disable_notify(struct vtb_vqdev *vq)
+{
+	if (!vq->event_idx)
+		VTB_WRITE_ONCE(vq->used->flags, vtb_le16(VTB_USED_F_NO_NOTIFY));
+}
+
+bool vtb_vqdev_broken(const struct vtb_vqdev *vq) { return vq->broken; }
+unsigned vtb_vqdev_inflight(const struct vtb_vqdev *vq) { return vq->inflight; }

@@ -1,0 +1,111 @@
+/* Split virtqueue (virtio 1.2 §2.7), driver side and device side.
+ * Freestanding: state lives in caller memory (_memsize() + _init()).
+ * The ring itself lives in memory both sides reach; each side passes its
+ * own pointer to it.  The device side treats everything in the ring as
+ * hostile: each shared field is read once, validated, and a violation
+ * marks the queue broken (sticky) and returns a negative errno. */
+#ifndef VTB_VIRTQ_H
+#define VTB_VIRTQ_H
+
+#include "vtb_virtio.h"
+
+/* Bytes of ring memory for a queue of num entries, laid out as in §2.7:
+ * descriptor table (align 16), avail ring (align 2), used ring (align 4). */
+size_t vtb_vring_bytes(uint16_t num);
+size_t vtb_vring_avail_off(uint16_t num);
+size_t vtb_vring_used_off(uint16_t num);
+static inline bool vtb_vq_num_ok(uint32_t num)
+{
+	return num >= 1 && num <= VTB_VQ_MAX_SIZE && (num & (num - 1)) == 0;
+}
+
+/* ---------------------------------------------------------------- driver */
+struct vtb_sg {			/* one buffer in the driver's address space */
+	uint64_t addr;
+	uint32_t len;
+};
+
+struct vtb_vqd;
+
+struct vtb_vqd_params {
+	uint16_t num;
+	void *ring;		/* driver's pointer to vtb_vring_bytes(num) */
+	bool event_idx;		/* VIRTIO_F_EVENT_IDX negotiated */
+	/* Optional indirect tables: num tables of indirect_max entries each,
+	 * in memory the device reaches at indirect_addr. */
+	void *indirect;
+	uint64_t indirect_addr;
+	uint16_t indirect_max;
+};
+
+size_t vtb_vqd_memsize(uint16_t num);
+/* Returns the queue placed at mem, or NULL on bad parameters. */
+struct vtb_vqd *vtb_vqd_init(void *mem, const struct vtb_vqd_params *p);
+/* Adds a chain: out[0..nout) device-readable, then in[0..nin) device-writable.
+ * token must be non-NULL; use_indirect puts the chain in an indirect table.
+ * -ENOSPC when descriptors are exhausted. */
+int vtb_vqd_add(struct vtb_vqd *vq, const struct vtb_sg *sg, unsigned nout,
+		unsigned nin, void *token, bool use_indirect);
+/* True if the device asked to be notified of what was added since the last
+ * call (event-idx or flags); false means the notification is suppressed. */
+bool vtb_vqd_kick_prepare(struct vtb_vqd *vq);
+/* Next completed buffer: returns its token and stores the used length, or
+ * NULL when none.  A bad used entry breaks the queue (see vtb_vqd_broken). */
+void *vtb_vqd_get_used(struct vtb_vqd *vq, uint32_t *len);
+/* Ask for interrupts again; returns true if used entries are already
+ * pending (the caller must not sleep). */
+bool vtb_vqd_enable_cb(struct vtb_vqd *vq);
+void vtb_vqd_disable_cb(struct vtb_vqd *vq);
+unsigned vtb_vqd_num_free(const struct vtb_vqd *vq);
+bool vtb_vqd_broken(const struct vtb_vqd *vq);
+uint16_t vtb_vqd_num(const struct vtb_vqd *vq);
+
+/* ---------------------------------------------------------------- device */
+struct vtb_seg {		/* one validated buffer of a chain */
+	uint64_t addr;
+	uint32_t len;
+	bool write;		/* device-writable */
+};
+
+struct vtb_chain {
+	uint16_t head;
+	uint16_t nseg;
+	uint16_t nout;		/* segs [0, nout) readable, [nout, nseg) writable */
+	uint32_t out_bytes;
+	uint32_t in_bytes;
+	struct vtb_seg *seg;	/* caller's array of max_seg entries */
+	uint16_t max_seg;
+};
+
+/* Resolves an indirect table address to a pointer the device may read, or
+ * NULL if the device may not touch [addr, addr+len). */
+typedef const void *(*vtb_xlate_fn)(void *ctx, uint64_t addr, uint32_t len);
+
+struct vtb_vqdev;
+
+struct vtb_vqdev_params {
+	uint16_t num;
+	void *ring;		/* device's pointer to the ring memory */
+	bool event_idx;
+	bool indirect;		/* VIRTIO_F_INDIRECT_DESC negotiated */
+	vtb_xlate_fn xlate;	/* for indirect tables */
+	void *xlate_ctx;
+};
+
+size_t vtb_vqdev_memsize(uint16_t num);
+struct vtb_vqdev *vtb_vqdev_init(void *mem, const struct vtb_vqdev_params *p);
+/* 1: a chain was popped into c; 0: nothing available; <0: broken. */
+int vtb_vqdev_pop(struct vtb_vqdev *vq, struct vtb_chain *c);
+/* Completes head with len bytes written (heads may complete in any order). */
+int vtb_vqdev_push(struct vtb_vqdev *vq, uint16_t head, uint32_t len);
+/* True if the driver asked for an interrupt for what was pushed since the
+ * last call; false means suppressed. */
+bool vtb_vqdev_need_notify(struct vtb_vqdev *vq);
+/* Ask for kicks again; returns true if work is already pending. */
+bool vtb_vqdev_enable_notify(struct vtb_vqdev *vq);
+void vtb_vqdev_disable_notify(struct vtb_vqdev *vq);
+bool vtb_vqdev_broken(const struct vtb_vqdev *vq);
+/* Requests popped but not yet pushed. */
+unsigned vtb_vqdev_inflight(const struct vtb_vqdev *vq);
+
+#endif

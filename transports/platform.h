@@ -1,0 +1,77 @@
+/* The platform seam: the few hypervisor primitives every transport is
+ * written against.  Device models never see it.  Every call is counted,
+ * so a result can say exactly what a request cost. */
+#ifndef VTB_PLATFORM_H
+#define VTB_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* A domain: an isolated address space with its own guest RAM. */
+struct vtb_dom {
+	int id;			/* 0: frontend, 1: backend */
+	pid_t pid;		/* filled once the domain's process runs */
+	int ram_fd;		/* guest RAM; a guest-physical address is an offset */
+	uint64_t ram_size;
+};
+
+struct vtb_doorbell {
+	int fd;
+};
+
+/* Seam counters, one set per domain, kept in the cell's stats page so the
+ * harness can read both sides. Plain uint64_t written by one process. */
+struct vtb_plat_counters {
+	uint64_t copies;	/* hypervisor copy calls */
+	uint64_t copy_bytes;
+	uint64_t maps;
+	uint64_t map_bytes;
+	uint64_t unmaps;
+	uint64_t flushes;	/* TLB/IOTLB flushes the seam caused */
+	uint64_t notifies;	/* doorbells rung */
+	uint64_t notifies_suppressed;	/* doorbells the peer told us to skip */
+	uint64_t waits;		/* blocking waits entered */
+	uint64_t exits;		/* calls that entered the hypervisor */
+};
+
+struct vtb_plat;
+
+/* proc: where each domain maps its own RAM in its own process. */
+#define VTB_PROC_RAM_BASE 0x200000000000ull
+
+struct vtb_platform_ops {
+	const char *name;
+	const char *desc;
+	/* Hypervisor copy into / out of another domain's RAM. */
+	int (*copy_to)(struct vtb_plat *p, const struct vtb_dom *dst, uint64_t gpa,
+		       const void *src, size_t len);
+	int (*copy_from)(struct vtb_plat *p, const struct vtb_dom *src, uint64_t gpa,
+			 void *dst, size_t len);
+	/* Map [gpa, gpa+len) of owner's RAM into the caller; page granular. */
+	void *(*map)(struct vtb_plat *p, const struct vtb_dom *owner, uint64_t gpa,
+		     size_t len, bool write);
+	int (*unmap)(struct vtb_plat *p, void *va, size_t len);
+	int (*notify)(struct vtb_plat *p, struct vtb_doorbell *db);
+	/* Blocks until db was rung at least once since the last wait. */
+	int (*wait)(struct vtb_plat *p, struct vtb_doorbell *db);
+};
+
+struct vtb_plat {
+	const struct vtb_platform_ops *ops;
+	struct vtb_plat_counters *ctr;
+};
+
+extern const struct vtb_platform_ops vtb_platform_proc;
+
+/* proc platform setup, used by the harness before the domains fork. */
+int vtb_proc_dom_create(struct vtb_dom *d, int id, uint64_t ram_size);
+void vtb_proc_dom_destroy(struct vtb_dom *d);
+int vtb_proc_doorbell_create(struct vtb_doorbell *db);
+void vtb_proc_doorbell_destroy(struct vtb_doorbell *db);
+/* Maps a domain's own RAM into the calling process (not a seam call: a
+ * domain always owns its memory). */
+void *vtb_proc_dom_map_own(const struct vtb_dom *d);
+
+#endif

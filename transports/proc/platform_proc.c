@@ -1,0 +1,152 @@
+/* proc platform: domains are processes, guest RAM is a memfd, the Linux
+ * kernel plays the hypervisor.  Each primitive is the system call that does
+ * the same work a hypervisor would, in the caller's context. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "../platform.h"
+
+#define PAGE 4096ull
+
+int vtb_proc_dom_create(struct vtb_dom *d, int id, uint64_t ram_size)
+{
+	d->id = id;
+	d->pid = 0;
+	d->ram_size = ram_size;
+	d->ram_fd = memfd_create(id == 0 ? "vtb-fe-ram" : "vtb-be-ram", MFD_CLOEXEC);
+	if (d->ram_fd < 0)
+		return -errno;
+	if (ftruncate(d->ram_fd, (off_t)ram_size) < 0) {
+		int e = -errno;
+		close(d->ram_fd);
+		d->ram_fd = -1;
+		return e;
+	}
+	return 0;
+}
+
+void vtb_proc_dom_destroy(struct vtb_dom *d)
+{
+	if (d->ram_fd >= 0)
+		close(d->ram_fd);
+	d->ram_fd = -1;
+}
+
+void *vtb_proc_dom_map_own(const struct vtb_dom *d)
+{
+	void *p = mmap((void *)(uintptr_t)VTB_PROC_RAM_BASE, d->ram_size, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_FIXED_NOREPLACE, d->ram_fd, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+int vtb_proc_doorbell_create(struct vtb_doorbell *db)
+{
+	db->fd = eventfd(0, EFD_CLOEXEC);
+	return db->fd < 0 ? -errno : 0;
+}
+
+void vtb_proc_doorbell_destroy(struct vtb_doorbell *db)
+{
+	if (db->fd >= 0)
+		close(db->fd);
+	db->fd = -1;
+}
+
+static int proc_copy(struct vtb_plat *p, const struct vtb_dom *peer, uint64_t gpa,
+		     void *local, size_t len, bool to_peer)
+{
+	if (!peer->pid || gpa > peer->ram_size || len > peer->ram_size - gpa)
+		return -EFAULT;
+	struct iovec l = { .iov_base = local, .iov_len = len };
+	/* Every domain maps its RAM at VTB_PROC_RAM_BASE in its own process,
+	 * so the "hypervisor" knows gpa -> host va as a real p2m would. */
+	struct iovec r = { .iov_base = (void *)(uintptr_t)(VTB_PROC_RAM_BASE + gpa), .iov_len = len };
+	p->ctr->copies++;
+	p->ctr->exits++;
+	ssize_t n = to_peer ? process_vm_writev(peer->pid, &l, 1, &r, 1, 0)
+			    : process_vm_readv(peer->pid, &l, 1, &r, 1, 0);
+	if (n < 0)
+		return -errno;
+	p->ctr->copy_bytes += (uint64_t)n;
+	return (size_t)n == len ? 0 : -EFAULT;
+}
+
+static int proc_copy_to(struct vtb_plat *p, const struct vtb_dom *dst, uint64_t gpa,
+			const void *src, size_t len)
+{
+	return proc_copy(p, dst, gpa, (void *)src, len, true);
+}
+
+static int proc_copy_from(struct vtb_plat *p, const struct vtb_dom *src, uint64_t gpa,
+			  void *dst, size_t len)
+{
+	return proc_copy(p, src, gpa, dst, len, false);
+}
+
+static void *proc_map(struct vtb_plat *p, const struct vtb_dom *owner, uint64_t gpa,
+		      size_t len, bool write)
+{
+	if (owner->ram_fd < 0 || gpa % PAGE || len == 0 ||
+	    gpa > owner->ram_size || len > owner->ram_size - gpa) {
+		errno = EFAULT;
+		return NULL;
+	}
+	size_t span = (len + PAGE - 1) & ~(PAGE - 1);
+	p->ctr->maps++;
+	p->ctr->exits++;
+	void *va = mmap(NULL, span, PROT_READ | (write ? PROT_WRITE : 0), MAP_SHARED,
+			owner->ram_fd, (off_t)gpa);
+	if (va == MAP_FAILED)
+		return NULL;
+	p->ctr->map_bytes += span;
+	return va;
+}
+
+static int proc_unmap(struct vtb_plat *p, void *va, size_t len)
+{
+	size_t span = (len + PAGE - 1) & ~(PAGE - 1);
+	p->ctr->unmaps++;
+	p->ctr->exits++;
+	/* munmap of a populated shared mapping flushes the TLB of every CPU
+	 * that ran this mm: the shootdown a grant unmap costs. */
+	p->ctr->flushes++;
+	return munmap(va, span) < 0 ? -errno : 0;
+}
+
+static int proc_notify(struct vtb_plat *p, struct vtb_doorbell *db)
+{
+	uint64_t one = 1;
+	p->ctr->notifies++;
+	p->ctr->exits++;
+	return write(db->fd, &one, sizeof(one)) == sizeof(one) ? 0 : -errno;
+}
+
+static int proc_wait(struct vtb_plat *p, struct vtb_doorbell *db)
+{
+	uint64_t v;
+	p->ctr->waits++;
+	p->ctr->exits++;
+	for (;;) {
+		ssize_t n = read(db->fd, &v, sizeof(v));
+		if (n == sizeof(v))
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+const struct vtb_platform_ops vtb_platform_proc = {
+	.name = "proc",
+	.desc = "domains are Linux processes, guest RAM a memfd; process_vm_readv/writev, mmap/munmap, eventfd",
+	.copy_to = proc_copy_to,
+	.copy_from = proc_copy_from,
+	.map = proc_map,
+	.unmap = proc_unmap,
+	.notify = proc_notify,
+	.wait = proc_wait,
+};

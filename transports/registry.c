@@ -1,0 +1,37 @@
+#include <string.h>
+
+#include "transport.h"
+
+const struct vtb_transport_ops *const vtb_transports[] = {
+	&vtb_transport_shm,
+	NULL,
+};
+
+const struct vtb_transport_ops *vtb_transport_find(const char *name)
+{
+	for (const struct vtb_transport_ops *const *t = vtb_transports; *t; t++)
+		if (!strcmp((*t)->name, name))
+			return *t;
+	return NULL;
+}
+
+int vtb_transport_variant(const struct vtb_transport_ops *t, const char *variant)
+{
+	if (!variant || !*variant)
+		return 0;
+	for (int i = 0; t->variants[i]; i++)
+		if (!strcmp(t->variants[i], variant))
+			return i;
+	return -1;
+}
+
+int vtb_fe_alloc(struct vtb_xenv *env, uint64_t size, uint64_t align, uint64_t *gpa, void **va)
+{
+	uint64_t off = (env->ram_used + align - 1) & ~(align - 1);
+	if (off > env->fe->ram_size || size > env->fe->ram_size - off)
+		return -12; /* -ENOMEM */
+	env->ram_used = off + size;
+	*gpa = off;
+	*va = env->ram + off;
+	return 0;
+}

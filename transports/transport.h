@@ -1,0 +1,78 @@
+/* A transport: how virtqueue buffers move between FE and BE.  One const
+ * ops table each, registered in transports/registry.c.  Transports reach
+ * the hypervisor only through the platform seam (platform.h). */
+#ifndef VTB_TRANSPORT_H
+#define VTB_TRANSPORT_H
+
+#include "core/vtb_devio.h"
+#include "core/vtb_vdev.h"
+#include "core/vtb_virtq.h"
+#include "platform.h"
+
+/* Everything a transport instance gets from the harness, in either domain. */
+struct vtb_xenv {
+	struct vtb_plat *plat;
+	struct vtb_dom *fe;		/* FE domain; RAM only mapped in the FE */
+	struct vtb_dom *be;
+	struct vtb_doorbell *kick;	/* FE -> BE */
+	struct vtb_doorbell *call;	/* BE -> FE */
+	struct vtb_vdev_regs *regs;	/* device register block */
+	const char *variant;
+	bool poll;			/* notify=poll: no doorbells at all */
+	bool indirect;			/* use indirect descriptors */
+	uint16_t qsize;
+	/* FE only: its RAM and a bump allocator over it. */
+	char *ram;
+	uint64_t ram_used;
+	/* BE only: device identity for the register block. */
+	uint32_t device_id;
+	uint32_t nqueues;
+	uint64_t device_features;
+	const void *config;
+	uint32_t config_len;
+	/* Out: negotiated features. */
+	uint64_t features;
+};
+
+/* FE RAM allocation: returns the guest address, the FE pointer in *va. */
+int vtb_fe_alloc(struct vtb_xenv *env, uint64_t size, uint64_t align, uint64_t *gpa, void **va);
+
+struct vtb_transport_ops {
+	const char *name;
+	const char *desc;
+	const char *const *variants;	/* NULL-terminated; first is the default */
+	const char *const *variant_desc;
+
+	/* Frontend (driver) side; wanted: device features the FE asks for. */
+	int (*fe_open)(struct vtb_xenv *env, uint64_t wanted, void **fe);
+	int (*fe_add)(void *fe, unsigned q, const struct vtb_sg *sg, unsigned nout,
+		      unsigned nin, void *token);
+	void (*fe_kick)(void *fe, unsigned q);
+	void *(*fe_get)(void *fe, unsigned q, uint32_t *len);
+	unsigned (*fe_free)(void *fe, unsigned q);
+	bool (*fe_enable_cb)(void *fe);		/* true: work already pending */
+	void (*fe_disable_cb)(void *fe);
+	int (*fe_wait)(void *fe);
+	bool (*fe_broken)(void *fe);
+	void (*fe_close)(void *fe);
+
+	/* Backend (device) side. */
+	int (*be_open)(struct vtb_xenv *env, void **be);
+	int (*be_pop)(void *be, unsigned q, struct vtb_req *req);
+	int (*be_push)(void *be, struct vtb_req *req, uint32_t written);
+	void (*be_flush)(void *be);		/* send the interrupts now due */
+	bool (*be_enable_notify)(void *be);	/* true: work already pending */
+	void (*be_disable_notify)(void *be);
+	int (*be_wait)(void *be);
+	bool (*be_broken)(void *be);
+	void (*be_close)(void *be);
+};
+
+extern const struct vtb_transport_ops vtb_transport_shm;
+
+extern const struct vtb_transport_ops *const vtb_transports[];
+const struct vtb_transport_ops *vtb_transport_find(const char *name);
+/* Index of variant in t->variants, or -1. NULL or "" selects the default. */
+int vtb_transport_variant(const struct vtb_transport_ops *t, const char *variant);
+
+#endif
