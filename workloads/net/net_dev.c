@@ -1,0 +1,199 @@
+#include "vtb_net.h"
+#include "../vtb_pattern.h"
+
+struct vtb_net {
+	struct vtb_dev_io io;
+	enum vtb_net_mode mode;
+	int size;
+	uint64_t seed;
+	uint64_t src_seq;	/* next frame the source generates */
+	bool verify;
+	bool tx_held;		/* echo: a TX frame waits for an RX buffer */
+	struct vtb_req tx;
+	struct vtb_net_stats stats;
+	uint8_t frame[VTB_NET_MAX_FRAME];	/* linearised frame */
+};
+
+static const uint8_t fe_mac[6] = { 0x52, 0x54, 0x00, 0x76, 0x74, 0x01 };
+static const uint8_t be_mac[6] = { 0x52, 0x54, 0x00, 0x76, 0x74, 0x02 };
+
+/* IMIX, the classic 7:4:1 of 64, 594 and 1518 bytes, interleaved. */
+static const uint16_t imix[12] = { 64, 594, 64, 64, 1518, 64, 594, 64, 64, 594, 64, 594 };
+
+uint32_t vtb_net_frame_size(int size, uint64_t seq)
+{
+	return size == VTB_NET_IMIX ? imix[seq % 12] : (uint32_t)size;
+}
+
+void vtb_net_frame_fill(uint64_t seed, uint64_t seq, void *frame, uint32_t len)
+{
+	uint8_t *f = frame;
+	uint64_t le = vtb_le64(seq);
+	vtb_memcpy(f, fe_mac, 6);
+	vtb_memcpy(f + 6, be_mac, 6);
+	f[12] = VTB_NET_ETHERTYPE >> 8;
+	f[13] = VTB_NET_ETHERTYPE & 0xff;
+	vtb_memcpy(f + 14, &le, 8);
+	vtb_pattern_fill(seed, seq, f + VTB_NET_PAYLOAD_OFF, len - VTB_NET_PAYLOAD_OFF);
+}
+
+int vtb_net_frame_check(uint64_t seed, const void *frame, uint32_t len, bool full, uint64_t *seq)
+{
+	const uint8_t *f = frame;
+	uint64_t le;
+	if (len < VTB_NET_MIN_FRAME || len > VTB_NET_MAX_FRAME ||
+	    f[12] != (VTB_NET_ETHERTYPE >> 8) || f[13] != (VTB_NET_ETHERTYPE & 0xff))
+		return -VTB_EPROTO;
+	vtb_memcpy(&le, f + 14, 8);
+	*seq = vtb_le64(le);
+	if (full && !vtb_pattern_check(seed, *seq, f + VTB_NET_PAYLOAD_OFF, len - VTB_NET_PAYLOAD_OFF))
+		return -VTB_EPROTO;
+	return 0;
+}
+
+size_t vtb_net_memsize(void)
+{
+	return sizeof(struct vtb_net);
+}
+
+struct vtb_net *vtb_net_init(void *mem, enum vtb_net_mode mode, int size, uint64_t seed,
+			     bool verify, const struct vtb_dev_io *io)
+{
+	if (!mem || !io || mode > VTB_NET_ECHO)
+		return NULL;
+	if (size != VTB_NET_IMIX && (size < (int)VTB_NET_MIN_FRAME || size > (int)VTB_NET_MAX_FRAME))
+		return NULL;
+	struct vtb_net *n = mem;
+	vtb_memset(n, 0, sizeof(*n));
+	n->io = *io;
+	n->mode = mode;
+	n->size = size;
+	n->seed = seed;
+	n->verify = verify;
+	return n;
+}
+
+void vtb_net_config(const struct vtb_net *n, struct vtb_net_config *c)
+{
+	(void)n;
+	vtb_memset(c, 0, sizeof(*c));
+	vtb_memcpy(c->mac, fe_mac, 6);
+	c->status = vtb_le16(1);	/* VIRTIO_NET_S_LINK_UP */
+	c->max_virtqueue_pairs = vtb_le16(1);
+	c->mtu = vtb_le16(VTB_NET_MAX_FRAME - 14);
+}
+
+/* Copies a TX chain's frame (after the header) into n->frame; 0 if bad. */
+static uint32_t net_take_tx(struct vtb_net *n, const struct vtb_req *r)
+{
+	uint32_t hl = sizeof(struct vtb_net_hdr_v1);
+	if (r->out_bytes < hl + VTB_NET_MIN_FRAME || r->out_bytes - hl > VTB_NET_MAX_FRAME) {
+		n->stats.bad_frames++;
+		return 0;
+	}
+	uint32_t len = r->out_bytes - hl;
+	vtb_req_read(r, hl, n->frame, len);
+	n->stats.tx_frames++;
+	n->stats.tx_bytes += len;
+	return len;
+}
+
+/* Writes header + frame into an RX chain; returns used length, 0 = dropped. */
+static uint32_t net_deliver(struct vtb_net *n, const struct vtb_req *rx, uint32_t len)
+{
+	struct vtb_net_hdr_v1 h = { .num_buffers = vtb_le16(1) };
+	if (rx->nout || rx->in_bytes < sizeof(h) + len) {
+		n->stats.drops++;
+		return 0;
+	}
+	vtb_req_write(rx, 0, &h, sizeof(h));
+	vtb_req_write(rx, sizeof(h), n->frame, len);
+	n->stats.rx_frames++;
+	n->stats.rx_bytes += len;
+	return (uint32_t)sizeof(h) + len;
+}
+
+static int net_sink(struct vtb_net *n, unsigned budget)
+{
+	struct vtb_req r;
+	unsigned done = 0;
+	while (done < budget) {
+		int got = n->io.pop(n->io.ctx, VTB_NET_Q_TX, &r);
+		if (got <= 0)
+			return got < 0 ? got : (int)done;
+		uint32_t len = net_take_tx(n, &r);
+		uint64_t seq;
+		if (len && n->verify && vtb_net_frame_check(n->seed, n->frame, len, true, &seq))
+			n->stats.verify_errors++;
+		int e = n->io.push(n->io.ctx, &r, 0);
+		if (e)
+			return e;
+		done++;
+	}
+	return (int)done;
+}
+
+static int net_source(struct vtb_net *n, unsigned budget)
+{
+	struct vtb_req r;
+	unsigned done = 0;
+	while (done < budget) {
+		int got = n->io.pop(n->io.ctx, VTB_NET_Q_RX, &r);
+		if (got <= 0)
+			return got < 0 ? got : (int)done;
+		uint32_t len = vtb_net_frame_size(n->size, n->src_seq);
+		vtb_net_frame_fill(n->seed, n->src_seq, n->frame, len);
+		n->src_seq++;
+		int e = n->io.push(n->io.ctx, &r, net_deliver(n, &r, len));
+		if (e)
+			return e;
+		done++;
+	}
+	return (int)done;
+}
+
+static int net_echo(struct vtb_net *n, unsigned budget)
+{
+	struct vtb_req rx;
+	unsigned done = 0;
+	while (done < budget) {
+		if (!n->tx_held) {
+			int got = n->io.pop(n->io.ctx, VTB_NET_Q_TX, &n->tx);
+			if (got <= 0)
+				return got < 0 ? got : (int)done;
+			n->tx_held = true;
+		}
+		int got = n->io.pop(n->io.ctx, VTB_NET_Q_RX, &rx);
+		if (got < 0)
+			return got;
+		if (!got)	/* keep the frame until the FE posts a buffer */
+			return (int)done;
+		n->tx_held = false;
+		uint32_t len = net_take_tx(n, &n->tx);
+		/* TX completes first: the frame has been copied out of it. */
+		int e = n->io.push(n->io.ctx, &n->tx, 0);
+		if (!e)
+			e = n->io.push(n->io.ctx, &rx, len ? net_deliver(n, &rx, len) : 0);
+		if (e)
+			return e;
+		done++;
+	}
+	return (int)done;
+}
+
+int vtb_net_process(struct vtb_net *n, unsigned budget)
+{
+	switch (n->mode) {
+	case VTB_NET_SINK:
+		return net_sink(n, budget);
+	case VTB_NET_SOURCE:
+		return net_source(n, budget);
+	default:
+		return net_echo(n, budget);
+	}
+}
+
+const struct vtb_net_stats *vtb_net_stats(const struct vtb_net *n)
+{
+	return &n->stats;
+}

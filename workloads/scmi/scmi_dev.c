@@ -1,0 +1,446 @@
+#include "vtb_scmi.h"
+#include "../vtb_pattern.h"
+
+#define SCMI_PENDING_NOTIFS 64
+
+struct vtb_scmi {
+	struct vtb_dev_io io;
+	uint64_t seed;
+	bool events;
+	uint8_t clock_rate[VTB_SCMI_NUM_CLOCKS];	/* index into the rate table */
+	uint8_t perf_level[VTB_SCMI_NUM_PERF];
+	bool perf_notify[VTB_SCMI_NUM_PERF];
+	uint64_t sensor_reads[VTB_SCMI_NUM_SENSORS];
+	/* Notifications waiting for an event buffer, a ring of (domain, level). */
+	uint32_t pend[SCMI_PENDING_NOTIFS][2];
+	unsigned pend_head, pend_count;
+	struct vtb_scmi_stats stats;
+	uint8_t msg[4 + VTB_SCMI_MAX_MSG];
+	uint8_t resp[8 + VTB_SCMI_MAX_MSG];
+};
+
+static const uint8_t protocols[] = { VTB_SCMI_PROTO_PERF, VTB_SCMI_PROTO_CLOCK, VTB_SCMI_PROTO_SENSOR };
+
+uint64_t vtb_scmi_sensor_value(uint64_t seed, unsigned sensor, uint64_t n)
+{
+	/* Around 40 degrees C in millidegrees, jittered. */
+	return 40000 + vtb_mix64(seed ^ vtb_mix64(((uint64_t)sensor << 48) ^ n)) % 5000;
+}
+
+size_t vtb_scmi_memsize(void)
+{
+	return sizeof(struct vtb_scmi);
+}
+
+struct vtb_scmi *vtb_scmi_init(void *mem, uint64_t seed, const struct vtb_dev_io *io)
+{
+	if (!mem || !io)
+		return NULL;
+	struct vtb_scmi *s = mem;
+	vtb_memset(s, 0, sizeof(*s));
+	s->io = *io;
+	s->seed = seed;
+	for (unsigned d = 0; d < VTB_SCMI_NUM_PERF; d++)
+		s->perf_level[d] = VTB_SCMI_NUM_LEVELS - 1;
+	return s;
+}
+
+void vtb_scmi_set_events(struct vtb_scmi *s, bool events)
+{
+	s->events = events;
+}
+
+/* Response builder: status then return values, little-endian words. */
+struct scmi_out {
+	uint8_t *p;
+	uint32_t len, cap;
+	bool overflow;
+};
+
+static void put32(struct scmi_out *o, uint32_t v)
+{
+	if (o->len + 4 > o->cap) {
+		o->overflow = true;
+		return;
+	}
+	v = vtb_le32(v);
+	vtb_memcpy(o->p + o->len, &v, 4);
+	o->len += 4;
+}
+
+static void putname(struct scmi_out *o, const char *name, unsigned idx)
+{
+	char n[16] = { 0 };
+	unsigned i = 0;
+	for (; name[i] && i < 12; i++)
+		n[i] = name[i];
+	if (idx < 100) {
+		if (idx >= 10)
+			n[i++] = (char)('0' + idx / 10);
+		n[i++] = (char)('0' + idx % 10);
+	}
+	if (o->len + 16 > o->cap) {
+		o->overflow = true;
+		return;
+	}
+	vtb_memcpy(o->p + o->len, n, 16);
+	o->len += 16;
+}
+
+static uint32_t get32(const uint8_t *params, unsigned i)
+{
+	uint32_t v;
+	vtb_memcpy(&v, params + 4 * i, 4);
+	return vtb_le32(v);
+}
+
+static void queue_notif(struct vtb_scmi *s, unsigned dom, uint32_t level)
+{
+	if (s->pend_count == SCMI_PENDING_NOTIFS) {
+		s->stats.notifs_dropped++;
+		return;
+	}
+	unsigned slot = (s->pend_head + s->pend_count++) % SCMI_PENDING_NOTIFS;
+	s->pend[slot][0] = dom;
+	s->pend[slot][1] = level;
+}
+
+/* Each handler writes return values after the status; returns the status.
+ * np: number of 32-bit parameter words present. */
+static int32_t scmi_base(struct vtb_scmi *s, unsigned id, const uint8_t *pa, unsigned np, struct scmi_out *o)
+{
+	(void)s;
+	switch (id) {
+	case VTB_SCMI_PROTOCOL_VERSION:
+		put32(o, 0x20000);
+		return 0;
+	case VTB_SCMI_PROTOCOL_ATTRIBUTES:
+		put32(o, (1u << 8) | sizeof(protocols));	/* one agent */
+		return 0;
+	case VTB_SCMI_PROTOCOL_MESSAGE_ATTRIBUTES:
+		if (np < 1)
+			return VTB_SCMI_PROTOCOL_ERROR;
+		if (get32(pa, 0) > VTB_SCMI_BASE_DISCOVER_LIST_PROTOCOLS)
+			return VTB_SCMI_NOT_FOUND;
+		put32(o, 0);
+		return 0;
+	case VTB_SCMI_BASE_DISCOVER_VENDOR:
+		putname(o, "vtbench", 100);
+		return 0;
+	case VTB_SCMI_BASE_DISCOVER_SUB_VENDOR:
+		putname(o, "proc", 100);
+		return 0;
+	case VTB_SCMI_BASE_DISCOVER_IMPL_VERSION:
+		put32(o, 0x00010000);
+		return 0;
+	case VTB_SCMI_BASE_DISCOVER_LIST_PROTOCOLS: {
+		if (np < 1)
+			return VTB_SCMI_PROTOCOL_ERROR;
+		uint32_t skip = get32(pa, 0);
+		if (skip > sizeof(protocols))
+			return VTB_SCMI_INVALID_PARAMS;
+		uint32_t n = (uint32_t)sizeof(protocols) - skip;
+		put32(o, n);
+		for (uint32_t w = 0; w < (n + 3) / 4; w++) {
+			uint32_t v = 0;
+			for (uint32_t b = 0; b < 4 && w * 4 + b < n; b++)
+				v |= (uint32_t)protocols[skip + w * 4 + b] << (8 * b);
+			put32(o, v);
+		}
+		return 0;
+	}
+	}
+	return VTB_SCMI_NOT_SUPPORTED;
+}
+
+static int32_t scmi_perf(struct vtb_scmi *s, unsigned id, const uint8_t *pa, unsigned np, struct scmi_out *o)
+{
+	if (id == VTB_SCMI_PROTOCOL_VERSION) {
+		put32(o, 0x10000);
+		return 0;
+	}
+	if (id == VTB_SCMI_PROTOCOL_ATTRIBUTES) {
+		put32(o, VTB_SCMI_NUM_PERF);
+		put32(o, 0);	/* statistics shared memory: none */
+		put32(o, 0);
+		put32(o, 0);
+		return 0;
+	}
+	if (id == VTB_SCMI_PROTOCOL_MESSAGE_ATTRIBUTES) {
+		if (np < 1)
+			return VTB_SCMI_PROTOCOL_ERROR;
+		uint32_t m = get32(pa, 0);
+		if (m != VTB_SCMI_PERF_DOMAIN_ATTRIBUTES && m != VTB_SCMI_PERF_LEVEL_SET &&
+		    m != VTB_SCMI_PERF_LEVEL_GET && m != VTB_SCMI_PERF_NOTIFY_LEVEL && m > 2)
+			return VTB_SCMI_NOT_FOUND;
+		put32(o, 0);
+		return 0;
+	}
+	if (id != VTB_SCMI_PERF_DOMAIN_ATTRIBUTES && id != VTB_SCMI_PERF_LEVEL_SET &&
+	    id != VTB_SCMI_PERF_LEVEL_GET && id != VTB_SCMI_PERF_NOTIFY_LEVEL)
+		return VTB_SCMI_NOT_SUPPORTED;
+	unsigned need = id == VTB_SCMI_PERF_LEVEL_SET || id == VTB_SCMI_PERF_NOTIFY_LEVEL ? 2 : 1;
+	if (np < need)
+		return VTB_SCMI_PROTOCOL_ERROR;
+	uint32_t dom = get32(pa, 0);
+	if (dom >= VTB_SCMI_NUM_PERF)
+		return VTB_SCMI_NOT_FOUND;
+	switch (id) {
+	case VTB_SCMI_PERF_DOMAIN_ATTRIBUTES:
+		/* can set level, level notifications supported */
+		put32(o, (1u << 30) | (1u << 29));
+		put32(o, 1000);			/* rate limit, us */
+		put32(o, (dom + 1) * 1000000);	/* sustained freq, kHz */
+		put32(o, vtb_scmi_level(dom, VTB_SCMI_NUM_LEVELS - 1));
+		putname(o, "perf", dom);
+		return 0;
+	case VTB_SCMI_PERF_LEVEL_GET:
+		put32(o, vtb_scmi_level(dom, s->perf_level[dom]));
+		return 0;
+	case VTB_SCMI_PERF_NOTIFY_LEVEL:
+		if (get32(pa, 1) & ~1u)
+			return VTB_SCMI_INVALID_PARAMS;
+		s->perf_notify[dom] = get32(pa, 1) & 1;
+		return 0;
+	default: {	/* LEVEL_SET */
+		uint32_t level = get32(pa, 1);
+		for (unsigned i = 0; i < VTB_SCMI_NUM_LEVELS; i++) {
+			if (vtb_scmi_level(dom, i) != level)
+				continue;
+			s->perf_level[dom] = (uint8_t)i;
+			if (s->perf_notify[dom] && s->events)
+				queue_notif(s, dom, level);
+			return 0;
+		}
+		return VTB_SCMI_OUT_OF_RANGE;
+	}
+	}
+}
+
+static int32_t scmi_clock(struct vtb_scmi *s, unsigned id, const uint8_t *pa, unsigned np, struct scmi_out *o)
+{
+	switch (id) {
+	case VTB_SCMI_PROTOCOL_VERSION:
+		put32(o, 0x10000);
+		return 0;
+	case VTB_SCMI_PROTOCOL_ATTRIBUTES:
+		put32(o, VTB_SCMI_NUM_CLOCKS);	/* no async rate changes */
+		return 0;
+	case VTB_SCMI_PROTOCOL_MESSAGE_ATTRIBUTES:
+		if (np < 1)
+			return VTB_SCMI_PROTOCOL_ERROR;
+		if (get32(pa, 0) > VTB_SCMI_CLOCK_RATE_GET)
+			return VTB_SCMI_NOT_FOUND;
+		put32(o, 0);
+		return 0;
+	case VTB_SCMI_CLOCK_ATTRIBUTES:
+	case VTB_SCMI_CLOCK_RATE_GET: {
+		if (np < 1)
+			return VTB_SCMI_PROTOCOL_ERROR;
+		uint32_t c = get32(pa, 0);
+		if (c >= VTB_SCMI_NUM_CLOCKS)
+			return VTB_SCMI_NOT_FOUND;
+		if (id == VTB_SCMI_CLOCK_ATTRIBUTES) {
+			put32(o, 1);	/* enabled */
+			putname(o, "clk", c);
+		} else {
+			uint64_t r = vtb_scmi_rate(c, s->clock_rate[c]);
+			put32(o, (uint32_t)r);
+			put32(o, (uint32_t)(r >> 32));
+		}
+		return 0;
+	}
+	case VTB_SCMI_CLOCK_DESCRIBE_RATES: {
+		if (np < 2)
+			return VTB_SCMI_PROTOCOL_ERROR;
+		uint32_t c = get32(pa, 0), first = get32(pa, 1);
+		if (c >= VTB_SCMI_NUM_CLOCKS)
+			return VTB_SCMI_NOT_FOUND;
+		if (first >= VTB_SCMI_NUM_RATES)
+			return VTB_SCMI_OUT_OF_RANGE;
+		uint32_t n = VTB_SCMI_NUM_RATES - first;
+		if (n > VTB_SCMI_RATES_PER_MSG)
+			n = VTB_SCMI_RATES_PER_MSG;
+		/* remaining [31:16], discrete list (bit 12 clear), returned [11:0] */
+		put32(o, ((VTB_SCMI_NUM_RATES - first - n) << 16) | n);
+		for (uint32_t i = 0; i < n; i++) {
+			uint64_t r = vtb_scmi_rate(c, first + i);
+			put32(o, (uint32_t)r);
+			put32(o, (uint32_t)(r >> 32));
+		}
+		return 0;
+	}
+	case VTB_SCMI_CLOCK_RATE_SET: {
+		if (np < 4)
+			return VTB_SCMI_PROTOCOL_ERROR;
+		uint32_t flags = get32(pa, 0), c = get32(pa, 1);
+		uint64_t r = get32(pa, 2) | ((uint64_t)get32(pa, 3) << 32);
+		if (flags & 1)	/* async: we advertise none */
+			return VTB_SCMI_NOT_SUPPORTED;
+		if (c >= VTB_SCMI_NUM_CLOCKS)
+			return VTB_SCMI_NOT_FOUND;
+		for (unsigned i = 0; i < VTB_SCMI_NUM_RATES; i++) {
+			if (vtb_scmi_rate(c, i) == r) {
+				s->clock_rate[c] = (uint8_t)i;
+				return 0;
+			}
+		}
+		return VTB_SCMI_OUT_OF_RANGE;
+	}
+	}
+	return VTB_SCMI_NOT_SUPPORTED;
+}
+
+static int32_t scmi_sensor(struct vtb_scmi *s, unsigned id, const uint8_t *pa, unsigned np, struct scmi_out *o)
+{
+	switch (id) {
+	case VTB_SCMI_PROTOCOL_VERSION:
+		put32(o, 0x10000);
+		return 0;
+	case VTB_SCMI_PROTOCOL_ATTRIBUTES:
+		put32(o, VTB_SCMI_NUM_SENSORS);	/* no async reads */
+		put32(o, 0);
+		put32(o, 0);
+		put32(o, 0);
+		return 0;
+	case VTB_SCMI_PROTOCOL_MESSAGE_ATTRIBUTES:
+		if (np < 1)
+			return VTB_SCMI_PROTOCOL_ERROR;
+		if (get32(pa, 0) != VTB_SCMI_SENSOR_DESCRIPTION_GET &&
+		    get32(pa, 0) != VTB_SCMI_SENSOR_READING_GET && get32(pa, 0) > 2)
+			return VTB_SCMI_NOT_FOUND;
+		put32(o, 0);
+		return 0;
+	case VTB_SCMI_SENSOR_DESCRIPTION_GET: {
+		if (np < 1)
+			return VTB_SCMI_PROTOCOL_ERROR;
+		uint32_t first = get32(pa, 0);
+		if (first >= VTB_SCMI_NUM_SENSORS)
+			return VTB_SCMI_INVALID_PARAMS;
+		uint32_t n = VTB_SCMI_NUM_SENSORS - first;
+		if (n > VTB_SCMI_DESCS_PER_MSG)
+			n = VTB_SCMI_DESCS_PER_MSG;
+		put32(o, ((VTB_SCMI_NUM_SENSORS - first - n) << 16) | n);
+		for (uint32_t i = 0; i < n; i++) {
+			put32(o, first + i);
+			put32(o, 0);		/* no async, no trip points */
+			put32(o, 2 | (0x1du << 11));	/* degrees C, scale 10^-3 */
+			putname(o, "temp", first + i);
+		}
+		return 0;
+	}
+	case VTB_SCMI_SENSOR_READING_GET: {
+		if (np < 2)
+			return VTB_SCMI_PROTOCOL_ERROR;
+		uint32_t id_ = get32(pa, 0), flags = get32(pa, 1);
+		if (id_ >= VTB_SCMI_NUM_SENSORS)
+			return VTB_SCMI_NOT_FOUND;
+		if (flags & 1)
+			return VTB_SCMI_NOT_SUPPORTED;
+		uint64_t v = vtb_scmi_sensor_value(s->seed, id_, s->sensor_reads[id_]++);
+		put32(o, (uint32_t)v);
+		put32(o, (uint32_t)(v >> 32));
+		return 0;
+	}
+	}
+	return VTB_SCMI_NOT_SUPPORTED;
+}
+
+uint32_t vtb_scmi_handle(struct vtb_scmi *s, const void *msg, uint32_t len, void *resp, uint32_t cap)
+{
+	uint32_t hdr;
+	if (len < 4 || cap < 8) {
+		s->stats.bad_msgs++;
+		return 0;
+	}
+	vtb_memcpy(&hdr, msg, 4);
+	hdr = vtb_le32(hdr);
+	const uint8_t *pa = (const uint8_t *)msg + 4;
+	unsigned np = (len - 4) / 4;
+	struct scmi_out o = { .p = resp, .len = 8, .cap = cap };
+	int32_t st;
+
+	s->stats.cmds++;
+	if (VTB_SCMI_HDR_TYPE(hdr) != VTB_SCMI_TYPE_CMD || (len - 4) % 4 || len - 4 > VTB_SCMI_MAX_MSG)
+		st = VTB_SCMI_PROTOCOL_ERROR;
+	else if (VTB_SCMI_HDR_PROTO(hdr) == VTB_SCMI_PROTO_BASE)
+		st = scmi_base(s, VTB_SCMI_HDR_ID(hdr), pa, np, &o);
+	else if (VTB_SCMI_HDR_PROTO(hdr) == VTB_SCMI_PROTO_PERF)
+		st = scmi_perf(s, VTB_SCMI_HDR_ID(hdr), pa, np, &o);
+	else if (VTB_SCMI_HDR_PROTO(hdr) == VTB_SCMI_PROTO_CLOCK)
+		st = scmi_clock(s, VTB_SCMI_HDR_ID(hdr), pa, np, &o);
+	else if (VTB_SCMI_HDR_PROTO(hdr) == VTB_SCMI_PROTO_SENSOR)
+		st = scmi_sensor(s, VTB_SCMI_HDR_ID(hdr), pa, np, &o);
+	else
+		st = VTB_SCMI_NOT_SUPPORTED;
+	if (o.overflow)		/* the driver's response buffer is too small */
+		st = VTB_SCMI_PROTOCOL_ERROR;
+	if (st)
+		o.len = 8;	/* failed commands return only the status */
+	if (st)
+		s->stats.errors++;
+	uint32_t h = vtb_le32(hdr), stv = vtb_le32((uint32_t)st);
+	vtb_memcpy(resp, &h, 4);
+	vtb_memcpy((uint8_t *)resp + 4, &stv, 4);
+	return o.len;
+}
+
+static int scmi_deliver_notifs(struct vtb_scmi *s)
+{
+	struct vtb_req r;
+	while (s->pend_count) {
+		int got = s->io.pop(s->io.ctx, VTB_SCMI_Q_EVENT, &r);
+		if (got <= 0)
+			return got;
+		uint32_t *p = s->pend[s->pend_head];
+		uint32_t m[4] = {
+			vtb_le32(VTB_SCMI_HDR(VTB_SCMI_PERF_LEVEL_CHANGED, VTB_SCMI_TYPE_NOTIF, VTB_SCMI_PROTO_PERF, 0)),
+			vtb_le32(0), vtb_le32(p[0]), vtb_le32(p[1]),	/* agent, domain, level */
+		};
+		uint32_t len = 0;
+		if (r.nout == 0 && r.in_bytes >= sizeof(m)) {
+			len = vtb_req_write(&r, 0, m, sizeof(m));
+			s->stats.notifs++;
+		} else {
+			s->stats.notifs_dropped++;
+		}
+		s->pend_head = (s->pend_head + 1) % SCMI_PENDING_NOTIFS;
+		s->pend_count--;
+		int e = s->io.push(s->io.ctx, &r, len);
+		if (e)
+			return e;
+	}
+	return 0;
+}
+
+int vtb_scmi_process(struct vtb_scmi *s, unsigned budget)
+{
+	struct vtb_req r;
+	unsigned done = 0;
+	int e;
+	while (done < budget) {
+		int got = s->io.pop(s->io.ctx, VTB_SCMI_Q_CMD, &r);
+		if (got < 0)
+			return got;
+		if (!got)
+			break;
+		uint32_t len = r.out_bytes < sizeof(s->msg) ? r.out_bytes : (uint32_t)sizeof(s->msg);
+		vtb_req_read(&r, 0, s->msg, len);
+		uint32_t cap = r.in_bytes < sizeof(s->resp) ? r.in_bytes : (uint32_t)sizeof(s->resp);
+		/* An oversized request is a protocol error, not a truncation. */
+		uint32_t n = vtb_scmi_handle(s, s->msg, r.out_bytes > sizeof(s->msg) ? 5 : len, s->resp, cap);
+		vtb_req_write(&r, 0, s->resp, n);
+		e = s->io.push(s->io.ctx, &r, n);
+		if (e)
+			return e;
+		done++;
+	}
+	if (s->events && (e = scmi_deliver_notifs(s)) < 0)
+		return e;
+	return (int)done;
+}
+
+const struct vtb_scmi_stats *vtb_scmi_stats(const struct vtb_scmi *s)
+{
+	return &s->stats;
+}
