@@ -102,5 +102,8 @@ int vtb_scmi_process(struct vtb_scmi *s, unsigned budget);
 /* Handles one message: in/out are flat buffers; returns response bytes. */
 uint32_t vtb_scmi_handle(struct vtb_scmi *s, const void *msg, uint32_t len, void *resp, uint32_t cap);
 const struct vtb_scmi_stats *vtb_scmi_stats(const struct vtb_scmi *s);
+/* Takes the oldest undelivered notification (domain, level); false if none.
+ * Lets a driver-side mirror of the server predict the event queue. */
+bool vtb_scmi_take_notif(struct vtb_scmi *s, uint32_t *domain, uint32_t *level);
 
 #endif

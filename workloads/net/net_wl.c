@@ -1,0 +1,256 @@
+/* net workload: the model in sink / source / echo, and a generator for
+ * mode=tx (BE sinks), rx (BE sources) and rr (BE echoes). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../workload.h"
+#include "vtb_net.h"
+
+static enum vtb_net_mode be_mode(const char *mode)
+{
+	return !strcmp(mode, "tx") ? VTB_NET_SINK : !strcmp(mode, "rx") ? VTB_NET_SOURCE : VTB_NET_ECHO;
+}
+
+static int net_check(const struct vtb_cellp *cp, char *err, size_t n)
+{
+	if (strcmp(cp->mode, "tx") && strcmp(cp->mode, "rx") && strcmp(cp->mode, "rr"))
+		return snprintf(err, n, "mode=%s: expected tx, rx or rr", cp->mode), -1;
+	if (cp->size != VTB_NET_IMIX && (cp->size < (int)VTB_NET_MIN_FRAME || cp->size > (int)VTB_NET_MAX_FRAME))
+		return snprintf(err, n, "size=%d: net frames are %u..%u bytes or imix", cp->size,
+				VTB_NET_MIN_FRAME, VTB_NET_MAX_FRAME), -1;
+	if (cp->qd * 2 > cp->qsize)
+		return snprintf(err, n, "qd=%u: net needs qsize >= 2*qd (qsize=%u)", cp->qd, cp->qsize), -1;
+	return 0;
+}
+
+/* ------------------------------------------------------------ BE */
+static int net_be_init(const struct vtb_cellp *cp, struct vtb_xenv *env, const struct vtb_dev_io *io, void **out)
+{
+	void *m = calloc(1, vtb_net_memsize() + sizeof(struct vtb_net_config));
+	if (!m)
+		return -ENOMEM;
+	struct vtb_net *n = vtb_net_init(m, be_mode(cp->mode), cp->size, cp->seed, cp->verify, io);
+	if (!n) {
+		free(m);
+		return -EINVAL;
+	}
+	struct vtb_net_config *cfg = (void *)((char *)m + vtb_net_memsize());
+	vtb_net_config(n, cfg);
+	env->device_id = VTB_ID_NET;
+	env->device_features = VTB_NET_FEATURES;
+	env->config = cfg;
+	env->config_len = sizeof(*cfg);
+	*out = n;
+	return 0;
+}
+
+static void net_be_start(void *dev, uint64_t f) { (void)dev; (void)f; }
+static int net_be_process(void *dev, unsigned budget) { return vtb_net_process(dev, budget); }
+
+static unsigned net_be_stats(void *dev, const char **names, uint64_t *vals)
+{
+	const struct vtb_net_stats *s = vtb_net_stats(dev);
+	names[0] = "tx_frames"; vals[0] = s->tx_frames;
+	names[1] = "rx_frames"; vals[1] = s->rx_frames;
+	names[2] = "drops"; vals[2] = s->drops;
+	names[3] = "bad_frames"; vals[3] = s->bad_frames;
+	names[4] = "verify_errors"; vals[4] = s->verify_errors;
+	return 5;
+}
+
+static void net_be_fini(void *dev) { free(dev); }
+
+/* ------------------------------------------------------------ FE */
+struct net_buf {
+	char *va;
+	uint64_t gpa;
+	uint64_t seq;
+	uint64_t t_submit;
+	bool busy;
+};
+
+struct net_gen {
+	uint32_t buflen;	/* header + largest frame */
+	uint64_t tx_seq;	/* next frame we send */
+	uint64_t rx_seq;	/* next frame we expect */
+	unsigned ntx, nrx;
+	struct net_buf *tx, *rx;
+	/* rr: submit times of frames in flight, by seq % qd (echo keeps order) */
+	uint64_t *sent_at;
+};
+
+static uint32_t max_frame(const struct vtb_cellp *cp)
+{
+	return cp->size == VTB_NET_IMIX ? 1518 : (uint32_t)cp->size;
+}
+
+static int alloc_bufs(struct vtb_gen *g, struct net_buf **bufs, unsigned n, uint32_t len)
+{
+	*bufs = calloc(n, sizeof(**bufs));
+	if (!*bufs)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		void *va;
+		if (vtb_fe_alloc(g->env, len, 64, &(*bufs)[i].gpa, &va))
+			return -ENOMEM;
+		(*bufs)[i].va = va;
+	}
+	return 0;
+}
+
+static int post_rx(struct vtb_gen *g, struct net_buf *b, uint64_t now)
+{
+	struct net_gen *n = g->priv;
+	struct vtb_sg sg = { b->gpa, n->buflen };
+	b->t_submit = now;
+	b->busy = true;
+	return g->t->fe_add(g->x, VTB_NET_Q_RX, &sg, 0, 1, b);
+}
+
+static int net_fe_init(struct vtb_gen *g)
+{
+	const struct vtb_cellp *cp = g->cp;
+	struct net_gen *n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	g->priv = n;
+	n->buflen = (uint32_t)sizeof(struct vtb_net_hdr_v1) + max_frame(cp);
+	bool tx = strcmp(cp->mode, "rx") != 0, rx = strcmp(cp->mode, "tx") != 0;
+	n->ntx = tx ? cp->qd : 0;
+	n->nrx = rx ? cp->qd : 0;
+	n->sent_at = calloc(cp->qd, sizeof(uint64_t));
+	if (!n->sent_at || alloc_bufs(g, &n->tx, n->ntx, n->buflen) || alloc_bufs(g, &n->rx, n->nrx, n->buflen))
+		return -ENOMEM;
+	struct vtb_net_config cfg;
+	vtb_gen_config(g, 0, &cfg, sizeof(cfg));
+	if (cfg.mac[0] != 0x52 || !(vtb_le16(cfg.status) & 1))
+		vtb_gen_fail(g, "config: unexpected MAC or link down");
+	/* rr posts its RX buffers up front; rx mode posts them as its ops. */
+	if (!strcmp(cp->mode, "rr")) {
+		for (unsigned i = 0; i < n->nrx; i++)
+			if (post_rx(g, &n->rx[i], 0))
+				return -ENOSPC;
+		g->t->fe_kick(g->x, VTB_NET_Q_RX);
+	}
+	return 0;
+}
+
+static int net_fe_submit(struct vtb_gen *g, uint64_t now)
+{
+	struct net_gen *n = g->priv;
+	const struct vtb_cellp *cp = g->cp;
+	if (!strcmp(cp->mode, "rx")) {
+		for (unsigned i = 0; i < n->nrx; i++) {
+			if (n->rx[i].busy)
+				continue;
+			int e = post_rx(g, &n->rx[i], now);
+			if (e)
+				return e;
+			g->inflight++;
+			return 1;
+		}
+		return 0;
+	}
+	if (g->inflight >= cp->qd)
+		return 0;
+	struct net_buf *b = NULL;
+	for (unsigned i = 0; i < n->ntx && !b; i++)
+		if (!n->tx[i].busy)
+			b = &n->tx[i];
+	if (!b)
+		return 0;	/* TX completions are still on their way */
+	uint32_t len = vtb_net_frame_size(cp->size, n->tx_seq);
+	memset(b->va, 0, sizeof(struct vtb_net_hdr_v1));
+	char *f = b->va + sizeof(struct vtb_net_hdr_v1);
+	if (cp->verify) {
+		vtb_net_frame_fill(cp->seed, n->tx_seq, f, len);
+	} else {	/* headers and seq only: a sender writes at least those */
+		vtb_net_frame_fill(cp->seed, n->tx_seq, f, VTB_NET_PAYLOAD_OFF);
+	}
+	struct vtb_sg sg = { b->gpa, (uint32_t)sizeof(struct vtb_net_hdr_v1) + len };
+	int e = g->t->fe_add(g->x, VTB_NET_Q_TX, &sg, 1, 0, b);
+	if (e)
+		return e == -VTB_ENOSPC ? 0 : e;
+	b->busy = true;
+	b->seq = n->tx_seq;
+	b->t_submit = now;
+	n->sent_at[n->tx_seq % cp->qd] = now;
+	n->tx_seq++;
+	g->inflight++;
+	return 1;
+}
+
+static int net_fe_reap(struct vtb_gen *g)
+{
+	struct net_gen *n = g->priv;
+	const struct vtb_cellp *cp = g->cp;
+	bool rr = !strcmp(cp->mode, "rr");
+	struct net_buf *b;
+	uint32_t len;
+	int ops = 0;
+	bool repost = false;
+
+	while ((b = g->t->fe_get(g->x, VTB_NET_Q_TX, &len))) {
+		b->busy = false;
+		if (!rr) {
+			g->inflight--;
+			g->done(g, b->t_submit, vtb_net_frame_size(cp->size, b->seq));
+			ops++;
+		}
+	}
+	while ((b = g->t->fe_get(g->x, VTB_NET_Q_RX, &len))) {
+		b->busy = false;
+		uint64_t seq = 0;
+		uint32_t flen = len - (uint32_t)sizeof(struct vtb_net_hdr_v1);
+		if (len < sizeof(struct vtb_net_hdr_v1) + VTB_NET_MIN_FRAME ||
+		    vtb_net_frame_check(cp->seed, b->va + sizeof(struct vtb_net_hdr_v1), flen, cp->verify, &seq))
+			vtb_gen_fail(g, "rx frame %llu: bad length %u or contents", (unsigned long long)n->rx_seq, len);
+		else if (seq != n->rx_seq || flen != vtb_net_frame_size(cp->size, seq))
+			vtb_gen_fail(g, "rx: got frame %llu of %u bytes, expected frame %llu",
+				     (unsigned long long)seq, flen, (unsigned long long)n->rx_seq);
+		n->rx_seq++;
+		g->inflight--;
+		g->done(g, rr ? n->sent_at[seq % cp->qd] : b->t_submit, flen);
+		ops++;
+		if (rr) {
+			if (post_rx(g, b, 0))
+				return -EPROTO;
+			repost = true;
+		}
+	}
+	if (repost)
+		g->t->fe_kick(g->x, VTB_NET_Q_RX);
+	return g->t->fe_broken(g->x) ? -EPROTO : ops;
+}
+
+static void net_fe_fini(struct vtb_gen *g)
+{
+	struct net_gen *n = g->priv;
+	if (!n)
+		return;
+	free(n->tx);
+	free(n->rx);
+	free(n->sent_at);
+	free(n);
+}
+
+const struct vtb_workload_ops vtb_workload_net = {
+	.name = "net",
+	.desc = "virtio-net: 12-byte v1 header, RX/TX pair; mode=tx (BE sink), rx (BE source), rr (BE echo)",
+	.virtio_id = VTB_ID_NET,
+	.nqueues = 2,
+	.check = net_check,
+	.be_init = net_be_init,
+	.be_start = net_be_start,
+	.be_process = net_be_process,
+	.be_stats = net_be_stats,
+	.be_fini = net_be_fini,
+	.fe_features = VTB_NET_FEATURES,
+	.fe_init = net_fe_init,
+	.fe_submit = net_fe_submit,
+	.fe_reap = net_fe_reap,
+	.fe_fini = net_fe_fini,
+};

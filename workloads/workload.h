@@ -1,0 +1,111 @@
+/* Workloads: per device, the FE load generator and the BE device model
+ * glue.  Hosted code; the models themselves are freestanding. */
+#ifndef VTB_WORKLOAD_H
+#define VTB_WORKLOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../transports/transport.h"
+
+/* One cell's parameters, after parsing and defaults. */
+struct vtb_cellp {
+	char device[16];
+	char transport[16];
+	char variant[16];
+	char notify[8];		/* event | poll */
+	char platform[16];
+	char pattern[16];	/* blk */
+	unsigned rwmix;		/* blk randrw: percent reads */
+	char mode[8];		/* net: tx | rx | rr */
+	char mix[256];		/* scmi */
+	char backing[256];	/* blk: file served with io_uring, "" = RAM disk */
+	int size;		/* bytes; VTB_NET_IMIX for net imix; 0 where meaningless */
+	unsigned qd;
+	uint64_t ops;		/* measured ops, 0 = use duration */
+	double duration;	/* s */
+	double warmup;		/* s */
+	unsigned reps;
+	uint64_t seed;
+	int cpu_fe, cpu_be;	/* -1: not pinned */
+	bool verify;
+	bool indirect;
+	bool events;		/* scmi: notifications on the event queue */
+	unsigned qsize;
+	uint64_t mem;		/* FE RAM bytes */
+	uint64_t disk;		/* blk capacity bytes */
+	double timeout;		/* s, whole cell */
+};
+
+struct vtb_gen;
+/* Called by a generator for each completed op. */
+typedef void (*vtb_done_fn)(struct vtb_gen *g, uint64_t t_submit_ns, uint64_t bytes);
+
+/* FE side of a cell. */
+struct vtb_gen {
+	const struct vtb_transport_ops *t;
+	void *x;
+	struct vtb_xenv *env;
+	const struct vtb_cellp *cp;
+	unsigned inflight;
+	vtb_done_fn done;
+	void *harness;
+	uint64_t verify_errors;
+	char err[200];		/* first verification or protocol error */
+	void *priv;
+};
+
+#define VTB_DEV_STATS 8
+
+struct vtb_workload_ops {
+	const char *name;
+	const char *desc;
+	uint32_t virtio_id;
+	uint32_t nqueues;
+	/* Rejects impossible parameters with a message. */
+	int (*check)(const struct vtb_cellp *cp, char *err, size_t n);
+
+	/* BE: builds the model; fills env->device_id, device_features, config. */
+	int (*be_init)(const struct vtb_cellp *cp, struct vtb_xenv *env,
+		       const struct vtb_dev_io *io, void **dev);
+	void (*be_start)(void *dev, uint64_t features);
+	int (*be_process)(void *dev, unsigned budget);
+	/* Up to VTB_DEV_STATS named counters for the result row. */
+	unsigned (*be_stats)(void *dev, const char **names, uint64_t *vals);
+	void (*be_fini)(void *dev);
+
+	/* FE */
+	uint64_t fe_features;
+	int (*fe_init)(struct vtb_gen *g);
+	/* 1: an op was submitted; 0: none can be now; <0: error. */
+	int (*fe_submit)(struct vtb_gen *g, uint64_t now_ns);
+	/* Completes what is done; returns the number of ops, <0 on error. */
+	int (*fe_reap)(struct vtb_gen *g);
+	void (*fe_fini)(struct vtb_gen *g);
+};
+
+extern const struct vtb_workload_ops vtb_workload_blk;
+extern const struct vtb_workload_ops vtb_workload_net;
+extern const struct vtb_workload_ops vtb_workload_scmi;
+extern const struct vtb_workload_ops *const vtb_workloads[];
+const struct vtb_workload_ops *vtb_workload_find(const char *name);
+
+/* Helpers for generators. */
+uint64_t vtb_now_ns(void);
+/* Reads device config space with the generation check. */
+void vtb_gen_config(struct vtb_gen *g, uint32_t off, void *buf, uint32_t len);
+/* Submits one chain and waits for it (setup-time commands only). */
+int vtb_gen_sync(struct vtb_gen *g, unsigned q, const struct vtb_sg *sg, unsigned nout,
+		 unsigned nin, uint32_t *len);
+void vtb_gen_fail(struct vtb_gen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* xorshift PRNG for load generation (not for payloads). */
+static inline uint64_t vtb_rand(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+#endif
