@@ -1,7 +1,6 @@
 /* shm: the baseline.  The BE maps all FE RAM (vhost-user style) and reads
  * rings and buffers in place: zero copies; the only hypervisor work is
  * the doorbells, suppressed with EVENT_IDX where the peer allows. */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -306,12 +305,13 @@ static void shm_be_flush(void *p)
 		plat->ctr->notifies_suppressed++;
 }
 
-static bool shm_be_enable_notify(void *p)
+static bool shm_be_enable_notify(void *p, uint32_t qmask)
 {
 	struct shm_be *be = p;
 	bool pending = false;
 	for (unsigned q = 0; q < be->nq; q++)
-		pending |= vtb_vqdev_enable_notify(be->vq[q]);
+		if (qmask & (1u << q))
+			pending |= vtb_vqdev_enable_notify(be->vq[q]);
 	return pending;
 }
 

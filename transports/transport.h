@@ -61,7 +61,9 @@ struct vtb_transport_ops {
 	int (*be_pop)(void *be, unsigned q, struct vtb_req *req);
 	int (*be_push)(void *be, struct vtb_req *req, uint32_t written);
 	void (*be_flush)(void *be);		/* send the interrupts now due */
-	bool (*be_enable_notify)(void *be);	/* true: work already pending */
+	/* Re-arms kicks on the queues in qmask (the ones the device model waits
+	 * on); true if one of them already has work. */
+	bool (*be_enable_notify)(void *be, uint32_t qmask);
 	void (*be_disable_notify)(void *be);
 	int (*be_wait)(void *be);
 	bool (*be_broken)(void *be);

@@ -70,6 +70,9 @@ struct vtb_workload_ops {
 		       const struct vtb_dev_io *io, void **dev);
 	void (*be_start)(void *dev, uint64_t features);
 	int (*be_process)(void *dev, unsigned budget);
+	/* Queues whose new buffers would give the model work now: the BE
+	 * sleeps on those only (posted RX or event buffers are not work). */
+	uint32_t (*be_wake_mask)(void *dev);
 	/* Up to VTB_DEV_STATS named counters for the result row. */
 	unsigned (*be_stats)(void *dev, const char **names, uint64_t *vals);
 	void (*be_fini)(void *dev);

@@ -1,7 +1,6 @@
 /* proc platform: domains are processes, guest RAM is a memfd, the Linux
  * kernel plays the hypervisor.  Each primitive is the system call that does
  * the same work a hypervisor would, in the caller's context. */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <stdint.h>
 #include <sys/eventfd.h>

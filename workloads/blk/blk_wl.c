@@ -1,6 +1,5 @@
 /* blk workload: BE storage (RAM disk or a file through io_uring) around the
  * freestanding model, and a fio-like FE generator that verifies contents. */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -174,6 +173,8 @@ static int blk_be_process(void *dev, unsigned budget)
 {
 	return vtb_blk_process(((struct blk_be *)dev)->model, budget);
 }
+
+static uint32_t blk_be_wake(void *dev) { (void)dev; return 1; }
 
 static unsigned blk_be_stats(void *dev, const char **names, uint64_t *vals)
 {
@@ -423,6 +424,7 @@ const struct vtb_workload_ops vtb_workload_blk = {
 	.be_init = blk_be_init,
 	.be_start = blk_be_start,
 	.be_process = blk_be_process,
+	.be_wake_mask = blk_be_wake,
 	.be_stats = blk_be_stats,
 	.be_fini = blk_be_fini,
 	.fe_features = VTB_BLK_FEATURES,

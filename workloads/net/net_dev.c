@@ -193,6 +193,15 @@ int vtb_net_process(struct vtb_net *n, unsigned budget)
 	}
 }
 
+uint32_t vtb_net_wake_mask(const struct vtb_net *n)
+{
+	if (n->mode == VTB_NET_SINK)
+		return 1u << VTB_NET_Q_TX;
+	if (n->mode == VTB_NET_SOURCE)
+		return 1u << VTB_NET_Q_RX;
+	return 1u << (n->tx_held ? VTB_NET_Q_RX : VTB_NET_Q_TX);
+}
+
 const struct vtb_net_stats *vtb_net_stats(const struct vtb_net *n)
 {
 	return &n->stats;

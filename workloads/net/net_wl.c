@@ -1,6 +1,5 @@
 /* net workload: the model in sink / source / echo, and a generator for
  * mode=tx (BE sinks), rx (BE sources) and rr (BE echoes). */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +48,8 @@ static int net_be_init(const struct vtb_cellp *cp, struct vtb_xenv *env, const s
 
 static void net_be_start(void *dev, uint64_t f) { (void)dev; (void)f; }
 static int net_be_process(void *dev, unsigned budget) { return vtb_net_process(dev, budget); }
+
+static uint32_t net_be_wake(void *dev) { return vtb_net_wake_mask(dev); }
 
 static unsigned net_be_stats(void *dev, const char **names, uint64_t *vals)
 {
@@ -246,6 +247,7 @@ const struct vtb_workload_ops vtb_workload_net = {
 	.be_init = net_be_init,
 	.be_start = net_be_start,
 	.be_process = net_be_process,
+	.be_wake_mask = net_be_wake,
 	.be_stats = net_be_stats,
 	.be_fini = net_be_fini,
 	.fe_features = VTB_NET_FEATURES,

@@ -68,6 +68,8 @@ struct vtb_net *vtb_net_init(void *mem, enum vtb_net_mode mode, int size, uint64
 			     bool verify, const struct vtb_dev_io *io);
 void vtb_net_config(const struct vtb_net *n, struct vtb_net_config *cfg);
 int vtb_net_process(struct vtb_net *n, unsigned budget);
+/* Bit q set: a buffer added to queue q would let the model make progress. */
+uint32_t vtb_net_wake_mask(const struct vtb_net *n);
 const struct vtb_net_stats *vtb_net_stats(const struct vtb_net *n);
 
 #endif

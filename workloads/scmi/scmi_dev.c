@@ -440,6 +440,11 @@ int vtb_scmi_process(struct vtb_scmi *s, unsigned budget)
 	return (int)done;
 }
 
+uint32_t vtb_scmi_wake_mask(const struct vtb_scmi *s)
+{
+	return 1u << VTB_SCMI_Q_CMD | (s->pend_count ? 1u << VTB_SCMI_Q_EVENT : 0);
+}
+
 const struct vtb_scmi_stats *vtb_scmi_stats(const struct vtb_scmi *s)
 {
 	return &s->stats;

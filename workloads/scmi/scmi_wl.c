@@ -2,7 +2,6 @@
  * response is checked byte for byte against a mirror of the server that
  * the FE advances in submission order (the server serves the command queue
  * in order, so the mirror's state is the server's at that point). */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +95,8 @@ static void scmi_be_start(void *dev, uint64_t f)
 }
 
 static int scmi_be_process(void *dev, unsigned budget) { return vtb_scmi_process(dev, budget); }
+
+static uint32_t scmi_be_wake(void *dev) { return vtb_scmi_wake_mask(dev); }
 
 static unsigned scmi_be_stats(void *dev, const char **names, uint64_t *vals)
 {
@@ -335,6 +336,7 @@ const struct vtb_workload_ops vtb_workload_scmi = {
 	.be_init = scmi_be_init,
 	.be_start = scmi_be_start,
 	.be_process = scmi_be_process,
+	.be_wake_mask = scmi_be_wake,
 	.be_stats = scmi_be_stats,
 	.be_fini = scmi_be_fini,
 	.fe_features = VTB_BIT(VTB_SCMI_F_P2A_CHANNELS),

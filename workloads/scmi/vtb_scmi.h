@@ -99,6 +99,8 @@ struct vtb_scmi *vtb_scmi_init(void *mem, uint64_t seed, const struct vtb_dev_io
 /* events: VIRTIO_SCMI_F_P2A_CHANNELS was negotiated (the event queue exists). */
 void vtb_scmi_set_events(struct vtb_scmi *s, bool events);
 int vtb_scmi_process(struct vtb_scmi *s, unsigned budget);
+/* The command queue, plus the event queue while notifications wait. */
+uint32_t vtb_scmi_wake_mask(const struct vtb_scmi *s);
 /* Handles one message: in/out are flat buffers; returns response bytes. */
 uint32_t vtb_scmi_handle(struct vtb_scmi *s, const void *msg, uint32_t len, void *resp, uint32_t cap);
 const struct vtb_scmi_stats *vtb_scmi_stats(const struct vtb_scmi *s);

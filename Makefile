@@ -1,0 +1,69 @@
+# vtbench.  `make` builds ./vtbench; `make test` runs every test; `make bench`
+# runs the default suite.  Both install what is missing first (Debian, root).
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Werror
+GIT_REV := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+BUILD   := build
+PYTHON  := /usr/bin/python3
+
+ifeq ($(SANITIZE),1)
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+BUILD    := build/san
+endif
+
+ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -D_GNU_SOURCE -MMD -MP
+LDLIBS     := -luring -lpthread -lm
+
+# The portable core and device models: freestanding C11, checked by test-freestanding.
+CORE_SRC := transports/core/vtb_virtq.c transports/core/vtb_vdev.c
+MODEL_SRC := workloads/blk/blk_dev.c workloads/net/net_dev.c workloads/scmi/scmi_dev.c
+LIB_SRC := $(CORE_SRC) $(MODEL_SRC) \
+	transports/proc/platform_proc.c transports/registry.c transports/shm.c \
+	workloads/workload.c workloads/blk/blk_wl.c workloads/net/net_wl.c workloads/scmi/scmi_wl.c \
+	harness/hist.c harness/suite.c harness/cell.c harness/results.c harness/calib.c
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+
+TESTS := transports/tests/test_virtq transports/tests/test_uapi transports/tests/test_vdev \
+	workloads/tests/test_models harness/tests/test_hist harness/tests/test_suite
+TEST_BIN := $(TESTS:%=$(BUILD)/%)
+
+.PHONY: all deps bench-deps test test-unit test-freestanding test-e2e bench clean
+all: vtbench
+
+vtbench: $(BUILD)/vtbench
+	cp $< $@
+
+$(BUILD)/vtbench: $(BUILD)/harness/main.o $(LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/harness/main.o: ALL_CFLAGS += -DVTB_GIT_REV='"$(GIT_REV)"'
+$(BUILD)/harness/main.o: .FORCE
+.FORCE:
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/%: %.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+# Debian packages the build, tests and benchmark need; idempotent.
+deps:
+	@sh ci/install-deps.sh
+
+test: deps
+	$(MAKE) vtbench $(TEST_BIN)
+	@$(PYTHON) ci/run-tests.py --build $(BUILD) $(TESTS:%=--unit %) \
+		--freestanding "$(CORE_SRC) $(MODEL_SRC)"
+
+bench: deps
+	$(MAKE) vtbench
+	./vtbench run harness/suites/default.suite
+
+clean:
+	rm -rf build vtbench
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

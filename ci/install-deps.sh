@@ -1,0 +1,16 @@
+#!/bin/sh
+# Installs the Debian packages vtbench needs, only those missing.  Safe to
+# run again; needs root (or sudo) only when something is missing.
+set -e
+PKGS="build-essential liburing-dev linux-libc-dev python3 python3-jsonschema"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "vtbench: installing$missing" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

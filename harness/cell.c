@@ -1,0 +1,379 @@
+/* One cell, one repetition: fresh FE and BE domains as processes, the
+ * transport between them, the harness watching from outside.  Everything a
+ * domain reports crosses in one shared page; a domain that dies or hangs
+ * fails the cell, never the run. */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cell.h"
+
+struct shared {
+	uint32_t stop;			/* FE -> BE: finish */
+	uint32_t be_ready;
+	pid_t be_pid;
+	struct vtb_plat_counters live[2];	/* each domain's seam counters */
+	struct vtb_plat_counters snap[2];	/* at the start of the measured phase */
+	uint64_t cpu0_ns[2];
+	struct vtb_cell_result r;
+	char be_error[256];
+	char fe_error[256];
+};
+
+static uint64_t cpu_ns(clockid_t clk)
+{
+	struct timespec ts;
+	if (clock_gettime(clk, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void pin(int cpu)
+{
+	if (cpu < 0)
+		return;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#endif
+}
+
+static void domain_error(char *buf, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	if (buf[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, n, fmt, ap);
+	va_end(ap);
+}
+
+/* ------------------------------------------------------------------ BE */
+struct be_io {
+	const struct vtb_transport_ops *t;
+	void *x;
+};
+
+static int be_pop(void *ctx, unsigned q, struct vtb_req *req)
+{
+	struct be_io *b = ctx;
+	return b->t->be_pop(b->x, q, req);
+}
+
+static int be_push(void *ctx, struct vtb_req *req, uint32_t written)
+{
+	struct be_io *b = ctx;
+	return b->t->be_push(b->x, req, written);
+}
+
+static int be_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xenv *env)
+{
+	const struct vtb_workload_ops *w = vtb_workload_find(cp->device);
+	const struct vtb_transport_ops *t = vtb_transport_find(cp->transport);
+	struct vtb_plat plat = { &vtb_platform_proc, &sh->live[1] };
+	struct be_io bio = { t, NULL };
+	struct vtb_dev_io io = { &bio, be_pop, be_push };
+	void *dev;
+	int e;
+
+	pin(cp->cpu_be);
+	env->plat = &plat;
+	if ((e = w->be_init(cp, env, &io, &dev))) {
+		domain_error(sh->be_error, sizeof(sh->be_error), "BE: %s device init: %s", w->name, strerror(-e));
+		return 1;
+	}
+	if ((e = t->be_open(env, &bio.x))) {
+		domain_error(sh->be_error, sizeof(sh->be_error), "BE: %s open: %s", t->name, strerror(-e));
+		w->be_fini(dev);
+		return 1;
+	}
+	w->be_start(dev, env->features);
+	__atomic_store_n(&sh->be_ready, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE)) {
+		int n = w->be_process(dev, cp->qsize);
+		if (n < 0) {
+			domain_error(sh->be_error, sizeof(sh->be_error),
+				     "BE: device stopped on bad input from the FE (%s); status NEEDS_RESET", strerror(-n));
+			plat.ops->notify(&plat, env->call);	/* wake the FE to see it */
+			while (!__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE))
+				t->be_wait(bio.x);
+			break;
+		}
+		t->be_flush(bio.x);
+		if (n)
+			continue;
+		if (env->poll) {
+			cpu_relax();
+			continue;
+		}
+		if (!t->be_enable_notify(bio.x, w->be_wake_mask(dev)) && !__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE))
+			t->be_wait(bio.x);
+		t->be_disable_notify(bio.x);
+	}
+	sh->r.ndev = w->be_stats(dev, sh->r.dev_names, sh->r.dev_vals);
+	for (unsigned i = 0; i < sh->r.ndev && i < VTB_DEV_STATS; i++)
+		snprintf(sh->r.dev_name_buf[i], sizeof(sh->r.dev_name_buf[i]), "%s", sh->r.dev_names[i]);
+	t->be_close(bio.x);
+	w->be_fini(dev);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ FE */
+struct fe_state {
+	struct shared *sh;
+	bool measuring;
+	uint64_t measured;
+};
+
+static void fe_done(struct vtb_gen *g, uint64_t t_submit, uint64_t bytes)
+{
+	struct fe_state *fs = g->harness;
+	if (!fs->measuring)
+		return;
+	vtb_hist_add(&fs->sh->r.hist, vtb_now_ns() - t_submit);
+	fs->sh->r.ops++;
+	fs->sh->r.bytes += bytes;
+	fs->measured++;
+}
+
+static int fe_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xenv *env)
+{
+	const struct vtb_workload_ops *w = vtb_workload_find(cp->device);
+	const struct vtb_transport_ops *t = vtb_transport_find(cp->transport);
+	struct vtb_plat plat = { &vtb_platform_proc, &sh->live[0] };
+	struct fe_state fs = { .sh = sh };
+	struct vtb_gen g = { .t = t, .env = env, .cp = cp, .done = fe_done, .harness = &fs };
+	clockid_t be_clk;
+	int e, rc = 1;
+
+	pin(cp->cpu_fe);
+	env->plat = &plat;
+	env->ram = vtb_proc_dom_map_own(env->fe);
+	if (!env->ram) {
+		domain_error(sh->fe_error, sizeof(sh->fe_error), "FE: cannot map its RAM: %s", strerror(errno));
+		goto stop;
+	}
+	if ((e = t->fe_open(env, w->fe_features, &g.x))) {
+		domain_error(sh->fe_error, sizeof(sh->fe_error), "FE: %s open: %s", t->name, strerror(-e));
+		goto stop;
+	}
+	if ((e = w->fe_init(&g))) {
+		domain_error(sh->fe_error, sizeof(sh->fe_error), "FE: %s generator init: %s", w->name, strerror(-e));
+		goto close;
+	}
+	if (clock_getcpuclockid(sh->be_pid, &be_clk))
+		be_clk = (clockid_t)-1;
+
+	uint64_t t0 = vtb_now_ns(), tm = 0;
+	uint64_t warm_ns = (uint64_t)(cp->warmup * 1e9), dur_ns = (uint64_t)(cp->duration * 1e9);
+	for (;;) {
+		uint64_t now = vtb_now_ns();
+		if (!fs.measuring && now - t0 >= warm_ns) {
+			/* Measured phase starts: snapshot both domains' counters. */
+			vtb_hist_reset(&sh->r.hist);
+			memcpy(sh->snap, sh->live, sizeof(sh->snap));
+			sh->cpu0_ns[0] = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
+			sh->cpu0_ns[1] = be_clk != (clockid_t)-1 ? cpu_ns(be_clk) : 0;
+			fs.measuring = true;
+			tm = now;
+		}
+		if (fs.measuring && (cp->ops ? fs.measured >= cp->ops : now - tm >= dur_ns))
+			break;
+		int sub = 0;
+		while (g.inflight < cp->qd && (e = w->fe_submit(&g, now)) > 0)
+			sub++;
+		if (e < 0) {
+			domain_error(sh->fe_error, sizeof(sh->fe_error), "FE: submit failed: %s", strerror(-e));
+			goto close;
+		}
+		if (sub)
+			for (unsigned q = 0; q < w->nqueues; q++)
+				t->fe_kick(g.x, q);
+		int n = w->fe_reap(&g);
+		if (n < 0) {
+			domain_error(sh->fe_error, sizeof(sh->fe_error), "FE: device failed (queue broken or NEEDS_RESET)");
+			goto close;
+		}
+		if (n || sub)
+			continue;
+		if (env->poll) {
+			cpu_relax();
+			continue;
+		}
+		if (!t->fe_enable_cb(g.x))
+			t->fe_wait(g.x);
+		t->fe_disable_cb(g.x);
+	}
+	uint64_t end = vtb_now_ns();
+	sh->r.seconds = (double)(end - tm) / 1e9;
+	sh->r.cpu_s[0] = (double)(cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - sh->cpu0_ns[0]) / 1e9;
+	sh->r.cpu_s[1] = be_clk != (clockid_t)-1 ? (double)(cpu_ns(be_clk) - sh->cpu0_ns[1]) / 1e9 : 0;
+	for (int d = 0; d < 2; d++) {
+		uint64_t *a = (uint64_t *)&sh->live[d], *b = (uint64_t *)&sh->snap[d], *o = (uint64_t *)&sh->r.d[d];
+		for (size_t i = 0; i < sizeof(struct vtb_plat_counters) / 8; i++)
+			o[i] = a[i] - b[i];
+	}
+	sh->r.verify_errors = g.verify_errors;
+	if (g.err[0])
+		domain_error(sh->fe_error, sizeof(sh->fe_error), "verification failed (%llu errors): %s",
+			     (unsigned long long)g.verify_errors, g.err);
+	rc = 0;
+close:
+	w->fe_fini(&g);
+	/* The BE must not see a half-torn-down FE: stop it first. */
+	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
+	plat.ops->notify(&plat, env->kick);
+	if (g.x)
+		t->fe_close(g.x);
+	return rc;
+stop:
+	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
+	plat.ops->notify(&plat, env->kick);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ harness */
+static pid_t spawn(int (*fn)(const struct vtb_cellp *, struct shared *, struct vtb_xenv *),
+		   const struct vtb_cellp *cp, struct shared *sh, struct vtb_xenv *env)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	_exit(fn(cp, sh, env));
+}
+
+static const char *describe_status(int st, char *buf, size_t n)
+{
+	if (WIFSIGNALED(st))
+		snprintf(buf, n, "killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+	else
+		snprintf(buf, n, "exited with status %d", WEXITSTATUS(st));
+	return buf;
+}
+
+int vtb_cell_run(const struct vtb_cellp *cp, struct vtb_cell_result *r)
+{
+	struct vtb_dom fe, be = { .id = 1, .ram_fd = -1 };
+	struct vtb_doorbell kick = { -1 }, call = { -1 };
+	struct shared *sh;
+	struct vtb_vdev_regs *regs;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED)
+		return -1;
+	/* The device's register block: the only memory both domains share
+	 * besides what the transport arranges (the MMIO window). */
+	regs = mmap(NULL, sizeof(*regs), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (regs == MAP_FAILED)
+		goto unmap_sh;
+	if (vtb_proc_dom_create(&fe, 0, cp->mem))
+		goto unmap_regs;
+	if (vtb_proc_doorbell_create(&kick) || vtb_proc_doorbell_create(&call))
+		goto close_bells;
+
+	struct vtb_xenv env = {
+		.fe = &fe, .be = &be, .kick = &kick, .call = &call, .regs = regs,
+		.variant = cp->variant, .poll = !strcmp(cp->notify, "poll"),
+		.indirect = cp->indirect, .qsize = (uint16_t)cp->qsize,
+		.nqueues = vtb_workload_find(cp->device)->nqueues,
+	};
+	pid_t bp = spawn(be_main, cp, sh, &env);
+	if (bp < 0)
+		goto close_bells;
+	sh->be_pid = bp;
+	be.pid = bp;
+	pid_t fp = spawn(fe_main, cp, sh, &env);
+	if (fp < 0) {
+		kill(bp, SIGKILL);
+		waitpid(bp, NULL, 0);
+		goto close_bells;
+	}
+	fe.pid = fp;
+
+	/* Watch both: a hang ends at the timeout, a death ends the other. */
+	uint64_t deadline = vtb_now_ns() + (uint64_t)(cp->timeout * 1e9);
+	int fst = 0, bst = 0;
+	bool fe_alive = true, be_alive = true, timed_out = false;
+	char why[128];
+	while (fe_alive || be_alive) {
+		int st;
+		pid_t p = waitpid(-1, &st, WNOHANG);
+		if (p == fp) {
+			fe_alive = false;
+			fst = st;
+		} else if (p == bp) {
+			be_alive = false;
+			bst = st;
+		} else if (p == 0) {
+			if (vtb_now_ns() > deadline) {
+				timed_out = true;
+				break;
+			}
+			if (fe_alive != be_alive) {
+				/* One is gone; give the other a moment to finish. */
+				if (vtb_now_ns() + 2000000000ull < deadline)
+					deadline = vtb_now_ns() + 2000000000ull;
+			}
+			struct timespec ts = { 0, 2000000 };
+			nanosleep(&ts, NULL);
+		} else if (p < 0 && errno != EINTR) {
+			break;
+		}
+	}
+	if (fe_alive)
+		kill(fp, SIGKILL);
+	if (be_alive)
+		kill(bp, SIGKILL);
+	if (fe_alive)
+		waitpid(fp, &fst, 0);
+	if (be_alive)
+		waitpid(bp, &bst, 0);
+
+	*r = sh->r;
+	for (unsigned i = 0; i < r->ndev && i < VTB_DEV_STATS; i++)
+		r->dev_names[i] = r->dev_name_buf[i];
+	if (timed_out)
+		snprintf(r->error, sizeof(r->error), "timeout: cell still running after %.0f s (FE %s, BE %s)",
+			 cp->timeout, fe_alive ? "hung" : "done", be_alive ? "hung" : "done");
+	else if (sh->fe_error[0] || sh->be_error[0])
+		snprintf(r->error, sizeof(r->error), "%s%s%s", sh->be_error, sh->be_error[0] && sh->fe_error[0] ? "; " : "",
+			 sh->fe_error);
+	else if (!WIFEXITED(fst) || WEXITSTATUS(fst))
+		snprintf(r->error, sizeof(r->error), "FE %s", describe_status(fst, why, sizeof(why)));
+	else if (!WIFEXITED(bst) || WEXITSTATUS(bst))
+		snprintf(r->error, sizeof(r->error), "BE %s", describe_status(bst, why, sizeof(why)));
+	r->verified_ok = cp->verify && !r->error[0] && r->verify_errors == 0;
+	rc = 0;
+
+close_bells:
+	vtb_proc_doorbell_destroy(&kick);
+	vtb_proc_doorbell_destroy(&call);
+	vtb_proc_dom_destroy(&fe);
+unmap_regs:
+	munmap(regs, sizeof(*regs));
+unmap_sh:
+	munmap(sh, sizeof(*sh));
+	return rc;
+}

@@ -1,0 +1,259 @@
+/* vtbench: run identical virtio workloads over inter-domain transports and
+ * count what each costs.  `vtbench help` for usage. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "calib.h"
+#include "cell.h"
+#include "results.h"
+#include "suite.h"
+
+#ifndef VTB_GIT_REV
+#define VTB_GIT_REV "unknown"
+#endif
+
+static void usage(FILE *f)
+{
+	fputs("usage:\n"
+	      "  vtbench run [SUITE ...] [KEY=VALUE ...] [--out DIR]\n"
+	      "      run the cells of the suites (fio-like files), with KEY=VALUE applied to\n"
+	      "      every section; a comma list (qd=1,32) expands into a matrix\n"
+	      "  vtbench list          devices, transports and variants, platforms, suite keys\n"
+	      "  vtbench version\n"
+	      "exit codes: 0 all cells passed, 1 some cell failed (see its row's \"error\"),\n"
+	      "            2 bad input, 3 the harness itself failed\n", f);
+}
+
+static int cmd_list(void)
+{
+	printf("devices:\n");
+	for (const struct vtb_workload_ops *const *w = vtb_workloads; *w; w++)
+		printf("  %-10s %s\n", (*w)->name, (*w)->desc);
+	printf("\ntransports (variant: first is the default):\n");
+	for (const struct vtb_transport_ops *const *t = vtb_transports; *t; t++) {
+		printf("  %-10s %s\n", (*t)->name, (*t)->desc);
+		for (int i = 0; (*t)->variants[i]; i++)
+			printf("    variant=%-10s %s\n", (*t)->variants[i], (*t)->variant_desc[i]);
+	}
+	printf("\nnotify modes:\n  event      doorbells (eventfd) with VIRTIO_F_EVENT_IDX suppression\n"
+	       "  poll       both sides busy-poll; flags suppress every doorbell\n");
+	printf("\nplatforms:\n  %-10s %s\n", vtb_platform_proc.name, vtb_platform_proc.desc);
+	printf("\nsuite keys (default in brackets):\n");
+	for (const struct vtb_key *k = vtb_keys; k->name; k++)
+		printf("  %-10s %s [%s]\n", k->name, k->help, k->def[0] ? k->def : "-");
+	return 0;
+}
+
+static void progress(size_t i, size_t n, unsigned rep, unsigned reps, const struct vtb_cellp *c,
+		     double elapsed)
+{
+	char name[160];
+	vtb_cell_name(c, name, sizeof(name));
+	double eta = i ? elapsed / (double)i * (double)(n - i) : 0;
+	fprintf(stderr, "\r\033[K[%zu/%zu] rep %u/%u  %s  ETA %d:%02d", i + 1, n, rep + 1, reps, name,
+		(int)eta / 60, (int)eta % 60);
+	fflush(stderr);
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[4096];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(buf, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+static void write_meta(const char *path, const char *run_id, const struct vtb_cells *cells,
+		       const struct vtb_host *h, double pp0, double sp0, double pp1, double sp1,
+		       const char *started, const char *ended, size_t failed, size_t total)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return;
+	fprintf(f, "{\n  \"schema\": %d,\n  \"run_id\": ", VTB_SCHEMA_VERSION);
+	vtb_json_str(f, run_id);
+	fputs(",\n  \"git_rev\": ", f);
+	vtb_json_str(f, VTB_GIT_REV);
+	fputs(",\n  \"platform\": \"proc\",\n  \"host\": {\"cpu\": ", f);
+	vtb_json_str(f, h->cpu);
+	fputs(", \"kernel\": ", f);
+	vtb_json_str(f, h->kernel);
+	fputs(", \"hostname\": ", f);
+	vtb_json_str(f, h->hostname);
+	fprintf(f, ", \"cores\": %ld},\n  \"started\": \"%s\",\n  \"ended\": ", h->cores, started);
+	if (ended)
+		fprintf(f, "\"%s\"", ended);
+	else
+		fputs("null", f);
+	fprintf(f, ",\n  \"cells\": %zu,\n  \"rows\": %zu,\n  \"failed_rows\": %zu,\n", cells->n, total, failed);
+	fprintf(f, "  \"placement\": {\"pingpong_ns_start\": %.1f, \"spread_pct_start\": %.1f, \"tag_start\": \"%s\", ",
+		pp0, sp0, vtb_placement_tag(pp0));
+	if (ended)
+		fprintf(f, "\"pingpong_ns_end\": %.1f, \"spread_pct_end\": %.1f, \"tag_end\": \"%s\", \"moved\": %s},\n",
+			pp1, sp1, vtb_placement_tag(pp1),
+			strcmp(vtb_placement_tag(pp0), vtb_placement_tag(pp1)) ? "true" : "false");
+	else
+		fputs("\"pingpong_ns_end\": null},\n", f);
+	fputs("  \"suite\": ", f);
+	vtb_json_str(f, cells->text ? cells->text : "");
+	fputs("\n}\n", f);
+	fclose(f);
+	rename(tmp, path);
+}
+
+static void utc_now(char *buf, size_t n)
+{
+	time_t now = time(NULL);
+	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	const char *files[64], *kv[256], *out = NULL;
+	size_t nf = 0, nkv = 0;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--out")) {
+			if (++i == argc) {
+				fprintf(stderr, "vtbench: --out needs a directory\n");
+				return 2;
+			}
+			out = argv[i];
+		} else if (!strncmp(argv[i], "--out=", 6)) {
+			out = argv[i] + 6;
+		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "vtbench: unknown option %s\n", argv[i]);
+			return 2;
+		} else if (strchr(argv[i], '=')) {
+			if (nkv < 256)
+				kv[nkv++] = argv[i];
+		} else if (nf < 64) {
+			files[nf++] = argv[i];
+		}
+	}
+	struct vtb_cells cells;
+	char err[512];
+	if (vtb_suite_build(files, nf, kv, nkv, &cells, err, sizeof(err))) {
+		fprintf(stderr, "vtbench: %s\n", err);
+		return 2;
+	}
+
+	char run_id[64], dir[4096], path[4200], started[32];
+	time_t now = time(NULL);
+	strftime(run_id, sizeof(run_id), "%Y%m%d-%H%M%S", gmtime(&now));
+	snprintf(run_id + strlen(run_id), sizeof(run_id) - strlen(run_id), "-%d", (int)getpid());
+	snprintf(dir, sizeof(dir), "%s", out ? out : "results");
+	if (!out)
+		snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/%s", run_id);
+	if (mkdir_p(dir)) {
+		fprintf(stderr, "vtbench: cannot create %s: %s\n", dir, strerror(errno));
+		vtb_cells_free(&cells);
+		return 3;
+	}
+	struct vtb_host host;
+	vtb_host_probe(&host);
+	utc_now(started, sizeof(started));
+
+	snprintf(path, sizeof(path), "%s/results.jsonl", dir);
+	struct stat stt;
+	if (!stat(path, &stt) && stt.st_size > 0) {
+		fprintf(stderr, "vtbench: %s already holds results; choose another --out\n", dir);
+		vtb_cells_free(&cells);
+		return 2;
+	}
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	FILE *rf = fd >= 0 ? fdopen(fd, "a") : NULL;
+	if (!rf) {
+		fprintf(stderr, "vtbench: cannot open %s: %s\n", path, strerror(errno));
+		vtb_cells_free(&cells);
+		return 3;
+	}
+	int cpa = cells.v[0].cpu_fe, cpb = cells.v[0].cpu_be;
+	double sp0 = 0, sp1 = 0, pp0 = vtb_pingpong_ns(cpa, cpb, &sp0);
+	snprintf(path, sizeof(path), "%s/meta.json", dir);
+	write_meta(path, run_id, &cells, &host, pp0, sp0, 0, 0, started, NULL, 0, 0);
+	unsigned maxreps = 0;
+	size_t total = 0, done = 0, failed = 0;
+	for (size_t i = 0; i < cells.n; i++) {
+		total += cells.v[i].reps;
+		if (cells.v[i].reps > maxreps)
+			maxreps = cells.v[i].reps;
+	}
+	bool tty = isatty(2);
+	uint64_t t0 = vtb_now_ns();
+	/* Repetition-major: each cell's repetitions are spread over the run, so
+	 * a drift of the machine does not land on one cell. */
+	for (unsigned rep = 0; rep < maxreps; rep++) {
+		for (size_t i = 0; i < cells.n; i++) {
+			const struct vtb_cellp *c = &cells.v[i];
+			if (rep >= c->reps)
+				continue;
+			if (tty)
+				progress(done, total, rep, c->reps, c, (double)(vtb_now_ns() - t0) / 1e9);
+			struct vtb_cell_result r;
+			if (vtb_cell_run(c, &r)) {
+				fprintf(stderr, "\nvtbench: cannot set up a cell: %s\n", strerror(errno));
+				fclose(rf);
+				vtb_cells_free(&cells);
+				return 3;
+			}
+			if (r.error[0]) {
+				char name[160];
+				vtb_cell_name(c, name, sizeof(name));
+				failed++;
+				fprintf(stderr, "%svtbench: %s rep %u: %s\n", tty ? "\r\033[K" : "", name, rep, r.error);
+			}
+			vtb_write_row(rf, run_id, VTB_GIT_REV, &host, c, rep, &r);
+			/* Whole lines reach the disk as each cell completes. */
+			fflush(rf);
+			fdatasync(fd);
+			done++;
+		}
+	}
+	if (tty)
+		fprintf(stderr, "\r\033[K");
+	fclose(rf);
+	char ended[32];
+	utc_now(ended, sizeof(ended));
+	double pp1 = vtb_pingpong_ns(cpa, cpb, &sp1);
+	snprintf(path, sizeof(path), "%s/meta.json", dir);
+	write_meta(path, run_id, &cells, &host, pp0, sp0, pp1, sp1, started, ended, failed, total);
+	fprintf(stderr, "vtbench: %zu rows (%zu failed) in %s; placement %s (ping-pong %.0f ns -> %.0f ns)\n",
+		total, failed, dir, vtb_placement_tag(pp0), pp0, pp1);
+	printf("%s\n", dir);
+	vtb_cells_free(&cells);
+	return failed ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "list"))
+		return cmd_list();
+	if (!strcmp(argv[1], "version")) {
+		printf("vtbench %s\n", VTB_GIT_REV);
+		return 0;
+	}
+	fprintf(stderr, "vtbench: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

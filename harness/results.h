@@ -1,0 +1,23 @@
+#ifndef VTB_RESULTS_H
+#define VTB_RESULTS_H
+
+#include <stdio.h>
+
+#include "cell.h"
+
+#define VTB_SCHEMA_VERSION 1
+
+struct vtb_host {
+	char cpu[128];
+	char kernel[200];
+	long cores;
+	char hostname[72];
+};
+
+void vtb_host_probe(struct vtb_host *h);
+void vtb_json_str(FILE *f, const char *s);
+/* One result row, one line, newline-terminated. */
+void vtb_write_row(FILE *f, const char *run_id, const char *git_rev, const struct vtb_host *h,
+		   const struct vtb_cellp *cp, unsigned rep, const struct vtb_cell_result *r);
+
+#endif

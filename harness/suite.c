@@ -1,0 +1,529 @@
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "suite.h"
+#include "../workloads/net/vtb_net.h"
+
+const struct vtb_key vtb_keys[] = {
+	{ "device", "blk", "blk | net | scmi", false },
+	{ "transport", "shm", "how buffers cross between domains (see transports)", false },
+	{ "variant", "", "transport variant; empty = the transport's default", false },
+	{ "notify", "event", "event: doorbells with EVENT_IDX suppression | poll: busy polling, no doorbells", false },
+	{ "platform", "proc", "proc: domains are Linux processes with memfd RAM", false },
+	{ "pattern", "randread", "blk: randread | randwrite | read | write | randrw", false },
+	{ "rwmix", "50", "blk randrw: percent reads", false },
+	{ "mode", "tx", "net: tx (BE sinks) | rx (BE sources) | rr (BE echoes, latency)", false },
+	{ "mix", "sensor_read:70,clock_get:20,perf_set:10", "scmi: op:weight list (never a matrix)", true },
+	{ "size", "", "blk block bytes (default 4k); net frame bytes (default 64) or imix; k/m suffixes", false },
+	{ "qd", "1", "requests in flight", false },
+	{ "ops", "0", "measured ops per repetition; 0 = run for duration", false },
+	{ "duration", "1s", "measured time per repetition when ops=0 (s, ms)", false },
+	{ "warmup", "0.2s", "time before measuring, excluded from results (s, ms)", false },
+	{ "reps", "3", "repetitions, interleaved across cells", false },
+	{ "seed", "1", "PRNG seed for offsets, mixes and payloads", false },
+	{ "cpus", "auto", "FE,BE CPUs: auto (0,1 when there are two), none, or e.g. 0,1 (never a matrix)", true },
+	{ "verify", "0", "1: check every payload end to end (costs FE CPU)", false },
+	{ "indirect", "0", "1: chains in indirect descriptor tables", false },
+	{ "events", "1", "scmi: PERF level notifications on the event queue", false },
+	{ "qsize", "256", "virtqueue size, a power of two", false },
+	{ "mem", "64m", "FE guest RAM", false },
+	{ "disk", "64m", "blk capacity", false },
+	{ "backing", "", "blk: file served with io_uring instead of the RAM disk", false },
+	{ "timeout", "0", "seconds before a cell is killed; 0 = duration + warmup + 30", false },
+	{ NULL, NULL, NULL, false },
+};
+
+static const struct vtb_key *key_find(const char *name)
+{
+	for (const struct vtb_key *k = vtb_keys; k->name; k++)
+		if (!strcmp(k->name, name))
+			return k;
+	return NULL;
+}
+
+/* A section: key=value pairs in order, later ones win. */
+struct kv {
+	const char *key;
+	char *val;
+	char where[160];
+};
+
+struct section {
+	char name[64];
+	struct kv kv[64];
+	size_t n;
+};
+
+static void set_kv(struct section *s, const char *key, const char *val, const char *where)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->kv[i].key, key)) {
+			free(s->kv[i].val);
+			s->kv[i].val = strdup(val);
+			snprintf(s->kv[i].where, sizeof(s->kv[i].where), "%s", where);
+			return;
+		}
+	if (s->n == 64)
+		return;
+	s->kv[s->n].key = key_find(key)->name;
+	s->kv[s->n].val = strdup(val);
+	snprintf(s->kv[s->n].where, sizeof(s->kv[s->n].where), "%s", where);
+	s->n++;
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = 0;
+	return s;
+}
+
+static int parse_u64(const char *s, uint64_t *out, bool suffixes)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || end == s || *s == '-')
+		return -1;
+	uint64_t mul = 1;
+	if (suffixes && *end) {
+		switch (tolower((unsigned char)*end)) {
+		case 'k': mul = 1ull << 10; break;
+		case 'm': mul = 1ull << 20; break;
+		case 'g': mul = 1ull << 30; break;
+		default: return -1;
+		}
+		end++;
+		if (tolower((unsigned char)*end) == 'b' || tolower((unsigned char)*end) == 'i')
+			end++;
+	}
+	if (*end || (v && mul > UINT64_MAX / v))
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+static int parse_time(const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s || v < 0)
+		return -1;
+	if (!strcmp(end, "ms"))
+		v /= 1000;
+	else if (!strcmp(end, "us"))
+		v /= 1e6;
+	else if (*end && strcmp(end, "s"))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+	if (!strcmp(s, "1") || !strcmp(s, "on") || !strcmp(s, "yes") || !strcmp(s, "true"))
+		return *out = true, 0;
+	if (!strcmp(s, "0") || !strcmp(s, "off") || !strcmp(s, "no") || !strcmp(s, "false"))
+		return *out = false, 0;
+	return -1;
+}
+
+static int copy_str(char *dst, size_t n, const char *v)
+{
+	if (strlen(v) >= n)
+		return -1;
+	strcpy(dst, v);
+	return 0;
+}
+
+/* Applies one scalar value to a cell; -1 with a reason in err. */
+static int apply(struct vtb_cellp *c, const char *key, const char *v, char *err, size_t n)
+{
+	uint64_t u;
+	bool b;
+#define BAD(...) return snprintf(err, n, __VA_ARGS__), -1
+#define STR(field, ...) do { if (copy_str(c->field, sizeof(c->field), v)) BAD(__VA_ARGS__); return 0; } while (0)
+	if (!strcmp(key, "device")) {
+		if (!vtb_workload_find(v))
+			BAD("unknown device '%s' (blk, net, scmi)", v);
+		return copy_str(c->device, sizeof(c->device), v);
+	}
+	if (!strcmp(key, "transport")) {
+		if (!vtb_transport_find(v))
+			BAD("unknown transport '%s' (see ./vtbench list)", v);
+		return copy_str(c->transport, sizeof(c->transport), v);
+	}
+	if (!strcmp(key, "variant"))
+		STR(variant, "variant too long");
+	if (!strcmp(key, "notify")) {
+		if (strcmp(v, "event") && strcmp(v, "poll"))
+			BAD("notify=%s: expected event or poll", v);
+		return copy_str(c->notify, sizeof(c->notify), v);
+	}
+	if (!strcmp(key, "platform")) {
+		if (strcmp(v, "proc"))
+			BAD("platform=%s: only proc is available", v);
+		return copy_str(c->platform, sizeof(c->platform), v);
+	}
+	if (!strcmp(key, "pattern"))
+		STR(pattern, "pattern too long");
+	if (!strcmp(key, "mode"))
+		STR(mode, "mode=%s: expected tx, rx or rr", v);
+	if (!strcmp(key, "mix"))
+		STR(mix, "mix too long");
+	if (!strcmp(key, "backing"))
+		STR(backing, "backing path too long");
+	if (!strcmp(key, "size")) {
+		if (!strcmp(v, "imix"))
+			return c->size = VTB_NET_IMIX, 0;
+		if (!*v)
+			return c->size = 0, 0;
+		if (parse_u64(v, &u, true) || u == 0 || u > (1u << 24))
+			BAD("size=%s: expected bytes (4k, 1500, 64k) or imix", v);
+		return c->size = (int)u, 0;
+	}
+	if (!strcmp(key, "qd") || !strcmp(key, "reps") || !strcmp(key, "qsize") || !strcmp(key, "rwmix")) {
+		if (parse_u64(v, &u, false) || u > 65536)
+			BAD("%s=%s: expected a whole number", key, v);
+		if (!strcmp(key, "qd")) {
+			if (!u)
+				BAD("qd=0: at least one request must be in flight");
+			c->qd = (unsigned)u;
+		} else if (!strcmp(key, "reps")) {
+			if (!u)
+				BAD("reps=0: at least one repetition");
+			c->reps = (unsigned)u;
+		} else if (!strcmp(key, "qsize")) {
+			if (!vtb_vq_num_ok((uint32_t)u))
+				BAD("qsize=%s: a power of two from 1 to 32768", v);
+			c->qsize = (unsigned)u;
+		} else {
+			c->rwmix = (unsigned)u;
+		}
+		return 0;
+	}
+	if (!strcmp(key, "ops") || !strcmp(key, "seed")) {
+		if (parse_u64(v, &u, !strcmp(key, "ops")))
+			BAD("%s=%s: expected a whole number", key, v);
+		*(!strcmp(key, "ops") ? &c->ops : &c->seed) = u;
+		return 0;
+	}
+	if (!strcmp(key, "mem") || !strcmp(key, "disk")) {
+		if (parse_u64(v, &u, true) || u < 4096 || u > (64ull << 30) || u % 4096)
+			BAD("%s=%s: expected a size in whole pages (64m, 1g)", key, v);
+		*(!strcmp(key, "mem") ? &c->mem : &c->disk) = u;
+		return 0;
+	}
+	if (!strcmp(key, "duration") || !strcmp(key, "warmup") || !strcmp(key, "timeout")) {
+		double d;
+		if (parse_time(v, &d) || d > 86400)
+			BAD("%s=%s: expected a time (2s, 500ms)", key, v);
+		*(!strcmp(key, "duration") ? &c->duration : !strcmp(key, "warmup") ? &c->warmup : &c->timeout) = d;
+		return 0;
+	}
+	if (!strcmp(key, "verify") || !strcmp(key, "indirect") || !strcmp(key, "events")) {
+		if (parse_bool(v, &b))
+			BAD("%s=%s: expected 0 or 1", key, v);
+		*(!strcmp(key, "verify") ? &c->verify : !strcmp(key, "indirect") ? &c->indirect : &c->events) = b;
+		return 0;
+	}
+	if (!strcmp(key, "cpus")) {
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		if (!strcmp(v, "auto")) {
+			c->cpu_fe = ncpu >= 2 ? 0 : -1;
+			c->cpu_be = ncpu >= 2 ? 1 : -1;
+			return 0;
+		}
+		if (!strcmp(v, "none"))
+			return c->cpu_fe = c->cpu_be = -1, 0;
+		int a, bb;
+		char tail;
+		if (sscanf(v, "%d,%d%c", &a, &bb, &tail) != 2 || a < 0 || bb < 0 || a >= ncpu || bb >= ncpu)
+			BAD("cpus=%s: expected auto, none or FE,BE CPU numbers below %ld", v, ncpu);
+		c->cpu_fe = a;
+		c->cpu_be = bb;
+		return 0;
+	}
+#undef STR
+#undef BAD
+	snprintf(err, n, "unknown key '%s'", key);
+	return -1;
+}
+
+static bool has_key(const struct section *s, const char *key)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->kv[i].key, key))
+			return true;
+	return false;
+}
+
+static int push_cell(struct vtb_cells *out, const struct vtb_cellp *c)
+{
+	for (size_t i = 0; i < out->n; i++)
+		if (!memcmp(&out->v[i], c, sizeof(*c)))
+			return 0;	/* same cell reached twice through the matrix */
+	if (out->n == out->cap) {
+		size_t cap = out->cap ? out->cap * 2 : 16;
+		void *p = realloc(out->v, cap * sizeof(*c));
+		if (!p)
+			return -1;
+		out->v = p;
+		out->cap = cap;
+	}
+	out->v[out->n++] = *c;
+	return 0;
+}
+
+/* Expands section s from key index i on, applying values to c. */
+static int expand(const struct section *s, size_t i, struct vtb_cellp c, struct vtb_cells *out,
+		  char *err, size_t n)
+{
+	if (i == s->n) {
+		/* Values that only make sense per device, filled last. */
+		const struct vtb_workload_ops *w = vtb_workload_find(c.device);
+		const struct vtb_transport_ops *t = vtb_transport_find(c.transport);
+		if (!has_key(s, "size"))
+			c.size = !strcmp(c.device, "blk") ? 4096 : !strcmp(c.device, "net") ? 64 : 0;
+		if (strcmp(c.device, "blk")) {
+			c.pattern[0] = 0;
+			c.rwmix = 0;
+			c.disk = 0;
+			c.backing[0] = 0;
+		} else if (strcmp(c.pattern, "randrw")) {
+			c.rwmix = 0;
+		}
+		if (strcmp(c.device, "net"))
+			c.mode[0] = 0;
+		if (strcmp(c.device, "scmi")) {
+			c.mix[0] = 0;
+			c.events = false;
+		} else {
+			c.size = 0;
+		}
+		int vi = vtb_transport_variant(t, c.variant);
+		if (vi < 0) {
+			int o = snprintf(err, n, "[%s] transport %s has no variant '%s'; it has:", s->name, t->name, c.variant);
+			for (int k = 0; t->variants[k] && o > 0 && (size_t)o < n; k++)
+				o += snprintf(err + o, n - (size_t)o, " %s", t->variants[k]);
+			return -1;
+		}
+		snprintf(c.variant, sizeof(c.variant), "%s", t->variants[vi]);
+		char why[200];
+		if (w->check(&c, why, sizeof(why))) {
+			snprintf(err, n, "[%s] %s", s->name, why);
+			return -1;
+		}
+		if (c.qd > c.qsize) {
+			snprintf(err, n, "[%s] qd=%u is larger than the queue (qsize=%u)", s->name, c.qd, c.qsize);
+			return -1;
+		}
+		if (c.ops == 0 && c.duration <= 0) {
+			snprintf(err, n, "[%s] ops=0 and duration=0: the cell would never end", s->name);
+			return -1;
+		}
+		if (c.timeout == 0)
+			c.timeout = (c.ops ? 60 : c.duration) + c.warmup + 30;
+		return push_cell(out, &c) ? (snprintf(err, n, "out of memory"), -1) : 0;
+	}
+	const struct kv *kv = &s->kv[i];
+	const struct vtb_key *k = key_find(kv->key);
+	char *copy = strdup(kv->val), *save = NULL;
+	int rc = 0;
+	for (char *tok = k->no_matrix ? copy : strtok_r(copy, ",", &save); tok;
+	     tok = k->no_matrix ? NULL : strtok_r(NULL, ",", &save)) {
+		char why[200];
+		struct vtb_cellp c2 = c;
+		if (apply(&c2, kv->key, trim(tok), why, sizeof(why))) {
+			snprintf(err, n, "%s: %s", kv->where, why);
+			rc = -1;
+			break;
+		}
+		if ((rc = expand(s, i + 1, c2, out, err, n)))
+			break;
+	}
+	free(copy);
+	return rc;
+}
+
+static int defaults(struct vtb_cellp *c, char *err, size_t n)
+{
+	memset(c, 0, sizeof(*c));
+	for (const struct vtb_key *k = vtb_keys; k->name; k++)
+		if (k->def[0] && apply(c, k->name, k->def, err, n))
+			return -1;
+	return 0;
+}
+
+static void text_append(struct vtb_cells *out, const char *s)
+{
+	size_t have = out->text ? strlen(out->text) : 0;
+	char *p = realloc(out->text, have + strlen(s) + 1);
+	if (!p)
+		return;
+	strcpy(p + have, s);
+	out->text = p;
+}
+
+/* Reads one suite file into global + sections. */
+static int read_file(const char *path, struct section *global, struct section *secs, size_t *nsec,
+		     struct vtb_cells *out, char *err, size_t n)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return snprintf(err, n, "%s: %s", path, strerror(errno)), -1;
+	char line[1024], where[160];
+	struct section *cur = global;
+	int lineno = 0, rc = 0;
+	snprintf(line, sizeof(line), "# suite %s\n", path);
+	text_append(out, line);
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		text_append(out, line);
+		snprintf(where, sizeof(where), "%s:%d", path, lineno);
+		if (!strchr(line, '\n') && !feof(f)) {
+			snprintf(err, n, "%s: line too long", where);
+			rc = -1;
+			break;
+		}
+		char *l = trim(line);
+		if (!*l || *l == '#' || *l == ';')
+			continue;
+		if (*l == '[') {
+			char *e = strchr(l, ']');
+			if (!e || e[1] || e == l + 1 || e - l > 63) {
+				snprintf(err, n, "%s: malformed section header '%s'", where, l);
+				rc = -1;
+				break;
+			}
+			*e = 0;
+			if (!strcmp(l + 1, "global")) {
+				cur = global;
+				continue;
+			}
+			if (*nsec == 64) {
+				snprintf(err, n, "%s: more than 64 sections", where);
+				rc = -1;
+				break;
+			}
+			cur = &secs[(*nsec)++];
+			memset(cur, 0, sizeof(*cur));
+			snprintf(cur->name, sizeof(cur->name), "%s", l + 1);
+			continue;
+		}
+		char *eq = strchr(l, '=');
+		if (!eq) {
+			snprintf(err, n, "%s: expected key=value or [section], got '%s'", where, l);
+			rc = -1;
+			break;
+		}
+		*eq = 0;
+		char *key = trim(l), *val = trim(eq + 1);
+		if (!key_find(key)) {
+			snprintf(err, n, "%s: unknown key '%s' (./vtbench list shows the keys)", where, key);
+			rc = -1;
+			break;
+		}
+		set_kv(cur, key, val, where);
+	}
+	fclose(f);
+	return rc;
+}
+
+int vtb_suite_build(const char *const *files, size_t nfiles, const char *const *kv, size_t nkv,
+		    struct vtb_cells *out, char *err, size_t n)
+{
+	static struct section global, secs[64];
+	struct section cli;
+	size_t nsec = 0;
+	struct vtb_cellp base;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	memset(&global, 0, sizeof(global));
+	memset(&cli, 0, sizeof(cli));
+	snprintf(global.name, sizeof(global.name), "global");
+	if (defaults(&base, err, n))
+		return -1;
+	for (size_t i = 0; i < nfiles; i++)
+		if (read_file(files[i], &global, secs, &nsec, out, err, n))
+			goto out;
+	if (nkv)
+		text_append(out, "# command line\n");
+	for (size_t i = 0; i < nkv; i++) {
+		char buf[512], where[160];
+		snprintf(where, sizeof(where), "argument '%s'", kv[i]);
+		snprintf(buf, sizeof(buf), "%s", kv[i]);
+		char *eq = strchr(buf, '=');
+		if (!eq) {
+			snprintf(err, n, "%s: expected KEY=VALUE", where);
+			goto out;
+		}
+		*eq = 0;
+		if (!key_find(buf)) {
+			snprintf(err, n, "%s: unknown key '%s' (./vtbench list shows the keys)", where, buf);
+			goto out;
+		}
+		set_kv(&cli, buf, eq + 1, where);
+		text_append(out, kv[i]);
+		text_append(out, "\n");
+	}
+	if (nsec == 0) {
+		memset(&secs[0], 0, sizeof(secs[0]));
+		snprintf(secs[0].name, sizeof(secs[0].name), "cli");
+		nsec = 1;
+	}
+	/* Per section: global keys, the section's own, then the command line. */
+	for (size_t s = 0; s < nsec; s++) {
+		struct section m;
+		memset(&m, 0, sizeof(m));
+		memcpy(m.name, secs[s].name, sizeof(m.name));
+		const struct section *layers[3] = { &global, &secs[s], &cli };
+		for (int l = 0; l < 3; l++)
+			for (size_t i = 0; i < layers[l]->n; i++)
+				set_kv(&m, layers[l]->kv[i].key, layers[l]->kv[i].val, layers[l]->kv[i].where);
+		int e = expand(&m, 0, base, out, err, n);
+		for (size_t i = 0; i < m.n; i++)
+			free(m.kv[i].val);
+		if (e)
+			goto out;
+	}
+	rc = 0;
+out:
+	for (size_t s = 0; s < nsec; s++)
+		for (size_t i = 0; i < secs[s].n; i++)
+			free(secs[s].kv[i].val);
+	for (size_t i = 0; i < global.n; i++)
+		free(global.kv[i].val);
+	for (size_t i = 0; i < cli.n; i++)
+		free(cli.kv[i].val);
+	if (rc)
+		vtb_cells_free(out);
+	return rc;
+}
+
+void vtb_cells_free(struct vtb_cells *c)
+{
+	free(c->v);
+	free(c->text);
+	memset(c, 0, sizeof(*c));
+}
+
+void vtb_cell_name(const struct vtb_cellp *c, char *buf, size_t n)
+{
+	char sz[16] = "";
+	if (c->size == VTB_NET_IMIX)
+		snprintf(sz, sizeof(sz), " imix");
+	else if (c->size)
+		snprintf(sz, sizeof(sz), " %d", c->size);
+	snprintf(buf, n, "%s %s%s%s/%s %s%s qd=%u", c->device,
+		 c->pattern[0] ? c->pattern : c->mode[0] ? c->mode : "mix", sz, "", c->transport,
+		 c->variant, !strcmp(c->notify, "poll") ? " poll" : " event", c->qd);
+}
