@@ -1,0 +1,128 @@
+/* Every wire struct and constant, field by field, against the Linux uapi. */
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
+#include <linux/virtio_scmi.h>
+#include <stddef.h>
+
+#include "../../ci/vtb_test.h"
+#include "../../workloads/blk/vtb_blk.h"
+#include "../../workloads/net/vtb_net.h"
+#include "../../workloads/scmi/vtb_scmi.h"
+#include "../core/vtb_virtq.h"
+
+#define SAME_FIELD(ours, theirs, fo, ft) do { \
+	CHECK_EQ(offsetof(ours, fo), offsetof(theirs, ft)); \
+	CHECK_EQ(sizeof(((ours *)0)->fo), sizeof(((theirs *)0)->ft)); \
+} while (0)
+
+int main(void)
+{
+	/* virtio_ring.h */
+	CHECK_EQ(sizeof(struct vtb_vring_desc), sizeof(struct vring_desc));
+	SAME_FIELD(struct vtb_vring_desc, struct vring_desc, addr, addr);
+	SAME_FIELD(struct vtb_vring_desc, struct vring_desc, len, len);
+	SAME_FIELD(struct vtb_vring_desc, struct vring_desc, flags, flags);
+	SAME_FIELD(struct vtb_vring_desc, struct vring_desc, next, next);
+	CHECK_EQ(sizeof(struct vtb_vring_avail), sizeof(struct vring_avail));
+	SAME_FIELD(struct vtb_vring_avail, struct vring_avail, flags, flags);
+	SAME_FIELD(struct vtb_vring_avail, struct vring_avail, idx, idx);
+	CHECK_EQ(offsetof(struct vtb_vring_avail, ring), offsetof(struct vring_avail, ring));
+	CHECK_EQ(sizeof(struct vtb_vring_used_elem), sizeof(struct vring_used_elem));
+	SAME_FIELD(struct vtb_vring_used_elem, struct vring_used_elem, id, id);
+	SAME_FIELD(struct vtb_vring_used_elem, struct vring_used_elem, len, len);
+	CHECK_EQ(offsetof(struct vtb_vring_used, ring), offsetof(struct vring_used, ring));
+	SAME_FIELD(struct vtb_vring_used, struct vring_used, idx, idx);
+	CHECK_EQ(VTB_DESC_F_NEXT, VRING_DESC_F_NEXT);
+	CHECK_EQ(VTB_DESC_F_WRITE, VRING_DESC_F_WRITE);
+	CHECK_EQ(VTB_DESC_F_INDIRECT, VRING_DESC_F_INDIRECT);
+	CHECK_EQ(VTB_AVAIL_F_NO_INTERRUPT, VRING_AVAIL_F_NO_INTERRUPT);
+	CHECK_EQ(VTB_USED_F_NO_NOTIFY, VRING_USED_F_NO_NOTIFY);
+	CHECK_EQ(VTB_F_INDIRECT_DESC, VIRTIO_RING_F_INDIRECT_DESC);
+	CHECK_EQ(VTB_F_EVENT_IDX, VIRTIO_RING_F_EVENT_IDX);
+	/* used_event / avail_event positions as the uapi macros compute them */
+	{
+		static _Alignas(4096) unsigned char ring[1 << 16];
+		struct vring vr;
+		unsigned num = 256;
+		vring_init(&vr, num, ring, 4);
+		CHECK_EQ((unsigned char *)vr.avail - ring, vtb_vring_avail_off(256));
+		CHECK_EQ((unsigned char *)vr.used - ring, vtb_vring_used_off(256));
+		CHECK_EQ((unsigned char *)&vring_used_event(&vr) - ring, vtb_vring_avail_off(256) + 4 + 2 * 256);
+		CHECK_EQ((unsigned char *)&vring_avail_event(&vr) - ring, vtb_vring_used_off(256) + 4 + 8 * 256);
+	}
+
+	/* virtio_config.h, virtio_ids.h */
+	CHECK_EQ(VTB_S_ACKNOWLEDGE, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	CHECK_EQ(VTB_S_DRIVER, VIRTIO_CONFIG_S_DRIVER);
+	CHECK_EQ(VTB_S_DRIVER_OK, VIRTIO_CONFIG_S_DRIVER_OK);
+	CHECK_EQ(VTB_S_FEATURES_OK, VIRTIO_CONFIG_S_FEATURES_OK);
+	CHECK_EQ(VTB_S_NEEDS_RESET, VIRTIO_CONFIG_S_NEEDS_RESET);
+	CHECK_EQ(VTB_S_FAILED, VIRTIO_CONFIG_S_FAILED);
+	CHECK_EQ(VTB_F_VERSION_1, VIRTIO_F_VERSION_1);
+	CHECK_EQ(VTB_F_ACCESS_PLATFORM, VIRTIO_F_ACCESS_PLATFORM);
+	CHECK_EQ(VTB_F_RING_PACKED, VIRTIO_F_RING_PACKED);
+	CHECK_EQ(VTB_F_IN_ORDER, VIRTIO_F_IN_ORDER);
+	CHECK_EQ(VTB_ID_NET, VIRTIO_ID_NET);
+	CHECK_EQ(VTB_ID_BLOCK, VIRTIO_ID_BLOCK);
+	CHECK_EQ(VTB_ID_SCMI, VIRTIO_ID_SCMI);
+
+	/* virtio_blk.h */
+	CHECK_EQ(sizeof(struct vtb_blk_outhdr), sizeof(struct virtio_blk_outhdr));
+	SAME_FIELD(struct vtb_blk_outhdr, struct virtio_blk_outhdr, type, type);
+	SAME_FIELD(struct vtb_blk_outhdr, struct virtio_blk_outhdr, ioprio, ioprio);
+	SAME_FIELD(struct vtb_blk_outhdr, struct virtio_blk_outhdr, sector, sector);
+	CHECK_EQ(sizeof(struct vtb_blk_dwz), sizeof(struct virtio_blk_discard_write_zeroes));
+	SAME_FIELD(struct vtb_blk_dwz, struct virtio_blk_discard_write_zeroes, sector, sector);
+	SAME_FIELD(struct vtb_blk_dwz, struct virtio_blk_discard_write_zeroes, num_sectors, num_sectors);
+	SAME_FIELD(struct vtb_blk_dwz, struct virtio_blk_discard_write_zeroes, flags, flags);
+#define BLKCFG(f) SAME_FIELD(struct vtb_blk_config, struct virtio_blk_config, f, f)
+	BLKCFG(capacity); BLKCFG(size_max); BLKCFG(seg_max); BLKCFG(geometry); BLKCFG(blk_size);
+	BLKCFG(physical_block_exp); BLKCFG(alignment_offset); BLKCFG(min_io_size); BLKCFG(opt_io_size);
+	BLKCFG(wce); BLKCFG(num_queues); BLKCFG(max_discard_sectors); BLKCFG(max_discard_seg);
+	BLKCFG(discard_sector_alignment); BLKCFG(max_write_zeroes_sectors); BLKCFG(max_write_zeroes_seg);
+	BLKCFG(write_zeroes_may_unmap);
+	CHECK(sizeof(struct vtb_blk_config) <= sizeof(struct virtio_blk_config));
+	CHECK_EQ(VTB_BLK_T_IN, VIRTIO_BLK_T_IN);
+	CHECK_EQ(VTB_BLK_T_OUT, VIRTIO_BLK_T_OUT);
+	CHECK_EQ(VTB_BLK_T_FLUSH, VIRTIO_BLK_T_FLUSH);
+	CHECK_EQ(VTB_BLK_T_GET_ID, VIRTIO_BLK_T_GET_ID);
+	CHECK_EQ(VTB_BLK_T_DISCARD, VIRTIO_BLK_T_DISCARD);
+	CHECK_EQ(VTB_BLK_T_WRITE_ZEROES, VIRTIO_BLK_T_WRITE_ZEROES);
+	CHECK_EQ(VTB_BLK_S_OK, VIRTIO_BLK_S_OK);
+	CHECK_EQ(VTB_BLK_S_IOERR, VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(VTB_BLK_S_UNSUPP, VIRTIO_BLK_S_UNSUPP);
+	CHECK_EQ(VTB_BLK_ID_BYTES, VIRTIO_BLK_ID_BYTES);
+	CHECK_EQ(VTB_BLK_F_SEG_MAX, VIRTIO_BLK_F_SEG_MAX);
+	CHECK_EQ(VTB_BLK_F_BLK_SIZE, VIRTIO_BLK_F_BLK_SIZE);
+	CHECK_EQ(VTB_BLK_F_FLUSH, VIRTIO_BLK_F_FLUSH);
+	CHECK_EQ(VTB_BLK_F_DISCARD, VIRTIO_BLK_F_DISCARD);
+	CHECK_EQ(VTB_BLK_F_WRITE_ZEROES, VIRTIO_BLK_F_WRITE_ZEROES);
+	CHECK_EQ(VTB_BLK_WZ_FLAG_UNMAP, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
+
+	/* virtio_net.h */
+	CHECK_EQ(sizeof(struct vtb_net_hdr_v1), sizeof(struct virtio_net_hdr_v1));
+	CHECK_EQ(sizeof(struct vtb_net_hdr_v1), 12);
+	SAME_FIELD(struct vtb_net_hdr_v1, struct virtio_net_hdr_v1, flags, flags);
+	SAME_FIELD(struct vtb_net_hdr_v1, struct virtio_net_hdr_v1, gso_type, gso_type);
+	SAME_FIELD(struct vtb_net_hdr_v1, struct virtio_net_hdr_v1, hdr_len, hdr_len);
+	SAME_FIELD(struct vtb_net_hdr_v1, struct virtio_net_hdr_v1, gso_size, gso_size);
+	SAME_FIELD(struct vtb_net_hdr_v1, struct virtio_net_hdr_v1, csum_start, csum_start);
+	SAME_FIELD(struct vtb_net_hdr_v1, struct virtio_net_hdr_v1, csum_offset, csum_offset);
+	SAME_FIELD(struct vtb_net_hdr_v1, struct virtio_net_hdr_v1, num_buffers, num_buffers);
+	SAME_FIELD(struct vtb_net_config, struct virtio_net_config, mac, mac);
+	SAME_FIELD(struct vtb_net_config, struct virtio_net_config, status, status);
+	SAME_FIELD(struct vtb_net_config, struct virtio_net_config, max_virtqueue_pairs, max_virtqueue_pairs);
+	SAME_FIELD(struct vtb_net_config, struct virtio_net_config, mtu, mtu);
+	CHECK_EQ(VTB_NET_F_MTU, VIRTIO_NET_F_MTU);
+	CHECK_EQ(VTB_NET_F_MAC, VIRTIO_NET_F_MAC);
+	CHECK_EQ(VTB_NET_F_STATUS, VIRTIO_NET_F_STATUS);
+
+	/* virtio_scmi.h */
+	CHECK_EQ(VTB_SCMI_F_P2A_CHANNELS, VIRTIO_SCMI_F_P2A_CHANNELS);
+	CHECK_EQ(VTB_SCMI_Q_CMD, VIRTIO_SCMI_VQ_TX);
+	CHECK_EQ(VTB_SCMI_Q_EVENT, VIRTIO_SCMI_VQ_RX);
+	return vtb_test_end("test_uapi");
+}

@@ -1,0 +1,306 @@
+/* Split virtqueue: driver and device sides on one ring, in one process. */
+#include <linux/virtio_ring.h>
+#include <string.h>
+
+#include "../../ci/vtb_test.h"
+#include "../core/vtb_virtq.h"
+
+#define N 8
+#define MEM (1 << 16)
+
+static _Alignas(4096) unsigned char mem[MEM];	/* "guest RAM": ring at 0 */
+static _Alignas(16) unsigned char dstate[1 << 12], vstate[1 << 12];
+
+static const void *xlate(void *ctx, uint64_t addr, uint32_t len)
+{
+	(void)ctx;
+	return vtb_range_ok(addr, len, MEM) ? mem + addr : NULL;
+}
+
+struct pair {
+	struct vtb_vqd *d;
+	struct vtb_vqdev *v;
+};
+
+static struct pair mk(uint16_t num, bool event_idx, bool indirect)
+{
+	memset(mem, 0, sizeof(mem));
+	struct vtb_vqd_params dp = { .num = num, .ring = mem, .event_idx = event_idx };
+	if (indirect) {
+		dp.indirect = mem + 0x8000;
+		dp.indirect_addr = 0x8000;
+		dp.indirect_max = 8;
+	}
+	struct vtb_vqdev_params vp = { .num = num, .ring = mem, .event_idx = event_idx,
+				       .indirect = indirect, .xlate = xlate };
+	struct pair p = { vtb_vqd_init(dstate, &dp), vtb_vqdev_init(vstate, &vp) };
+	return p;
+}
+
+static struct vtb_vring_desc *desc(unsigned i) { return (struct vtb_vring_desc *)mem + i; }
+static struct vtb_vring_avail *avail(uint16_t num) { return (void *)(mem + vtb_vring_avail_off(num)); }
+static struct vtb_vring_used *used(uint16_t num) { return (void *)(mem + vtb_vring_used_off(num)); }
+
+static void test_layout(void)
+{
+	/* Linux's vring_size() with align 4 for the used ring equals ours. */
+	for (unsigned n = 1; n <= 32768; n *= 2)
+		CHECK_EQ(vtb_vring_bytes((uint16_t)n), vring_size(n, 4));
+	CHECK(vtb_vq_num_ok(256) && !vtb_vq_num_ok(0) && !vtb_vq_num_ok(3) && !vtb_vq_num_ok(65536));
+}
+
+static void test_need_event(void)
+{
+	/* Every (event, new, old) in a window around the wrap, against the uapi. */
+	for (unsigned e = 65500; e < 65500 + 80; e++)
+		for (unsigned o = 65510; o < 65510 + 40; o++)
+			for (unsigned d = 0; d < 40; d++) {
+				uint16_t ev = (uint16_t)e, old = (uint16_t)o, nw = (uint16_t)(o + d);
+				vtb_checks++;
+				if (vtb_need_event(ev, nw, old) != (bool)vring_need_event(ev, nw, old)) {
+					vtb_failed++;
+					fprintf(stderr, "need_event(%u,%u,%u) differs from the uapi\n", ev, nw, old);
+					return;
+				}
+			}
+}
+
+static void test_roundtrip_wrap(void)
+{
+	struct pair p = mk(N, true, false);
+	struct vtb_seg seg[8];
+	int tok[N];
+	/* 70000 requests: both 16-bit indices wrap past 65535. */
+	for (unsigned i = 0; i < 70000; i++) {
+		struct vtb_sg sg[3] = { { 0x1000, 16 }, { 0x2000, 512 }, { 0x3000, 1 } };
+		int e = vtb_vqd_add(p.d, sg, 1, 2, &tok[i % N], false);
+		if (e) {
+			CHECK_EQ(e, 0);
+			return;
+		}
+		struct vtb_chain c = { .seg = seg, .max_seg = 8 };
+		if (vtb_vqdev_pop(p.v, &c) != 1 || c.nseg != 3 || c.nout != 1 || c.out_bytes != 16 ||
+		    c.in_bytes != 513 || seg[1].addr != 0x2000 || !seg[1].write || seg[0].write) {
+			CHECK(!"chain as added");
+			return;
+		}
+		vtb_vqdev_push(p.v, c.head, 513);
+		uint32_t len = 0;
+		if (vtb_vqd_get_used(p.d, &len) != &tok[i % N] || len != 513) {
+			CHECK(!"used entry returns the token and length");
+			return;
+		}
+	}
+	CHECK_EQ(avail(N)->idx, (uint16_t)70000);
+	CHECK_EQ(used(N)->idx, (uint16_t)70000);
+	CHECK_EQ(vtb_vqd_num_free(p.d), N);
+	CHECK(!vtb_vqd_broken(p.d) && !vtb_vqdev_broken(p.v));
+}
+
+static void test_out_of_order(void)
+{
+	struct pair p = mk(N, false, false);
+	struct vtb_seg seg[8];
+	struct vtb_chain c[4];
+	int tok[4];
+	for (int i = 0; i < 4; i++) {
+		struct vtb_sg sg[2] = { { 0x1000u + 0x100u * (unsigned)i, 8 }, { 0x4000, 8 } };
+		CHECK_EQ(vtb_vqd_add(p.d, sg, 1, 1, &tok[i], false), 0);
+	}
+	CHECK_EQ(vtb_vqd_num_free(p.d), 0);
+	struct vtb_sg one = { 0, 1 };
+	CHECK_EQ(vtb_vqd_add(p.d, &one, 1, 0, &tok[0], false), -VTB_ENOSPC);
+	for (int i = 0; i < 4; i++) {
+		c[i] = (struct vtb_chain){ .seg = seg, .max_seg = 8 };
+		CHECK_EQ(vtb_vqdev_pop(p.v, &c[i]), 1);
+	}
+	/* Complete in reverse: tokens come back in completion order. */
+	for (int i = 3; i >= 0; i--)
+		CHECK_EQ(vtb_vqdev_push(p.v, c[i].head, 0), 0);
+	for (int i = 3; i >= 0; i--)
+		CHECK(vtb_vqd_get_used(p.d, NULL) == &tok[i]);
+	CHECK_EQ(vtb_vqd_num_free(p.d), N);
+	/* Pushing a head that is not in flight is refused. */
+	CHECK_EQ(vtb_vqdev_push(p.v, c[0].head, 0), -VTB_EINVAL);
+}
+
+static void test_indirect(void)
+{
+	struct pair p = mk(N, true, true);
+	struct vtb_seg seg[8];
+	int tok;
+	struct vtb_sg sg[5] = { { 0x1000, 16 }, { 0x1100, 100 }, { 0x2000, 4096 }, { 0x3000, 4096 }, { 0x4000, 1 } };
+	CHECK_EQ(vtb_vqd_add(p.d, sg, 2, 3, &tok, true), 0);
+	CHECK_EQ(vtb_vqd_num_free(p.d), N - 1);	/* one ring descriptor */
+	CHECK(desc(0)->flags & VTB_DESC_F_INDIRECT);
+	struct vtb_chain c = { .seg = seg, .max_seg = 8 };
+	CHECK_EQ(vtb_vqdev_pop(p.v, &c), 1);
+	CHECK_EQ(c.nseg, 5);
+	CHECK_EQ(c.nout, 2);
+	CHECK_EQ(c.in_bytes, 8193);
+	CHECK_EQ(seg[3].addr, 0x3000);
+	vtb_vqdev_push(p.v, c.head, 1);
+	CHECK(vtb_vqd_get_used(p.d, NULL) == &tok);
+	CHECK_EQ(vtb_vqd_num_free(p.d), N);
+	/* Too many segments for the caller's array: E2BIG, queue broken. */
+	CHECK_EQ(vtb_vqd_add(p.d, sg, 2, 3, &tok, true), 0);
+	struct vtb_chain small = { .seg = seg, .max_seg = 3 };
+	CHECK_EQ(vtb_vqdev_pop(p.v, &small), -VTB_E2BIG);
+	CHECK(vtb_vqdev_broken(p.v));
+}
+
+/* Each hostile ring must break the device queue with the given error. */
+static void hostile(const char *what, int want, void (*poison)(void), bool indirect)
+{
+	struct pair p = mk(N, false, indirect);
+	struct vtb_seg seg[16];
+	int tok;
+	struct vtb_sg sg[2] = { { 0x1000, 16 }, { 0x2000, 16 } };
+	vtb_vqd_add(p.d, sg, 1, 1, &tok, false);
+	poison();
+	struct vtb_chain c = { .seg = seg, .max_seg = 16 };
+	int r = vtb_vqdev_pop(p.v, &c);
+	vtb_checks++;
+	if (r != want || !vtb_vqdev_broken(p.v)) {
+		vtb_failed++;
+		fprintf(stderr, "hostile ring '%s': pop returned %d (want %d), broken=%d\n", what, r, want,
+			vtb_vqdev_broken(p.v));
+	}
+	/* Sticky: nothing more is served. */
+	CHECK_EQ(vtb_vqdev_pop(p.v, &c), -VTB_EIO);
+}
+
+static void p_loop(void) { desc(1)->flags = VTB_DESC_F_NEXT; desc(1)->next = 0; }
+static void p_head(void) { avail(N)->ring[0] = N + 3; }
+static void p_jump(void) { avail(N)->idx = N + 2; }
+static void p_next(void) { desc(0)->next = 200; }
+static void p_order(void) { desc(0)->flags |= VTB_DESC_F_WRITE; desc(1)->flags &= (uint16_t)~VTB_DESC_F_WRITE; }
+static void p_len(void) { desc(0)->len = 0xfffffff0u; desc(0)->flags = VTB_DESC_F_NEXT; desc(1)->flags = VTB_DESC_F_NEXT; desc(1)->len = 0x20; desc(1)->next = 2; desc(2)->len = 0xfffffff0u; desc(2)->flags = 0; }
+static void p_ind_off(void) { desc(0)->flags = VTB_DESC_F_INDIRECT; desc(0)->addr = 0x8000; desc(0)->len = 32; }
+static void p_ind_bad(void) { desc(0)->flags = VTB_DESC_F_INDIRECT; desc(0)->addr = MEM - 16; desc(0)->len = 32; }
+static void p_ind_odd(void) { desc(0)->flags = VTB_DESC_F_INDIRECT; desc(0)->addr = 0x8000; desc(0)->len = 24; }
+static void p_ind_nest(void)
+{
+	struct vtb_vring_desc *t = (void *)(mem + 0x8000);
+	t[0] = (struct vtb_vring_desc){ .addr = 0x8000, .len = 16, .flags = VTB_DESC_F_INDIRECT };
+	desc(0)->flags = VTB_DESC_F_INDIRECT;
+	desc(0)->addr = 0x8000;
+	desc(0)->len = 16;
+}
+static void p_ind_loop(void)
+{
+	struct vtb_vring_desc *t = (void *)(mem + 0x8000);
+	t[0] = (struct vtb_vring_desc){ .addr = 0x1000, .len = 16, .flags = VTB_DESC_F_NEXT, .next = 1 };
+	t[1] = (struct vtb_vring_desc){ .addr = 0x1000, .len = 16, .flags = VTB_DESC_F_NEXT, .next = 0 };
+	desc(0)->flags = VTB_DESC_F_INDIRECT;
+	desc(0)->addr = 0x8000;
+	desc(0)->len = 32;
+}
+static void p_twice(void) { avail(N)->ring[1] = avail(N)->ring[0]; avail(N)->idx = 2; }
+
+static void test_hostile(void)
+{
+	hostile("descriptor loop", -VTB_ELOOP, p_loop, false);
+	hostile("head out of range", -VTB_ERANGE, p_head, false);
+	hostile("avail idx jumps past the queue size", -VTB_EPROTO, p_jump, false);
+	hostile("next out of range", -VTB_ERANGE, p_next, false);
+	hostile("writable before readable", -VTB_EPROTO, p_order, false);
+	hostile("lengths overflow 32 bits", -VTB_ERANGE, p_len, false);
+	hostile("indirect without the feature", -VTB_EPROTO, p_ind_off, false);
+	hostile("indirect table outside memory", -VTB_EFAULT, p_ind_bad, true);
+	hostile("indirect length not a multiple of 16", -VTB_EINVAL, p_ind_odd, true);
+	hostile("nested indirect", -VTB_EPROTO, p_ind_nest, true);
+	hostile("loop inside an indirect table", -VTB_ELOOP, p_ind_loop, true);
+	/* The same head offered twice while in flight. */
+	struct pair p = mk(N, false, false);
+	struct vtb_seg seg[4];
+	int tok;
+	struct vtb_sg sg = { 0x1000, 16 };
+	vtb_vqd_add(p.d, &sg, 1, 0, &tok, false);
+	p_twice();
+	struct vtb_chain c = { .seg = seg, .max_seg = 4 };
+	CHECK_EQ(vtb_vqdev_pop(p.v, &c), 1);
+	CHECK_EQ(vtb_vqdev_pop(p.v, &c), -VTB_EPROTO);
+}
+
+static void test_driver_hostile_used(void)
+{
+	struct pair p = mk(N, false, false);
+	int tok;
+	struct vtb_sg sg = { 0x1000, 16 };
+	vtb_vqd_add(p.d, &sg, 1, 0, &tok, false);
+	used(N)->ring[0].id = 5;	/* never made available */
+	used(N)->idx = 1;
+	CHECK(vtb_vqd_get_used(p.d, NULL) == NULL);
+	CHECK(vtb_vqd_broken(p.d));
+	p = mk(N, false, false);
+	vtb_vqd_add(p.d, &sg, 1, 0, &tok, false);
+	used(N)->idx = N + 5;	/* more used than ever offered */
+	CHECK(vtb_vqd_get_used(p.d, NULL) == NULL);
+	CHECK(vtb_vqd_broken(p.d));
+}
+
+static void test_suppression(void)
+{
+	int tok[N];
+	struct vtb_seg seg[4];
+	struct vtb_sg sg = { 0x1000, 16 };
+
+	/* EVENT_IDX: the device asks for a kick only when it re-arms. */
+	struct pair p = mk(N, true, false);
+	vtb_vqd_add(p.d, &sg, 1, 0, &tok[0], false);
+	CHECK(vtb_vqd_kick_prepare(p.d));		/* avail_event 0: first kick due */
+	vtb_vqd_add(p.d, &sg, 1, 0, &tok[1], false);
+	CHECK(!vtb_vqd_kick_prepare(p.d));		/* device has not re-armed */
+	struct vtb_chain c = { .seg = seg, .max_seg = 4 };
+	vtb_vqdev_pop(p.v, &c);
+	vtb_vqdev_push(p.v, c.head, 0);
+	vtb_vqdev_pop(p.v, &c);
+	vtb_vqdev_push(p.v, c.head, 0);
+	CHECK(!vtb_vqdev_enable_notify(p.v));		/* re-arm at 2, nothing pending */
+	vtb_vqd_add(p.d, &sg, 1, 0, &tok[2], false);	/* wait: only 2 free? */
+	CHECK(vtb_vqd_kick_prepare(p.d));		/* passes avail_event 2 */
+
+	/* Used side: interrupt only when the driver re-armed. */
+	CHECK(vtb_vqdev_need_notify(p.v));		/* used_event 0 was passed */
+	vtb_vqd_get_used(p.d, NULL);
+	vtb_vqd_get_used(p.d, NULL);
+	vtb_vqdev_pop(p.v, &c);
+	vtb_vqdev_push(p.v, c.head, 0);
+	CHECK(!vtb_vqdev_need_notify(p.v));		/* driver did not re-arm */
+	CHECK(vtb_vqd_enable_cb(p.d));			/* and it sees pending work */
+	vtb_vqd_get_used(p.d, NULL);
+	CHECK(!vtb_vqd_enable_cb(p.d));			/* armed at 3, nothing pending */
+	vtb_vqd_add(p.d, &sg, 1, 0, &tok[3], false);
+	vtb_vqdev_pop(p.v, &c);
+	vtb_vqdev_push(p.v, c.head, 0);
+	CHECK(vtb_vqdev_need_notify(p.v));
+
+	/* Flags (no EVENT_IDX): NO_NOTIFY / NO_INTERRUPT suppress everything. */
+	p = mk(N, false, false);
+	vtb_vqdev_disable_notify(p.v);
+	vtb_vqd_disable_cb(p.d);
+	vtb_vqd_add(p.d, &sg, 1, 0, &tok[0], false);
+	CHECK(!vtb_vqd_kick_prepare(p.d));
+	vtb_vqdev_pop(p.v, &c);
+	vtb_vqdev_push(p.v, c.head, 0);
+	CHECK(!vtb_vqdev_need_notify(p.v));
+	CHECK(vtb_vqd_enable_cb(p.d));
+	vtb_vqdev_enable_notify(p.v);
+	vtb_vqd_get_used(p.d, NULL);
+	vtb_vqd_add(p.d, &sg, 1, 0, &tok[1], false);
+	CHECK(vtb_vqd_kick_prepare(p.d));
+}
+
+int main(void)
+{
+	test_layout();
+	test_need_event();
+	test_roundtrip_wrap();
+	test_out_of_order();
+	test_indirect();
+	test_hostile();
+	test_driver_hostile_used();
+	test_suppression();
+	return vtb_test_end("test_virtq");
+}

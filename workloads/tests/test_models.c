@@ -1,0 +1,377 @@
+/* Device models driven through a fake queue: every answer is checked
+ * against values computed by hand from the virtio and SCMI specs. */
+#include <string.h>
+
+#include "../../ci/vtb_test.h"
+#include "../blk/vtb_blk.h"
+#include "../net/vtb_net.h"
+#include "../scmi/vtb_scmi.h"
+
+/* ---------------------------------------------------------------- fake io */
+#define FQ 16
+struct fake {
+	struct vtb_req q[2][FQ];
+	unsigned head[2], tail[2];
+	struct vtb_req *pushed[32];
+	uint32_t written[32];
+	unsigned npushed;
+};
+
+static int f_pop(void *c, unsigned q, struct vtb_req *r)
+{
+	struct fake *f = c;
+	if (f->head[q] == f->tail[q])
+		return 0;
+	*r = f->q[q][f->head[q]++ % FQ];
+	return 1;
+}
+
+static int f_push(void *c, struct vtb_req *r, uint32_t w)
+{
+	struct fake *f = c;
+	f->pushed[f->npushed % 32] = (void *)r->priv;
+	f->written[f->npushed % 32] = w;
+	f->npushed++;
+	return 0;
+}
+
+static struct vtb_req *f_add(struct fake *f, unsigned q)
+{
+	struct vtb_req *r = &f->q[q][f->tail[q]++ % FQ];
+	memset(r, 0, sizeof(*r));
+	r->q = (uint16_t)q;
+	r->priv = r;
+	return r;
+}
+
+static void seg(struct vtb_req *r, void *base, uint32_t len, bool in)
+{
+	r->iov[r->nout + r->nin].base = base;
+	r->iov[r->nout + r->nin].len = len;
+	if (in) {
+		r->nin++;
+		r->in_bytes += len;
+	} else {
+		r->nout++;
+		r->out_bytes += len;
+	}
+}
+
+/* ---------------------------------------------------------------- blk */
+static unsigned char disk[64 * 512];
+
+static int d_read(void *c, uint64_t o, void *b, uint32_t l) { (void)c; memcpy(b, disk + o, l); return 0; }
+static int d_write(void *c, uint64_t o, const void *b, uint32_t l) { (void)c; memcpy(disk + o, b, l); return 0; }
+static int flushes;
+static int d_flush(void *c) { (void)c; flushes++; return 0; }
+static int d_zero(void *c, uint64_t o, uint64_t l) { (void)c; memset(disk + o, 0, l); return 0; }
+
+static uint8_t blk_req(struct vtb_blk *b, struct fake *f, uint32_t type, uint64_t sector,
+		       void *out, uint32_t outlen, void *in, uint32_t inlen, uint32_t *written)
+{
+	struct vtb_blk_outhdr h = { .type = type, .sector = sector };
+	uint8_t status = 0xee;
+	struct vtb_req *r = f_add(f, 0);
+	seg(r, &h, sizeof(h), false);
+	if (out)
+		seg(r, out, outlen, false);
+	if (in)
+		seg(r, in, inlen, true);
+	seg(r, &status, 1, true);
+	unsigned before = f->npushed;
+	CHECK_EQ(vtb_blk_process(b, 8), 1);
+	CHECK_EQ(f->npushed, before + 1);
+	if (written)
+		*written = f->written[before % 32];
+	return status;
+}
+
+static void test_blk(void)
+{
+	static _Alignas(16) unsigned char mem[4096];
+	struct fake f = { 0 };
+	struct vtb_dev_io io = { &f, f_pop, f_push };
+	struct vtb_blk_storage st = { NULL, d_read, d_write, d_flush, d_zero, d_zero };
+	CHECK(vtb_blk_memsize() <= sizeof(mem));
+	CHECK(vtb_blk_init(mem, 1000, &st, &io, "x") == NULL);	/* not sector-sized */
+	struct vtb_blk *b = vtb_blk_init(mem, sizeof(disk), &st, &io, "vtb-test-disk-id-long!");
+	struct vtb_blk_config cfg;
+	vtb_blk_config(b, &cfg);
+	CHECK_EQ(cfg.capacity, 64);
+	CHECK_EQ(cfg.blk_size, 512);
+	unsigned char wbuf[1024], rbuf[1024];
+	uint32_t w;
+	for (unsigned i = 0; i < sizeof(wbuf); i++)
+		wbuf[i] = (unsigned char)(i * 7 + 1);
+	/* OUT then IN, split over two segments on the read side. */
+	CHECK_EQ(blk_req(b, &f, VTB_BLK_T_OUT, 3, wbuf, 1024, NULL, 0, &w), VTB_BLK_S_OK);
+	CHECK_EQ(w, 1);
+	CHECK(!memcmp(disk + 3 * 512, wbuf, 1024));
+	{
+		struct vtb_blk_outhdr h = { .type = VTB_BLK_T_IN, .sector = 3 };
+		uint8_t s = 0xee;
+		struct vtb_req *r = f_add(&f, 0);
+		seg(r, &h, 16, false);
+		seg(r, rbuf, 100, true);
+		seg(r, rbuf + 100, 924, true);
+		seg(r, &s, 1, true);
+		vtb_blk_process(b, 8);
+		CHECK_EQ(s, VTB_BLK_S_OK);
+		CHECK_EQ(f.written[(f.npushed - 1) % 32], 1025);
+		CHECK(!memcmp(rbuf, wbuf, 1024));
+	}
+	/* Bounds: the last sector works, one past fails, a huge sector fails
+	 * without overflowing, partial sectors fail. */
+	CHECK_EQ(blk_req(b, &f, VTB_BLK_T_IN, 63, NULL, 0, rbuf, 512, NULL), VTB_BLK_S_OK);
+	CHECK_EQ(blk_req(b, &f, VTB_BLK_T_IN, 63, NULL, 0, rbuf, 1024, NULL), VTB_BLK_S_IOERR);
+	CHECK_EQ(blk_req(b, &f, VTB_BLK_T_IN, UINT64_MAX / 256, NULL, 0, rbuf, 512, NULL), VTB_BLK_S_IOERR);
+	CHECK_EQ(blk_req(b, &f, VTB_BLK_T_OUT, 0, wbuf, 100, NULL, 0, NULL), VTB_BLK_S_IOERR);
+	/* FLUSH, GET_ID (truncated to 20 bytes, no NUL), unknown type. */
+	CHECK_EQ(blk_req(b, &f, VTB_BLK_T_FLUSH, 0, NULL, 0, NULL, 0, NULL), VTB_BLK_S_OK);
+	CHECK_EQ(flushes, 1);
+	char id[20];
+	CHECK_EQ(blk_req(b, &f, VTB_BLK_T_GET_ID, 0, NULL, 0, id, 20, &w), VTB_BLK_S_OK);
+	CHECK_EQ(w, 21);
+	CHECK(!memcmp(id, "vtb-test-disk-id-lon", 20));
+	CHECK_EQ(blk_req(b, &f, 2 /* SCSI_CMD */, 0, NULL, 0, NULL, 0, NULL), VTB_BLK_S_UNSUPP);
+	/* WRITE_ZEROES over sectors 3..4; DISCARD with the unmap flag is refused. */
+	CHECK_EQ(blk_req(b, &f, VTB_BLK_T_OUT, 5, wbuf, 512, NULL, 0, NULL), VTB_BLK_S_OK);
+	struct vtb_blk_dwz dz = { .sector = 3, .num_sectors = 2, .flags = VTB_BLK_WZ_FLAG_UNMAP };
+	CHECK_EQ(blk_req(b, &f, VTB_BLK_T_WRITE_ZEROES, 0, &dz, 16, NULL, 0, NULL), VTB_BLK_S_OK);
+	CHECK(disk[3 * 512] == 0 && disk[5 * 512 - 1] == 0 && disk[5 * 512] == wbuf[0]);
+	CHECK_EQ(blk_req(b, &f, VTB_BLK_T_DISCARD, 0, &dz, 16, NULL, 0, NULL), VTB_BLK_S_UNSUPP);
+	dz.flags = 0;
+	dz.num_sectors = 100;
+	CHECK_EQ(blk_req(b, &f, VTB_BLK_T_DISCARD, 0, &dz, 16, NULL, 0, NULL), VTB_BLK_S_IOERR);
+	CHECK_EQ(blk_req(b, &f, VTB_BLK_T_DISCARD, 0, &dz, 15, NULL, 0, NULL), VTB_BLK_S_UNSUPP);
+	/* No room for a status byte: answered with nothing written. */
+	{
+		struct vtb_blk_outhdr h = { .type = VTB_BLK_T_IN };
+		struct vtb_req *r = f_add(&f, 0);
+		seg(r, &h, 16, false);
+		vtb_blk_process(b, 8);
+		CHECK_EQ(f.written[(f.npushed - 1) % 32], 0);
+	}
+	CHECK_EQ(vtb_blk_stats(b)->reqs[VTB_BLK_T_OUT], 3);
+}
+
+/* ---------------------------------------------------------------- net */
+static void test_net(void)
+{
+	static _Alignas(16) unsigned char mem[16384];
+	struct fake f = { 0 };
+	struct vtb_dev_io io = { &f, f_pop, f_push };
+	unsigned char tx[12 + 200], rx[12 + 1600], frame[200];
+	uint64_t seq;
+
+	CHECK(vtb_net_init(mem, VTB_NET_SINK, 20, 1, true, &io) == NULL);	/* runt */
+	struct vtb_net *n = vtb_net_init(mem, VTB_NET_ECHO, 100, 7, true, &io);
+	struct vtb_net_config cfg;
+	vtb_net_config(n, &cfg);
+	CHECK_EQ(cfg.status, 1);
+	CHECK_EQ(cfg.max_virtqueue_pairs, 1);
+	/* Echo waits for an RX buffer, then returns the frame with num_buffers=1. */
+	memset(tx, 0, 12);
+	vtb_net_frame_fill(7, 41, tx + 12, 200);
+	seg(f_add(&f, VTB_NET_Q_TX), tx, sizeof(tx), false);
+	CHECK_EQ(vtb_net_process(n, 8), 0);
+	CHECK_EQ(vtb_net_wake_mask(n), 1u << VTB_NET_Q_RX);
+	seg(f_add(&f, VTB_NET_Q_RX), rx, sizeof(rx), true);
+	CHECK_EQ(vtb_net_process(n, 8), 1);
+	CHECK_EQ(vtb_net_wake_mask(n), 1u << VTB_NET_Q_TX);
+	CHECK_EQ(f.npushed, 2);
+	CHECK_EQ(f.written[0], 0);		/* TX completes with nothing written */
+	CHECK_EQ(f.written[1], 12 + 200);
+	CHECK_EQ(((struct vtb_net_hdr_v1 *)rx)->num_buffers, 1);
+	CHECK_EQ(vtb_net_frame_check(7, rx + 12, 200, true, &seq), 0);
+	CHECK_EQ(seq, 41);
+	/* A corrupted payload fails the full check but not the header check. */
+	rx[100] ^= 1;
+	CHECK(vtb_net_frame_check(7, rx + 12, 200, true, &seq) != 0);
+	CHECK_EQ(vtb_net_frame_check(7, rx + 12, 200, false, &seq), 0);
+	/* RX buffer too small: dropped, used length 0. */
+	seg(f_add(&f, VTB_NET_Q_TX), tx, sizeof(tx), false);
+	seg(f_add(&f, VTB_NET_Q_RX), rx, 50, true);
+	CHECK_EQ(vtb_net_process(n, 8), 1);
+	CHECK_EQ(f.written[3], 0);
+	CHECK_EQ(vtb_net_stats(n)->drops, 1);
+
+	/* Source: frames in sequence, IMIX sizes 7:4:1. */
+	memset(&f, 0, sizeof(f));
+	n = vtb_net_init(mem, VTB_NET_SOURCE, VTB_NET_IMIX, 3, false, &io);
+	unsigned sizes[3] = { 0 };
+	for (int k = 0; k < 12; k++) {
+		seg(f_add(&f, VTB_NET_Q_RX), rx, sizeof(rx), true);
+		CHECK_EQ(vtb_net_process(n, 1), 1);
+		uint32_t len = f.written[k] - 12;
+		CHECK_EQ(vtb_net_frame_check(3, rx + 12, len, true, &seq), 0);
+		CHECK_EQ(seq, (uint64_t)k);
+		sizes[len == 64 ? 0 : len == 594 ? 1 : 2]++;
+	}
+	CHECK(sizes[0] == 7 && sizes[1] == 4 && sizes[2] == 1);
+
+	/* Sink with verification counts bad payloads; runts are bad frames. */
+	memset(&f, 0, sizeof(f));
+	n = vtb_net_init(mem, VTB_NET_SINK, 64, 5, true, &io);
+	vtb_net_frame_fill(5, 0, frame, 200);
+	memcpy(tx + 12, frame, 200);
+	seg(f_add(&f, VTB_NET_Q_TX), tx, sizeof(tx), false);
+	unsigned char bad[sizeof(tx)];
+	memcpy(bad, tx, sizeof(tx));
+	bad[150] ^= 0xff;
+	seg(f_add(&f, VTB_NET_Q_TX), bad, sizeof(bad), false);
+	seg(f_add(&f, VTB_NET_Q_TX), tx, 30, false);
+	CHECK_EQ(vtb_net_process(n, 8), 3);
+	CHECK_EQ(vtb_net_stats(n)->tx_frames, 2);
+	CHECK_EQ(vtb_net_stats(n)->verify_errors, 1);
+	CHECK_EQ(vtb_net_stats(n)->bad_frames, 1);
+}
+
+/* ---------------------------------------------------------------- scmi */
+static uint32_t W(const uint8_t *p, unsigned i)
+{
+	uint32_t v;
+	memcpy(&v, p + 4 * i, 4);
+	return v;
+}
+
+static uint32_t cmd(struct vtb_scmi *s, uint32_t proto, uint32_t id, const uint32_t *pa, unsigned np,
+		    uint8_t *resp)
+{
+	uint32_t m[16];
+	m[0] = VTB_SCMI_HDR(id, 0, proto, 0x155);
+	memcpy(m + 1, pa, 4 * np);
+	memset(resp, 0xcc, 136);
+	return vtb_scmi_handle(s, m, 4 * (np + 1), resp, 136);
+}
+
+static void test_scmi(void)
+{
+	static _Alignas(16) unsigned char mem[8192];
+	struct fake f = { 0 };
+	struct vtb_dev_io io = { &f, f_pop, f_push };
+	struct vtb_scmi *s = vtb_scmi_init(mem, 99, &io);
+	uint8_t r[136];
+	uint32_t p[4], len;
+
+	/* Header packing per DEN0056 §4.2.2.1 */
+	CHECK_EQ(VTB_SCMI_HDR(0x6, 0, 0x15, 0x3ff), 0x6u | (0x15u << 10) | (0x3ffu << 18));
+	/* BASE */
+	len = cmd(s, 0x10, 0, p, 0, r);
+	CHECK_EQ(len, 12);
+	CHECK_EQ(W(r, 0), VTB_SCMI_HDR(0, 0, 0x10, 0x155));	/* header echoed, token kept */
+	CHECK_EQ(W(r, 1), 0);
+	CHECK_EQ(W(r, 2), 0x20000);
+	len = cmd(s, 0x10, 1, p, 0, r);
+	CHECK_EQ(W(r, 2), (1u << 8) | 3u);	/* 1 agent, 3 protocols besides BASE */
+	len = cmd(s, 0x10, 3, p, 0, r);
+	CHECK_EQ(len, 8 + 16);
+	CHECK(!memcmp(r + 8, "vtbench\0", 8));
+	p[0] = 0;
+	len = cmd(s, 0x10, 6, p, 1, r);		/* DISCOVER_LIST_PROTOCOLS */
+	CHECK_EQ(len, 16);
+	CHECK_EQ(W(r, 2), 3);
+	CHECK_EQ(W(r, 3), 0x13u | 0x14u << 8 | 0x15u << 16);
+	p[0] = 2;
+	len = cmd(s, 0x10, 6, p, 1, r);
+	CHECK_EQ(W(r, 2), 1);
+	CHECK_EQ(W(r, 3), 0x15);
+	p[0] = 4;
+	cmd(s, 0x10, 6, p, 1, r);
+	CHECK_EQ((int32_t)W(r, 1), VTB_SCMI_INVALID_PARAMS);
+	len = cmd(s, 0x10, 6, p, 0, r);		/* missing parameter */
+	CHECK_EQ(len, 8);
+	CHECK_EQ((int32_t)W(r, 1), VTB_SCMI_PROTOCOL_ERROR);
+	cmd(s, 0x10, 0x42, p, 0, r);
+	CHECK_EQ((int32_t)W(r, 1), VTB_SCMI_NOT_SUPPORTED);
+	cmd(s, 0x77, 0, p, 0, r);		/* no such protocol */
+	CHECK_EQ((int32_t)W(r, 1), VTB_SCMI_NOT_SUPPORTED);
+	{	/* a delayed-response type is not a command */
+		uint32_t m = VTB_SCMI_HDR(0, 2, 0x10, 0);
+		CHECK_EQ(vtb_scmi_handle(s, &m, 4, r, 136), 8);
+		CHECK_EQ((int32_t)W(r, 1), VTB_SCMI_PROTOCOL_ERROR);
+	}
+	/* SENSOR: readings are the documented function of the seed */
+	p[0] = 5; p[1] = 0;
+	len = cmd(s, 0x15, 6, p, 2, r);
+	CHECK_EQ(len, 16);
+	CHECK_EQ(W(r, 2), (uint32_t)vtb_scmi_sensor_value(99, 5, 0));
+	cmd(s, 0x15, 6, p, 2, r);
+	CHECK_EQ(W(r, 2), (uint32_t)vtb_scmi_sensor_value(99, 5, 1));
+	CHECK(vtb_scmi_sensor_value(99, 5, 0) >= 40000 && vtb_scmi_sensor_value(99, 5, 0) < 45000);
+	p[0] = 8;
+	cmd(s, 0x15, 6, p, 2, r);
+	CHECK_EQ((int32_t)W(r, 1), VTB_SCMI_NOT_FOUND);
+	p[0] = 0; p[1] = 1;
+	cmd(s, 0x15, 6, p, 2, r);
+	CHECK_EQ((int32_t)W(r, 1), VTB_SCMI_NOT_SUPPORTED);	/* async read */
+	p[0] = 6;
+	len = cmd(s, 0x15, 3, p, 1, r);		/* descriptors 6 and 7 */
+	CHECK_EQ(W(r, 2), 2u);			/* 0 remaining, 2 returned */
+	CHECK_EQ(len, 12 + 2 * 28);
+	CHECK_EQ(W(r, 3), 6);
+	CHECK(!memcmp(r + 12 + 12, "temp6", 6));
+	p[0] = 0;
+	cmd(s, 0x15, 3, p, 1, r);
+	CHECK_EQ(W(r, 2), (6u << 16) | 2u);
+	/* CLOCK: rates, set, get */
+	p[0] = 1; p[1] = 6;
+	len = cmd(s, 0x14, 4, p, 2, r);
+	CHECK_EQ(W(r, 2), 2u);			/* rates 6,7: 0 remaining, discrete */
+	CHECK_EQ(W(r, 3), (uint32_t)vtb_scmi_rate(1, 6));
+	CHECK_EQ(W(r, 4), (uint32_t)(vtb_scmi_rate(1, 6) >> 32));
+	uint64_t rate = vtb_scmi_rate(2, 5);
+	uint32_t sp[4] = { 0, 2, (uint32_t)rate, (uint32_t)(rate >> 32) };
+	cmd(s, 0x14, 5, sp, 4, r);
+	CHECK_EQ(W(r, 1), 0);
+	p[0] = 2;
+	cmd(s, 0x14, 6, p, 1, r);
+	CHECK_EQ(W(r, 2) | (uint64_t)W(r, 3) << 32, rate);
+	sp[2] = 12345;
+	cmd(s, 0x14, 5, sp, 4, r);
+	CHECK_EQ((int32_t)W(r, 1), VTB_SCMI_OUT_OF_RANGE);
+	sp[0] = 1;
+	cmd(s, 0x14, 5, sp, 4, r);
+	CHECK_EQ((int32_t)W(r, 1), VTB_SCMI_NOT_SUPPORTED);
+	/* PERF: level set/get and a notification on the event queue */
+	p[0] = 1;
+	cmd(s, 0x13, 8, p, 1, r);
+	CHECK_EQ(W(r, 2), vtb_scmi_level(1, VTB_SCMI_NUM_LEVELS - 1));
+	vtb_scmi_set_events(s, true);
+	p[0] = 1; p[1] = 1;
+	cmd(s, 0x13, 0xa, p, 2, r);		/* NOTIFY_LEVEL on */
+	CHECK_EQ(W(r, 1), 0);
+	p[1] = vtb_scmi_level(1, 2);
+	cmd(s, 0x13, 7, p, 2, r);
+	CHECK_EQ(W(r, 1), 0);
+	CHECK_EQ(vtb_scmi_wake_mask(s), 3u);	/* a notification waits for a buffer */
+	p[1] = 101;
+	cmd(s, 0x13, 7, p, 2, r);
+	CHECK_EQ((int32_t)W(r, 1), VTB_SCMI_OUT_OF_RANGE);
+	uint32_t ev[8];
+	seg(f_add(&f, VTB_SCMI_Q_EVENT), ev, sizeof(ev), true);
+	CHECK_EQ(vtb_scmi_process(s, 8), 0);
+	CHECK_EQ(f.npushed, 1);
+	CHECK_EQ(f.written[0], 16);
+	CHECK_EQ(ev[0], VTB_SCMI_HDR(1, 3, 0x13, 0));
+	CHECK_EQ(ev[2], 1);
+	CHECK_EQ(ev[3], vtb_scmi_level(1, 2));
+	CHECK_EQ(vtb_scmi_wake_mask(s), 1u);
+	/* Through the queue: a response buffer too small is a protocol error. */
+	uint32_t m[3] = { VTB_SCMI_HDR(8, 0, 0x13, 1), 0 };
+	uint8_t small[8];
+	struct vtb_req *rq = f_add(&f, VTB_SCMI_Q_CMD);
+	seg(rq, m, 8, false);
+	seg(rq, small, 8, true);
+	CHECK_EQ(vtb_scmi_process(s, 8), 1);
+	CHECK_EQ(f.written[1], 8);
+	CHECK_EQ((int32_t)W(small, 1), VTB_SCMI_PROTOCOL_ERROR);
+}
+
+int main(void)
+{
+	test_blk();
+	test_net();
+	test_scmi();
+	return vtb_test_end("test_models");
+}
