@@ -20,11 +20,11 @@
 
 struct shared {
 	uint32_t stop;			/* FE -> BE: finish */
+	uint32_t measuring;		/* FE -> BE: the measured phase has begun */
 	uint32_t be_ready;
 	pid_t be_pid;
 	struct vtb_plat_counters live[2];	/* each domain's seam counters */
 	struct vtb_plat_counters snap[2];	/* at the start of the measured phase */
-	uint64_t cpu0_ns[2];
 	struct vtb_cell_result r;
 	char be_error[256];
 	char fe_error[256];
@@ -108,7 +108,15 @@ static int be_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 	}
 	w->be_start(dev, env->features);
 	__atomic_store_n(&sh->be_ready, 1, __ATOMIC_RELEASE);
+	/* Each domain reads its own CPU clock: another process's is only as
+	 * fresh as its last tick while it runs. */
+	uint64_t cpu0 = 0;
+	bool measuring = false;
 	while (!__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE)) {
+		if (!measuring && __atomic_load_n(&sh->measuring, __ATOMIC_ACQUIRE)) {
+			cpu0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
+			measuring = true;
+		}
 		int n = w->be_process(dev, cp->qsize);
 		if (n < 0) {
 			domain_error(sh->be_error, sizeof(sh->be_error),
@@ -129,6 +137,8 @@ static int be_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 			t->be_wait(bio.x);
 		t->be_disable_notify(bio.x);
 	}
+	if (measuring)
+		sh->r.cpu_s[1] = (double)(cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0) / 1e9;
 	sh->r.ndev = w->be_stats(dev, sh->r.dev_names, sh->r.dev_vals);
 	for (unsigned i = 0; i < sh->r.ndev && i < VTB_DEV_STATS; i++)
 		snprintf(sh->r.dev_name_buf[i], sizeof(sh->r.dev_name_buf[i]), "%s", sh->r.dev_names[i]);
@@ -142,14 +152,19 @@ struct fe_state {
 	struct shared *sh;
 	bool measuring;
 	uint64_t measured;
+	uint64_t target;	/* ops=N: count exactly N */
+	uint64_t t_end;		/* when the N-th op completed */
 };
 
 static void fe_done(struct vtb_gen *g, uint64_t t_submit, uint64_t bytes)
 {
 	struct fe_state *fs = g->harness;
-	if (!fs->measuring)
+	if (!fs->measuring || (fs->target && fs->measured >= fs->target))
 		return;
-	vtb_hist_add(&fs->sh->r.hist, vtb_now_ns() - t_submit);
+	uint64_t now = vtb_now_ns();
+	vtb_hist_add(&fs->sh->r.hist, now - t_submit);
+	if (fs->target && fs->measured + 1 == fs->target)
+		fs->t_end = now;
 	fs->sh->r.ops++;
 	fs->sh->r.bytes += bytes;
 	fs->measured++;
@@ -160,9 +175,9 @@ static int fe_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 	const struct vtb_workload_ops *w = vtb_workload_find(cp->device);
 	const struct vtb_transport_ops *t = vtb_transport_find(cp->transport);
 	struct vtb_plat plat = { &vtb_platform_proc, &sh->live[0] };
-	struct fe_state fs = { .sh = sh };
+	struct fe_state fs = { .sh = sh, .target = cp->ops };
 	struct vtb_gen g = { .t = t, .env = env, .cp = cp, .done = fe_done, .harness = &fs };
-	clockid_t be_clk;
+	uint64_t cpu0 = 0;
 	int e, rc = 1;
 
 	pin(cp->cpu_fe);
@@ -180,8 +195,6 @@ static int fe_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 		domain_error(sh->fe_error, sizeof(sh->fe_error), "FE: %s generator init: %s", w->name, strerror(-e));
 		goto close;
 	}
-	if (clock_getcpuclockid(sh->be_pid, &be_clk))
-		be_clk = (clockid_t)-1;
 
 	uint64_t t0 = vtb_now_ns(), tm = 0;
 	uint64_t warm_ns = (uint64_t)(cp->warmup * 1e9), dur_ns = (uint64_t)(cp->duration * 1e9);
@@ -191,9 +204,9 @@ static int fe_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 			/* Measured phase starts: snapshot both domains' counters. */
 			vtb_hist_reset(&sh->r.hist);
 			memcpy(sh->snap, sh->live, sizeof(sh->snap));
-			sh->cpu0_ns[0] = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
-			sh->cpu0_ns[1] = be_clk != (clockid_t)-1 ? cpu_ns(be_clk) : 0;
+			cpu0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
 			fs.measuring = true;
+			__atomic_store_n(&sh->measuring, 1, __ATOMIC_RELEASE);
 			tm = now;
 		}
 		if (fs.measuring && (cp->ops ? fs.measured >= cp->ops : now - tm >= dur_ns))
@@ -223,10 +236,9 @@ static int fe_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 			t->fe_wait(g.x);
 		t->fe_disable_cb(g.x);
 	}
-	uint64_t end = vtb_now_ns();
+	uint64_t end = fs.t_end ? fs.t_end : vtb_now_ns();
 	sh->r.seconds = (double)(end - tm) / 1e9;
-	sh->r.cpu_s[0] = (double)(cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - sh->cpu0_ns[0]) / 1e9;
-	sh->r.cpu_s[1] = be_clk != (clockid_t)-1 ? (double)(cpu_ns(be_clk) - sh->cpu0_ns[1]) / 1e9 : 0;
+	sh->r.cpu_s[0] = (double)(cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0) / 1e9;
 	for (int d = 0; d < 2; d++) {
 		uint64_t *a = (uint64_t *)&sh->live[d], *b = (uint64_t *)&sh->snap[d], *o = (uint64_t *)&sh->r.d[d];
 		for (size_t i = 0; i < sizeof(struct vtb_plat_counters) / 8; i++)
@@ -313,9 +325,9 @@ int vtb_cell_run(const struct vtb_cellp *cp, struct vtb_cell_result *r)
 	fe.pid = fp;
 
 	/* Watch both: a hang ends at the timeout, a death ends the other. */
-	uint64_t deadline = vtb_now_ns() + (uint64_t)(cp->timeout * 1e9);
+	uint64_t start = vtb_now_ns(), deadline = start + (uint64_t)(cp->timeout * 1e9);
 	int fst = 0, bst = 0;
-	bool fe_alive = true, be_alive = true, timed_out = false;
+	bool fe_alive = true, be_alive = true, timed_out = false, orphaned = false;
 	char why[128];
 	while (fe_alive || be_alive) {
 		int st;
@@ -328,11 +340,12 @@ int vtb_cell_run(const struct vtb_cellp *cp, struct vtb_cell_result *r)
 			bst = st;
 		} else if (p == 0) {
 			if (vtb_now_ns() > deadline) {
-				timed_out = true;
+				timed_out = !orphaned;
 				break;
 			}
-			if (fe_alive != be_alive) {
+			if (fe_alive != be_alive && !orphaned) {
 				/* One is gone; give the other a moment to finish. */
+				orphaned = true;
 				if (vtb_now_ns() + 2000000000ull < deadline)
 					deadline = vtb_now_ns() + 2000000000ull;
 			}
@@ -354,16 +367,20 @@ int vtb_cell_run(const struct vtb_cellp *cp, struct vtb_cell_result *r)
 	*r = sh->r;
 	for (unsigned i = 0; i < r->ndev && i < VTB_DEV_STATS; i++)
 		r->dev_names[i] = r->dev_name_buf[i];
-	if (timed_out)
-		snprintf(r->error, sizeof(r->error), "timeout: cell still running after %.0f s (FE %s, BE %s)",
-			 cp->timeout, fe_alive ? "hung" : "done", be_alive ? "hung" : "done");
-	else if (sh->fe_error[0] || sh->be_error[0])
+	/* What the domains said first, then how they ended, then the clock. */
+	double took = (double)(vtb_now_ns() - start) / 1e9;
+	if (sh->fe_error[0] || sh->be_error[0])
 		snprintf(r->error, sizeof(r->error), "%s%s%s", sh->be_error, sh->be_error[0] && sh->fe_error[0] ? "; " : "",
 			 sh->fe_error);
-	else if (!WIFEXITED(fst) || WEXITSTATUS(fst))
-		snprintf(r->error, sizeof(r->error), "FE %s", describe_status(fst, why, sizeof(why)));
-	else if (!WIFEXITED(bst) || WEXITSTATUS(bst))
-		snprintf(r->error, sizeof(r->error), "BE %s", describe_status(bst, why, sizeof(why)));
+	else if (timed_out)
+		snprintf(r->error, sizeof(r->error), "timeout: cell still running after %.1f s (FE %s, BE %s)",
+			 took, fe_alive ? "hung" : "done", be_alive ? "hung" : "done");
+	else if (fe_alive || !WIFEXITED(fst) || WEXITSTATUS(fst))
+		snprintf(r->error, sizeof(r->error), "FE %s%s", fe_alive ? "killed: " : "",
+			 fe_alive ? "still running 2 s after the BE ended" : describe_status(fst, why, sizeof(why)));
+	else if (be_alive || !WIFEXITED(bst) || WEXITSTATUS(bst))
+		snprintf(r->error, sizeof(r->error), "BE %s%s", be_alive ? "killed: " : "",
+			 be_alive ? "still running 2 s after the FE ended" : describe_status(bst, why, sizeof(why)));
 	r->verified_ok = cp->verify && !r->error[0] && r->verify_errors == 0;
 	rc = 0;
 

@@ -139,7 +139,9 @@ static int copy_str(char *dst, size_t n, const char *v)
 {
 	if (strlen(v) >= n)
 		return -1;
-	strcpy(dst, v);
+	/* Zero-filled: cells are compared whole to drop duplicates. */
+	memset(dst, 0, n);
+	memcpy(dst, v, strlen(v));
 	return 0;
 }
 
@@ -293,17 +295,17 @@ static int expand(const struct section *s, size_t i, struct vtb_cellp c, struct 
 		if (!has_key(s, "size"))
 			c.size = !strcmp(c.device, "blk") ? 4096 : !strcmp(c.device, "net") ? 64 : 0;
 		if (strcmp(c.device, "blk")) {
-			c.pattern[0] = 0;
+			memset(c.pattern, 0, sizeof(c.pattern));
 			c.rwmix = 0;
 			c.disk = 0;
-			c.backing[0] = 0;
+			memset(c.backing, 0, sizeof(c.backing));
 		} else if (strcmp(c.pattern, "randrw")) {
 			c.rwmix = 0;
 		}
 		if (strcmp(c.device, "net"))
-			c.mode[0] = 0;
+			memset(c.mode, 0, sizeof(c.mode));
 		if (strcmp(c.device, "scmi")) {
-			c.mix[0] = 0;
+			memset(c.mix, 0, sizeof(c.mix));
 			c.events = false;
 		} else {
 			c.size = 0;
@@ -315,7 +317,7 @@ static int expand(const struct section *s, size_t i, struct vtb_cellp c, struct 
 				o += snprintf(err + o, n - (size_t)o, " %s", t->variants[k]);
 			return -1;
 		}
-		snprintf(c.variant, sizeof(c.variant), "%s", t->variants[vi]);
+		copy_str(c.variant, sizeof(c.variant), t->variants[vi]);
 		char why[200];
 		if (w->check(&c, why, sizeof(why))) {
 			snprintf(err, n, "[%s] %s", s->name, why);

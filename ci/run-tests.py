@@ -1,0 +1,218 @@
+#!/usr/bin/python3
+"""Runs every vtbench test and ends with 'N passed, M failed'.
+
+Unit tests are C programs (each prints its own check count); the rest runs
+./vtbench end to end and checks what it wrote, field by field."""
+import argparse
+import collections
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import jsonschema
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VTB = os.path.join(ROOT, "vtbench")
+ALLOWED_UNDEF = {"memcpy", "memset", "memmove", "memcmp"}
+passed, failed = 0, 0
+
+
+def result(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"ok - {name}")
+    else:
+        failed += 1
+        print(f"FAIL - {name}: {detail}")
+    sys.stdout.flush()
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, **kw)
+
+
+def unit(build, tests):
+    for t in tests:
+        p = run([os.path.join(build, t)], timeout=300)
+        sys.stdout.write(p.stdout)
+        result(os.path.basename(t), p.returncode == 0, p.stderr.strip()[-2000:])
+
+
+def freestanding(sources):
+    """The core and the device models build with only the compiler's own
+    headers and reference nothing beyond memcpy/memset/memmove/memcmp."""
+    if not sources:
+        result("freestanding", False, "no sources given (--freestanding)")
+        return
+    for cc in ("gcc", "clang"):
+        if not shutil.which(cc):
+            result(f"freestanding ({cc})", False, f"{cc} not installed")
+            continue
+        inc = run([cc, "-print-file-name=include"]).stdout.strip()
+        with tempfile.TemporaryDirectory() as d:
+            objs, errs = [], []
+            for src in sources:
+                obj = os.path.join(d, os.path.basename(src) + ".o")
+                p = run([cc, "-std=c11", "-ffreestanding", "-fno-stack-protector", "-nostdinc",
+                         "-isystem", inc, "-O2", "-Wall", "-Wextra", "-Werror", "-c", src, "-o", obj])
+                if p.returncode:
+                    errs.append(p.stderr.strip())
+                objs.append(obj)
+            if errs:
+                result(f"freestanding compile ({cc})", False, "\n".join(errs)[:2000])
+                continue
+            lib = os.path.join(d, "core.o")
+            p = run(["ld", "-r", "-o", lib] + objs)
+            undef = set(run(["nm", "-u", lib]).stdout.split()) - {"U"}
+            extra = undef - ALLOWED_UNDEF
+            result(f"freestanding link ({cc}): undefined symbols {sorted(undef)}",
+                   p.returncode == 0 and not extra, f"not allowed: {sorted(extra)}")
+
+
+def vtbench(args, out=None, timeout=300):
+    cmd = [VTB, "run"] + args
+    if out:
+        cmd += ["--out", out]
+    return run(cmd, timeout=timeout)
+
+
+def rows_of(d):
+    with open(os.path.join(d, "results.jsonl")) as f:
+        return [json.loads(l) for l in f]
+
+
+def e2e(tmp):
+    schema = json.load(open(os.path.join(ROOT, "results", "schema.json")))
+    validator = jsonschema.Draft202012Validator(schema)
+
+    # Every device in both notify modes, with verification, plus variants of
+    # each generator that exercise other paths (indirect, imix, rx, rr, rw).
+    d = os.path.join(tmp, "e2e")
+    p = vtbench(["harness/suites/test.suite"], d)
+    result("e2e suite runs with exit 0", p.returncode == 0, p.stderr[-2000:])
+    rows = rows_of(d) if os.path.exists(os.path.join(d, "results.jsonl")) else []
+    meta = json.load(open(os.path.join(d, "meta.json"))) if os.path.exists(os.path.join(d, "meta.json")) else {}
+    combos = {(r["cell"]["device"], r["cell"]["notify"]) for r in rows}
+    want = {(dev, n) for dev in ("blk", "net", "scmi") for n in ("event", "poll")}
+    result("e2e covers every device in both notify modes", want <= combos, f"missing {want - combos}")
+    bad = [(i, e.message) for i, r in enumerate(rows) for e in validator.iter_errors(r)]
+    result(f"{len(rows)} result rows match results/schema.json", rows and not bad, str(bad[:5]))
+    for r in rows:
+        c = r["cell"]
+        name = f"{c['device']} {c['pattern']} size={c['size']} qd={c['qd']} {c['notify']}" + \
+            (" indirect" if c["indirect"] else "")
+        po = r["per_op"]
+        problems = []
+        if r["error"] is not None:
+            problems.append(f"error: {r['error']}")
+        if r["verified"] is not True:
+            problems.append("not verified")
+        if r["ops"] != c["ops_target"]:
+            problems.append(f"ops {r['ops']} != {c['ops_target']}")
+        if r["lat_ns"]["p50"] <= 0 or r["lat_ns"]["p99"] < r["lat_ns"]["p50"] or \
+                r["lat_ns"]["max"] < r["lat_ns"]["p99"] or r["hist"]["count"] != r["ops"]:
+            problems.append(f"latency {r['lat_ns']} hist count {r['hist']['count']}")
+        if sum(n for _, n in r["hist"]["buckets"]) != r["ops"]:
+            problems.append("histogram buckets do not add up to ops")
+        # shm: the BE reads FE memory in place, so nothing is copied or mapped per op.
+        if po["copies"] or po["copy_bytes"] or po["maps"] or po["unmaps"] or po["flushes"]:
+            problems.append(f"shm copied or mapped: {po}")
+        if c["notify"] == "poll":
+            if po["notifies"] or po["exits"] or po["waits"] or po["notifies_suppressed"] <= 0:
+                problems.append(f"poll mode rang doorbells: {po}")
+        else:
+            if po["notifies"] <= 0 or po["exits"] != po["notifies"] + po["waits"]:
+                problems.append(f"event mode counters inconsistent: {po}")
+        if r["cpu_s"]["fe"] <= 0 or r["cpu_s"]["be"] <= 0:
+            problems.append(f"cpu_s {r['cpu_s']}")
+        if r["bytes"] <= 0 or r["ops_per_s"] <= 0:
+            problems.append("no throughput")
+        ds = collections.defaultdict(int, r["device_stats"])
+        if c["device"] == "blk" and (ds["ioerr"] != 1 or ds["unsupp"]):
+            # exactly one IOERR: the generator's deliberate read past capacity
+            problems.append(f"blk device_stats {ds}")
+        if c["device"] == "net" and (ds["drops"] or ds["bad_frames"] or ds["verify_errors"]):
+            problems.append(f"net device_stats {ds}")
+        if c["device"] == "scmi" and (ds["bad_msgs"] or ds["notifs_dropped"]):
+            problems.append(f"scmi device_stats {ds}")
+        result(f"e2e {name}: verified, counters follow the mechanism", not problems, "; ".join(problems))
+    scmi_ev = [r for r in rows if r["cell"]["device"] == "scmi" and "perf_set" in r["cell"]["mix"]]
+    result("scmi perf_set delivers notifications on the event queue",
+           scmi_ev and all(r["device_stats"]["notifs"] > 0 for r in scmi_ev), str([r["device_stats"] for r in scmi_ev]))
+    pl = meta.get("placement", {})
+    result("meta.json records host, revision, suite and placement at start and end",
+           meta.get("run_id") == (rows[0]["run_id"] if rows else None) and meta.get("git_rev")
+           and meta.get("host", {}).get("cores", 0) >= 1 and "[blk]" in meta.get("suite", "")
+           and meta.get("ended") and pl.get("pingpong_ns_start", 0) > 0 and pl.get("pingpong_ns_end", 0) > 0,
+           json.dumps(meta)[:500])
+    # Repetitions interleave: rep-major order.
+    d2 = os.path.join(tmp, "interleave")
+    p = vtbench(["device=blk", "qd=1,2", "reps=2", "ops=50", "warmup=0"], d2)
+    order = [(r["cell"]["qd"], r["rep"]) for r in rows_of(d2)] if p.returncode == 0 else []
+    result("repetitions interleave across cells", order == [(1, 0), (2, 0), (1, 1), (2, 1)], f"{order} {p.stderr[-500:]}")
+
+    # io_uring backing file.
+    d3 = os.path.join(tmp, "backing")
+    back = os.path.join(tmp, "disk.img")
+    p = vtbench(["device=blk", "pattern=randrw", "qd=4", "ops=400", "warmup=0", "reps=1", "verify=1",
+                 "disk=4m", f"backing={back}"], d3)
+    r = rows_of(d3)[0] if p.returncode == 0 else {}
+    result("blk backing=PATH through io_uring verifies", r.get("verified") is True and
+           os.path.getsize(back) == 4 << 20, f"{r.get('error')} {p.stderr[-500:]}")
+
+
+def cli(tmp):
+    p = run([VTB, "list"])
+    result("vtbench list shows the three devices, shm, proc and every key",
+           p.returncode == 0 and all(w in p.stdout for w in ("blk", "net", "scmi", "shm", "proc", "duration", "verify")),
+           p.stdout[:300])
+    bad_suite = os.path.join(tmp, "bad.suite")
+    with open(bad_suite, "w") as f:
+        f.write("[global]\nreps=1\n[x]\ndevice=blk\nqd=1,banana\n")
+    p = vtbench([bad_suite], os.path.join(tmp, "bad"))
+    result("malformed suite: exit 2, names file:line", p.returncode == 2 and f"{bad_suite}:5" in p.stderr, p.stderr)
+    p = vtbench(["colour=blue"], os.path.join(tmp, "bad2"))
+    result("unknown key: exit 2 with a message", p.returncode == 2 and "unknown key 'colour'" in p.stderr, p.stderr)
+    p = vtbench(["device=net", "size=4"], os.path.join(tmp, "bad3"))
+    result("impossible combination: exit 2", p.returncode == 2 and "size=4" in p.stderr, p.stderr)
+    p = run([VTB, "frobnicate"])
+    result("unknown command: exit 2", p.returncode == 2, p.stderr)
+
+    # A failing cell and a hung cell are recorded; the run goes on.
+    d = os.path.join(tmp, "faults")
+    with open(os.path.join(tmp, "faults.suite"), "w") as f:
+        f.write("[global]\nreps=1\nwarmup=0\n"
+                "[broken]\ndevice=blk\nbacking=/nonexistent/dir/disk.img\nops=10\n"
+                "[hang]\ndevice=blk\nops=1000000000\ntimeout=2\n"
+                "[fine]\ndevice=scmi\nops=100\n")
+    p = vtbench([os.path.join(tmp, "faults.suite")], d, timeout=120)
+    rows = rows_of(d) if os.path.exists(os.path.join(d, "results.jsonl")) else []
+    errs = [r["error"] or "" for r in rows]
+    result("failed and timed-out cells are recorded, the run continues, exit 1",
+           p.returncode == 1 and len(rows) == 3 and "No such file" in errs[0] and "timeout" in errs[1]
+           and rows[2]["error"] is None and rows[2]["ops"] == 100, f"rc={p.returncode} {errs}")
+    p = vtbench(["device=blk", "ops=10"], d)
+    result("an existing results directory is not overwritten", p.returncode == 2 and "already holds" in p.stderr, p.stderr)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--unit", action="append", default=[])
+    ap.add_argument("--freestanding", default="")
+    a = ap.parse_args()
+    unit(os.path.join(ROOT, a.build), a.unit)
+    freestanding(a.freestanding.split())
+    with tempfile.TemporaryDirectory(prefix="vtbench-test-") as tmp:
+        cli(tmp)
+        e2e(tmp)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+/* Suite files and KEY=VALUE: matrix expansion, layering and every error
+ * path a user can hit, with the file:line the message must name. */
+#include <string.h>
+#include <unistd.h>
+
+#include "../../ci/vtb_test.h"
+#include "../suite.h"
+
+static char err[512];
+
+static int build(const char *suite_text, const char *const *kv, size_t nkv, struct vtb_cells *c)
+{
+	const char *files[1] = { "/tmp/vtb-test.suite" };
+	size_t nf = 0;
+	if (suite_text) {
+		FILE *f = fopen(files[0], "w");
+		fputs(suite_text, f);
+		fclose(f);
+		nf = 1;
+	}
+	err[0] = 0;
+	return vtb_suite_build(files, nf, kv, nkv, c, err, sizeof(err));
+}
+
+static void expect_error(const char *text, const char *const *kv, size_t nkv, const char *needle)
+{
+	struct vtb_cells c;
+	int rc = build(text, kv, nkv, &c);
+	vtb_checks++;
+	if (rc == 0 || !strstr(err, needle)) {
+		vtb_failed++;
+		fprintf(stderr, "expected an error containing '%s', got rc=%d '%s'\n", needle, rc, err);
+	}
+	if (rc == 0)
+		vtb_cells_free(&c);
+}
+
+int main(void)
+{
+	struct vtb_cells c;
+
+	/* Command line only: the matrix from comma lists. */
+	const char *kv1[] = { "device=blk", "qd=1,16,32", "notify=event,poll", "size=4k,64k" };
+	CHECK_EQ(build(NULL, kv1, 4, &c), 0);
+	CHECK_EQ(c.n, 12);
+	CHECK_EQ(c.v[0].qd, 1);
+	CHECK_EQ(c.v[0].size, 4096);
+	CHECK_EQ(c.v[11].size, 65536);
+	CHECK(!strcmp(c.v[0].variant, "split"));
+	CHECK(!strcmp(c.v[0].pattern, "randread"));
+	vtb_cells_free(&c);
+
+	/* Keys that do not apply to a device collapse: no duplicate cells. */
+	const char *kv2[] = { "device=net,scmi", "pattern=read,write", "mode=tx,rr" };
+	CHECK_EQ(build(NULL, kv2, 3, &c), 0);
+	CHECK_EQ(c.n, 3);	/* net tx, net rr, scmi */
+	CHECK_EQ(c.v[0].size, 64);
+	CHECK_EQ(c.v[2].size, 0);
+	CHECK(!strcmp(c.v[2].mix, "sensor_read:70,clock_get:20,perf_set:10"));
+	vtb_cells_free(&c);
+
+	/* Sections inherit [global]; the command line overrides both; mix keeps commas. */
+	const char *suite =
+		"# a comment\n[global]\nreps=2\nduration=500ms\n\n"
+		"[blk]\ndevice=blk\nqd=1,32\n"
+		"[scmi]\ndevice=scmi\nmix=sensor_read:1,perf_get:2\nreps=5\n";
+	const char *kv3[] = { "warmup=0" };
+	CHECK_EQ(build(suite, kv3, 1, &c), 0);
+	CHECK_EQ(c.n, 3);
+	CHECK_EQ(c.v[0].reps, 2);
+	CHECK(c.v[0].duration == 0.5);
+	CHECK(c.v[0].warmup == 0);
+	CHECK_EQ(c.v[2].reps, 5);
+	CHECK(!strcmp(c.v[2].mix, "sensor_read:1,perf_get:2"));
+	CHECK(strstr(c.text, "[scmi]") && strstr(c.text, "warmup=0"));
+	vtb_cells_free(&c);
+
+	const char *kv4[] = { "size=imix", "device=net", "cpus=none", "ops=10k", "qsize=64" };
+	CHECK_EQ(build(NULL, kv4, 5, &c), 0);
+	CHECK_EQ(c.v[0].size, -1);
+	CHECK_EQ(c.v[0].cpu_fe, -1);
+	CHECK_EQ(c.v[0].ops, 10240);
+	CHECK_EQ(c.v[0].qsize, 64);
+	vtb_cells_free(&c);
+
+	/* Errors, each naming where. */
+	expect_error("[a]\ndevice=blk\nbogus=1\n", NULL, 0, "vtb-test.suite:3: unknown key 'bogus'");
+	expect_error("[a]\nqd=1,x\n", NULL, 0, "vtb-test.suite:2: qd=x");
+	expect_error("[a\n", NULL, 0, "vtb-test.suite:1: malformed section header");
+	expect_error("[a]\njust words\n", NULL, 0, "vtb-test.suite:2: expected key=value");
+	expect_error("[a]\ndevice=gpu\n", NULL, 0, "unknown device 'gpu'");
+	expect_error(NULL, (const char *[]){ "transport=carrier-pigeon" }, 1, "unknown transport");
+	expect_error(NULL, (const char *[]){ "variant=packed" }, 1, "has no variant 'packed'");
+	expect_error(NULL, (const char *[]){ "size=1000" }, 1, "multiple of 512");
+	expect_error(NULL, (const char *[]){ "device=net", "size=20" }, 2, "net frames are");
+	expect_error(NULL, (const char *[]){ "qd=512" }, 1, "larger than the queue");
+	expect_error(NULL, (const char *[]){ "qsize=100" }, 1, "power of two");
+	expect_error(NULL, (const char *[]){ "notify=sometimes" }, 1, "expected event or poll");
+	expect_error(NULL, (const char *[]){ "device=scmi", "mix=fly:3" }, 2, "unknown op 'fly'");
+	expect_error(NULL, (const char *[]){ "device=scmi", "mix=sensor_read:x" }, 2, "bad weight");
+	expect_error(NULL, (const char *[]){ "ops=0", "duration=0" }, 2, "never end");
+	expect_error(NULL, (const char *[]){ "nokey" }, 1, "expected KEY=VALUE");
+	expect_error(NULL, (const char *[]){ "platform=xen" }, 1, "only proc");
+	expect_error(NULL, (const char *[]){ "cpus=0,99" }, 1, "cpus=0,99");
+	expect_error(NULL, (const char *[]){ "duration=fast" }, 1, "expected a time");
+	{
+		const char *files[1] = { "/nonexistent/x.suite" };
+		CHECK(vtb_suite_build(files, 1, NULL, 0, &c, err, sizeof(err)) != 0);
+		CHECK(strstr(err, "/nonexistent/x.suite") != NULL);
+	}
+	unlink("/tmp/vtb-test.suite");
+	return vtb_test_end("test_suite");
+}
