@@ -221,7 +221,7 @@ static int fe_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 		if (sub)
 			for (unsigned q = 0; q < w->nqueues; q++)
 				t->fe_kick(g.x, q);
-		int n = w->fe_reap(&g);
+		int n = w->fe_reap(&g);	/* entries consumed, not ops */
 		if (n < 0) {
 			domain_error(sh->fe_error, sizeof(sh->fe_error), "FE: device failed (queue broken or NEEDS_RESET)");
 			goto close;

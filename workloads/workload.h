@@ -82,7 +82,10 @@ struct vtb_workload_ops {
 	int (*fe_init)(struct vtb_gen *g);
 	/* 1: an op was submitted; 0: none can be now; <0: error. */
 	int (*fe_submit)(struct vtb_gen *g, uint64_t now_ns);
-	/* Completes what is done; returns the number of ops, <0 on error. */
+	/* Consumes every used entry on its queues (ops are reported through
+	 * g->done); returns how many entries it consumed, so that the engine
+	 * sleeps only when nothing moved: a freed TX buffer is progress even
+	 * though it completes no op.  <0 on error. */
 	int (*fe_reap)(struct vtb_gen *g);
 	void (*fe_fini)(struct vtb_gen *g);
 };

@@ -191,15 +191,15 @@ static int net_fe_reap(struct vtb_gen *g)
 	bool rr = !strcmp(cp->mode, "rr");
 	struct net_buf *b;
 	uint32_t len;
-	int ops = 0;
+	int progress = 0;
 	bool repost = false;
 
 	while ((b = g->t->fe_get(g->x, VTB_NET_Q_TX, &len))) {
 		b->busy = false;
+		progress++;
 		if (!rr) {
 			g->inflight--;
 			g->done(g, b->t_submit, vtb_net_frame_size(cp->size, b->seq));
-			ops++;
 		}
 	}
 	while ((b = g->t->fe_get(g->x, VTB_NET_Q_RX, &len))) {
@@ -215,7 +215,7 @@ static int net_fe_reap(struct vtb_gen *g)
 		n->rx_seq++;
 		g->inflight--;
 		g->done(g, rr ? n->sent_at[seq % cp->qd] : b->t_submit, flen);
-		ops++;
+		progress++;
 		if (rr) {
 			if (post_rx(g, b, 0))
 				return -EPROTO;
@@ -224,7 +224,7 @@ static int net_fe_reap(struct vtb_gen *g)
 	}
 	if (repost)
 		g->t->fe_kick(g->x, VTB_NET_Q_RX);
-	return g->t->fe_broken(g->x) ? -EPROTO : ops;
+	return g->t->fe_broken(g->x) ? -EPROTO : progress;
 }
 
 static void net_fe_fini(struct vtb_gen *g)

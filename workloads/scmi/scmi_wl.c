@@ -312,6 +312,7 @@ static int scmi_fe_reap(struct vtb_gen *g)
 		if (post_event(g, i))
 			return -EPROTO;
 		repost = true;
+		n++;
 	}
 	if (repost)
 		g->t->fe_kick(g->x, VTB_SCMI_Q_EVENT);
