@@ -29,10 +29,11 @@ TESTS := transports/tests/test_virtq transports/tests/test_uapi transports/tests
 	workloads/tests/test_models harness/tests/test_hist harness/tests/test_suite
 TEST_BIN := $(TESTS:%=$(BUILD)/%)
 
-.PHONY: all deps bench-deps test test-unit test-freestanding test-e2e bench clean
+.PHONY: all deps test bench clean .FORCE
 all: vtbench
 
-vtbench: $(BUILD)/vtbench
+# Always refreshed, so ./vtbench is the flavour (plain or SANITIZE=1) last asked for.
+vtbench: $(BUILD)/vtbench .FORCE
 	cp $< $@
 
 $(BUILD)/vtbench: $(BUILD)/harness/main.o $(LIB_OBJ)
