@@ -143,6 +143,17 @@ def e2e(tmp):
     scmi_ev = [r for r in rows if r["cell"]["device"] == "scmi" and "perf_set" in r["cell"]["mix"]]
     result("scmi perf_set delivers notifications on the event queue",
            scmi_ev and all(r["device_stats"]["notifs"] > 0 for r in scmi_ev), str([r["device_stats"] for r in scmi_ev]))
+    p = run(["/usr/bin/python3", "analysis/summary.py", d])
+    lines = p.stdout.splitlines()
+    result("analysis/summary.py summarises the e2e run, one line per cell and placement",
+           p.returncode == 0 and len(lines) == 3 + len({(r["cell"]["device"], r["cell"]["pattern"], str(r["cell"]["size"]),
+                                                         r["cell"]["qd"], r["cell"]["notify"], (r["placement"] or {}).get("tag"))
+                                                        for r in rows}), p.stdout[-800:] + p.stderr[-500:])
+    with open(os.path.join(d, "results.jsonl"), "a") as f:
+        f.write('{"schema": 1, "truncated\n')
+    p = run(["/usr/bin/python3", "analysis/summary.py", d])
+    result("a corrupt line is reported with its line number and excluded",
+           p.returncode == 0 and f"results.jsonl:{len(rows) + 1}: not JSON" in p.stderr, p.stderr[-500:])
     pl = meta.get("placement", {})
     result("meta.json records host, revision, suite and placement at start and end",
            meta.get("run_id") == (rows[0]["run_id"] if rows else None) and meta.get("git_rev")

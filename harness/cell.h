@@ -13,6 +13,7 @@ struct vtb_cell_result {
 	struct vtb_hist hist;
 	struct vtb_plat_counters d[2];	/* FE, BE deltas over the measured phase */
 	double cpu_s[2];
+	double pingpong_ns;		/* placement just before the cell; <0 unknown */
 	uint64_t verify_errors;
 	bool verified_ok;
 	char error[640];		/* empty: success */

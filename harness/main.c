@@ -183,7 +183,7 @@ static int cmd_run(int argc, char **argv)
 		return 3;
 	}
 	int cpa = cells.v[0].cpu_fe, cpb = cells.v[0].cpu_be;
-	double sp0 = 0, sp1 = 0, pp0 = vtb_pingpong_ns(cpa, cpb, &sp0);
+	double sp0 = 0, sp1 = 0, pp0 = vtb_pingpong_ns(cpa, cpb, VTB_PP_RUN, &sp0);
 	snprintf(path, sizeof(path), "%s/meta.json", dir);
 	write_meta(path, run_id, &cells, &host, pp0, sp0, 0, 0, started, NULL, 0, 0);
 	unsigned maxreps = 0;
@@ -205,6 +205,8 @@ static int cmd_run(int argc, char **argv)
 			if (tty)
 				progress(done, total, rep, c->reps, c, (double)(vtb_now_ns() - t0) / 1e9);
 			struct vtb_cell_result r;
+			/* The placement can flip between any two cells: take it each time. */
+			double pp = vtb_pingpong_ns(c->cpu_fe, c->cpu_be, VTB_PP_CELL, NULL);
 			if (vtb_cell_run(c, &r)) {
 				fprintf(stderr, "\nvtbench: cannot set up a cell: %s\n", strerror(errno));
 				fclose(rf);
@@ -217,6 +219,7 @@ static int cmd_run(int argc, char **argv)
 				failed++;
 				fprintf(stderr, "%svtbench: %s rep %u: %s\n", tty ? "\r\033[K" : "", name, rep, r.error);
 			}
+			r.pingpong_ns = pp;
 			vtb_write_row(rf, run_id, VTB_GIT_REV, &host, c, rep, &r);
 			/* Whole lines reach the disk as each cell completes. */
 			fflush(rf);
@@ -229,7 +232,7 @@ static int cmd_run(int argc, char **argv)
 	fclose(rf);
 	char ended[32];
 	utc_now(ended, sizeof(ended));
-	double pp1 = vtb_pingpong_ns(cpa, cpb, &sp1);
+	double pp1 = vtb_pingpong_ns(cpa, cpb, VTB_PP_RUN, &sp1);
 	snprintf(path, sizeof(path), "%s/meta.json", dir);
 	write_meta(path, run_id, &cells, &host, pp0, sp0, pp1, sp1, started, ended, failed, total);
 	fprintf(stderr, "vtbench: %zu rows (%zu failed) in %s; placement %s (ping-pong %.0f ns -> %.0f ns)\n",

@@ -4,6 +4,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "calib.h"
 #include "results.h"
 #include "../workloads/net/vtb_net.h"
 
@@ -116,6 +117,11 @@ void vtb_write_row(FILE *f, const char *run_id, const char *git_rev, const struc
 	fprintf(f, ",\"ops_target\":%llu,\"duration\":%g,\"warmup\":%g}", (unsigned long long)cp->ops,
 		cp->duration, cp->warmup);
 
+	if (r->pingpong_ns > 0)
+		fprintf(f, ",\"placement\":{\"pingpong_ns\":%.1f,\"tag\":\"%s\"}", r->pingpong_ns,
+			vtb_placement_tag(r->pingpong_ns));
+	else
+		fputs(",\"placement\":null", f);
 	fprintf(f, ",\"rep\":%u,\"ops\":%llu,\"bytes\":%llu,\"seconds\":%.9f", rep,
 		(unsigned long long)ops, (unsigned long long)r->bytes, r->seconds);
 	fprintf(f, ",\"ops_per_s\":%.3f,\"bytes_per_s\":%.3f",

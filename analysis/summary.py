@@ -1,0 +1,135 @@
+#!/usr/bin/python3
+"""Per-cell summary of a run: medians over repetitions with their spread,
+latency percentiles from the merged histograms, and per-op costs.
+
+    analysis/summary.py RUN_DIR [--csv]
+
+Standard library only; the full report (pandas, gnuplot, HTML) builds on the
+same reading of results.jsonl."""
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+
+SCHEMA = 1
+
+
+def load(run_dir):
+    rows, bad = [], []
+    path = os.path.join(run_dir, "results.jsonl")
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError as e:
+                bad.append(f"{path}:{n}: not JSON ({e.msg}); line excluded")
+                continue
+            if r.get("schema") != SCHEMA:
+                bad.append(f"{path}:{n}: schema {r.get('schema')} (this reader knows {SCHEMA}); line excluded")
+                continue
+            rows.append(r)
+    return rows, bad
+
+
+def bucket_mid(i, sub_bits):
+    sub = 1 << sub_bits
+    if i < sub:
+        return float(i)
+    shift, k = divmod(i - sub, sub)
+    lower = (sub + k) << shift
+    return lower + (1 << shift) / 2
+
+
+def merged_pct(rows, p):
+    """Percentile of the merged histograms: never an average of percentiles."""
+    counts, sub_bits = {}, rows[0]["hist"]["sub_bits"]
+    for r in rows:
+        for i, c in r["hist"]["buckets"]:
+            counts[i] = counts.get(i, 0) + c
+    total = sum(counts.values())
+    if not total:
+        return 0.0
+    rank, seen = max(1, math.ceil(p / 100 * total)), 0
+    for i in sorted(counts):
+        seen += counts[i]
+        if seen >= rank:
+            v = bucket_mid(i, sub_bits)
+            return min(max(v, min(r["lat_ns"]["min"] for r in rows)), max(r["lat_ns"]["max"] for r in rows))
+    return 0.0
+
+
+def key(r):
+    """A cell within one placement: figures from two placements never mix."""
+    c, pl = r["cell"], r.get("placement") or {}
+    return (c["device"], c["pattern"], str(c["size"]), c["qd"], c["transport"], c["variant"], c["notify"],
+            pl.get("tag", "-"))
+
+
+def summarize(rows):
+    cells = {}
+    for r in rows:
+        cells.setdefault(key(r), []).append(r)
+    out = []
+    for k, rs in cells.items():
+        ok = [r for r in rs if r["error"] is None]
+        rec = dict(zip(("device", "pattern", "size", "qd", "transport", "variant", "notify", "placement"), k))
+        rec["reps"], rec["failed"] = len(rs), len(rs) - len(ok)
+        if ok:
+            ops = [r["ops_per_s"] for r in ok]
+            med = statistics.median(ops)
+            rec["ops_per_s"] = med
+            rec["spread_pct"] = 100 * (max(ops) - min(ops)) / med if med else 0.0
+            rec["mb_per_s"] = statistics.median(r["bytes_per_s"] for r in ok) / 1e6
+            for p in (50, 99):
+                rec[f"p{p}_us"] = merged_pct(ok, p) / 1000
+            for f in ("notifies", "notifies_suppressed", "exits", "copies", "maps"):
+                rec[f] = statistics.median(r["per_op"][f] for r in ok)
+            for d in ("fe", "be"):
+                rec[f"cpu_{d}_us_op"] = statistics.median(1e6 * r["cpu_s"][d] / r["ops"] for r in ok if r["ops"])
+            rec["verified"] = all(r["verified"] is not False for r in ok)
+        out.append(rec)
+    return out
+
+
+COLS = [("device", "%-5s"), ("pattern", "%-9s"), ("size", "%6s"), ("qd", "%3s"), ("transport", "%-5s"),
+        ("notify", "%-5s"), ("placement", "%-4s"), ("reps", "%4s"), ("ops_per_s", "%11.0f"), ("spread_pct", "%6.1f"), ("p50_us", "%8.2f"),
+        ("p99_us", "%8.2f"), ("notifies", "%5.2f"), ("exits", "%5.2f"), ("cpu_fe_us_op", "%7.2f"),
+        ("cpu_be_us_op", "%7.2f"), ("failed", "%3s")]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run_dir")
+    ap.add_argument("--csv", action="store_true")
+    a = ap.parse_args()
+    rows, bad = load(a.run_dir)
+    for b in bad:
+        print(b, file=sys.stderr)
+    if not rows:
+        print(f"{a.run_dir}: no readable rows", file=sys.stderr)
+        return 1
+    meta_path = os.path.join(a.run_dir, "meta.json")
+    if os.path.exists(meta_path) and not a.csv:
+        m = json.load(open(meta_path))
+        pl = m.get("placement", {})
+        print(f"run {m.get('run_id')}  rev {m.get('git_rev')}  {m.get('host', {}).get('cpu')}")
+        print(f"placement: ping-pong {pl.get('pingpong_ns_start')} ns ({pl.get('tag_start')}) at start, "
+              f"{pl.get('pingpong_ns_end')} ns ({pl.get('tag_end')}) at end" +
+              ("  ** placement moved during the run **" if pl.get("moved") else ""))
+    recs = summarize(rows)
+    if a.csv:
+        names = [c for c, _ in COLS]
+        print(",".join(names))
+        for r in recs:
+            print(",".join(str(r.get(c, "")) for c in names))
+        return 0
+    print("  ".join(c for c, _ in COLS))
+    for r in recs:
+        print("  ".join((fmt % r[c]) if c in r else "-" for c, fmt in COLS))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
