@@ -99,11 +99,13 @@ def e2e(tmp):
     combos = {(r["cell"]["device"], r["cell"]["notify"]) for r in rows}
     want = {(dev, n) for dev in ("blk", "net", "scmi") for n in ("event", "poll")}
     result("e2e covers every device in both notify modes", want <= combos, f"missing {want - combos}")
+    transports = {r["cell"]["transport"] for r in rows}
+    result("e2e covers every transport", {"shm", "swiotlb"} <= transports, str(transports))
     bad = [(i, e.message) for i, r in enumerate(rows) for e in validator.iter_errors(r)]
     result(f"{len(rows)} result rows match results/schema.json", rows and not bad, str(bad[:5]))
     for r in rows:
         c = r["cell"]
-        name = f"{c['device']} {c['pattern']} size={c['size']} qd={c['qd']} {c['notify']}" + \
+        name = f"{c['device']} {c['pattern']} size={c['size']} qd={c['qd']} {c['transport']}/{c['variant']} {c['notify']}" + \
             (" indirect" if c["indirect"] else "")
         po = r["per_op"]
         problems = []
@@ -118,14 +120,31 @@ def e2e(tmp):
             problems.append(f"latency {r['lat_ns']} hist count {r['hist']['count']}")
         if sum(n for _, n in r["hist"]["buckets"]) != r["ops"]:
             problems.append("histogram buckets do not add up to ops")
-        # shm: the BE reads FE memory in place, so nothing is copied or mapped per op.
-        if po["copies"] or po["copy_bytes"] or po["maps"] or po["unmaps"] or po["flushes"]:
-            problems.append(f"shm copied or mapped: {po}")
+        fe, be = r["domains"]["fe"], r["domains"]["be"]
+        # Boundary slack: requests in flight when measuring starts or stops.
+        slack = 3.0 * c["qd"] / max(r["ops"], 1) + 1e-9
+        if po["maps"] or po["unmaps"] or po["flushes"] or po["hv_copies"]:
+            problems.append(f"{c['transport']} mapped or made hypervisor copies per op: {po}")
+        if c["transport"] == "shm" and (po["copies"] or po["copy_bytes"] or po["xport_ops"]):
+            problems.append(f"shm copied: {po}")
+        if c["transport"] == "swiotlb":
+            # Every buffer is bounced in at map (Linux copies even device-writable
+            # ones) and device-writable ones back at unmap: nout + 2*nin a request.
+            want = {("blk", "randread"): 5, ("blk", "read"): 5, ("blk", "write"): 4,
+                    ("net", "tx"): 1, ("net", "rx"): 2, ("net", "rr"): 3}.get((c["device"], c["pattern"]))
+            if be["bounce_copies"] or be["xport_ops"]:
+                problems.append(f"swiotlb BE copied: {be}")
+            if fe["bounce_copies"] < fe["xport_ops"] or po["xport_ops"] < 1 - slack:
+                problems.append(f"swiotlb: fewer bounce copies than slot allocations: {fe}")
+            if want is not None and abs(po["bounce_copies"] - want) > want * slack:
+                problems.append(f"swiotlb bounce copies {po['bounce_copies']} per op, want {want}")
+            if c["device"] == "blk" and c["pattern"] == "randrw" and not 4 - slack <= po["bounce_copies"] <= 5 + slack:
+                problems.append(f"swiotlb randrw bounce copies {po['bounce_copies']} not in [4, 5]")
         if c["notify"] == "poll":
             if po["notifies"] or po["exits"] or po["waits"] or po["notifies_suppressed"] <= 0:
                 problems.append(f"poll mode rang doorbells: {po}")
         else:
-            if po["notifies"] <= 0 or po["exits"] != po["notifies"] + po["waits"]:
+            if po["notifies"] <= 0 or fe["exits"] + be["exits"] != fe["notifies"] + be["notifies"] + fe["waits"] + be["waits"]:
                 problems.append(f"event mode counters inconsistent: {po}")
         if r["cpu_s"]["fe"] <= 0 or r["cpu_s"]["be"] <= 0:
             problems.append(f"cpu_s {r['cpu_s']}")
@@ -147,7 +166,8 @@ def e2e(tmp):
     lines = p.stdout.splitlines()
     result("analysis/summary.py summarises the e2e run, one line per cell and placement",
            p.returncode == 0 and len(lines) == 3 + len({(r["cell"]["device"], r["cell"]["pattern"], str(r["cell"]["size"]),
-                                                         r["cell"]["qd"], r["cell"]["notify"], (r["placement"] or {}).get("tag"))
+                                                         r["cell"]["qd"], r["cell"]["transport"], r["cell"]["notify"],
+                                                         (r["placement"] or {}).get("tag"))
                                                         for r in rows}), p.stdout[-800:] + p.stderr[-500:])
     with open(os.path.join(d, "results.jsonl"), "a") as f:
         f.write('{"schema": 1, "truncated\n')

@@ -311,6 +311,12 @@ int vtb_cell_run(const struct vtb_cellp *cp, struct vtb_cell_result *r)
 		.indirect = cp->indirect, .qsize = (uint16_t)cp->qsize,
 		.nqueues = vtb_workload_find(cp->device)->nqueues,
 	};
+	const struct vtb_transport_ops *t = vtb_transport_find(cp->transport);
+	if (t->region_bytes) {
+		/* Configuration both domains know, as a device tree would say it. */
+		env.shared_size = (t->region_bytes(env.qsize, env.nqueues, env.indirect) + 4095) & ~4095ull;
+		env.shared_gpa = (cp->mem - env.shared_size) & ~4095ull;
+	}
 	pid_t bp = spawn(be_main, cp, sh, &env);
 	if (bp < 0)
 		goto close_bells;

@@ -61,12 +61,14 @@ static void counters(FILE *f, const struct vtb_plat_counters *c)
 {
 	fprintf(f, "{\"copies\":%llu,\"copy_bytes\":%llu,\"maps\":%llu,\"map_bytes\":%llu,"
 		   "\"unmaps\":%llu,\"flushes\":%llu,\"notifies\":%llu,\"notifies_suppressed\":%llu,"
-		   "\"waits\":%llu,\"exits\":%llu}",
+		   "\"waits\":%llu,\"exits\":%llu,\"bounce_copies\":%llu,\"bounce_bytes\":%llu,\"xport_ops\":%llu}",
 		(unsigned long long)c->copies, (unsigned long long)c->copy_bytes,
 		(unsigned long long)c->maps, (unsigned long long)c->map_bytes,
 		(unsigned long long)c->unmaps, (unsigned long long)c->flushes,
 		(unsigned long long)c->notifies, (unsigned long long)c->notifies_suppressed,
-		(unsigned long long)c->waits, (unsigned long long)c->exits);
+		(unsigned long long)c->waits, (unsigned long long)c->exits,
+		(unsigned long long)c->bounce_copies, (unsigned long long)c->bounce_bytes,
+		(unsigned long long)c->xport_ops);
 }
 
 void vtb_write_row(FILE *f, const char *run_id, const char *git_rev, const struct vtb_host *h,
@@ -144,12 +146,15 @@ void vtb_write_row(FILE *f, const char *run_id, const char *git_rev, const struc
 
 	fprintf(f, ",\"per_op\":{\"copies\":%.6g,\"copy_bytes\":%.6g,\"maps\":%.6g,\"unmaps\":%.6g,"
 		   "\"flushes\":%.6g,\"notifies\":%.6g,\"notifies_suppressed\":%.6g,\"exits\":%.6g,"
-		   "\"waits\":%.6g}",
-		per(fe->copies + be->copies, ops), per(fe->copy_bytes + be->copy_bytes, ops),
+		   "\"waits\":%.6g,\"hv_copies\":%.6g,\"bounce_copies\":%.6g,\"xport_ops\":%.6g}",
+		per(fe->copies + be->copies + fe->bounce_copies + be->bounce_copies, ops),
+		per(fe->copy_bytes + be->copy_bytes + fe->bounce_bytes + be->bounce_bytes, ops),
 		per(fe->maps + be->maps, ops), per(fe->unmaps + be->unmaps, ops),
 		per(fe->flushes + be->flushes, ops), per(fe->notifies + be->notifies, ops),
 		per(fe->notifies_suppressed + be->notifies_suppressed, ops),
-		per(fe->exits + be->exits, ops), per(fe->waits + be->waits, ops));
+		per(fe->exits + be->exits, ops), per(fe->waits + be->waits, ops),
+		per(fe->copies + be->copies, ops), per(fe->bounce_copies + be->bounce_copies, ops),
+		per(fe->xport_ops + be->xport_ops, ops));
 	fputs(",\"domains\":{\"fe\":", f);
 	counters(f, fe);
 	fputs(",\"be\":", f);

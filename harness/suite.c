@@ -323,6 +323,16 @@ static int expand(const struct section *s, size_t i, struct vtb_cellp c, struct 
 			snprintf(err, n, "[%s] %s", s->name, why);
 			return -1;
 		}
+		if (t->max_buffer && c.size > 0 && (uint32_t)c.size + 64 > t->max_buffer) {
+			snprintf(err, n, "[%s] size=%d: transport %s maps at most %u bytes per buffer", s->name,
+				 c.size, t->name, t->max_buffer);
+			return -1;
+		}
+		if (t->region_bytes && t->region_bytes((uint16_t)c.qsize, w->nqueues, c.indirect) > c.mem / 2) {
+			snprintf(err, n, "[%s] mem=%llu: too small for %s's shared region (raise mem)", s->name,
+				 (unsigned long long)c.mem, t->name);
+			return -1;
+		}
 		if (c.qd > c.qsize) {
 			snprintf(err, n, "[%s] qd=%u is larger than the queue (qsize=%u)", s->name, c.qd, c.qsize);
 			return -1;

@@ -34,6 +34,10 @@ struct vtb_plat_counters {
 	uint64_t notifies_suppressed;	/* doorbells the peer told us to skip */
 	uint64_t waits;		/* blocking waits entered */
 	uint64_t exits;		/* calls that entered the hypervisor */
+	/* Counted by transports, not the seam: */
+	uint64_t bounce_copies;	/* payload memcpy into/out of shared memory */
+	uint64_t bounce_bytes;
+	uint64_t xport_ops;	/* grant entries, IOMMU requests, bounce slots... */
 };
 
 struct vtb_plat;
@@ -51,7 +55,7 @@ struct vtb_platform_ops {
 			 void *dst, size_t len);
 	/* Map [gpa, gpa+len) of owner's RAM into the caller; page granular. */
 	void *(*map)(struct vtb_plat *p, const struct vtb_dom *owner, uint64_t gpa,
-		     size_t len, bool write);
+		     size_t len, bool write, void *at);	/* at: fixed address or NULL */
 	int (*unmap)(struct vtb_plat *p, void *va, size_t len);
 	int (*notify)(struct vtb_plat *p, struct vtb_doorbell *db);
 	/* Blocks until db was rung at least once since the last wait. */

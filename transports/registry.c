@@ -4,6 +4,7 @@
 
 const struct vtb_transport_ops *const vtb_transports[] = {
 	&vtb_transport_shm,
+	&vtb_transport_swiotlb,
 	NULL,
 };
 
@@ -28,7 +29,8 @@ int vtb_transport_variant(const struct vtb_transport_ops *t, const char *variant
 int vtb_fe_alloc(struct vtb_xenv *env, uint64_t size, uint64_t align, uint64_t *gpa, void **va)
 {
 	uint64_t off = (env->ram_used + align - 1) & ~(align - 1);
-	if (off > env->fe->ram_size || size > env->fe->ram_size - off)
+	uint64_t end = env->shared_size ? env->shared_gpa : env->fe->ram_size;
+	if (off > end || size > end - off)
 		return -12; /* -ENOMEM */
 	env->ram_used = off + size;
 	*gpa = off;

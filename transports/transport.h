@@ -24,6 +24,10 @@ struct vtb_xenv {
 	/* FE only: its RAM and a bump allocator over it. */
 	char *ram;
 	uint64_t ram_used;
+	/* A region of FE RAM both sides know from configuration (a device-tree
+	 * restricted-dma-pool, a fat queue): [shared_gpa, +shared_size).  The
+	 * allocator never hands it out. */
+	uint64_t shared_gpa, shared_size;
 	/* BE only: device identity for the register block. */
 	uint32_t device_id;
 	uint32_t nqueues;
@@ -42,6 +46,10 @@ struct vtb_transport_ops {
 	const char *desc;
 	const char *const *variants;	/* NULL-terminated; first is the default */
 	const char *const *variant_desc;
+	/* Bytes of pre-shared region this transport needs (0: none). */
+	uint64_t (*region_bytes)(uint16_t qsize, unsigned nqueues, bool indirect);
+	/* Largest single buffer it can carry (0: no limit). */
+	uint32_t max_buffer;
 
 	/* Frontend (driver) side; wanted: device features the FE asks for. */
 	int (*fe_open)(struct vtb_xenv *env, uint64_t wanted, void **fe);
@@ -71,6 +79,7 @@ struct vtb_transport_ops {
 };
 
 extern const struct vtb_transport_ops vtb_transport_shm;
+extern const struct vtb_transport_ops vtb_transport_swiotlb;
 
 extern const struct vtb_transport_ops *const vtb_transports[];
 const struct vtb_transport_ops *vtb_transport_find(const char *name);

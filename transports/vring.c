@@ -1,0 +1,411 @@
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vring.h"
+
+static void relax_yield(void *ctx)
+{
+	(void)ctx;
+	sched_yield();
+}
+
+/* ================================================================ FE */
+
+int vtb_vring_fe_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, uint64_t wanted, void **out)
+{
+	struct vtb_vfe *fe = calloc(1, sizeof(*fe));
+	int err;
+	if (!fe)
+		return -ENOMEM;
+	fe->env = env;
+	fe->pol = pol;
+	fe->drv = (struct vtb_vdrv){ .r = env->regs, .relax = relax_yield };
+	err = vtb_vdrv_reset(&fe->drv);
+	if (err)
+		goto free_fe;
+	/* Poll mode runs without EVENT_IDX: the flags then say "never notify",
+	 * as a DPDK PMD does. */
+	wanted |= VTB_BIT(VTB_F_VERSION_1);
+	if (!env->poll)
+		wanted |= VTB_BIT(VTB_F_EVENT_IDX);
+	if (env->indirect)
+		wanted |= VTB_BIT(VTB_F_INDIRECT_DESC);
+	err = vtb_vdrv_negotiate(&fe->drv, wanted, &env->features);
+	if (err)
+		goto free_fe;
+	if (env->indirect && !(env->features & VTB_BIT(VTB_F_INDIRECT_DESC))) {
+		err = -ENOTSUP;
+		goto free_fe;
+	}
+	fe->nq = env->regs->num_queues;
+	if (fe->nq > VTB_VDEV_MAX_QUEUES) {
+		err = -EPROTO;
+		goto free_fe;
+	}
+	if (pol->fe_setup && (err = pol->fe_setup(fe)))
+		goto free_fe;
+	for (unsigned q = 0; q < fe->nq; q++) {
+		uint64_t ring_addr, ind_addr = 0;
+		void *ring, *ind = NULL;
+		uint16_t n = env->qsize;
+		err = pol->fe_ring(fe, vtb_vring_bytes(n), &ring_addr, &ring);
+		if (!err && env->indirect)
+			err = pol->fe_ring(fe, (size_t)n * VTB_REQ_MAX_SEG * 16, &ind_addr, &ind);
+		if (err)
+			goto teardown;
+		fe->vq[q] = malloc(vtb_vqd_memsize(n));
+		fe->req[q] = calloc(n, sizeof(struct vtb_vfe_req));
+		fe->free[q] = malloc(n * sizeof(uint16_t));
+		if (!fe->vq[q] || !fe->req[q] || !fe->free[q]) {
+			err = -ENOMEM;
+			goto teardown;
+		}
+		for (unsigned i = 0; i < n; i++)
+			fe->free[q][i] = (uint16_t)(n - 1 - i);
+		fe->nfree[q] = n;
+		struct vtb_vqd_params p = {
+			.num = n, .ring = ring, .event_idx = env->features & VTB_BIT(VTB_F_EVENT_IDX),
+			.indirect = ind, .indirect_addr = ind_addr, .indirect_max = VTB_REQ_MAX_SEG,
+		};
+		vtb_vqd_init(fe->vq[q], &p);
+		if (env->poll)
+			vtb_vqd_disable_cb(fe->vq[q]);
+		err = vtb_vdrv_setup_queue(&fe->drv, q, n, ring_addr, ring_addr + vtb_vring_avail_off(n),
+					   ring_addr + vtb_vring_used_off(n));
+		if (err)
+			goto teardown;
+	}
+	err = vtb_vdrv_driver_ok(&fe->drv);
+	if (err)
+		goto teardown;
+	*out = fe;
+	return 0;
+
+teardown:
+	if (pol->fe_teardown)
+		pol->fe_teardown(fe);
+	for (unsigned q = 0; q < fe->nq; q++) {
+		free(fe->vq[q]);
+		free(fe->req[q]);
+		free(fe->free[q]);
+	}
+free_fe:
+	free(fe);
+	return err;
+}
+
+int vtb_vring_fe_add(void *p, unsigned q, const struct vtb_sg *sg, unsigned nout, unsigned nin, void *token)
+{
+	struct vtb_vfe *fe = p;
+	struct vtb_sg dev[VTB_REQ_MAX_SEG];
+	unsigned total = nout + nin;
+	bool ind = fe->env->indirect && total > 1;
+	int err;
+
+	if (total > VTB_REQ_MAX_SEG)
+		return -EINVAL;
+	if (!fe->nfree[q] || vtb_vqd_num_free(fe->vq[q]) < (ind ? 1 : total))
+		return -VTB_ENOSPC;
+	uint16_t id = fe->free[q][fe->nfree[q] - 1];
+	struct vtb_vfe_req *r = &fe->req[q][id];
+	r->token = token;
+	r->nout = nout;
+	r->nin = nin;
+	memcpy(r->orig, sg, total * sizeof(*sg));
+	if (fe->pol->fe_map) {
+		if ((err = fe->pol->fe_map(fe, r, dev)))
+			return err;	/* -ENOSPC: bounce or grant space exhausted, try later */
+		sg = dev;
+	}
+	err = vtb_vqd_add(fe->vq[q], sg, nout, nin, r, ind);
+	if (err) {
+		if (fe->pol->fe_unmap)
+			fe->pol->fe_unmap(fe, r, 0);
+		return err;
+	}
+	fe->nfree[q]--;
+	fe->pending[q] = true;
+	return 0;
+}
+
+void vtb_vring_fe_kick(void *p, unsigned q)
+{
+	struct vtb_vfe *fe = p;
+	struct vtb_plat *plat = fe->env->plat;
+	if (!fe->pending[q])
+		return;
+	fe->pending[q] = false;
+	if (vtb_vqd_kick_prepare(fe->vq[q]))
+		plat->ops->notify(plat, fe->env->kick);
+	else
+		plat->ctr->notifies_suppressed++;
+}
+
+void *vtb_vring_fe_get(void *p, unsigned q, uint32_t *len)
+{
+	struct vtb_vfe *fe = p;
+	uint32_t l = 0;
+	struct vtb_vfe_req *r = vtb_vqd_get_used(fe->vq[q], &l);
+	if (!r)
+		return NULL;
+	/* The length is the device's word: clamp it to what was offered. */
+	uint32_t in = 0;
+	for (unsigned i = r->nout; i < r->nout + r->nin; i++)
+		in += r->orig[i].len;
+	if (l > in)
+		l = in;
+	if (fe->pol->fe_unmap)
+		fe->pol->fe_unmap(fe, r, l);
+	fe->free[q][fe->nfree[q]++] = (uint16_t)(r - fe->req[q]);
+	if (len)
+		*len = l;
+	return r->token;
+}
+
+unsigned vtb_vring_fe_free(void *p, unsigned q)
+{
+	struct vtb_vfe *fe = p;
+	return vtb_vqd_num_free(fe->vq[q]);
+}
+
+bool vtb_vring_fe_enable_cb(void *p)
+{
+	struct vtb_vfe *fe = p;
+	bool pending = false;
+	for (unsigned q = 0; q < fe->nq; q++)
+		pending |= vtb_vqd_enable_cb(fe->vq[q]);
+	return pending;
+}
+
+void vtb_vring_fe_disable_cb(void *p)
+{
+	struct vtb_vfe *fe = p;
+	for (unsigned q = 0; q < fe->nq; q++)
+		vtb_vqd_disable_cb(fe->vq[q]);
+}
+
+int vtb_vring_fe_wait(void *p)
+{
+	struct vtb_vfe *fe = p;
+	return fe->env->plat->ops->wait(fe->env->plat, fe->env->call);
+}
+
+bool vtb_vring_fe_broken(void *p)
+{
+	struct vtb_vfe *fe = p;
+	for (unsigned q = 0; q < fe->nq; q++)
+		if (vtb_vqd_broken(fe->vq[q]))
+			return true;
+	return VTB_READ_ONCE(fe->env->regs->status) & VTB_S_NEEDS_RESET;
+}
+
+void vtb_vring_fe_close(void *p)
+{
+	struct vtb_vfe *fe = p;
+	if (fe->pol->fe_teardown)
+		fe->pol->fe_teardown(fe);
+	for (unsigned q = 0; q < fe->nq; q++) {
+		free(fe->vq[q]);
+		free(fe->req[q]);
+		free(fe->free[q]);
+	}
+	free(fe);
+}
+
+/* ================================================================ BE */
+
+static const void *be_xlate(void *ctx, uint64_t addr, uint32_t len)
+{
+	struct vtb_vbe *be = ctx;
+	return be->pol->be_indirect(be, addr, len);
+}
+
+int vtb_vring_be_fail(struct vtb_vbe *be, int err)
+{
+	be->st.broken = true;
+	VTB_WRITE_ONCE(be->env->regs->status, VTB_READ_ONCE(be->env->regs->status) | VTB_S_NEEDS_RESET);
+	return err;
+}
+
+int vtb_vring_be_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, void **out)
+{
+	struct vtb_vbe *be = calloc(1, sizeof(*be));
+	int err;
+	if (!be)
+		return -ENOMEM;
+	be->env = env;
+	be->pol = pol;
+	uint64_t feat = env->device_features | VTB_BIT(VTB_F_EVENT_IDX) | VTB_BIT(VTB_F_INDIRECT_DESC);
+	err = vtb_vdev_publish(env->regs, env->device_id, feat, env->nqueues, VTB_VQ_MAX_SIZE,
+			       env->config, env->config_len);
+	if (err)
+		goto free_be;
+	if (pol->be_setup && (err = pol->be_setup(be)))
+		goto free_be;
+	while (!be->st.live && !be->st.broken)
+		if (!vtb_vdev_service(env->regs, &be->st))
+			sched_yield();
+	if (be->st.broken) {
+		err = -EPROTO;
+		goto teardown;
+	}
+	env->features = be->st.features;
+	be->nq = env->nqueues;
+	for (unsigned q = 0; q < be->nq; q++) {
+		uint16_t n = be->st.q[q].num;
+		void *ring = n ? pol->be_ring(be, be->st.q[q].desc, vtb_vring_bytes(n)) : NULL;
+		if (!ring) {
+			err = vtb_vring_be_fail(be, -EFAULT);
+			goto free_vqs;
+		}
+		be->vq[q] = malloc(vtb_vqdev_memsize(n));
+		be->slot[q] = calloc(n, sizeof(struct vtb_vbe_slot));
+		if (!be->vq[q] || !be->slot[q]) {
+			err = -ENOMEM;
+			goto free_vqs;
+		}
+		struct vtb_vqdev_params p = {
+			.num = n, .ring = ring,
+			.event_idx = be->st.features & VTB_BIT(VTB_F_EVENT_IDX),
+			.indirect = be->st.features & VTB_BIT(VTB_F_INDIRECT_DESC),
+			.xlate = be_xlate, .xlate_ctx = be,
+		};
+		vtb_vqdev_init(be->vq[q], &p);
+		if (env->poll)
+			vtb_vqdev_disable_notify(be->vq[q]);
+	}
+	*out = be;
+	return 0;
+
+free_vqs:
+	for (unsigned q = 0; q < be->nq; q++) {
+		free(be->vq[q]);
+		free(be->slot[q]);
+	}
+teardown:
+	if (pol->be_teardown)
+		pol->be_teardown(be);
+free_be:
+	free(be);
+	return err;
+}
+
+static void be_release(struct vtb_vbe *be, struct vtb_vbe_slot *s, uint32_t written)
+{
+	for (unsigned i = 0; i < s->n; i++) {
+		struct vtb_vbe_map *m = &s->m[i];
+		uint32_t here = 0;
+		if (m->write && written) {
+			here = written < m->len ? written : m->len;
+			written -= here;
+		}
+		if (be->pol->be_put)
+			be->pol->be_put(be, m, here);
+	}
+	s->n = 0;
+}
+
+int vtb_vring_be_pop(void *p, unsigned q, struct vtb_req *req)
+{
+	struct vtb_vbe *be = p;
+	struct vtb_chain c = { .seg = be->seg, .max_seg = VTB_REQ_MAX_SEG };
+	if (be->st.broken)
+		return -EIO;
+	int r = vtb_vqdev_pop(be->vq[q], &c);
+	if (r <= 0)
+		return r < 0 ? vtb_vring_be_fail(be, r) : 0;
+	struct vtb_vbe_slot *s = &be->slot[q][c.head];
+	s->n = 0;
+	for (unsigned i = 0; i < c.nseg; i++) {
+		struct vtb_vbe_map *m = &s->m[i];
+		*m = (struct vtb_vbe_map){ .addr = c.seg[i].addr, .len = c.seg[i].len, .write = c.seg[i].write };
+		int e = be->pol->be_get(be, m);
+		if (e) {
+			be_release(be, s, 0);
+			return vtb_vring_be_fail(be, e);
+		}
+		s->n = i + 1;
+		req->iov[i].base = m->va;
+		req->iov[i].len = m->len;
+	}
+	req->nout = c.nout;
+	req->nin = (uint16_t)(c.nseg - c.nout);
+	req->out_bytes = c.out_bytes;
+	req->in_bytes = c.in_bytes;
+	req->q = (uint16_t)q;
+	req->head = c.head;
+	return 1;
+}
+
+int vtb_vring_be_push(void *p, struct vtb_req *req, uint32_t written)
+{
+	struct vtb_vbe *be = p;
+	unsigned q = req->q;
+	/* Copy back / unmap before the driver can see the completion. */
+	be_release(be, &be->slot[q][req->head], written);
+	be->dirty[q] = true;
+	return vtb_vqdev_push(be->vq[q], req->head, written);
+}
+
+void vtb_vring_be_flush(void *p)
+{
+	struct vtb_vbe *be = p;
+	struct vtb_plat *plat = be->env->plat;
+	bool need = false, any = false;
+	for (unsigned q = 0; q < be->nq; q++) {
+		if (!be->dirty[q])
+			continue;
+		be->dirty[q] = false;
+		any = true;
+		need |= vtb_vqdev_need_notify(be->vq[q]);
+	}
+	if (need)
+		plat->ops->notify(plat, be->env->call);
+	else if (any)
+		plat->ctr->notifies_suppressed++;
+}
+
+bool vtb_vring_be_enable_notify(void *p, uint32_t qmask)
+{
+	struct vtb_vbe *be = p;
+	bool pending = false;
+	for (unsigned q = 0; q < be->nq; q++)
+		if (qmask & (1u << q))
+			pending |= vtb_vqdev_enable_notify(be->vq[q]);
+	return pending;
+}
+
+void vtb_vring_be_disable_notify(void *p)
+{
+	struct vtb_vbe *be = p;
+	for (unsigned q = 0; q < be->nq; q++)
+		vtb_vqdev_disable_notify(be->vq[q]);
+}
+
+int vtb_vring_be_wait(void *p)
+{
+	struct vtb_vbe *be = p;
+	return be->env->plat->ops->wait(be->env->plat, be->env->kick);
+}
+
+bool vtb_vring_be_broken(void *p)
+{
+	struct vtb_vbe *be = p;
+	return be->st.broken;
+}
+
+void vtb_vring_be_close(void *p)
+{
+	struct vtb_vbe *be = p;
+	for (unsigned q = 0; q < be->nq; q++) {
+		for (unsigned h = 0; be->slot[q] && h < be->st.q[q].num; h++)
+			be_release(be, &be->slot[q][h], 0);
+		free(be->vq[q]);
+		free(be->slot[q]);
+	}
+	if (be->pol->be_teardown)
+		be->pol->be_teardown(be);
+	free(be);
+}
