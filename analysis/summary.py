@@ -93,8 +93,8 @@ def summarize(rows):
     return out
 
 
-COLS = [("device", "%-5s"), ("pattern", "%-9s"), ("size", "%6s"), ("qd", "%3s"), ("transport", "%-5s"),
-        ("notify", "%-5s"), ("placement", "%-4s"), ("reps", "%4s"), ("ops_per_s", "%11.0f"), ("spread_pct", "%6.1f"), ("p50_us", "%8.2f"),
+COLS = [("device", "%-5s"), ("pattern", "%-9s"), ("size", "%6s"), ("qd", "%3s"), ("transport", "%-7s"),
+        ("variant", "%-10s"), ("notify", "%-5s"), ("placement", "%-4s"), ("reps", "%4s"), ("ops_per_s", "%11.0f"), ("spread_pct", "%6.1f"), ("p50_us", "%8.2f"),
         ("p99_us", "%8.2f"), ("notifies", "%5.2f"), ("exits", "%5.2f"), ("cpu_fe_us_op", "%7.2f"),
         ("cpu_be_us_op", "%7.2f"), ("failed", "%3s")]
 

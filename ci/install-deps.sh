@@ -2,7 +2,7 @@
 # Installs the Debian packages vtbench needs, only those missing.  Safe to
 # run again; needs root (or sudo) only when something is missing.
 set -e
-PKGS="build-essential liburing-dev linux-libc-dev python3 python3-jsonschema"
+PKGS="build-essential clang liburing-dev linux-libc-dev libxen-dev python3 python3-jsonschema"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -22,7 +22,8 @@ struct shared {
 	uint32_t stop;			/* FE -> BE: finish */
 	uint32_t measuring;		/* FE -> BE: the measured phase has begun */
 	uint32_t be_ready;
-	pid_t be_pid;
+	uint32_t pids_ready;		/* harness -> domains: fe_pid and be_pid are set */
+	pid_t fe_pid, be_pid;
 	struct vtb_plat_counters live[2];	/* each domain's seam counters */
 	struct vtb_plat_counters snap[2];	/* at the start of the measured phase */
 	struct vtb_cell_result r;
@@ -55,6 +56,15 @@ static void cpu_relax(void)
 #elif defined(__aarch64__)
 	__asm__ volatile("yield");
 #endif
+}
+
+/* Both domains exist: learn the peer's identity, as a hypervisor knows it. */
+static void await_pids(struct shared *sh, struct vtb_xenv *env)
+{
+	while (!__atomic_load_n(&sh->pids_ready, __ATOMIC_ACQUIRE))
+		sched_yield();
+	env->fe->pid = sh->fe_pid;
+	env->be->pid = sh->be_pid;
 }
 
 static void domain_error(char *buf, size_t n, const char *fmt, ...)
@@ -96,6 +106,7 @@ static int be_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 	int e;
 
 	pin(cp->cpu_be);
+	await_pids(sh, env);
 	env->plat = &plat;
 	if ((e = w->be_init(cp, env, &io, &dev))) {
 		domain_error(sh->be_error, sizeof(sh->be_error), "BE: %s device init: %s", w->name, strerror(-e));
@@ -118,6 +129,8 @@ static int be_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 			measuring = true;
 		}
 		int n = w->be_process(dev, cp->qsize);
+		if (n < 0 && __atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE))
+			break;	/* the FE is tearing down: its memory may be gone */
 		if (n < 0) {
 			domain_error(sh->be_error, sizeof(sh->be_error),
 				     "BE: device stopped on bad input from the FE (%s); status NEEDS_RESET", strerror(-n));
@@ -181,6 +194,7 @@ static int fe_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 	int e, rc = 1;
 
 	pin(cp->cpu_fe);
+	await_pids(sh, env);
 	env->plat = &plat;
 	env->ram = vtb_proc_dom_map_own(env->fe);
 	if (!env->ram) {
@@ -329,6 +343,8 @@ int vtb_cell_run(const struct vtb_cellp *cp, struct vtb_cell_result *r)
 		goto close_bells;
 	}
 	fe.pid = fp;
+	sh->fe_pid = fp;
+	__atomic_store_n(&sh->pids_ready, 1, __ATOMIC_RELEASE);
 
 	/* Watch both: a hang ends at the timeout, a death ends the other. */
 	uint64_t start = vtb_now_ns(), deadline = start + (uint64_t)(cp->timeout * 1e9);

@@ -11,7 +11,7 @@
 const struct vtb_key vtb_keys[] = {
 	{ "device", "blk", "blk | net | scmi", false },
 	{ "transport", "shm", "how buffers cross between domains (see transports)", false },
-	{ "variant", "", "transport variant; empty = the transport's default", false },
+	{ "variant", "", "transport variant; empty = the transport's default, * = all (transport=NAME/VARIANT also works)", false },
 	{ "notify", "event", "event: doorbells with EVENT_IDX suppression | poll: busy polling, no doorbells", false },
 	{ "platform", "proc", "proc: domains are Linux processes with memfd RAM", false },
 	{ "pattern", "randread", "blk: randread | randwrite | read | write | randrw", false },
@@ -158,9 +158,19 @@ static int apply(struct vtb_cellp *c, const char *key, const char *v, char *err,
 		return copy_str(c->device, sizeof(c->device), v);
 	}
 	if (!strcmp(key, "transport")) {
-		if (!vtb_transport_find(v))
+		/* NAME or NAME/VARIANT, so one matrix can mix transports' variants. */
+		char name[32];
+		const char *slash = strchr(v, '/');
+		size_t nl = slash ? (size_t)(slash - v) : strlen(v);
+		if (nl >= sizeof(name))
 			BAD("unknown transport '%s' (see ./vtbench list)", v);
-		return copy_str(c->transport, sizeof(c->transport), v);
+		memcpy(name, v, nl);
+		name[nl] = 0;
+		if (!vtb_transport_find(name))
+			BAD("unknown transport '%s' (see ./vtbench list)", name);
+		if (slash && copy_str(c->variant, sizeof(c->variant), slash + 1))
+			BAD("variant too long");
+		return copy_str(c->transport, sizeof(c->transport), name);
 	}
 	if (!strcmp(key, "variant"))
 		STR(variant, "variant too long");
@@ -309,6 +319,15 @@ static int expand(const struct section *s, size_t i, struct vtb_cellp c, struct 
 			c.events = false;
 		} else {
 			c.size = 0;
+		}
+		if (!strcmp(c.variant, "*")) {	/* every variant of the transport */
+			for (int k = 0; t->variants[k]; k++) {
+				struct vtb_cellp c2 = c;
+				copy_str(c2.variant, sizeof(c2.variant), t->variants[k]);
+				if (expand(s, i, c2, out, err, n))
+					return -1;
+			}
+			return 0;
 		}
 		int vi = vtb_transport_variant(t, c.variant);
 		if (vi < 0) {

@@ -42,21 +42,28 @@ struct vtb_plat_counters {
 
 struct vtb_plat;
 
+struct vtb_copy_op {
+	uint64_t gpa;		/* in the peer's RAM */
+	void *local;		/* in the caller */
+	uint32_t len;
+};
+#define VTB_COPY_MAX_OPS 1024	/* IOV_MAX */
+
 /* proc: where each domain maps its own RAM in its own process. */
 #define VTB_PROC_RAM_BASE 0x200000000000ull
 
 struct vtb_platform_ops {
 	const char *name;
 	const char *desc;
-	/* Hypervisor copy into / out of another domain's RAM. */
-	int (*copy_to)(struct vtb_plat *p, const struct vtb_dom *dst, uint64_t gpa,
-		       const void *src, size_t len);
-	int (*copy_from)(struct vtb_plat *p, const struct vtb_dom *src, uint64_t gpa,
-			 void *dst, size_t len);
+	/* One hypervisor copy call moving n pieces between the caller and
+	 * peer's RAM (to_peer: into it), like a batch of GNTTABOP_copy ops. */
+	int (*copy)(struct vtb_plat *p, const struct vtb_dom *peer, const struct vtb_copy_op *ops,
+		    unsigned n, bool to_peer);
 	/* Map [gpa, gpa+len) of owner's RAM into the caller; page granular. */
 	void *(*map)(struct vtb_plat *p, const struct vtb_dom *owner, uint64_t gpa,
 		     size_t len, bool write, void *at);	/* at: fixed address or NULL */
-	int (*unmap)(struct vtb_plat *p, void *va, size_t len);
+	/* keep_va: leave the range reserved (inaccessible) for a later map at it. */
+	int (*unmap)(struct vtb_plat *p, void *va, size_t len, bool keep_va);
 	int (*notify)(struct vtb_plat *p, struct vtb_doorbell *db);
 	/* Blocks until db was rung at least once since the last wait. */
 	int (*wait)(struct vtb_plat *p, struct vtb_doorbell *db);

@@ -5,6 +5,7 @@
 const struct vtb_transport_ops *const vtb_transports[] = {
 	&vtb_transport_shm,
 	&vtb_transport_swiotlb,
+	&vtb_transport_grant,
 	NULL,
 };
 

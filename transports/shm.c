@@ -60,7 +60,7 @@ static void shm_be_teardown(struct vtb_vbe *be)
 	struct shm_be *s = be->priv;
 	if (!s)
 		return;
-	be->env->plat->ops->unmap(be->env->plat, s->fe_ram, s->fe_size);
+	be->env->plat->ops->unmap(be->env->plat, s->fe_ram, s->fe_size, false);
 	free(s);
 }
 

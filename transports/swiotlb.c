@@ -202,7 +202,7 @@ static void tlb_be_teardown(struct vtb_vbe *be)
 	struct tlb_be *t = be->priv;
 	if (!t)
 		return;
-	be->env->plat->ops->unmap(be->env->plat, t->base, t->size);
+	be->env->plat->ops->unmap(be->env->plat, t->base, t->size, false);
 	free(t);
 }
 

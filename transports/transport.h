@@ -80,6 +80,7 @@ struct vtb_transport_ops {
 
 extern const struct vtb_transport_ops vtb_transport_shm;
 extern const struct vtb_transport_ops vtb_transport_swiotlb;
+extern const struct vtb_transport_ops vtb_transport_grant;
 
 extern const struct vtb_transport_ops *const vtb_transports[];
 const struct vtb_transport_ops *vtb_transport_find(const char *name);

@@ -294,6 +294,12 @@ free_be:
 
 static void be_release(struct vtb_vbe *be, struct vtb_vbe_slot *s, uint32_t written)
 {
+	if (be->pol->be_put_chain) {
+		if (s->n)
+			be->pol->be_put_chain(be, s, written);
+		s->n = 0;
+		return;
+	}
 	for (unsigned i = 0; i < s->n; i++) {
 		struct vtb_vbe_map *m = &s->m[i];
 		uint32_t here = 0;
@@ -318,15 +324,27 @@ int vtb_vring_be_pop(void *p, unsigned q, struct vtb_req *req)
 		return r < 0 ? vtb_vring_be_fail(be, r) : 0;
 	struct vtb_vbe_slot *s = &be->slot[q][c.head];
 	s->n = 0;
-	for (unsigned i = 0; i < c.nseg; i++) {
-		struct vtb_vbe_map *m = &s->m[i];
-		*m = (struct vtb_vbe_map){ .addr = c.seg[i].addr, .len = c.seg[i].len, .write = c.seg[i].write };
-		int e = be->pol->be_get(be, m);
+	if (be->pol->be_get_chain) {
+		for (unsigned i = 0; i < c.nseg; i++)
+			s->m[i] = (struct vtb_vbe_map){ .addr = c.seg[i].addr, .len = c.seg[i].len, .write = c.seg[i].write };
+		s->n = c.nseg;
+		int e = be->pol->be_get_chain(be, s);
 		if (e) {
-			be_release(be, s, 0);
+			s->n = 0;	/* the policy released what it took */
 			return vtb_vring_be_fail(be, e);
 		}
-		s->n = i + 1;
+	}
+	for (unsigned i = 0; i < c.nseg; i++) {
+		struct vtb_vbe_map *m = &s->m[i];
+		if (!be->pol->be_get_chain) {
+			*m = (struct vtb_vbe_map){ .addr = c.seg[i].addr, .len = c.seg[i].len, .write = c.seg[i].write };
+			int e = be->pol->be_get(be, m);
+			if (e) {
+				be_release(be, s, 0);
+				return vtb_vring_be_fail(be, e);
+			}
+			s->n = i + 1;
+		}
 		req->iov[i].base = m->va;
 		req->iov[i].len = m->len;
 	}
@@ -400,8 +418,10 @@ void vtb_vring_be_close(void *p)
 {
 	struct vtb_vbe *be = p;
 	for (unsigned q = 0; q < be->nq; q++) {
-		for (unsigned h = 0; be->slot[q] && h < be->st.q[q].num; h++)
+		for (unsigned h = 0; be->slot[q] && h < be->st.q[q].num; h++) {
 			be_release(be, &be->slot[q][h], 0);
+			free(be->slot[q][h].buf);
+		}
 		free(be->vq[q]);
 		free(be->slot[q]);
 	}

@@ -33,6 +33,8 @@ struct vtb_vbe_map {
 struct vtb_vbe_slot {
 	unsigned n;
 	struct vtb_vbe_map m[VTB_REQ_MAX_SEG];
+	void *buf;		/* policy: per-head scratch (grant copy's local buffers) */
+	size_t buf_len;
 };
 
 struct vtb_vring_policy {
@@ -54,6 +56,11 @@ struct vtb_vring_policy {
 	void *(*be_ring)(struct vtb_vbe *be, uint64_t addr, size_t bytes);
 	/* BE: an indirect table (read only, for the pop in progress). */
 	const void *(*be_indirect)(struct vtb_vbe *be, uint64_t addr, uint32_t len);
+	/* BE, optional: resolve a whole chain at once (s->m[0..n) have addr,
+	 * len and write set); replaces be_get, so a copy can be one batch. */
+	int (*be_get_chain)(struct vtb_vbe *be, struct vtb_vbe_slot *s);
+	/* BE, optional: release a whole chain; replaces be_put. */
+	int (*be_put_chain)(struct vtb_vbe *be, struct vtb_vbe_slot *s, uint32_t written);
 	/* BE: resolve one buffer of a chain; may map or copy.  <0: bad input. */
 	int (*be_get)(struct vtb_vbe *be, struct vtb_vbe_map *m);
 	/* BE: release it before the chain is pushed (copy back, unmap). */

@@ -83,6 +83,20 @@ int main(void)
 	CHECK_EQ(c.v[0].qsize, 64);
 	vtb_cells_free(&c);
 
+	/* Variants: all of them with *, or named with the transport. */
+	const char *kv5[] = { "transport=shm,grant", "variant=*" };
+	CHECK_EQ(build(NULL, kv5, 2, &c), 0);
+	CHECK_EQ(c.n, 4);
+	CHECK(!strcmp(c.v[0].variant, "split") && !strcmp(c.v[3].variant, "persistent"));
+	vtb_cells_free(&c);
+	const char *kv6[] = { "transport=grant/copy,swiotlb" };
+	CHECK_EQ(build(NULL, kv6, 1, &c), 0);
+	CHECK_EQ(c.n, 2);
+	CHECK(!strcmp(c.v[0].transport, "grant") && !strcmp(c.v[0].variant, "copy"));
+	CHECK(!strcmp(c.v[1].variant, "pool"));
+	vtb_cells_free(&c);
+	expect_error(NULL, (const char *[]){ "transport=grant/teleport" }, 1, "has no variant 'teleport'");
+
 	/* Errors, each naming where. */
 	expect_error("[a]\ndevice=blk\nbogus=1\n", NULL, 0, "vtb-test.suite:3: unknown key 'bogus'");
 	expect_error("[a]\nqd=1,x\n", NULL, 0, "vtb-test.suite:2: qd=x");

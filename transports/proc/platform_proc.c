@@ -58,35 +58,30 @@ void vtb_proc_doorbell_destroy(struct vtb_doorbell *db)
 	db->fd = -1;
 }
 
-static int proc_copy(struct vtb_plat *p, const struct vtb_dom *peer, uint64_t gpa,
-		     void *local, size_t len, bool to_peer)
+static int proc_copy(struct vtb_plat *p, const struct vtb_dom *peer, const struct vtb_copy_op *ops,
+		     unsigned n, bool to_peer)
 {
-	if (!peer->pid || gpa > peer->ram_size || len > peer->ram_size - gpa)
-		return -EFAULT;
-	struct iovec l = { .iov_base = local, .iov_len = len };
-	/* Every domain maps its RAM at VTB_PROC_RAM_BASE in its own process,
-	 * so the "hypervisor" knows gpa -> host va as a real p2m would. */
-	struct iovec r = { .iov_base = (void *)(uintptr_t)(VTB_PROC_RAM_BASE + gpa), .iov_len = len };
+	struct iovec l[VTB_COPY_MAX_OPS], r[VTB_COPY_MAX_OPS];
+	size_t total = 0;
+	if (!peer->pid || n == 0 || n > VTB_COPY_MAX_OPS)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		if (ops[i].gpa > peer->ram_size || ops[i].len > peer->ram_size - ops[i].gpa)
+			return -EFAULT;
+		/* Every domain maps its RAM at VTB_PROC_RAM_BASE in its own
+		 * process, so the "hypervisor" knows gpa -> host va as a p2m would. */
+		l[i] = (struct iovec){ ops[i].local, ops[i].len };
+		r[i] = (struct iovec){ (void *)(uintptr_t)(VTB_PROC_RAM_BASE + ops[i].gpa), ops[i].len };
+		total += ops[i].len;
+	}
 	p->ctr->copies++;
 	p->ctr->exits++;
-	ssize_t n = to_peer ? process_vm_writev(peer->pid, &l, 1, &r, 1, 0)
-			    : process_vm_readv(peer->pid, &l, 1, &r, 1, 0);
-	if (n < 0)
+	ssize_t got = to_peer ? process_vm_writev(peer->pid, l, n, r, n, 0)
+			      : process_vm_readv(peer->pid, l, n, r, n, 0);
+	if (got < 0)
 		return -errno;
-	p->ctr->copy_bytes += (uint64_t)n;
-	return (size_t)n == len ? 0 : -EFAULT;
-}
-
-static int proc_copy_to(struct vtb_plat *p, const struct vtb_dom *dst, uint64_t gpa,
-			const void *src, size_t len)
-{
-	return proc_copy(p, dst, gpa, (void *)src, len, true);
-}
-
-static int proc_copy_from(struct vtb_plat *p, const struct vtb_dom *src, uint64_t gpa,
-			  void *dst, size_t len)
-{
-	return proc_copy(p, src, gpa, dst, len, false);
+	p->ctr->copy_bytes += (uint64_t)got;
+	return (size_t)got == total ? 0 : -EFAULT;
 }
 
 static void *proc_map(struct vtb_plat *p, const struct vtb_dom *owner, uint64_t gpa,
@@ -110,14 +105,19 @@ static void *proc_map(struct vtb_plat *p, const struct vtb_dom *owner, uint64_t 
 	return va;
 }
 
-static int proc_unmap(struct vtb_plat *p, void *va, size_t len)
+static int proc_unmap(struct vtb_plat *p, void *va, size_t len, bool keep_va)
 {
 	size_t span = (len + PAGE - 1) & ~(PAGE - 1);
 	p->ctr->unmaps++;
 	p->ctr->exits++;
-	/* munmap of a populated shared mapping flushes the TLB of every CPU
-	 * that ran this mm: the shootdown a grant unmap costs. */
+	/* Zapping a populated shared mapping flushes the TLB of every CPU that
+	 * ran this mm: the shootdown a grant unmap costs.  Keeping the range
+	 * reserved (PROT_NONE over it) zaps the same way, and nothing else in
+	 * the process can land in the hole. */
 	p->ctr->flushes++;
+	if (keep_va)
+		return mmap(va, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) ==
+			       MAP_FAILED ? -errno : 0;
 	return munmap(va, span) < 0 ? -errno : 0;
 }
 
@@ -146,8 +146,7 @@ static int proc_wait(struct vtb_plat *p, struct vtb_doorbell *db)
 const struct vtb_platform_ops vtb_platform_proc = {
 	.name = "proc",
 	.desc = "domains are Linux processes, guest RAM a memfd; process_vm_readv/writev, mmap/munmap, eventfd",
-	.copy_to = proc_copy_to,
-	.copy_from = proc_copy_from,
+	.copy = proc_copy,
 	.map = proc_map,
 	.unmap = proc_unmap,
 	.notify = proc_notify,

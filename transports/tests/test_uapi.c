@@ -6,11 +6,16 @@
 #include <linux/virtio_ring.h>
 #include <linux/virtio_scmi.h>
 #include <stddef.h>
+#include <stdint.h>
+#define __XEN_INTERFACE_VERSION__ 0x00040e00
+#include <xen/xen.h>
+#include <xen/grant_table.h>
 
 #include "../../ci/vtb_test.h"
 #include "../../workloads/blk/vtb_blk.h"
 #include "../../workloads/net/vtb_net.h"
 #include "../../workloads/scmi/vtb_scmi.h"
+#include "../core/vtb_grant.h"
 #include "../core/vtb_virtq.h"
 
 #define SAME_FIELD(ours, theirs, fo, ft) do { \
@@ -124,5 +129,33 @@ int main(void)
 	CHECK_EQ(VTB_SCMI_F_P2A_CHANNELS, VIRTIO_SCMI_F_P2A_CHANNELS);
 	CHECK_EQ(VTB_SCMI_Q_CMD, VIRTIO_SCMI_VQ_TX);
 	CHECK_EQ(VTB_SCMI_Q_EVENT, VIRTIO_SCMI_VQ_RX);
+	/* xen/grant_table.h (Debian libxen-dev) */
+	CHECK_EQ(sizeof(struct vtb_grant_entry_v1), sizeof(struct grant_entry_v1));
+	SAME_FIELD(struct vtb_grant_entry_v1, struct grant_entry_v1, flags, flags);
+	SAME_FIELD(struct vtb_grant_entry_v1, struct grant_entry_v1, domid, domid);
+	SAME_FIELD(struct vtb_grant_entry_v1, struct grant_entry_v1, frame, frame);
+	CHECK_EQ(VTB_GTF_permit_access, GTF_permit_access);
+	CHECK_EQ(VTB_GTF_type_mask, GTF_type_mask);
+	CHECK_EQ(VTB_GTF_readonly, GTF_readonly);
+	CHECK_EQ(VTB_GTF_reading, GTF_reading);
+	CHECK_EQ(VTB_GTF_writing, GTF_writing);
+	CHECK_EQ(VTB_GNTST_okay, GNTST_okay);
+	CHECK_EQ(VTB_GNTST_general_error, GNTST_general_error);
+	CHECK_EQ(VTB_GNTST_bad_domain, GNTST_bad_domain);
+	CHECK_EQ(VTB_GNTST_bad_gntref, GNTST_bad_gntref);
+	CHECK_EQ(VTB_GNTST_permission_denied, GNTST_permission_denied);
+	CHECK_EQ(VTB_GNTST_bad_page, GNTST_bad_page);
+	CHECK_EQ(VTB_GNTST_bad_copy_arg, GNTST_bad_copy_arg);
+	CHECK_EQ(VTB_GNTTABOP_map_grant_ref, GNTTABOP_map_grant_ref);
+	CHECK_EQ(VTB_GNTTABOP_unmap_grant_ref, GNTTABOP_unmap_grant_ref);
+	CHECK_EQ(VTB_GNTTABOP_copy, GNTTABOP_copy);
+	CHECK_EQ(VTB_GNTTAB_NR_RESERVED_ENTRIES, GNTTAB_NR_RESERVED_ENTRIES);
+	/* The hypervisor's check, case by case. */
+	CHECK_EQ(vtb_grant_check(GTF_permit_access, 0, 0, true), GNTST_okay);
+	CHECK_EQ(vtb_grant_check(GTF_permit_access | GTF_readonly, 0, 0, false), GNTST_okay);
+	CHECK_EQ(vtb_grant_check(GTF_permit_access | GTF_readonly, 0, 0, true), GNTST_permission_denied);
+	CHECK_EQ(vtb_grant_check(GTF_permit_access, 7, 0, false), GNTST_permission_denied);
+	CHECK_EQ(vtb_grant_check(GTF_invalid, 0, 0, false), GNTST_bad_gntref);
+	CHECK_EQ(vtb_dma_to_gref(vtb_grant_to_dma(1234) + 100), 1234);
 	return vtb_test_end("test_uapi");
 }

@@ -101,7 +101,6 @@ uint32_t vtb_blk_handle(struct vtb_blk *b, const struct vtb_req *r)
 {
 	struct vtb_blk_outhdr h;
 	uint8_t status = VTB_BLK_S_IOERR;
-	uint32_t data_in = 0;
 
 	/* Without a header and a status byte there is nothing to answer. */
 	if (r->out_bytes < sizeof(h) || r->in_bytes < 1) {
@@ -124,12 +123,10 @@ uint32_t vtb_blk_handle(struct vtb_blk *b, const struct vtb_req *r)
 			break;
 		if (blk_data_io(b, r, sector * VTB_BLK_SECTOR, in, len))
 			break;
-		if (in) {
-			data_in = len;
+		if (in)
 			b->stats.bytes_read += len;
-		} else {
+		else
 			b->stats.bytes_written += len;
-		}
 		status = VTB_BLK_S_OK;
 		break;
 	}
@@ -138,7 +135,7 @@ uint32_t vtb_blk_handle(struct vtb_blk *b, const struct vtb_req *r)
 		break;
 	case VTB_BLK_T_GET_ID: {
 		uint32_t n = r->in_bytes - 1 < VTB_BLK_ID_BYTES ? r->in_bytes - 1 : VTB_BLK_ID_BYTES;
-		data_in = vtb_req_write(r, 0, b->id, n);
+		vtb_req_write(r, 0, b->id, n);
 		status = VTB_BLK_S_OK;
 		break;
 	}
@@ -155,7 +152,10 @@ uint32_t vtb_blk_handle(struct vtb_blk *b, const struct vtb_req *r)
 	else if (status == VTB_BLK_S_UNSUPP)
 		b->stats.unsupp++;
 	vtb_req_write(r, r->in_bytes - 1, &status, 1);
-	return data_in + 1;
+	/* The status byte ends the writable part, so the used length covers
+	 * all of it (as QEMU reports in_len): a transport that copies back
+	 * only the used prefix must still carry the status home. */
+	return r->in_bytes;
 }
 
 int vtb_blk_process(struct vtb_blk *b, unsigned budget)

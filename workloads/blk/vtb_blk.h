@@ -111,7 +111,8 @@ struct vtb_blk *vtb_blk_init(void *mem, uint64_t capacity, const struct vtb_blk_
 void vtb_blk_config(const struct vtb_blk *b, struct vtb_blk_config *cfg);
 /* Serves up to budget requests; returns how many, or <0 if the queue broke. */
 int vtb_blk_process(struct vtb_blk *b, unsigned budget);
-/* One request, already popped; returns the bytes written to its in-part. */
+/* One request, already popped; returns its used length: the whole
+ * device-writable part, which the status byte ends. */
 uint32_t vtb_blk_handle(struct vtb_blk *b, const struct vtb_req *r);
 const struct vtb_blk_stats *vtb_blk_stats(const struct vtb_blk *b);
 

@@ -1,0 +1,518 @@
+/* grant: Xen grant tables v1.  The FE shares memory page by page through
+ * entries {flags, domid, frame} in a table only it and the hypervisor see;
+ * descriptors carry grant addresses (1<<63 | gref<<12 | offset, as Linux's
+ * grant DMA ops make them).  Variants:
+ *   map        the BE maps each granted page per request and unmaps it after
+ *              (GNTTABOP_map/unmap_grant_ref; the unmap's TLB flush counts);
+ *   copy       the hypervisor copies between grants and the BE's own memory,
+ *              one batched call per direction per request (GNTTABOP_copy);
+ *   persistent a pool granted once; the BE maps each pool page the first
+ *              time it sees it and keeps it (blkback persistent grants); the
+ *              FE copies data through the pool.
+ * On proc the hypervisor's part (entry checks, GTF_reading/writing, the map
+ * or copy) runs in the BE's context through the seam, as a hypercall would. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "core/vtb_grant.h"
+#include "vring.h"
+
+#define NENT 16384u			/* 32 v1 grant frames */
+#define BE_DOMID 0			/* the backend runs in dom0 */
+#define POOL_PAGES 1024u		/* persistent: 4 MiB */
+#define PAGE VTB_XEN_PAGE_SIZE
+
+enum { GNT_MAP, GNT_COPY, GNT_PERSIST };
+
+static uint64_t grant_region_bytes(uint16_t qsize, unsigned nq, bool indirect)
+{
+	(void)qsize; (void)nq; (void)indirect;
+	return (uint64_t)NENT * sizeof(struct vtb_grant_entry_v1);
+}
+
+static int variant_of(const char *v)
+{
+	return !strcmp(v, "copy") ? GNT_COPY : !strcmp(v, "persistent") ? GNT_PERSIST : GNT_MAP;
+}
+
+static unsigned pages_spanned(uint64_t addr, uint32_t len)
+{
+	return (unsigned)(((addr & (PAGE - 1)) + len + PAGE - 1) / PAGE);
+}
+
+/* ================================================================ FE */
+struct gnt_fe {
+	int variant;
+	struct vtb_grant_entry_v1 *tbl;
+	uint8_t used[NENT];
+	unsigned next;
+	/* persistent pool */
+	char *pool;
+	uint32_t pool_gref;
+	uint8_t pool_used[POOL_PAGES];
+};
+
+/* n consecutive free references, first fit from a rotating index. */
+static int gref_alloc(struct gnt_fe *g, unsigned n)
+{
+	unsigned span = NENT - VTB_GNTTAB_NR_RESERVED_ENTRIES;
+	for (unsigned tried = 0; tried < span; tried++) {
+		unsigned i = VTB_GNTTAB_NR_RESERVED_ENTRIES + (g->next + tried) % span;
+		if (i + n > NENT)
+			continue;
+		unsigned k = 0;
+		while (k < n && !g->used[i + k])
+			k++;
+		if (k < n)
+			continue;
+		memset(g->used + i, 1, n);
+		g->next = (i + n - VTB_GNTTAB_NR_RESERVED_ENTRIES) % span;
+		return (int)i;
+	}
+	return -1;
+}
+
+/* The documented order: domid, frame, barrier, then flags. */
+static void grant_access(struct gnt_fe *g, uint32_t ref, uint32_t frame, bool readonly)
+{
+	struct vtb_grant_entry_v1 *e = &g->tbl[ref];
+	VTB_WRITE_ONCE(e->domid, (uint16_t)BE_DOMID);
+	VTB_WRITE_ONCE(e->frame, frame);
+	VTB_STORE_RELEASE(e->flags, (uint16_t)(VTB_GTF_permit_access | (readonly ? VTB_GTF_readonly : 0)));
+}
+
+/* 0, or -EBUSY while the BE still maps the page (the entry then stays). */
+static int end_access(struct gnt_fe *g, uint32_t ref)
+{
+	uint16_t f = __atomic_load_n(&g->tbl[ref].flags, __ATOMIC_ACQUIRE);
+	if (f & (VTB_GTF_reading | VTB_GTF_writing))
+		return -EBUSY;
+	return __atomic_compare_exchange_n(&g->tbl[ref].flags, &f, 0, false, __ATOMIC_ACQ_REL,
+					   __ATOMIC_ACQUIRE) ? 0 : -EBUSY;
+}
+
+static int gnt_fe_setup(struct vtb_vfe *fe)
+{
+	struct vtb_xenv *env = fe->env;
+	struct gnt_fe *g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	g->variant = variant_of(env->variant);
+	g->tbl = (void *)(env->ram + env->shared_gpa);
+	memset(g->tbl, 0, (size_t)NENT * sizeof(*g->tbl));
+	fe->priv = g;
+	if (g->variant == GNT_PERSIST) {
+		uint64_t gpa;
+		void *va;
+		int ref = gref_alloc(g, POOL_PAGES);
+		if (ref < 0 || vtb_fe_alloc(env, (uint64_t)POOL_PAGES * PAGE, PAGE, &gpa, &va))
+			return -ENOMEM;
+		g->pool = va;
+		g->pool_gref = (uint32_t)ref;
+		for (unsigned i = 0; i < POOL_PAGES; i++)
+			grant_access(g, (uint32_t)ref + i, (uint32_t)(gpa / PAGE) + i, false);
+		env->plat->ctr->xport_ops += POOL_PAGES;
+	}
+	return 0;
+}
+
+/* Rings (and indirect tables): granted once, writable, like dma_alloc_coherent. */
+static int gnt_fe_ring(struct vtb_vfe *fe, size_t bytes, uint64_t *addr, void **va)
+{
+	struct gnt_fe *g = fe->priv;
+	uint64_t gpa;
+	unsigned n = (unsigned)((bytes + PAGE - 1) / PAGE);
+	int ref, e = vtb_fe_alloc(fe->env, (uint64_t)n * PAGE, PAGE, &gpa, va);
+	if (e)
+		return e;
+	if ((ref = gref_alloc(g, n)) < 0)
+		return -ENOSPC;
+	for (unsigned i = 0; i < n; i++)
+		grant_access(g, (uint32_t)ref + i, (uint32_t)(gpa / PAGE) + i, false);
+	*addr = vtb_grant_to_dma((uint32_t)ref);
+	return 0;
+}
+
+static void gnt_fe_unmap(struct vtb_vfe *fe, struct vtb_vfe_req *r, uint32_t used_len);
+
+static int gnt_fe_map(struct vtb_vfe *fe, struct vtb_vfe_req *r, struct vtb_sg *dev)
+{
+	struct gnt_fe *g = fe->priv;
+	struct vtb_plat_counters *c = fe->env->plat->ctr;
+	unsigned total = r->nout + r->nin;
+	for (unsigned i = 0; i < total; i++) {
+		uint64_t gpa = r->orig[i].addr;
+		uint32_t len = r->orig[i].len;
+		if (g->variant == GNT_PERSIST) {
+			/* blkfront: data goes through pages granted once, reused
+			 * lowest first so the BE's set of mapped pages stays small. */
+			unsigned n = (len + PAGE - 1) / PAGE, slot = 0;
+			bool found = false;
+			for (unsigned tried = 0; n && tried < POOL_PAGES && !found; tried++) {
+				slot = tried;
+				if (slot + n > POOL_PAGES)
+					break;
+				found = true;
+				for (unsigned k = 0; k < n && found; k++)
+					found = !g->pool_used[slot + k];
+			}
+			if (!found) {
+				r->nin = i > r->nout ? i - r->nout : 0;
+				r->nout = i < r->nout ? i : r->nout;
+				gnt_fe_unmap(fe, r, 0);
+				return n > POOL_PAGES ? -E2BIG : -VTB_ENOSPC;
+			}
+			memset(g->pool_used + slot, 1, n);
+			r->handle[i] = (uint64_t)slot << 32 | n;
+			if (i < r->nout) {
+				memcpy(g->pool + (size_t)slot * PAGE, fe->env->ram + gpa, len);
+				c->bounce_copies++;
+				c->bounce_bytes += len;
+			}
+			dev[i].addr = vtb_grant_to_dma(g->pool_gref + slot);
+			dev[i].len = len;
+			continue;
+		}
+		/* grant_dma_map_page: one reference per page, consecutive. */
+		unsigned n = pages_spanned(gpa, len);
+		int ref = gref_alloc(g, n);
+		if (ref < 0) {
+			r->nin = i > r->nout ? i - r->nout : 0;
+			r->nout = i < r->nout ? i : r->nout;
+			gnt_fe_unmap(fe, r, 0);
+			return -VTB_ENOSPC;
+		}
+		for (unsigned k = 0; k < n; k++)
+			grant_access(g, (uint32_t)ref + k, (uint32_t)(gpa / PAGE) + k, i < r->nout);
+		c->xport_ops += n;
+		r->handle[i] = (uint64_t)ref << 32 | n;
+		dev[i].addr = vtb_grant_to_dma((uint32_t)ref) + (gpa & (PAGE - 1));
+		dev[i].len = len;
+	}
+	return 0;
+}
+
+static void gnt_fe_unmap(struct vtb_vfe *fe, struct vtb_vfe_req *r, uint32_t used_len)
+{
+	struct gnt_fe *g = fe->priv;
+	struct vtb_plat_counters *c = fe->env->plat->ctr;
+	(void)used_len;
+	for (unsigned i = 0; i < r->nout + r->nin; i++) {
+		unsigned first = (unsigned)(r->handle[i] >> 32), n = (unsigned)r->handle[i];
+		if (g->variant == GNT_PERSIST) {
+			if (i >= r->nout) {
+				memcpy(fe->env->ram + r->orig[i].addr, g->pool + (size_t)first * PAGE, r->orig[i].len);
+				c->bounce_copies++;
+				c->bounce_bytes += r->orig[i].len;
+			}
+			memset(g->pool_used + first, 0, n);
+			continue;
+		}
+		for (unsigned k = 0; k < n; k++) {
+			/* A page the BE still maps stays granted (and its reference
+			 * is never reused): Linux leaks it the same way. */
+			if (end_access(g, first + k))
+				continue;
+			g->used[first + k] = 0;
+		}
+		c->xport_ops += n;
+	}
+}
+
+static void gnt_fe_teardown(struct vtb_vfe *fe)
+{
+	free(fe->priv);
+}
+
+/* ================================================================ BE */
+struct gnt_be {
+	int variant;
+	const struct vtb_dom *fe;
+	struct vtb_grant_entry_v1 *tbl;	/* the hypervisor's view of the FE's table */
+	char *arena;			/* reference g is mapped at arena + g * PAGE */
+	uint16_t mapcount[NENT];
+	bool writable[NENT];
+};
+
+/* ---- the hypervisor's part ---- */
+
+/* GNTTABOP_map_grant_ref for one reference: 0 or a GNTST_* status. */
+static int hv_map(struct vtb_vbe *be, uint64_t ref, bool write)
+{
+	struct gnt_be *g = be->priv;
+	struct vtb_plat *p = be->env->plat;
+	if (ref >= NENT)
+		return VTB_GNTST_bad_gntref;
+	if (g->mapcount[ref]) {
+		if (write && !g->writable[ref])
+			return VTB_GNTST_permission_denied;
+		g->mapcount[ref]++;
+		return VTB_GNTST_okay;
+	}
+	struct vtb_grant_entry_v1 *e = &g->tbl[ref];
+	uint16_t flags = VTB_LOAD_ACQUIRE(e->flags);
+	uint16_t domid = VTB_READ_ONCE(e->domid);
+	uint32_t frame = VTB_READ_ONCE(e->frame);
+	int st = vtb_grant_check(flags, domid, BE_DOMID, write);
+	if (st)
+		return st;
+	if ((uint64_t)frame * PAGE + PAGE > g->fe->ram_size)
+		return VTB_GNTST_bad_page;
+	bool rw = !(flags & VTB_GTF_readonly);
+	__atomic_fetch_or(&e->flags, (uint16_t)(rw ? VTB_GTF_writing : VTB_GTF_reading), __ATOMIC_ACQ_REL);
+	/* Re-check: the FE may have revoked the entry between the read and the pin. */
+	if ((VTB_LOAD_ACQUIRE(e->flags) & VTB_GTF_type_mask) != VTB_GTF_permit_access) {
+		__atomic_fetch_and(&e->flags, (uint16_t)~(VTB_GTF_reading | VTB_GTF_writing), __ATOMIC_ACQ_REL);
+		return VTB_GNTST_bad_gntref;
+	}
+	if (!p->ops->map(p, g->fe, (uint64_t)frame * PAGE, PAGE, rw, g->arena + ref * PAGE)) {
+		__atomic_fetch_and(&e->flags, (uint16_t)~(VTB_GTF_reading | VTB_GTF_writing), __ATOMIC_ACQ_REL);
+		return VTB_GNTST_general_error;
+	}
+	g->mapcount[ref] = 1;
+	g->writable[ref] = rw;
+	return VTB_GNTST_okay;
+}
+
+/* GNTTABOP_unmap_grant_ref: the last unmap zaps the PTE (and flushes). */
+static void hv_unmap(struct vtb_vbe *be, uint64_t ref)
+{
+	struct gnt_be *g = be->priv;
+	struct vtb_plat *p = be->env->plat;
+	if (ref >= NENT || !g->mapcount[ref] || --g->mapcount[ref])
+		return;
+	p->ops->unmap(p, g->arena + ref * PAGE, PAGE, true);
+	__atomic_fetch_and(&g->tbl[ref].flags, (uint16_t)~(VTB_GTF_reading | VTB_GTF_writing), __ATOMIC_ACQ_REL);
+}
+
+/* GNTTABOP_copy for a run of pieces: all checked first, then one call. */
+static int hv_copy(struct vtb_vbe *be, struct vtb_vbe_slot *s, bool to_fe, uint32_t written)
+{
+	struct gnt_be *g = be->priv;
+	struct vtb_plat *p = be->env->plat;
+	struct vtb_copy_op ops[VTB_COPY_MAX_OPS];
+	unsigned n = 0;
+	char *local = s->buf;
+	for (unsigned i = 0; i < s->n; i++) {
+		struct vtb_vbe_map *m = &s->m[i];
+		uint32_t len = m->len;
+		if (to_fe) {
+			if (!m->write)
+				goto next;
+			len = written < m->len ? written : m->len;
+			written -= len;
+		} else if (m->write) {
+			goto next;
+		}
+		uint64_t a = m->addr & ~VTB_GRANT_DMA_ADDR_OFF;
+		for (uint32_t done = 0; done < len;) {
+			uint64_t ref = (a + done) / PAGE, off = (a + done) % PAGE;
+			uint32_t piece = (uint32_t)(PAGE - off) < len - done ? (uint32_t)(PAGE - off) : len - done;
+			if (ref >= NENT || n == VTB_COPY_MAX_OPS)
+				return -EFAULT;
+			struct vtb_grant_entry_v1 *e = &g->tbl[ref];
+			uint16_t flags = VTB_LOAD_ACQUIRE(e->flags);
+			uint32_t frame = VTB_READ_ONCE(e->frame);
+			if (vtb_grant_check(flags, VTB_READ_ONCE(e->domid), BE_DOMID, to_fe) ||
+			    (uint64_t)frame * PAGE + PAGE > g->fe->ram_size)
+				return -EPERM;
+			ops[n++] = (struct vtb_copy_op){ (uint64_t)frame * PAGE + off, local + done, piece };
+			done += piece;
+		}
+next:
+		local += m->len;
+	}
+	if (!n)
+		return 0;
+	return p->ops->copy(p, g->fe, ops, n, to_fe);
+}
+
+/* ---- the backend's part ---- */
+
+static int gnt_be_setup(struct vtb_vbe *be)
+{
+	struct vtb_xenv *env = be->env;
+	struct gnt_be *g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	g->variant = variant_of(env->variant);
+	g->fe = env->fe;
+	/* The hypervisor's own mapping of the FE's grant frames. */
+	g->tbl = env->plat->ops->map(env->plat, env->fe, env->shared_gpa, env->shared_size, true, NULL);
+	g->arena = mmap(NULL, (size_t)NENT * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (!g->tbl || g->arena == MAP_FAILED) {
+		if (g->tbl)
+			env->plat->ops->unmap(env->plat, g->tbl, env->shared_size, false);
+		free(g);
+		return -ENOMEM;
+	}
+	be->priv = g;
+	return 0;
+}
+
+/* Maps [addr, addr+len) of grant space, page by page; NULL on any refusal. */
+static void *map_range(struct vtb_vbe *be, uint64_t addr, uint64_t len, bool write)
+{
+	struct gnt_be *g = be->priv;
+	if (!vtb_dma_is_grant(addr) || len == 0 || len > (uint64_t)NENT * PAGE)
+		return NULL;
+	uint64_t a = addr & ~VTB_GRANT_DMA_ADDR_OFF, first = a / PAGE;
+	unsigned n = pages_spanned(a, (uint32_t)len);
+	if (first >= NENT || n > NENT - first)
+		return NULL;
+	for (unsigned k = 0; k < n; k++) {
+		if (hv_map(be, first + k, write)) {
+			while (k--)
+				hv_unmap(be, first + k);
+			return NULL;
+		}
+	}
+	return g->arena + a;
+}
+
+static void unmap_range(struct vtb_vbe *be, uint64_t addr, uint64_t len)
+{
+	uint64_t a = addr & ~VTB_GRANT_DMA_ADDR_OFF;
+	unsigned n = pages_spanned(a, (uint32_t)len);
+	for (unsigned k = 0; k < n; k++)
+		hv_unmap(be, a / PAGE + k);
+}
+
+/* Rings and indirect tables stay mapped: granted once at setup by the FE. */
+static void *gnt_be_ring(struct vtb_vbe *be, uint64_t addr, size_t bytes)
+{
+	return map_range(be, addr, bytes, true);
+}
+
+static const void *gnt_be_indirect(struct vtb_vbe *be, uint64_t addr, uint32_t len)
+{
+	struct gnt_be *g = be->priv;
+	uint64_t a = addr & ~VTB_GRANT_DMA_ADDR_OFF;
+	if (!vtb_dma_is_grant(addr) || a / PAGE >= NENT || pages_spanned(a, len) > NENT - a / PAGE)
+		return NULL;
+	/* Already mapped (the table area): no new map per request. */
+	for (unsigned k = 0; k < pages_spanned(a, len); k++)
+		if (!g->mapcount[a / PAGE + k])
+			return map_range(be, addr, len, false);
+	return g->arena + a;
+}
+
+static int gnt_be_get(struct vtb_vbe *be, struct vtb_vbe_map *m)
+{
+	struct gnt_be *g = be->priv;
+	if (g->variant == GNT_PERSIST) {
+		/* Map on first sight and keep (blkback's persistent grant tree). */
+		uint64_t a = m->addr & ~VTB_GRANT_DMA_ADDR_OFF;
+		if (!vtb_dma_is_grant(m->addr) || a / PAGE >= NENT || pages_spanned(a, m->len) > NENT - a / PAGE)
+			return -EFAULT;
+		for (unsigned k = 0; k < pages_spanned(a, m->len); k++) {
+			uint64_t ref = a / PAGE + k;
+			if (g->mapcount[ref] ? (m->write && !g->writable[ref]) : hv_map(be, ref, true) != 0)
+				return -EPERM;
+		}
+		m->va = g->arena + a;
+		return 0;
+	}
+	m->va = map_range(be, m->addr, m->len, m->write);
+	m->own = m->va;		/* mapped per request: unmap at put */
+	return m->va ? 0 : -EPERM;
+}
+
+static int gnt_be_put(struct vtb_vbe *be, struct vtb_vbe_map *m, uint32_t written)
+{
+	(void)written;
+	if (m->own)
+		unmap_range(be, m->addr, m->len);
+	m->own = NULL;
+	return 0;
+}
+
+/* copy variant: the BE's own buffers, filled and drained by the hypervisor. */
+static int gnt_be_get_chain(struct vtb_vbe *be, struct vtb_vbe_slot *s)
+{
+	size_t total = 0;
+	for (unsigned i = 0; i < s->n; i++) {
+		if (!vtb_dma_is_grant(s->m[i].addr))
+			return -EFAULT;
+		total += s->m[i].len;
+	}
+	if (total > s->buf_len) {
+		void *nb = realloc(s->buf, total);
+		if (!nb)
+			return -ENOMEM;
+		s->buf = nb;
+		s->buf_len = total;
+	}
+	char *local = s->buf;
+	for (unsigned i = 0; i < s->n; i++) {
+		s->m[i].va = local;
+		local += s->m[i].len;
+	}
+	return hv_copy(be, s, false, 0);
+}
+
+static int gnt_be_put_chain(struct vtb_vbe *be, struct vtb_vbe_slot *s, uint32_t written)
+{
+	return hv_copy(be, s, true, written);
+}
+
+static void gnt_be_teardown(struct vtb_vbe *be)
+{
+	struct gnt_be *g = be->priv;
+	if (!g)
+		return;
+	for (unsigned r = 0; r < NENT; r++)
+		while (g->mapcount[r])
+			hv_unmap(be, r);
+	munmap(g->arena, (size_t)NENT * PAGE);
+	be->env->plat->ops->unmap(be->env->plat, g->tbl, be->env->shared_size, false);
+	free(g);
+}
+
+#define GNT_COMMON \
+	.fe_setup = gnt_fe_setup, .fe_ring = gnt_fe_ring, .fe_map = gnt_fe_map, \
+	.fe_unmap = gnt_fe_unmap, .fe_teardown = gnt_fe_teardown, .be_setup = gnt_be_setup, \
+	.be_ring = gnt_be_ring, .be_indirect = gnt_be_indirect, .be_teardown = gnt_be_teardown
+
+static const struct vtb_vring_policy grant_map_policy = {
+	GNT_COMMON, .be_get = gnt_be_get, .be_put = gnt_be_put,
+};
+static const struct vtb_vring_policy grant_copy_policy = {
+	GNT_COMMON, .be_get_chain = gnt_be_get_chain, .be_put_chain = gnt_be_put_chain,
+};
+
+static const struct vtb_vring_policy *policy(const char *variant)
+{
+	return variant_of(variant) == GNT_COPY ? &grant_copy_policy : &grant_map_policy;
+}
+
+static int grant_fe_open(struct vtb_xenv *env, uint64_t wanted, void **fe)
+{
+	return vtb_vring_fe_open(env, policy(env->variant), wanted, fe);
+}
+
+static int grant_be_open(struct vtb_xenv *env, void **be)
+{
+	return vtb_vring_be_open(env, policy(env->variant), be);
+}
+
+static const char *const grant_variants[] = { "map", "copy", "persistent", NULL };
+static const char *const grant_variant_desc[] = {
+	"BE maps each granted page per request and unmaps it after (TLB flush per unmap)",
+	"hypervisor copies between grants and BE buffers, one batched call per direction per request",
+	"a 4 MiB pool granted once and mapped by the BE on first use; the FE copies through it",
+	NULL,
+};
+
+const struct vtb_transport_ops vtb_transport_grant = {
+	.name = "grant",
+	.desc = "Xen grant tables v1: the BE reaches only pages the FE granted, by grant reference",
+	.variants = grant_variants,
+	.variant_desc = grant_variant_desc,
+	.region_bytes = grant_region_bytes,
+	.fe_open = grant_fe_open,
+	.be_open = grant_be_open,
+	VTB_VRING_OPS,
+};
