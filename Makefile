@@ -26,7 +26,7 @@ LIB_SRC := $(CORE_SRC) $(MODEL_SRC) \
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 
 TESTS := transports/tests/test_virtq transports/tests/test_uapi transports/tests/test_vdev \
-	workloads/tests/test_models harness/tests/test_hist harness/tests/test_suite
+	transports/tests/test_isolation workloads/tests/test_models harness/tests/test_hist harness/tests/test_suite
 TEST_BIN := $(TESTS:%=$(BUILD)/%)
 
 .PHONY: all deps test bench clean .FORCE

@@ -292,13 +292,17 @@ free_be:
 	return err;
 }
 
-static void be_release(struct vtb_vbe *be, struct vtb_vbe_slot *s, uint32_t written)
+/* Copies back and unmaps; a refusal (a grant revoked or read-only when the
+ * data must go home) is returned so the device can fail rather than
+ * complete a request whose data never arrived. */
+static int be_release(struct vtb_vbe *be, struct vtb_vbe_slot *s, uint32_t written)
 {
+	int err = 0;
 	if (be->pol->be_put_chain) {
 		if (s->n)
-			be->pol->be_put_chain(be, s, written);
+			err = be->pol->be_put_chain(be, s, written);
 		s->n = 0;
-		return;
+		return err;
 	}
 	for (unsigned i = 0; i < s->n; i++) {
 		struct vtb_vbe_map *m = &s->m[i];
@@ -307,10 +311,12 @@ static void be_release(struct vtb_vbe *be, struct vtb_vbe_slot *s, uint32_t writ
 			here = written < m->len ? written : m->len;
 			written -= here;
 		}
-		if (be->pol->be_put)
-			be->pol->be_put(be, m, here);
+		int e = be->pol->be_put ? be->pol->be_put(be, m, here) : 0;
+		if (e && !err)
+			err = e;
 	}
 	s->n = 0;
+	return err;
 }
 
 int vtb_vring_be_pop(void *p, unsigned q, struct vtb_req *req)
@@ -362,7 +368,9 @@ int vtb_vring_be_push(void *p, struct vtb_req *req, uint32_t written)
 	struct vtb_vbe *be = p;
 	unsigned q = req->q;
 	/* Copy back / unmap before the driver can see the completion. */
-	be_release(be, &be->slot[q][req->head], written);
+	int e = be_release(be, &be->slot[q][req->head], written);
+	if (e)
+		return vtb_vring_be_fail(be, e);
 	be->dirty[q] = true;
 	return vtb_vqdev_push(be->vq[q], req->head, written);
 }

@@ -1,0 +1,180 @@
+/* Isolation: for each transport, a frontend plants buffer addresses outside
+ * what it shared.  The backend must refuse each (device marked NEEDS_RESET,
+ * its process alive), and must never hold a mapping of FE memory beyond
+ * what its transport allows (read from the BE's own /proc/self/maps). */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../ci/vtb_test.h"
+#include "../core/vtb_grant.h"
+#include "../vring.h"
+
+#define RAM (16u << 20)
+
+struct plant {
+	const char *what;
+	uint64_t addr;		/* the device address to plant */
+	bool write;		/* as a device-writable buffer */
+	int grant_ro;		/* grant: first grant this page read-only (1) or to another domid (2) */
+};
+
+/* Sum of the sizes of this process's mappings of the FE RAM memfd. */
+static unsigned long fe_mapped_bytes(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	unsigned long total = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long a, b;
+		if (strstr(line, "vtb-fe-ram") && sscanf(line, "%lx-%lx", &a, &b) == 2)
+			total += b - a;
+	}
+	if (f)
+		fclose(f);
+	return total;
+}
+
+static int be_child(struct vtb_xenv *env, const struct vtb_transport_ops *t, unsigned long allowed)
+{
+	struct vtb_plat_counters ctr = { 0 };
+	struct vtb_plat plat = { &vtb_platform_proc, &ctr };
+	void *x;
+	struct vtb_req req;
+	env->plat = &plat;
+	env->device_id = 2;
+	env->nqueues = 1;
+	if (t->be_open(env, &x))
+		return 10;
+	for (int spins = 0; spins < 20000000; spins++) {
+		int r = t->be_pop(x, 0, &req);
+		if (r == 1) {
+			/* Only a hypervisor copy may defer its check to the copy
+			 * itself: then the completion must fail and carry nothing. */
+			if (strcmp(t->name, "grant") || strcmp(env->variant, "copy"))
+				return 11;
+			for (unsigned i = 0; i < (unsigned)req.nout + req.nin; i++)
+				memset(req.iov[i].base, 0xee, req.iov[i].len);
+			if (t->be_push(x, &req, req.in_bytes) == 0)
+				return 11;
+			break;
+		}
+		if (r < 0)
+			break;
+		sched_yield();
+	}
+	if (!t->be_broken(x) || !(env->regs->status & VTB_S_NEEDS_RESET))
+		return 12;
+	unsigned long mapped = fe_mapped_bytes();
+	if (mapped > allowed) {
+		fprintf(stderr, "BE maps %lu bytes of FE RAM, allowed %lu\n", mapped, allowed);
+		return 13;
+	}
+	return 0;
+}
+
+static void one(const char *tname, const char *variant, const struct plant *pl, unsigned long allowed)
+{
+	const struct vtb_transport_ops *t = vtb_transport_find(tname);
+	struct vtb_dom fe, be = { .id = 1, .ram_fd = -1 };
+	struct vtb_doorbell kick, call;
+	struct vtb_vdev_regs *regs = mmap(NULL, sizeof(*regs), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	volatile pid_t *pids = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	vtb_proc_dom_create(&fe, 0, RAM);
+	vtb_proc_doorbell_create(&kick);
+	vtb_proc_doorbell_create(&call);
+	struct vtb_xenv env = { .fe = &fe, .be = &be, .kick = &kick, .call = &call, .regs = regs,
+				.variant = variant, .poll = true, .qsize = 16, .nqueues = 1 };
+	if (t->region_bytes) {
+		env.shared_size = (t->region_bytes(16, 1, false) + 4095) & ~4095ull;
+		env.shared_gpa = RAM - env.shared_size;
+	}
+	if (allowed == 0)
+		allowed = env.shared_size;
+	pid_t bp = fork();
+	if (bp == 0) {
+		while (!pids[1])
+			sched_yield();
+		fe.pid = pids[1];
+		_exit(be_child(&env, t, allowed));
+	}
+	be.pid = bp;
+	pids[0] = bp;
+	pids[1] = getpid();
+	fe.pid = getpid();
+
+	struct vtb_plat_counters ctr = { 0 };
+	struct vtb_plat plat = { &vtb_platform_proc, &ctr };
+	env.plat = &plat;
+	env.ram = vtb_proc_dom_map_own(&fe);
+	void *x = NULL;
+	int ok = env.ram && !t->fe_open(&env, 0, &x);
+	if (ok) {
+		struct vtb_vfe *v = x;
+		if (pl->grant_ro) {
+			/* A real grant of page 0x100, but read-only or for another domain. */
+			struct vtb_grant_entry_v1 *tbl = (void *)(env.ram + env.shared_gpa);
+			tbl[100] = (struct vtb_grant_entry_v1){ .domid = (uint16_t)(pl->grant_ro == 2 ? 5 : 0), .frame = 0x100 };
+			__atomic_store_n(&tbl[100].flags, (uint16_t)(VTB_GTF_permit_access |
+					 (pl->grant_ro == 1 ? VTB_GTF_readonly : 0)), __ATOMIC_RELEASE);
+		}
+		/* Bypass the policy: the descriptor says what a hostile FE wants. */
+		struct vtb_sg sg = { pl->addr, 64 };
+		static int token;
+		ok = !vtb_vqd_add(v->vq[0], &sg, pl->write ? 0 : 1, pl->write ? 1 : 0, &token, false);
+	}
+	int st = 0;
+	if (!ok)
+		kill(bp, SIGKILL);
+	waitpid(bp, &st, 0);
+	/* Whatever the BE did, nothing of it reached the planted page. */
+	if (ok && pl->grant_ro)
+		for (unsigned i = 0; i < 4096; i++)
+			if ((unsigned char)env.ram[0x100000 + i] == 0xee) {
+				ok = 0;
+				fprintf(stderr, "%s/%s: the BE wrote into a page it was not allowed to\n", tname, variant);
+				break;
+			}
+	vtb_checks++;
+	if (!ok || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		vtb_failed++;
+		fprintf(stderr, "%s/%s: planted %s at %#llx: BE %s %d (10 open, 11 served it, 12 not broken, 13 maps too much)\n",
+			tname, variant, pl->what, (unsigned long long)pl->addr,
+			WIFEXITED(st) ? "exited" : "killed by signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	}
+	if (x)
+		t->fe_close(x);
+	munmap(env.ram, RAM);
+	vtb_proc_doorbell_destroy(&kick);
+	vtb_proc_doorbell_destroy(&call);
+	vtb_proc_dom_destroy(&fe);
+	munmap(regs, sizeof(*regs));
+	munmap((void *)pids, 4096);
+}
+
+int main(void)
+{
+	/* shm: the BE may map all of FE RAM, and nothing beyond it. */
+	one("shm", "split", &(struct plant){ "an address past FE RAM", RAM + 4096, false, 0 }, RAM);
+	one("shm", "split", &(struct plant){ "a buffer straddling the end of FE RAM", RAM - 32, true, 0 }, RAM);
+	/* swiotlb: only the pre-shared region. */
+	one("swiotlb", "pool", &(struct plant){ "FE RAM outside the pool", 0x100000, false, 0 }, 0);
+	one("swiotlb", "pool", &(struct plant){ "a buffer ending past the pool", RAM - 32, true, 0 }, 0);
+	/* grant: only granted pages, with the granted rights. */
+	static const char *const gv[] = { "map", "copy", "persistent" };
+	for (int i = 0; i < 3; i++) {
+		/* Allowed: the grant table itself plus ring pages (map, persistent) */
+		unsigned long allowed = (16384 * 8) + 16 * 4096;
+		one("grant", gv[i], &(struct plant){ "a raw guest address", 0x100000, false, 0 }, allowed);
+		one("grant", gv[i], &(struct plant){ "a reference never granted", vtb_grant_to_dma(9000), false, 0 }, allowed);
+		one("grant", gv[i], &(struct plant){ "a reference past the table", vtb_grant_to_dma(1u << 20), false, 0 }, allowed);
+		one("grant", gv[i], &(struct plant){ "a read-only grant as writable", vtb_grant_to_dma(100), true, 1 }, allowed);
+		one("grant", gv[i], &(struct plant){ "a grant to another domain", vtb_grant_to_dma(100), false, 2 }, allowed);
+	}
+	return vtb_test_end("test_isolation");
+}
