@@ -106,7 +106,8 @@ def e2e(tmp):
     transports = {r["cell"]["transport"] for r in rows}
     tvs = {(r["cell"]["transport"], r["cell"]["variant"]) for r in rows}
     result("e2e covers every transport and variant",
-           {("shm", "split"), ("swiotlb", "pool"), ("grant", "map"), ("grant", "copy"), ("grant", "persistent")} <= tvs, str(tvs))
+           {("shm", "split"), ("swiotlb", "pool"), ("grant", "map"), ("grant", "copy"), ("grant", "persistent"),
+            ("viommu", "strict"), ("viommu", "lazy"), ("viommu", "passthrough")} <= tvs, str(tvs))
     bad = [(i, e.message) for i, r in enumerate(rows) for e in validator.iter_errors(r)]
     result(f"{len(rows)} result rows match results/schema.json", rows and not bad, str(bad[:5]))
     for r in rows:
@@ -132,7 +133,8 @@ def e2e(tmp):
         tv = (c["transport"], c["variant"])
         dp = (c["device"], c["pattern"])
         near = lambda got, want: abs(got - want) <= max(want, 1) * slack
-        if tv != ("grant", "map") and (po["maps"] > slack or po["unmaps"] > slack):
+        mapping = tv in (("grant", "map"), ("viommu", "strict"), ("viommu", "lazy"))
+        if not mapping and (po["maps"] > slack or po["unmaps"] > slack):
             problems.append(f"{tv} mapped per op: {po}")
         if tv != ("grant", "copy") and po["hv_copies"]:
             problems.append(f"{tv} made hypervisor copies: {po}")
@@ -146,6 +148,18 @@ def e2e(tmp):
                 problems.append(f"grant/map: flushes {be['flushes']} unmaps {be['unmaps']} maps/op {po['maps']}")
             if pages is not None and not near(po["maps"], pages):
                 problems.append(f"grant/map: {po['maps']} maps per op, want {pages} pages")
+        if tv in (("viommu", "strict"), ("viommu", "lazy")):
+            # A MAP request per buffer, each one installed by one map call and
+            # removed by one unmap (strict: right away; lazy: by the next sync).
+            if fe["maps"] or fe["unmaps"] or be["flushes"] != be["unmaps"] or po["maps"] < 1 - slack:
+                problems.append(f"viommu: fe {fe} be {be}")
+            if not near(po["unmaps"], po["maps"]) or not near(po["xport_ops"], 2 * po["maps"]):
+                problems.append(f"viommu: maps {po['maps']} unmaps {po['unmaps']} requests {po['xport_ops']} per op")
+            pages = {("blk", "randread"): 3, ("blk", "randrw"): 3}.get(dp) if c["size"] == 4096 else None
+            if pages is not None and not near(po["maps"], pages):
+                problems.append(f"viommu: {po['maps']} MAPs per op, want {pages} (one per buffer)")
+            if tv == ("viommu", "strict") and c["notify"] == "event" and po["notifies"] < 2 * po["maps"] * (1 - slack):
+                problems.append(f"viommu/strict: {po['notifies']} kicks per op, want >= one per MAP and UNMAP sync")
         if tv == ("grant", "copy"):
             # One batched hypervisor copy per direction that carries data.
             calls = {("blk", "randread"): 2, ("blk", "read"): 2, ("blk", "write"): 2, ("blk", "randrw"): 2,

@@ -323,6 +323,7 @@ int vtb_cell_run(const struct vtb_cellp *cp, struct vtb_cell_result *r)
 		.fe = &fe, .be = &be, .kick = &kick, .call = &call, .regs = regs,
 		.variant = cp->variant, .poll = !strcmp(cp->notify, "poll"),
 		.indirect = cp->indirect, .qsize = (uint16_t)cp->qsize,
+		.fq_size = cp->fq_size, .fq_timeout_ns = (uint64_t)(cp->fq_timeout * 1e9),
 		.nqueues = vtb_workload_find(cp->device)->nqueues,
 	};
 	const struct vtb_transport_ops *t = vtb_transport_find(cp->transport);

@@ -33,6 +33,8 @@ const struct vtb_key vtb_keys[] = {
 	{ "mem", "64m", "FE guest RAM", false },
 	{ "disk", "64m", "blk capacity", false },
 	{ "backing", "", "blk: file served with io_uring instead of the RAM disk", false },
+	{ "fq_size", "256", "viommu lazy: IOVAs a flush queue holds before it syncs (Linux IOVA_FQ_SIZE)", false },
+	{ "fq_timeout", "10ms", "viommu lazy: age at which the flush queue syncs anyway (Linux IOVA_FQ_TIMEOUT)", false },
 	{ "timeout", "0", "seconds before a cell is killed; 0 = duration + warmup + 30", false },
 	{ NULL, NULL, NULL, false },
 };
@@ -201,6 +203,12 @@ static int apply(struct vtb_cellp *c, const char *key, const char *v, char *err,
 			BAD("size=%s: expected bytes (4k, 1500, 64k) or imix", v);
 		return c->size = (int)u, 0;
 	}
+	if (!strcmp(key, "fq_size")) {
+		if (parse_u64(v, &u, false) || u == 0 || u > 65536)
+			BAD("fq_size=%s: expected 1..65536", v);
+		c->fq_size = (unsigned)u;
+		return 0;
+	}
 	if (!strcmp(key, "qd") || !strcmp(key, "reps") || !strcmp(key, "qsize") || !strcmp(key, "rwmix")) {
 		if (parse_u64(v, &u, false) || u > 65536)
 			BAD("%s=%s: expected a whole number", key, v);
@@ -231,6 +239,13 @@ static int apply(struct vtb_cellp *c, const char *key, const char *v, char *err,
 		if (parse_u64(v, &u, true) || u < 4096 || u > (64ull << 30) || u % 4096)
 			BAD("%s=%s: expected a size in whole pages (64m, 1g)", key, v);
 		*(!strcmp(key, "mem") ? &c->mem : &c->disk) = u;
+		return 0;
+	}
+	if (!strcmp(key, "fq_timeout")) {
+		double d;
+		if (parse_time(v, &d) || d <= 0 || d > 10)
+			BAD("fq_timeout=%s: expected a time (10ms)", v);
+		c->fq_timeout = d;
 		return 0;
 	}
 	if (!strcmp(key, "duration") || !strcmp(key, "warmup") || !strcmp(key, "timeout")) {
@@ -328,6 +343,10 @@ static int expand(const struct section *s, size_t i, struct vtb_cellp c, struct 
 					return -1;
 			}
 			return 0;
+		}
+		if (strcmp(c.transport, "viommu") || strcmp(c.variant, "lazy")) {
+			c.fq_size = 0;	/* meaningless elsewhere: no duplicate cells */
+			c.fq_timeout = 0;
 		}
 		int vi = vtb_transport_variant(t, c.variant);
 		if (vi < 0) {

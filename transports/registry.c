@@ -1,4 +1,5 @@
 #include <string.h>
+#include <time.h>
 
 #include "transport.h"
 
@@ -6,6 +7,7 @@ const struct vtb_transport_ops *const vtb_transports[] = {
 	&vtb_transport_shm,
 	&vtb_transport_swiotlb,
 	&vtb_transport_grant,
+	&vtb_transport_viommu,
 	NULL,
 };
 
@@ -25,6 +27,13 @@ int vtb_transport_variant(const struct vtb_transport_ops *t, const char *variant
 		if (!strcmp(t->variants[i], variant))
 			return i;
 	return -1;
+}
+
+uint64_t vtb_now_ns_fe(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 int vtb_fe_alloc(struct vtb_xenv *env, uint64_t size, uint64_t align, uint64_t *gpa, void **va)

@@ -28,6 +28,9 @@ struct vtb_xenv {
 	 * restricted-dma-pool, a fat queue): [shared_gpa, +shared_size).  The
 	 * allocator never hands it out. */
 	uint64_t shared_gpa, shared_size;
+	/* viommu lazy: flush-queue entries and age limit (0: Linux defaults). */
+	unsigned fq_size;
+	uint64_t fq_timeout_ns;
 	/* BE only: device identity for the register block. */
 	uint32_t device_id;
 	uint32_t nqueues;
@@ -37,6 +40,9 @@ struct vtb_xenv {
 	/* Out: negotiated features. */
 	uint64_t features;
 };
+
+/* Monotonic ns, for transports' own timers (flush-queue timeouts). */
+uint64_t vtb_now_ns_fe(void);
 
 /* FE RAM allocation: returns the guest address, the FE pointer in *va. */
 int vtb_fe_alloc(struct vtb_xenv *env, uint64_t size, uint64_t align, uint64_t *gpa, void **va);
@@ -81,6 +87,7 @@ struct vtb_transport_ops {
 extern const struct vtb_transport_ops vtb_transport_shm;
 extern const struct vtb_transport_ops vtb_transport_swiotlb;
 extern const struct vtb_transport_ops vtb_transport_grant;
+extern const struct vtb_transport_ops vtb_transport_viommu;
 
 extern const struct vtb_transport_ops *const vtb_transports[];
 const struct vtb_transport_ops *vtb_transport_find(const char *name);

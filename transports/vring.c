@@ -244,9 +244,13 @@ int vtb_vring_be_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 		goto free_be;
 	if (pol->be_setup && (err = pol->be_setup(be)))
 		goto free_be;
-	while (!be->st.live && !be->st.broken)
-		if (!vtb_vdev_service(env->regs, &be->st))
+	while (!be->st.live && !be->st.broken) {
+		int busy = vtb_vdev_service(env->regs, &be->st);
+		if (pol->be_service)
+			busy += pol->be_service(be) > 0;
+		if (!busy)
 			sched_yield();
+	}
 	if (be->st.broken) {
 		err = -EPROTO;
 		goto teardown;
@@ -325,6 +329,8 @@ int vtb_vring_be_pop(void *p, unsigned q, struct vtb_req *req)
 	struct vtb_chain c = { .seg = be->seg, .max_seg = VTB_REQ_MAX_SEG };
 	if (be->st.broken)
 		return -EIO;
+	if (be->pol->be_service && be->pol->be_service(be) < 0)
+		return vtb_vring_be_fail(be, -EPROTO);
 	int r = vtb_vqdev_pop(be->vq[q], &c);
 	if (r <= 0)
 		return r < 0 ? vtb_vring_be_fail(be, r) : 0;
@@ -396,7 +402,7 @@ void vtb_vring_be_flush(void *p)
 bool vtb_vring_be_enable_notify(void *p, uint32_t qmask)
 {
 	struct vtb_vbe *be = p;
-	bool pending = false;
+	bool pending = be->pol->be_arm ? be->pol->be_arm(be) : false;
 	for (unsigned q = 0; q < be->nq; q++)
 		if (qmask & (1u << q))
 			pending |= vtb_vqdev_enable_notify(be->vq[q]);

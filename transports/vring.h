@@ -66,6 +66,12 @@ struct vtb_vring_policy {
 	/* BE: release it before the chain is pushed (copy back, unmap). */
 	int (*be_put)(struct vtb_vbe *be, struct vtb_vbe_map *m, uint32_t written_here);
 	void (*be_teardown)(struct vtb_vbe *be);
+	/* BE, optional: a side channel the backend's process must serve (the
+	 * virtio-iommu request queue); called before every pop and while the
+	 * device is being set up.  Returns how many requests it served. */
+	int (*be_service)(struct vtb_vbe *be);
+	/* BE, optional: re-arm that channel's kicks; true if work is pending. */
+	bool (*be_arm)(struct vtb_vbe *be);
 };
 
 struct vtb_vfe {

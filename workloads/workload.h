@@ -35,6 +35,8 @@ struct vtb_cellp {
 	uint64_t mem;		/* FE RAM bytes */
 	uint64_t disk;		/* blk capacity bytes */
 	double timeout;		/* s, whole cell */
+	unsigned fq_size;	/* viommu lazy flush queue */
+	double fq_timeout;	/* s */
 };
 
 struct vtb_gen;

@@ -176,5 +176,11 @@ int main(void)
 		one("grant", gv[i], &(struct plant){ "a read-only grant as writable", vtb_grant_to_dma(100), true, 1 }, allowed);
 		one("grant", gv[i], &(struct plant){ "a grant to another domain", vtb_grant_to_dma(100), false, 2 }, allowed);
 	}
+	/* viommu: only IOVAs the FE mapped (its request queue and rings). */
+	unsigned long vio_allowed = 8192 + 64 * 64 + 4096 * 2;
+	one("viommu", "strict", &(struct plant){ "an IOVA never mapped", 0x5000000, false, 0 }, vio_allowed);
+	one("viommu", "lazy", &(struct plant){ "IOVA 0", 0, true, 0 }, vio_allowed);
+	one("viommu", "strict", &(struct plant){ "an IOVA past the IOVA space", 1ull << 40, false, 0 }, vio_allowed);
+	one("viommu", "passthrough", &(struct plant){ "an address past FE RAM", RAM + 4096, false, 0 }, RAM + vio_allowed);
 	return vtb_test_end("test_isolation");
 }

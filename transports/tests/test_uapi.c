@@ -2,6 +2,7 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
+#include <linux/virtio_iommu.h>
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 #include <linux/virtio_scmi.h>
@@ -16,6 +17,7 @@
 #include "../../workloads/net/vtb_net.h"
 #include "../../workloads/scmi/vtb_scmi.h"
 #include "../core/vtb_grant.h"
+#include "../core/vtb_viommu.h"
 #include "../core/vtb_virtq.h"
 
 #define SAME_FIELD(ours, theirs, fo, ft) do { \
@@ -129,6 +131,36 @@ int main(void)
 	CHECK_EQ(VTB_SCMI_F_P2A_CHANNELS, VIRTIO_SCMI_F_P2A_CHANNELS);
 	CHECK_EQ(VTB_SCMI_Q_CMD, VIRTIO_SCMI_VQ_TX);
 	CHECK_EQ(VTB_SCMI_Q_EVENT, VIRTIO_SCMI_VQ_RX);
+	/* virtio_iommu.h */
+	CHECK_EQ(sizeof(struct vtb_viommu_attach), sizeof(struct virtio_iommu_req_attach));
+	SAME_FIELD(struct vtb_viommu_attach, struct virtio_iommu_req_attach, domain, domain);
+	SAME_FIELD(struct vtb_viommu_attach, struct virtio_iommu_req_attach, endpoint, endpoint);
+	SAME_FIELD(struct vtb_viommu_attach, struct virtio_iommu_req_attach, flags, flags);
+	SAME_FIELD(struct vtb_viommu_attach, struct virtio_iommu_req_attach, tail, tail);
+	CHECK_EQ(sizeof(struct vtb_viommu_map), sizeof(struct virtio_iommu_req_map));
+	SAME_FIELD(struct vtb_viommu_map, struct virtio_iommu_req_map, domain, domain);
+	SAME_FIELD(struct vtb_viommu_map, struct virtio_iommu_req_map, virt_start, virt_start);
+	SAME_FIELD(struct vtb_viommu_map, struct virtio_iommu_req_map, virt_end, virt_end);
+	SAME_FIELD(struct vtb_viommu_map, struct virtio_iommu_req_map, phys_start, phys_start);
+	SAME_FIELD(struct vtb_viommu_map, struct virtio_iommu_req_map, flags, flags);
+	SAME_FIELD(struct vtb_viommu_map, struct virtio_iommu_req_map, tail, tail);
+	CHECK_EQ(sizeof(struct vtb_viommu_unmap), sizeof(struct virtio_iommu_req_unmap));
+	SAME_FIELD(struct vtb_viommu_unmap, struct virtio_iommu_req_unmap, virt_start, virt_start);
+	SAME_FIELD(struct vtb_viommu_unmap, struct virtio_iommu_req_unmap, virt_end, virt_end);
+	SAME_FIELD(struct vtb_viommu_unmap, struct virtio_iommu_req_unmap, tail, tail);
+	CHECK_EQ(VTB_VIOMMU_T_ATTACH, VIRTIO_IOMMU_T_ATTACH);
+	CHECK_EQ(VTB_VIOMMU_T_MAP, VIRTIO_IOMMU_T_MAP);
+	CHECK_EQ(VTB_VIOMMU_T_UNMAP, VIRTIO_IOMMU_T_UNMAP);
+	CHECK_EQ(VTB_VIOMMU_S_OK, VIRTIO_IOMMU_S_OK);
+	CHECK_EQ(VTB_VIOMMU_S_UNSUPP, VIRTIO_IOMMU_S_UNSUPP);
+	CHECK_EQ(VTB_VIOMMU_S_INVAL, VIRTIO_IOMMU_S_INVAL);
+	CHECK_EQ(VTB_VIOMMU_S_RANGE, VIRTIO_IOMMU_S_RANGE);
+	CHECK_EQ(VTB_VIOMMU_S_NOENT, VIRTIO_IOMMU_S_NOENT);
+	CHECK_EQ(VTB_VIOMMU_S_DEVERR, VIRTIO_IOMMU_S_DEVERR);
+	CHECK_EQ(VTB_VIOMMU_ATTACH_F_BYPASS, VIRTIO_IOMMU_ATTACH_F_BYPASS);
+	CHECK_EQ(VTB_VIOMMU_MAP_F_READ, VIRTIO_IOMMU_MAP_F_READ);
+	CHECK_EQ(VTB_VIOMMU_MAP_F_WRITE, VIRTIO_IOMMU_MAP_F_WRITE);
+
 	/* xen/grant_table.h (Debian libxen-dev) */
 	CHECK_EQ(sizeof(struct vtb_grant_entry_v1), sizeof(struct grant_entry_v1));
 	SAME_FIELD(struct vtb_grant_entry_v1, struct grant_entry_v1, flags, flags);
