@@ -107,7 +107,7 @@ def e2e(tmp):
     tvs = {(r["cell"]["transport"], r["cell"]["variant"]) for r in rows}
     result("e2e covers every transport and variant",
            {("shm", "split"), ("swiotlb", "pool"), ("grant", "map"), ("grant", "copy"), ("grant", "persistent"),
-            ("viommu", "strict"), ("viommu", "lazy"), ("viommu", "passthrough")} <= tvs, str(tvs))
+            ("viommu", "strict"), ("viommu", "lazy"), ("viommu", "passthrough"), ("fatvq", "inline")} <= tvs, str(tvs))
     bad = [(i, e.message) for i, r in enumerate(rows) for e in validator.iter_errors(r)]
     result(f"{len(rows)} result rows match results/schema.json", rows and not bad, str(bad[:5]))
     for r in rows:
@@ -148,6 +148,13 @@ def e2e(tmp):
                 problems.append(f"grant/map: flushes {be['flushes']} unmaps {be['unmaps']} maps/op {po['maps']}")
             if pages is not None and not near(po["maps"], pages):
                 problems.append(f"grant/map: {po['maps']} maps per op, want {pages} pages")
+        if tv == ("fatvq", "inline"):
+            # One copy in per device-readable buffer, one out per device-written one;
+            # the device works in place.
+            want = {("blk", "randread"): 3, ("blk", "read"): 3, ("blk", "write"): 3, ("blk", "randrw"): 3,
+                    ("net", "tx"): 1, ("net", "rx"): 1, ("net", "rr"): 2}.get(dp)
+            if be["bounce_copies"] or be["maps"] or (want is not None and not near(po["bounce_copies"], want)):
+                problems.append(f"fatvq: {po['bounce_copies']} copies per op (want {want}), be {be}")
         if tv in (("viommu", "strict"), ("viommu", "lazy")):
             # A MAP request per buffer, each one installed by one map call and
             # removed by one unmap (strict: right away; lazy: by the next sync).

@@ -324,12 +324,13 @@ int vtb_cell_run(const struct vtb_cellp *cp, struct vtb_cell_result *r)
 		.variant = cp->variant, .poll = !strcmp(cp->notify, "poll"),
 		.indirect = cp->indirect, .qsize = (uint16_t)cp->qsize,
 		.fq_size = cp->fq_size, .fq_timeout_ns = (uint64_t)(cp->fq_timeout * 1e9),
+		.ring_bytes = cp->ring_bytes,
 		.nqueues = vtb_workload_find(cp->device)->nqueues,
 	};
 	const struct vtb_transport_ops *t = vtb_transport_find(cp->transport);
 	if (t->region_bytes) {
 		/* Configuration both domains know, as a device tree would say it. */
-		env.shared_size = (t->region_bytes(env.qsize, env.nqueues, env.indirect) + 4095) & ~4095ull;
+		env.shared_size = (t->region_bytes(&env) + 4095) & ~4095ull;
 		env.shared_gpa = (cp->mem - env.shared_size) & ~4095ull;
 	}
 	pid_t bp = spawn(be_main, cp, sh, &env);

@@ -35,6 +35,7 @@ const struct vtb_key vtb_keys[] = {
 	{ "backing", "", "blk: file served with io_uring instead of the RAM disk", false },
 	{ "fq_size", "256", "viommu lazy: IOVAs a flush queue holds before it syncs (Linux IOVA_FQ_SIZE)", false },
 	{ "fq_timeout", "10ms", "viommu lazy: age at which the flush queue syncs anyway (Linux IOVA_FQ_TIMEOUT)", false },
+	{ "ring", "512k", "fatvq: bytes of each ring (a power of two, 4k..64m)", false },
 	{ "timeout", "0", "seconds before a cell is killed; 0 = duration + warmup + 30", false },
 	{ NULL, NULL, NULL, false },
 };
@@ -203,6 +204,12 @@ static int apply(struct vtb_cellp *c, const char *key, const char *v, char *err,
 			BAD("size=%s: expected bytes (4k, 1500, 64k) or imix", v);
 		return c->size = (int)u, 0;
 	}
+	if (!strcmp(key, "ring")) {
+		if (parse_u64(v, &u, true) || u < 4096 || u > (64u << 20) || (u & (u - 1)))
+			BAD("ring=%s: a power of two from 4k to 64m", v);
+		c->ring_bytes = (uint32_t)u;
+		return 0;
+	}
 	if (!strcmp(key, "fq_size")) {
 		if (parse_u64(v, &u, false) || u == 0 || u > 65536)
 			BAD("fq_size=%s: expected 1..65536", v);
@@ -344,6 +351,8 @@ static int expand(const struct section *s, size_t i, struct vtb_cellp c, struct 
 			}
 			return 0;
 		}
+		if (strcmp(c.transport, "fatvq"))
+			c.ring_bytes = 0;
 		if (strcmp(c.transport, "viommu") || strcmp(c.variant, "lazy")) {
 			c.fq_size = 0;	/* meaningless elsewhere: no duplicate cells */
 			c.fq_timeout = 0;
@@ -366,7 +375,9 @@ static int expand(const struct section *s, size_t i, struct vtb_cellp c, struct 
 				 c.size, t->name, t->max_buffer);
 			return -1;
 		}
-		if (t->region_bytes && t->region_bytes((uint16_t)c.qsize, w->nqueues, c.indirect) > c.mem / 2) {
+		struct vtb_xenv probe = { .qsize = (uint16_t)c.qsize, .nqueues = w->nqueues, .indirect = c.indirect,
+					  .ring_bytes = c.ring_bytes };
+		if (t->region_bytes && t->region_bytes(&probe) > c.mem / 2) {
 			snprintf(err, n, "[%s] mem=%llu: too small for %s's shared region (raise mem)", s->name,
 				 (unsigned long long)c.mem, t->name);
 			return -1;

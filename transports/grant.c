@@ -26,9 +26,9 @@
 
 enum { GNT_MAP, GNT_COPY, GNT_PERSIST };
 
-static uint64_t grant_region_bytes(uint16_t qsize, unsigned nq, bool indirect)
+static uint64_t grant_region_bytes(const struct vtb_xenv *env)
 {
-	(void)qsize; (void)nq; (void)indirect;
+	(void)env;
 	return (uint64_t)NENT * sizeof(struct vtb_grant_entry_v1);
 }
 

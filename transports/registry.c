@@ -8,6 +8,7 @@ const struct vtb_transport_ops *const vtb_transports[] = {
 	&vtb_transport_swiotlb,
 	&vtb_transport_grant,
 	&vtb_transport_viommu,
+	&vtb_transport_fatvq,
 	NULL,
 };
 

@@ -26,9 +26,9 @@ static uint64_t ring_area(uint16_t qsize, unsigned nq, bool indirect)
 	return per * nq;
 }
 
-static uint64_t swiotlb_region_bytes(uint16_t qsize, unsigned nq, bool indirect)
+static uint64_t swiotlb_region_bytes(const struct vtb_xenv *env)
 {
-	return ring_area(qsize, nq, indirect) + POOL_BYTES;
+	return ring_area(env->qsize, env->nqueues, env->indirect) + POOL_BYTES;
 }
 
 /* ---------------------------------------------------------------- FE */

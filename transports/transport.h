@@ -31,6 +31,8 @@ struct vtb_xenv {
 	/* viommu lazy: flush-queue entries and age limit (0: Linux defaults). */
 	unsigned fq_size;
 	uint64_t fq_timeout_ns;
+	/* fatvq: bytes of each ring's data area (a power of two). */
+	uint32_t ring_bytes;
 	/* BE only: device identity for the register block. */
 	uint32_t device_id;
 	uint32_t nqueues;
@@ -53,7 +55,7 @@ struct vtb_transport_ops {
 	const char *const *variants;	/* NULL-terminated; first is the default */
 	const char *const *variant_desc;
 	/* Bytes of pre-shared region this transport needs (0: none). */
-	uint64_t (*region_bytes)(uint16_t qsize, unsigned nqueues, bool indirect);
+	uint64_t (*region_bytes)(const struct vtb_xenv *env);
 	/* Largest single buffer it can carry (0: no limit). */
 	uint32_t max_buffer;
 
@@ -88,6 +90,7 @@ extern const struct vtb_transport_ops vtb_transport_shm;
 extern const struct vtb_transport_ops vtb_transport_swiotlb;
 extern const struct vtb_transport_ops vtb_transport_grant;
 extern const struct vtb_transport_ops vtb_transport_viommu;
+extern const struct vtb_transport_ops vtb_transport_fatvq;
 
 extern const struct vtb_transport_ops *const vtb_transports[];
 const struct vtb_transport_ops *vtb_transport_find(const char *name);

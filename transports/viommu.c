@@ -33,9 +33,9 @@ static int variant_of(const char *v)
 	return !strcmp(v, "lazy") ? VIO_LAZY : !strcmp(v, "passthrough") ? VIO_PASS : VIO_STRICT;
 }
 
-static uint64_t viommu_region_bytes(uint16_t qsize, unsigned nq, bool indirect)
+static uint64_t viommu_region_bytes(const struct vtb_xenv *env)
 {
-	(void)qsize; (void)nq; (void)indirect;
+	(void)env;
 	return VTB_ALIGN_UP((uint64_t)vtb_vring_bytes(IOQ_SIZE), (uint64_t)PAGE) + IOQ_SIZE * REQ_SLOT;
 }
 

@@ -36,6 +36,7 @@ struct vtb_cellp {
 	uint64_t disk;		/* blk capacity bytes */
 	double timeout;		/* s, whole cell */
 	unsigned fq_size;	/* viommu lazy flush queue */
+	uint32_t ring_bytes;	/* fatvq ring data bytes */
 	double fq_timeout;	/* s */
 };
 

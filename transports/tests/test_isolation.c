@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../../ci/vtb_test.h"
+#include "../core/vtb_fatvq.h"
 #include "../core/vtb_grant.h"
 #include "../vring.h"
 
@@ -22,6 +23,8 @@ struct plant {
 	uint64_t addr;		/* the device address to plant */
 	bool write;		/* as a device-writable buffer */
 	int grant_ro;		/* grant: first grant this page read-only (1) or to another domid (2) */
+	struct vtb_fatvq_ent ent;	/* fatvq: a hostile entry header */
+	uint32_t prod;		/* fatvq: the producer index to publish */
 };
 
 /* Sum of the sizes of this process's mappings of the FE RAM memfd. */
@@ -91,7 +94,7 @@ static void one(const char *tname, const char *variant, const struct plant *pl, 
 	struct vtb_xenv env = { .fe = &fe, .be = &be, .kick = &kick, .call = &call, .regs = regs,
 				.variant = variant, .poll = true, .qsize = 16, .nqueues = 1 };
 	if (t->region_bytes) {
-		env.shared_size = (t->region_bytes(16, 1, false) + 4095) & ~4095ull;
+		env.shared_size = (t->region_bytes(&env) + 4095) & ~4095ull;
 		env.shared_gpa = RAM - env.shared_size;
 	}
 	if (allowed == 0)
@@ -123,10 +126,17 @@ static void one(const char *tname, const char *variant, const struct plant *pl, 
 			__atomic_store_n(&tbl[100].flags, (uint16_t)(VTB_GTF_permit_access |
 					 (pl->grant_ro == 1 ? VTB_GTF_readonly : 0)), __ATOMIC_RELEASE);
 		}
-		/* Bypass the policy: the descriptor says what a hostile FE wants. */
-		struct vtb_sg sg = { pl->addr, 64 };
-		static int token;
-		ok = !vtb_vqd_add(v->vq[0], &sg, pl->write ? 0 : 1, pl->write ? 1 : 0, &token, false);
+		if (!strcmp(tname, "fatvq")) {
+			/* No addresses to forge: forge the entry and the index instead. */
+			struct vtb_fatvq_ring *req = (void *)(env.ram + env.shared_gpa);
+			memcpy(req->data, &pl->ent, sizeof(pl->ent));
+			__atomic_store_n(&req->prod, pl->prod, __ATOMIC_RELEASE);
+		} else {
+			/* Bypass the policy: the descriptor says what a hostile FE wants. */
+			struct vtb_sg sg = { pl->addr, 64 };
+			static int token;
+			ok = !vtb_vqd_add(v->vq[0], &sg, pl->write ? 0 : 1, pl->write ? 1 : 0, &token, false);
+		}
 	}
 	int st = 0;
 	if (!ok)
@@ -160,27 +170,41 @@ static void one(const char *tname, const char *variant, const struct plant *pl, 
 int main(void)
 {
 	/* shm: the BE may map all of FE RAM, and nothing beyond it. */
-	one("shm", "split", &(struct plant){ "an address past FE RAM", RAM + 4096, false, 0 }, RAM);
-	one("shm", "split", &(struct plant){ "a buffer straddling the end of FE RAM", RAM - 32, true, 0 }, RAM);
+	one("shm", "split", &(struct plant){ .what = "an address past FE RAM", .addr = RAM + 4096, .write = false, .grant_ro = 0 }, RAM);
+	one("shm", "split", &(struct plant){ .what = "a buffer straddling the end of FE RAM", .addr = RAM - 32, .write = true, .grant_ro = 0 }, RAM);
 	/* swiotlb: only the pre-shared region. */
-	one("swiotlb", "pool", &(struct plant){ "FE RAM outside the pool", 0x100000, false, 0 }, 0);
-	one("swiotlb", "pool", &(struct plant){ "a buffer ending past the pool", RAM - 32, true, 0 }, 0);
+	one("swiotlb", "pool", &(struct plant){ .what = "FE RAM outside the pool", .addr = 0x100000, .write = false, .grant_ro = 0 }, 0);
+	one("swiotlb", "pool", &(struct plant){ .what = "a buffer ending past the pool", .addr = RAM - 32, .write = true, .grant_ro = 0 }, 0);
 	/* grant: only granted pages, with the granted rights. */
 	static const char *const gv[] = { "map", "copy", "persistent" };
 	for (int i = 0; i < 3; i++) {
 		/* Allowed: the grant table itself plus ring pages (map, persistent) */
 		unsigned long allowed = (16384 * 8) + 16 * 4096;
-		one("grant", gv[i], &(struct plant){ "a raw guest address", 0x100000, false, 0 }, allowed);
-		one("grant", gv[i], &(struct plant){ "a reference never granted", vtb_grant_to_dma(9000), false, 0 }, allowed);
-		one("grant", gv[i], &(struct plant){ "a reference past the table", vtb_grant_to_dma(1u << 20), false, 0 }, allowed);
-		one("grant", gv[i], &(struct plant){ "a read-only grant as writable", vtb_grant_to_dma(100), true, 1 }, allowed);
-		one("grant", gv[i], &(struct plant){ "a grant to another domain", vtb_grant_to_dma(100), false, 2 }, allowed);
+		one("grant", gv[i], &(struct plant){ .what = "a raw guest address", .addr = 0x100000, .write = false, .grant_ro = 0 }, allowed);
+		one("grant", gv[i], &(struct plant){ .what = "a reference never granted", .addr = vtb_grant_to_dma(9000), .write = false, .grant_ro = 0 }, allowed);
+		one("grant", gv[i], &(struct plant){ .what = "a reference past the table", .addr = vtb_grant_to_dma(1u << 20), .write = false, .grant_ro = 0 }, allowed);
+		one("grant", gv[i], &(struct plant){ .what = "a read-only grant as writable", .addr = vtb_grant_to_dma(100), .write = true, .grant_ro = 1 }, allowed);
+		one("grant", gv[i], &(struct plant){ .what = "a grant to another domain", .addr = vtb_grant_to_dma(100), .write = false, .grant_ro = 2 }, allowed);
 	}
 	/* viommu: only IOVAs the FE mapped (its request queue and rings). */
 	unsigned long vio_allowed = 8192 + 64 * 64 + 4096 * 2;
-	one("viommu", "strict", &(struct plant){ "an IOVA never mapped", 0x5000000, false, 0 }, vio_allowed);
-	one("viommu", "lazy", &(struct plant){ "IOVA 0", 0, true, 0 }, vio_allowed);
-	one("viommu", "strict", &(struct plant){ "an IOVA past the IOVA space", 1ull << 40, false, 0 }, vio_allowed);
-	one("viommu", "passthrough", &(struct plant){ "an address past FE RAM", RAM + 4096, false, 0 }, RAM + vio_allowed);
+	one("viommu", "strict", &(struct plant){ .what = "an IOVA never mapped", .addr = 0x5000000, .write = false, .grant_ro = 0 }, vio_allowed);
+	one("viommu", "lazy", &(struct plant){ .what = "IOVA 0", .addr = 0, .write = true, .grant_ro = 0 }, vio_allowed);
+	one("viommu", "strict", &(struct plant){ .what = "an IOVA past the IOVA space", .addr = 1ull << 40, .write = false, .grant_ro = 0 }, vio_allowed);
+	one("viommu", "passthrough", &(struct plant){ .what = "an address past FE RAM", .addr = RAM + 4096, .write = false, .grant_ro = 0 }, RAM + vio_allowed);
+	/* fatvq: the device trusts no header and no index. */
+	unsigned long fq_allowed = (2 * (128 + (512u << 10)) + 4095) & ~4095ul;	/* the region, page-rounded */
+	one("fatvq", "inline", &(struct plant){ .what = "a request longer than the ring",
+		.ent = { VTB_FATVQ_REQ, 0, 0xfffffff0u, 1, 0 }, .prod = 64 }, fq_allowed);
+	one("fatvq", "inline", &(struct plant){ .what = "a request asking for more than half the ring back",
+		.ent = { VTB_FATVQ_REQ, 0, 16, 1, 0x7ffffff0u }, .prod = 32 }, fq_allowed);
+	one("fatvq", "inline", &(struct plant){ .what = "a completion in the request ring",
+		.ent = { VTB_FATVQ_CMP, 0, 0, 1, 0 }, .prod = 16 }, fq_allowed);
+	one("fatvq", "inline", &(struct plant){ .what = "a pad of the wrong length",
+		.ent = { VTB_FATVQ_PAD, 0, 100, 0, 0 }, .prod = 16 }, fq_allowed);
+	one("fatvq", "inline", &(struct plant){ .what = "a producer index past the ring",
+		.ent = { VTB_FATVQ_REQ, 0, 16, 1, 0 }, .prod = 3u << 20 }, fq_allowed);
+	one("fatvq", "inline", &(struct plant){ .what = "an entry claiming bytes not yet produced",
+		.ent = { VTB_FATVQ_REQ, 0, 4096, 1, 0 }, .prod = 64 }, fq_allowed);
 	return vtb_test_end("test_isolation");
 }
