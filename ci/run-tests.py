@@ -107,7 +107,8 @@ def e2e(tmp):
     tvs = {(r["cell"]["transport"], r["cell"]["variant"]) for r in rows}
     result("e2e covers every transport and variant",
            {("shm", "split"), ("swiotlb", "pool"), ("grant", "map"), ("grant", "copy"), ("grant", "persistent"),
-            ("viommu", "strict"), ("viommu", "lazy"), ("viommu", "passthrough"), ("fatvq", "inline")} <= tvs, str(tvs))
+            ("viommu", "strict"), ("viommu", "lazy"), ("viommu", "passthrough"), ("fatvq", "inline"),
+            ("argo", "sync"), ("argo", "batch")} <= tvs, str(tvs))
     bad = [(i, e.message) for i, r in enumerate(rows) for e in validator.iter_errors(r)]
     result(f"{len(rows)} result rows match results/schema.json", rows and not bad, str(bad[:5]))
     for r in rows:
@@ -136,7 +137,7 @@ def e2e(tmp):
         mapping = tv in (("grant", "map"), ("viommu", "strict"), ("viommu", "lazy"))
         if not mapping and (po["maps"] > slack or po["unmaps"] > slack):
             problems.append(f"{tv} mapped per op: {po}")
-        if tv != ("grant", "copy") and po["hv_copies"]:
+        if tv[0] != "argo" and tv != ("grant", "copy") and po["hv_copies"]:
             problems.append(f"{tv} made hypervisor copies: {po}")
         if tv == ("grant", "map"):
             # One grant map per page touched, each unmapped (with its flush) before completion.
@@ -148,6 +149,22 @@ def e2e(tmp):
                 problems.append(f"grant/map: flushes {be['flushes']} unmaps {be['unmaps']} maps/op {po['maps']}")
             if pages is not None and not near(po["maps"], pages):
                 problems.append(f"grant/map: {po['maps']} maps per op, want {pages} pages")
+        if tv[0] == "argo":
+            # Every message is one sendv, one hypervisor copy into the receiver's
+            # ring, plus at most one re-read of the receiver's rx_ptr when the
+            # sender's view shows too little space; sync sends one per request
+            # and one per completion.
+            copies, sendv = fe["copies"] + be["copies"], fe["xport_ops"] + be["xport_ops"]
+            if fe["maps"] or be["maps"] or not sendv - 4 <= copies <= 2 * sendv + 4:
+                problems.append(f"argo: copies {fe['copies']}+{be['copies']} vs sendv {fe['xport_ops']}+{be['xport_ops']}")
+            sends = {("blk", "randread"): 2, ("blk", "read"): 2, ("blk", "write"): 2, ("blk", "randrw"): 2,
+                     ("net", "tx"): 2, ("net", "rx"): 2, ("net", "rr"): 4}.get(dp)
+            if tv[1] == "sync" and sends is not None and not near(po["xport_ops"], sends):
+                problems.append(f"argo/sync: {po['xport_ops']} sendv per op, want {sends}")
+            if tv[1] == "batch" and c["qd"] > 1 and sends is not None and po["xport_ops"] >= sends:
+                problems.append(f"argo/batch at qd {c['qd']}: {po['xport_ops']} sendv per op, not fewer than sync's {sends}")
+            if po["copy_bytes"] < (c["size"] if c["device"] == "blk" else 1):
+                problems.append(f"argo: copy_bytes {po['copy_bytes']} below the payload")
         if tv == ("fatvq", "inline"):
             # One copy in per device-readable buffer, one out per device-written one;
             # the device works in place.

@@ -108,6 +108,10 @@ static int be_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 	pin(cp->cpu_be);
 	await_pids(sh, env);
 	env->plat = &plat;
+	if (env->be->ram_fd >= 0 && !(env->be_ram = vtb_proc_dom_map_own(env->be))) {
+		domain_error(sh->be_error, sizeof(sh->be_error), "BE: cannot map its RAM: %s", strerror(errno));
+		return 1;
+	}
 	if ((e = w->be_init(cp, env, &io, &dev))) {
 		domain_error(sh->be_error, sizeof(sh->be_error), "BE: %s device init: %s", w->name, strerror(-e));
 		return 1;
@@ -303,6 +307,7 @@ int vtb_cell_run(const struct vtb_cellp *cp, struct vtb_cell_result *r)
 	struct vtb_doorbell kick = { -1 }, call = { -1 };
 	struct shared *sh;
 	struct vtb_vdev_regs *regs;
+	void *hv_page;
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
@@ -314,8 +319,11 @@ int vtb_cell_run(const struct vtb_cellp *cp, struct vtb_cell_result *r)
 	regs = mmap(NULL, sizeof(*regs), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (regs == MAP_FAILED)
 		goto unmap_sh;
-	if (vtb_proc_dom_create(&fe, 0, cp->mem))
+	hv_page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (hv_page == MAP_FAILED)
 		goto unmap_regs;
+	if (vtb_proc_dom_create(&fe, 0, cp->mem))
+		goto unmap_hv;
 	if (vtb_proc_doorbell_create(&kick) || vtb_proc_doorbell_create(&call))
 		goto close_bells;
 
@@ -328,6 +336,9 @@ int vtb_cell_run(const struct vtb_cellp *cp, struct vtb_cell_result *r)
 		.nqueues = vtb_workload_find(cp->device)->nqueues,
 	};
 	const struct vtb_transport_ops *t = vtb_transport_find(cp->transport);
+	env.hv_page = hv_page;
+	if (t->be_ram_bytes && vtb_proc_dom_create(&be, 1, (t->be_ram_bytes(&env) + 4095) & ~4095ull))
+		goto close_bells;
 	if (t->region_bytes) {
 		/* Configuration both domains know, as a device tree would say it. */
 		env.shared_size = (t->region_bytes(&env) + 4095) & ~4095ull;
@@ -412,6 +423,9 @@ close_bells:
 	vtb_proc_doorbell_destroy(&kick);
 	vtb_proc_doorbell_destroy(&call);
 	vtb_proc_dom_destroy(&fe);
+	vtb_proc_dom_destroy(&be);
+unmap_hv:
+	munmap(hv_page, 4096);
 unmap_regs:
 	munmap(regs, sizeof(*regs));
 unmap_sh:

@@ -9,6 +9,7 @@ const struct vtb_transport_ops *const vtb_transports[] = {
 	&vtb_transport_grant,
 	&vtb_transport_viommu,
 	&vtb_transport_fatvq,
+	&vtb_transport_argo,
 	NULL,
 };
 

@@ -33,6 +33,11 @@ struct vtb_xenv {
 	uint64_t fq_timeout_ns;
 	/* fatvq: bytes of each ring's data area (a power of two). */
 	uint32_t ring_bytes;
+	/* BE only: its own RAM, mapped at VTB_PROC_RAM_BASE (argo's ring). */
+	char *be_ram;
+	/* A page only the hypervisor's code paths of both domains touch (argo's
+	 * ring registrations and space waiters). */
+	void *hv_page;
 	/* BE only: device identity for the register block. */
 	uint32_t device_id;
 	uint32_t nqueues;
@@ -56,6 +61,8 @@ struct vtb_transport_ops {
 	const char *const *variant_desc;
 	/* Bytes of pre-shared region this transport needs (0: none). */
 	uint64_t (*region_bytes)(const struct vtb_xenv *env);
+	/* Bytes of RAM the BE domain needs of its own (0: none). */
+	uint64_t (*be_ram_bytes)(const struct vtb_xenv *env);
 	/* Largest single buffer it can carry (0: no limit). */
 	uint32_t max_buffer;
 
@@ -91,6 +98,7 @@ extern const struct vtb_transport_ops vtb_transport_swiotlb;
 extern const struct vtb_transport_ops vtb_transport_grant;
 extern const struct vtb_transport_ops vtb_transport_viommu;
 extern const struct vtb_transport_ops vtb_transport_fatvq;
+extern const struct vtb_transport_ops vtb_transport_argo;
 
 extern const struct vtb_transport_ops *const vtb_transports[];
 const struct vtb_transport_ops *vtb_transport_find(const char *name);

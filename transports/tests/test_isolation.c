@@ -52,10 +52,24 @@ static int be_child(struct vtb_xenv *env, const struct vtb_transport_ops *t, uns
 	env->plat = &plat;
 	env->device_id = 2;
 	env->nqueues = 1;
+	if (env->be->ram_fd >= 0 && !(env->be_ram = vtb_proc_dom_map_own(env->be)))
+		return 10;
 	if (t->be_open(env, &x))
 		return 10;
 	for (int spins = 0; spins < 20000000; spins++) {
 		int r = t->be_pop(x, 0, &req);
+		if (r == 1 && !strcmp(t->name, "argo")) {
+			/* Argo has no addresses to plant: the request must arrive by
+			 * the hypervisor's copy alone, with nothing of the FE mapped. */
+			unsigned long mapped = fe_mapped_bytes();
+			if (req.nout != 1 || req.out_bytes != 64 || ((unsigned char *)req.iov[0].base)[63] != 0x5a)
+				return 14;
+			if (mapped) {
+				fprintf(stderr, "argo BE maps %lu bytes of FE RAM\n", mapped);
+				return 13;
+			}
+			return 0;
+		}
 		if (r == 1) {
 			/* Only a hypervisor copy may defer its check to the copy
 			 * itself: then the completion must fail and carry nothing. */
@@ -91,8 +105,11 @@ static void one(const char *tname, const char *variant, const struct plant *pl, 
 	vtb_proc_dom_create(&fe, 0, RAM);
 	vtb_proc_doorbell_create(&kick);
 	vtb_proc_doorbell_create(&call);
+	void *hv = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	struct vtb_xenv env = { .fe = &fe, .be = &be, .kick = &kick, .call = &call, .regs = regs,
-				.variant = variant, .poll = true, .qsize = 16, .nqueues = 1 };
+				.variant = variant, .poll = true, .qsize = 16, .nqueues = 1, .hv_page = hv };
+	if (t->be_ram_bytes)
+		vtb_proc_dom_create(&be, 1, (t->be_ram_bytes(&env) + 4095) & ~4095ull);
 	if (t->region_bytes) {
 		env.shared_size = (t->region_bytes(&env) + 4095) & ~4095ull;
 		env.shared_gpa = RAM - env.shared_size;
@@ -104,6 +121,7 @@ static void one(const char *tname, const char *variant, const struct plant *pl, 
 		while (!pids[1])
 			sched_yield();
 		fe.pid = pids[1];
+		be.pid = getpid();
 		_exit(be_child(&env, t, allowed));
 	}
 	be.pid = bp;
@@ -126,7 +144,17 @@ static void one(const char *tname, const char *variant, const struct plant *pl, 
 			__atomic_store_n(&tbl[100].flags, (uint16_t)(VTB_GTF_permit_access |
 					 (pl->grant_ro == 1 ? VTB_GTF_readonly : 0)), __ATOMIC_RELEASE);
 		}
-		if (!strcmp(tname, "fatvq")) {
+		if (!strcmp(tname, "argo")) {
+			/* A normal request: the check is on how it reaches the BE. */
+			uint64_t gpa;
+			void *va;
+			static int token;
+			vtb_fe_alloc(&env, 64, 64, &gpa, &va);
+			memset(va, 0x5a, 64);
+			struct vtb_sg sg = { gpa, 64 };
+			ok = !t->fe_add(x, 0, &sg, 1, 0, &token);
+			t->fe_kick(x, 0);	/* batch sends what gathered at the kick */
+		} else if (!strcmp(tname, "fatvq")) {
 			/* No addresses to forge: forge the entry and the index instead. */
 			struct vtb_fatvq_ring *req = (void *)(env.ram + env.shared_gpa);
 			memcpy(req->data, &pl->ent, sizeof(pl->ent));
@@ -165,6 +193,8 @@ static void one(const char *tname, const char *variant, const struct plant *pl, 
 	vtb_proc_dom_destroy(&fe);
 	munmap(regs, sizeof(*regs));
 	munmap((void *)pids, 4096);
+	munmap(hv, 4096);
+	vtb_proc_dom_destroy(&be);
 }
 
 int main(void)
@@ -192,6 +222,9 @@ int main(void)
 	one("viommu", "lazy", &(struct plant){ .what = "IOVA 0", .addr = 0, .write = true, .grant_ro = 0 }, vio_allowed);
 	one("viommu", "strict", &(struct plant){ .what = "an IOVA past the IOVA space", .addr = 1ull << 40, .write = false, .grant_ro = 0 }, vio_allowed);
 	one("viommu", "passthrough", &(struct plant){ .what = "an address past FE RAM", .addr = RAM + 4096, .write = false, .grant_ro = 0 }, RAM + vio_allowed);
+	/* argo: the BE holds no mapping of FE memory at all. */
+	one("argo", "sync", &(struct plant){ .what = "a request (reached by copy only)" }, 0);
+	one("argo", "batch", &(struct plant){ .what = "a request (reached by copy only)" }, 0);
 	/* fatvq: the device trusts no header and no index. */
 	unsigned long fq_allowed = (2 * (128 + (512u << 10)) + 4095) & ~4095ul;	/* the region, page-rounded */
 	one("fatvq", "inline", &(struct plant){ .what = "a request longer than the ring",

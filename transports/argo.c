@@ -1,0 +1,761 @@
+/* argo: hypervisor-mediated exchange (Xen Argo), no shared memory at all.
+ * Each side registers a receive ring in its own RAM (64-byte header with
+ * rx_ptr/tx_ptr, 16-byte slots); sendv, with at most 8 iovs, is the
+ * hypervisor copying a message into the receiver's ring, -EAGAIN when it
+ * lacks the space, and a signal to the receiver.  virtio over Argo as in
+ * the OpenXT design (seed 003): the FE sends each request's header and
+ * out-data on the BE's ring ("the ring for writes"), the BE returns used
+ * entries and in-data on the FE's ring ("the ring for reads").  Variants:
+ * sync (a sendv per request and per completion) and batch (requests and
+ * completions gathered into one sendv, up to 8 iovs).
+ * On proc the hypervisor's part runs in the caller's context: one
+ * process_vm_writev carries the message and the new tx_ptr; its own
+ * bookkeeping (registrations, tx, the last rx it read, space waiters) sits
+ * in a page only those paths touch.  The BE maps no FE memory.  Xen reads
+ * a receiver's rx_ptr through its own mapping of the ring; on proc the
+ * sender's hypervisor path keeps the last value it saw and re-reads it (one
+ * process_vm_readv, counted as a copy) only when that view shows too little
+ * space, so hv_copies can exceed the sendv count (xport_ops) slightly. */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/vtb_argo.h"
+#include "transport.h"
+
+#define RING_BYTES (1u << 20)		/* each side's ring data */
+#define MAXQ VTB_VDEV_MAX_QUEUES
+#define MSG_REQ 1u
+#define MSG_USED 2u
+#define FE_DOMID 1
+#define BE_DOMID 0
+#define APORT 0x7674
+
+enum { AR_SYNC, AR_BATCH };
+enum { RING_FE, RING_BE };		/* whose receive ring */
+
+/* Records inside a message payload, back to back. */
+struct ar_req {
+	uint16_t q;
+	uint16_t nout;
+	uint32_t id;
+	uint32_t in_len;
+	uint32_t out_len;		/* followed by out_len bytes */
+};
+struct ar_used {
+	uint16_t q;
+	uint16_t pad;
+	uint32_t id;
+	uint32_t len;			/* followed by len bytes */
+	uint32_t pad2;
+};
+
+/* The hypervisor's own state for the two rings. */
+struct ar_hv_ring {
+	uint64_t gpa;
+	uint32_t len;
+	uint32_t registered;
+	uint32_t tx;			/* where the next message goes */
+	uint32_t rx_seen;		/* the receiver's rx_ptr when last read */
+	uint32_t space_wanted;		/* a sender waits for this much */
+	uint32_t pad;
+};
+struct ar_hv {
+	struct ar_hv_ring r[2];
+};
+_Static_assert(sizeof(struct ar_hv) <= 4096, "argo hypervisor page");
+
+static uint64_t argo_be_ram(const struct vtb_xenv *env)
+{
+	(void)env;
+	return sizeof(struct vtb_argo_ring) + RING_BYTES + 4096;
+}
+
+/* ---------------------------------------------------------------- the hypervisor */
+
+struct ar_piece {
+	const void *p;
+	uint32_t len;
+};
+
+/* XEN_ARGO_OP_sendv from `self` to the ring of `to` (domain dst). */
+static int hv_sendv(struct vtb_xenv *env, int to, const struct vtb_dom *dst, const struct ar_piece *iov,
+		    unsigned n, bool poll)
+{
+	struct ar_hv_ring *r = &((struct ar_hv *)env->hv_page)[0].r[to];
+	struct vtb_plat *p = env->plat;
+	struct vtb_copy_op ops[2 + 2 * VTB_ARGO_MAXIOV];
+	uint32_t total = 0;
+	if (n > VTB_ARGO_MAXIOV)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		total += iov[i].len;
+	uint32_t need = vtb_argo_roundup((uint32_t)sizeof(struct vtb_argo_msg_hdr) + total);
+	if (!VTB_LOAD_ACQUIRE(r->registered))
+		return -ECONNREFUSED;
+	if (need > r->len / 2)
+		return -EMSGSIZE;
+	p->ctr->xport_ops++;	/* a sendv */
+	if (vtb_argo_space(r->len, r->rx_seen, r->tx) < need) {
+		/* Our view of rx_ptr may be stale: read the receiver's. */
+		uint32_t rx;
+		struct vtb_copy_op rd = { r->gpa, &rx, sizeof(rx) };
+		if (p->ops->copy(p, dst, &rd, 1, false))
+			return -EFAULT;
+		rx = vtb_le32(rx);
+		if (rx >= r->len || rx % VTB_ARGO_MSG_SLOT_SIZE)
+			return -EFAULT;	/* the receiver corrupted its ring */
+		r->rx_seen = rx;
+		if (vtb_argo_space(r->len, rx, r->tx) < need) {
+			/* -EAGAIN; XEN_ARGO_OP_notify with space_required. */
+			VTB_WRITE_ONCE(r->space_wanted, need);
+			p->ctr->exits++;
+			vtb_mb();
+			rx = r->rx_seen;
+			return -EAGAIN;
+		}
+	}
+	struct vtb_argo_msg_hdr h = {
+		.len = vtb_le32((uint32_t)sizeof(h) + total),
+		.source = { .aport = vtb_le32(APORT), .domain_id = vtb_le16((uint16_t)(to == RING_BE ? FE_DOMID : BE_DOMID)) },
+		.message_type = vtb_le32(to == RING_BE ? MSG_REQ : MSG_USED),
+	};
+	uint64_t data = r->gpa + sizeof(struct vtb_argo_ring);
+	unsigned k = 0;
+	uint32_t at = r->tx;
+	ops[k++] = (struct vtb_copy_op){ data + at, &h, sizeof(h) };	/* 16-aligned: never wraps */
+	at = (at + (uint32_t)sizeof(h)) % r->len;
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t left = iov[i].len, done = 0;
+		while (left) {
+			uint32_t piece = r->len - at < left ? r->len - at : left;
+			ops[k++] = (struct vtb_copy_op){ data + at, (char *)iov[i].p + done, piece };
+			at = (at + piece) % r->len;
+			done += piece;
+			left -= piece;
+		}
+	}
+	uint32_t tx = (r->tx + need) % r->len, tx_le = vtb_le32(tx);
+	/* The new tx_ptr goes last in the same copy: on x86 its store is seen
+	 * after the message's. */
+	ops[k++] = (struct vtb_copy_op){ r->gpa + offsetof(struct vtb_argo_ring, tx_ptr), &tx_le, sizeof(tx_le) };
+	int e = p->ops->copy(p, dst, ops, k, true);
+	if (e)
+		return e;
+	r->tx = tx;
+	/* VIRQ_ARGO to the receiver; with notify=poll its event channel is masked. */
+	if (poll)
+		p->ctr->notifies_suppressed++;
+	else
+		p->ops->notify(p, to == RING_BE ? env->kick : env->call);
+	return 0;
+}
+
+/* The receiver consumed messages: XEN_ARGO_OP_notify lets the hypervisor
+ * signal a sender waiting for space. */
+static void hv_notify_space(struct vtb_xenv *env, int mine)
+{
+	struct ar_hv_ring *r = &((struct ar_hv *)env->hv_page)->r[mine];
+	if (!VTB_READ_ONCE(r->space_wanted))
+		return;
+	VTB_WRITE_ONCE(r->space_wanted, 0);
+	env->plat->ctr->exits++;
+	env->plat->ops->notify(env->plat, mine == RING_FE ? env->kick : env->call);
+}
+
+/* ---------------------------------------------------------------- receive side */
+
+struct ar_rx {
+	struct vtb_argo_ring *ring;
+	uint32_t len;
+	uint32_t rx;		/* consumed up to (published as rx_ptr) */
+	uint32_t cur;		/* reading position inside the current message */
+	uint32_t msg_end;
+};
+
+static void rx_read(struct ar_rx *x, void *dst, uint32_t n)
+{
+	uint32_t first = x->len - x->cur < n ? x->len - x->cur : n;
+	memcpy(dst, x->ring->ring + x->cur, first);
+	if (n > first)
+		memcpy((char *)dst + first, x->ring->ring, n - first);
+	x->cur = (x->cur + n) % x->len;
+}
+
+/* Next message: 1 with its payload bounds set, 0 if none, <0 if the ring
+ * holds garbage (only the hypervisor writes it, but we check anyway). */
+static int rx_next(struct ar_rx *x, uint32_t *type, uint32_t *payload)
+{
+	uint32_t tx = vtb_le32(VTB_LOAD_ACQUIRE(x->ring->tx_ptr));
+	if (tx == x->rx)
+		return 0;
+	if (tx >= x->len || tx % VTB_ARGO_MSG_SLOT_SIZE)
+		return -EPROTO;
+	struct vtb_argo_msg_hdr h;
+	x->cur = x->rx;
+	rx_read(x, &h, sizeof(h));
+	uint32_t len = vtb_le32(h.len), avail = (tx + x->len - x->rx) % x->len;
+	if (len < sizeof(h) || vtb_argo_roundup(len) > avail)
+		return -EPROTO;
+	*type = vtb_le32(h.message_type);
+	*payload = len - (uint32_t)sizeof(h);
+	x->msg_end = (x->rx + vtb_argo_roundup(len)) % x->len;
+	return 1;
+}
+
+static void rx_done(struct ar_rx *x)
+{
+	x->rx = x->msg_end;
+	VTB_STORE_RELEASE(x->ring->rx_ptr, vtb_le32(x->rx));
+}
+
+/* ================================================================ FE */
+struct ar_fslot {
+	void *token;
+	uint16_t q;
+	bool busy;
+	unsigned nin;
+	uint32_t in_len;
+	struct vtb_sg in[VTB_REQ_MAX_SEG];
+	struct ar_req hdr;
+};
+
+struct ar_done {
+	void *token;
+	uint32_t len;
+};
+
+struct ar_fe {
+	struct vtb_xenv *env;
+	struct vtb_vdrv drv;
+	int variant;
+	unsigned nq, nslot, cap;
+	struct ar_rx rx;
+	struct ar_fslot *slot;
+	unsigned *free, nfree;
+	struct ar_done *done[MAXQ];	/* completed, per queue, in order */
+	unsigned dhead[MAXQ], dcount[MAXQ];
+	struct ar_piece batch[VTB_ARGO_MAXIOV];
+	unsigned nbatch;
+	bool broken;
+};
+
+static void relax_yield(void *ctx)
+{
+	(void)ctx;
+	sched_yield();
+}
+
+static int ar_fe_open(struct vtb_xenv *env, uint64_t wanted, void **out)
+{
+	struct ar_fe *f = calloc(1, sizeof(*f));
+	struct ar_hv *hv = env->hv_page;
+	uint64_t gpa;
+	void *va;
+	int err;
+	if (!f)
+		return -ENOMEM;
+	f->env = env;
+	f->variant = !strcmp(env->variant, "batch") ? AR_BATCH : AR_SYNC;
+	f->drv = (struct vtb_vdrv){ .r = env->regs, .relax = relax_yield };
+	if ((err = vtb_vdrv_reset(&f->drv)) ||
+	    (err = vtb_vdrv_negotiate(&f->drv, wanted | VTB_BIT(VTB_F_VERSION_1), &env->features)))
+		goto free_f;
+	f->nq = env->regs->num_queues;
+	f->cap = env->qsize;
+	f->nslot = f->nq * f->cap;
+	f->slot = calloc(f->nslot, sizeof(*f->slot));
+	f->free = calloc(f->nslot, sizeof(*f->free));
+	if (!f->slot || !f->free || f->nq > MAXQ) {
+		err = -ENOMEM;
+		goto free_all;
+	}
+	for (unsigned i = 0; i < f->nslot; i++)
+		f->free[f->nfree++] = f->nslot - 1 - i;
+	for (unsigned q = 0; q < f->nq; q++)
+		if (!(f->done[q] = calloc(f->cap, sizeof(struct ar_done)))) {
+			err = -ENOMEM;
+			goto free_all;
+		}
+	/* XEN_ARGO_OP_register_ring: our receive ring, in our RAM. */
+	if ((err = vtb_fe_alloc(env, sizeof(struct vtb_argo_ring) + RING_BYTES, 4096, &gpa, &va)))
+		goto free_all;
+	memset(va, 0, sizeof(struct vtb_argo_ring));
+	f->rx = (struct ar_rx){ .ring = va, .len = RING_BYTES };
+	hv->r[RING_FE] = (struct ar_hv_ring){ .gpa = gpa, .len = RING_BYTES };
+	VTB_STORE_RELEASE(hv->r[RING_FE].registered, 1);
+	env->plat->ctr->exits++;
+	while (!VTB_LOAD_ACQUIRE(hv->r[RING_BE].registered))
+		sched_yield();
+	if ((err = vtb_vdrv_driver_ok(&f->drv)))
+		goto free_all;
+	*out = f;
+	return 0;
+
+free_all:
+	for (unsigned q = 0; q < MAXQ; q++)
+		free(f->done[q]);
+	free(f->slot);
+	free(f->free);
+free_f:
+	free(f);
+	return err;
+}
+
+static int ar_fe_flush(struct ar_fe *f)
+{
+	if (!f->nbatch)
+		return 0;
+	int e = hv_sendv(f->env, RING_BE, f->env->be, f->batch, f->nbatch, f->env->poll);
+	if (!e)
+		f->nbatch = 0;
+	return e;
+}
+
+static void ar_fe_release(struct ar_fe *f, unsigned id)
+{
+	f->slot[id].busy = false;
+	f->free[f->nfree++] = id;
+}
+
+static int ar_fe_add(void *p, unsigned q, const struct vtb_sg *sg, unsigned nout, unsigned nin, void *token)
+{
+	struct ar_fe *f = p;
+	if (f->broken)
+		return -EIO;
+	if (1 + nout > VTB_ARGO_MAXIOV)
+		return -E2BIG;
+	if (!f->nfree)
+		return -VTB_ENOSPC;
+	if (f->variant == AR_BATCH && f->nbatch + 1 + nout > VTB_ARGO_MAXIOV) {
+		int e = ar_fe_flush(f);
+		if (e)
+			return e == -EAGAIN ? -VTB_ENOSPC : e;
+	}
+	unsigned id = f->free[--f->nfree];
+	struct ar_fslot *s = &f->slot[id];
+	uint32_t out_len = 0;
+	for (unsigned i = 0; i < nout; i++)
+		out_len += sg[i].len;
+	s->token = token;
+	s->q = (uint16_t)q;
+	s->busy = true;
+	s->nin = nin;
+	s->in_len = 0;
+	for (unsigned i = 0; i < nin; i++) {
+		s->in[i] = sg[nout + i];
+		s->in_len += sg[nout + i].len;
+	}
+	s->hdr = (struct ar_req){ vtb_le16((uint16_t)q), vtb_le16((uint16_t)nout), vtb_le32(id),
+				  vtb_le32(s->in_len), vtb_le32(out_len) };
+	/* The out-data goes straight from our buffers: the hypervisor copies it. */
+	struct ar_piece iov[VTB_ARGO_MAXIOV];
+	unsigned n = 0;
+	iov[n++] = (struct ar_piece){ &s->hdr, sizeof(s->hdr) };
+	for (unsigned i = 0; i < nout; i++)
+		iov[n++] = (struct ar_piece){ f->env->ram + sg[i].addr, sg[i].len };
+	if (f->variant == AR_BATCH) {
+		memcpy(f->batch + f->nbatch, iov, n * sizeof(*iov));
+		f->nbatch += n;
+		return 0;
+	}
+	int e = hv_sendv(f->env, RING_BE, f->env->be, iov, n, f->env->poll);
+	if (e) {
+		ar_fe_release(f, id);
+		return e == -EAGAIN ? -VTB_ENOSPC : e;
+	}
+	return 0;
+}
+
+static void ar_fe_kick(void *p, unsigned q)
+{
+	struct ar_fe *f = p;
+	(void)q;
+	ar_fe_flush(f);	/* batch: one sendv for what gathered; -EAGAIN retries later */
+}
+
+/* Takes every message in our ring, delivering in-data to the buffers. */
+static void ar_fe_drain(struct ar_fe *f)
+{
+	struct vtb_plat_counters *c = f->env->plat->ctr;
+	uint32_t type, payload;
+	int r;
+	while ((r = rx_next(&f->rx, &type, &payload)) > 0) {
+		while (payload >= sizeof(struct ar_used)) {
+			struct ar_used u;
+			rx_read(&f->rx, &u, sizeof(u));
+			payload -= (uint32_t)sizeof(u);
+			uint32_t id = vtb_le32(u.id), len = vtb_le32(u.len);
+			uint16_t q = vtb_le16(u.q);
+			struct ar_fslot *s = id < f->nslot ? &f->slot[id] : NULL;
+			if (type != MSG_USED || !s || !s->busy || s->q != q || len > s->in_len || len > payload ||
+			    f->dcount[q] == f->cap) {
+				f->broken = true;
+				return;
+			}
+			uint32_t left = len;
+			for (unsigned i = 0; i < s->nin && left; i++) {
+				uint32_t n = s->in[i].len < left ? s->in[i].len : left;
+				rx_read(&f->rx, f->env->ram + s->in[i].addr, n);
+				left -= n;
+				c->bounce_copies++;
+				c->bounce_bytes += n;
+			}
+			payload -= len;
+			f->done[q][(f->dhead[q] + f->dcount[q]++) % f->cap] = (struct ar_done){ s->token, len };
+			ar_fe_release(f, id);
+		}
+		if (payload) {
+			f->broken = true;
+			return;
+		}
+		rx_done(&f->rx);
+		hv_notify_space(f->env, RING_FE);
+	}
+	if (r < 0)
+		f->broken = true;
+}
+
+static void *ar_fe_get(void *p, unsigned q, uint32_t *len)
+{
+	struct ar_fe *f = p;
+	if (!f->dcount[q])
+		ar_fe_drain(f);
+	if (f->broken || !f->dcount[q])
+		return NULL;
+	struct ar_done d = f->done[q][f->dhead[q]];
+	f->dhead[q] = (f->dhead[q] + 1) % f->cap;
+	f->dcount[q]--;
+	if (len)
+		*len = d.len;
+	return d.token;
+}
+
+static unsigned ar_fe_free(void *p, unsigned q)
+{
+	(void)q;
+	return ((struct ar_fe *)p)->nfree;
+}
+
+static bool ar_fe_enable_cb(void *p)
+{
+	struct ar_fe *f = p;
+	/* Argo has no interrupt suppression: only say whether work waits. */
+	if (f->nbatch && !ar_fe_flush(f))
+		return true;
+	bool pending = vtb_le32(VTB_LOAD_ACQUIRE(f->rx.ring->tx_ptr)) != f->rx.rx;
+	for (unsigned q = 0; q < f->nq; q++)
+		pending |= f->dcount[q] != 0;
+	return pending;
+}
+
+static void ar_fe_disable_cb(void *p) { (void)p; }
+
+static int ar_fe_wait(void *p)
+{
+	struct ar_fe *f = p;
+	return f->env->plat->ops->wait(f->env->plat, f->env->call);
+}
+
+static bool ar_fe_broken(void *p)
+{
+	struct ar_fe *f = p;
+	return f->broken || (VTB_READ_ONCE(f->env->regs->status) & VTB_S_NEEDS_RESET);
+}
+
+static void ar_fe_close(void *p)
+{
+	struct ar_fe *f = p;
+	for (unsigned q = 0; q < MAXQ; q++)
+		free(f->done[q]);
+	free(f->slot);
+	free(f->free);
+	free(f);
+}
+
+/* ================================================================ BE */
+struct ar_bslot {
+	uint32_t id;		/* the FE's */
+	uint16_t q;
+	bool busy;
+	uint32_t out_len, in_len, written;
+	char *buf;		/* out-data then in-data, BE memory */
+	size_t cap;
+	struct ar_used used;
+};
+
+struct ar_be {
+	struct vtb_xenv *env;
+	struct vtb_vdev_state st;
+	int variant;
+	unsigned nq, nslot, cap;
+	struct ar_rx rx;
+	struct ar_bslot *slot;
+	unsigned *free, nfree;
+	unsigned *pend[MAXQ], phead[MAXQ], pcount[MAXQ];	/* received, not yet popped */
+	unsigned *out, nout;					/* completions not yet sent */
+};
+
+static int ar_be_fail(struct ar_be *b, int err)
+{
+	b->st.broken = true;
+	VTB_WRITE_ONCE(b->env->regs->status, VTB_READ_ONCE(b->env->regs->status) | VTB_S_NEEDS_RESET);
+	return err;
+}
+
+static int ar_be_open(struct vtb_xenv *env, void **out)
+{
+	struct ar_be *b = calloc(1, sizeof(*b));
+	struct ar_hv *hv = env->hv_page;
+	int err;
+	if (!b)
+		return -ENOMEM;
+	b->env = env;
+	b->variant = !strcmp(env->variant, "batch") ? AR_BATCH : AR_SYNC;
+	if ((err = vtb_vdev_publish(env->regs, env->device_id, env->device_features, env->nqueues,
+				    VTB_VQ_MAX_SIZE, env->config, env->config_len)))
+		goto free_b;
+	b->nq = env->nqueues;
+	b->cap = env->qsize;
+	b->nslot = b->nq * b->cap;
+	b->slot = calloc(b->nslot, sizeof(*b->slot));
+	b->free = calloc(b->nslot, sizeof(*b->free));
+	b->out = calloc(b->nslot, sizeof(*b->out));
+	if (!b->slot || !b->free || !b->out) {
+		err = -ENOMEM;
+		goto free_all;
+	}
+	for (unsigned i = 0; i < b->nslot; i++)
+		b->free[b->nfree++] = b->nslot - 1 - i;
+	for (unsigned q = 0; q < b->nq; q++)
+		if (!(b->pend[q] = calloc(b->cap, sizeof(unsigned)))) {
+			err = -ENOMEM;
+			goto free_all;
+		}
+	/* Our receive ring, in our own RAM at guest address 0. */
+	b->rx = (struct ar_rx){ .ring = (void *)env->be_ram, .len = RING_BYTES };
+	memset(env->be_ram, 0, sizeof(struct vtb_argo_ring));
+	hv->r[RING_BE] = (struct ar_hv_ring){ .gpa = 0, .len = RING_BYTES };
+	VTB_STORE_RELEASE(hv->r[RING_BE].registered, 1);
+	env->plat->ctr->exits++;
+	while (!b->st.live && !b->st.broken)
+		if (!vtb_vdev_service(env->regs, &b->st))
+			sched_yield();
+	if (b->st.broken) {
+		err = -EPROTO;
+		goto free_all;
+	}
+	env->features = b->st.features;
+	*out = b;
+	return 0;
+
+free_all:
+	for (unsigned q = 0; q < MAXQ; q++)
+		free(b->pend[q]);
+	free(b->slot);
+	free(b->free);
+	free(b->out);
+free_b:
+	free(b);
+	return err;
+}
+
+/* Takes every message in our ring: requests are copied out of it (the ring
+ * space must come back before they are served) into our own buffers. */
+static int ar_be_drain(struct ar_be *b)
+{
+	struct vtb_plat_counters *c = b->env->plat->ctr;
+	uint32_t type, payload;
+	int r;
+	while ((r = rx_next(&b->rx, &type, &payload)) > 0) {
+		while (payload >= sizeof(struct ar_req)) {
+			struct ar_req h;
+			rx_read(&b->rx, &h, sizeof(h));
+			payload -= (uint32_t)sizeof(h);
+			uint16_t q = vtb_le16(h.q);
+			uint32_t out_len = vtb_le32(h.out_len), in_len = vtb_le32(h.in_len);
+			if (type != MSG_REQ || q >= b->nq || out_len > payload || in_len > RING_BYTES / 2 ||
+			    !b->nfree || b->pcount[q] == b->cap)
+				return ar_be_fail(b, -EPROTO);
+			unsigned sid = b->free[--b->nfree];
+			struct ar_bslot *s = &b->slot[sid];
+			if (s->cap < (size_t)out_len + in_len) {
+				char *nb = realloc(s->buf, (size_t)out_len + in_len);
+				if (!nb)
+					return ar_be_fail(b, -ENOMEM);
+				s->buf = nb;
+				s->cap = (size_t)out_len + in_len;
+			}
+			s->id = vtb_le32(h.id);
+			s->q = q;
+			s->busy = true;
+			s->out_len = out_len;
+			s->in_len = in_len;
+			rx_read(&b->rx, s->buf, out_len);
+			if (out_len) {
+				c->bounce_copies++;
+				c->bounce_bytes += out_len;
+			}
+			payload -= out_len;
+			b->pend[q][(b->phead[q] + b->pcount[q]++) % b->cap] = sid;
+		}
+		if (payload)
+			return ar_be_fail(b, -EPROTO);
+		rx_done(&b->rx);
+		hv_notify_space(b->env, RING_BE);
+	}
+	return r < 0 ? ar_be_fail(b, r) : 0;
+}
+
+static int ar_be_pop(void *p, unsigned q, struct vtb_req *req)
+{
+	struct ar_be *b = p;
+	if (b->st.broken)
+		return -EIO;
+	if (!b->pcount[q]) {
+		int e = ar_be_drain(b);
+		if (e)
+			return e;
+		if (!b->pcount[q])
+			return 0;
+	}
+	unsigned sid = b->pend[q][b->phead[q]];
+	b->phead[q] = (b->phead[q] + 1) % b->cap;
+	b->pcount[q]--;
+	struct ar_bslot *s = &b->slot[sid];
+	req->nout = req->nin = 0;
+	if (s->out_len) {
+		req->iov[0] = (struct vtb_iov){ s->buf, s->out_len };
+		req->nout = 1;
+	}
+	if (s->in_len) {
+		req->iov[req->nout] = (struct vtb_iov){ s->buf + s->out_len, s->in_len };
+		req->nin = 1;
+	}
+	req->out_bytes = s->out_len;
+	req->in_bytes = s->in_len;
+	req->q = (uint16_t)q;
+	req->head = (uint16_t)sid;
+	return 1;
+}
+
+/* Sends queued completions: sync one sendv each, batch as many as fit. */
+static int ar_be_send(struct ar_be *b)
+{
+	unsigned done = 0;
+	while (done < b->nout) {
+		struct ar_piece iov[VTB_ARGO_MAXIOV];
+		unsigned n = 0, k = done;
+		while (k < b->nout) {
+			struct ar_bslot *s = &b->slot[b->out[k]];
+			unsigned need = s->written ? 2 : 1;
+			if (n + need > VTB_ARGO_MAXIOV || (b->variant == AR_SYNC && n))
+				break;
+			iov[n++] = (struct ar_piece){ &s->used, sizeof(s->used) };
+			if (s->written)
+				iov[n++] = (struct ar_piece){ s->buf + s->out_len, s->written };
+			k++;
+		}
+		int e = hv_sendv(b->env, RING_FE, b->env->fe, iov, n, b->env->poll);
+		if (e == -EAGAIN)
+			break;	/* the FE's ring is full: it will signal when it drains */
+		if (e)
+			return ar_be_fail(b, e);
+		for (; done < k; done++) {
+			unsigned sid = b->out[done];
+			b->slot[sid].busy = false;
+			b->free[b->nfree++] = sid;
+		}
+	}
+	memmove(b->out, b->out + done, (b->nout - done) * sizeof(*b->out));
+	b->nout -= done;
+	return 0;
+}
+
+static int ar_be_push(void *p, struct vtb_req *req, uint32_t written)
+{
+	struct ar_be *b = p;
+	struct ar_bslot *s = &b->slot[req->head];
+	s->written = written < s->in_len ? written : s->in_len;
+	s->used = (struct ar_used){ vtb_le16(s->q), 0, vtb_le32(s->id), vtb_le32(s->written), 0 };
+	b->out[b->nout++] = req->head;
+	return b->variant == AR_SYNC ? ar_be_send(b) : 0;
+}
+
+static void ar_be_flush(void *p)
+{
+	ar_be_send(p);
+}
+
+static bool ar_be_enable_notify(void *p, uint32_t qmask)
+{
+	struct ar_be *b = p;
+	if (b->nout)	/* completions wait for ring space: not idle */
+		ar_be_send(b);
+	bool pending = vtb_le32(VTB_LOAD_ACQUIRE(b->rx.ring->tx_ptr)) != b->rx.rx;
+	for (unsigned q = 0; q < b->nq; q++)
+		if (qmask & (1u << q))
+			pending |= b->pcount[q] != 0;
+	return pending;
+}
+
+static void ar_be_disable_notify(void *p) { (void)p; }
+
+static int ar_be_wait(void *p)
+{
+	struct ar_be *b = p;
+	return b->env->plat->ops->wait(b->env->plat, b->env->kick);
+}
+
+static bool ar_be_broken(void *p)
+{
+	return ((struct ar_be *)p)->st.broken;
+}
+
+static void ar_be_close(void *p)
+{
+	struct ar_be *b = p;
+	for (unsigned i = 0; i < b->nslot; i++)
+		free(b->slot[i].buf);
+	for (unsigned q = 0; q < MAXQ; q++)
+		free(b->pend[q]);
+	free(b->slot);
+	free(b->free);
+	free(b->out);
+	free(b);
+}
+
+static const char *const argo_variants[] = { "sync", "batch", NULL };
+static const char *const argo_variant_desc[] = {
+	"a sendv per request and per completion",
+	"requests and completions gathered into sendv calls of up to 8 iovs",
+	NULL,
+};
+
+const struct vtb_transport_ops vtb_transport_argo = {
+	.name = "argo",
+	.desc = "Xen Argo: hypervisor copies messages into each side's own receive ring; no shared memory",
+	.variants = argo_variants,
+	.variant_desc = argo_variant_desc,
+	.be_ram_bytes = argo_be_ram,
+	.fe_open = ar_fe_open,
+	.fe_add = ar_fe_add,
+	.fe_kick = ar_fe_kick,
+	.fe_get = ar_fe_get,
+	.fe_free = ar_fe_free,
+	.fe_enable_cb = ar_fe_enable_cb,
+	.fe_disable_cb = ar_fe_disable_cb,
+	.fe_wait = ar_fe_wait,
+	.fe_broken = ar_fe_broken,
+	.fe_close = ar_fe_close,
+	.be_open = ar_be_open,
+	.be_pop = ar_be_pop,
+	.be_push = ar_be_push,
+	.be_flush = ar_be_flush,
+	.be_enable_notify = ar_be_enable_notify,
+	.be_disable_notify = ar_be_disable_notify,
+	.be_wait = ar_be_wait,
+	.be_broken = ar_be_broken,
+	.be_close = ar_be_close,
+};
