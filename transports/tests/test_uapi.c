@@ -11,11 +11,13 @@
 #define __XEN_INTERFACE_VERSION__ 0x00040e00
 #include <xen/xen.h>
 #include <xen/grant_table.h>
+#include <xen/argo.h>
 
 #include "../../ci/vtb_test.h"
 #include "../../workloads/blk/vtb_blk.h"
 #include "../../workloads/net/vtb_net.h"
 #include "../../workloads/scmi/vtb_scmi.h"
+#include "../core/vtb_argo.h"
 #include "../core/vtb_grant.h"
 #include "../core/vtb_viommu.h"
 #include "../core/vtb_virtq.h"
@@ -182,6 +184,28 @@ int main(void)
 	CHECK_EQ(VTB_GNTTABOP_unmap_grant_ref, GNTTABOP_unmap_grant_ref);
 	CHECK_EQ(VTB_GNTTABOP_copy, GNTTABOP_copy);
 	CHECK_EQ(VTB_GNTTAB_NR_RESERVED_ENTRIES, GNTTAB_NR_RESERVED_ENTRIES);
+	/* xen/argo.h */
+	CHECK_EQ(sizeof(struct vtb_argo_addr), sizeof(xen_argo_addr_t));
+	SAME_FIELD(struct vtb_argo_addr, xen_argo_addr_t, aport, aport);
+	SAME_FIELD(struct vtb_argo_addr, xen_argo_addr_t, domain_id, domain_id);
+	CHECK_EQ(sizeof(struct vtb_argo_ring), sizeof(xen_argo_ring_t));
+	SAME_FIELD(struct vtb_argo_ring, xen_argo_ring_t, rx_ptr, rx_ptr);
+	SAME_FIELD(struct vtb_argo_ring, xen_argo_ring_t, tx_ptr, tx_ptr);
+	CHECK_EQ(offsetof(struct vtb_argo_ring, ring), offsetof(xen_argo_ring_t, ring));
+	CHECK_EQ(sizeof(struct vtb_argo_msg_hdr), sizeof(struct xen_argo_ring_message_header));
+	SAME_FIELD(struct vtb_argo_msg_hdr, struct xen_argo_ring_message_header, len, len);
+	SAME_FIELD(struct vtb_argo_msg_hdr, struct xen_argo_ring_message_header, source, source);
+	SAME_FIELD(struct vtb_argo_msg_hdr, struct xen_argo_ring_message_header, message_type, message_type);
+	CHECK_EQ(VTB_ARGO_MAXIOV, XEN_ARGO_MAXIOV);
+	CHECK_EQ(VTB_ARGO_MSG_SLOT_SIZE, XEN_ARGO_MSG_SLOT_SIZE);
+	CHECK_EQ(VTB_ARGO_MAX_RING_SIZE, XEN_ARGO_MAX_RING_SIZE);
+	CHECK_EQ(VTB_ARGO_OP_register_ring, XEN_ARGO_OP_register_ring);
+	CHECK_EQ(VTB_ARGO_OP_sendv, XEN_ARGO_OP_sendv);
+	CHECK_EQ(VTB_ARGO_OP_notify, XEN_ARGO_OP_notify);
+	CHECK_EQ(vtb_argo_space(4096, 0, 0), 4096 - 16);	/* one slot stays free */
+	CHECK_EQ(vtb_argo_space(4096, 32, 16), 0);
+	CHECK_EQ(vtb_argo_space(4096, 16, 4000), 4096 - 3984 - 16);
+
 	/* The hypervisor's check, case by case. */
 	CHECK_EQ(vtb_grant_check(GTF_permit_access, 0, 0, true), GNTST_okay);
 	CHECK_EQ(vtb_grant_check(GTF_permit_access | GTF_readonly, 0, 0, false), GNTST_okay);
