@@ -106,7 +106,7 @@ def e2e(tmp):
     transports = {r["cell"]["transport"] for r in rows}
     tvs = {(r["cell"]["transport"], r["cell"]["variant"]) for r in rows}
     result("e2e covers every transport and variant",
-           {("shm", "split"), ("swiotlb", "pool"), ("grant", "map"), ("grant", "copy"), ("grant", "persistent"),
+           {("shm", "split"), ("shm", "packed"), ("swiotlb", "pool"), ("grant", "map"), ("grant", "copy"), ("grant", "persistent"),
             ("viommu", "strict"), ("viommu", "lazy"), ("viommu", "passthrough"), ("fatvq", "inline"),
             ("argo", "sync"), ("argo", "batch")} <= tvs, str(tvs))
     bad = [(i, e.message) for i, r in enumerate(rows) for e in validator.iter_errors(r)]

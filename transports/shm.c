@@ -3,6 +3,7 @@
  * in place: zero copies, the only hypervisor work is the doorbells. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "vring.h"
 
@@ -75,6 +76,7 @@ static const struct vtb_vring_policy shm_policy = {
 
 static int shm_fe_open(struct vtb_xenv *env, uint64_t wanted, void **fe)
 {
+	env->packed = !strcmp(env->variant, "packed");
 	return vtb_vring_fe_open(env, &shm_policy, wanted, fe);
 }
 
@@ -83,9 +85,10 @@ static int shm_be_open(struct vtb_xenv *env, void **be)
 	return vtb_vring_be_open(env, &shm_policy, be);
 }
 
-static const char *const shm_variants[] = { "split", NULL };
+static const char *const shm_variants[] = { "split", "packed", NULL };
 static const char *const shm_variant_desc[] = {
 	"split virtqueue (virtio 1.2 §2.7) in FE RAM, BE maps all FE RAM",
+	"packed virtqueue (virtio 1.2 §2.8) with its event suppression; no indirect tables",
 	NULL,
 };
 

@@ -20,6 +20,7 @@ struct vtb_xenv {
 	const char *variant;
 	bool poll;			/* notify=poll: no doorbells at all */
 	bool indirect;			/* use indirect descriptors */
+	bool packed;			/* packed virtqueues (§2.8) instead of split */
 	uint16_t qsize;
 	/* FE only: its RAM and a bump allocator over it. */
 	char *ram;

@@ -32,10 +32,14 @@ int vtb_vring_fe_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 		wanted |= VTB_BIT(VTB_F_EVENT_IDX);
 	if (env->indirect)
 		wanted |= VTB_BIT(VTB_F_INDIRECT_DESC);
+	if (env->packed)
+		wanted |= VTB_BIT(VTB_F_RING_PACKED);
 	err = vtb_vdrv_negotiate(&fe->drv, wanted, &env->features);
 	if (err)
 		goto free_fe;
-	if (env->indirect && !(env->features & VTB_BIT(VTB_F_INDIRECT_DESC))) {
+	bool packed = env->features & VTB_BIT(VTB_F_RING_PACKED);
+	if ((env->indirect && !(env->features & VTB_BIT(VTB_F_INDIRECT_DESC))) || (env->packed && !packed) ||
+	    (packed && env->indirect)) {
 		err = -ENOTSUP;
 		goto free_fe;
 	}
@@ -50,7 +54,7 @@ int vtb_vring_fe_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 		uint64_t ring_addr, ind_addr = 0;
 		void *ring, *ind = NULL;
 		uint16_t n = env->qsize;
-		err = pol->fe_ring(fe, vtb_vring_bytes(n), &ring_addr, &ring);
+		err = pol->fe_ring(fe, vtb_ring_bytes(n, packed), &ring_addr, &ring);
 		if (!err && env->indirect)
 			err = pol->fe_ring(fe, (size_t)n * VTB_REQ_MAX_SEG * 16, &ind_addr, &ind);
 		if (err)
@@ -66,14 +70,15 @@ int vtb_vring_fe_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 			fe->free[q][i] = (uint16_t)(n - 1 - i);
 		fe->nfree[q] = n;
 		struct vtb_vqd_params p = {
-			.num = n, .ring = ring, .event_idx = env->features & VTB_BIT(VTB_F_EVENT_IDX),
+			.num = n, .ring = ring, .event_idx = env->features & VTB_BIT(VTB_F_EVENT_IDX), .packed = packed,
 			.indirect = ind, .indirect_addr = ind_addr, .indirect_max = VTB_REQ_MAX_SEG,
 		};
 		vtb_vqd_init(fe->vq[q], &p);
 		if (env->poll)
 			vtb_vqd_disable_cb(fe->vq[q]);
-		err = vtb_vdrv_setup_queue(&fe->drv, q, n, ring_addr, ring_addr + vtb_vring_avail_off(n),
-					   ring_addr + vtb_vring_used_off(n));
+		uint64_t drv_off = packed ? (uint64_t)n * sizeof(struct vtb_pvq_desc) : vtb_vring_avail_off(n);
+		uint64_t dev_off = packed ? drv_off + sizeof(struct vtb_pvq_event) : vtb_vring_used_off(n);
+		err = vtb_vdrv_setup_queue(&fe->drv, q, n, ring_addr, ring_addr + drv_off, ring_addr + dev_off);
 		if (err)
 			goto teardown;
 	}
@@ -237,7 +242,8 @@ int vtb_vring_be_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 		return -ENOMEM;
 	be->env = env;
 	be->pol = pol;
-	uint64_t feat = env->device_features | VTB_BIT(VTB_F_EVENT_IDX) | VTB_BIT(VTB_F_INDIRECT_DESC);
+	uint64_t feat = env->device_features | VTB_BIT(VTB_F_EVENT_IDX) | VTB_BIT(VTB_F_INDIRECT_DESC) |
+			VTB_BIT(VTB_F_RING_PACKED);
 	err = vtb_vdev_publish(env->regs, env->device_id, feat, env->nqueues, VTB_VQ_MAX_SIZE,
 			       env->config, env->config_len);
 	if (err)
@@ -259,7 +265,8 @@ int vtb_vring_be_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 	be->nq = env->nqueues;
 	for (unsigned q = 0; q < be->nq; q++) {
 		uint16_t n = be->st.q[q].num;
-		void *ring = n ? pol->be_ring(be, be->st.q[q].desc, vtb_vring_bytes(n)) : NULL;
+		bool packed = be->st.features & VTB_BIT(VTB_F_RING_PACKED);
+		void *ring = n ? pol->be_ring(be, be->st.q[q].desc, vtb_ring_bytes(n, packed)) : NULL;
 		if (!ring) {
 			err = vtb_vring_be_fail(be, -EFAULT);
 			goto free_vqs;
@@ -271,7 +278,7 @@ int vtb_vring_be_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 			goto free_vqs;
 		}
 		struct vtb_vqdev_params p = {
-			.num = n, .ring = ring,
+			.num = n, .ring = ring, .packed = packed,
 			.event_idx = be->st.features & VTB_BIT(VTB_F_EVENT_IDX),
 			.indirect = be->st.features & VTB_BIT(VTB_F_INDIRECT_DESC),
 			.xlate = be_xlate, .xlate_ctx = be,

@@ -86,8 +86,14 @@ int main(void)
 	/* Variants: all of them with *, or named with the transport. */
 	const char *kv5[] = { "transport=shm,grant", "variant=*" };
 	CHECK_EQ(build(NULL, kv5, 2, &c), 0);
-	CHECK_EQ(c.n, 4);
-	CHECK(!strcmp(c.v[0].variant, "split") && !strcmp(c.v[3].variant, "persistent"));
+	CHECK_EQ(c.n, 5);
+	CHECK(!strcmp(c.v[0].variant, "split") && !strcmp(c.v[1].variant, "packed") &&
+	      !strcmp(c.v[4].variant, "persistent"));
+	vtb_cells_free(&c);
+	/* variant=* leaves out what cannot run the cell; naming it is an error. */
+	const char *kv7[] = { "transport=shm", "variant=*", "indirect=1" };
+	CHECK_EQ(build(NULL, kv7, 3, &c), 0);
+	CHECK_EQ(c.n, 1);
 	vtb_cells_free(&c);
 	const char *kv6[] = { "transport=grant/copy,swiotlb" };
 	CHECK_EQ(build(NULL, kv6, 1, &c), 0);
@@ -96,6 +102,7 @@ int main(void)
 	CHECK(!strcmp(c.v[1].variant, "pool"));
 	vtb_cells_free(&c);
 	expect_error(NULL, (const char *[]){ "transport=grant/teleport" }, 1, "has no variant 'teleport'");
+	expect_error(NULL, (const char *[]){ "transport=shm/packed", "indirect=1" }, 2, "no indirect tables");
 
 	/* Errors, each naming where. */
 	expect_error("[a]\ndevice=blk\nbogus=1\n", NULL, 0, "vtb-test.suite:3: unknown key 'bogus'");
@@ -104,7 +111,7 @@ int main(void)
 	expect_error("[a]\njust words\n", NULL, 0, "vtb-test.suite:2: expected key=value");
 	expect_error("[a]\ndevice=gpu\n", NULL, 0, "unknown device 'gpu'");
 	expect_error(NULL, (const char *[]){ "transport=carrier-pigeon" }, 1, "unknown transport");
-	expect_error(NULL, (const char *[]){ "variant=packed" }, 1, "has no variant 'packed'");
+	expect_error(NULL, (const char *[]){ "variant=quantum" }, 1, "has no variant 'quantum'");
 	expect_error(NULL, (const char *[]){ "size=1000" }, 1, "multiple of 512");
 	expect_error(NULL, (const char *[]){ "device=net", "size=20" }, 2, "net frames are");
 	expect_error(NULL, (const char *[]){ "qd=512" }, 1, "larger than the queue");

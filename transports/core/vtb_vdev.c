@@ -56,9 +56,13 @@ static bool vdev_queues_ok(const struct vtb_vdev_regs *r, struct vtb_vdev_state 
 		uint64_t desc = VTB_READ_ONCE(r->queue[i].desc);
 		uint64_t drv = VTB_READ_ONCE(r->queue[i].driver);
 		uint64_t dev = VTB_READ_ONCE(r->queue[i].device);
-		/* The core wants the contiguous layout of §2.7 (vtb_vring_bytes). */
-		if (desc % 16 || drv != desc + vtb_vring_avail_off((uint16_t)num) ||
-		    dev != desc + vtb_vring_used_off((uint16_t)num) || desc > UINT64_MAX - (1u << 20))
+		/* The core wants the contiguous layouts of §2.7 / §2.8. */
+		bool packed = st->features & VTB_BIT(VTB_F_RING_PACKED);
+		uint64_t want_drv = packed ? desc + (uint64_t)num * sizeof(struct vtb_pvq_desc)
+					   : desc + vtb_vring_avail_off((uint16_t)num);
+		uint64_t want_dev = packed ? want_drv + sizeof(struct vtb_pvq_event)
+					   : desc + vtb_vring_used_off((uint16_t)num);
+		if (desc % 16 || drv != want_drv || dev != want_dev || desc > UINT64_MAX - (1u << 20))
 			return false;
 		st->q[i].num = (uint16_t)num;
 		st->q[i].desc = desc;

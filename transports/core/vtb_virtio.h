@@ -75,6 +75,29 @@ _Static_assert(sizeof(struct vtb_vring_used) == 4, "used header");
 _Static_assert(offsetof(struct vtb_vring_used, idx) == 2, "used.idx");
 _Static_assert(offsetof(struct vtb_vring_used, ring) == 4, "used.ring");
 
+/* Packed virtqueue (§2.8) */
+#define VTB_PDESC_F_AVAIL (1u << 7)
+#define VTB_PDESC_F_USED  (1u << 15)
+#define VTB_RING_EVENT_FLAGS_ENABLE  0x0u
+#define VTB_RING_EVENT_FLAGS_DISABLE 0x1u
+#define VTB_RING_EVENT_FLAGS_DESC    0x2u
+
+struct vtb_pvq_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t id;
+	uint16_t flags;
+};
+_Static_assert(sizeof(struct vtb_pvq_desc) == 16, "pvirtq_desc is 16 bytes");
+_Static_assert(offsetof(struct vtb_pvq_desc, id) == 12, "pvirtq_desc.id");
+_Static_assert(offsetof(struct vtb_pvq_desc, flags) == 14, "pvirtq_desc.flags");
+
+struct vtb_pvq_event {
+	uint16_t off_wrap;	/* descriptor offset [14:0], wrap counter [15] */
+	uint16_t flags;
+};
+_Static_assert(sizeof(struct vtb_pvq_event) == 4, "pvirtq_event_suppress");
+
 /* The spec's vring_need_event(): notify iff new_idx has passed event_idx
  * since old_idx, in 16-bit modular arithmetic. */
 static inline bool vtb_need_event(uint16_t event_idx, uint16_t new_idx, uint16_t old_idx)

@@ -11,6 +11,11 @@ size_t vtb_vring_used_off(uint16_t num)
 	return VTB_ALIGN_UP(vtb_vring_avail_off(num) + 6 + 2 * (size_t)num, (size_t)4);
 }
 
+size_t vtb_pvring_bytes(uint16_t num)
+{
+	return (size_t)num * sizeof(struct vtb_pvq_desc) + 2 * sizeof(struct vtb_pvq_event);
+}
+
 size_t vtb_vring_bytes(uint16_t num)
 {
 	/* used: flags, idx, ring[num], avail_event */
@@ -33,6 +38,12 @@ struct vtb_vqd {
 	uint16_t last_used;
 	bool event_idx;
 	bool broken;
+	bool packed;
+	/* packed: positions wrap with these counters (§2.8.1) */
+	bool avail_wrap, used_wrap, kicked_wrap;
+	struct vtb_pvq_desc *pdesc;
+	struct vtb_pvq_event *drv_ev;	/* written by us */
+	struct vtb_pvq_event *dev_ev;	/* written by the device */
 	uint16_t indirect_max;
 	struct vtb_vring_desc *desc;
 	struct vtb_vring_avail *avail;
@@ -68,6 +79,19 @@ struct vtb_vqd *vtb_vqd_init(void *mem, const struct vtb_vqd_params *p)
 	vq->num = p->num;
 	vq->num_free = p->num;
 	vq->event_idx = p->event_idx;
+	if (p->packed) {
+		if (p->indirect)
+			return NULL;	/* indirect tables: split layout only here */
+		vq->packed = true;
+		vq->avail_wrap = vq->used_wrap = vq->kicked_wrap = true;
+		vq->pdesc = p->ring;
+		vq->drv_ev = (void *)((char *)p->ring + (size_t)p->num * sizeof(struct vtb_pvq_desc));
+		vq->dev_ev = vq->drv_ev + 1;
+		vtb_memset(p->ring, 0, vtb_pvring_bytes(p->num));
+		for (uint16_t i = 0; i < p->num; i++)
+			vq->next[i] = (uint16_t)(i + 1);	/* free buffer ids */
+		return vq;
+	}
 	vq->desc = p->ring;
 	vq->avail = (void *)((char *)p->ring + vtb_vring_avail_off(p->num));
 	vq->used = (void *)((char *)p->ring + vtb_vring_used_off(p->num));
@@ -80,6 +104,126 @@ struct vtb_vqd *vtb_vqd_init(void *mem, const struct vtb_vqd_params *p)
 	for (uint16_t i = 0; i < p->num; i++)
 		vq->next[i] = (uint16_t)(i + 1);
 	return vq;
+}
+
+/* ---- packed driver (§2.8) ---- */
+
+static uint16_t pflags(bool write, bool more, bool wrap)
+{
+	return (uint16_t)((write ? VTB_DESC_F_WRITE : 0) | (more ? VTB_DESC_F_NEXT : 0) |
+			  (wrap ? VTB_PDESC_F_AVAIL : VTB_PDESC_F_USED));
+}
+
+static int pvqd_add(struct vtb_vqd *vq, const struct vtb_sg *sg, unsigned nout, unsigned nin, void *token)
+{
+	unsigned total = nout + nin;
+	if (total > vq->num_free)
+		return -VTB_ENOSPC;
+	uint16_t id = vq->free_head;
+	vq->free_head = vq->next[id];
+	uint16_t head = vq->avail_idx, pos = head;
+	bool wrap = vq->avail_wrap;
+	uint16_t head_flags = 0;
+	for (unsigned k = 0; k < total; k++) {
+		struct vtb_pvq_desc *d = &vq->pdesc[pos];
+		uint16_t f = pflags(k >= nout, k + 1 < total, wrap);
+		d->addr = vtb_le64(sg[k].addr);
+		d->len = vtb_le32(sg[k].len);
+		d->id = vtb_le16(id);
+		if (k == 0)
+			head_flags = f;	/* published last, below */
+		else
+			d->flags = vtb_le16(f);
+		if (++pos == vq->num) {
+			pos = 0;
+			wrap = !wrap;
+		}
+	}
+	/* The head's flags make the whole chain available at once. */
+	VTB_STORE_RELEASE(vq->pdesc[head].flags, vtb_le16(head_flags));
+	vq->avail_idx = pos;
+	vq->avail_wrap = wrap;
+	vq->num_free = (uint16_t)(vq->num_free - total);
+	vq->state[id].token = token;
+	vq->state[id].ndesc = (uint16_t)total;
+	return 0;
+}
+
+/* Whether an event at off_wrap lies in (old, new] of the ring positions. */
+static bool pvq_need_event(uint16_t off_wrap, bool cur_wrap, uint16_t num, uint16_t new, uint16_t old)
+{
+	uint16_t event = off_wrap & 0x7fffu;
+	bool ewrap = off_wrap >> 15;
+	if (ewrap != cur_wrap)
+		event = (uint16_t)(event - num);
+	return vtb_need_event(event, new, old);
+}
+
+static bool pvqd_kick_prepare(struct vtb_vqd *vq)
+{
+	uint16_t old = vq->kicked_idx, new = vq->avail_idx;
+	bool wrapped = vq->kicked_wrap != vq->avail_wrap;
+	vq->kicked_idx = new;
+	vq->kicked_wrap = vq->avail_wrap;
+	if (old == new && !wrapped)
+		return false;
+	vtb_mb();
+	uint16_t flags = vtb_le16(VTB_READ_ONCE(vq->dev_ev->flags));
+	if (flags != VTB_RING_EVENT_FLAGS_DESC)
+		return flags != VTB_RING_EVENT_FLAGS_DISABLE;
+	/* Positions as a continuous count: old may sit one lap behind. */
+	if (wrapped)
+		old = (uint16_t)(old - vq->num);
+	return pvq_need_event(vtb_le16(VTB_READ_ONCE(vq->dev_ev->off_wrap)), vq->avail_wrap, vq->num, new, old);
+}
+
+static bool pdesc_is_used(const struct vtb_pvq_desc *d, bool wrap, uint16_t *flags_out)
+{
+	uint16_t f = vtb_le16(VTB_LOAD_ACQUIRE(d->flags));
+	*flags_out = f;
+	return !!(f & VTB_PDESC_F_AVAIL) == wrap && !!(f & VTB_PDESC_F_USED) == wrap;
+}
+
+static void *pvqd_get_used(struct vtb_vqd *vq, uint32_t *len)
+{
+	uint16_t f;
+	if (!pdesc_is_used(&vq->pdesc[vq->last_used], vq->used_wrap, &f))
+		return NULL;
+	struct vtb_pvq_desc *d = &vq->pdesc[vq->last_used];
+	uint16_t id = vtb_le16(VTB_READ_ONCE(d->id));
+	uint32_t ulen = vtb_le32(VTB_READ_ONCE(d->len));
+	if (id >= vq->num || !vq->state[id].token) {
+		vq->broken = true;
+		return NULL;
+	}
+	uint16_t n = vq->state[id].ndesc;
+	uint32_t next = (uint32_t)vq->last_used + n;
+	if (next >= vq->num) {
+		next -= vq->num;
+		vq->used_wrap = !vq->used_wrap;
+	}
+	vq->last_used = (uint16_t)next;
+	vq->num_free = (uint16_t)(vq->num_free + n);
+	void *token = vq->state[id].token;
+	vq->state[id].token = NULL;
+	vq->next[id] = vq->free_head;
+	vq->free_head = id;
+	if (len)
+		*len = ulen;
+	return token;
+}
+
+static bool pvqd_enable_cb(struct vtb_vqd *vq)
+{
+	uint16_t f;
+	if (vq->event_idx) {
+		VTB_WRITE_ONCE(vq->drv_ev->off_wrap, vtb_le16((uint16_t)(vq->last_used | (vq->used_wrap ? 0x8000u : 0))));
+		VTB_WRITE_ONCE(vq->drv_ev->flags, vtb_le16(VTB_RING_EVENT_FLAGS_DESC));
+	} else {
+		VTB_WRITE_ONCE(vq->drv_ev->flags, vtb_le16(VTB_RING_EVENT_FLAGS_ENABLE));
+	}
+	vtb_mb();
+	return pdesc_is_used(&vq->pdesc[vq->last_used], vq->used_wrap, &f);
 }
 
 static void vqd_fill(struct vtb_vring_desc *d, const struct vtb_sg *sg, bool write,
@@ -100,6 +244,8 @@ int vtb_vqd_add(struct vtb_vqd *vq, const struct vtb_sg *sg, unsigned nout,
 		return -VTB_EIO;
 	if (!token || total == 0 || total > vq->num)
 		return -VTB_EINVAL;
+	if (vq->packed)
+		return use_indirect ? -VTB_EINVAL : pvqd_add(vq, sg, nout, nin, token);
 	if (use_indirect && (!vq->indirect || total > vq->indirect_max))
 		return -VTB_EINVAL;
 	unsigned need = use_indirect ? 1 : total;
@@ -139,6 +285,8 @@ int vtb_vqd_add(struct vtb_vqd *vq, const struct vtb_sg *sg, unsigned nout,
 
 bool vtb_vqd_kick_prepare(struct vtb_vqd *vq)
 {
+	if (vq->packed)
+		return pvqd_kick_prepare(vq);
 	uint16_t old = vq->kicked_idx, new = vq->avail_idx;
 	bool need;
 
@@ -157,6 +305,8 @@ void *vtb_vqd_get_used(struct vtb_vqd *vq, uint32_t *len)
 {
 	if (vq->broken)
 		return NULL;
+	if (vq->packed)
+		return pvqd_get_used(vq, len);
 	uint16_t used_idx = vtb_le16(VTB_LOAD_ACQUIRE(vq->used->idx));
 	if (used_idx == vq->last_used)
 		return NULL;
@@ -188,6 +338,8 @@ void *vtb_vqd_get_used(struct vtb_vqd *vq, uint32_t *len)
 
 bool vtb_vqd_enable_cb(struct vtb_vqd *vq)
 {
+	if (vq->packed)
+		return pvqd_enable_cb(vq);
 	if (vq->event_idx)
 		VTB_WRITE_ONCE(*vq->used_event, vtb_le16(vq->last_used));
 	else
@@ -200,7 +352,9 @@ void vtb_vqd_disable_cb(struct vtb_vqd *vq)
 {
 	/* With event-idx a stale used_event already suppresses; the flag is
 	 * what a driver without it has. */
-	if (!vq->event_idx)
+	if (vq->packed)
+		VTB_WRITE_ONCE(vq->drv_ev->flags, vtb_le16(VTB_RING_EVENT_FLAGS_DISABLE));
+	else if (!vq->event_idx)
 		VTB_WRITE_ONCE(vq->avail->flags, vtb_le16(VTB_AVAIL_F_NO_INTERRUPT));
 }
 
@@ -219,6 +373,12 @@ struct vtb_vqdev {
 	bool event_idx;
 	bool indirect;
 	bool broken;
+	bool packed;
+	bool avail_wrap, used_wrap, signalled_wrap;
+	const struct vtb_pvq_desc *pdesc;	/* the device writes used entries back in place */
+	const struct vtb_pvq_event *drv_ev;
+	struct vtb_pvq_event *dev_ev;
+	uint16_t *chain_len;	/* packed: descriptors of each buffer id in flight */
 	const struct vtb_vring_desc *desc;
 	const struct vtb_vring_avail *avail;
 	struct vtb_vring_used *used;
@@ -231,7 +391,7 @@ struct vtb_vqdev {
 
 size_t vtb_vqdev_memsize(uint16_t num)
 {
-	return sizeof(struct vtb_vqdev) + ((size_t)num + 7) / 8;
+	return VTB_ALIGN_UP(sizeof(struct vtb_vqdev) + ((size_t)num + 7) / 8, (size_t)2) + (size_t)num * 2;
 }
 
 struct vtb_vqdev *vtb_vqdev_init(void *mem, const struct vtb_vqdev_params *p)
@@ -246,6 +406,17 @@ struct vtb_vqdev *vtb_vqdev_init(void *mem, const struct vtb_vqdev_params *p)
 	vq->num = p->num;
 	vq->event_idx = p->event_idx;
 	vq->indirect = p->indirect;
+	if (p->packed) {
+		if (p->indirect)
+			return NULL;
+		vq->packed = true;
+		vq->avail_wrap = vq->used_wrap = vq->signalled_wrap = true;
+		vq->chain_len = (uint16_t *)((char *)vq + VTB_ALIGN_UP(sizeof(*vq) + ((size_t)p->num + 7) / 8, (size_t)2));
+		vq->pdesc = p->ring;
+		vq->drv_ev = (const void *)((const char *)p->ring + (size_t)p->num * sizeof(struct vtb_pvq_desc));
+		vq->dev_ev = (struct vtb_pvq_event *)vq->drv_ev + 1;
+		return vq;
+	}
 	vq->desc = p->ring;
 	vq->avail = (const void *)((const char *)p->ring + vtb_vring_avail_off(p->num));
 	vq->used = (void *)((char *)p->ring + vtb_vring_used_off(p->num));
@@ -323,10 +494,113 @@ static int vqdev_walk_indirect(struct vtb_vqdev *vq, struct vtb_chain *c, const 
 	}
 }
 
+/* ---- packed device (§2.8) ---- */
+
+static bool pdesc_avail(uint16_t f, bool wrap)
+{
+	return !!(f & VTB_PDESC_F_AVAIL) == wrap && !!(f & VTB_PDESC_F_USED) != wrap;
+}
+
+static int pvqdev_pop(struct vtb_vqdev *vq, struct vtb_chain *c)
+{
+	uint16_t pos = vq->last_avail;
+	bool wrap = vq->avail_wrap;
+	if (!pdesc_avail(vtb_le16(VTB_LOAD_ACQUIRE(vq->pdesc[pos].flags)), wrap))
+		return 0;
+	c->nseg = c->nout = 0;
+	c->out_bytes = c->in_bytes = 0;
+	uint16_t id = 0;
+	for (uint32_t count = 0;; count++) {
+		if (count >= vq->num)
+			return vqdev_fail(vq, -VTB_ELOOP);
+		const struct vtb_pvq_desc *d = &vq->pdesc[pos];
+		struct vtb_vring_desc l;	/* read once, as the split path does */
+		uint16_t f = vtb_le16(VTB_READ_ONCE(d->flags));
+		l.addr = vtb_le64(VTB_READ_ONCE(d->addr));
+		l.len = vtb_le32(VTB_READ_ONCE(d->len));
+		id = vtb_le16(VTB_READ_ONCE(d->id));
+		l.flags = f & (VTB_DESC_F_NEXT | VTB_DESC_F_WRITE | VTB_DESC_F_INDIRECT);
+		/* Every descriptor of the chain must carry this lap's avail bits. */
+		if (!pdesc_avail(f, wrap) || (l.flags & VTB_DESC_F_INDIRECT))
+			return vqdev_fail(vq, -VTB_EPROTO);
+		int r = vqdev_add_seg(vq, c, &l);
+		if (r)
+			return r;
+		if (++pos == vq->num) {
+			pos = 0;
+			wrap = !wrap;
+		}
+		if (!(f & VTB_DESC_F_NEXT)) {
+			count++;
+			if (id >= vq->num || (vq->busy[id / 8] & (1u << (id % 8))))
+				return vqdev_fail(vq, -VTB_EPROTO);
+			vq->chain_len[id] = (uint16_t)count;
+			break;
+		}
+	}
+	vq->busy[id / 8] |= (uint8_t)(1u << (id % 8));
+	vq->inflight++;
+	vq->last_avail = pos;
+	vq->avail_wrap = wrap;
+	c->head = id;
+	return 1;
+}
+
+static int pvqdev_push(struct vtb_vqdev *vq, uint16_t id, uint32_t len)
+{
+	if (id >= vq->num || !(vq->busy[id / 8] & (1u << (id % 8))))
+		return -VTB_EINVAL;
+	vq->busy[id / 8] &= (uint8_t)~(1u << (id % 8));
+	vq->inflight--;
+	struct vtb_pvq_desc *d = (struct vtb_pvq_desc *)&vq->pdesc[vq->used_idx];
+	VTB_WRITE_ONCE(d->id, vtb_le16(id));
+	VTB_WRITE_ONCE(d->len, vtb_le32(len));
+	VTB_STORE_RELEASE(d->flags, vtb_le16((uint16_t)(vq->used_wrap ? VTB_PDESC_F_AVAIL | VTB_PDESC_F_USED : 0)));
+	uint32_t next = (uint32_t)vq->used_idx + vq->chain_len[id];
+	if (next >= vq->num) {
+		next -= vq->num;
+		vq->used_wrap = !vq->used_wrap;
+	}
+	vq->used_idx = (uint16_t)next;
+	return 0;
+}
+
+static bool pvqdev_need_notify(struct vtb_vqdev *vq)
+{
+	uint16_t old = vq->signalled_used, new = vq->used_idx;
+	bool wrapped = vq->signalled_wrap != vq->used_wrap;
+	vq->signalled_used = new;
+	vq->signalled_wrap = vq->used_wrap;
+	if (old == new && !wrapped)
+		return false;
+	vtb_mb();
+	uint16_t flags = vtb_le16(VTB_READ_ONCE(vq->drv_ev->flags));
+	if (flags != VTB_RING_EVENT_FLAGS_DESC)
+		return flags != VTB_RING_EVENT_FLAGS_DISABLE;
+	if (wrapped)
+		old = (uint16_t)(old - vq->num);
+	return pvq_need_event(vtb_le16(VTB_READ_ONCE(vq->drv_ev->off_wrap)), vq->used_wrap, vq->num, new, old);
+}
+
+static bool pvqdev_enable_notify(struct vtb_vqdev *vq)
+{
+	if (vq->event_idx) {
+		VTB_WRITE_ONCE(vq->dev_ev->off_wrap,
+			       vtb_le16((uint16_t)(vq->last_avail | (vq->avail_wrap ? 0x8000u : 0))));
+		VTB_WRITE_ONCE(vq->dev_ev->flags, vtb_le16(VTB_RING_EVENT_FLAGS_DESC));
+	} else {
+		VTB_WRITE_ONCE(vq->dev_ev->flags, vtb_le16(VTB_RING_EVENT_FLAGS_ENABLE));
+	}
+	vtb_mb();
+	return pdesc_avail(vtb_le16(VTB_READ_ONCE(vq->pdesc[vq->last_avail].flags)), vq->avail_wrap);
+}
+
 int vtb_vqdev_pop(struct vtb_vqdev *vq, struct vtb_chain *c)
 {
 	if (vq->broken)
 		return -VTB_EIO;
+	if (vq->packed)
+		return pvqdev_pop(vq, c);
 	uint16_t avail_idx = vtb_le16(VTB_LOAD_ACQUIRE(vq->avail->idx));
 	if (avail_idx == vq->last_avail)
 		return 0;
@@ -374,6 +648,8 @@ int vtb_vqdev_push(struct vtb_vqdev *vq, uint16_t head, uint32_t len)
 {
 	if (vq->broken)
 		return -VTB_EIO;
+	if (vq->packed)
+		return pvqdev_push(vq, head, len);
 	if (head >= vq->num || !(vq->busy[head / 8] & (1u << (head % 8))))
 		return -VTB_EINVAL;	/* our own bug, not the driver's */
 	vq->busy[head / 8] &= (uint8_t)~(1u << (head % 8));
@@ -388,6 +664,8 @@ int vtb_vqdev_push(struct vtb_vqdev *vq, uint16_t head, uint32_t len)
 
 bool vtb_vqdev_need_notify(struct vtb_vqdev *vq)
 {
+	if (vq->packed)
+		return pvqdev_need_notify(vq);
 	uint16_t old = vq->signalled_used, new = vq->used_idx;
 
 	vq->signalled_used = new;
@@ -401,6 +679,8 @@ bool vtb_vqdev_need_notify(struct vtb_vqdev *vq)
 
 bool vtb_vqdev_enable_notify(struct vtb_vqdev *vq)
 {
+	if (vq->packed)
+		return pvqdev_enable_notify(vq);
 	if (vq->event_idx)
 		VTB_WRITE_ONCE(*vq->avail_event, vtb_le16(vq->last_avail));
 	else
@@ -411,7 +691,9 @@ bool vtb_vqdev_enable_notify(struct vtb_vqdev *vq)
 
 void vtb_vqdev_disable_notify(struct vtb_vqdev *vq)
 {
-	if (!vq->event_idx)
+	if (vq->packed)
+		VTB_WRITE_ONCE(vq->dev_ev->flags, vtb_le16(VTB_RING_EVENT_FLAGS_DISABLE));
+	else if (!vq->event_idx)
 		VTB_WRITE_ONCE(vq->used->flags, vtb_le16(VTB_USED_F_NO_NOTIFY));
 }
 

@@ -12,6 +12,12 @@
 /* Bytes of ring memory for a queue of num entries, laid out as in §2.7:
  * descriptor table (align 16), avail ring (align 2), used ring (align 4). */
 size_t vtb_vring_bytes(uint16_t num);
+/* Packed layout: descriptor ring, then driver and device event suppression. */
+size_t vtb_pvring_bytes(uint16_t num);
+static inline size_t vtb_ring_bytes(uint16_t num, bool packed)
+{
+	return packed ? vtb_pvring_bytes(num) : vtb_vring_bytes(num);
+}
 size_t vtb_vring_avail_off(uint16_t num);
 size_t vtb_vring_used_off(uint16_t num);
 static inline bool vtb_vq_num_ok(uint32_t num)
@@ -31,6 +37,7 @@ struct vtb_vqd_params {
 	uint16_t num;
 	void *ring;		/* driver's pointer to vtb_vring_bytes(num) */
 	bool event_idx;		/* VIRTIO_F_EVENT_IDX negotiated */
+	bool packed;		/* VIRTIO_F_RING_PACKED: the §2.8 layout */
 	/* Optional indirect tables: num tables of indirect_max entries each,
 	 * in memory the device reaches at indirect_addr. */
 	void *indirect;
@@ -87,6 +94,7 @@ struct vtb_vqdev_params {
 	uint16_t num;
 	void *ring;		/* device's pointer to the ring memory */
 	bool event_idx;
+	bool packed;		/* VIRTIO_F_RING_PACKED */
 	bool indirect;		/* VIRTIO_F_INDIRECT_DESC negotiated */
 	vtb_xlate_fn xlate;	/* for indirect tables */
 	void *xlate_ctx;

@@ -63,6 +63,22 @@ int main(void)
 		CHECK_EQ((unsigned char *)&vring_avail_event(&vr) - ring, vtb_vring_used_off(256) + 4 + 8 * 256);
 	}
 
+	/* packed ring (virtio_ring.h) */
+	CHECK_EQ(sizeof(struct vtb_pvq_desc), sizeof(struct vring_packed_desc));
+	SAME_FIELD(struct vtb_pvq_desc, struct vring_packed_desc, addr, addr);
+	SAME_FIELD(struct vtb_pvq_desc, struct vring_packed_desc, len, len);
+	SAME_FIELD(struct vtb_pvq_desc, struct vring_packed_desc, id, id);
+	SAME_FIELD(struct vtb_pvq_desc, struct vring_packed_desc, flags, flags);
+	CHECK_EQ(sizeof(struct vtb_pvq_event), sizeof(struct vring_packed_desc_event));
+	SAME_FIELD(struct vtb_pvq_event, struct vring_packed_desc_event, off_wrap, off_wrap);
+	SAME_FIELD(struct vtb_pvq_event, struct vring_packed_desc_event, flags, flags);
+	CHECK_EQ(VTB_PDESC_F_AVAIL, 1u << VRING_PACKED_DESC_F_AVAIL);
+	CHECK_EQ(VTB_PDESC_F_USED, 1u << VRING_PACKED_DESC_F_USED);
+	CHECK_EQ(VTB_RING_EVENT_FLAGS_ENABLE, VRING_PACKED_EVENT_FLAG_ENABLE);
+	CHECK_EQ(VTB_RING_EVENT_FLAGS_DISABLE, VRING_PACKED_EVENT_FLAG_DISABLE);
+	CHECK_EQ(VTB_RING_EVENT_FLAGS_DESC, VRING_PACKED_EVENT_FLAG_DESC);
+	CHECK_EQ(15, VRING_PACKED_EVENT_F_WRAP_CTR);
+
 	/* virtio_config.h, virtio_ids.h */
 	CHECK_EQ(VTB_S_ACKNOWLEDGE, VIRTIO_CONFIG_S_ACKNOWLEDGE);
 	CHECK_EQ(VTB_S_DRIVER, VIRTIO_CONFIG_S_DRIVER);
