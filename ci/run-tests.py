@@ -145,7 +145,8 @@ def e2e(tmp):
                 {("blk", "read"): 18, ("blk", "write"): 18}.get(dp) if c["size"] == 65536 else None
             if fe["maps"] or be["maps"] != be["unmaps"] and abs(be["maps"] - be["unmaps"]) > 3 * c["qd"] * 18:
                 problems.append(f"grant/map: maps {be['maps']} vs unmaps {be['unmaps']}")
-            if be["flushes"] != be["unmaps"] or po["maps"] < 1 - slack:
+            # The BE's counters are read live: an unmap may be counted before its flush.
+            if abs(be["flushes"] - be["unmaps"]) > 2 or po["maps"] < 1 - slack:
                 problems.append(f"grant/map: flushes {be['flushes']} unmaps {be['unmaps']} maps/op {po['maps']}")
             if pages is not None and not near(po["maps"], pages):
                 problems.append(f"grant/map: {po['maps']} maps per op, want {pages} pages")
@@ -175,7 +176,7 @@ def e2e(tmp):
         if tv in (("viommu", "strict"), ("viommu", "lazy")):
             # A MAP request per buffer, each one installed by one map call and
             # removed by one unmap (strict: right away; lazy: by the next sync).
-            if fe["maps"] or fe["unmaps"] or be["flushes"] != be["unmaps"] or po["maps"] < 1 - slack:
+            if fe["maps"] or fe["unmaps"] or abs(be["flushes"] - be["unmaps"]) > 2 or po["maps"] < 1 - slack:
                 problems.append(f"viommu: fe {fe} be {be}")
             if not near(po["unmaps"], po["maps"]) or not near(po["xport_ops"], 2 * po["maps"]):
                 problems.append(f"viommu: maps {po['maps']} unmaps {po['unmaps']} requests {po['xport_ops']} per op")
