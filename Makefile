@@ -16,13 +16,30 @@ endif
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -D_GNU_SOURCE -MMD -MP
 LDLIBS     := -luring -lpthread -lm
 
+# eBPF probes (libbpf-bootstrap layout): vmlinux.h from the running kernel's
+# BTF, the object built by clang, its skeleton by bpftool.  Built for both
+# flavours once, in build/bpf.  Without BTF or the tools, vtbench is built
+# without probes and says so in every run's meta.json.
+BPFDIR  := build/bpf
+BPF_OK  := $(shell test -r /sys/kernel/btf/vmlinux && command -v bpftool >/dev/null && \
+		command -v clang >/dev/null && test -r /usr/include/bpf/libbpf.h && echo 1)
+BPF_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/riscv64/riscv/')
+MULTIARCH := $(shell $(CC) -dumpmachine)
+ifeq ($(BPF_OK),1)
+LDLIBS  += -lbpf -lelf -lz
+PROBES_DEPS := $(BPFDIR)/probes.skel.h
+else
+ALL_CFLAGS += -DVTB_NO_BPF
+endif
+
 # The portable core and device models: freestanding C11, checked by test-freestanding.
 CORE_SRC := transports/core/vtb_virtq.c transports/core/vtb_vdev.c
 MODEL_SRC := workloads/blk/blk_dev.c workloads/net/net_dev.c workloads/scmi/scmi_dev.c
 LIB_SRC := $(CORE_SRC) $(MODEL_SRC) \
 	transports/proc/platform_proc.c transports/registry.c transports/vring.c transports/shm.c transports/swiotlb.c transports/grant.c transports/viommu.c transports/fatvq.c transports/argo.c \
 	workloads/workload.c workloads/blk/blk_wl.c workloads/net/net_wl.c workloads/scmi/scmi_wl.c \
-	harness/hist.c harness/suite.c harness/cell.c harness/results.c harness/calib.c
+	harness/hist.c harness/suite.c harness/cell.c harness/results.c harness/calib.c \
+	harness/probes.c harness/perfctr.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 
 TESTS := transports/tests/test_virtq transports/tests/test_uapi transports/tests/test_vdev \
@@ -42,6 +59,26 @@ $(BUILD)/vtbench: $(BUILD)/harness/main.o $(LIB_OBJ)
 $(BUILD)/harness/main.o: ALL_CFLAGS += -DVTB_GIT_REV='"$(GIT_REV)"'
 $(BUILD)/harness/main.o: .FORCE
 .FORCE:
+
+$(BPFDIR)/vmlinux.h:
+	@mkdir -p $(dir $@)
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BPFDIR)/probes.bpf.o: harness/probes.bpf.c harness/probes.h $(BPFDIR)/vmlinux.h
+	clang -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror \
+		-I/usr/include/$(MULTIARCH) -I$(BPFDIR) -Iharness -c $< -o $@
+
+$(BPFDIR)/probes.skel.h: $(BPFDIR)/probes.bpf.o
+	bpftool gen skeleton $< name probes > $@.tmp && mv $@.tmp $@
+
+# Syscall names for the rows, from the libc headers of this architecture.
+$(BPFDIR)/syscall_names.h:
+	@mkdir -p $(dir $@)
+	echo '#include <sys/syscall.h>' | $(CC) -E -dM - | \
+		sed -n 's/^#define __NR_\([a-z0-9_]*\) \([0-9][0-9]*\)$$/{ \2, "\1" },/p' | sort -n -t' ' -k2 > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/harness/probes.o: $(PROBES_DEPS) $(BPFDIR)/syscall_names.h
+$(BUILD)/harness/probes.o: ALL_CFLAGS += -I$(BPFDIR)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

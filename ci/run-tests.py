@@ -89,6 +89,81 @@ def rows_of(d):
         return [json.loads(l) for l in f]
 
 
+def kernel_crosscheck(r):
+    """What the eBPF probes saw of each domain against the seam's own counts
+    (within 2%): hypervisor copies <-> process_vm_readv/writev, maps <->
+    mmap (an unmap that keeps its range reserved is an mmap too), other
+    unmaps <-> munmap, doorbells <-> eventfd writes, waits <-> eventfd
+    reads, all seam calls <-> the primitive syscalls; and the in-kernel
+    request latency of the USDT-sampled ops inside the FE's own."""
+    k, problems = r["kernel"], []
+    if k is None:
+        return ["no kernel view (probes off)"]
+    for dn in ("fe", "be"):
+        d, kd = r["domains"][dn], k[dn]
+        sc = collections.defaultdict(int, kd["syscalls"])
+        pairs = {
+            "copies/process_vm_*": (d["copies"], sc["process_vm_readv"] + sc["process_vm_writev"]),
+            "maps/mmap": (d["maps"] + d["unmaps_keep_va"], sc["mmap"]),
+            "unmaps/munmap": (d["unmaps"] - d["unmaps_keep_va"], sc["munmap"]),
+            "notifies/write": (d["notifies"], sc["write"]),
+            "waits/read": (d["waits"], sc["read"]),
+            "exits/primitive syscalls": (d["exits"], kd["exits"]),
+        }
+        for what, (seam, seen) in pairs.items():
+            if abs(seam - seen) > 0.02 * max(seam, seen):
+                problems.append(f"{dn} {what}: seam {seam}, kernel {seen}")
+        if kd["phase_events"] != [1, 1]:
+            problems.append(f"{dn} phase USDT events {kd['phase_events']}")
+    u = k["usdt"]
+    if u["sample"] and (u["count"] != u["user_count"] or u["unmatched"] or
+                        (u["count"] and u["p50"] > u["user_p50"] * 1.02)):
+        problems.append(f"usdt latency {dict((x, y) for x, y in u.items() if x != 'buckets')}")
+    return problems
+
+
+def probes(tmp):
+    """Probes stay attached for a run and are armed per cell: nothing leaks
+    after 50 cells, every cell's counts are its own, and a run that may not
+    load BPF completes with probes marked off."""
+    def progs():
+        p = run(["bpftool", "-j", "prog", "show"])
+        return {(x["id"], x.get("name", "")) for x in json.loads(p.stdout or "[]")} if p.returncode == 0 else set()
+    before = progs()
+    d = os.path.join(tmp, "probes50")
+    p = vtbench(["device=scmi", "ops=50", "warmup=0", "reps=50", "probes=on"], d)
+    rows = rows_of(d) if p.returncode == 0 else []
+    meta = json.load(open(os.path.join(d, "meta.json"))) if rows else {}
+    left = progs() - before
+    ours = {"sys_enter", "sys_exit", "sched_switch", "page_fault_user", "tlb_flush", "phase", "req_submit", "req_complete"}
+    result("probes: 50 cells, no descriptor, link or program left behind",
+           len(rows) == 50 and meta.get("probes", {}).get("leaked_fds") == 0 and not {n for _, n in left} & ours,
+           f"rc={p.returncode} rows={len(rows)} meta={meta.get('probes')} left={left} {p.stderr[-300:]}")
+    totals = [r["kernel"]["fe"]["syscalls_total"] for r in rows if r["kernel"]]
+    result("probes: each cell counts only its own domains (armed fresh per cell)",
+           len(totals) == 50 and all(r["kernel"]["fe"]["phase_events"] == [1, 1] and r["kernel"]["be"]["phase_events"] == [1, 1]
+                                     for r in rows) and max(totals) <= 3 * max(min(totals), 1) and
+           all(not kernel_crosscheck(r) for r in rows), f"fe syscalls per cell {totals[:5]}..{totals[-5:]}")
+
+    # Without the capabilities BPF needs, the run still completes.
+    if not shutil.which("capsh"):
+        result("probes: a run without BPF permission", False, "capsh not installed (libcap2-bin)")
+        return
+    drop = ["capsh", "--drop=cap_bpf,cap_perfmon,cap_sys_admin", "--", "-c"]
+    d = os.path.join(tmp, "nobpf")
+    p = run(drop + [f"{VTB} run device=blk ops=200 warmup=0 reps=1 --out {d}"], timeout=120)
+    rows = rows_of(d) if p.returncode == 0 else []
+    meta = json.load(open(os.path.join(d, "meta.json"))) if rows else {}
+    pm = meta.get("probes", {})
+    result("probes: without CAP_BPF/CAP_PERFMON the run completes, probes off and why",
+           len(rows) == 1 and rows[0]["error"] is None and rows[0]["kernel"] is None and rows[0]["cell"]["probes"] == "off"
+           and rows[0]["per_op"]["exits_source"] == "seam" and pm.get("state") == "off" and pm.get("why")
+           and "probes off" in p.stderr, f"rc={p.returncode} {pm} {p.stderr[-300:]}")
+    p = run(drop + [f"{VTB} run device=blk ops=200 warmup=0 reps=1 probes=on --out {d}-on"], timeout=120)
+    result("probes=on without BPF permission: exit 2 with the reason",
+           p.returncode == 2 and "probes=on, but they cannot run" in p.stderr, f"rc={p.returncode} {p.stderr[-300:]}")
+
+
 def e2e(tmp):
     schema = json.load(open(os.path.join(ROOT, "results", "schema.json")))
     validator = jsonschema.Draft202012Validator(schema)
@@ -111,6 +186,7 @@ def e2e(tmp):
             ("argo", "sync"), ("argo", "batch")} <= tvs, str(tvs))
     bad = [(i, e.message) for i, r in enumerate(rows) for e in validator.iter_errors(r)]
     result(f"{len(rows)} result rows match results/schema.json", rows and not bad, str(bad[:5]))
+    result("e2e ran with the eBPF probes on", meta.get("probes", {}).get("state") == "on", str(meta.get("probes")))
     for r in rows:
         c = r["cell"]
         name = f"{c['device']} {c['pattern']} size={c['size']} qd={c['qd']} {c['transport']}/{c['variant']} {c['notify']}" + \
@@ -225,6 +301,7 @@ def e2e(tmp):
                 problems.append(f"poll mode rang doorbells: {po}")
         elif po["notifies"] <= 0:
             problems.append(f"event mode rang no doorbell: {po}")
+        problems += kernel_crosscheck(r)
         if r["cpu_s"]["fe"] <= 0 or r["cpu_s"]["be"] <= 0:
             problems.append(f"cpu_s {r['cpu_s']}")
         if r["bytes"] <= 0 or r["ops_per_s"] <= 0:
@@ -321,6 +398,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="vtbench-test-") as tmp:
         cli(tmp)
         e2e(tmp)
+        probes(tmp)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -17,15 +17,19 @@
 #include <unistd.h>
 
 #include "cell.h"
+#include "perfctr.h"
+#include "probes.h"
+#include "vtb_usdt.h"
 
 struct shared {
 	uint32_t stop;			/* FE -> BE: finish */
 	uint32_t measuring;		/* FE -> BE: the measured phase has begun */
+	uint32_t measure_end;		/* FE -> BE: ... and has ended */
 	uint32_t be_ready;
 	uint32_t pids_ready;		/* harness -> domains: fe_pid and be_pid are set */
 	pid_t fe_pid, be_pid;
 	struct vtb_plat_counters live[2];	/* each domain's seam counters */
-	struct vtb_plat_counters snap[2];	/* at the start of the measured phase */
+	struct vtb_plat_counters snap[2];	/* each at the start of its own measured phase */
 	struct vtb_cell_result r;
 	char be_error[256];
 	char fe_error[256];
@@ -78,14 +82,55 @@ static void domain_error(char *buf, size_t n, const char *fmt, ...)
 }
 
 /* ------------------------------------------------------------------ BE */
+struct be_phase {
+	struct vtb_perfctr *pc;
+	struct shared *sh;
+	struct vtb_plat *plat;
+	bool measuring, ended;
+	uint64_t cpu0;
+};
+
+static void be_phase_end(struct be_phase *ph)
+{
+	struct shared *sh = ph->sh;
+	VTB_USDT_PHASE(1, 0);
+	uint64_t *a = (uint64_t *)ph->plat->ctr, *b = (uint64_t *)&sh->snap[1], *o = (uint64_t *)&sh->r.d[1];
+	for (size_t i = 0; i < sizeof(struct vtb_plat_counters) / 8; i++)
+		o[i] = a[i] - b[i];
+	sh->r.cpu_s[1] = (double)(cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - ph->cpu0) / 1e9;
+	vtb_perfctr_stop(ph->pc, &sh->r.perf[1]);
+	ph->ended = true;
+}
+
+/* Follows the FE's measured phase: nothing but counting happens between
+ * a snapshot of the seam counters and the phase USDT.  Called before every
+ * request the device takes, so the BE's window starts and ends within a
+ * request of the FE's: a device loop may run for milliseconds (hundreds
+ * of requests under polling) before it returns. */
+static void be_phase_track(struct be_phase *ph)
+{
+	struct shared *sh = ph->sh;
+	if (!ph->measuring && __atomic_load_n(&sh->measuring, __ATOMIC_ACQUIRE)) {
+		vtb_perfctr_start(ph->pc);
+		ph->cpu0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
+		sh->snap[1] = *ph->plat->ctr;
+		VTB_USDT_PHASE(1, 1);
+		ph->measuring = true;
+	}
+	if (ph->measuring && !ph->ended && __atomic_load_n(&sh->measure_end, __ATOMIC_ACQUIRE))
+		be_phase_end(ph);
+}
+
 struct be_io {
 	const struct vtb_transport_ops *t;
 	void *x;
+	struct be_phase *ph;
 };
 
 static int be_pop(void *ctx, unsigned q, struct vtb_req *req)
 {
 	struct be_io *b = ctx;
+	be_phase_track(b->ph);
 	return b->t->be_pop(b->x, q, req);
 }
 
@@ -100,7 +145,12 @@ static int be_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 	const struct vtb_workload_ops *w = vtb_workload_find(cp->device);
 	const struct vtb_transport_ops *t = vtb_transport_find(cp->transport);
 	struct vtb_plat plat = { &vtb_platform_proc, &sh->live[1] };
-	struct be_io bio = { t, NULL };
+	struct vtb_perfctr pc;
+	/* Each domain times and counts its own measured phase: another
+	 * process's CPU clock is only as fresh as its last tick, and the
+	 * kernel's view (the phase USDT) must cover the same calls. */
+	struct be_phase ph = { .pc = &pc, .sh = sh, .plat = &plat };
+	struct be_io bio = { t, NULL, &ph };
 	struct vtb_dev_io io = { &bio, be_pop, be_push };
 	void *dev;
 	int e;
@@ -122,16 +172,10 @@ static int be_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 		return 1;
 	}
 	w->be_start(dev, env->features);
+	vtb_perfctr_open(&pc, &sh->r.perf[1]);
 	__atomic_store_n(&sh->be_ready, 1, __ATOMIC_RELEASE);
-	/* Each domain reads its own CPU clock: another process's is only as
-	 * fresh as its last tick while it runs. */
-	uint64_t cpu0 = 0;
-	bool measuring = false;
 	while (!__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE)) {
-		if (!measuring && __atomic_load_n(&sh->measuring, __ATOMIC_ACQUIRE)) {
-			cpu0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
-			measuring = true;
-		}
+		be_phase_track(&ph);
 		int n = w->be_process(dev, cp->qsize);
 		if (n < 0 && __atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE))
 			break;	/* the FE is tearing down: its memory may be gone */
@@ -154,8 +198,10 @@ static int be_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 			t->be_wait(bio.x);
 		t->be_disable_notify(bio.x);
 	}
-	if (measuring)
-		sh->r.cpu_s[1] = (double)(cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0) / 1e9;
+	be_phase_track(&ph);
+	if (ph.measuring && !ph.ended)
+		be_phase_end(&ph);
+	vtb_perfctr_close(&pc);
 	sh->r.ndev = w->be_stats(dev, sh->r.dev_names, sh->r.dev_vals);
 	for (unsigned i = 0; i < sh->r.ndev && i < VTB_DEV_STATS; i++)
 		snprintf(sh->r.dev_name_buf[i], sizeof(sh->r.dev_name_buf[i]), "%s", sh->r.dev_names[i]);
@@ -171,6 +217,7 @@ struct fe_state {
 	uint64_t measured;
 	uint64_t target;	/* ops=N: count exactly N */
 	uint64_t t_end;		/* when the N-th op completed */
+	unsigned usdt;		/* 1 in usdt requests fires the request USDT */
 };
 
 static void fe_done(struct vtb_gen *g, uint64_t t_submit, uint64_t bytes)
@@ -178,8 +225,13 @@ static void fe_done(struct vtb_gen *g, uint64_t t_submit, uint64_t bytes)
 	struct fe_state *fs = g->harness;
 	if (!fs->measuring || (fs->target && fs->measured >= fs->target))
 		return;
+	bool sampled = vtb_usdt_sampled(t_submit, fs->usdt);
+	if (sampled)
+		VTB_USDT_COMPLETE(t_submit);	/* before the clock: the kernel's span lies inside ours */
 	uint64_t now = vtb_now_ns();
 	vtb_hist_add(&fs->sh->r.hist, now - t_submit);
+	if (sampled)
+		vtb_hist_add(&fs->sh->r.usdt_user, now - t_submit);
 	if (fs->target && fs->measured + 1 == fs->target)
 		fs->t_end = now;
 	fs->sh->r.ops++;
@@ -192,12 +244,14 @@ static int fe_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 	const struct vtb_workload_ops *w = vtb_workload_find(cp->device);
 	const struct vtb_transport_ops *t = vtb_transport_find(cp->transport);
 	struct vtb_plat plat = { &vtb_platform_proc, &sh->live[0] };
-	struct fe_state fs = { .sh = sh, .target = cp->ops };
+	struct fe_state fs = { .sh = sh, .target = cp->ops, .usdt = cp->probes_on ? cp->usdt : 0 };
+	struct vtb_perfctr pc;
 	struct vtb_gen g = { .t = t, .env = env, .cp = cp, .done = fe_done, .harness = &fs };
 	uint64_t cpu0 = 0;
 	int e, rc = 1;
 
 	pin(cp->cpu_fe);
+	vtb_perfctr_open(&pc, &sh->r.perf[0]);
 	await_pids(sh, env);
 	env->plat = &plat;
 	env->ram = vtb_proc_dom_map_own(env->fe);
@@ -214,15 +268,18 @@ static int fe_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 		goto close;
 	}
 
-	uint64_t t0 = vtb_now_ns(), tm = 0;
+	uint64_t t0 = vtb_now_ns(), tm = 0, last = 0;
 	uint64_t warm_ns = (uint64_t)(cp->warmup * 1e9), dur_ns = (uint64_t)(cp->duration * 1e9);
 	for (;;) {
 		uint64_t now = vtb_now_ns();
 		if (!fs.measuring && now - t0 >= warm_ns) {
 			/* Measured phase starts: snapshot both domains' counters. */
 			vtb_hist_reset(&sh->r.hist);
-			memcpy(sh->snap, sh->live, sizeof(sh->snap));
+			vtb_hist_reset(&sh->r.usdt_user);
+			vtb_perfctr_start(&pc);
 			cpu0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
+			sh->snap[0] = sh->live[0];
+			VTB_USDT_PHASE(0, 1);
 			fs.measuring = true;
 			__atomic_store_n(&sh->measuring, 1, __ATOMIC_RELEASE);
 			tm = now;
@@ -230,8 +287,16 @@ static int fe_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 		if (fs.measuring && (cp->ops ? fs.measured >= cp->ops : now - tm >= dur_ns))
 			break;
 		int sub = 0;
-		while (g.inflight < cp->qd && (e = w->fe_submit(&g, now)) > 0)
+		/* Each submit gets its own timestamp: it keys the request USDT. */
+		while (g.inflight < cp->qd) {
+			now = vtb_now_ns();
+			now = last = now > last ? now : last + 1;
+			if ((e = w->fe_submit(&g, now)) <= 0)
+				break;
+			if (vtb_usdt_sampled(now, fs.usdt))
+				VTB_USDT_SUBMIT(now);
 			sub++;
+		}
 		if (e < 0) {
 			domain_error(sh->fe_error, sizeof(sh->fe_error), "FE: submit failed: %s", strerror(-e));
 			goto close;
@@ -254,14 +319,15 @@ static int fe_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 			t->fe_wait(g.x);
 		t->fe_disable_cb(g.x);
 	}
+	VTB_USDT_PHASE(0, 0);
+	uint64_t *a = (uint64_t *)&sh->live[0], *b = (uint64_t *)&sh->snap[0], *o = (uint64_t *)&sh->r.d[0];
+	for (size_t i = 0; i < sizeof(struct vtb_plat_counters) / 8; i++)
+		o[i] = a[i] - b[i];
 	uint64_t end = fs.t_end ? fs.t_end : vtb_now_ns();
 	sh->r.seconds = (double)(end - tm) / 1e9;
 	sh->r.cpu_s[0] = (double)(cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0) / 1e9;
-	for (int d = 0; d < 2; d++) {
-		uint64_t *a = (uint64_t *)&sh->live[d], *b = (uint64_t *)&sh->snap[d], *o = (uint64_t *)&sh->r.d[d];
-		for (size_t i = 0; i < sizeof(struct vtb_plat_counters) / 8; i++)
-			o[i] = a[i] - b[i];
-	}
+	vtb_perfctr_stop(&pc, &sh->r.perf[0]);
+	__atomic_store_n(&sh->measure_end, 1, __ATOMIC_RELEASE);
 	sh->r.verify_errors = g.verify_errors;
 	if (g.err[0])
 		domain_error(sh->fe_error, sizeof(sh->fe_error), "verification failed (%llu errors): %s",
@@ -301,7 +367,7 @@ static const char *describe_status(int st, char *buf, size_t n)
 	return buf;
 }
 
-int vtb_cell_run(const struct vtb_cellp *cp, struct vtb_cell_result *r)
+int vtb_cell_run(const struct vtb_cellp *cp, struct vtb_probes *probes, struct vtb_cell_result *r)
 {
 	struct vtb_dom fe, be = { .id = 1, .ram_fd = -1 };
 	struct vtb_doorbell kick = { -1 }, call = { -1 };
@@ -357,6 +423,9 @@ int vtb_cell_run(const struct vtb_cellp *cp, struct vtb_cell_result *r)
 	}
 	fe.pid = fp;
 	sh->fe_pid = fp;
+	/* The probes watch exactly these two processes, from before they run. */
+	if (probes)
+		vtb_probes_arm(probes, fp, bp);
 	__atomic_store_n(&sh->pids_ready, 1, __ATOMIC_RELEASE);
 
 	/* Watch both: a hang ends at the timeout, a death ends the other. */
@@ -400,6 +469,8 @@ int vtb_cell_run(const struct vtb_cellp *cp, struct vtb_cell_result *r)
 		waitpid(bp, &bst, 0);
 
 	*r = sh->r;
+	if (probes)
+		vtb_probes_collect(probes, &r->k);
 	for (unsigned i = 0; i < r->ndev && i < VTB_DEV_STATS; i++)
 		r->dev_names[i] = r->dev_name_buf[i];
 	/* What the domains said first, then how they ended, then the clock. */

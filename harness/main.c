@@ -11,6 +11,9 @@
 
 #include "calib.h"
 #include "cell.h"
+#include "perfctr.h"
+#include "probes.h"
+#include "vtb_usdt.h"
 #include "results.h"
 #include "suite.h"
 
@@ -76,6 +79,31 @@ static int mkdir_p(const char *path)
 	return mkdir(buf, 0755) && errno != EEXIST ? -1 : 0;
 }
 
+/* What the run could observe of the kernel, for meta.json. */
+static struct {
+	const char *state;		/* on | off | mixed */
+	char why[256];			/* why they are off, or "" */
+	int leaked_fds;			/* bpf/perf fds left after a cell: 0 when healthy */
+	struct vtb_perf_result pmu;
+} probe_meta;
+
+static void write_probe_meta(FILE *f)
+{
+	fprintf(f, "  \"probes\": {\"state\": \"%s\", \"why\": ", probe_meta.state);
+	if (probe_meta.why[0])
+		vtb_json_str(f, probe_meta.why);
+	else
+		fputs("null", f);
+	fprintf(f, ", \"usdt\": %s, \"leaked_fds\": %d, \"perf_counters\": %s, \"user_only\": %s, \"pmu\": %s",
+		VTB_HAVE_USDT ? "true" : "false", probe_meta.leaked_fds, probe_meta.pmu.sw ? "true" : "false",
+		probe_meta.pmu.user_only ? "true" : "false", probe_meta.pmu.hw ? "true" : "false");
+	if (!probe_meta.pmu.hw) {
+		fputs(", \"pmu_why\": ", f);
+		vtb_json_str(f, probe_meta.pmu.why);
+	}
+	fputs("},\n", f);
+}
+
 static void write_meta(const char *path, const char *run_id, const struct vtb_cells *cells,
 		       const struct vtb_host *h, double pp0, double sp0, double pp1, double sp1,
 		       const char *started, const char *ended, size_t failed, size_t total)
@@ -109,6 +137,7 @@ static void write_meta(const char *path, const char *run_id, const struct vtb_ce
 			strcmp(vtb_placement_tag(pp0), vtb_placement_tag(pp1)) ? "true" : "false");
 	else
 		fputs("\"pingpong_ns_end\": null},\n", f);
+	write_probe_meta(f);
 	fputs("  \"suite\": ", f);
 	vtb_json_str(f, cells->text ? cells->text : "");
 	fputs("\n}\n", f);
@@ -152,6 +181,37 @@ static int cmd_run(int argc, char **argv)
 		return 2;
 	}
 
+	/* Probes: decided once for the run. */
+	bool want = false, need = false;
+	for (size_t i = 0; i < cells.n; i++) {
+		want |= strcmp(cells.v[i].probes, "off") != 0;
+		need |= strcmp(cells.v[i].probes, "on") == 0;
+	}
+	int fds0 = vtb_probes_open_fds();
+	struct vtb_probes *probes = NULL;
+	bool can = want && vtb_probes_open(&probes, probe_meta.why, sizeof(probe_meta.why)) == 0;
+	if (need && !can) {
+		fprintf(stderr, "vtbench: probes=on, but they cannot run: %s\n", probe_meta.why);
+		vtb_cells_free(&cells);
+		return 2;
+	}
+	if (can)
+		probe_meta.why[0] = 0;
+	else if (!want)
+		snprintf(probe_meta.why, sizeof(probe_meta.why), "probes=off in every cell");
+	size_t non = 0;
+	for (size_t i = 0; i < cells.n; i++)
+		non += cells.v[i].probes_on = can && strcmp(cells.v[i].probes, "off");
+	probe_meta.state = non == cells.n ? "on" : non ? "mixed" : "off";
+	if (want && !can)
+		fprintf(stderr, "vtbench: probes off: %s\n", probe_meta.why);
+	struct vtb_perfctr pc;
+	vtb_perfctr_open(&pc, &probe_meta.pmu);
+	vtb_perfctr_close(&pc);
+	/* Descriptors the run holds once probes are attached: a cell that
+	 * leaves more behind leaks. */
+	int fds_run = vtb_probes_open_fds();
+
 	char run_id[64], dir[4096], path[4200], started[32];
 	time_t now = time(NULL);
 	strftime(run_id, sizeof(run_id), "%Y%m%d-%H%M%S", gmtime(&now));
@@ -161,6 +221,7 @@ static int cmd_run(int argc, char **argv)
 		snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/%s", run_id);
 	if (mkdir_p(dir)) {
 		fprintf(stderr, "vtbench: cannot create %s: %s\n", dir, strerror(errno));
+		vtb_probes_close(probes);
 		vtb_cells_free(&cells);
 		return 3;
 	}
@@ -172,6 +233,7 @@ static int cmd_run(int argc, char **argv)
 	struct stat stt;
 	if (!stat(path, &stt) && stt.st_size > 0) {
 		fprintf(stderr, "vtbench: %s already holds results; choose another --out\n", dir);
+		vtb_probes_close(probes);
 		vtb_cells_free(&cells);
 		return 2;
 	}
@@ -179,6 +241,7 @@ static int cmd_run(int argc, char **argv)
 	FILE *rf = fd >= 0 ? fdopen(fd, "a") : NULL;
 	if (!rf) {
 		fprintf(stderr, "vtbench: cannot open %s: %s\n", path, strerror(errno));
+		vtb_probes_close(probes);
 		vtb_cells_free(&cells);
 		return 3;
 	}
@@ -207,9 +270,10 @@ static int cmd_run(int argc, char **argv)
 			struct vtb_cell_result r;
 			/* The placement can flip between any two cells: take it each time. */
 			double pp = vtb_pingpong_ns(c->cpu_fe, c->cpu_be, VTB_PP_CELL, NULL);
-			if (vtb_cell_run(c, &r)) {
+			if (vtb_cell_run(c, c->probes_on ? probes : NULL, &r)) {
 				fprintf(stderr, "\nvtbench: cannot set up a cell: %s\n", strerror(errno));
 				fclose(rf);
+				vtb_probes_close(probes);
 				vtb_cells_free(&cells);
 				return 3;
 			}
@@ -220,6 +284,12 @@ static int cmd_run(int argc, char **argv)
 				fprintf(stderr, "%svtbench: %s rep %u: %s\n", tty ? "\r\033[K" : "", name, rep, r.error);
 			}
 			r.pingpong_ns = pp;
+			int fds = vtb_probes_open_fds();
+			if (fds - fds_run > probe_meta.leaked_fds) {
+				probe_meta.leaked_fds = fds - fds_run;
+				fprintf(stderr, "%svtbench: %d bpf/perf descriptors left open after a cell\n",
+					tty ? "\r\033[K" : "", fds - fds_run);
+			}
 			vtb_write_row(rf, run_id, VTB_GIT_REV, &host, c, rep, &r);
 			/* Whole lines reach the disk as each cell completes. */
 			fflush(rf);
@@ -230,6 +300,11 @@ static int cmd_run(int argc, char **argv)
 	if (tty)
 		fprintf(stderr, "\r\033[K");
 	fclose(rf);
+	vtb_probes_close(probes);
+	/* After the run, this process holds no more than before it. */
+	int fds_end = vtb_probes_open_fds();
+	if (fds_end - fds0 > probe_meta.leaked_fds)
+		probe_meta.leaked_fds = fds_end - fds0;
 	char ended[32];
 	utc_now(ended, sizeof(ended));
 	double pp1 = vtb_pingpong_ns(cpa, cpb, VTB_PP_RUN, &sp1);

@@ -60,15 +60,191 @@ static double per(uint64_t v, uint64_t ops)
 static void counters(FILE *f, const struct vtb_plat_counters *c)
 {
 	fprintf(f, "{\"copies\":%llu,\"copy_bytes\":%llu,\"maps\":%llu,\"map_bytes\":%llu,"
-		   "\"unmaps\":%llu,\"flushes\":%llu,\"notifies\":%llu,\"notifies_suppressed\":%llu,"
+		   "\"unmaps\":%llu,\"unmaps_keep_va\":%llu,\"flushes\":%llu,\"notifies\":%llu,\"notifies_suppressed\":%llu,"
 		   "\"waits\":%llu,\"exits\":%llu,\"bounce_copies\":%llu,\"bounce_bytes\":%llu,\"xport_ops\":%llu}",
 		(unsigned long long)c->copies, (unsigned long long)c->copy_bytes,
 		(unsigned long long)c->maps, (unsigned long long)c->map_bytes,
-		(unsigned long long)c->unmaps, (unsigned long long)c->flushes,
+		(unsigned long long)c->unmaps, (unsigned long long)c->unmaps_keep_va, (unsigned long long)c->flushes,
 		(unsigned long long)c->notifies, (unsigned long long)c->notifies_suppressed,
 		(unsigned long long)c->waits, (unsigned long long)c->exits,
 		(unsigned long long)c->bounce_copies, (unsigned long long)c->bounce_bytes,
 		(unsigned long long)c->xport_ops);
+}
+
+static void hist_buckets(FILE *f, const uint64_t *b, unsigned n)
+{
+	bool first = true;
+	fputc('[', f);
+	for (unsigned i = 0; i < n; i++) {
+		if (!b[i])
+			continue;
+		fprintf(f, "%s[%u,%llu]", first ? "" : ",", i, (unsigned long long)b[i]);
+		first = false;
+	}
+	fputc(']', f);
+}
+
+static uint64_t kdom_syscalls(const struct vtb_kdom *k)
+{
+	uint64_t n = k->sys_other;
+	for (unsigned i = 0; i < VTB_KP_NSYS; i++)
+		n += k->sys[i];
+	return n;
+}
+
+static uint64_t kdom_tlb(const struct vtb_kdom *k)
+{
+	uint64_t n = 0;
+	for (unsigned i = 0; i < VTB_KP_TLB_REASONS; i++)
+		n += k->tlb_flush[i];
+	return n;
+}
+
+/* The calls a seam primitive or a doorbell makes on proc: the exits.  A
+ * backing file's io_uring_enter is the device's own I/O, not an exit. */
+static uint64_t kdom_exits(const struct vtb_kdom *k)
+{
+	uint64_t n = 0;
+	for (unsigned i = 0; i < VTB_KP_NPRIM; i++) {
+		if (i == VTB_KP_IO_URING_ENTER)
+			continue;
+		uint64_t c = 0;
+		for (unsigned s = 0; s < VTB_KP_LAT_SLOTS; s++)
+			c += k->prim_lat[i][s];
+		n += c;
+	}
+	return n;
+}
+
+static void kdom_json(FILE *f, const struct vtb_kdom *k, const struct vtb_kresult *kr)
+{
+	fputs("{\"syscalls\":{", f);
+	bool first = true;
+	for (unsigned i = 0; i < VTB_KP_NSYS; i++) {
+		if (!k->sys[i])
+			continue;
+		const char *nm = vtb_syscall_name(i);
+		char buf[24];
+		if (!nm) {
+			snprintf(buf, sizeof(buf), "nr%u", i);
+			nm = buf;
+		}
+		fprintf(f, "%s\"%s\":%llu", first ? "" : ",", nm, (unsigned long long)k->sys[i]);
+		first = false;
+	}
+	if (k->sys_other)
+		fprintf(f, "%s\"other\":%llu", first ? "" : ",", (unsigned long long)k->sys_other);
+	fprintf(f, "},\"syscalls_total\":%llu,\"exits\":%llu,\"syscall_lat\":{",
+		(unsigned long long)kdom_syscalls(k), (unsigned long long)kdom_exits(k));
+	first = true;
+	for (unsigned i = 0; i < VTB_KP_NPRIM; i++) {
+		uint64_t c = 0;
+		for (unsigned s = 0; s < VTB_KP_LAT_SLOTS; s++)
+			c += k->prim_lat[i][s];
+		if (!c)
+			continue;
+		fprintf(f, "%s\"%s\":{\"count\":%llu,\"mean_ns\":%.1f,\"log2\":", first ? "" : ",",
+			vtb_kp_prim_names[i], (unsigned long long)c, (double)k->prim_ns[i] / (double)c);
+		hist_buckets(f, k->prim_lat[i], VTB_KP_LAT_SLOTS);
+		fputc('}', f);
+		first = false;
+	}
+	fprintf(f, "},\"ctx_switches\":%llu,\"ctx_involuntary\":%llu,\"offcpu_ns\":%llu,\"page_faults\":",
+		(unsigned long long)k->ctx_switches, (unsigned long long)k->ctx_involuntary,
+		(unsigned long long)k->offcpu_ns);
+	if (kr->have_page_faults)
+		fprintf(f, "%llu", (unsigned long long)k->page_faults);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"tlb_flushes\":%llu,\"tlb_flush_reasons\":{", (unsigned long long)kdom_tlb(k));
+	first = true;
+	for (unsigned i = 0; i < VTB_KP_TLB_REASONS; i++) {
+		if (!k->tlb_flush[i])
+			continue;
+		fprintf(f, "%s\"%s\":%llu", first ? "" : ",", vtb_kp_tlb_reasons[i], (unsigned long long)k->tlb_flush[i]);
+		first = false;
+	}
+	fprintf(f, "},\"tlb_pages\":%llu,\"ipis\":", (unsigned long long)k->tlb_pages);
+	if (kr->have_ipis)
+		fprintf(f, "%llu", (unsigned long long)k->ipis);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"phase_events\":[%llu,%llu]}", (unsigned long long)k->phase_on, (unsigned long long)k->phase_off);
+}
+
+static void perf_json(FILE *f, const struct vtb_perf_result *p)
+{
+	if (!p->sw) {
+		fputs("{\"counted\":false,\"why\":", f);
+		vtb_json_str(f, p->why);
+		fputc('}', f);
+		return;
+	}
+	fprintf(f, "{\"counted\":true,\"user_only\":%s", p->user_only ? "true" : "false");
+	for (int i = 0; i < VTB_PC_N; i++) {
+		if (i >= VTB_PC_FIRST_HW && !p->hw)
+			fprintf(f, ",\"%s\":null", vtb_pc_names[i]);
+		else
+			fprintf(f, ",\"%s\":%llu", vtb_pc_names[i], (unsigned long long)p->v[i]);
+	}
+	if (!p->hw) {
+		fputs(",\"why\":", f);
+		vtb_json_str(f, p->why);
+	}
+	fputc('}', f);
+}
+
+static void kernel_json(FILE *f, const struct vtb_cellp *cp, const struct vtb_cell_result *r)
+{
+	const struct vtb_kresult *k = &r->k;
+	fputs(",\"perf\":{\"fe\":", f);
+	perf_json(f, &r->perf[0]);
+	fputs(",\"be\":", f);
+	perf_json(f, &r->perf[1]);
+	fputc('}', f);
+	if (!k->on) {
+		fputs(",\"kernel\":null", f);
+		return;
+	}
+	fputs(",\"kernel\":{\"source\":\"ebpf\",\"fe\":", f);
+	kdom_json(f, &k->d[0], k);
+	fputs(",\"be\":", f);
+	kdom_json(f, &k->d[1], k);
+	fputs(",\"kvm_exits\":", f);
+	if (k->kvm) {
+		fputc('{', f);
+		bool first = true;
+		for (unsigned i = 0; i <= VTB_KP_KVM_REASONS; i++) {
+			if (!k->kvm_exit[i])
+				continue;
+			if (i == VTB_KP_KVM_REASONS)
+				fprintf(f, "%s\"other\":%llu", first ? "" : ",", (unsigned long long)k->kvm_exit[i]);
+			else
+				fprintf(f, "%s\"%u\":%llu", first ? "" : ",", i, (unsigned long long)k->kvm_exit[i]);
+			first = false;
+		}
+		fputc('}', f);
+	} else {
+		fputs("null", f);
+	}
+	/* Request latency between the FE's USDT probes, beside the in-process
+	 * latency of the same sampled requests. */
+	const struct vtb_hist *u = &r->usdt_user;
+	struct vtb_hist kh;
+	memset(&kh, 0, sizeof(kh));
+	memcpy(kh.b, k->usdt.hist, sizeof(kh.b));
+	kh.count = k->usdt.count;
+	kh.min = 0;
+	kh.max = UINT64_MAX;
+	fprintf(f, ",\"usdt\":{\"sample\":%u,\"count\":%llu,\"unmatched\":%llu,\"mean_ns\":%.1f,"
+		   "\"p50\":%llu,\"p99\":%llu,\"user_count\":%llu,\"user_p50\":%llu,\"user_p99\":%llu,\"buckets\":",
+		cp->usdt, (unsigned long long)k->usdt.count, (unsigned long long)k->usdt.unmatched,
+		k->usdt.count ? (double)k->usdt.sum_ns / (double)k->usdt.count : 0,
+		(unsigned long long)vtb_hist_pct(&kh, 50), (unsigned long long)vtb_hist_pct(&kh, 99),
+		(unsigned long long)u->count, (unsigned long long)vtb_hist_pct(u, 50),
+		(unsigned long long)vtb_hist_pct(u, 99));
+	hist_buckets(f, k->usdt.hist, VTB_KP_HIST_BUCKETS);
+	fprintf(f, "},\"arm_us\":%.1f}", k->arm_us);
 }
 
 void vtb_write_row(FILE *f, const char *run_id, const char *git_rev, const struct vtb_host *h,
@@ -94,6 +270,7 @@ void vtb_write_row(FILE *f, const char *run_id, const char *git_rev, const struc
 	vtb_json_str(f, cp->device);
 	fputs(",\"transport\":", f);
 	vtb_json_str(f, cp->transport);
+	fprintf(f, ",\"probes\":\"%s\",\"usdt\":%u", cp->probes_on ? "on" : "off", cp->usdt);
 	fputs(",\"variant\":", f);
 	vtb_json_str(f, cp->variant);
 	fputs(",\"notify\":", f);
@@ -144,17 +321,27 @@ void vtb_write_row(FILE *f, const char *run_id, const char *git_rev, const struc
 	}
 	fputs("]}", f);
 
+	const struct vtb_kresult *kr = &r->k;
+	uint64_t exits = kr->on ? kdom_exits(&kr->d[0]) + kdom_exits(&kr->d[1]) : fe->exits + be->exits;
 	fprintf(f, ",\"per_op\":{\"copies\":%.6g,\"copy_bytes\":%.6g,\"maps\":%.6g,\"unmaps\":%.6g,"
 		   "\"flushes\":%.6g,\"notifies\":%.6g,\"notifies_suppressed\":%.6g,\"exits\":%.6g,"
-		   "\"waits\":%.6g,\"hv_copies\":%.6g,\"bounce_copies\":%.6g,\"xport_ops\":%.6g}",
+		   "\"waits\":%.6g,\"hv_copies\":%.6g,\"bounce_copies\":%.6g,\"xport_ops\":%.6g",
 		per(fe->copies + be->copies + fe->bounce_copies + be->bounce_copies, ops),
 		per(fe->copy_bytes + be->copy_bytes + fe->bounce_bytes + be->bounce_bytes, ops),
 		per(fe->maps + be->maps, ops), per(fe->unmaps + be->unmaps, ops),
 		per(fe->flushes + be->flushes, ops), per(fe->notifies + be->notifies, ops),
 		per(fe->notifies_suppressed + be->notifies_suppressed, ops),
-		per(fe->exits + be->exits, ops), per(fe->waits + be->waits, ops),
+		per(exits, ops), per(fe->waits + be->waits, ops),
 		per(fe->copies + be->copies, ops), per(fe->bounce_copies + be->bounce_copies, ops),
 		per(fe->xport_ops + be->xport_ops, ops));
+	fprintf(f, ",\"exits_source\":\"%s\"", kr->on ? "kernel" : "seam");
+	if (kr->on)
+		fprintf(f, ",\"syscalls\":%.6g,\"ctx_switches\":%.6g,\"tlb_flushes\":%.6g,\"offcpu_ns\":%.6g",
+			per(kdom_syscalls(&kr->d[0]) + kdom_syscalls(&kr->d[1]), ops),
+			per(kr->d[0].ctx_switches + kr->d[1].ctx_switches, ops),
+			per(kdom_tlb(&kr->d[0]) + kdom_tlb(&kr->d[1]), ops),
+			per(kr->d[0].offcpu_ns + kr->d[1].offcpu_ns, ops));
+	fputc('}', f);
 	fputs(",\"domains\":{\"fe\":", f);
 	counters(f, fe);
 	fputs(",\"be\":", f);
@@ -167,6 +354,7 @@ void vtb_write_row(FILE *f, const char *run_id, const char *git_rev, const struc
 		fprintf(f, ":%llu", (unsigned long long)r->dev_vals[i]);
 	}
 	fputs("}", f);
+	kernel_json(f, cp, r);
 	fprintf(f, ",\"verified\":%s,\"verify_errors\":%llu,\"error\":",
 		!cp->verify ? "null" : r->verified_ok ? "true" : "false", (unsigned long long)r->verify_errors);
 	if (r->error[0])

@@ -36,6 +36,8 @@ const struct vtb_key vtb_keys[] = {
 	{ "fq_size", "256", "viommu lazy: IOVAs a flush queue holds before it syncs (Linux IOVA_FQ_SIZE)", false },
 	{ "fq_timeout", "10ms", "viommu lazy: age at which the flush queue syncs anyway (Linux IOVA_FQ_TIMEOUT)", false },
 	{ "ring", "512k", "fatvq: bytes of each ring (a power of two, 4k..64m)", false },
+	{ "probes", "auto", "eBPF probes on the domains: auto (on when BPF can load) | on (required) | off", false },
+	{ "usdt", "64", "1 in N requests fires the request-latency USDT (a power of two; 0: none)", false },
 	{ "timeout", "0", "seconds before a cell is killed; 0 = duration + warmup + 30", false },
 	{ NULL, NULL, NULL, false },
 };
@@ -208,6 +210,17 @@ static int apply(struct vtb_cellp *c, const char *key, const char *v, char *err,
 		if (parse_u64(v, &u, true) || u < 4096 || u > (64u << 20) || (u & (u - 1)))
 			BAD("ring=%s: a power of two from 4k to 64m", v);
 		c->ring_bytes = (uint32_t)u;
+		return 0;
+	}
+	if (!strcmp(key, "probes")) {
+		if (strcmp(v, "auto") && strcmp(v, "on") && strcmp(v, "off"))
+			BAD("probes=%s: expected auto, on or off", v);
+		return copy_str(c->probes, sizeof(c->probes), v);
+	}
+	if (!strcmp(key, "usdt")) {
+		if (parse_u64(v, &u, false) || u > 65536 || (u & (u - 1)))
+			BAD("usdt=%s: a power of two up to 65536, or 0", v);
+		c->usdt = (unsigned)u;
 		return 0;
 	}
 	if (!strcmp(key, "fq_size")) {
@@ -590,7 +603,8 @@ void vtb_cell_name(const struct vtb_cellp *c, char *buf, size_t n)
 		snprintf(sz, sizeof(sz), " imix");
 	else if (c->size)
 		snprintf(sz, sizeof(sz), " %d", c->size);
-	snprintf(buf, n, "%s %s%s%s/%s %s%s qd=%u", c->device,
+	snprintf(buf, n, "%s %s%s%s/%s %s%s qd=%u%s%s", c->device,
 		 c->pattern[0] ? c->pattern : c->mode[0] ? c->mode : "mix", sz, "", c->transport,
-		 c->variant, !strcmp(c->notify, "poll") ? " poll" : " event", c->qd);
+		 c->variant, !strcmp(c->notify, "poll") ? " poll" : " event", c->qd,
+		 strcmp(c->probes, "auto") ? " probes=" : "", strcmp(c->probes, "auto") ? c->probes : "");
 }

@@ -29,6 +29,7 @@ struct vtb_plat_counters {
 	uint64_t maps;
 	uint64_t map_bytes;
 	uint64_t unmaps;
+	uint64_t unmaps_keep_va;	/* of which left the range reserved (proc: an mmap, not a munmap) */
 	uint64_t flushes;	/* TLB/IOTLB flushes the seam caused */
 	uint64_t notifies;	/* doorbells rung */
 	uint64_t notifies_suppressed;	/* doorbells the peer told us to skip */

@@ -38,6 +38,9 @@ struct vtb_cellp {
 	unsigned fq_size;	/* viommu lazy flush queue */
 	uint32_t ring_bytes;	/* fatvq ring data bytes */
 	double fq_timeout;	/* s */
+	char probes[8];		/* auto | on | off, as asked */
+	bool probes_on;		/* what the run decided */
+	unsigned usdt;		/* 1 in N requests fires the request USDT; 0: none */
 };
 
 struct vtb_gen;

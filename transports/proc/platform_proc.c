@@ -115,9 +115,11 @@ static int proc_unmap(struct vtb_plat *p, void *va, size_t len, bool keep_va)
 	 * reserved (PROT_NONE over it) zaps the same way, and nothing else in
 	 * the process can land in the hole. */
 	p->ctr->flushes++;
-	if (keep_va)
+	if (keep_va) {
+		p->ctr->unmaps_keep_va++;
 		return mmap(va, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) ==
 			       MAP_FAILED ? -errno : 0;
+	}
 	return munmap(va, span) < 0 ? -errno : 0;
 }
 
