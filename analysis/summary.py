@@ -3,6 +3,7 @@
 latency percentiles from the merged histograms, and per-op costs.
 
     analysis/summary.py RUN_DIR [--csv]
+    analysis/summary.py RUN_DIR --probe-overhead   (a run with probes=on,off)
 
 Standard library only; the full report (pandas, gnuplot, HTML) builds on the
 same reading of results.jsonl."""
@@ -61,10 +62,37 @@ def merged_pct(rows, p):
 
 
 def key(r):
-    """A cell within one placement: figures from two placements never mix."""
+    """A cell within one placement: figures from two placements never mix,
+    nor do figures taken with and without the probes."""
     c, pl = r["cell"], r.get("placement") or {}
     return (c["device"], c["pattern"], str(c["size"]), c["qd"], c["transport"], c["variant"], c["notify"],
-            pl.get("tag", "-"))
+            pl.get("tag", "-"), c.get("probes", "off"))
+
+
+def probe_overhead(rows):
+    """Throughput with probes on against off, for cells that differ only
+    in that, within one placement: per cell the ratio of the medians over
+    repetitions, then the median of those ratios per transport and over all."""
+    med = {}
+    for r in rows:
+        if r["error"] is None:
+            med.setdefault(key(r), []).append(r["ops_per_s"])
+    cells = []
+    for k, on in med.items():
+        if k[-1] != "on" or k[:-1] + ("off",) not in med:
+            continue
+        off = med[k[:-1] + ("off",)]
+        ratio = statistics.median(on) / statistics.median(off)
+        cells.append({"cell": " ".join(str(x) for x in k[:-2]), "transport": f"{k[4]}/{k[5]}", "placement": k[7],
+                      "on_ops_per_s": statistics.median(on), "off_ops_per_s": statistics.median(off),
+                      "reps": [len(on), len(off)], "overhead_pct": 100 * (1 - ratio)})
+    by_t = {}
+    for c in cells:
+        by_t.setdefault(c["transport"], []).append(c["overhead_pct"])
+    return {"cells": cells,
+            "by_transport": {t: statistics.median(v) for t, v in sorted(by_t.items())},
+            "median_pct": statistics.median(c["overhead_pct"] for c in cells) if cells else None,
+            "max_pct": max((c["overhead_pct"] for c in cells), default=None)}
 
 
 def summarize(rows):
@@ -74,7 +102,7 @@ def summarize(rows):
     out = []
     for k, rs in cells.items():
         ok = [r for r in rs if r["error"] is None]
-        rec = dict(zip(("device", "pattern", "size", "qd", "transport", "variant", "notify", "placement"), k))
+        rec = dict(zip(("device", "pattern", "size", "qd", "transport", "variant", "notify", "placement", "probes"), k))
         rec["reps"], rec["failed"] = len(rs), len(rs) - len(ok)
         if ok:
             ops = [r["ops_per_s"] for r in ok]
@@ -94,7 +122,7 @@ def summarize(rows):
 
 
 COLS = [("device", "%-5s"), ("pattern", "%-9s"), ("size", "%6s"), ("qd", "%3s"), ("transport", "%-7s"),
-        ("variant", "%-10s"), ("notify", "%-5s"), ("placement", "%-4s"), ("reps", "%4s"), ("ops_per_s", "%11.0f"), ("spread_pct", "%6.1f"), ("p50_us", "%8.2f"),
+        ("variant", "%-10s"), ("notify", "%-5s"), ("placement", "%-4s"), ("probes", "%-3s"), ("reps", "%4s"), ("ops_per_s", "%11.0f"), ("spread_pct", "%6.1f"), ("p50_us", "%8.2f"),
         ("p99_us", "%8.2f"), ("notifies", "%5.2f"), ("exits", "%5.2f"), ("cpu_fe_us_op", "%7.2f"),
         ("cpu_be_us_op", "%7.2f"), ("failed", "%3s")]
 
@@ -103,6 +131,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir")
     ap.add_argument("--csv", action="store_true")
+    ap.add_argument("--probe-overhead", action="store_true",
+                    help="pair cells run with probes on and off; print the overhead and write probe_overhead.json")
     a = ap.parse_args()
     rows, bad = load(a.run_dir)
     for b in bad:
@@ -110,6 +140,20 @@ def main():
     if not rows:
         print(f"{a.run_dir}: no readable rows", file=sys.stderr)
         return 1
+    if a.probe_overhead:
+        o = probe_overhead(rows)
+        if not o["cells"]:
+            print(f"{a.run_dir}: no cell ran both with probes=on and probes=off in one placement", file=sys.stderr)
+            return 1
+        with open(os.path.join(a.run_dir, "probe_overhead.json"), "w") as f:
+            json.dump(o, f, indent=1)
+        print(f"{'cell':48} {'placement':9} {'on ops/s':>11} {'off ops/s':>11} {'overhead %':>10}")
+        for c in o["cells"]:
+            print(f"{c['cell'][:48]:48} {c['placement']:9} {c['on_ops_per_s']:11.0f} {c['off_ops_per_s']:11.0f} {c['overhead_pct']:10.1f}")
+        for t, v in o["by_transport"].items():
+            print(f"  {t:24} median overhead {v:5.1f} %")
+        print(f"all cells: median {o['median_pct']:.1f} %, worst {o['max_pct']:.1f} %")
+        return 0
     meta_path = os.path.join(a.run_dir, "meta.json")
     if os.path.exists(meta_path) and not a.csv:
         m = json.load(open(meta_path))

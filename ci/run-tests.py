@@ -139,6 +139,21 @@ def probes(tmp):
     result("probes: 50 cells, no descriptor, link or program left behind",
            len(rows) == 50 and meta.get("probes", {}).get("leaked_fds") == 0 and not {n for _, n in left} & ours,
            f"rc={p.returncode} rows={len(rows)} meta={meta.get('probes')} left={left} {p.stderr[-300:]}")
+    # The overhead pairing on a planted answer: the same rows again with
+    # probes off and 10% more throughput is a 1 - 1/1.1 = 9.09% overhead.
+    syn = os.path.join(tmp, "overhead")
+    os.makedirs(syn, exist_ok=True)
+    with open(os.path.join(syn, "results.jsonl"), "w") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+            off = json.loads(json.dumps(r))
+            off["cell"]["probes"], off["ops_per_s"] = "off", r["ops_per_s"] * 1.1
+            f.write(json.dumps(off) + "\n")
+    p = run(["/usr/bin/python3", "analysis/summary.py", syn, "--probe-overhead"])
+    o = json.load(open(os.path.join(syn, "probe_overhead.json"))) if p.returncode == 0 else {}
+    result("probe overhead: on/off pairs within a placement, planted 9.09% found",
+           o.get("median_pct") is not None and abs(o["median_pct"] - 100 / 11) < 0.01 and
+           sum(c["reps"][0] for c in o["cells"]) == len(rows), p.stdout[-300:] + p.stderr[-300:])
     totals = [r["kernel"]["fe"]["syscalls_total"] for r in rows if r["kernel"]]
     result("probes: each cell counts only its own domains (armed fresh per cell)",
            len(totals) == 50 and all(r["kernel"]["fe"]["phase_events"] == [1, 1] and r["kernel"]["be"]["phase_events"] == [1, 1]
@@ -324,7 +339,7 @@ def e2e(tmp):
            p.returncode == 0 and len(lines) == 3 + len({(r["cell"]["device"], r["cell"]["pattern"], str(r["cell"]["size"]),
                                                          r["cell"]["qd"], r["cell"]["transport"], r["cell"]["variant"],
                                                          r["cell"]["notify"],
-                                                         (r["placement"] or {}).get("tag"))
+                                                         (r["placement"] or {}).get("tag"), r["cell"]["probes"])
                                                         for r in rows}), p.stdout[-800:] + p.stderr[-500:])
     with open(os.path.join(d, "results.jsonl"), "a") as f:
         f.write('{"schema": 1, "truncated\n')
