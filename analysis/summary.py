@@ -70,29 +70,37 @@ def key(r):
 
 
 def probe_overhead(rows):
-    """Throughput with probes on against off, for cells that differ only
-    in that, within one placement: per cell the ratio of the medians over
-    repetitions, then the median of those ratios per transport and over all."""
-    med = {}
+    """Throughput with probes on against off, for cells that differ only in
+    that.  The run interleaves them, so repetition i of the two ran a few
+    seconds apart: each such pair taken in one placement gives a ratio, the
+    cell's overhead is the median of its pairs' ratios, and the run's the
+    median over cells (per transport too).  Pairs across a placement flip
+    are left out and counted."""
+    by = {}
     for r in rows:
         if r["error"] is None:
-            med.setdefault(key(r), []).append(r["ops_per_s"])
-    cells = []
-    for k, on in med.items():
-        if k[-1] != "on" or k[:-1] + ("off",) not in med:
+            by[key(r)[:-2] + (r["rep"], r["cell"].get("probes", "off"))] = r
+    cells, flipped = {}, 0
+    for k, on in by.items():
+        if k[-1] != "on" or k[:-1] + ("off",) not in by:
             continue
-        off = med[k[:-1] + ("off",)]
-        ratio = statistics.median(on) / statistics.median(off)
-        cells.append({"cell": " ".join(str(x) for x in k[:-2]), "transport": f"{k[4]}/{k[5]}", "placement": k[7],
-                      "on_ops_per_s": statistics.median(on), "off_ops_per_s": statistics.median(off),
-                      "reps": [len(on), len(off)], "overhead_pct": 100 * (1 - ratio)})
+        off = by[k[:-1] + ("off",)]
+        if (on.get("placement") or {}).get("tag") != (off.get("placement") or {}).get("tag"):
+            flipped += 1
+            continue
+        cells.setdefault(k[:-2], []).append(on["ops_per_s"] / off["ops_per_s"])
+    out = []
+    for k, ratios in cells.items():
+        out.append({"cell": " ".join(str(x) for x in k), "transport": f"{k[4]}/{k[5]}", "pairs": len(ratios),
+                    "overhead_pct": 100 * (1 - statistics.median(ratios)),
+                    "pair_spread_pct": 100 * (max(ratios) - min(ratios))})
     by_t = {}
-    for c in cells:
+    for c in out:
         by_t.setdefault(c["transport"], []).append(c["overhead_pct"])
-    return {"cells": cells,
+    return {"cells": out, "pairs_across_placements_left_out": flipped,
             "by_transport": {t: statistics.median(v) for t, v in sorted(by_t.items())},
-            "median_pct": statistics.median(c["overhead_pct"] for c in cells) if cells else None,
-            "max_pct": max((c["overhead_pct"] for c in cells), default=None)}
+            "median_pct": statistics.median(c["overhead_pct"] for c in out) if out else None,
+            "max_pct": max((c["overhead_pct"] for c in out), default=None)}
 
 
 def summarize(rows):
@@ -147,9 +155,10 @@ def main():
             return 1
         with open(os.path.join(a.run_dir, "probe_overhead.json"), "w") as f:
             json.dump(o, f, indent=1)
-        print(f"{'cell':48} {'placement':9} {'on ops/s':>11} {'off ops/s':>11} {'overhead %':>10}")
+        print(f"{'cell':48} {'pairs':>5} {'overhead %':>10} {'pair spread %':>13}")
         for c in o["cells"]:
-            print(f"{c['cell'][:48]:48} {c['placement']:9} {c['on_ops_per_s']:11.0f} {c['off_ops_per_s']:11.0f} {c['overhead_pct']:10.1f}")
+            print(f"{c['cell'][:48]:48} {c['pairs']:5} {c['overhead_pct']:10.1f} {c['pair_spread_pct']:13.1f}")
+        print(f"  ({o['pairs_across_placements_left_out']} pairs left out: the placement flipped between on and off)")
         for t, v in o["by_transport"].items():
             print(f"  {t:24} median overhead {v:5.1f} %")
         print(f"all cells: median {o['median_pct']:.1f} %, worst {o['max_pct']:.1f} %")

@@ -153,7 +153,8 @@ def probes(tmp):
     o = json.load(open(os.path.join(syn, "probe_overhead.json"))) if p.returncode == 0 else {}
     result("probe overhead: on/off pairs within a placement, planted 9.09% found",
            o.get("median_pct") is not None and abs(o["median_pct"] - 100 / 11) < 0.01 and
-           sum(c["reps"][0] for c in o["cells"]) == len(rows), p.stdout[-300:] + p.stderr[-300:])
+           sum(c["pairs"] for c in o["cells"]) + o["pairs_across_placements_left_out"] == len(rows),
+           p.stdout[-300:] + p.stderr[-300:])
     totals = [r["kernel"]["fe"]["syscalls_total"] for r in rows if r["kernel"]]
     result("probes: each cell counts only its own domains (armed fresh per cell)",
            len(totals) == 50 and all(r["kernel"]["fe"]["phase_events"] == [1, 1] and r["kernel"]["be"]["phase_events"] == [1, 1]

@@ -21,8 +21,9 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Configuration, set by the loader before load. */
-const volatile __s32 prim_nr[VTB_KP_NPRIM] = { -1, -1, -1, -1, -1, -1, -1, -1, -1 };
+/* Configuration, set by the loader before load: for each syscall number,
+ * 1 + its primitive's index (0: not a primitive), one load on the hot path. */
+const volatile __u8 prim_of[VTB_KP_NSYS] = {};
 
 /* The armed cell's FE and BE, written by the loader between cells
  * (VTB_KP_NO_TGID: disarmed); results, read by it.  All in .bss. */
@@ -32,25 +33,12 @@ struct vtb_kusdt req_lat = {};
 __u64 kvm_exit[VTB_KP_KVM_REASONS + 1] = {};
 __u32 on[2] = {};
 
-struct sys_start {
-	__u64 ts;
-	__u32 prim;
-	__u32 dom;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);		/* tid */
-	__type(value, struct sys_start);
-} sys_in SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);		/* tid */
-	__type(value, __u64);		/* switched out at */
-} offcpu SEC(".maps");
+/* A domain runs one thread, so one slot per domain holds its call in
+ * progress and its switch-out time: no hash map update on every system
+ * call (the probes' cost is paid on the domains' hot path).  The tid makes
+ * a second thread, should a domain grow one, miss rather than mismatch. */
+struct vtb_kslot sys_in[2] = {};	/* prim: 1 + index; 0: none in progress */
+struct vtb_kslot offcpu[2] = {};	/* ts: switched out at; 0: not out */
 
 struct req_key {
 	__u32 tgid;
@@ -132,19 +120,17 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 	int d = counting();
 	if (d < 0)
 		return 0;
-	if (nr >= 0 && nr < VTB_KP_NSYS) {
-		__u32 i = (__u32)nr;
-		asm volatile("" : "+r"(i));	/* keep the bound check before the pointer math */
-		__sync_fetch_and_add(&kd[d].sys[i & (VTB_KP_NSYS - 1)], 1);
-	} else
+	if (nr < 0 || nr >= VTB_KP_NSYS) {
 		__sync_fetch_and_add(&kd[d].sys_other, 1);
-	for (__u32 i = 0; i < VTB_KP_NPRIM; i++) {
-		if (prim_nr[i] != nr)
-			continue;
-		__u32 tid = (__u32)bpf_get_current_pid_tgid();
-		struct sys_start s = { bpf_ktime_get_ns(), i, (__u32)d };
-		bpf_map_update_elem(&sys_in, &tid, &s, BPF_ANY);
-		break;
+		return 0;
+	}
+	__u32 i = (__u32)nr & (VTB_KP_NSYS - 1);
+	__sync_fetch_and_add(&kd[d].sys[i], 1);
+	__u32 prim = prim_of[i];
+	if (prim) {
+		sys_in[d].ts = bpf_ktime_get_ns();
+		sys_in[d].tid = (__u32)bpf_get_current_pid_tgid();
+		sys_in[d].prim = prim;
 	}
 	return 0;
 }
@@ -152,15 +138,16 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
-	if (cur_dom() < 0)
-		return 0;	/* every other process on the machine: no map look-up */
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct sys_start *s = bpf_map_lookup_elem(&sys_in, &tid);
-	if (!s)
+	int d = cur_dom();
+	if (d < 0)
+		return 0;	/* every other process on the machine */
+	d &= 1;
+	__u32 p = sys_in[d].prim;
+	if (!p || sys_in[d].tid != (__u32)bpf_get_current_pid_tgid())
 		return 0;
-	__u64 dt = bpf_ktime_get_ns() - s->ts;
-	__u32 p = s->prim, d = s->dom & 1;
-	bpf_map_delete_elem(&sys_in, &tid);
+	__u64 dt = bpf_ktime_get_ns() - sys_in[d].ts;
+	sys_in[d].prim = 0;
+	p = (p - 1) & 15;
 	if (p >= VTB_KP_NPRIM)
 		return 0;
 	__sync_fetch_and_add(&kd[d].prim_lat[p][log2_slot(dt)], 1);
@@ -174,20 +161,20 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 	__u64 now = bpf_ktime_get_ns();
 	int d = dom_of(prev->tgid);
 	if (d >= 0 && on[d & 1]) {
-		__u32 tid = prev->pid;
-		__sync_fetch_and_add(&kd[d & 1].ctx_switches, 1);
+		d &= 1;
+		__sync_fetch_and_add(&kd[d].ctx_switches, 1);
 		if (preempt)
-			__sync_fetch_and_add(&kd[d & 1].ctx_involuntary, 1);
-		bpf_map_update_elem(&offcpu, &tid, &now, BPF_ANY);
+			__sync_fetch_and_add(&kd[d].ctx_involuntary, 1);
+		offcpu[d].ts = now;
+		offcpu[d].tid = prev->pid;
 	}
 	d = dom_of(next->tgid);
 	if (d >= 0) {
-		__u32 tid = next->pid;
-		__u64 *t0 = bpf_map_lookup_elem(&offcpu, &tid);
-		if (t0) {
-			if (on[d & 1])
-				__sync_fetch_and_add(&kd[d & 1].offcpu_ns, now - *t0);
-			bpf_map_delete_elem(&offcpu, &tid);
+		d &= 1;
+		if (offcpu[d].ts && offcpu[d].tid == (__u32)next->pid) {
+			if (on[d])
+				__sync_fetch_and_add(&kd[d].offcpu_ns, now - offcpu[d].ts);
+			offcpu[d].ts = 0;
 		}
 	}
 	return 0;

@@ -137,7 +137,8 @@ static int load(struct vtb_probes *p, char *why, size_t n)
 	}
 	p->skel = s;
 	for (int i = 0; i < VTB_KP_NPRIM; i++)
-		s->rodata->prim_nr[i] = nrs[i];
+		if (nrs[i] >= 0 && nrs[i] < VTB_KP_NSYS)
+			s->rodata->prim_of[nrs[i]] = (__u8)(i + 1);
 	/* Optional sources: loaded only where the kernel has them. */
 	p->meta.have_page_faults = have_event("exceptions", "page_fault_user");
 	p->meta.have_ipis = have_event("ipi", "ipi_send_cpu") && have_event("ipi", "ipi_send_cpumask");
@@ -211,19 +212,6 @@ close:
 	return -1;
 }
 
-/* Per-thread entries of a finished cell, so a reused tid finds none. */
-static void clear_map(struct bpf_map *m, size_t ksz)
-{
-	unsigned char key[64], next[64];
-	if (ksz > sizeof(key))
-		return;
-	while (!bpf_map__get_next_key(m, NULL, next, ksz)) {
-		memcpy(key, next, ksz);
-		if (bpf_map__delete_elem(m, key, ksz, 0))
-			break;
-	}
-}
-
 void vtb_probes_arm(struct vtb_probes *p, pid_t fe, pid_t be)
 {
 	struct timespec t0, t1;
@@ -233,8 +221,8 @@ void vtb_probes_arm(struct vtb_probes *p, pid_t fe, pid_t be)
 	memset(&b->req_lat, 0, sizeof(b->req_lat));
 	memset(b->kvm_exit, 0, sizeof(b->kvm_exit));
 	memset(b->on, 0, sizeof(b->on));
-	clear_map(p->skel->maps.sys_in, sizeof(__u32));
-	clear_map(p->skel->maps.offcpu, sizeof(__u32));
+	memset(b->sys_in, 0, sizeof(b->sys_in));
+	memset(b->offcpu, 0, sizeof(b->offcpu));
 	__atomic_store_n(&b->dom_tgid[0], (__u32)fe, __ATOMIC_RELEASE);
 	__atomic_store_n(&b->dom_tgid[1], (__u32)be, __ATOMIC_RELEASE);
 	clock_gettime(CLOCK_MONOTONIC, &t1);

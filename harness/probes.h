@@ -67,6 +67,14 @@ struct vtb_kusdt {
 	vtb_u64 hist[VTB_KP_HIST_BUCKETS];
 };
 
+/* A domain's one thread: its system call in progress, or when it was
+ * switched out (.bss, one per domain). */
+struct vtb_kslot {
+	vtb_u64 ts;
+	vtb_u32 tid;
+	vtb_u32 prim;
+};
+
 #define VTB_KP_KVM_REASONS 128
 #define VTB_KP_NO_TGID 0xffffffffu	/* dom_tgid of a disarmed probe set (0 is the idle task) */
 
