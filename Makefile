@@ -38,12 +38,12 @@ MODEL_SRC := workloads/blk/blk_dev.c workloads/net/net_dev.c workloads/scmi/scmi
 LIB_SRC := $(CORE_SRC) $(MODEL_SRC) \
 	transports/proc/platform_proc.c transports/registry.c transports/vring.c transports/shm.c transports/swiotlb.c transports/grant.c transports/viommu.c transports/fatvq.c transports/argo.c \
 	workloads/workload.c workloads/blk/blk_wl.c workloads/net/net_wl.c workloads/scmi/scmi_wl.c \
-	harness/hist.c harness/suite.c harness/cell.c harness/results.c harness/calib.c \
+	harness/hist.c harness/suite.c harness/cell.c harness/results.c harness/calib.c harness/model.c \
 	harness/probes.c harness/perfctr.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 
 TESTS := transports/tests/test_virtq transports/tests/test_uapi transports/tests/test_vdev \
-	transports/tests/test_isolation workloads/tests/test_models harness/tests/test_hist harness/tests/test_suite
+	transports/tests/test_isolation workloads/tests/test_models harness/tests/test_hist harness/tests/test_suite harness/tests/test_model
 TEST_BIN := $(TESTS:%=$(BUILD)/%)
 
 .PHONY: all deps test bench clean .FORCE

@@ -203,6 +203,19 @@ def e2e(tmp):
     bad = [(i, e.message) for i, r in enumerate(rows) for e in validator.iter_errors(r)]
     result(f"{len(rows)} result rows match results/schema.json", rows and not bad, str(bad[:5]))
     result("e2e ran with the eBPF probes on", meta.get("probes", {}).get("state") == "on", str(meta.get("probes")))
+    cal = meta.get("calibration", {})
+    figs = ("memcpy_4k", "memcpy_64k", "memcpy_1m", "hv_call_ns", "hv_gbps", "pingpong_ns", "eventfd_rtt_ns",
+            "futex_rtt_ns", "syscall_ns", "map_ns", "map_batch_ns")
+    result("meta.json carries the calibration at start and end, every figure positive",
+           all(cal.get(e) and cal[e]["ok"] and all(cal[e][f]["v"] > 0 and cal[e][f]["spread_pct"] >= 0 for f in figs)
+               and cal[e]["shootdown_ns"]["v"] >= 0 and cal[e]["placement"] in ("near", "far") for e in ("start", "end"))
+           and isinstance(cal.get("moved"), list), json.dumps(cal)[:600])
+    bad = [r["cell"] for r in rows if not r["limit"] or not r["model"] or r["limit"]["ratio"] <= 0 or
+           r["model"]["relative"] != (r["cell"]["transport"] != "shm") or
+           (r["model"]["relative"] and not r["model"]["reference"].startswith(f"{r['cell']['device']} ")) or
+           "/shm split" not in (r["model"]["reference"] or "/shm split")]
+    result("every row names its limit and the model's prediction, non-shm cells against shm of the same workload",
+           rows and not bad, str(bad[:3]))
     for r in rows:
         c = r["cell"]
         name = f"{c['device']} {c['pattern']} size={c['size']} qd={c['qd']} {c['transport']}/{c['variant']} {c['notify']}" + \
@@ -370,6 +383,16 @@ def e2e(tmp):
 
 
 def cli(tmp):
+    p = run([VTB, "calibrate", "--json"], timeout=60)
+    try:
+        c = json.loads(p.stdout)
+    except ValueError:
+        c = {}
+    result("vtbench calibrate --json: every figure measured and positive",
+           p.returncode == 0 and c.get("ok") and all(c[k]["v"] > 0 for k in c if isinstance(c[k], dict) and k != "shootdown_ns"),
+           p.stdout[-500:] + p.stderr[-300:])
+    p = run([VTB, "calibrate", "cpus=0,0"])
+    result("vtbench calibrate rejects bad CPUs with exit 2", p.returncode == 2, p.stderr)
     p = run([VTB, "list"])
     result("vtbench list shows the three devices, shm, proc and every key",
            p.returncode == 0 and all(w in p.stdout for w in ("blk", "net", "scmi", "shm", "proc", "duration", "verify")),

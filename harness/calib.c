@@ -1,9 +1,12 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
+#include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "calib.h"
+#include "../transports/platform.h"
 #include "../workloads/workload.h"
 
 #define PP_MAX_BATCHES 15
@@ -78,4 +81,399 @@ const char *vtb_placement_tag(double rt_ns)
 {
 	/* Midway between the two placements seen on this machine type. */
 	return rt_ns < 0 ? "unknown" : rt_ns < 280 ? "near" : "far";
+}
+
+/* ------------------------------------------------------------ calibration */
+#include <errno.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define CAL_BATCHES 7
+
+const unsigned vtb_cal_sizes[VTB_CAL_NSIZES] = { 4096, 65536, 1 << 20 };
+
+/* Median and spread of one figure over CAL_BATCHES batches. */
+static struct vtb_fig fig_of(double *b)
+{
+	qsort(b, CAL_BATCHES, sizeof(b[0]), cmp);
+	double m = b[CAL_BATCHES / 2];
+	return (struct vtb_fig){ m, m > 0 ? 100.0 * (b[CAL_BATCHES - 2] - b[1]) / m : 0 };
+}
+
+static void pin_proc(int cpu)
+{
+	if (cpu < 0)
+		return;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static struct vtb_fig cal_memcpy(unsigned size)
+{
+	double b[CAL_BATCHES];
+	char *src = malloc(size), *dst = malloc(size);
+	if (!src || !dst) {
+		free(src);
+		free(dst);
+		return (struct vtb_fig){ 0, 0 };
+	}
+	memset(src, 1, size);
+	memset(dst, 2, size);
+	unsigned iters = (32u << 20) / size;
+	for (int k = 0; k < CAL_BATCHES; k++) {
+		uint64_t t0 = vtb_now_ns();
+		for (unsigned i = 0; i < iters; i++) {
+			memcpy(dst, src, size);
+			__asm__ volatile("" : : "r"(dst) : "memory");	/* keep every copy */
+		}
+		b[k] = (double)size * iters / (double)(vtb_now_ns() - t0);
+	}
+	free(src);
+	free(dst);
+	return fig_of(b);
+}
+
+/* A peer domain whose process only exists, its RAM mapped where the proc
+ * platform puts it: the target of hypervisor copies. */
+static pid_t spawn_idle(const struct vtb_dom *d, int cpu)
+{
+	int p[2];
+	if (pipe(p))
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		pin_proc(cpu);
+		char *ram = vtb_proc_dom_map_own(d);
+		if (!ram)
+			_exit(1);
+		memset(ram, 0, d->ram_size);	/* populated: no fault per copy */
+		char c = 1;
+		if (write(p[1], &c, 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	char c;
+	close(p[1]);
+	if (pid > 0 && read(p[0], &c, 1) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(p[0]);
+	return pid;
+}
+
+static void reap(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/* Through the seam the transports use, so the figure is theirs. */
+static int cal_hv(struct vtb_calib *c, int cpu_b)
+{
+	size_t len = 1 << 20;
+	struct vtb_dom peer = { .ram_fd = -1 };
+	struct vtb_plat_counters ctr;
+	struct vtb_plat p = { &vtb_platform_proc, &ctr };
+	char *local = malloc(len);
+	double b[CAL_BATCHES], bw[CAL_BATCHES];
+	int rc = -1;
+	if (!local || vtb_proc_dom_create(&peer, 1, len))
+		goto free;
+	memset(local, 3, len);
+	if ((peer.pid = spawn_idle(&peer, cpu_b)) < 0)
+		goto free;
+	for (int k = 0; k < CAL_BATCHES; k++) {
+		struct vtb_copy_op op = { 0, local, 64 };
+		uint64_t t0 = vtb_now_ns();
+		for (int i = 0; i < 2000; i++)
+			if (p.ops->copy(&p, &peer, &op, 1, true))
+				goto reap;
+		b[k] = (double)(vtb_now_ns() - t0) / 2000;
+		op.len = (uint32_t)len;
+		t0 = vtb_now_ns();
+		for (int i = 0; i < 16; i++)
+			if (p.ops->copy(&p, &peer, &op, 1, true))
+				goto reap;
+		bw[k] = 16.0 * (double)len / (double)(vtb_now_ns() - t0);
+	}
+	c->hv_call_ns = fig_of(b);
+	c->hv_gbps = fig_of(bw);
+	rc = 0;
+reap:
+	reap(peer.pid);
+free:
+	vtb_proc_dom_destroy(&peer);
+	free(local);
+	return rc;
+}
+
+/* Doorbell round trip: A rings B and blocks until B rings back, B on the
+ * other CPU doing the mirror image, as a kick and its interrupt do. */
+static int cal_eventfd(struct vtb_calib *c, int cpu_b)
+{
+	int e1 = eventfd(0, EFD_CLOEXEC), e2 = eventfd(0, EFD_CLOEXEC), rc = -1;
+	double b[CAL_BATCHES];
+	uint64_t one = 1, v;
+	const int rounds = 500;
+	if (e1 < 0 || e2 < 0)
+		goto close;
+	pid_t pid = fork();
+	if (pid == 0) {
+		pin_proc(cpu_b);
+		for (;;)
+			if (read(e1, &v, 8) != 8 || write(e2, &one, 8) != 8)
+				_exit(1);
+	}
+	if (pid < 0)
+		goto close;
+	for (int k = 0; k < CAL_BATCHES; k++) {
+		uint64_t t0 = vtb_now_ns();
+		for (int i = 0; i < rounds; i++)
+			if (write(e1, &one, 8) != 8 || read(e2, &v, 8) != 8)
+				goto reap;
+		b[k] = (double)(vtb_now_ns() - t0) / rounds;
+	}
+	c->eventfd_rtt_ns = fig_of(b);
+	rc = 0;
+reap:
+	reap(pid);
+close:
+	if (e1 >= 0)
+		close(e1);
+	if (e2 >= 0)
+		close(e2);
+	return rc;
+}
+
+static long futex(uint32_t *w, int op, uint32_t val)
+{
+	return syscall(SYS_futex, w, op, val, NULL, NULL, 0);
+}
+
+static int cal_futex(struct vtb_calib *c, int cpu_b)
+{
+	/* ping counts A's rings, pong B's; each side sleeps on the other's word. */
+	uint32_t *w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	double b[CAL_BATCHES];
+	const int rounds = 500;
+	int rc = -1;
+	if (w == MAP_FAILED)
+		return -1;
+	uint32_t *ping = &w[0], *pong = &w[16];
+	pid_t pid = fork();
+	if (pid == 0) {
+		pin_proc(cpu_b);
+		for (uint32_t seen = 0;;) {
+			uint32_t p;
+			while ((p = __atomic_load_n(ping, __ATOMIC_ACQUIRE)) == seen)
+				futex(ping, FUTEX_WAIT, seen);
+			seen = p;
+			__atomic_store_n(pong, p, __ATOMIC_RELEASE);
+			futex(pong, FUTEX_WAKE, 1);
+		}
+	}
+	if (pid < 0)
+		goto unmap;
+	uint32_t n = 0;
+	for (int k = 0; k < CAL_BATCHES; k++) {
+		uint64_t t0 = vtb_now_ns();
+		for (int i = 0; i < rounds; i++) {
+			__atomic_store_n(ping, ++n, __ATOMIC_RELEASE);
+			futex(ping, FUTEX_WAKE, 1);
+			uint32_t q;
+			while ((q = __atomic_load_n(pong, __ATOMIC_ACQUIRE)) != n)
+				futex(pong, FUTEX_WAIT, q);
+		}
+		b[k] = (double)(vtb_now_ns() - t0) / rounds;
+	}
+	c->futex_rtt_ns = fig_of(b);
+	rc = 0;
+	reap(pid);
+unmap:
+	munmap(w, 4096);
+	return rc;
+}
+
+static struct vtb_fig cal_syscall(void)
+{
+	double b[CAL_BATCHES];
+	for (int k = 0; k < CAL_BATCHES; k++) {
+		uint64_t t0 = vtb_now_ns();
+		for (int i = 0; i < 20000; i++)
+			syscall(SYS_getppid);
+		b[k] = (double)(vtb_now_ns() - t0) / 20000;
+	}
+	return fig_of(b);
+}
+
+/* A grant or IOMMU map: through the seam, as grant/map does it: another
+ * domain's pages mapped (populated) at a reserved address, touched, and
+ * unmapped leaving the range reserved. */
+static int map_batch(const struct vtb_dom *d, char *at, unsigned pages, unsigned rounds, double *ns_per_page)
+{
+	struct vtb_plat_counters ctr;
+	struct vtb_plat p = { &vtb_platform_proc, &ctr };
+	uint64_t t0 = vtb_now_ns();
+	for (unsigned i = 0; i < rounds; i++) {
+		uint64_t gpa = (uint64_t)((i * pages) % 64) * 4096;
+		volatile char *va = p.ops->map(&p, d, gpa, pages * 4096ul, true, at);
+		if (!va)
+			return -1;
+		for (unsigned k = 0; k < pages; k++)
+			va[k * 4096ul] = 1;
+		if (p.ops->unmap(&p, (void *)va, pages * 4096ul, true))
+			return -1;
+	}
+	*ns_per_page = (double)(vtb_now_ns() - t0) / rounds / pages;
+	return 0;
+}
+
+struct spinner {
+	int cpu;
+	uint32_t stop, running;
+};
+
+static void *spin(void *arg)
+{
+	struct spinner *s = arg;
+	pin(s->cpu);
+	__atomic_store_n(&s->running, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
+		__builtin_ia32_pause();
+	return NULL;
+}
+
+static int cal_map(struct vtb_calib *c, int cpu_b)
+{
+	struct vtb_dom d = { .ram_fd = -1 };
+	double one[CAL_BATCHES], batch[CAL_BATCHES], remote[CAL_BATCHES];
+	int rc = -1;
+	char *at = mmap(NULL, 16 * 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (at == MAP_FAILED || vtb_proc_dom_create(&d, 0, 80 * 4096))
+		goto close;
+	for (int k = 0; k < CAL_BATCHES; k++)
+		if (map_batch(&d, at, 1, 300, &one[k]) || map_batch(&d, at, 16, 40, &batch[k]))
+			goto close;
+	c->map_ns = fig_of(one);
+	c->map_batch_ns = fig_of(batch);
+	if (cpu_b >= 0) {
+		/* With a thread of this mm on the other CPU, every unmap must
+		 * shoot down that CPU's TLB: an IPI and its answer. */
+		struct spinner s = { .cpu = cpu_b };
+		pthread_t t;
+		if (pthread_create(&t, NULL, spin, &s))
+			goto close;
+		while (!__atomic_load_n(&s.running, __ATOMIC_ACQUIRE))
+			sched_yield();
+		int e = 0;
+		for (int k = 0; k < CAL_BATCHES && !e; k++)
+			e = map_batch(&d, at, 1, 300, &remote[k]);
+		__atomic_store_n(&s.stop, 1, __ATOMIC_RELEASE);
+		pthread_join(t, NULL);
+		if (e)
+			goto close;
+		struct vtb_fig r = fig_of(remote);
+		double extra = r.v > c->map_ns.v ? r.v - c->map_ns.v : 0;
+		c->shootdown_ns = (struct vtb_fig){ extra, extra > 0 ? r.spread_pct * r.v / extra : r.spread_pct };
+	}
+	rc = 0;
+close:
+	vtb_proc_dom_destroy(&d);
+	if (at != MAP_FAILED)
+		munmap(at, 16 * 4096);
+	return rc;
+}
+
+int vtb_calibrate(struct vtb_calib *c, int cpu_a, int cpu_b)
+{
+	uint64_t t0 = vtb_now_ns();
+	cpu_set_t old;
+	memset(c, 0, sizeof(*c));
+	sched_getaffinity(0, sizeof(old), &old);
+	pin_proc(cpu_a);
+	for (int i = 0; i < VTB_CAL_NSIZES; i++)
+		c->memcpy_gbps[i] = cal_memcpy(vtb_cal_sizes[i]);
+	c->syscall_ns = cal_syscall();
+	const char *failed = cal_hv(c, cpu_b) ? "hypervisor copy" : cal_eventfd(c, cpu_b) ? "eventfd doorbell"
+		: cal_futex(c, cpu_b) ? "futex doorbell" : cal_map(c, cpu_b) ? "page map" : NULL;
+	double sp = 0;
+	c->pingpong_ns.v = vtb_pingpong_ns(cpu_a, cpu_b, VTB_PP_RUN, &sp);
+	c->pingpong_ns.spread_pct = sp;
+	c->placement = vtb_placement_tag(c->pingpong_ns.v);
+	sched_setaffinity(0, sizeof(old), &old);
+	c->took_ms = (double)(vtb_now_ns() - t0) / 1e6;
+	if (failed) {
+		snprintf(c->why, sizeof(c->why), "%s: %s", failed, strerror(errno));
+		return -1;
+	}
+	c->ok = true;
+	return 0;
+}
+
+/* The figures, by name, for the JSON and for vtb_calib_moved. */
+struct named {
+	const char *name;
+	const char *unit;
+	size_t off;
+};
+#define F(field, unit) { #field, unit, offsetof(struct vtb_calib, field) }
+static const struct named figs[] = {
+	{ "memcpy_4k", "GB/s", offsetof(struct vtb_calib, memcpy_gbps[VTB_CAL_4K]) },
+	{ "memcpy_64k", "GB/s", offsetof(struct vtb_calib, memcpy_gbps[VTB_CAL_64K]) },
+	{ "memcpy_1m", "GB/s", offsetof(struct vtb_calib, memcpy_gbps[VTB_CAL_1M]) },
+	F(hv_call_ns, "ns"), F(hv_gbps, "GB/s"), F(pingpong_ns, "ns"), F(eventfd_rtt_ns, "ns"),
+	F(futex_rtt_ns, "ns"), F(syscall_ns, "ns"), F(map_ns, "ns"), F(map_batch_ns, "ns"), F(shootdown_ns, "ns"),
+};
+#undef F
+
+static const struct vtb_fig *fig_at(const struct vtb_calib *c, size_t i)
+{
+	return (const struct vtb_fig *)((const char *)c + figs[i].off);
+}
+
+void vtb_calib_json(FILE *f, const struct vtb_calib *c)
+{
+	fprintf(f, "{\"ok\": %s, \"placement\": \"%s\", \"took_ms\": %.1f", c->ok ? "true" : "false",
+		c->placement ? c->placement : "unknown", c->took_ms);
+	for (size_t i = 0; i < sizeof(figs) / sizeof(figs[0]); i++) {
+		const struct vtb_fig *g = fig_at(c, i);
+		fprintf(f, ", \"%s\": {\"v\": %.4g, \"spread_pct\": %.1f, \"unit\": \"%s\"}", figs[i].name, g->v,
+			g->spread_pct, figs[i].unit);
+	}
+	if (!c->ok)
+		fprintf(f, ", \"why\": \"%s\"", c->why);
+	fputc('}', f);
+}
+
+int vtb_calib_moved(const struct vtb_calib *a, const struct vtb_calib *b, char *buf, size_t n)
+{
+	int moved = 0;
+	size_t used = 0;
+	if (n)
+		buf[0] = 0;
+	for (size_t i = 0; i < sizeof(figs) / sizeof(figs[0]); i++) {
+		const struct vtb_fig *x = fig_at(a, i), *y = fig_at(b, i);
+		double noise = x->spread_pct > y->spread_pct ? x->spread_pct : y->spread_pct;
+		if (noise < 10)
+			noise = 10;
+		if (x->v <= 0 || y->v <= 0 || 100.0 * fabs(y->v - x->v) / x->v <= noise)
+			continue;
+		moved++;
+		if (used < n)
+			used += (size_t)snprintf(buf + used, n - used, "%s%s", moved > 1 ? "," : "", figs[i].name);
+	}
+	return moved;
 }

@@ -487,6 +487,8 @@ int vtb_cell_run(const struct vtb_cellp *cp, struct vtb_probes *probes, struct v
 	else if (be_alive || !WIFEXITED(bst) || WEXITSTATUS(bst))
 		snprintf(r->error, sizeof(r->error), "BE %s%s", be_alive ? "killed: " : "",
 			 be_alive ? "still running 2 s after the FE ended" : describe_status(bst, why, sizeof(why)));
+	if (!r->error[0] && !r->ops)
+		snprintf(r->error, sizeof(r->error), "no op completed in the measured phase (%.1f s)", r->seconds);
 	r->verified_ok = cp->verify && !r->error[0] && r->verify_errors == 0;
 	rc = 0;
 

@@ -11,6 +11,7 @@
 
 #include "calib.h"
 #include "cell.h"
+#include "model.h"
 #include "perfctr.h"
 #include "probes.h"
 #include "vtb_usdt.h"
@@ -28,6 +29,9 @@ static void usage(FILE *f)
 	      "      run the cells of the suites (fio-like files), with KEY=VALUE applied to\n"
 	      "      every section; a comma list (qd=1,32) expands into a matrix\n"
 	      "  vtbench list          devices, transports and variants, platforms, suite keys\n"
+	      "  vtbench calibrate [cpus=A,B] [--json]\n"
+	      "      the machine's limits: memcpy and hypervisor-copy bandwidth, ping-pong and\n"
+	      "      doorbell round trips, system call, page map and TLB shootdown costs\n"
 	      "  vtbench version\n"
 	      "exit codes: 0 all cells passed, 1 some cell failed (see its row's \"error\"),\n"
 	      "            2 bad input, 3 the harness itself failed\n", f);
@@ -105,9 +109,11 @@ static void write_probe_meta(FILE *f)
 }
 
 static void write_meta(const char *path, const char *run_id, const struct vtb_cells *cells,
-		       const struct vtb_host *h, double pp0, double sp0, double pp1, double sp1,
+		       const struct vtb_host *h, const struct vtb_calib *cal0, const struct vtb_calib *cal1,
 		       const char *started, const char *ended, size_t failed, size_t total)
 {
+	double pp0 = cal0->pingpong_ns.v, sp0 = cal0->pingpong_ns.spread_pct;
+	double pp1 = cal1 ? cal1->pingpong_ns.v : 0, sp1 = cal1 ? cal1->pingpong_ns.spread_pct : 0;
 	char tmp[4200];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	FILE *f = fopen(tmp, "w");
@@ -131,14 +137,29 @@ static void write_meta(const char *path, const char *run_id, const struct vtb_ce
 	fprintf(f, ",\n  \"cells\": %zu,\n  \"rows\": %zu,\n  \"failed_rows\": %zu,\n", cells->n, total, failed);
 	fprintf(f, "  \"placement\": {\"pingpong_ns_start\": %.1f, \"spread_pct_start\": %.1f, \"tag_start\": \"%s\", ",
 		pp0, sp0, vtb_placement_tag(pp0));
-	if (ended)
+	if (cal1)
 		fprintf(f, "\"pingpong_ns_end\": %.1f, \"spread_pct_end\": %.1f, \"tag_end\": \"%s\", \"moved\": %s},\n",
 			pp1, sp1, vtb_placement_tag(pp1),
 			strcmp(vtb_placement_tag(pp0), vtb_placement_tag(pp1)) ? "true" : "false");
 	else
 		fputs("\"pingpong_ns_end\": null},\n", f);
 	write_probe_meta(f);
-	fputs("  \"suite\": ", f);
+	/* The machine's limits at both ends of the run, and what moved between. */
+	fputs("  \"calibration\": {\"start\": ", f);
+	vtb_calib_json(f, cal0);
+	fputs(", \"end\": ", f);
+	if (cal1) {
+		char moved[256];
+		int n = vtb_calib_moved(cal0, cal1, moved, sizeof(moved));
+		vtb_calib_json(f, cal1);
+		fputs(", \"moved\": [", f);
+		for (char *t = strtok(moved, ","); t; t = strtok(NULL, ","))
+			fprintf(f, "%s\"%s\"", t == moved ? "" : ", ", t);
+		fprintf(f, "], \"moved_count\": %d", n);
+	} else {
+		fputs("null", f);
+	}
+	fputs("},\n  \"suite\": ", f);
 	vtb_json_str(f, cells->text ? cells->text : "");
 	fputs("\n}\n", f);
 	fclose(f);
@@ -246,9 +267,21 @@ static int cmd_run(int argc, char **argv)
 		return 3;
 	}
 	int cpa = cells.v[0].cpu_fe, cpb = cells.v[0].cpu_be;
-	double sp0 = 0, sp1 = 0, pp0 = vtb_pingpong_ns(cpa, cpb, VTB_PP_RUN, &sp0);
+	struct vtb_calib cal0, cal1;
+	if (vtb_calibrate(&cal0, cpa, cpb))
+		fprintf(stderr, "vtbench: calibration incomplete: %s\n", cal0.why);
 	snprintf(path, sizeof(path), "%s/meta.json", dir);
-	write_meta(path, run_id, &cells, &host, pp0, sp0, 0, 0, started, NULL, 0, 0);
+	write_meta(path, run_id, &cells, &host, &cal0, NULL, started, NULL, 0, 0);
+	/* Each cell's reference for the model: the same workload over shm,
+	 * run first in every repetition so its figures are at hand. */
+	size_t *order = calloc(cells.n, sizeof(*order)), *ref = calloc(cells.n, sizeof(*ref));
+	struct vtb_model_cell *last = calloc(cells.n, sizeof(*last));
+	unsigned *last_rep = calloc(cells.n, sizeof(*last_rep));
+	if (!order || !ref || !last || !last_rep) {
+		fprintf(stderr, "vtbench: out of memory\n");
+		return 3;
+	}
+	vtb_cells_order(&cells, order, ref);
 	unsigned maxreps = 0;
 	size_t total = 0, done = 0, failed = 0;
 	for (size_t i = 0; i < cells.n; i++) {
@@ -261,7 +294,8 @@ static int cmd_run(int argc, char **argv)
 	/* Repetition-major: each cell's repetitions are spread over the run, so
 	 * a drift of the machine does not land on one cell. */
 	for (unsigned rep = 0; rep < maxreps; rep++) {
-		for (size_t i = 0; i < cells.n; i++) {
+		for (size_t oi = 0; oi < cells.n; oi++) {
+			size_t i = order[oi];
 			const struct vtb_cellp *c = &cells.v[i];
 			if (rep >= c->reps)
 				continue;
@@ -290,7 +324,23 @@ static int cmd_run(int argc, char **argv)
 				fprintf(stderr, "%svtbench: %d bpf/perf descriptors left open after a cell\n",
 					tty ? "\r\033[K" : "", fds - fds_run);
 			}
-			vtb_write_row(rf, run_id, VTB_GIT_REV, &host, c, rep, &r);
+			struct vtb_model_cell mc = { .ops = r.ops, .seconds = r.seconds, .qd = c->qd,
+						     .poll = !strcmp(c->notify, "poll") };
+			memcpy(mc.d, r.d, sizeof(mc.d));
+			memcpy(mc.cpu_s, r.cpu_s, sizeof(mc.cpu_s));
+			const struct vtb_model_cell *rc = NULL;
+			char refname[160] = "";
+			if (ref[i] != i && last_rep[ref[i]] == rep + 1) {
+				rc = &last[ref[i]];
+				vtb_cell_name(&cells.v[ref[i]], refname, sizeof(refname));
+			}
+			struct vtb_model_out mo;
+			vtb_model_predict(&cal0, &mc, rc, &mo);
+			if (!r.error[0] && r.ops) {
+				last[i] = mc;
+				last_rep[i] = rep + 1;
+			}
+			vtb_write_row(rf, run_id, VTB_GIT_REV, &host, c, rep, &r, cal0.ok ? &mo : NULL, refname);
 			/* Whole lines reach the disk as each cell completes. */
 			fflush(rf);
 			fdatasync(fd);
@@ -307,14 +357,60 @@ static int cmd_run(int argc, char **argv)
 		probe_meta.leaked_fds = fds_end - fds0;
 	char ended[32];
 	utc_now(ended, sizeof(ended));
-	double pp1 = vtb_pingpong_ns(cpa, cpb, VTB_PP_RUN, &sp1);
+	vtb_calibrate(&cal1, cpa, cpb);
 	snprintf(path, sizeof(path), "%s/meta.json", dir);
-	write_meta(path, run_id, &cells, &host, pp0, sp0, pp1, sp1, started, ended, failed, total);
+	write_meta(path, run_id, &cells, &host, &cal0, &cal1, started, ended, failed, total);
+	char moved[256];
+	if (vtb_calib_moved(&cal0, &cal1, moved, sizeof(moved)))
+		fprintf(stderr, "vtbench: the machine's limits moved during the run: %s\n", moved);
 	fprintf(stderr, "vtbench: %zu rows (%zu failed) in %s; placement %s (ping-pong %.0f ns -> %.0f ns)\n",
-		total, failed, dir, vtb_placement_tag(pp0), pp0, pp1);
+		total, failed, dir, vtb_placement_tag(cal0.pingpong_ns.v), cal0.pingpong_ns.v, cal1.pingpong_ns.v);
+	free(order);
+	free(ref);
+	free(last);
+	free(last_rep);
 	printf("%s\n", dir);
 	vtb_cells_free(&cells);
 	return failed ? 1 : 0;
+}
+
+/* vtbench calibrate [cpus=A,B] [--json]: the machine's fingerprint. */
+static int cmd_calibrate(int argc, char **argv)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int a = ncpu >= 2 ? 0 : -1, b = ncpu >= 2 ? 1 : -1;
+	bool json = false;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (sscanf(argv[i], "cpus=%d,%d", &a, &b) != 2 || a < 0 || b < 0 || a == b || a >= ncpu || b >= ncpu) {
+			fprintf(stderr, "vtbench: calibrate takes cpus=A,B (two different online CPUs) and --json, not '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	struct vtb_calib c;
+	int e = vtb_calibrate(&c, a, b);
+	if (json) {
+		vtb_calib_json(stdout, &c);
+		putchar('\n');
+	} else {
+		static const char *const sz[VTB_CAL_NSIZES] = { "4 KiB", "64 KiB", "1 MiB" };
+		printf("calibration on CPUs %d and %d (%.0f ms); placement %s\n", a, b, c.took_ms, c.placement);
+		for (int i = 0; i < VTB_CAL_NSIZES; i++)
+			printf("  memcpy %-6s            %9.2f GB/s   +-%.1f%%\n", sz[i], c.memcpy_gbps[i].v, c.memcpy_gbps[i].spread_pct);
+		printf("  hypervisor copy, per call  %9.0f ns     +-%.1f%%  (process_vm_writev, 64 B)\n", c.hv_call_ns.v, c.hv_call_ns.spread_pct);
+		printf("  hypervisor copy bandwidth  %9.2f GB/s   +-%.1f%%  (1 MiB per call)\n", c.hv_gbps.v, c.hv_gbps.spread_pct);
+		printf("  cache-line ping-pong       %9.0f ns     +-%.1f%%  (round trip)\n", c.pingpong_ns.v, c.pingpong_ns.spread_pct);
+		printf("  doorbell round trip eventfd%9.0f ns     +-%.1f%%\n", c.eventfd_rtt_ns.v, c.eventfd_rtt_ns.spread_pct);
+		printf("  doorbell round trip futex  %9.0f ns     +-%.1f%%\n", c.futex_rtt_ns.v, c.futex_rtt_ns.spread_pct);
+		printf("  null system call           %9.0f ns     +-%.1f%%\n", c.syscall_ns.v, c.syscall_ns.spread_pct);
+		printf("  map+touch+unmap, 1 page    %9.0f ns     +-%.1f%%\n", c.map_ns.v, c.map_ns.spread_pct);
+		printf("  map+touch+unmap, 16 pages  %9.0f ns/pg  +-%.1f%%\n", c.map_batch_ns.v, c.map_batch_ns.spread_pct);
+		printf("  TLB shootdown (extra)      %9.0f ns     +-%.1f%%\n", c.shootdown_ns.v, c.shootdown_ns.spread_pct);
+		if (e)
+			printf("incomplete: %s\n", c.why);
+	}
+	return e ? 3 : 0;
 }
 
 int main(int argc, char **argv)
@@ -327,6 +423,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "list"))
 		return cmd_list();
+	if (!strcmp(argv[1], "calibrate"))
+		return cmd_calibrate(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "version")) {
 		printf("vtbench %s\n", VTB_GIT_REV);
 		return 0;

@@ -247,8 +247,35 @@ static void kernel_json(FILE *f, const struct vtb_cellp *cp, const struct vtb_ce
 	fprintf(f, "},\"arm_us\":%.1f}", k->arm_us);
 }
 
+static void model_json(FILE *f, const struct vtb_cell_result *r, const struct vtb_model_out *m, const char *ref)
+{
+	if (!m || !r->ops || r->seconds <= 0) {
+		fputs(",\"limit\":null,\"model\":null", f);
+		return;
+	}
+	double measured = r->seconds * 1e9 / (double)r->ops;
+	fprintf(f, ",\"limit\":{\"name\":\"%s\",\"ns_per_op\":%.1f,\"ratio\":%.4f}", m->limit, m->limit_ns,
+		m->limit_ns / measured);
+	fprintf(f, ",\"model\":{\"predicted_ns_per_op\":%.1f,\"measured_ns_per_op\":%.1f,\"error_pct\":%.2f,"
+		   "\"relative\":%s,\"reference\":",
+		m->predicted_ns, measured, 100.0 * (m->predicted_ns - measured) / measured, m->relative ? "true" : "false");
+	if (m->relative)
+		vtb_json_str(f, ref);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"wake_ns\":%.1f,\"terms\":{", m->wake_ns);
+	for (int d = 0; d < 2; d++) {
+		fprintf(f, "%s\"%s\":{", d ? "," : "", d ? "be" : "fe");
+		for (int i = 0; i < VTB_MT_N; i++)
+			fprintf(f, "%s\"%s\":%.1f", i ? "," : "", vtb_mt_names[i], m->term[d][i]);
+		fputc('}', f);
+	}
+	fputs("}}", f);
+}
+
 void vtb_write_row(FILE *f, const char *run_id, const char *git_rev, const struct vtb_host *h,
-		   const struct vtb_cellp *cp, unsigned rep, const struct vtb_cell_result *r)
+		   const struct vtb_cellp *cp, unsigned rep, const struct vtb_cell_result *r,
+		   const struct vtb_model_out *m, const char *ref)
 {
 	const struct vtb_plat_counters *fe = &r->d[0], *be = &r->d[1];
 	uint64_t ops = r->ops;
@@ -355,6 +382,7 @@ void vtb_write_row(FILE *f, const char *run_id, const char *git_rev, const struc
 	}
 	fputs("}", f);
 	kernel_json(f, cp, r);
+	model_json(f, r, m, ref);
 	fprintf(f, ",\"verified\":%s,\"verify_errors\":%llu,\"error\":",
 		!cp->verify ? "null" : r->verified_ok ? "true" : "false", (unsigned long long)r->verify_errors);
 	if (r->error[0])

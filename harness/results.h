@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "cell.h"
+#include "model.h"
 
 #define VTB_SCHEMA_VERSION 1
 
@@ -16,8 +17,11 @@ struct vtb_host {
 
 void vtb_host_probe(struct vtb_host *h);
 void vtb_json_str(FILE *f, const char *s);
-/* One result row, one line, newline-terminated. */
+/* One result row, one line, newline-terminated.  m: the cost model's
+ * prediction and the cell's limit (NULL without a calibration); ref names
+ * the reference cell the prediction is relative to ("" for none). */
 void vtb_write_row(FILE *f, const char *run_id, const char *git_rev, const struct vtb_host *h,
-		   const struct vtb_cellp *cp, unsigned rep, const struct vtb_cell_result *r);
+		   const struct vtb_cellp *cp, unsigned rep, const struct vtb_cell_result *r,
+		   const struct vtb_model_out *m, const char *ref);
 
 #endif

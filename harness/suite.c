@@ -608,3 +608,35 @@ void vtb_cell_name(const struct vtb_cellp *c, char *buf, size_t n)
 		 c->variant, !strcmp(c->notify, "poll") ? " poll" : " event", c->qd,
 		 strcmp(c->probes, "auto") ? " probes=" : "", strcmp(c->probes, "auto") ? c->probes : "");
 }
+
+/* Everything but the transport (and what only a transport reads). */
+static bool same_workload(const struct vtb_cellp *a, const struct vtb_cellp *b)
+{
+	return !strcmp(a->device, b->device) && !strcmp(a->notify, b->notify) && !strcmp(a->pattern, b->pattern) &&
+	       a->rwmix == b->rwmix && !strcmp(a->mode, b->mode) && !strcmp(a->mix, b->mix) &&
+	       !strcmp(a->backing, b->backing) && a->size == b->size && a->qd == b->qd && a->ops == b->ops &&
+	       a->duration == b->duration && a->warmup == b->warmup && a->seed == b->seed &&
+	       a->cpu_fe == b->cpu_fe && a->cpu_be == b->cpu_be && a->verify == b->verify &&
+	       a->indirect == b->indirect && a->events == b->events && a->qsize == b->qsize &&
+	       a->mem == b->mem && a->disk == b->disk && a->probes_on == b->probes_on && a->usdt == b->usdt;
+}
+
+void vtb_cells_order(const struct vtb_cells *c, size_t *order, size_t *ref)
+{
+	size_t k = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < c->n; i++)
+			if (!strcmp(c->v[i].transport, "shm") == !pass)
+				order[k++] = i;
+	for (size_t i = 0; i < c->n; i++) {
+		ref[i] = i;
+		if (!strcmp(c->v[i].transport, "shm"))
+			continue;
+		for (size_t j = 0; j < c->n; j++) {
+			if (strcmp(c->v[j].transport, "shm") || !same_workload(&c->v[i], &c->v[j]))
+				continue;
+			if (ref[i] == i || !strcmp(c->v[j].variant, "split"))
+				ref[i] = j;
+		}
+	}
+}

@@ -26,6 +26,10 @@ struct vtb_cells {
 int vtb_suite_build(const char *const *files, size_t nfiles, const char *const *kv, size_t nkv,
 		    struct vtb_cells *out, char *err, size_t errlen);
 void vtb_cells_free(struct vtb_cells *c);
+/* The order a repetition runs the cells in: shm cells first, otherwise as
+ * given; and for each cell i, ref[i], the shm cell (split preferred) of the
+ * same workload that the cost model measures it against, or i itself. */
+void vtb_cells_order(const struct vtb_cells *c, size_t *order, size_t *ref);
 /* Short text naming a cell, for progress lines and errors. */
 void vtb_cell_name(const struct vtb_cellp *c, char *buf, size_t n);
 

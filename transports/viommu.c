@@ -128,7 +128,9 @@ static int vio_sync(struct vtb_vfe *fe)
 static int vio_add(struct vtb_vfe *fe, const void *req, uint32_t out, uint32_t in)
 {
 	struct vio_fe *v = fe->priv;
-	if (v->pending == IOQ_SIZE) {	/* ring full: drain first, as Linux does */
+	/* Ring full (each request is a two-descriptor chain): drain first,
+	 * as Linux does. */
+	if (v->pending == IOQ_SIZE / 2) {
 		int e = vio_sync(fe);
 		if (e)
 			return e;
@@ -268,7 +270,10 @@ static void vio_fe_unmap(struct vtb_vfe *fe, struct vtb_vfe_req *r, uint32_t use
 		return;
 	for (unsigned i = 0; i < r->nout + r->nin; i++) {
 		uint32_t first = (uint32_t)(r->handle[i] >> 32), n = (uint32_t)r->handle[i];
-		vio_unmap(fe, (uint64_t)first * PAGE, (uint64_t)n * PAGE);
+		/* An UNMAP that could not be queued leaves the IOVA taken: never
+		 * reused while the device may still reach it. */
+		if (vio_unmap(fe, (uint64_t)first * PAGE, (uint64_t)n * PAGE))
+			continue;
 		if (v->variant == VIO_STRICT) {
 			vio_sync(fe);	/* iotlb_sync: the device has dropped it */
 			memset(v->iova_used + first, 0, n);

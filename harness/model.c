@@ -1,0 +1,97 @@
+/* The cost model; harness/model.md says what each term is and what it
+ * leaves out. */
+#include "model.h"
+
+const char *const vtb_mt_names[VTB_MT_N] = { "hv_copy", "bounce", "map", "doorbell" };
+
+static double memcpy_gbps_for(const struct vtb_calib *c, double bytes_per_copy)
+{
+	int i = bytes_per_copy <= 16384 ? VTB_CAL_4K : bytes_per_copy <= 512 * 1024 ? VTB_CAL_64K : VTB_CAL_1M;
+	return c->memcpy_gbps[i].v;
+}
+
+void vtb_model_terms(const struct vtb_calib *c, const struct vtb_model_cell *x, struct vtb_model_out *o)
+{
+	double ops = x->ops ? (double)x->ops : 1;
+	double notifies = 0;
+	for (int d = 0; d < 2; d++) {
+		const struct vtb_plat_counters *k = &x->d[d];
+		double *t = o->term[d];
+		t[VTB_MT_HV_COPY] = (k->copies * c->hv_call_ns.v + (c->hv_gbps.v > 0 ? k->copy_bytes / c->hv_gbps.v : 0)) / ops;
+		double bw = k->bounce_copies ? memcpy_gbps_for(c, (double)k->bounce_bytes / k->bounce_copies) : 0;
+		t[VTB_MT_BOUNCE] = bw > 0 ? k->bounce_bytes / bw / ops : 0;
+		double pages = (double)k->map_bytes / 4096;
+		t[VTB_MT_MAP] = (k->maps * c->map_ns.v + (pages > k->maps ? pages - k->maps : 0) * c->map_batch_ns.v) / ops;
+		t[VTB_MT_DOORBELL] = (double)(k->notifies + k->waits) * c->syscall_ns.v / ops;
+		o->work_ns[d] = 0;
+		for (int i = 0; i < VTB_MT_N; i++)
+			o->work_ns[d] += t[i];
+		notifies += (double)k->notifies;
+	}
+	/* A doorbell that wakes a sleeping peer at queue depth 1 puts the
+	 * wake-up on the request's path: half a round trip, less the two
+	 * system calls already counted. */
+	double wake = c->eventfd_rtt_ns.v / 2 - 2 * c->syscall_ns.v;
+	o->wake_ns = !x->poll && x->qd <= 1 && wake > 0 ? notifies / ops * wake : 0;
+}
+
+static void limit(const struct vtb_calib *c, const struct vtb_model_cell *x, struct vtb_model_out *o)
+{
+	/* Each bound is what the cell could not beat on this machine were
+	 * everything else free; the largest binds. */
+	double copy = 0, map = 0;
+	for (int d = 0; d < 2; d++) {
+		double cp = o->term[d][VTB_MT_HV_COPY] + o->term[d][VTB_MT_BOUNCE];
+		copy = x->qd > 1 ? (cp > copy ? cp : copy) : copy + cp;
+		double mp = o->term[d][VTB_MT_MAP];
+		map = x->qd > 1 ? (mp > map ? mp : map) : map + mp;
+	}
+	double ops = x->ops ? (double)x->ops : 1;
+	double notifies = (double)(x->d[0].notifies + x->d[1].notifies) / ops;
+	double rtt = x->poll || notifies < 1 || x->qd > 1 ? c->pingpong_ns.v / (x->qd ? x->qd : 1) : c->eventfd_rtt_ns.v;
+	const char *rtt_name = x->poll || notifies < 1 || x->qd > 1 ? "pingpong" : "doorbell_rtt";
+	o->limit = rtt_name;
+	o->limit_ns = rtt;
+	if (map > o->limit_ns) {
+		o->limit = "map";
+		o->limit_ns = map;
+	}
+	if (copy > o->limit_ns) {
+		double hv = o->term[0][VTB_MT_HV_COPY] + o->term[1][VTB_MT_HV_COPY];
+		double bounce = o->term[0][VTB_MT_BOUNCE] + o->term[1][VTB_MT_BOUNCE];
+		o->limit = hv >= bounce ? "hv_copy_bw" : "memcpy_bw";
+		o->limit_ns = copy;
+	}
+}
+
+void vtb_model_predict(const struct vtb_calib *c, const struct vtb_model_cell *x,
+		       const struct vtb_model_cell *ref, struct vtb_model_out *o)
+{
+	vtb_model_terms(c, x, o);
+	limit(c, x, o);
+	o->relative = ref && ref->ops && ref->seconds > 0;
+	if (!o->relative) {
+		/* The seam's costs alone: a floor, leaving out ring and device work. */
+		double line = x->poll ? c->pingpong_ns.v / (x->qd ? x->qd : 1) : 0;
+		o->predicted_ns = x->qd > 1 ? (o->work_ns[0] > o->work_ns[1] ? o->work_ns[0] : o->work_ns[1]) + line
+					    : o->work_ns[0] + o->work_ns[1] + o->wake_ns + line;
+		return;
+	}
+	struct vtb_model_out r;
+	vtb_model_terms(c, ref, &r);
+	double t_ref = ref->seconds * 1e9 / (double)ref->ops;
+	if (x->qd <= 1) {
+		/* Serial: every extra cost lies on the request's path. */
+		o->predicted_ns = t_ref + (o->work_ns[0] - r.work_ns[0]) + (o->work_ns[1] - r.work_ns[1]) +
+				  (o->wake_ns - r.wake_ns);
+		return;
+	}
+	/* Pipelined: the busier domain sets the pace, unless the reference's
+	 * own pace is slower still. */
+	o->predicted_ns = t_ref;
+	for (int d = 0; d < 2; d++) {
+		double busy = ref->cpu_s[d] * 1e9 / (double)ref->ops + o->work_ns[d] - r.work_ns[d];
+		if (busy > o->predicted_ns)
+			o->predicted_ns = busy;
+	}
+}

@@ -1,0 +1,104 @@
+/* The cost model on synthetic cells whose answer is worked out by hand,
+ * and the calibration's movement check. */
+#include <math.h>
+#include <string.h>
+
+#include "../../ci/vtb_test.h"
+#include "../model.h"
+
+#define NEAR(a, b) CHECK(fabs((double)(a) - (double)(b)) < 1e-6 * (fabs((double)(b)) + 1))
+
+static struct vtb_calib calib(void)
+{
+	struct vtb_calib c;
+	memset(&c, 0, sizeof(c));
+	c.ok = true;
+	c.memcpy_gbps[VTB_CAL_4K].v = 10;	/* 10 bytes per ns */
+	c.memcpy_gbps[VTB_CAL_64K].v = 20;
+	c.memcpy_gbps[VTB_CAL_1M].v = 40;
+	c.hv_call_ns.v = 1000;
+	c.hv_gbps.v = 4;
+	c.pingpong_ns.v = 100;
+	c.eventfd_rtt_ns.v = 20000;
+	c.syscall_ns.v = 200;
+	c.map_ns.v = 5000;
+	c.map_batch_ns.v = 500;
+	return c;
+}
+
+int main(void)
+{
+	struct vtb_calib c = calib();
+	struct vtb_model_out o;
+
+	/* 1000 ops at depth 1, event mode.  FE: 2000 bounce copies of 4 KiB,
+	 * 1000 kicks, 1000 waits.  BE: 3000 maps over 4000 pages, 2000 hv
+	 * copies of 8 MB in all, 1000 interrupts, 1000 waits. */
+	struct vtb_model_cell x = { .ops = 1000, .seconds = 0.05, .qd = 1, .poll = false };
+	x.d[0] = (struct vtb_plat_counters){ .bounce_copies = 2000, .bounce_bytes = 2000 * 4096,
+					     .notifies = 1000, .waits = 1000 };
+	x.d[1] = (struct vtb_plat_counters){ .maps = 3000, .map_bytes = 4000 * 4096ull, .copies = 2000,
+					     .copy_bytes = 8000000, .notifies = 1000, .waits = 1000 };
+	vtb_model_predict(&c, &x, NULL, &o);
+	double fe_bounce = 2 * 4096 / 10.0;			/* 819.2 */
+	double fe_bell = 2 * 200.0;				/* 400 */
+	double be_map = 3 * 5000.0 + (4 - 3) * 500.0;		/* 15500 */
+	double be_hv = 2 * 1000.0 + 8000 / 4.0;			/* 4000 */
+	double be_bell = 2 * 200.0;
+	double wake = 2 * (20000 / 2.0 - 2 * 200.0);		/* 19200 */
+	NEAR(o.term[0][VTB_MT_BOUNCE], fe_bounce);
+	NEAR(o.term[0][VTB_MT_DOORBELL], fe_bell);
+	NEAR(o.term[1][VTB_MT_MAP], be_map);
+	NEAR(o.term[1][VTB_MT_HV_COPY], be_hv);
+	NEAR(o.work_ns[0], fe_bounce + fe_bell);
+	NEAR(o.work_ns[1], be_map + be_hv + be_bell);
+	NEAR(o.wake_ns, wake);
+	CHECK(!o.relative);
+	NEAR(o.predicted_ns, fe_bounce + fe_bell + be_map + be_hv + be_bell + wake);
+	/* Limits: copy 819.2 + 4000, map 15500, doorbell rtt 20000: the doorbell binds. */
+	CHECK(!strcmp(o.limit, "doorbell_rtt"));
+	NEAR(o.limit_ns, 20000);
+
+	/* Against a shm reference of the same workload: 30 us per op, no seam
+	 * work but its doorbells. */
+	struct vtb_model_cell ref = { .ops = 1000, .seconds = 0.03, .qd = 1, .poll = false, .cpu_s = { 0.004, 0.005 } };
+	ref.d[0] = (struct vtb_plat_counters){ .notifies = 1000, .waits = 1000 };
+	ref.d[1] = (struct vtb_plat_counters){ .notifies = 1000, .waits = 1000 };
+	vtb_model_predict(&c, &x, &ref, &o);
+	CHECK(o.relative);
+	NEAR(o.predicted_ns, 30000 + fe_bounce + be_map + be_hv);	/* doorbells and wake-ups cancel */
+
+	/* At depth the busier domain sets the pace: BE 5 us of CPU per op in the
+	 * reference, plus its extra work. */
+	x.qd = ref.qd = 16;
+	ref.seconds = 0.004;	/* 4 us per op */
+	vtb_model_predict(&c, &x, &ref, &o);
+	CHECK_EQ(o.wake_ns, 0);
+	NEAR(o.predicted_ns, 5000 + be_map + be_hv);
+	/* Limits at depth take the larger domain: map 15500 > copy 4000. */
+	CHECK(!strcmp(o.limit, "map"));
+	NEAR(o.limit_ns, be_map);
+
+	/* Poll mode, nothing but the ring: the ping-pong floor per request in flight. */
+	struct vtb_model_cell shm = { .ops = 100, .seconds = 1e-4, .qd = 4, .poll = true };
+	vtb_model_predict(&c, &shm, NULL, &o);
+	CHECK(!strcmp(o.limit, "pingpong"));
+	NEAR(o.limit_ns, 25);
+	NEAR(o.predicted_ns, 25);
+
+	/* A figure moved when it changed by more than its noise (at least 10%). */
+	struct vtb_calib d = c;
+	char buf[128];
+	CHECK_EQ(vtb_calib_moved(&c, &d, buf, sizeof(buf)), 0);
+	d.pingpong_ns.v = 105;	/* 5%: noise */
+	CHECK_EQ(vtb_calib_moved(&c, &d, buf, sizeof(buf)), 0);
+	d.pingpong_ns.v = 400;
+	d.map_ns.v = 9000;
+	CHECK_EQ(vtb_calib_moved(&c, &d, buf, sizeof(buf)), 2);
+	CHECK(!strcmp(buf, "pingpong_ns,map_ns"));
+	d = c;
+	d.pingpong_ns.v = 130;
+	d.pingpong_ns.spread_pct = 40;	/* 30% but within its own spread */
+	CHECK_EQ(vtb_calib_moved(&c, &d, buf, sizeof(buf)), 0);
+	return vtb_test_end("test_model");
+}
