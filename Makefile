@@ -99,7 +99,9 @@ test: deps
 
 bench: deps
 	$(MAKE) vtbench
-	./vtbench run harness/suites/default.suite
+	@dir=$$(./vtbench run harness/suites/default.suite); rc=$$?; \
+		[ -n "$$dir" ] && $(PYTHON) analysis/summary.py "$$dir" --vs-shm; \
+		echo "results: $$dir"; exit $$rc
 
 clean:
 	rm -rf build vtbench

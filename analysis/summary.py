@@ -4,6 +4,7 @@ latency percentiles from the merged histograms, and per-op costs.
 
     analysis/summary.py RUN_DIR [--csv]
     analysis/summary.py RUN_DIR --probe-overhead   (a run with probes=on,off)
+    analysis/summary.py RUN_DIR --vs-shm           (each transport against shm, limits, model error)
 
 Standard library only; the full report (pandas, gnuplot, HTML) builds on the
 same reading of results.jsonl."""
@@ -103,6 +104,36 @@ def probe_overhead(rows):
             "max_pct": max((c["overhead_pct"] for c in out), default=None)}
 
 
+def vs_shm(rows):
+    """Per workload and placement, each transport's median ops/s and merged
+    p99 as a ratio to shm/split of the same workload; the limit that binds
+    it (median ratio to it) and the cost model's median error."""
+    cells = {}
+    for r in rows:
+        if r["error"] is None:
+            cells.setdefault(key(r), []).append(r)
+    out = []
+    for k, rs in cells.items():
+        base = cells.get(k[:4] + ("shm", "split") + k[6:])
+        if not base:
+            continue
+        ops, bops = statistics.median(r["ops_per_s"] for r in rs), statistics.median(r["ops_per_s"] for r in base)
+        rec = {"workload": " ".join(str(x) for x in k[:4] + (k[6],)), "placement": k[7], "transport": f"{k[4]}/{k[5]}",
+               "ops_per_s": ops, "ops_ratio": ops / bops, "p99_ratio": merged_pct(rs, 99) / max(merged_pct(base, 99), 1),
+               "limit": None, "limit_ratio": None, "model_err_pct": None, "relative": None}
+        lim = [r["limit"] for r in rs if r.get("limit")]
+        if lim:
+            names = [x["name"] for x in lim]
+            rec["limit"] = max(set(names), key=names.count)
+            rec["limit_ratio"] = statistics.median(x["ratio"] for x in lim)
+        mod = [r["model"] for r in rs if r.get("model")]
+        if mod:
+            rec["model_err_pct"] = statistics.median(m["error_pct"] for m in mod)
+            rec["relative"] = all(m["relative"] for m in mod)
+        out.append(rec)
+    return out
+
+
 def summarize(rows):
     cells = {}
     for r in rows:
@@ -139,6 +170,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir")
     ap.add_argument("--csv", action="store_true")
+    ap.add_argument("--vs-shm", action="store_true",
+                    help="each transport against shm/split of the same workload, with its limit and the model's error")
     ap.add_argument("--probe-overhead", action="store_true",
                     help="pair cells run with probes on and off; print the overhead and write probe_overhead.json")
     a = ap.parse_args()
@@ -148,6 +181,18 @@ def main():
     if not rows:
         print(f"{a.run_dir}: no readable rows", file=sys.stderr)
         return 1
+    if a.vs_shm:
+        recs = vs_shm(rows)
+        print(f"{'workload':28} {'pl':4} {'transport':20} {'ops/s':>10} {'x shm':>6} {'p99 x':>6} {'limit':>12} {'of it':>6} {'model err%':>10}")
+        for r in sorted(recs, key=lambda r: (r["workload"], r["placement"], r["transport"])):
+            print(f"{r['workload'][:28]:28} {r['placement']:4} {r['transport']:20} {r['ops_per_s']:10.0f} {r['ops_ratio']:6.2f} "
+                  f"{r['p99_ratio']:6.2f} {r['limit'] or '-':>12} {r['limit_ratio'] or 0:6.2f} "
+                  f"{'-' if r['model_err_pct'] is None else format(r['model_err_pct'], '10.1f'):>10}")
+        rel = [abs(r["model_err_pct"]) for r in recs if r["relative"] and r["model_err_pct"] is not None]
+        if rel:
+            print(f"model: median absolute error {statistics.median(rel):.1f}% over {len(rel)} cells predicted from shm; "
+                  f"{sum(e <= 15 for e in rel)} within 15%")
+        return 0
     if a.probe_overhead:
         o = probe_overhead(rows)
         if not o["cells"]:
