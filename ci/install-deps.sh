@@ -2,7 +2,7 @@
 # Installs the Debian packages vtbench needs, only those missing.  Safe to
 # run again; needs root (or sudo) only when something is missing.
 set -e
-PKGS="build-essential clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev systemtap-sdt-dev libcap2-bin util-linux liburing-dev linux-libc-dev libxen-dev python3 python3-jsonschema"
+PKGS="build-essential clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev systemtap-sdt-dev libcap2-bin util-linux liburing-dev linux-libc-dev libxen-dev python3 python3-jsonschema dpdk-dev"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -426,6 +426,33 @@ def cli(tmp):
     result("an existing results directory is not overwritten", p.returncode == 2 and "already holds" in p.stderr, p.stderr)
 
 
+def peer(tmp):
+    """transport=dpdk: testpmd's virtio-user and vhost PMDs as ordinary rows
+    when testpmd is installed, skipped with the reason when it is not."""
+    args = ["device=net", "mode=tx", "size=64", "transport=dpdk", "notify=poll", "duration=2s", "warmup=1s", "reps=1"]
+    d = os.path.join(tmp, "peer")
+    p = vtbench(args, d, timeout=120)
+    rows = rows_of(d) if os.path.exists(os.path.join(d, "results.jsonl")) else []
+    schema = jsonschema.Draft202012Validator(json.load(open(os.path.join(ROOT, "results", "schema.json"))))
+    ok = len(rows) == 1 and rows[0]["error"] is None and rows[0]["cell"]["transport"] == "dpdk" and \
+        rows[0]["cell"]["variant"] == "testpmd" and rows[0]["ops"] > 0 and rows[0]["ops_per_s"] > 0 and \
+        rows[0]["peer"] and rows[0]["cpu_s"]["fe"] > 0 and not list(schema.iter_errors(rows[0]))
+    result("peer: testpmd virtio-user -> vhost rxonly written as an ordinary row",
+           p.returncode == 0 and ok, f"rc={p.returncode} {rows[:1]} {p.stderr[-400:]}")
+    d = os.path.join(tmp, "peer-missing")
+    env = dict(os.environ, PATH="/nonexistent")
+    p = subprocess.run([VTB, "run"] + args + ["--out", d], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    meta = json.load(open(os.path.join(d, "meta.json"))) if os.path.exists(os.path.join(d, "meta.json")) else {}
+    rows = rows_of(d) if os.path.exists(os.path.join(d, "results.jsonl")) else []
+    result("peer: without testpmd the cell is skipped with the reason, the run succeeds",
+           p.returncode == 0 and not rows and "not installed" in p.stderr and
+           [s["why"] for s in meta.get("skipped", [])] == ["dpdk-testpmd is not installed (Debian package dpdk-dev)"],
+           f"rc={p.returncode} {meta.get('skipped')} {p.stderr[-300:]}")
+    p = vtbench(["device=net", "mode=tx", "transport=dpdk", "notify=event", "duration=2s", "warmup=1s"], os.path.join(tmp, "peer-bad"))
+    result("peer: transport=dpdk in event mode is refused with exit 2",
+           p.returncode == 2 and "notify=poll" in p.stderr, p.stderr[-300:])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
@@ -438,6 +465,7 @@ def main():
         cli(tmp)
         e2e(tmp)
         probes(tmp)
+        peer(tmp)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -12,6 +12,7 @@
 #include "calib.h"
 #include "cell.h"
 #include "model.h"
+#include "peer.h"
 #include "perfctr.h"
 #include "probes.h"
 #include "vtb_usdt.h"
@@ -48,6 +49,13 @@ static int cmd_list(void)
 		for (int i = 0; (*t)->variants[i]; i++)
 			printf("    variant=%-10s %s\n", (*t)->variants[i], (*t)->variant_desc[i]);
 	}
+	printf("\npeers (run as transport=NAME, written as ordinary rows):\n");
+	for (const struct vtb_peer_ops *const *p = vtb_peers; *p; p++) {
+		char why[160];
+		printf("  %-10s %s%s\n", (*p)->name, (*p)->desc, (*p)->available(why, sizeof(why)) ? " [not installed]" : "");
+		for (int i = 0; (*p)->variants[i]; i++)
+			printf("    variant=%-10s %s\n", (*p)->variants[i], (*p)->variant_desc[i]);
+	}
 	printf("\nnotify modes:\n  event      doorbells (eventfd) with VIRTIO_F_EVENT_IDX suppression\n"
 	       "  poll       both sides busy-poll; flags suppress every doorbell\n");
 	printf("\nplatforms:\n  %-10s %s\n", vtb_platform_proc.name, vtb_platform_proc.desc);
@@ -81,6 +89,31 @@ static int mkdir_p(const char *path)
 		*p = '/';
 	}
 	return mkdir(buf, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+/* Peer cells skipped because this machine lacks the peer. */
+static struct {
+	char (*why)[160];
+	const struct vtb_cells *cells;
+} skip_meta;
+
+static void write_skipped(FILE *f)
+{
+	fputs("  \"skipped\": [", f);
+	bool first = true;
+	for (size_t i = 0; skip_meta.why && i < skip_meta.cells->n; i++) {
+		if (!skip_meta.why[i][0])
+			continue;
+		char name[160];
+		vtb_cell_name(&skip_meta.cells->v[i], name, sizeof(name));
+		fputs(first ? "{\"cell\": " : ", {\"cell\": ", f);
+		vtb_json_str(f, name);
+		fputs(", \"why\": ", f);
+		vtb_json_str(f, skip_meta.why[i]);
+		fputc('}', f);
+		first = false;
+	}
+	fputs("],\n", f);
 }
 
 /* What the run could observe of the kernel, for meta.json. */
@@ -144,6 +177,7 @@ static void write_meta(const char *path, const char *run_id, const struct vtb_ce
 	else
 		fputs("\"pingpong_ns_end\": null},\n", f);
 	write_probe_meta(f);
+	write_skipped(f);
 	/* The machine's limits at both ends of the run, and what moved between. */
 	fputs("  \"calibration\": {\"start\": ", f);
 	vtb_calib_json(f, cal0);
@@ -282,6 +316,26 @@ static int cmd_run(int argc, char **argv)
 		return 3;
 	}
 	vtb_cells_order(&cells, order, ref);
+	/* Peer cells this machine cannot run are skipped, each said once. */
+	char (*skip_why)[160] = calloc(cells.n, sizeof(*skip_why));
+	if (!skip_why) {
+		fprintf(stderr, "vtbench: out of memory\n");
+		return 3;
+	}
+	size_t skipped = 0;
+	for (size_t i = 0; i < cells.n; i++) {
+		const struct vtb_peer_ops *peer = vtb_peer_find(cells.v[i].transport);
+		if (peer && peer->available(skip_why[i], sizeof(skip_why[i])) == 0)
+			skip_why[i][0] = 0;
+		else if (peer) {
+			char name[160];
+			vtb_cell_name(&cells.v[i], name, sizeof(name));
+			fprintf(stderr, "vtbench: skipping %s: %s\n", name, skip_why[i]);
+			skipped += cells.v[i].reps;
+		}
+	}
+	skip_meta.why = skip_why;
+	skip_meta.cells = &cells;
 	unsigned maxreps = 0;
 	size_t total = 0, done = 0, failed = 0;
 	for (size_t i = 0; i < cells.n; i++) {
@@ -289,6 +343,7 @@ static int cmd_run(int argc, char **argv)
 		if (cells.v[i].reps > maxreps)
 			maxreps = cells.v[i].reps;
 	}
+	total -= skipped;
 	bool tty = isatty(2);
 	uint64_t t0 = vtb_now_ns();
 	/* Repetition-major: each cell's repetitions are spread over the run, so
@@ -304,7 +359,12 @@ static int cmd_run(int argc, char **argv)
 			struct vtb_cell_result r;
 			/* The placement can flip between any two cells: take it each time. */
 			double pp = vtb_pingpong_ns(c->cpu_fe, c->cpu_be, VTB_PP_CELL, NULL);
-			if (vtb_cell_run(c, c->probes_on ? probes : NULL, &r)) {
+			const struct vtb_peer_ops *peer = vtb_peer_find(c->transport);
+			if (peer && skip_why[i][0]) {
+				done++;
+				continue;
+			}
+			if (peer ? peer->run(c, &r) : vtb_cell_run(c, c->probes_on ? probes : NULL, &r)) {
 				fprintf(stderr, "\nvtbench: cannot set up a cell: %s\n", strerror(errno));
 				fclose(rf);
 				vtb_probes_close(probes);
@@ -340,7 +400,7 @@ static int cmd_run(int argc, char **argv)
 				last[i] = mc;
 				last_rep[i] = rep + 1;
 			}
-			vtb_write_row(rf, run_id, VTB_GIT_REV, &host, c, rep, &r, cal0.ok ? &mo : NULL, refname);
+			vtb_write_row(rf, run_id, VTB_GIT_REV, &host, c, rep, &r, cal0.ok && !peer ? &mo : NULL, refname);
 			/* Whole lines reach the disk as each cell completes. */
 			fflush(rf);
 			fdatasync(fd);
@@ -367,6 +427,7 @@ static int cmd_run(int argc, char **argv)
 		total, failed, dir, vtb_placement_tag(cal0.pingpong_ns.v), cal0.pingpong_ns.v, cal1.pingpong_ns.v);
 	free(order);
 	free(ref);
+	free(skip_why);
 	free(last);
 	free(last_rep);
 	printf("%s\n", dir);

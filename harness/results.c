@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "calib.h"
+#include "peer.h"
 #include "results.h"
 #include "../workloads/net/vtb_net.h"
 
@@ -298,6 +299,7 @@ void vtb_write_row(FILE *f, const char *run_id, const char *git_rev, const struc
 	fputs(",\"transport\":", f);
 	vtb_json_str(f, cp->transport);
 	fprintf(f, ",\"probes\":\"%s\",\"usdt\":%u", cp->probes_on ? "on" : "off", cp->usdt);
+	const struct vtb_peer_ops *peer = vtb_peer_find(cp->transport);
 	fputs(",\"variant\":", f);
 	vtb_json_str(f, cp->variant);
 	fputs(",\"notify\":", f);
@@ -383,8 +385,14 @@ void vtb_write_row(FILE *f, const char *run_id, const char *git_rev, const struc
 	fputs("}", f);
 	kernel_json(f, cp, r);
 	model_json(f, r, m, ref);
+	/* A peer program reports throughput and CPU only. */
+	fputs(",\"peer\":", f);
+	if (peer)
+		vtb_json_str(f, peer->desc);
+	else
+		fputs("null", f);
 	fprintf(f, ",\"verified\":%s,\"verify_errors\":%llu,\"error\":",
-		!cp->verify ? "null" : r->verified_ok ? "true" : "false", (unsigned long long)r->verify_errors);
+		!cp->verify || peer ? "null" : r->verified_ok ? "true" : "false", (unsigned long long)r->verify_errors);
 	if (r->error[0])
 		vtb_json_str(f, r->error);
 	else

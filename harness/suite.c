@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "peer.h"
 #include "suite.h"
 #include "../workloads/net/vtb_net.h"
 
@@ -171,7 +172,7 @@ static int apply(struct vtb_cellp *c, const char *key, const char *v, char *err,
 			BAD("unknown transport '%s' (see ./vtbench list)", v);
 		memcpy(name, v, nl);
 		name[nl] = 0;
-		if (!vtb_transport_find(name))
+		if (!vtb_transport_find(name) && !vtb_peer_find(name))
 			BAD("unknown transport '%s' (see ./vtbench list)", name);
 		if (slash && copy_str(c->variant, sizeof(c->variant), slash + 1))
 			BAD("variant too long");
@@ -354,6 +355,30 @@ static int expand(const struct section *s, size_t i, struct vtb_cellp c, struct 
 			c.events = false;
 		} else {
 			c.size = 0;
+		}
+		const struct vtb_peer_ops *peer = vtb_peer_find(c.transport);
+		if (peer) {
+			/* A peer program, not a transport: its own variants and limits. */
+			int k = 0;
+			while (c.variant[0] && strcmp(c.variant, "*") && peer->variants[k] && strcmp(peer->variants[k], c.variant))
+				k++;
+			if (!peer->variants[k]) {
+				snprintf(err, n, "[%s] %s has no variant '%s'; it has: %s", s->name, peer->name, c.variant,
+					 peer->variants[0]);
+				return -1;
+			}
+			copy_str(c.variant, sizeof(c.variant), peer->variants[k]);
+			c.ring_bytes = 0;
+			c.fq_size = 0;
+			c.fq_timeout = 0;
+			char why[200];
+			if (peer->check(&c, why, sizeof(why))) {
+				snprintf(err, n, "[%s] %s", s->name, why);
+				return -1;
+			}
+			if (c.timeout == 0)
+				c.timeout = c.duration + c.warmup + 30;
+			return push_cell(out, &c) ? (snprintf(err, n, "out of memory"), -1) : 0;
 		}
 		if (!strcmp(c.variant, "*")) {	/* every variant that can run the cell */
 			for (int k = 0; t->variants[k]; k++) {
