@@ -209,7 +209,8 @@ def e2e(tmp):
     result("meta.json carries the calibration at start and end, every figure positive",
            all(cal.get(e) and cal[e]["ok"] and all(cal[e][f]["v"] > 0 and cal[e][f]["spread_pct"] >= 0 for f in figs)
                and cal[e]["shootdown_ns"]["v"] >= 0 and cal[e]["placement"] in ("near", "far") for e in ("start", "end"))
-           and isinstance(cal.get("moved"), list), json.dumps(cal)[:600])
+           and isinstance(cal.get("moved"), list) and len(cal.get("reps", [])) == 1 and cal["reps"][0] == cal["start"],
+           json.dumps(cal)[:600])
     bad = [r["cell"] for r in rows if not r["limit"] or not r["model"] or r["limit"]["ratio"] <= 0 or
            r["model"]["relative"] != (r["cell"]["transport"] != "shm") or
            (r["model"]["relative"] and not r["model"]["reference"].startswith(f"{r['cell']['device']} ")) or

@@ -143,6 +143,7 @@ static void write_probe_meta(FILE *f)
 
 static void write_meta(const char *path, const char *run_id, const struct vtb_cells *cells,
 		       const struct vtb_host *h, const struct vtb_calib *cal0, const struct vtb_calib *cal1,
+		       const struct vtb_calib *reps, unsigned nreps,
 		       const char *started, const char *ended, size_t failed, size_t total)
 {
 	double pp0 = cal0->pingpong_ns.v, sp0 = cal0->pingpong_ns.spread_pct;
@@ -193,7 +194,13 @@ static void write_meta(const char *path, const char *run_id, const struct vtb_ce
 	} else {
 		fputs("null", f);
 	}
-	fputs("},\n  \"suite\": ", f);
+	/* What priced each repetition's rows: rep 0 used start. */
+	fputs(", \"reps\": [", f);
+	for (unsigned i = 0; i < nreps; i++) {
+		fputs(i ? ", " : "", f);
+		vtb_calib_json(f, &reps[i]);
+	}
+	fputs("]},\n  \"suite\": ", f);
 	vtb_json_str(f, cells->text ? cells->text : "");
 	fputs("\n}\n", f);
 	fclose(f);
@@ -305,7 +312,7 @@ static int cmd_run(int argc, char **argv)
 	if (vtb_calibrate(&cal0, cpa, cpb))
 		fprintf(stderr, "vtbench: calibration incomplete: %s\n", cal0.why);
 	snprintf(path, sizeof(path), "%s/meta.json", dir);
-	write_meta(path, run_id, &cells, &host, &cal0, NULL, started, NULL, 0, 0);
+	write_meta(path, run_id, &cells, &host, &cal0, NULL, NULL, 0, started, NULL, 0, 0);
 	/* Each cell's reference for the model: the same workload over shm,
 	 * run first in every repetition so its figures are at hand. */
 	size_t *order = calloc(cells.n, sizeof(*order)), *ref = calloc(cells.n, sizeof(*ref));
@@ -348,7 +355,17 @@ static int cmd_run(int argc, char **argv)
 	uint64_t t0 = vtb_now_ns();
 	/* Repetition-major: each cell's repetitions are spread over the run, so
 	 * a drift of the machine does not land on one cell. */
+	/* The model prices each repetition with a calibration taken just
+	 * before it: this machine's limits drift by 2x within minutes. */
+	struct vtb_calib calr = cal0, *calreps = calloc(maxreps ? maxreps : 1, sizeof(*calreps));
+	if (!calreps) {
+		fprintf(stderr, "vtbench: out of memory\n");
+		return 3;
+	}
 	for (unsigned rep = 0; rep < maxreps; rep++) {
+		if (rep > 0 && vtb_calibrate(&calr, cpa, cpb))
+			calr = cal0;
+		calreps[rep] = calr;
 		for (size_t oi = 0; oi < cells.n; oi++) {
 			size_t i = order[oi];
 			const struct vtb_cellp *c = &cells.v[i];
@@ -395,12 +412,12 @@ static int cmd_run(int argc, char **argv)
 				vtb_cell_name(&cells.v[ref[i]], refname, sizeof(refname));
 			}
 			struct vtb_model_out mo;
-			vtb_model_predict(&cal0, &mc, rc, &mo);
+			vtb_model_predict(&calr, &mc, rc, &mo);
 			if (!r.error[0] && r.ops) {
 				last[i] = mc;
 				last_rep[i] = rep + 1;
 			}
-			vtb_write_row(rf, run_id, VTB_GIT_REV, &host, c, rep, &r, cal0.ok && !peer ? &mo : NULL, refname);
+			vtb_write_row(rf, run_id, VTB_GIT_REV, &host, c, rep, &r, calr.ok && !peer ? &mo : NULL, refname);
 			/* Whole lines reach the disk as each cell completes. */
 			fflush(rf);
 			fdatasync(fd);
@@ -419,7 +436,8 @@ static int cmd_run(int argc, char **argv)
 	utc_now(ended, sizeof(ended));
 	vtb_calibrate(&cal1, cpa, cpb);
 	snprintf(path, sizeof(path), "%s/meta.json", dir);
-	write_meta(path, run_id, &cells, &host, &cal0, &cal1, started, ended, failed, total);
+	write_meta(path, run_id, &cells, &host, &cal0, &cal1, calreps, maxreps, started, ended, failed, total);
+	free(calreps);
 	char moved[256];
 	if (vtb_calib_moved(&cal0, &cal1, moved, sizeof(moved)))
 		fprintf(stderr, "vtbench: the machine's limits moved during the run: %s\n", moved);
