@@ -434,6 +434,10 @@ int vtb_scmi_process(struct vtb_scmi *s, unsigned budget)
 		if (e)
 			return e;
 		done++;
+		/* Notifications go out as they arise, not after a whole batch:
+		 * a long batch would overflow the pending queue and drop them. */
+		if (s->events && s->pend_count && (e = scmi_deliver_notifs(s)) < 0)
+			return e;
 	}
 	if (s->events && (e = scmi_deliver_notifs(s)) < 0)
 		return e;

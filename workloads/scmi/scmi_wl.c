@@ -129,8 +129,9 @@ struct scmi_gen {
 	bool events;
 	struct vtb_scmi *mirror;
 	struct vtb_dev_io nullio;
-	uint8_t *ev[SCMI_EVENT_BUFS];
-	uint64_t ev_gpa[SCMI_EVENT_BUFS];
+	uint8_t **ev;
+	uint64_t *ev_gpa;
+	unsigned nev;
 	uint64_t notifs;
 	unsigned nslot;
 	struct scmi_slot slot[];
@@ -219,7 +220,17 @@ static int scmi_fe_init(struct vtb_gen *g)
 	}
 	if (!s->events)
 		return 0;
-	for (unsigned i = 0; i < SCMI_EVENT_BUFS; i++) {
+	/* A notification finding no buffer is dropped (and the mirror loses
+	 * step): keep one posted for every command in flight and every
+	 * notification not yet reaped, at most the queue. */
+	s->nev = 2 * cp->qd > SCMI_EVENT_BUFS ? 2 * cp->qd : SCMI_EVENT_BUFS;
+	if (s->nev > cp->qsize)
+		s->nev = cp->qsize;
+	s->ev = calloc(s->nev, sizeof(*s->ev));
+	s->ev_gpa = calloc(s->nev, sizeof(*s->ev_gpa));
+	if (!s->ev || !s->ev_gpa)
+		return -ENOMEM;
+	for (unsigned i = 0; i < s->nev; i++) {
 		void *va;
 		if (vtb_fe_alloc(g->env, 32, 8, &s->ev_gpa[i], &va))
 			return -ENOMEM;
@@ -325,6 +336,8 @@ static void scmi_fe_fini(struct vtb_gen *g)
 	if (!s)
 		return;
 	free(s->mirror);
+	free(s->ev);
+	free(s->ev_gpa);
 	free(s);
 }
 
