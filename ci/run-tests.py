@@ -454,6 +454,67 @@ def peer(tmp):
            p.returncode == 2 and "notify=poll" in p.stderr, p.stderr[-300:])
 
 
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def faults(tmp):
+    """kill -9 of a domain mid-cell is a failed row and the run goes on; a
+    harness killed mid-run leaves whole lines, and --resume finishes it
+    without redoing what was done."""
+    import signal
+    import time
+    d = os.path.join(tmp, "kill-be")
+    p = subprocess.Popen([VTB, "run", "device=blk", "qd=1,2", "duration=3s", "warmup=0", "reps=1", "--out", d],
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    killed = None
+    for _ in range(200):	# the first cell's domains: BE spawned first
+        time.sleep(0.05)
+        kids = children(p.pid)
+        if len(kids) >= 2:
+            time.sleep(0.5)
+            killed = kids[0]
+            os.kill(killed, signal.SIGKILL)
+            break
+    out, err = p.communicate(timeout=120)
+    rows = rows_of(d) if os.path.exists(os.path.join(d, "results.jsonl")) else []
+    result("kill -9 of a BE mid-cell: that row failed with the reason, the next cell ran, exit 1",
+           killed and p.returncode == 1 and len(rows) == 2 and rows[0]["error"] and "signal 9" in rows[0]["error"]
+           and rows[1]["error"] is None and rows[1]["ops"] > 0, f"rc={p.returncode} {[r['error'] for r in rows]} {err[-300:]}")
+
+    d = os.path.join(tmp, "resume")
+    args = ["device=scmi,net", "qd=1,4", "ops=300", "warmup=0", "reps=5"]
+    p = subprocess.Popen([VTB, "run"] + args + ["--out", d], cwd=ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    path = os.path.join(d, "results.jsonl")
+    for _ in range(600):
+        time.sleep(0.02)
+        if os.path.exists(path) and open(path).read().count("\n") >= 6:
+            break
+    os.killpg(p.pid, signal.SIGKILL)
+    p.communicate()
+    before = open(path).read() if os.path.exists(path) else ""
+    whole = before.count("\n")
+    with open(path, "a") as f:	# as if the kill had landed mid-write
+        f.write('{"schema":1,"run_id":"cut sho')
+    p = vtbench(["--resume", d])
+    rows = rows_of(d) if p.returncode == 0 else []
+    meta = json.load(open(os.path.join(d, "meta.json"))) if rows else {}
+    keys = [(r["cell"]["index"], r["rep"]) for r in rows]
+    result("--resume after kill -9 of the harness: whole lines kept, nothing redone, every cell and rep once",
+           6 <= whole < 20 and len(rows) == 20 and sorted(keys) == sorted(set(keys)) and
+           {k[0] for k in keys} == {0, 1, 2, 3} and len({r["run_id"] for r in rows}) == 1 and
+           rows[:whole] == [json.loads(l) for l in before.splitlines()[:whole]] and
+           meta.get("resumed", {}).get("rows_before") == whole and meta["resumed"]["partial_line_cut"],
+           f"rc={p.returncode} whole={whole} rows={len(rows)} {meta.get('resumed')} {p.stderr[-300:]}")
+    p = vtbench(["--resume", d, "device=blk"])
+    result("--resume refuses suites or keys beside it (exit 2)", p.returncode == 2, p.stderr[-200:])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
@@ -467,6 +528,7 @@ def main():
         e2e(tmp)
         probes(tmp)
         peer(tmp)
+        faults(tmp)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

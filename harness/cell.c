@@ -481,9 +481,15 @@ int vtb_cell_run(const struct vtb_cellp *cp, struct vtb_probes *probes, struct v
 		vtb_probes_collect(probes, &r->k);
 	for (unsigned i = 0; i < r->ndev && i < VTB_DEV_STATS; i++)
 		r->dev_names[i] = r->dev_name_buf[i];
-	/* What the domains said first, then how they ended, then the clock. */
+	/* A domain killed from outside first (what the other one said after
+	 * is a consequence), then what the domains said, then how they ended,
+	 * then the clock.  *_alive here: still running when we killed it. */
 	double took = (double)(vtb_now_ns() - start) / 1e9;
-	if (sh->fe_error[0] || sh->be_error[0])
+	bool be_sig = !be_alive && WIFSIGNALED(bst), fe_sig = !fe_alive && WIFSIGNALED(fst);
+	if (be_sig || fe_sig)
+		snprintf(r->error, sizeof(r->error), "%s %s mid-cell", be_sig ? "BE" : "FE",
+			 describe_status(be_sig ? bst : fst, why, sizeof(why)));
+	else if (sh->fe_error[0] || sh->be_error[0])
 		snprintf(r->error, sizeof(r->error), "%s%s%s", sh->be_error, sh->be_error[0] && sh->fe_error[0] ? "; " : "",
 			 sh->fe_error);
 	else if (timed_out)

@@ -13,6 +13,7 @@
 #include "cell.h"
 #include "model.h"
 #include "peer.h"
+#include "resume.h"
 #include "perfctr.h"
 #include "probes.h"
 #include "vtb_usdt.h"
@@ -90,6 +91,12 @@ static int mkdir_p(const char *path)
 	}
 	return mkdir(buf, 0755) && errno != EEXIST ? -1 : 0;
 }
+
+/* A run finished by --resume: how many rows were already there. */
+static struct {
+	bool on, truncated;
+	size_t rows;
+} resume_meta;
 
 /* Peer cells skipped because this machine lacks the peer. */
 static struct {
@@ -179,6 +186,9 @@ static void write_meta(const char *path, const char *run_id, const struct vtb_ce
 		fputs("\"pingpong_ns_end\": null},\n", f);
 	write_probe_meta(f);
 	write_skipped(f);
+	if (resume_meta.on)
+		fprintf(f, "  \"resumed\": {\"rows_before\": %zu, \"partial_line_cut\": %s},\n", resume_meta.rows,
+			resume_meta.truncated ? "true" : "false");
 	/* The machine's limits at both ends of the run, and what moved between. */
 	fputs("  \"calibration\": {\"start\": ", f);
 	vtb_calib_json(f, cal0);
@@ -215,10 +225,18 @@ static void utc_now(char *buf, size_t n)
 
 static int cmd_run(int argc, char **argv)
 {
-	const char *files[64], *kv[256], *out = NULL;
+	const char *files[64], *kv[256], *out = NULL, *resume = NULL;
 	size_t nf = 0, nkv = 0;
 	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--out")) {
+		if (!strcmp(argv[i], "--resume")) {
+			if (++i == argc) {
+				fprintf(stderr, "vtbench: --resume needs a run directory\n");
+				return 2;
+			}
+			resume = argv[i];
+		} else if (!strncmp(argv[i], "--resume=", 9)) {
+			resume = argv[i] + 9;
+		} else if (!strcmp(argv[i], "--out")) {
 			if (++i == argc) {
 				fprintf(stderr, "vtbench: --out needs a directory\n");
 				return 2;
@@ -237,11 +255,18 @@ static int cmd_run(int argc, char **argv)
 		}
 	}
 	struct vtb_cells cells;
-	char err[512];
-	if (vtb_suite_build(files, nf, kv, nkv, &cells, err, sizeof(err))) {
+	char err[512], resume_id[64] = "";
+	if (resume && (nf || nkv || out)) {
+		fprintf(stderr, "vtbench: --resume DIR runs what DIR's run still lacks: no suites, keys or --out beside it\n");
+		return 2;
+	}
+	if (resume ? vtb_resume_cells(resume, &cells, resume_id, sizeof(resume_id), err, sizeof(err))
+		   : vtb_suite_build(files, nf, kv, nkv, &cells, err, sizeof(err))) {
 		fprintf(stderr, "vtbench: %s\n", err);
 		return 2;
 	}
+	if (resume)
+		out = resume;
 
 	/* Probes: decided once for the run. */
 	bool want = false, need = false;
@@ -278,6 +303,8 @@ static int cmd_run(int argc, char **argv)
 	time_t now = time(NULL);
 	strftime(run_id, sizeof(run_id), "%Y%m%d-%H%M%S", gmtime(&now));
 	snprintf(run_id + strlen(run_id), sizeof(run_id) - strlen(run_id), "-%d", (int)getpid());
+	if (resume)
+		snprintf(run_id, sizeof(run_id), "%s", resume_id);
 	snprintf(dir, sizeof(dir), "%s", out ? out : "results");
 	if (!out)
 		snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/%s", run_id);
@@ -293,7 +320,20 @@ static int cmd_run(int argc, char **argv)
 
 	snprintf(path, sizeof(path), "%s/results.jsonl", dir);
 	struct stat stt;
-	if (!stat(path, &stt) && stt.st_size > 0) {
+	struct vtb_resume rs = { 0 };
+	if (resume && vtb_resume_scan(dir, &cells, &rs, err, sizeof(err))) {
+		fprintf(stderr, "vtbench: %s\n", err);
+		vtb_probes_close(probes);
+		vtb_cells_free(&cells);
+		return 2;
+	}
+	if (resume)
+		fprintf(stderr, "vtbench: resuming %s: %zu rows already there%s\n", dir, rs.rows,
+			rs.truncated ? " (a partial last line was cut off)" : "");
+	resume_meta.on = resume != NULL;
+	resume_meta.rows = rs.rows;
+	resume_meta.truncated = rs.truncated;
+	if (!resume && !stat(path, &stt) && stt.st_size > 0) {
 		fprintf(stderr, "vtbench: %s already holds results; choose another --out\n", dir);
 		vtb_probes_close(probes);
 		vtb_cells_free(&cells);
@@ -344,7 +384,7 @@ static int cmd_run(int argc, char **argv)
 	skip_meta.why = skip_why;
 	skip_meta.cells = &cells;
 	unsigned maxreps = 0;
-	size_t total = 0, done = 0, failed = 0;
+	size_t total = 0, done = 0, failed = rs.failed;
 	for (size_t i = 0; i < cells.n; i++) {
 		total += cells.v[i].reps;
 		if (cells.v[i].reps > maxreps)
@@ -376,6 +416,10 @@ static int cmd_run(int argc, char **argv)
 			struct vtb_cell_result r;
 			/* The placement can flip between any two cells: take it each time. */
 			double pp = vtb_pingpong_ns(c->cpu_fe, c->cpu_be, VTB_PP_CELL, NULL);
+			if (rs.done && rs.done[i * rs.maxreps + rep]) {
+				done++;
+				continue;	/* written before the run was interrupted */
+			}
 			const struct vtb_peer_ops *peer = vtb_peer_find(c->transport);
 			if (peer && skip_why[i][0]) {
 				done++;

@@ -296,6 +296,7 @@ void vtb_write_row(FILE *f, const char *run_id, const char *git_rev, const struc
 
 	fputs(",\"cell\":{\"device\":", f);
 	vtb_json_str(f, cp->device);
+	fprintf(f, ",\"index\":%u", cp->index);
 	fputs(",\"transport\":", f);
 	vtb_json_str(f, cp->transport);
 	fprintf(f, ",\"probes\":\"%s\",\"usdt\":%u", cp->probes_on ? "on" : "off", cp->usdt);

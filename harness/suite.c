@@ -326,7 +326,9 @@ static int push_cell(struct vtb_cells *out, const struct vtb_cellp *c)
 		out->v = p;
 		out->cap = cap;
 	}
-	out->v[out->n++] = *c;
+	out->v[out->n] = *c;
+	out->v[out->n].index = (unsigned)out->n;
+	out->n++;
 	return 0;
 }
 

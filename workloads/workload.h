@@ -41,6 +41,7 @@ struct vtb_cellp {
 	char probes[8];		/* auto | on | off, as asked */
 	bool probes_on;		/* what the run decided */
 	unsigned usdt;		/* 1 in N requests fires the request USDT; 0: none */
+	unsigned index;		/* position in the run's matrix (rows name it; --resume reads it) */
 };
 
 struct vtb_gen;
