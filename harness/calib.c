@@ -108,7 +108,7 @@ static struct vtb_fig fig_of(double *b)
 	return (struct vtb_fig){ m, m > 0 ? 100.0 * (b[CAL_BATCHES - 2] - b[1]) / m : 0 };
 }
 
-static void pin_proc(int cpu)
+void vtb_pin_self(int cpu)
 {
 	if (cpu < 0)
 		return;
@@ -152,7 +152,7 @@ static pid_t spawn_idle(const struct vtb_dom *d, int cpu)
 		return -1;
 	pid_t pid = fork();
 	if (pid == 0) {
-		pin_proc(cpu);
+		vtb_pin_self(cpu);
 		char *ram = vtb_proc_dom_map_own(d);
 		if (!ram)
 			_exit(1);
@@ -232,7 +232,7 @@ static int cal_eventfd(struct vtb_calib *c, int cpu_b)
 		goto close;
 	pid_t pid = fork();
 	if (pid == 0) {
-		pin_proc(cpu_b);
+		vtb_pin_self(cpu_b);
 		for (;;)
 			if (read(e1, &v, 8) != 8 || write(e2, &one, 8) != 8)
 				_exit(1);
@@ -275,7 +275,7 @@ static int cal_futex(struct vtb_calib *c, int cpu_b)
 	uint32_t *ping = &w[0], *pong = &w[16];
 	pid_t pid = fork();
 	if (pid == 0) {
-		pin_proc(cpu_b);
+		vtb_pin_self(cpu_b);
 		for (uint32_t seen = 0;;) {
 			uint32_t p;
 			while ((p = __atomic_load_n(ping, __ATOMIC_ACQUIRE)) == seen)
@@ -403,7 +403,7 @@ int vtb_calibrate(struct vtb_calib *c, int cpu_a, int cpu_b)
 	cpu_set_t old;
 	memset(c, 0, sizeof(*c));
 	sched_getaffinity(0, sizeof(old), &old);
-	pin_proc(cpu_a);
+	vtb_pin_self(cpu_a);
 	for (int i = 0; i < VTB_CAL_NSIZES; i++)
 		c->memcpy_gbps[i] = cal_memcpy(vtb_cal_sizes[i]);
 	c->syscall_ns = cal_syscall();

@@ -14,6 +14,8 @@ double vtb_pingpong_ns(int cpu_a, int cpu_b, int rounds, int batches, double *sp
 #define VTB_PP_RUN 20000, 7	/* at run start and end: ~60 ms when far */
 #define VTB_PP_CELL 4000, 5	/* before each cell repetition: ~10 ms */
 const char *vtb_placement_tag(double rt_ns);
+/* Pins the calling process to cpu (-1: leaves it alone). */
+void vtb_pin_self(int cpu);
 
 /* One calibrated figure: the median over batches, and the spread of the
  * batches without the extreme one at each end, in % of the median. */

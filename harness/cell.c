@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "calib.h"
 #include "cell.h"
 #include "perfctr.h"
 #include "probes.h"
@@ -41,16 +42,6 @@ static uint64_t cpu_ns(clockid_t clk)
 	if (clock_gettime(clk, &ts))
 		return 0;
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void pin(int cpu)
-{
-	if (cpu < 0)
-		return;
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
 }
 
 static void cpu_relax(void)
@@ -155,7 +146,7 @@ static int be_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 	void *dev;
 	int e;
 
-	pin(cp->cpu_be);
+	vtb_pin_self(cp->cpu_be);
 	await_pids(sh, env);
 	env->plat = &plat;
 	if (env->be->ram_fd >= 0 && !(env->be_ram = vtb_proc_dom_map_own(env->be))) {
@@ -256,7 +247,7 @@ static int fe_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 	uint64_t cpu0 = 0;
 	int e, rc = 1;
 
-	pin(cp->cpu_fe);
+	vtb_pin_self(cp->cpu_fe);
 	vtb_perfctr_open(&pc, &sh->r.perf[0]);
 	await_pids(sh, env);
 	env->plat = &plat;

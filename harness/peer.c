@@ -145,7 +145,6 @@ static int dpdk_run(const struct vtb_cellp *c, struct vtb_cell_result *r)
 		usleep(10000);
 	drv = spawn_testpmd(drv_argv, tx ? NULL : &out);
 	FILE *f = drv > 0 && out >= 0 ? fdopen(out, "r") : NULL;
-	pid_t rx = tx ? dev : drv;
 	char line[512];
 	uint64_t t_start = vtb_now_ns(), t0 = 0, t1 = 0, deadline = t_start + (uint64_t)(c->timeout * 1e9);
 	unsigned long long n0 = 0, n1 = 0, n;
@@ -170,7 +169,6 @@ static int dpdk_run(const struct vtb_cellp *c, struct vtb_cell_result *r)
 			break;
 		}
 	}
-	(void)rx;
 	stop(drv);
 	stop(dev);
 	if (f)
