@@ -315,9 +315,12 @@ static bool has_key(const struct section *s, const char *key)
 
 static int push_cell(struct vtb_cells *out, const struct vtb_cellp *c)
 {
-	for (size_t i = 0; i < out->n; i++)
-		if (!memcmp(&out->v[i], c, sizeof(*c)))
+	struct vtb_cellp t = *c;
+	for (size_t i = 0; i < out->n; i++) {
+		t.index = out->v[i].index;	/* the position is not part of the cell */
+		if (!memcmp(&out->v[i], &t, sizeof(t)))
 			return 0;	/* same cell reached twice through the matrix */
+	}
 	if (out->n == out->cap) {
 		size_t cap = out->cap ? out->cap * 2 : 16;
 		void *p = realloc(out->v, cap * sizeof(*c));
