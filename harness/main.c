@@ -490,6 +490,7 @@ static int cmd_run(int argc, char **argv)
 	free(order);
 	free(ref);
 	free(skip_why);
+	free(rs.done);
 	free(last);
 	free(last_rep);
 	printf("%s\n", dir);

@@ -99,10 +99,14 @@ static int hv_sendv(struct vtb_xenv *env, int to, const struct vtb_dom *dst, con
 	p->ctr->xport_ops++;	/* a sendv */
 	if (vtb_argo_space(r->len, r->rx_seen, r->tx) < need) {
 		/* Our view of rx_ptr may be stale: read the receiver's. */
-		uint32_t rx;
-		struct vtb_copy_op rd = { r->gpa, &rx, sizeof(rx) };
-		if (p->ops->copy(p, dst, &rd, 1, false))
-			return -EFAULT;
+		uint32_t rx, again;
+		struct vtb_copy_op rd = { r->gpa, &rx, sizeof(rx) }, rd2 = { r->gpa, &again, sizeof(again) };
+		/* The copy may read the 4 bytes one by one while the receiver
+		 * stores them: a second read must agree (counted: it is a copy). */
+		do {
+			if (p->ops->copy(p, dst, &rd, 1, false) || p->ops->copy(p, dst, &rd2, 1, false))
+				return -EFAULT;
+		} while (rx != again);
 		rx = vtb_le32(rx);
 		if (rx >= r->len || rx % VTB_ARGO_MSG_SLOT_SIZE)
 			return -EFAULT;	/* the receiver corrupted its ring */
@@ -185,9 +189,27 @@ static void rx_read(struct ar_rx *x, void *dst, uint32_t n)
 
 /* Next message: 1 with its payload bounds set, 0 if none, <0 if the ring
  * holds garbage (only the hypervisor writes it, but we check anyway). */
+/* A ring pointer the hypervisor path writes.  Xen stores it in one
+ * 32-bit store; proc's process_vm_writev may copy a 4-byte field byte by
+ * byte (copy_to_user without FSRM), so a torn value is possible while a
+ * send lands: read until two reads a pause apart agree. */
+static uint32_t hv_ptr_read(const uint32_t *ptr)
+{
+	uint32_t v = VTB_LOAD_ACQUIRE(*ptr), again;
+	for (;;) {
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+		again = VTB_LOAD_ACQUIRE(*ptr);
+		if (again == v)
+			return v;
+		v = again;
+	}
+}
+
 static int rx_next(struct ar_rx *x, uint32_t *type, uint32_t *payload)
 {
-	uint32_t tx = vtb_le32(VTB_LOAD_ACQUIRE(x->ring->tx_ptr));
+	uint32_t tx = vtb_le32(hv_ptr_read(&x->ring->tx_ptr));
 	if (tx == x->rx)
 		return 0;
 	if (tx >= x->len || tx % VTB_ARGO_MSG_SLOT_SIZE)
