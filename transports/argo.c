@@ -192,10 +192,10 @@ static void rx_read(struct ar_rx *x, void *dst, uint32_t n)
 /* A ring pointer the hypervisor path writes.  Xen stores it in one
  * 32-bit store; proc's process_vm_writev may copy a 4-byte field byte by
  * byte (copy_to_user without FSRM), so a torn value is possible while a
- * send lands: read until two reads a pause apart agree. */
-static uint32_t hv_ptr_read(const uint32_t *ptr)
+ * send lands: read until two reads a pause apart agree (v: the first). */
+static uint32_t hv_ptr_settle(const uint32_t *ptr, uint32_t v)
 {
-	uint32_t v = VTB_LOAD_ACQUIRE(*ptr), again;
+	uint32_t again;
 	for (;;) {
 #if defined(__x86_64__) || defined(__i386__)
 		__builtin_ia32_pause();
@@ -209,7 +209,12 @@ static uint32_t hv_ptr_read(const uint32_t *ptr)
 
 static int rx_next(struct ar_rx *x, uint32_t *type, uint32_t *payload)
 {
-	uint32_t tx = vtb_le32(hv_ptr_read(&x->ring->tx_ptr));
+	/* The common empty poll costs one load: a torn value equal to rx
+	 * only means "not yet". */
+	uint32_t raw = VTB_LOAD_ACQUIRE(x->ring->tx_ptr);
+	if (vtb_le32(raw) == x->rx)
+		return 0;
+	uint32_t tx = vtb_le32(hv_ptr_settle(&x->ring->tx_ptr, raw));
 	if (tx == x->rx)
 		return 0;
 	if (tx >= x->len || tx % VTB_ARGO_MSG_SLOT_SIZE)
