@@ -1,0 +1,111 @@
+"""Synthetic vtbench runs with known answers, written as a real run
+directory (meta.json + results.jsonl) in schema 1."""
+import json
+import os
+
+import numpy as np
+
+SUB_BITS = 6
+
+
+def bucket(v):
+    """Index of the log2-linear bucket holding v ns (harness/hist.c)."""
+    v = int(v)
+    sub = 1 << SUB_BITS
+    if v < sub:
+        return v
+    shift = v.bit_length() - 1 - SUB_BITS
+    return sub + shift * sub + ((v >> shift) - sub)
+
+
+def hist(lat_ns):
+    v = np.maximum(np.asarray(lat_ns, dtype=np.int64), 0)
+    sub = 1 << SUB_BITS
+    lg = np.floor(np.log2(np.maximum(v, 1))).astype(np.int64)
+    shift = np.maximum(lg - SUB_BITS, 0)
+    idx = np.where(v < sub, v, sub + shift * sub + ((v >> shift) - sub))
+    u, c = np.unique(idx, return_counts=True)
+    return [[int(i), int(n)] for i, n in zip(u, c)]
+
+
+CELL = {"device": "blk", "index": 0, "transport": "shm", "probes": "on", "usdt": 64, "variant": "split",
+        "notify": "poll", "platform": "proc", "pattern": "randread", "mode": "", "mix": "", "size": 4096, "qd": 1,
+        "rwmix": 0, "qsize": 256, "indirect": False, "events": False, "verify": False, "seed": 1, "cpus": [0, 1],
+        "mem": 1 << 26, "disk": 1 << 26, "backing": "", "ops_target": 0, "duration": 0.4, "warmup": 0.1}
+
+
+def row(run_id, cell, rep, ops_per_s, lat_ns, placement="near", error=None, t="2026-11-01T00:00:00Z"):
+    lat_ns = np.asarray(lat_ns)
+    n = len(lat_ns)
+    c = dict(CELL, **cell)
+    r = {"schema": 1, "run_id": run_id, "time": t, "git_rev": "synth",
+         "host": {"cpu": "Synth CPU", "kernel": "Linux synth", "cores": 2}, "cell": c,
+         "placement": {"pingpong_ns": 60.0 if placement == "near" else 400.0, "tag": placement},
+         "rep": rep, "ops": 0 if error else n, "bytes": n * 4096, "seconds": n / ops_per_s,
+         "ops_per_s": 0.0 if error else float(ops_per_s), "bytes_per_s": float(ops_per_s) * 4096,
+         "lat_ns": {"p50": int(np.percentile(lat_ns, 50)), "p90": int(np.percentile(lat_ns, 90)),
+                    "p99": int(np.percentile(lat_ns, 99)), "p999": int(np.percentile(lat_ns, 99.9)),
+                    "max": int(lat_ns.max()), "min": int(lat_ns.min()), "mean": float(lat_ns.mean())},
+         "hist": {"scheme": "log2-linear", "sub_bits": SUB_BITS, "unit": "ns", "count": n, "buckets": hist(lat_ns)},
+         "per_op": {"copies": 1.0, "copy_bytes": 4096.0, "hv_copies": 0, "bounce_copies": 0, "xport_ops": 0,
+                    "maps": 0.0, "unmaps": 0.0, "flushes": 0.0, "notifies": 0.1, "notifies_suppressed": 0.9,
+                    "exits": 0.2, "waits": 0.1, "exits_source": "kernel", "syscalls": 0.2, "ctx_switches": 0.0,
+                    "tlb_flushes": 0.0, "offcpu_ns": 0.0},
+         "domains": {}, "cpu_s": {"fe": n / ops_per_s, "be": n / ops_per_s}, "device_stats": {},
+         "perf": {}, "kernel": None,
+         "limit": {"name": "pingpong", "ns_per_op": 500.0, "ratio": 500.0 * ops_per_s / 1e9},
+         "model": {"predicted_ns_per_op": 1e9 / ops_per_s * 1.05, "measured_ns_per_op": 1e9 / ops_per_s,
+                   "error_pct": 5.0, "relative": c["transport"] != "shm", "reference": None, "wake_ns": 0.0,
+                   "terms": {"fe": {"hv_copy": 100.0, "bounce": 0.0, "map": 0.0, "doorbell": 10.0},
+                             "be": {"hv_copy": 0.0, "bounce": 0.0, "map": 0.0, "doorbell": 10.0}}},
+         "peer": None, "verified": None if error else True, "verify_errors": 0, "error": error}
+    return r
+
+
+def write_run(d, rows, run_id="synth", started="2026-11-01T00:00:00Z", extra_lines=(), meta_extra=None):
+    os.makedirs(d, exist_ok=True)
+    meta = {"schema": 1, "run_id": run_id, "git_rev": "synth", "platform": "proc",
+            "host": {"cpu": "Synth CPU", "kernel": "Linux synth", "hostname": "synthbox", "cores": 2},
+            "started": started, "ended": started, "cells": len({json.dumps(r["cell"]) for r in rows}),
+            "rows": len(rows), "failed_rows": sum(r["error"] is not None for r in rows),
+            "placement": {"pingpong_ns_start": 60.0, "tag_start": "near", "pingpong_ns_end": 61.0, "tag_end": "near"},
+            "probes": {"state": "on", "why": None}, "skipped": [], "suite": "[synth]\ndevice=blk\n",
+            "calibration": {"start": {"ok": True, "placement": "near",
+                                      "memcpy_4k": {"v": 30.0, "spread_pct": 5.0, "unit": "GB/s"}},
+                            "end": {"ok": True, "placement": "near",
+                                    "memcpy_4k": {"v": 31.0, "spread_pct": 4.0, "unit": "GB/s"}}, "reps": []}}
+    meta.update(meta_extra or {})
+    with open(os.path.join(d, "meta.json"), "w") as f:
+        json.dump(meta, f)
+    with open(os.path.join(d, "results.jsonl"), "w") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+        for x in extra_lines:
+            f.write(x)
+    return d
+
+
+TRANSPORTS = [("shm", "split"), ("shm", "packed"), ("swiotlb", "pool"), ("grant", "copy"), ("grant", "map"),
+              ("viommu", "strict"), ("argo", "sync"), ("fatvq", "inline")]
+
+
+def suite_rows(g, run_id, reps=8, cv=0.05, scale=None, sizes=(4096, 65536), qds=(1, 16), n_lat=400,
+               placement="near", t="2026-11-01T00:00:00Z"):
+    """A run of len(TRANSPORTS) x sizes x qds cells; each cell's true
+    throughput is fixed by its identity, repetitions vary lognormally by
+    `cv`, and `scale` {(transport, variant, size, qd): factor} plants
+    changes."""
+    rows, idx = [], 0
+    scale = scale or {}
+    for size in sizes:
+        for qd in qds:
+            for k, (t_, v) in enumerate(TRANSPORTS):
+                true = 1e6 / (1 + k) * (4096 / size) ** 0.3 * (1 + 0.1 * qd)
+                true *= scale.get((t_, v, size, qd), 1.0)
+                for rep in range(reps):
+                    ops = true * float(np.exp(g.normal(0, cv)))
+                    lat = g.lognormal(np.log(1e9 / ops), 0.3, size=n_lat)
+                    rows.append(row(run_id, {"transport": t_, "variant": v, "size": size, "qd": qd, "index": idx},
+                                    rep, ops, lat, placement=placement, t=t))
+                idx += 1
+    return rows

@@ -1,0 +1,120 @@
+"""One line per cell and placement: the repetitions' medians with their
+confidence intervals, percentiles of the merged histograms, per-op costs,
+the limit and the model; and each cell against shm/split of its workload."""
+import math
+import statistics
+
+import pandas as pd
+
+from . import stats
+from .data import IDENT, WORKLOAD, ident, placement, workload_label
+
+NOISY_CV = 0.10         # a cell whose repetitions vary more than this is flagged
+PER_OP = ("copies", "copy_bytes", "maps", "unmaps", "flushes", "notifies", "notifies_suppressed", "exits", "waits",
+          "syscalls", "ctx_switches", "tlb_flushes")
+TERMS = ("hv_copy", "bounce", "map", "doorbell")
+BASE = ("shm", "split")
+
+
+def groups(run):
+    """{(ident, placement): [rows]} in order of first appearance."""
+    g = {}
+    for r in run.rows:
+        g.setdefault((ident(r), placement(r)), []).append(r)
+    return g
+
+
+def _med(vals):
+    vals = [v for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return statistics.median(vals) if vals else math.nan
+
+
+def cell_record(idt, pl, rows, noisy_cv=NOISY_CV):
+    ok = [r for r in rows if r["error"] is None and r.get("ops")]
+    rec = dict(zip(IDENT, idt))
+    rec["placement"] = pl
+    rec["workload"] = workload_label(idt[:len(WORKLOAD)])
+    rec["transport_variant"] = f"{rec['transport']}/{rec['variant']}" if rec["variant"] else rec["transport"]
+    rec["reps"] = len(rows)
+    rec["failed"] = len(rows) - len(ok)
+    rec["errors"] = sorted({r["error"] for r in rows if r["error"] is not None})
+    rec["lines"] = [r["_line"] for r in rows]
+    rec["peer"] = next((r.get("peer") for r in rows if r.get("peer")), None)
+    rec["_ok"] = ok
+    if not ok:
+        return rec
+    ops = [r["ops_per_s"] for r in ok]
+    rec["ops_per_s"], rec["ops_lo"], rec["ops_hi"] = stats.median_ci(ops, seed=("ops", idt, pl))
+    rec["cv"] = stats.cv(ops)
+    rec["noisy"] = bool(rec["cv"] > noisy_cv) if not math.isnan(rec["cv"]) else False
+    rec["mb_per_s"] = _med([r["bytes_per_s"] for r in ok]) / 1e6
+    rec["ns_per_op"] = 1e9 / rec["ops_per_s"] if rec["ops_per_s"] else math.nan
+    with_hist = [r for r in ok if r.get("hist") and r["hist"].get("buckets")]
+    if with_hist:
+        h = stats.Hists(with_hist)
+        for p, name in ((50, "p50_us"), (99, "p99_us"), (99.9, "p999_us")):
+            rec[name] = h.pct(p) / 1000
+    for f in PER_OP:
+        rec[f] = _med([(r.get("per_op") or {}).get(f) for r in ok])
+    for d in ("fe", "be"):
+        rec[f"cpu_{d}_us_op"] = _med([1e6 * r["cpu_s"][d] / r["ops"] for r in ok if r.get("cpu_s")])
+    lim = [r["limit"] for r in ok if r.get("limit")]
+    if lim:
+        names = [x["name"] for x in lim]
+        rec["limit"] = max(sorted(set(names)), key=names.count)
+        rec["limit_ratio"] = _med([x["ratio"] for x in lim])
+        rec["limit_ns"] = _med([x["ns_per_op"] for x in lim])
+    mod = [r["model"] for r in ok if r.get("model")]
+    if mod:
+        rec["model_pred_ns"] = _med([m["predicted_ns_per_op"] for m in mod])
+        rec["model_meas_ns"] = _med([m["measured_ns_per_op"] for m in mod])
+        rec["model_err_pct"] = _med([m["error_pct"] for m in mod])
+        rec["model_relative"] = all(m.get("relative") for m in mod)
+        rec["model_wake_ns"] = _med([m.get("wake_ns", 0) for m in mod])
+        for t in TERMS:
+            rec[f"term_{t}_ns"] = _med([sum((m.get("terms") or {}).get(d, {}).get(t, 0) for d in ("fe", "be"))
+                                        for m in mod])
+    rec["verified"] = (False if any(r.get("verified") is False for r in ok)
+                       else True if any(r.get("verified") for r in ok) else None)
+    return rec
+
+
+def cell_frame(run, noisy_cv=NOISY_CV):
+    recs = [cell_record(i, pl, rs, noisy_cv) for (i, pl), rs in groups(run).items()]
+    df = pd.DataFrame(recs)
+    if not len(df):
+        return df
+    df["workload_key"] = [tuple(r[f] for f in WORKLOAD) for r in recs]
+    return df
+
+
+def vs_base(df, base=BASE):
+    """Add each cell's throughput and p99 as a ratio to shm/split of the
+    same workload and placement, with bootstrap CIs."""
+    cols = {c: [] for c in ("ops_ratio", "ops_ratio_lo", "ops_ratio_hi", "p99_ratio", "p99_ratio_lo",
+                            "p99_ratio_hi", "best")}
+    if not len(df):
+        return df
+    idx = {(r.workload_key, r.placement, r.transport, r.variant): i for i, r in df.iterrows()}
+    for i, r in df.iterrows():
+        b = idx.get((r.workload_key, r.placement) + base)
+        out = [math.nan] * 6
+        if b is not None and r._ok and df.at[b, "_ok"]:
+            seed = (r.workload_key, r.placement, r.transport, r.variant)
+            out[0:3] = stats.ratio_ci([x["ops_per_s"] for x in r._ok], [x["ops_per_s"] for x in df.at[b, "_ok"]],
+                                      seed=seed)
+            hr = [x for x in r._ok if x.get("hist", {}).get("buckets")]
+            hb = [x for x in df.at[b, "_ok"] if x.get("hist", {}).get("buckets")]
+            if hr and hb:
+                out[3:6] = stats.pct_ratio_ci(hr, hb, 99, seed=seed)
+        for c, v in zip(list(cols)[:6], out):
+            cols[c].append(v)
+        cols["best"].append(False)
+    for c, v in cols.items():
+        df[c] = v
+    if "ops_per_s" in df:
+        for _, g in df.groupby(["workload", "placement"]):
+            g = g[g["ops_per_s"].notna()]
+            if len(g):
+                df.loc[g["ops_per_s"].idxmax(), "best"] = True
+    return df

@@ -1,0 +1,162 @@
+"""vtbench compare RUN_A RUN_B: per cell, B against A.
+
+A cell is matched by what it runs (device, workload, depth, transport,
+variant, notify, ...), within the same placement when both runs have it
+there.  For throughput and p99 latency: the ratio B/A with a bootstrap CI,
+Welch's t-test on the repetitions' logarithms, Holm over the cells and
+metrics tested.  A change is a regression or an improvement only when it is
+both beyond the threshold and significant; the exit code is 1 when any
+gated metric regressed, so a nightly job can gate on it."""
+import json
+import math
+import sys
+
+from . import cells as C
+from . import stats
+from .data import load_run
+
+METRICS = {"ops": ("ops/s", +1), "p99": ("p99 latency", -1)}   # +1: higher is better
+
+
+def pair_cells(fa, fb):
+    """[(row_a, row_b, same_placement)] for cells present in both."""
+    out = []
+    if not len(fa) or not len(fb):
+        return out
+    ia = {}
+    for _, r in fa.iterrows():
+        ia.setdefault(_ident(r), []).append(r)
+    for _, rb in fb.iterrows():
+        cands = ia.get(_ident(rb), [])
+        same = [ra for ra in cands if ra.placement == rb.placement]
+        if same:
+            out.append((same[0], rb, True))
+        elif cands:
+            # Not in B's placement in A: compare with the A cell that ran
+            # the most repetitions, and say so.
+            out.append((max(cands, key=lambda x: x.reps), rb, False))
+    return out
+
+
+def _ident(r):
+    return tuple(r[f] for f in C.IDENT)
+
+
+def compare(run_a, run_b, threshold=5.0, alpha=0.05, metric="both"):
+    fa, fb = C.cell_frame(run_a), C.cell_frame(run_b)
+    pairs = pair_cells(fa, fb)
+    recs = []
+    for ra, rb, same in pairs:
+        a_ok, b_ok = ra._ok, rb._ok
+        rec = {"workload": rb.workload, "transport": rb.transport_variant, "placement_a": ra.placement,
+               "placement_b": rb.placement, "same_placement": same, "reps_a": len(a_ok), "reps_b": len(b_ok),
+               "lines_a": list(ra.lines), "lines_b": list(rb.lines), "failed_a": int(ra.failed),
+               "failed_b": int(rb.failed)}
+        seed = ("cmp", _ident(rb))
+        if a_ok and b_ok:
+            oa, ob = [x["ops_per_s"] for x in a_ok], [x["ops_per_s"] for x in b_ok]
+            rec["ops_a"], rec["ops_b"] = float(ra.ops_per_s), float(rb.ops_per_s)
+            rec["ops_ratio"], rec["ops_lo"], rec["ops_hi"] = stats.ratio_ci(ob, oa, seed=seed)
+            rec["ops_p"] = stats.log_welch_p(ob, oa)
+            ha = [x for x in a_ok if (x.get("hist") or {}).get("buckets")]
+            hb = [x for x in b_ok if (x.get("hist") or {}).get("buckets")]
+            if ha and hb:
+                rec["p99_a"], rec["p99_b"] = stats.Hists(ha).pct(99) / 1e3, stats.Hists(hb).pct(99) / 1e3
+                rec["p99_ratio"], rec["p99_lo"], rec["p99_hi"] = stats.pct_ratio_ci(hb, ha, 99, seed=seed)
+                rec["p99_p"] = stats.log_welch_p([max(x["lat_ns"]["p99"], 1) for x in hb],
+                                                 [max(x["lat_ns"]["p99"], 1) for x in ha])
+            rec["cv_a"], rec["cv_b"] = stats.cv(oa), stats.cv(ob)
+        recs.append(rec)
+    tests = [(r, m) for m in METRICS for r in recs]
+    for (r, m), q in zip(tests, stats.holm_adjust([r.get(f"{m}_p") for r, m in tests])):
+        r[f"{m}_q"] = q
+        r[f"{m}_status"] = _status(r.get(f"{m}_ratio"), r.get(f"{m}_lo"), r.get(f"{m}_hi"), q, METRICS[m][1],
+                                   threshold, alpha)
+    gated = ("ops", "p99") if metric == "both" else (metric,)
+    only_a = sorted({r.workload + " " + r.transport_variant for _, r in fa.iterrows()} -
+                    {r["workload"] + " " + r["transport"] for r in recs}) if len(fa) else []
+    only_b = sorted({r.workload + " " + r.transport_variant for _, r in fb.iterrows()} -
+                    {r["workload"] + " " + r["transport"] for r in recs}) if len(fb) else []
+    regressions = [r for r in recs if any(r[f"{m}_status"] == "regression" for m in gated)]
+    return {"a": run_a.run_id, "b": run_b.run_id, "a_path": run_a.path, "b_path": run_b.path,
+            "threshold_pct": threshold, "alpha": alpha, "gated": list(gated), "cells": recs,
+            "only_a": only_a, "only_b": only_b, "regressions": len(regressions),
+            "improvements": sum(any(r[f"{m}_status"] == "improvement" for m in gated) for r in recs),
+            "excluded": run_a.excluded + run_b.excluded}
+
+
+def _status(ratio, lo, hi, q, better, threshold, alpha):
+    if ratio is None or ratio != ratio:
+        return "n/a"
+    change = (ratio - 1) * better        # > 0: better
+    big = abs(ratio - 1) * 100 >= threshold
+    if q is None:
+        return "untested" if big else "same"
+    ci_excl = not (lo == lo and hi == hi) or lo > 1 or hi < 1
+    if big and q <= alpha and ci_excl:
+        return "improvement" if change > 0 else "regression"
+    return "same"
+
+
+def _fmt_ratio(r, m):
+    v = r.get(f"{m}_ratio")
+    if v is None or v != v:
+        return "-"
+    lo, hi = r.get(f"{m}_lo"), r.get(f"{m}_hi")
+    ci = f" [{lo:.2f},{hi:.2f}]" if lo == lo and hi == hi and lo is not None else ""
+    q = r.get(f"{m}_q")
+    return f"{v:.3f}{ci} q={q:.3g}" if q is not None else f"{v:.3f}{ci}"
+
+
+def text(res):
+    out = [f"vtbench compare: B={res['b']} against A={res['a']}  (threshold {res['threshold_pct']:g}%, "
+           f"family-wise alpha {res['alpha']:g}, gated on {', '.join(res['gated'])})"]
+    order = {"regression": 0, "improvement": 1, "untested": 2, "same": 3, "n/a": 4}
+    cells = sorted(res["cells"], key=lambda r: (min(order[r[f"{m}_status"]] for m in METRICS), r["workload"],
+                                                r["transport"]))
+    out.append(f"{'workload':30} {'transport':20} {'ops B/A [95% CI] q':34} {'p99 B/A [95% CI] q':34} verdict")
+    for r in cells:
+        verdict = ", ".join(f"{METRICS[m][0]} {r[f'{m}_status']}" for m in METRICS
+                            if r[f"{m}_status"] in ("regression", "improvement", "untested"))
+        pl = "" if r["same_placement"] else f"  (placement {r['placement_a']}->{r['placement_b']})"
+        out.append(f"{r['workload'][:30]:30} {r['transport'][:20]:20} {_fmt_ratio(r, 'ops'):34} "
+                   f"{_fmt_ratio(r, 'p99'):34} {verdict or 'same'}{pl}")
+    for x in res["only_a"]:
+        out.append(f"only in A: {x}")
+    for x in res["only_b"]:
+        out.append(f"only in B: {x}")
+    for e in res["excluded"]:
+        out.append(f"excluded: {e}")
+    out.append(f"{len(res['cells'])} cells compared: {res['regressions']} significant regressions, "
+               f"{res['improvements']} improvements")
+    return "\n".join(out)
+
+
+def _clean(o):
+    if isinstance(o, float) and math.isnan(o):
+        return None
+    if isinstance(o, dict):
+        return {k: _clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_clean(v) for v in o]
+    if hasattr(o, "item"):
+        return _clean(o.item())
+    return o
+
+
+def main(a):
+    run_a, run_b = load_run(a.run_a), load_run(a.run_b)
+    res = compare(run_a, run_b, a.threshold, a.alpha, a.metric)
+    print(text(res))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(_clean(res), f, indent=1)
+    if a.html:
+        from . import html
+        with open(a.html, "w") as f:
+            f.write(html.render("compare.html.j2", res=res, metrics=METRICS))
+        print(f"html: {a.html}", file=sys.stderr)
+    if not res["cells"]:
+        print("vtbench compare: no cell appears in both runs", file=sys.stderr)
+        return 2
+    return 1 if res["regressions"] else 0

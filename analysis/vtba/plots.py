@@ -1,0 +1,140 @@
+"""Plots as SVG, drawn by gnuplot: every figure of a report is queued,
+then one gnuplot process draws them all (a process per figure would cost
+more than the figures)."""
+import os
+import shutil
+import subprocess
+import tempfile
+
+TERM = "set terminal svg size {w},{h} dynamic noenhanced font 'DejaVu Sans,10' background rgb 'white'"
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf", "#393b79", "#637939", "#843c39", "#7b4173"]
+
+
+class GnuplotError(Exception):
+    pass
+
+
+def _q(s):
+    """A gnuplot string literal."""
+    return "'" + str(s).replace("'", "''") + "'"
+
+
+def _esc(s):
+    """The terminal is noenhanced, so text needs no markup escapes."""
+    return str(s)
+
+
+class Figures:
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="vtba-plot-")
+        self.jobs = []      # (name, script)
+        self.n = 0
+
+    def _data(self, blocks):
+        """Write data blocks (lists of rows) to one file; blocks separated
+        by two blank lines, addressed by 'index i'."""
+        self.n += 1
+        path = os.path.join(self.tmp, f"d{self.n}.dat")
+        with open(path, "w") as f:
+            for b in blocks:
+                for row in b:
+                    f.write(" ".join(_cell(v) for v in row) + "\n")
+                f.write("\n\n")
+        return path
+
+    def _add(self, name, w, h, body):
+        out = os.path.join(self.tmp, f"{name}.svg")
+        self.jobs.append((name, out, f"{TERM.format(w=w, h=h)}\nset output {_q(out)}\nreset session\n{body}\nunset output\n"))
+        return name
+
+    def lines(self, name, title, series, xlabel, ylabel, logx=False, logy=False, errorbars=False, steps=False,
+              w=720, h=360, yrange=None, xtime=False):
+        """series: [(label, [(x, y[, ylo, yhi]), ...])]."""
+        series = [(lab, pts) for lab, pts in series if pts]
+        if not series:
+            return None
+        path = self._data([pts for _, pts in series])
+        plots = []
+        for i, (lab, pts) in enumerate(series):
+            col = PALETTE[i % len(PALETTE)]
+            if lab == "regression":
+                plots.append(f"{_q(path)} index {i} using 1:2 with points pt 6 ps 2.2 lw 2 lc rgb '#d62728' "
+                             f"title 'regression'")
+            elif errorbars and len(pts[0]) >= 4:
+                plots.append(f"{_q(path)} index {i} using 1:2:3:4 with yerrorlines lc rgb {_q(col)} pt 7 ps 0.5 "
+                             f"title {_q(_esc(lab))}")
+            else:
+                style = "steps" if steps else "linespoints pt 7 ps 0.5"
+                plots.append(f"{_q(path)} index {i} using 1:2 with {style} lw 1.5 lc rgb {_q(col)} title {_q(_esc(lab))}")
+        body = [f"set title {_q(_esc(title))}", f"set xlabel {_q(_esc(xlabel))}", f"set ylabel {_q(_esc(ylabel))}",
+                "set grid", "set key outside right top", "set border 3", "set tics nomirror"]
+        if logx:
+            body.append("set logscale x")
+        if xtime:
+            body += ["set xdata time", "set timefmt '%s'", "set format x '%m-%d\\n%H:%M'"]
+        if logy:
+            body.append("set logscale y")
+        if yrange:
+            body.append(f"set yrange [{yrange[0]}:{yrange[1]}]")
+        body.append("plot " + ", \\\n  ".join(plots))
+        return self._add(name, w, h, "\n".join(body))
+
+    def bars(self, name, title, labels, columns, ylabel, stacked=False, points=(), w=720, h=360):
+        """labels: one per bar (or cluster); columns: [(name, [value per
+        label])]; points: [(name, [value per label])] drawn over the bars."""
+        if not labels or not columns:
+            return None
+        rows = []
+        for i, lab in enumerate(labels):
+            rows.append([_esc(lab)] + [c[1][i] for c in columns] + [p[1][i] for p in points])
+        path = self._data([rows])
+        body = [f"set title {_q(_esc(title))}", f"set ylabel {_q(_esc(ylabel))}", "set style data histograms",
+                "set style histogram rowstacked" if stacked else "set style histogram clustered gap 1",
+                "set style fill solid 0.85 border -1", "set boxwidth 0.75", "set grid ytics",
+                "set xtics rotate by -40 left font ',9'", "set key outside right top", "set yrange [0:*]",
+                "set border 3", "set tics nomirror", "set bmargin 7"]
+        plots = []
+        for k, (cname, _) in enumerate(columns):
+            col = PALETTE[k % len(PALETTE)]
+            xt = ":xtic(1)" if k == 0 else ""
+            plots.append(f"{_q(path)} using {k + 2}{xt} lc rgb {_q(col)} title {_q(_esc(cname))}")
+        for k, (pname, _) in enumerate(points):
+            c = len(columns) + 2 + k
+            plots.append(f"{_q(path)} using 0:{c} with points pt {7 if k == 0 else 6} ps 1.2 "
+                         f"lc rgb {_q('#000000' if k == 0 else '#d62728')} title {_q(_esc(pname))}")
+        body.append("plot " + ", \\\n  ".join(plots))
+        return self._add(name, w, max(h, 260), "\n".join(body))
+
+    def render(self):
+        """Draw every queued figure; {name: inline SVG text}."""
+        if not self.jobs:
+            return {}
+        if not shutil.which("gnuplot"):
+            raise GnuplotError("gnuplot is not installed (Debian: gnuplot-nox); `make deps` installs it")
+        script = os.path.join(self.tmp, "all.gp")
+        with open(script, "w") as f:
+            for _, _, s in self.jobs:
+                f.write(s)
+        p = subprocess.run(["gnuplot", script], capture_output=True, text=True, timeout=600)
+        if p.returncode != 0:
+            raise GnuplotError(f"gnuplot failed: {p.stderr[-2000:]}")
+        out = {}
+        for name, path, _ in self.jobs:
+            with open(path) as f:
+                svg = f.read()
+            # Inline: drop the XML prolog and DOCTYPE, keep the <svg> element.
+            out[name] = svg[svg.index("<svg"):]
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        return out
+
+
+def _cell(v):
+    if v is None:
+        return "NaN"
+    if isinstance(v, float):
+        return "NaN" if v != v else repr(v)
+    s = str(v)
+    if not s or any(ch.isspace() for ch in s) or s[0] in "\"'":
+        return '"' + s.replace('"', "'") + '"'
+    return s

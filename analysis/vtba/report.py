@@ -1,0 +1,212 @@
+"""vtbench report RUN_DIR: one self-contained HTML page (no network, opens
+from disk, plots inlined as gnuplot SVG, tables downloadable as CSV)."""
+import base64
+import datetime
+import io
+import json
+import math
+import os
+import statistics
+
+from . import cells as C
+from . import html
+from .data import human_size, load_run
+from .plots import Figures
+
+DECISION_COLS = ["workload", "placement", "transport_variant", "reps", "failed", "ops_per_s", "ops_lo", "ops_hi", "cv",
+                 "noisy", "ops_ratio", "ops_ratio_lo", "ops_ratio_hi", "p50_us", "p99_us", "p999_us", "p99_ratio",
+                 "p99_ratio_lo", "p99_ratio_hi", "limit", "limit_ratio", "model_pred_ns", "model_meas_ns",
+                 "model_err_pct", "model_relative", "best", "lines"]
+COST_COLS = ["workload", "placement", "transport_variant", "copies", "copy_bytes", "maps", "unmaps", "flushes",
+             "exits", "notifies", "notifies_suppressed", "waits", "syscalls", "ctx_switches", "tlb_flushes",
+             "cpu_fe_us_op", "cpu_be_us_op", "term_hv_copy_ns", "term_bounce_ns", "term_map_ns", "term_doorbell_ns",
+             "model_wake_ns", "lines"]
+
+
+def _csv(df, cols):
+    cols = [c for c in cols if c in df.columns]
+    buf = io.StringIO()
+    out = df[cols].copy()
+    if "lines" in out:
+        out["lines"] = [" ".join(map(str, v)) for v in out["lines"]]
+    out.to_csv(buf, index=False, float_format="%.6g")
+    return buf.getvalue()
+
+
+def _warnings(run, df):
+    w = []
+    for e in run.excluded:
+        w.append(("excluded", e))
+    m = run.meta
+    pl = m.get("placement") or {}
+    if pl.get("moved"):
+        w.append(("placement", f"placement moved during the run: ping-pong {pl.get('pingpong_ns_start')} ns "
+                               f"({pl.get('tag_start')}) at start, {pl.get('pingpong_ns_end')} ns ({pl.get('tag_end')}) "
+                               f"at end; cells are grouped by the placement they ran in"))
+    cal = m.get("calibration") or {}
+    for mv in cal.get("moved") or []:
+        w.append(("calibration", f"calibration moved between start and end: {_fmt_moved(mv)}"))
+    if not m.get("ended") and m:
+        w.append(("incomplete", "meta.json has no end time: the run was interrupted (vtbench run --resume DIR completes it)"))
+    for s in m.get("skipped") or []:
+        w.append(("skipped", f"skipped: {s.get('cell', s) if isinstance(s, dict) else s}"
+                             f"{' - ' + s['why'] if isinstance(s, dict) and s.get('why') else ''}"))
+    pr = m.get("probes") or {}
+    if pr.get("state") in ("off", "mixed") and pr.get("why"):
+        w.append(("probes", f"probes {pr['state']}: {pr['why']} (exits are then counted by the transports alone)"))
+    if len(df):
+        for _, r in df[df["failed"] > 0].iterrows():
+            w.append(("failed", f"{r.workload} {r.transport_variant} [{r.placement}]: {r.failed} of {r.reps} repetitions "
+                                f"failed: {'; '.join(r.errors)} (results.jsonl lines {_lines(r.lines)})"))
+        if "noisy" in df:
+            for _, r in df[df["noisy"] == True].iterrows():  # noqa: E712 (NaN-safe)
+                w.append(("noisy", f"{r.workload} {r.transport_variant} [{r.placement}]: repetitions vary "
+                                   f"(CV {100 * r.cv:.0f}% over {r.reps - r.failed}); its ratios are uncertain"))
+        if "verified" in df:
+            for _, r in df[df["verified"] == False].iterrows():  # noqa: E712
+                w.append(("verify", f"{r.workload} {r.transport_variant}: data verification FAILED"))
+    return w
+
+
+def _fmt_moved(mv):
+    if isinstance(mv, dict):
+        return ", ".join(f"{k} {v}" for k, v in mv.items())
+    return str(mv)
+
+
+def _lines(ls):
+    return ",".join(map(str, ls))
+
+
+def _probe_overhead(run):
+    p = os.path.join(run.path, "probe_overhead.json")
+    if os.path.exists(p):
+        try:
+            with open(p) as f:
+                return json.load(f), "probe_overhead.json"
+        except (OSError, ValueError):
+            pass
+    # Computed from this run when it paired probes on and off.
+    import summary  # noqa: E402 (analysis/summary.py, on sys.path via the CLI)
+    o = summary.probe_overhead(run.rows)
+    return (o, "this run's probes=on/off pairs") if o["cells"] else (None, None)
+
+
+def build(run_dir, out_dir=None):
+    run = load_run(run_dir)
+    df = C.vs_base(C.cell_frame(run))
+    out_dir = out_dir or os.path.join(run.path, "report")
+    os.makedirs(out_dir, exist_ok=True)
+    figs = Figures()
+    workloads = []
+    if len(df):
+        order = list(dict.fromkeys(zip(df["workload_key"], df["placement"])))
+        for n, (wk, pl) in enumerate(order):
+            g = df[(df["workload_key"] == wk) & (df["placement"] == pl)]
+            workloads.append(_workload_section(n, g, figs))
+    size_figs = _size_figures(df, figs) if len(df) else []
+    svgs = figs.render()
+    csvs = {"cells.csv": _csv(df, DECISION_COLS + [c for c in COST_COLS if c not in DECISION_COLS]) if len(df) else "",
+            "decision.csv": _csv(df, DECISION_COLS) if len(df) else "",
+            "costs.csv": _csv(df, COST_COLS) if len(df) else ""}
+    for name, text in csvs.items():
+        with open(os.path.join(out_dir, name), "w") as f:
+            f.write(text)
+    rel = [abs(x) for x in df.get("model_err_pct", []) if x == x] if len(df) else []
+    rel_cells = df[(df.get("model_relative") == True) & df["model_err_pct"].notna()] if "model_relative" in df else df[:0]  # noqa: E712
+    model = None
+    if len(rel_cells):
+        e = rel_cells["model_err_pct"].abs()
+        model = {"cells": len(e), "median_abs": float(e.median()), "within15": int((e <= 15).sum()),
+                 "worst": rel_cells.loc[e.idxmax(), ["workload", "transport_variant", "model_err_pct"]].tolist()}
+    po, po_src = _probe_overhead(run)
+    ctx = {
+        "run": run, "meta": run.meta, "workloads": workloads, "svgs": svgs, "size_figs": size_figs,
+        "warnings": _warnings(run, df), "model": model, "all_model_cells": len(rel),
+        "probe_overhead": po, "probe_overhead_src": po_src,
+        "calibration": _calibration_table(run.meta.get("calibration") or {}),
+        "csv_links": {k: "data:text/csv;base64," + base64.b64encode(v.encode()).decode() for k, v in csvs.items()},
+        "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "rows": len(run.rows), "results_path": os.path.relpath(os.path.join(run.path, "results.jsonl"), out_dir),
+    }
+    page = html.render("report.html.j2", **ctx)
+    path = os.path.join(out_dir, "index.html")
+    with open(path, "w") as f:
+        f.write(page)
+    return path, run, df
+
+
+def _workload_section(n, g, figs):
+    g = g.sort_values(["transport", "variant"], key=lambda s: s.map(lambda v: (v != "shm", v)) if s.name == "transport" else s)
+    name = g.iloc[0]["workload"]
+    pl = g.iloc[0]["placement"]
+    sid = f"w{n}"
+    ok = g[g["ops_per_s"].notna()] if "ops_per_s" in g else g[:0]
+    labels = list(ok["transport_variant"])
+    fig = {}
+    if len(ok):
+        terms = [(t, [x if x == x else 0 for x in ok.get(f"term_{t}_ns", [math.nan] * len(ok))]) for t in C.TERMS]
+        terms.append(("wake", [x if x == x else 0 for x in ok.get("model_wake_ns", [math.nan] * len(ok))]))
+        pts = [("measured ns/op", list(ok["model_meas_ns"] if "model_meas_ns" in ok else ok["ns_per_op"])),
+               ("predicted ns/op", list(ok["model_pred_ns"] if "model_pred_ns" in ok else [math.nan] * len(ok)))]
+        fig["cost"] = figs.bars(f"{sid}-cost", f"{name}: modelled seam cost per op by term", labels, terms, "ns per op",
+                                stacked=True, points=pts)
+        fig["cpu"] = figs.bars(f"{sid}-cpu", f"{name}: CPU time per op by domain", labels,
+                               [("FE", list(ok["cpu_fe_us_op"])), ("BE", list(ok["cpu_be_us_op"]))], "µs per op",
+                               stacked=True)
+        fig["events"] = figs.bars(f"{sid}-events", f"{name}: exits and doorbells per op", labels,
+                                  [("exits", list(ok["exits"])), ("doorbells", list(ok["notifies"])),
+                                   ("waits", list(ok["waits"]))], "per op")
+        series = []
+        from .stats import Hists
+        for _, r in ok.iterrows():
+            hr = [x for x in r._ok if x.get("hist", {}).get("buckets")]
+            if hr:
+                x, y = Hists(hr).cdf()
+                series.append((r.transport_variant, [(a / 1000, b) for a, b in zip(x, y)]))
+        fig["cdf"] = figs.lines(f"{sid}-cdf", f"{name}: latency CDF (merged repetitions)", series, "latency (µs)",
+                                "fraction of requests", logx=True, steps=True, yrange=(0, 1))
+    return {"id": sid, "name": name, "placement": pl, "rows": [r for _, r in g.iterrows()], "fig": fig}
+
+
+def _size_figures(df, figs):
+    """Throughput against size per transport, for each workload that ran
+    at several sizes with everything else equal."""
+    out = []
+    ok = df[df["ops_per_s"].notna()].copy() if "ops_per_s" in df else df[:0]
+    if not len(ok):
+        return out
+    ok["_wk_nosize"] = [tuple(v for f, v in zip(C.WORKLOAD, wk) if f != "size") for wk in ok["workload_key"]]
+    for n, ((wk, pl), g) in enumerate(ok.groupby(["_wk_nosize", "placement"], sort=False)):
+        if g["size"].nunique() < 2:
+            continue
+        series = []
+        for tv, t in g.groupby("transport_variant", sort=False):
+            t = t.sort_values("size")
+            series.append((tv, [(int(s), o / 1e6, lo / 1e6, hi / 1e6) for s, o, lo, hi in
+                                zip(t["size"], t["ops_per_s"], t["ops_lo"].fillna(t["ops_per_s"]),
+                                    t["ops_hi"].fillna(t["ops_per_s"]))]))
+        label = g.iloc[0]["workload"].replace(human_size(g.iloc[0]["size"]) + " ", "")
+        name = figs.lines(f"size{n}", f"{label} [{pl}]: throughput against size (95% CI)", series, "size (bytes)",
+                          "Mops/s", logx=True, errorbars=True)
+        if name:
+            out.append({"name": name, "title": f"{label} [{pl}]"})
+    return out
+
+
+def _calibration_table(cal):
+    start, end = cal.get("start") or {}, cal.get("end") or {}
+    rows = []
+    for k, v in start.items():
+        if isinstance(v, dict) and "v" in v:
+            e = end.get(k) if isinstance(end.get(k), dict) else {}
+            rows.append({"name": k, "unit": v.get("unit", ""), "start": v["v"], "spread": v.get("spread_pct"),
+                         "end": e.get("v"), "end_spread": e.get("spread_pct")})
+    reps = cal.get("reps") or []
+    return {"rows": rows, "placement_start": start.get("placement"), "placement_end": end.get("placement"),
+            "moved": cal.get("moved") or [], "reps": len(reps)}
+
+
+def median_or_nan(xs):
+    xs = [x for x in xs if x == x]
+    return statistics.median(xs) if xs else math.nan

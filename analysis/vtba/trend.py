@@ -1,0 +1,221 @@
+"""vtbench trend RUN_DIR...: nightly runs, possibly from several boards, as
+a time series per cell, with regressions flagged robustly.
+
+A series is one cell on one board in one placement (figures from a "near"
+and a "far" placement never mix).  Each run's median is judged against the
+rolling median of the previous --window runs of its series: it must fall
+outside max(k x MAD of those medians, threshold) AND its repetitions must
+differ significantly from the pooled repetitions of that window (Student's t on
+logs, Holm over every point and metric judged).  The MAD band guards
+against run-to-run drift the t-test cannot see; the test guards against
+a band that is narrow only by luck.  Exit 1 when the newest run of a
+board regressed in any series."""
+import calendar
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from . import cells as C
+from . import stats
+from .compare import METRICS, _clean
+from .data import RunError, load_run
+
+# Fewer cells than this in a run, and its factor is not estimated (1.0).
+MIN_CELLS_FOR_FACTOR = 5
+
+
+def find_runs(paths):
+    runs, seen = [], set()
+    for p in paths:
+        cands = [p] if os.path.exists(os.path.join(p, "results.jsonl")) else sorted(
+            os.path.join(p, d) for d in os.listdir(p) if os.path.exists(os.path.join(p, d, "results.jsonl"))) \
+            if os.path.isdir(p) else []
+        if not cands:
+            raise RunError(f"{p}: neither a run directory nor a directory holding runs")
+        for c in cands:
+            real = os.path.realpath(c)
+            if real not in seen:
+                seen.add(real)
+                runs.append(load_run(c))
+    return sorted(runs, key=lambda r: (r.started, r.run_id))
+
+
+def _epoch(ts):
+    try:
+        return calendar.timegm(time.strptime(ts, "%Y-%m-%dT%H:%M:%SZ"))
+    except (TypeError, ValueError):
+        return None
+
+
+def build(runs, window=7, min_history=3, k=3.0, threshold=5.0, alpha=0.01):
+    series = {}
+    newest = {}
+    for run in runs:
+        newest[run.board] = run.run_id
+        df = C.cell_frame(run)
+        for _, r in df.iterrows():
+            if not r._ok:
+                continue
+            key = (run.board, tuple(r[f] for f in C.IDENT), r.placement)
+            s = series.setdefault(key, {"board": run.board, "cell": {f: _py(r[f]) for f in C.IDENT},
+                                        "workload": r.workload, "transport": r.transport_variant,
+                                        "placement": r.placement, "points": []})
+            hr = [x for x in r._ok if (x.get("hist") or {}).get("buckets")]
+            s["points"].append({
+                "run_id": run.run_id, "run_path": run.path, "started": run.started, "t": _epoch(run.started),
+                "ops": float(r.ops_per_s), "ops_lo": _py(r.ops_lo), "ops_hi": _py(r.ops_hi),
+                "p99": stats.Hists(hr).pct(99) / 1e3 if hr else None,
+                "_ops_reps": [x["ops_per_s"] for x in r._ok],
+                "_p99_reps": [max(x["lat_ns"]["p99"], 1) for x in r._ok],
+                "lines": list(r.lines), "reps": len(r._ok)})
+    # Judge run by run, in time order.  A run's cells share the machine's
+    # drift that night (another kernel, a warmer board, the placement's
+    # exact cost), so each run first gets a run factor: the median over its
+    # cells of value / rolling median.  Cells are judged on what is left
+    # once it is divided out, against windows whose values were divided by
+    # their own runs' factors; the factor itself is judged as a run-wide
+    # change.  Without that, one noisy night flags half the cells, and a
+    # real change in one cell hides in the night-to-night spread.
+    by_run = {}
+    for s in series.values():
+        for i, p in enumerate(s["points"]):
+            by_run.setdefault((p["run_id"], s["board"], s["placement"]), []).append((s, i))
+    order = sorted(by_run, key=lambda k: by_run[k][0][0]["points"][by_run[k][0][1]]["started"])
+    runwide = []
+    factors = {}            # (board, placement, metric) -> [factors of earlier runs]
+    for rk in order:
+        run_id, board, pl = rk
+        tests = []
+        for m, (_, better) in METRICS.items():
+            cands = []
+            for s, i in by_run[rk]:
+                p = s["points"][i]
+                p[f"{m}_status"] = "history"
+                p[f"{m}_factor"] = 1.0
+                prior = s["points"][max(0, i - window):i]
+                if len(prior) < min_history or p.get(m) is None or any(q.get(f"{m}_norm") is None for q in prior):
+                    continue
+                base = statistics.median(q[f"{m}_norm"] for q in prior)
+                if base > 0:
+                    cands.append((s, p, prior, base))
+            ratios = [p[m] / base for _, p, _, base in cands]
+            f = statistics.median(ratios) if len(ratios) >= MIN_CELLS_FOR_FACTOR else 1.0
+            hist = factors.setdefault((board, pl, m), [])
+            if len(ratios) >= MIN_CELLS_FOR_FACTOR and len(hist) >= min_history:
+                band = max(k * stats.mad(hist[-window:]), threshold / 100)
+                pw = stats.sign_p(np.log(ratios))
+                if abs(f - 1) > band and pw is not None and pw <= alpha:
+                    runwide.append({"board": board, "placement": pl, "metric": m, "run_id": run_id, "factor": f,
+                                    "band_pct": 100 * band, "p": pw, "cells": len(ratios),
+                                    "status": "improvement" if (f - 1) * better > 0 else "regression"})
+            if len(ratios) >= MIN_CELLS_FOR_FACTOR:
+                hist.append(f)
+            for s, i in by_run[rk]:
+                p = s["points"][i]
+                p[f"{m}_factor"] = f
+                p[f"{m}_norm"] = p[m] / f if p.get(m) is not None else None
+            for s, p, prior, base in cands:
+                meds = [q[f"{m}_norm"] for q in prior]
+                band = max(k * stats.mad(meds) / base, threshold / 100)
+                dev = p[f"{m}_norm"] / base - 1
+                pool = [v / q[f"{m}_factor"] for q in prior for v in q[f"_{m}_reps"]]
+                p[f"{m}_baseline"], p[f"{m}_band_pct"], p[f"{m}_dev_pct"] = base * f, 100 * band, 100 * dev
+                p[f"{m}_p"] = stats.log_welch_p([v / f for v in p[f"_{m}_reps"]], pool, equal_var=True)
+                p[f"{m}_status"] = "ok"
+                tests.append((p, m, abs(dev) > band, dev * better))
+        # Holm within the run: the question a night asks is "did anything
+        # regress tonight", over its cells and both metrics.
+        qs = stats.holm_adjust([p[f"{m}_p"] for p, m, _, _ in tests])
+        for (p, m, outside, signed), q in zip(tests, qs):
+            p[f"{m}_q"] = q
+            if outside and q is not None and q <= alpha:
+                p[f"{m}_status"] = "improvement" if signed > 0 else "regression"
+            elif outside and q is None:
+                p[f"{m}_status"] = "untested"
+    flagged, latest = [], []
+    for s in series.values():
+        for p in s["points"]:
+            for m in METRICS:
+                if p[f"{m}_status"] in ("regression", "improvement"):
+                    f = {"board": s["board"], "workload": s["workload"], "transport": s["transport"],
+                         "placement": s["placement"], "metric": m, "status": p[f"{m}_status"], "run_id": p["run_id"],
+                         "value": p[m], "baseline": p[f"{m}_baseline"], "dev_pct": p[f"{m}_dev_pct"],
+                         "band_pct": p[f"{m}_band_pct"], "q": p[f"{m}_q"], "lines": p["lines"],
+                         "newest": p["run_id"] == newest[s["board"]]}
+                    flagged.append(f)
+                    if f["newest"] and f["status"] == "regression":
+                        latest.append(f)
+        for p in s["points"]:
+            p.pop("_ops_reps")
+            p.pop("_p99_reps")
+    for w in runwide:
+        w["newest"] = w["run_id"] == newest[w["board"]]
+        if w["newest"] and w["status"] == "regression":
+            latest.append(dict(w, workload="(every cell)", transport="(all)"))
+    return {"runs": [{"run_id": r.run_id, "path": r.path, "board": r.board, "started": r.started,
+                      "git_rev": r.meta.get("git_rev"), "excluded": r.excluded} for r in runs],
+            "params": {"window": window, "min_history": min_history, "k": k, "threshold_pct": threshold,
+                       "alpha": alpha},
+            "series": list(series.values()), "flagged": flagged, "runwide": runwide, "newest_regressions": latest}
+
+
+def _py(v):
+    return v.item() if hasattr(v, "item") else v
+
+
+def figures(res):
+    from .plots import Figures
+    figs = Figures()
+    out = []
+    groups = {}
+    for s in res["series"]:
+        groups.setdefault((s["board"], s["workload"], s["placement"]), []).append(s)
+    for n, ((board, wl, pl), ss) in enumerate(groups.items()):
+        series, marks = [], []
+        for s in ss:
+            pts = [(p["t"], p["ops"] / 1e6, (p["ops_lo"] or p["ops"]) / 1e6, (p["ops_hi"] or p["ops"]) / 1e6)
+                   for p in s["points"] if p["t"] is not None]
+            if pts:
+                series.append((s["transport"], pts))
+            marks += [(p["t"], p["ops"] / 1e6) for p in s["points"] if p["ops_status"] == "regression"]
+        if marks:
+            series.append(("regression", marks))
+        name = figs.lines(f"t{n}", f"{wl} [{pl}] on {board}", series, "run start (UTC)", "Mops/s", logy=True,
+                          errorbars=True, xtime=True)
+        if name:
+            out.append({"name": name, "board": board, "workload": wl, "placement": pl,
+                        "flagged": any(f["workload"] == wl and f["board"] == board and f["placement"] == pl
+                                       for f in res["flagged"])})
+    return out, figs.render()
+
+
+def main(a):
+    runs = find_runs(a.run_dirs)
+    res = build(runs, a.window, a.min_history, a.k, a.threshold, a.alpha)
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "trend.json"), "w") as f:
+        json.dump(_clean(res), f, indent=1)
+    figs, svgs = figures(res)
+    from . import html
+    with open(os.path.join(a.out, "index.html"), "w") as f:
+        f.write(html.render("trend.html.j2", res=res, figs=figs, svgs=svgs))
+    for r in res["runs"]:
+        for e in r["excluded"]:
+            print(e, file=sys.stderr)
+    print(f"vtbench trend: {len(res['runs'])} runs, {len(res['series'])} series, {len(res['flagged'])} points flagged, "
+          f"{len(res['newest_regressions'])} regressions in the newest run")
+    for f in res["flagged"]:
+        print(f"  {f['status']:11} {f['run_id']} {f['board']} {f['workload']} {f['transport']} [{f['placement']}] "
+              f"{f['metric']} {f['dev_pct']:+.1f}% (band {f['band_pct']:.1f}%, q={f['q']:.3g})"
+              f"{'  NEWEST' if f['newest'] else ''}")
+    for w in res["runwide"]:
+        print(f"  run-wide {w['status']:11} {w['run_id']} {w['board']} [{w['placement']}] {w['metric']} "
+              f"x{w['factor']:.3f} over {w['cells']} cells (band {w['band_pct']:.1f}%, sign test p={w['p']:.3g})"
+              f"{'  NEWEST' if w['newest'] else ''}")
+    print(os.path.join(a.out, "index.html"))
+    return 1 if res["newest_regressions"] else 0
