@@ -101,7 +101,8 @@ bench: deps
 	$(MAKE) vtbench
 	@dir=$$(./vtbench run harness/suites/default.suite); rc=$$?; \
 		[ -n "$$dir" ] && $(PYTHON) analysis/summary.py "$$dir" --vs-shm; \
-		echo "results: $$dir"; exit $$rc
+		echo "results: $$dir"; \
+		[ -n "$$dir" ] && { rep=$$(./vtbench report "$$dir") || rc=3; echo "report: $$rep"; }; exit $$rc
 
 clean:
 	rm -rf build vtbench

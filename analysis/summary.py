@@ -6,60 +6,21 @@ latency percentiles from the merged histograms, and per-op costs.
     analysis/summary.py RUN_DIR --probe-overhead   (a run with probes=on,off)
     analysis/summary.py RUN_DIR --vs-shm           (each transport against shm, limits, model error)
 
-Standard library only; the full report (pandas, gnuplot, HTML) builds on the
-same reading of results.jsonl."""
+Standard library only; `vtbench report` (pandas, gnuplot, HTML) builds on the
+same reading of results.jsonl (analysis/vtba/data.py)."""
 import argparse
 import json
-import math
 import os
 import statistics
 import sys
 
-SCHEMA = 1
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vtba.data import RunError, load_run, merged_pct  # noqa: E402  (standard library only)
 
 
 def load(run_dir):
-    rows, bad = [], []
-    path = os.path.join(run_dir, "results.jsonl")
-    with open(path) as f:
-        for n, line in enumerate(f, 1):
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError as e:
-                bad.append(f"{path}:{n}: not JSON ({e.msg}); line excluded")
-                continue
-            if r.get("schema") != SCHEMA:
-                bad.append(f"{path}:{n}: schema {r.get('schema')} (this reader knows {SCHEMA}); line excluded")
-                continue
-            rows.append(r)
-    return rows, bad
-
-
-def bucket_mid(i, sub_bits):
-    sub = 1 << sub_bits
-    if i < sub:
-        return float(i)
-    shift, k = divmod(i - sub, sub)
-    lower = (sub + k) << shift
-    return lower + (1 << shift) / 2
-
-
-def merged_pct(rows, p):
-    """Percentile of the merged histograms: never an average of percentiles."""
-    counts, sub_bits = {}, rows[0]["hist"]["sub_bits"]
-    for r in rows:
-        for i, c in r["hist"]["buckets"]:
-            counts[i] = counts.get(i, 0) + c
-    total = sum(counts.values())
-    if not total:
-        return 0.0
-    rank, seen = max(1, math.ceil(p / 100 * total)), 0
-    for i in sorted(counts):
-        seen += counts[i]
-        if seen >= rank:
-            v = bucket_mid(i, sub_bits)
-            return min(max(v, min(r["lat_ns"]["min"] for r in rows)), max(r["lat_ns"]["max"] for r in rows))
-    return 0.0
+    run = load_run(run_dir)
+    return run.rows, run.excluded
 
 
 def key(r):
@@ -175,7 +136,11 @@ def main():
     ap.add_argument("--probe-overhead", action="store_true",
                     help="pair cells run with probes on and off; print the overhead and write probe_overhead.json")
     a = ap.parse_args()
-    rows, bad = load(a.run_dir)
+    try:
+        rows, bad = load(a.run_dir)
+    except RunError as e:
+        print(e, file=sys.stderr)
+        return 2
     for b in bad:
         print(b, file=sys.stderr)
     if not rows:

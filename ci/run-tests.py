@@ -515,6 +515,57 @@ def faults(tmp):
     result("--resume refuses suites or keys beside it (exit 2)", p.returncode == 2, p.stderr[-200:])
 
 
+def analysis(tmp):
+    """The pytest suite of analysis/ (synthetic runs with known answers),
+    each test counted here; then report and compare on a real run."""
+    xml = os.path.join(tmp, "pytest.xml")
+    p = run(["/usr/bin/python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}",
+             os.path.join(ROOT, "analysis", "tests")], timeout=900)
+    import xml.etree.ElementTree as ET
+    try:
+        cases = ET.parse(xml).getroot().iter("testcase")
+    except (OSError, ET.ParseError) as e:
+        result("analysis pytest suite ran", False, f"{e}: {p.stdout[-1500:]}{p.stderr[-500:]}")
+        return
+    n = 0
+    for c in cases:
+        n += 1
+        bad = c.find("failure") if c.find("failure") is not None else c.find("error")
+        skipped = c.find("skipped")
+        name = f"analysis: {c.get('classname', '').split('.')[-1]}::{c.get('name')}"
+        if skipped is not None:
+            result(name + " (skipped)", False, skipped.get("message", ""))
+        else:
+            result(name, bad is None, (bad.get("message", "") + (bad.text or "")[-1500:]) if bad is not None else "")
+    result("analysis pytest suite ran its tests", n >= 30 and p.returncode in (0, 1), p.stdout[-500:])
+    d = os.path.join(tmp, "for-report")
+    p = vtbench(["device=blk,scmi", "size=4k", "qd=1", "transport=shm,grant", "variant=*",
+                 "notify=poll", "reps=2", "duration=100ms", "warmup=20ms"], out=d)
+    result("a small real run for the report", p.returncode == 0, p.stderr[-300:])
+    p = run([VTB, "report", d])
+    page = p.stdout.strip()
+    html = open(page).read() if p.returncode == 0 and os.path.exists(page) else ""
+    result("vtbench report on a real run: decision tables against shm, figures, calibration, suite",
+           page == os.path.join(d, "report", "index.html") and html.count("<svg") >= 8 and
+           "grant/copy" in html and "1.00×" in html and "Calibration" in html and "memcpy_4k" in html and
+           "doorbell" in html, p.stderr[-500:])
+    sys.path.insert(0, os.path.join(ROOT, "analysis", "tests"))
+    import browser
+    if html:
+        console, shot = browser.render(page)
+        frac = browser.ink(shot)[0] if shot else 0
+        result("the real run's report renders in headless chromium, no console errors, not blank",
+               console == [] and frac > 0.03, f"{console[:5]} ink={frac}")
+    p = run([VTB, "compare", d, d, "--json", os.path.join(tmp, "cmp.json")])
+    cmp = json.load(open(os.path.join(tmp, "cmp.json"))) if p.returncode == 0 else {}
+    result("vtbench compare of a run with itself: every cell matched, no change, exit 0",
+           p.returncode == 0 and len(cmp.get("cells", [])) == 10 and cmp["regressions"] == 0, p.stdout[-500:])
+    p = run([VTB, "trend", d, d, "--out", os.path.join(tmp, "trend")])
+    result("vtbench trend reads a run once however it is named, writes JSON and HTML",
+           p.returncode == 0 and os.path.exists(os.path.join(tmp, "trend", "trend.json")) and "1 runs" in p.stdout,
+           p.stdout[-300:] + p.stderr[-300:])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
@@ -529,6 +580,7 @@ def main():
         probes(tmp)
         peer(tmp)
         faults(tmp)
+        analysis(tmp)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -34,6 +34,13 @@ static void usage(FILE *f)
 	      "  vtbench calibrate [cpus=A,B] [--json]\n"
 	      "      the machine's limits: memcpy and hypervisor-copy bandwidth, ping-pong and\n"
 	      "      doorbell round trips, system call, page map and TLB shootdown costs\n"
+	      "  vtbench report RUN_DIR [--out DIR]\n"
+	      "      the HTML report of a run (default RUN_DIR/report/index.html)\n"
+	      "  vtbench compare RUN_A RUN_B [--threshold PCT] [--alpha A] [--metric ops|p99|both]\n"
+	      "                  [--html FILE] [--json FILE]\n"
+	      "      per cell B/A with CIs and a test; exit 1 on a significant regression\n"
+	      "  vtbench trend RUN_DIR... [--out DIR] [--window N]\n"
+	      "      time series per cell over nightly runs; exit 1 if the newest run regressed\n"
 	      "  vtbench version\n"
 	      "exit codes: 0 all cells passed, 1 some cell failed (see its row's \"error\"),\n"
 	      "            2 bad input, 3 the harness itself failed\n", f);
@@ -537,6 +544,51 @@ static int cmd_calibrate(int argc, char **argv)
 	return e ? 3 : 0;
 }
 
+/* report, compare and trend are Python (pandas, gnuplot): found beside
+ * the binary (./vtbench at the top of the checkout, or build/.../vtbench),
+ * run with Debian's python3, which has the packages ci/install-deps.sh
+ * installs, whatever python3 comes first on PATH. */
+static int cmd_analysis(int argc, char **argv)
+{
+	char exe[4096], script[4200];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0) {
+		perror("vtbench: /proc/self/exe");
+		return 3;
+	}
+	exe[n] = 0;
+	const char *env = getenv("VTB_ANALYSIS");
+	int found = 0;
+	if (env) {
+		snprintf(script, sizeof(script), "%s/cli.py", env);
+		found = !access(script, R_OK);
+	}
+	for (int up = 0; !found && up < 4; up++) {
+		char *slash = strrchr(exe, '/');
+		if (!slash)
+			break;
+		*slash = 0;
+		snprintf(script, sizeof(script), "%s/analysis/cli.py", exe);
+		found = !access(script, R_OK);
+	}
+	if (!found) {
+		fprintf(stderr, "vtbench: analysis/cli.py not found beside the binary (set VTB_ANALYSIS=DIR)\n");
+		return 3;
+	}
+	const char *py = access("/usr/bin/python3", X_OK) ? "python3" : "/usr/bin/python3";
+	char **av = calloc((size_t)argc + 3, sizeof(*av));
+	if (!av)
+		return 3;
+	av[0] = (char *)py;
+	av[1] = script;
+	for (int i = 0; i < argc; i++)
+		av[i + 2] = argv[i];
+	execvp(py, av);
+	fprintf(stderr, "vtbench: cannot run %s: %s\n", py, strerror(errno));
+	free(av);
+	return 3;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -549,6 +601,8 @@ int main(int argc, char **argv)
 		return cmd_list();
 	if (!strcmp(argv[1], "calibrate"))
 		return cmd_calibrate(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "report") || !strcmp(argv[1], "compare") || !strcmp(argv[1], "trend"))
+		return cmd_analysis(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version")) {
 		printf("vtbench %s\n", VTB_GIT_REV);
 		return 0;

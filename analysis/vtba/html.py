@@ -19,7 +19,7 @@ def num(v, digits=3):
         return str(v)
     a = abs(v)
     for div, suf in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if a >= div * 10:
+        if a >= div:
             return f"{v / div:.{digits}g}{suf}"
     if a and a < 0.01:
         return f"{v:.2g}"

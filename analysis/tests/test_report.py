@@ -1,0 +1,115 @@
+"""vtbench report: a self-contained page with the decision tables, costs,
+plots, metadata and warnings, rendered in headless Chromium with no console
+errors and a non-blank screenshot."""
+import io
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import browser
+import synth
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("rep")
+    g = np.random.default_rng(4)
+    rows = synth.suite_rows(g, "R", reps=4, sizes=(4096, 65536), qds=(1, 16), n_lat=1000)
+    rows.append(synth.row("R", {"transport": "argo", "variant": "sync", "size": 4096, "qd": 1, "index": 6}, 4,
+                          1.0, [1000], error="BE killed by signal 9 (SIGKILL) mid-cell"))
+    d = synth.write_run(str(tmp / "run"), rows, run_id="R", extra_lines=['{"schema": 1, "run_id": "R", "ce\n'],
+                        meta_extra={"placement": {"pingpong_ns_start": 60.0, "tag_start": "near",
+                                                  "pingpong_ns_end": 420.0, "tag_end": "far", "moved": True}})
+    from conftest import cli
+    p = cli("report", d)
+    assert p.returncode == 0, p.stderr
+    path = p.stdout.strip().splitlines()[-1]
+    return d, path, open(path).read(), p
+
+
+def test_report_is_written_where_documented(report):
+    d, path, html, p = report
+    assert path == os.path.join(d, "report", "index.html")
+    assert "results.jsonl:" in p.stderr and "not JSON" in p.stderr      # the bad line is reported on stderr too
+
+
+def test_warnings_show_failures_bad_lines_and_placement(report):
+    _, _, html, _ = report
+    bad_line = len(open(os.path.join(report[0], "results.jsonl")).read().splitlines())
+    assert f"results.jsonl:{bad_line}: not JSON" in html
+    assert "BE killed by signal 9" in html and "1 of 5 repetitions failed" in html
+    assert "placement moved during the run" in html
+
+
+def test_decision_tables_ratios_and_best(report):
+    d, _, html, _ = report
+    df = pd.read_csv(os.path.join(d, "report", "decision.csv"))
+    assert len(df) == 32 and set(df["workload"]) == {"blk randread 4k qd1 poll", "blk randread 4k qd16 poll",
+                                                      "blk randread 64k qd1 poll", "blk randread 64k qd16 poll"}
+    base = df[df["transport_variant"] == "shm/split"]
+    assert (base["ops_ratio"] == 1.0).all()
+    # In the synthetic suite the k-th transport is 1/(1+k) of shm/split.
+    sw = df[(df["transport_variant"] == "swiotlb/pool")]
+    assert ((sw["ops_ratio"] > 0.25) & (sw["ops_ratio"] < 0.42)).all()
+    assert (sw["ops_ratio_lo"] <= sw["ops_ratio"]).all() and (sw["ops_ratio"] <= sw["ops_ratio_hi"]).all()
+    best = df[df["best"]]
+    assert len(best) == 4 and set(best["transport_variant"]) == {"shm/split"}
+    # Every figure traces to its rows: four lines per cell, five for the one with a failed repetition.
+    assert all(len(str(x).split()) in (4, 5) for x in df["lines"])
+    assert html.count('class="best"') == 4
+    assert html.count("<svg") >= 4 * 4 + 1      # four figures a workload, one size plot
+
+
+def test_csv_downloads_are_embedded(report):
+    d, _, html, _ = report
+    import base64
+    import re
+    links = dict(re.findall(r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"', html))
+    assert set(links) == {"cells.csv", "decision.csv", "costs.csv"}
+    got = pd.read_csv(io.StringIO(base64.b64decode(links["costs.csv"]).decode()))
+    assert list(got.columns) == list(pd.read_csv(os.path.join(d, "report", "costs.csv")).columns)
+    assert "copies" in got.columns and "cpu_fe_us_op" in got.columns
+
+
+def test_self_contained(report):
+    _, _, html, _ = report
+    assert browser.external_refs(html) == ["../results.jsonl"] or browser.external_refs(html) == []
+    assert "<script" not in html
+
+
+@pytest.mark.skipif(browser.CHROMIUM is None, reason="chromium is not installed (make deps installs it)")
+def test_renders_in_chromium_without_console_errors(report, tmp_path):
+    _, path, _, _ = report
+    console, shot = browser.render(path)
+    assert console == [], console
+    assert shot, "no screenshot"
+    frac, colours = browser.ink(shot)
+    assert frac > 0.03 and colours > 20, (frac, colours)
+    # The check itself catches what it is meant to: a page that throws.
+    bad = tmp_path / "bad.html"
+    bad.write_text("<html><body><p>x</p><script>throw new Error('planted')</script></body></html>")
+    console, _ = browser.render(str(bad))
+    assert any("planted" in l for l in console)
+    blank = tmp_path / "blank.html"
+    blank.write_text("<html><body></body></html>")
+    _, shot = browser.render(str(blank), 400, 300)
+    assert browser.ink(shot)[0] == 0
+
+
+def test_report_of_a_run_without_meta_or_model(tmp_path):
+    g = np.random.default_rng(2)
+    rows = synth.suite_rows(g, "X", reps=2, sizes=(4096,), qds=(1,))
+    for r in rows:
+        r["model"] = None
+        r["limit"] = None
+    d = synth.write_run(str(tmp_path / "x"), rows)
+    os.remove(os.path.join(d, "meta.json"))
+    from conftest import cli
+    out = tmp_path / "elsewhere"
+    p = cli("report", d, "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    html = open(out / "index.html").read()
+    assert "meta.json: missing" in html and "No cell in this run carries a relative model prediction" in html
