@@ -46,7 +46,40 @@ TESTS := transports/tests/test_virtq transports/tests/test_uapi transports/tests
 	transports/tests/test_isolation workloads/tests/test_models harness/tests/test_hist harness/tests/test_suite harness/tests/test_model
 TEST_BIN := $(TESTS:%=$(BUILD)/%)
 
-.PHONY: all deps test bench clean .FORCE
+# libFuzzer targets (clang): the device side of every transport and each
+# device model's request parsing.  `make fuzz FUZZ_SECONDS=N` runs each for
+# N seconds from its seed corpus; `make test` replays every seed and every
+# saved crash (regress/) and runs each target briefly.
+FUZZ_BUILD  := build/fuzz
+FUZZ_CFLAGS := -std=gnu11 $(WARN) -O1 -g -D_GNU_SOURCE -DVTB_NO_BPF -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_LIB_SRC := $(CORE_SRC) $(MODEL_SRC) transports/proc/platform_proc.c transports/registry.c transports/vring.c \
+	transports/shm.c transports/swiotlb.c transports/grant.c transports/viommu.c transports/fatvq.c transports/argo.c
+FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_TARGETS := fuzz_virtq fuzz_blk fuzz_net fuzz_scmi \
+	fuzz_xport_shm fuzz_xport_swiotlb fuzz_xport_grant_map fuzz_xport_grant_copy fuzz_xport_grant_persistent \
+	fuzz_xport_viommu_strict fuzz_xport_viommu_lazy fuzz_xport_fatvq fuzz_xport_argo_sync fuzz_xport_argo_batch
+FUZZ_BIN := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
+FUZZ_SECONDS ?= 60
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_virtq: transports/fuzz/fuzz_virtq.c $(FUZZ_LIB_OBJ)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -luring -lpthread -lm
+$(FUZZ_BUILD)/fuzz_%: workloads/fuzz/fuzz_models.c $(FUZZ_LIB_OBJ)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -DFUZZ_MODEL_$* -o $@ $^ -luring -lpthread -lm
+$(FUZZ_BUILD)/fuzz_xport_%: transports/fuzz/fuzz_transport.c $(FUZZ_LIB_OBJ)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -DFUZZ_XPORT='"$*"' -o $@ $^ -luring -lpthread -lm
+
+fuzz-build: deps
+	$(MAKE) $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@sh ci/fuzz.sh run $(FUZZ_SECONDS) $(FUZZ_BUILD) $(FUZZ_TARGETS)
+
+.PHONY: all deps test bench clean fuzz fuzz-build .FORCE
 all: vtbench
 
 # Always refreshed, so ./vtbench is the flavour (plain or SANITIZE=1) last asked for.

@@ -44,6 +44,9 @@
 #define vtb_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #define vtb_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define vtb_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+/* After a plain copy of shared memory into a local: the compiler may not
+ * go back to the shared copy for a value it already holds. */
+#define vtb_compiler_barrier() __asm__ __volatile__("" ::: "memory")
 
 /* virtio 1.x is little-endian on the wire. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__

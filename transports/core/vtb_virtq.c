@@ -433,14 +433,19 @@ static int vqdev_fail(struct vtb_vqdev *vq, int err)
 	return err;
 }
 
-/* Reads one descriptor from shared memory exactly once. */
+/* Reads one descriptor from shared memory exactly once, into a local the
+ * caller validates and uses from then on.  A byte copy, because an
+ * indirect table sits wherever the driver put it: nothing makes it 8-byte
+ * aligned (found by fuzz_virtq). */
 static struct vtb_vring_desc vqdev_read_desc(const struct vtb_vring_desc *d)
 {
 	struct vtb_vring_desc l;
-	l.addr = vtb_le64(VTB_READ_ONCE(d->addr));
-	l.len = vtb_le32(VTB_READ_ONCE(d->len));
-	l.flags = vtb_le16(VTB_READ_ONCE(d->flags));
-	l.next = vtb_le16(VTB_READ_ONCE(d->next));
+	vtb_memcpy(&l, (const void *)d, sizeof(l));
+	vtb_compiler_barrier();	/* the copy is the one fetch: no re-reads of *d below */
+	l.addr = vtb_le64(l.addr);
+	l.len = vtb_le32(l.len);
+	l.flags = vtb_le16(l.flags);
+	l.next = vtb_le16(l.next);
 	return l;
 }
 
