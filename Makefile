@@ -125,10 +125,17 @@ $(BUILD)/%: %.c $(LIB_OBJ)
 deps:
 	@sh ci/install-deps.sh
 
+# The fuzz targets are always built with ASan and UBSan, so their smoke run
+# is part of the plain `make test` only (SANITIZE=1 would repeat it as is).
+ifneq ($(SANITIZE),1)
+TEST_FUZZ := --fuzz "$(FUZZ_TARGETS)" --fuzz-build $(FUZZ_BUILD)
+endif
+
 test: deps
 	$(MAKE) vtbench $(TEST_BIN)
+	$(if $(TEST_FUZZ),$(MAKE) $(FUZZ_BIN))
 	@$(PYTHON) ci/run-tests.py --build $(BUILD) $(TESTS:%=--unit %) \
-		--freestanding "$(CORE_SRC) $(MODEL_SRC)"
+		--freestanding "$(CORE_SRC) $(MODEL_SRC)" $(TEST_FUZZ)
 
 bench: deps
 	$(MAKE) vtbench

@@ -566,14 +566,35 @@ def analysis(tmp):
            p.stdout[-300:] + p.stderr[-300:])
 
 
+def fuzz(build, targets):
+    """Each libFuzzer target: every seed and saved crash replayed, then a
+    few seconds of fuzzing (make fuzz FUZZ_SECONDS=N runs longer)."""
+    secs = os.environ.get("VTB_FUZZ_SMOKE_SECONDS", "3")
+    p = run(["sh", os.path.join(ROOT, "ci", "fuzz.sh"), "smoke", secs, build] + targets, timeout=120 + 30 * len(targets))
+    seen = set()
+    for line in p.stdout.splitlines():
+        word, _, rest = line.partition(" ")
+        name = rest.split(":")[0]
+        if word in ("ok", "FAIL") and name in targets:
+            seen.add(name)
+            result(f"fuzz smoke {name}: seeds and saved crashes pass, {secs}s of fuzzing finds nothing", word == "ok",
+                   rest + p.stdout[p.stdout.find(line) + len(line):][:600])
+    for t in set(targets) - seen:
+        result(f"fuzz smoke {t} ran", False, p.stdout[-500:] + p.stderr[-500:])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--unit", action="append", default=[])
     ap.add_argument("--freestanding", default="")
+    ap.add_argument("--fuzz", default="", help="libFuzzer targets to smoke-run")
+    ap.add_argument("--fuzz-build", default="build/fuzz")
     a = ap.parse_args()
     unit(os.path.join(ROOT, a.build), a.unit)
     freestanding(a.freestanding.split())
+    if a.fuzz:
+        fuzz(os.path.join(ROOT, a.fuzz_build), a.fuzz.split())
     with tempfile.TemporaryDirectory(prefix="vtbench-test-") as tmp:
         cli(tmp)
         e2e(tmp)

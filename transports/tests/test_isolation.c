@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../../ci/vtb_test.h"
+#include "../core/vtb_argo.h"
 #include "../core/vtb_fatvq.h"
 #include "../core/vtb_grant.h"
 #include "../vring.h"
@@ -22,9 +23,14 @@ struct plant {
 	const char *what;
 	uint64_t addr;		/* the device address to plant */
 	bool write;		/* as a device-writable buffer */
-	int grant_ro;		/* grant: first grant this page read-only (1) or to another domid (2) */
+	int grant_ro;		/* grant: first grant this page read-only (1), to another domid (2), or grant then revoke it (3) */
 	struct vtb_fatvq_ent ent;	/* fatvq: a hostile entry header */
 	uint32_t prod;		/* fatvq: the producer index to publish */
+	/* argo: what a hostile hypervisor path (or a FE that could reach it)
+	 * leaves in the BE's ring: a tx_ptr, and a message at rx 0. */
+	uint32_t argo_tx;
+	struct vtb_argo_msg_hdr argo_hdr;
+	uint32_t argo_req[4];	/* the request header after it: q|nout, id, in_len, out_len */
 };
 
 /* Sum of the sizes of this process's mappings of the FE RAM memfd. */
@@ -143,8 +149,20 @@ static void one(const char *tname, const char *variant, const struct plant *pl, 
 			tbl[100] = (struct vtb_grant_entry_v1){ .domid = (uint16_t)(pl->grant_ro == 2 ? 5 : 0), .frame = 0x100 };
 			__atomic_store_n(&tbl[100].flags, (uint16_t)(VTB_GTF_permit_access |
 					 (pl->grant_ro == 1 ? VTB_GTF_readonly : 0)), __ATOMIC_RELEASE);
+			if (pl->grant_ro == 3)	/* gnttab_end_foreign_access: the entry stays, access goes */
+				__atomic_store_n(&tbl[100].flags, (uint16_t)0, __ATOMIC_RELEASE);
 		}
-		if (!strcmp(tname, "argo")) {
+		if (!strcmp(tname, "argo") && pl->argo_tx) {
+			/* The BE zeroed its ring header before it accepted DRIVER_OK. */
+			struct vtb_argo_ring *ring = mmap(NULL, 1u << 16, PROT_READ | PROT_WRITE, MAP_SHARED, be.ram_fd, 0);
+			ok = ring != MAP_FAILED;
+			if (ok) {
+				memcpy(ring->ring, &pl->argo_hdr, sizeof(pl->argo_hdr));
+				memcpy(ring->ring + sizeof(pl->argo_hdr), pl->argo_req, sizeof(pl->argo_req));
+				__atomic_store_n(&ring->tx_ptr, pl->argo_tx, __ATOMIC_RELEASE);
+				munmap(ring, 1u << 16);
+			}
+		} else if (!strcmp(tname, "argo")) {
 			/* A normal request: the check is on how it reaches the BE. */
 			uint64_t gpa;
 			void *va;
@@ -225,6 +243,26 @@ int main(void)
 	/* argo: the BE holds no mapping of FE memory at all. */
 	one("argo", "sync", &(struct plant){ .what = "a request (reached by copy only)" }, 0);
 	one("argo", "batch", &(struct plant){ .what = "a request (reached by copy only)" }, 0);
+	/* argo: the ring's pointers and messages are trusted no more. */
+	struct vtb_argo_msg_hdr good = { .len = 16 + 16, .message_type = 1 };
+	one("argo", "sync", &(struct plant){ .what = "a tx_ptr past the ring", .argo_tx = (1u << 20) + 16, .argo_hdr = good }, 0);
+	one("argo", "sync", &(struct plant){ .what = "a tx_ptr off the 16-byte slots", .argo_tx = 40, .argo_hdr = good }, 0);
+	one("argo", "sync", &(struct plant){ .what = "a message longer than what was written",
+		.argo_tx = 32, .argo_hdr = { .len = 4096, .message_type = 1 } }, 0);
+	one("argo", "sync", &(struct plant){ .what = "a message shorter than its header",
+		.argo_tx = 16, .argo_hdr = { .len = 8, .message_type = 1 } }, 0);
+	one("argo", "batch", &(struct plant){ .what = "a request claiming more out-data than its message",
+		.argo_tx = 32, .argo_hdr = good, .argo_req = { 1u << 16, 7, 0, 1u << 20 } }, 0);
+	one("argo", "batch", &(struct plant){ .what = "a request for a queue that does not exist",
+		.argo_tx = 32, .argo_hdr = good, .argo_req = { 5, 7, 64, 0 } }, 0);
+	one("argo", "sync", &(struct plant){ .what = "a request wanting more in-data than half the ring",
+		.argo_tx = 32, .argo_hdr = good, .argo_req = { 1u << 16, 7, 1u << 20, 0 } }, 0);
+	one("argo", "sync", &(struct plant){ .what = "a message of another type",
+		.argo_tx = 32, .argo_hdr = { .len = 32, .message_type = 9 } }, 0);
+	/* grant: a reference once granted, then revoked (permit_access cleared). */
+	for (int i = 0; i < 3; i++)
+		one("grant", gv[i], &(struct plant){ .what = "a revoked grant", .addr = vtb_grant_to_dma(100), .write = false, .grant_ro = 3 },
+		    (16384 * 8) + 16 * 4096);
 	/* fatvq: the device trusts no header and no index. */
 	unsigned long fq_allowed = (2 * (128 + (512u << 10)) + 4095) & ~4095ul;	/* the region, page-rounded */
 	one("fatvq", "inline", &(struct plant){ .what = "a request longer than the ring",
