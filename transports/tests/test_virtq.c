@@ -240,6 +240,33 @@ static void test_driver_hostile_used(void)
 	CHECK(vtb_vqd_broken(p.d));
 }
 
+/* The driver scribbles over the used ring (the device's to write): the
+ * device never reads it back, so its next completion lands where its own
+ * index says, and nothing breaks. */
+static void test_device_ignores_used_tampering(void)
+{
+	struct pair p = mk(N, false, false);
+	struct vtb_seg seg[4];
+	struct vtb_chain c[2];
+	int tok[2];
+	struct vtb_sg sg = { 0x1000, 16 };
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ(vtb_vqd_add(p.d, &sg, 1, 0, &tok[i], false), 0);
+		c[i] = (struct vtb_chain){ .seg = seg, .max_seg = 4 };
+		CHECK_EQ(vtb_vqdev_pop(p.v, &c[i]), 1);
+	}
+	CHECK_EQ(vtb_vqdev_push(p.v, c[0].head, 3), 0);
+	used(N)->idx = 1000;
+	used(N)->ring[0].id = 0xdead;
+	used(N)->ring[1] = (struct vtb_vring_used_elem){ 0xbeef, 0xffffffffu };
+	CHECK_EQ(vtb_vqdev_push(p.v, c[1].head, 7), 0);
+	CHECK_EQ(used(N)->idx, 2);
+	CHECK_EQ(used(N)->ring[1].id, c[1].head);
+	CHECK_EQ(used(N)->ring[1].len, 7);
+	CHECK(!vtb_vqdev_broken(p.v));
+	CHECK_EQ(vtb_vqdev_inflight(p.v), 0);
+}
+
 static void test_suppression(void)
 {
 	int tok[N];
@@ -398,6 +425,7 @@ int main(void)
 	test_indirect();
 	test_hostile();
 	test_driver_hostile_used();
+	test_device_ignores_used_tampering();
 	test_suppression();
 	return vtb_test_end("test_virtq");
 }
