@@ -4,7 +4,8 @@
 #   seed (corpus/TARGET): all must pass.  Then it fuzzes for SECONDS from
 #   its seeds, new inputs going to BUILD_DIR/corpus/TARGET (the seeds in
 #   the repository are left alone) and crashes to BUILD_DIR/crashes/.  A
-#   crash found is a failure: minimise it, add it to regress/TARGET with a
+#   crash (or a single allocation over 256 MiB: a FE making the BE allocate
+#   that much is a denial of service) found is a failure: minimise it, add it to regress/TARGET with a
 #   name that says what it was, and fix the code.
 # Prints "ok TARGET ..." or "FAIL TARGET ..." per target; exit 1 on any FAIL.
 set -u
@@ -26,7 +27,7 @@ for t in "$@"; do
 	if [ -n "$dirs" ]; then
 		n=$(ls $dirs | grep -vc ':$')
 		# shellcheck disable=SC2086
-		if ! "$build/$t" -runs=0 -timeout=20 $dirs >"$build/$t.replay.log" 2>&1; then
+		if ! "$build/$t" -runs=0 -timeout=20 -malloc_limit_mb=256 $dirs >"$build/$t.replay.log" 2>&1; then
 			echo "FAIL $t: a seed or saved crash fails again (see $build/$t.replay.log)"
 			grep -m3 -E "invariant|ERROR|SUMMARY" "$build/$t.replay.log" | sed 's/^/    /'
 			rc=1
@@ -35,7 +36,7 @@ for t in "$@"; do
 	fi
 	before=$(ls "$crashes" | grep -c "^$t-")
 	# shellcheck disable=SC2086
-	"$build/$t" -max_total_time="$secs" -timeout=20 -rss_limit_mb=4096 -artifact_prefix="$crashes/$t-" \
+	"$build/$t" -max_total_time="$secs" -timeout=20 -rss_limit_mb=4096 -malloc_limit_mb=256 -artifact_prefix="$crashes/$t-" \
 		-print_final_stats=1 "$work" $( [ -d "$seeds" ] && echo "$seeds") >"$build/$t.log" 2>&1
 	st=$?
 	after=$(ls "$crashes" | grep -c "^$t-")

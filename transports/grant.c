@@ -432,10 +432,20 @@ static int gnt_be_put(struct vtb_vbe *be, struct vtb_vbe_map *m, uint32_t writte
 /* copy variant: the BE's own buffers, filled and drained by the hypervisor. */
 static int gnt_be_get_chain(struct vtb_vbe *be, struct vtb_vbe_slot *s)
 {
+	/* The lengths are the FE's: judge them before allocating anything.
+	 * One GNTTABOP_copy call per direction carries at most
+	 * VTB_COPY_MAX_OPS pieces of a page, so a chain needing more could
+	 * never be served, and must not make us allocate 4 GiB first
+	 * (fuzz_xport_grant_copy found exactly that). */
 	size_t total = 0;
+	uint32_t pages[2] = { 0, 0 };
 	for (unsigned i = 0; i < s->n; i++) {
 		if (!vtb_dma_is_grant(s->m[i].addr))
 			return -EFAULT;
+		uint64_t off = (s->m[i].addr & ~VTB_GRANT_DMA_ADDR_OFF) % PAGE;
+		pages[s->m[i].write] += (uint32_t)((off + s->m[i].len + PAGE - 1) / PAGE);
+		if (pages[s->m[i].write] > VTB_COPY_MAX_OPS)
+			return -E2BIG;
 		total += s->m[i].len;
 	}
 	if (total > s->buf_len) {
