@@ -44,6 +44,7 @@ def test_no_change_no_flag_exit_0(tmp_path, run_cli, seed):
     assert p.returncode == 0, p.stdout
     res = json.load(open(tmp_path / "c.json"))
     assert res["regressions"] == 0 and res["improvements"] == 0
+    assert res["warning"] is None          # eight repetitions a side: enough
 
 
 def test_improvement_does_not_fail_and_small_change_is_not_flagged(tmp_path, run_cli):
@@ -79,7 +80,7 @@ def test_untestable_single_rep_is_not_a_regression(tmp_path, run_cli):
     b = synth.write_run(str(tmp_path / "b"), synth.suite_rows(g, "B", reps=1, sizes=(4096,), qds=(1,),
                                                               scale={("argo", "sync", 4096, 1): 0.5}), run_id="B")
     p = run_cli("compare", a, b)
-    assert p.returncode == 0 and "untested" in p.stdout
+    assert p.returncode == 0 and "untested" in p.stdout and "low power" in p.stdout
 
 
 def test_disjoint_runs_exit_2(tmp_path, run_cli):

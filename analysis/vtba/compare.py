@@ -78,11 +78,22 @@ def compare(run_a, run_b, threshold=5.0, alpha=0.05, metric="both"):
     only_b = sorted({r.workload + " " + r.transport_variant for _, r in fb.iterrows()} -
                     {r["workload"] + " " + r["transport"] for r in recs}) if len(fb) else []
     regressions = [r for r in recs if any(r[f"{m}_status"] == "regression" for m in gated)]
+    # Power: with few repetitions a side and many cells, no p-value can
+    # survive Holm, and "no regression" means "could not tell".
+    reps = sorted(min(r["reps_a"], r["reps_b"]) for r in recs)
+    warn = None
+    tested = [r.get(f"{m}_p") for r in recs for m in METRICS if r.get(f"{m}_p") is not None]
+    if reps and not tested:
+        warn = "no cell has two repetitions on both sides: nothing could be tested (low power); run with reps >= 8"
+    elif reps and reps[len(reps) // 2] < 5:
+        warn = (f"low power: the median cell has {reps[len(reps) // 2]} repetitions a side and {len(tested)} tests share "
+                f"alpha {alpha:g}; a change must reach p < {alpha / len(tested):.1e} to count. For a nightly gate, "
+                f"run the gated cells with reps >= 8, or compare fewer cells.")
     return {"a": run_a.run_id, "b": run_b.run_id, "a_path": run_a.path, "b_path": run_b.path,
             "threshold_pct": threshold, "alpha": alpha, "gated": list(gated), "cells": recs,
             "only_a": only_a, "only_b": only_b, "regressions": len(regressions),
             "improvements": sum(any(r[f"{m}_status"] == "improvement" for m in gated) for r in recs),
-            "excluded": run_a.excluded + run_b.excluded}
+            "excluded": run_a.excluded + run_b.excluded, "warning": warn}
 
 
 def _status(ratio, lo, hi, q, better, threshold, alpha):
@@ -129,6 +140,8 @@ def text(res):
         out.append(f"excluded: {e}")
     out.append(f"{len(res['cells'])} cells compared: {res['regressions']} significant regressions, "
                f"{res['improvements']} improvements")
+    if res["warning"]:
+        out.append("warning: " + res["warning"])
     return "\n".join(out)
 
 
