@@ -558,8 +558,13 @@ def analysis(tmp):
                console == [] and frac > 0.03, f"{console[:5]} ink={frac}")
     p = run([VTB, "compare", d, d, "--json", os.path.join(tmp, "cmp.json")])
     cmp = json.load(open(os.path.join(tmp, "cmp.json"))) if p.returncode == 0 else {}
-    result("vtbench compare of a run with itself: every cell matched, no change, exit 0",
-           p.returncode == 0 and len(cmp.get("cells", [])) == 10 and cmp["regressions"] == 0, p.stdout[-500:])
+    # Ten cells, each once per placement it ran in (the vCPUs may move mid-run).
+    groups = {(json.dumps(r["cell"]["transport"]), r["cell"]["variant"], r["cell"]["device"],
+               (r.get("placement") or {}).get("tag")) for r in rows_of(d)}
+    cells = {(r["cell"]["transport"], r["cell"]["variant"], r["cell"]["device"]) for r in rows_of(d)}
+    result("vtbench compare of a run with itself: every cell matched in its placement, no change, exit 0",
+           p.returncode == 0 and len(cells) == 10 and len(cmp.get("cells", [])) == len(groups) and
+           all(c["same_placement"] for c in cmp["cells"]) and cmp["regressions"] == 0, p.stdout[-500:])
     p = run([VTB, "trend", d, d, "--out", os.path.join(tmp, "trend")])
     result("vtbench trend reads a run once however it is named, writes JSON and HTML",
            p.returncode == 0 and os.path.exists(os.path.join(tmp, "trend", "trend.json")) and "1 runs" in p.stdout,
