@@ -230,28 +230,40 @@ static void utc_now(char *buf, size_t n)
 	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 }
 
+/* "--name VALUE" or "--name=VALUE" at argv[*i]: 1 and *val set (and *i
+ * moved past VALUE), 0 if argv[*i] is not --name, -1 if VALUE is missing. */
+static int opt_value(int argc, char **argv, int *i, const char *name, const char *what, const char **val)
+{
+	size_t n = strlen(name);
+	if (strncmp(argv[*i], name, n))
+		return 0;
+	if (argv[*i][n] == '=') {
+		*val = argv[*i] + n + 1;
+		return 1;
+	}
+	if (argv[*i][n])
+		return 0;
+	if (++*i == argc) {
+		fprintf(stderr, "vtbench: %s needs %s\n", name, what);
+		return -1;
+	}
+	*val = argv[*i];
+	return 1;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	const char *files[64], *kv[256], *out = NULL, *resume = NULL;
 	size_t nf = 0, nkv = 0;
 	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--resume")) {
-			if (++i == argc) {
-				fprintf(stderr, "vtbench: --resume needs a run directory\n");
-				return 2;
-			}
-			resume = argv[i];
-		} else if (!strncmp(argv[i], "--resume=", 9)) {
-			resume = argv[i] + 9;
-		} else if (!strcmp(argv[i], "--out")) {
-			if (++i == argc) {
-				fprintf(stderr, "vtbench: --out needs a directory\n");
-				return 2;
-			}
-			out = argv[i];
-		} else if (!strncmp(argv[i], "--out=", 6)) {
-			out = argv[i] + 6;
-		} else if (argv[i][0] == '-') {
+		int m = opt_value(argc, argv, &i, "--resume", "a run directory", &resume);
+		if (!m)
+			m = opt_value(argc, argv, &i, "--out", "a directory", &out);
+		if (m < 0)
+			return 2;
+		if (m)
+			continue;
+		if (argv[i][0] == '-') {
 			fprintf(stderr, "vtbench: unknown option %s\n", argv[i]);
 			return 2;
 		} else if (strchr(argv[i], '=')) {

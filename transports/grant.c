@@ -442,8 +442,7 @@ static int gnt_be_get_chain(struct vtb_vbe *be, struct vtb_vbe_slot *s)
 	for (unsigned i = 0; i < s->n; i++) {
 		if (!vtb_dma_is_grant(s->m[i].addr))
 			return -EFAULT;
-		uint64_t off = (s->m[i].addr & ~VTB_GRANT_DMA_ADDR_OFF) % PAGE;
-		pages[s->m[i].write] += (uint32_t)((off + s->m[i].len + PAGE - 1) / PAGE);
+		pages[s->m[i].write] += pages_spanned(s->m[i].addr, s->m[i].len);
 		if (pages[s->m[i].write] > VTB_COPY_MAX_OPS)
 			return -E2BIG;
 		total += s->m[i].len;

@@ -113,7 +113,7 @@ def vs_base(df, base=BASE):
     for c, v in cols.items():
         df[c] = v
     if "ops_per_s" in df:
-        for _, g in df.groupby(["workload", "placement"]):
+        for _, g in df.groupby(["workload_key", "placement"]):
             g = g[g["ops_per_s"].notna()]
             if len(g):
                 df.loc[g["ops_per_s"].idxmax(), "best"] = True

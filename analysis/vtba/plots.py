@@ -20,11 +20,6 @@ def _q(s):
     return "'" + str(s).replace("'", "''") + "'"
 
 
-def _esc(s):
-    """The terminal is noenhanced, so text needs no markup escapes."""
-    return str(s)
-
-
 class Figures:
     def __init__(self):
         self.tmp = tempfile.mkdtemp(prefix="vtba-plot-")
@@ -63,11 +58,11 @@ class Figures:
                              f"title 'regression'")
             elif errorbars and len(pts[0]) >= 4:
                 plots.append(f"{_q(path)} index {i} using 1:2:3:4 with yerrorlines lc rgb {_q(col)} pt 7 ps 0.5 "
-                             f"title {_q(_esc(lab))}")
+                             f"title {_q(str(lab))}")
             else:
                 style = "steps" if steps else "linespoints pt 7 ps 0.5"
-                plots.append(f"{_q(path)} index {i} using 1:2 with {style} lw 1.5 lc rgb {_q(col)} title {_q(_esc(lab))}")
-        body = [f"set title {_q(_esc(title))}", f"set xlabel {_q(_esc(xlabel))}", f"set ylabel {_q(_esc(ylabel))}",
+                plots.append(f"{_q(path)} index {i} using 1:2 with {style} lw 1.5 lc rgb {_q(col)} title {_q(str(lab))}")
+        body = [f"set title {_q(str(title))}", f"set xlabel {_q(str(xlabel))}", f"set ylabel {_q(str(ylabel))}",
                 "set grid", "set key outside right top", "set border 3", "set tics nomirror"]
         if logx:
             body.append("set logscale x")
@@ -87,9 +82,9 @@ class Figures:
             return None
         rows = []
         for i, lab in enumerate(labels):
-            rows.append([_esc(lab)] + [c[1][i] for c in columns] + [p[1][i] for p in points])
+            rows.append([str(lab)] + [c[1][i] for c in columns] + [p[1][i] for p in points])
         path = self._data([rows])
-        body = [f"set title {_q(_esc(title))}", f"set ylabel {_q(_esc(ylabel))}", "set style data histograms",
+        body = [f"set title {_q(str(title))}", f"set ylabel {_q(str(ylabel))}", "set style data histograms",
                 "set style histogram rowstacked" if stacked else "set style histogram clustered gap 1",
                 "set style fill solid 0.85 border -1", "set boxwidth 0.75", "set grid ytics",
                 "set xtics rotate by -40 left font ',9'", "set key outside right top", "set yrange [0:*]",
@@ -98,11 +93,11 @@ class Figures:
         for k, (cname, _) in enumerate(columns):
             col = PALETTE[k % len(PALETTE)]
             xt = ":xtic(1)" if k == 0 else ""
-            plots.append(f"{_q(path)} using {k + 2}{xt} lc rgb {_q(col)} title {_q(_esc(cname))}")
+            plots.append(f"{_q(path)} using {k + 2}{xt} lc rgb {_q(col)} title {_q(str(cname))}")
         for k, (pname, _) in enumerate(points):
             c = len(columns) + 2 + k
             plots.append(f"{_q(path)} using 0:{c} with points pt {7 if k == 0 else 6} ps 1.2 "
-                         f"lc rgb {_q('#000000' if k == 0 else '#d62728')} title {_q(_esc(pname))}")
+                         f"lc rgb {_q('#000000' if k == 0 else '#d62728')} title {_q(str(pname))}")
         body.append("plot " + ", \\\n  ".join(plots))
         return self._add(name, w, max(h, 260), "\n".join(body))
 

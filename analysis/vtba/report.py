@@ -6,11 +6,11 @@ import io
 import json
 import math
 import os
-import statistics
 
 from . import cells as C
 from . import html
 from .data import human_size, load_run
+from .overhead import probe_overhead
 from .plots import Figures
 
 DECISION_COLS = ["workload", "placement", "transport_variant", "reps", "failed", "ops_per_s", "ops_lo", "ops_hi", "cv",
@@ -87,8 +87,7 @@ def _probe_overhead(run):
         except (OSError, ValueError):
             pass
     # Computed from this run when it paired probes on and off.
-    import summary  # noqa: E402 (analysis/summary.py, on sys.path via the CLI)
-    o = summary.probe_overhead(run.rows)
+    o = probe_overhead(run.rows)
     return (o, "this run's probes=on/off pairs") if o["cells"] else (None, None)
 
 
@@ -112,7 +111,6 @@ def build(run_dir, out_dir=None):
     for name, text in csvs.items():
         with open(os.path.join(out_dir, name), "w") as f:
             f.write(text)
-    rel = [abs(x) for x in df.get("model_err_pct", []) if x == x] if len(df) else []
     rel_cells = df[(df.get("model_relative") == True) & df["model_err_pct"].notna()] if "model_relative" in df else df[:0]  # noqa: E712
     model = None
     if len(rel_cells):
@@ -122,7 +120,7 @@ def build(run_dir, out_dir=None):
     po, po_src = _probe_overhead(run)
     ctx = {
         "run": run, "meta": run.meta, "workloads": workloads, "svgs": svgs, "size_figs": size_figs,
-        "warnings": _warnings(run, df), "model": model, "all_model_cells": len(rel),
+        "warnings": _warnings(run, df), "model": model,
         "probe_overhead": po, "probe_overhead_src": po_src,
         "calibration": _calibration_table(run.meta.get("calibration") or {}),
         "csv_links": {k: "data:text/csv;base64," + base64.b64encode(v.encode()).decode() for k, v in csvs.items()},
@@ -206,7 +204,3 @@ def _calibration_table(cal):
     return {"rows": rows, "placement_start": start.get("placement"), "placement_end": end.get("placement"),
             "moved": cal.get("moved") or [], "reps": len(reps)}
 
-
-def median_or_nan(xs):
-    xs = [x for x in xs if x == x]
-    return statistics.median(xs) if xs else math.nan

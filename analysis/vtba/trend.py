@@ -12,7 +12,6 @@ a band that is narrow only by luck.  Exit 1 when the newest run of a
 board regressed in any series."""
 import calendar
 import json
-import math
 import os
 import statistics
 import sys

@@ -44,9 +44,10 @@
 #define vtb_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #define vtb_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define vtb_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
-/* After a plain copy of shared memory into a local: the compiler may not
- * go back to the shared copy for a value it already holds. */
-#define vtb_compiler_barrier() __asm__ __volatile__("" ::: "memory")
+/* After a plain copy of shared memory into a local x: the compiler must
+ * treat x as changed, so it can never re-derive x's value by reading the
+ * shared copy again.  Only x is affected, not every cached value. */
+#define VTB_OPAQUE(x) __asm__("" : "+m"(x))
 
 /* virtio 1.x is little-endian on the wire. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__

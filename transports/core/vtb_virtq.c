@@ -441,7 +441,7 @@ static struct vtb_vring_desc vqdev_read_desc(const struct vtb_vring_desc *d)
 {
 	struct vtb_vring_desc l;
 	vtb_memcpy(&l, (const void *)d, sizeof(l));
-	vtb_compiler_barrier();	/* the copy is the one fetch: no re-reads of *d below */
+	VTB_OPAQUE(l);	/* the copy is the one fetch: no re-reads of *d below */
 	l.addr = vtb_le64(l.addr);
 	l.len = vtb_le32(l.len);
 	l.flags = vtb_le16(l.flags);

@@ -42,6 +42,19 @@ static inline size_t fz_bytes(struct fz *f, void *dst, size_t len)
 	return n;
 }
 
+/* The driver's write at off (already taken from the input): up to max
+ * bytes of input into [base, base+size), clipped at its end. */
+static inline void fz_write(struct fz *f, uint8_t *base, size_t size, uint32_t off, uint8_t max)
+{
+	uint8_t n = (uint8_t)(fz_u8(f) % (max + 1u));
+	if (!base || !size)
+		return;
+	off %= size;
+	if (n > size - off)
+		n = (uint8_t)(size - off);
+	fz_bytes(f, base + off, n);
+}
+
 #define FZ_CHECK(cond, ...)                                                              \
 	do {                                                                               \
 		if (!(cond)) {                                                             \

@@ -264,24 +264,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned ops = 0; f.n && ops < 400; ops++) {
 		uint8_t op = fz_u8(&f);
 		switch (op % 4) {
-		case 0: {
-			char *base;
-			uint64_t len;
+		case 0:
 			switch ((op >> 2) % 3) {
-			case 0: base = fe.env.ram; len = fe.env.ram_used; break;
-			case 1: base = fe.env.ram + env.shared_gpa; len = env.shared_size; break;
-			default: base = be.env.be_ram; len = be_dom.ram_fd >= 0 ? be_dom.ram_size : 0; break;
+			case 0: fz_write(&f, (uint8_t *)fe.env.ram, fe.env.ram_used, fz_u32(&f), 16); break;
+			case 1: fz_write(&f, (uint8_t *)fe.env.ram + env.shared_gpa, env.shared_size, fz_u32(&f), 16); break;
+			default: fz_write(&f, (uint8_t *)be_ram, be_ram ? be_dom.ram_size : 0, fz_u32(&f), 16); break;
 			}
-			uint32_t off = fz_u32(&f);
-			uint8_t n = fz_u8(&f) % 17;
-			if (!base || !len)
-				break;
-			off %= len;
-			if (n > len - off)
-				n = (uint8_t)(len - off);
-			fz_bytes(&f, base + off, n);
 			break;
-		}
 		case 1: {
 			if (nheld == HELD)
 				break;

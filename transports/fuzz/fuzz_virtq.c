@@ -49,22 +49,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (f.n) {
 		uint8_t op = fz_u8(&f);
 		switch (op % 5) {
-		case 0: {	/* the driver writes the ring */
-			uint32_t off = fz_u16(&f) % rb;
-			uint8_t len = fz_u8(&f) % 32;
-			if (len > rb - off)
-				len = (uint8_t)(rb - off);
-			fz_bytes(&f, ring + off, len);
+		case 0:		/* the driver writes the ring */
+			fz_write(&f, ring, rb, fz_u16(&f), 31);
 			break;
-		}
-		case 1: {	/* ... or an indirect table */
-			uint32_t off = fz_u16(&f) % IND_SIZE;
-			uint8_t len = fz_u8(&f) % 32;
-			if (len > IND_SIZE - off)
-				len = (uint8_t)(IND_SIZE - off);
-			fz_bytes(&f, ind + off, len);
+		case 1:		/* ... or an indirect table */
+			fz_write(&f, ind, IND_SIZE, fz_u16(&f), 31);
 			break;
-		}
 		case 2: {	/* the device pops */
 			struct vtb_chain c = { .seg = segs, .max_seg = (uint16_t)(1 + fz_u8(&f) % MAX_SEG) };
 			int r = vtb_vqdev_pop(vq, &c);
