@@ -204,7 +204,7 @@ def e2e(tmp):
     result(f"{len(rows)} result rows match results/schema.json", rows and not bad, str(bad[:5]))
     result("e2e ran with the eBPF probes on", meta.get("probes", {}).get("state") == "on", str(meta.get("probes")))
     cal = meta.get("calibration", {})
-    figs = ("memcpy_4k", "memcpy_64k", "memcpy_1m", "hv_call_ns", "hv_gbps", "pingpong_ns", "eventfd_rtt_ns",
+    figs = ("memcpy_4k", "memcpy_64k", "memcpy_1m", "hv_call_ns", "hv_seg_ns", "hv_gbps", "pingpong_ns", "eventfd_rtt_ns",
             "futex_rtt_ns", "syscall_ns", "map_ns", "map_batch_ns")
     result("meta.json carries the calibration at start and end, every figure positive",
            all(cal.get(e) and cal[e]["ok"] and all(cal[e][f]["v"] > 0 and cal[e][f]["spread_pct"] >= 0 for f in figs)
@@ -262,6 +262,11 @@ def e2e(tmp):
             # sender's view shows too little space; sync sends one per request
             # and one per completion.
             copies, sendv = fe["copies"] + be["copies"], fe["xport_ops"] + be["xport_ops"]
+            # A sendv carries a header and its payload pieces: never fewer
+            # pieces than calls, and batch gathers up to 8 messages.
+            segs = fe["copy_segs"] + be["copy_segs"]
+            if not copies <= segs <= copies * 3 * 8:
+                problems.append(f"argo: {segs} pieces in {copies} hypervisor copies")
             if fe["maps"] or be["maps"] or not sendv - 4 <= copies <= 2 * sendv + 4:
                 problems.append(f"argo: copies {fe['copies']}+{be['copies']} vs sendv {fe['xport_ops']}+{be['xport_ops']}")
             sends = {("blk", "randread"): 2, ("blk", "read"): 2, ("blk", "write"): 2, ("blk", "randrw"): 2,

@@ -31,6 +31,7 @@ struct vtb_calib {
 	bool ok;
 	struct vtb_fig memcpy_gbps[VTB_CAL_NSIZES];	/* GB/s (1e9 B/s) */
 	struct vtb_fig hv_call_ns;	/* a 64-byte hypervisor copy (process_vm_writev on proc) */
+	struct vtb_fig hv_seg_ns;	/* each further piece of one call (8 x 64 B, 8 pages): checked and pinned alone */
 	struct vtb_fig hv_gbps;		/* hypervisor-copy bandwidth, 1 MiB per call */
 	struct vtb_fig pingpong_ns;	/* cache-line round trip between the two CPUs */
 	struct vtb_fig eventfd_rtt_ns;	/* doorbell and back, blocking, one process per CPU */

@@ -542,6 +542,7 @@ static int cmd_calibrate(int argc, char **argv)
 		for (int i = 0; i < VTB_CAL_NSIZES; i++)
 			printf("  memcpy %-6s            %9.2f GB/s   +-%.1f%%\n", sz[i], c.memcpy_gbps[i].v, c.memcpy_gbps[i].spread_pct);
 		printf("  hypervisor copy, per call  %9.0f ns     +-%.1f%%  (process_vm_writev, 64 B)\n", c.hv_call_ns.v, c.hv_call_ns.spread_pct);
+		printf("  hypervisor copy, per piece %9.0f ns     +-%.1f%%  (each further iovec of one call)\n", c.hv_seg_ns.v, c.hv_seg_ns.spread_pct);
 		printf("  hypervisor copy bandwidth  %9.2f GB/s   +-%.1f%%  (1 MiB per call)\n", c.hv_gbps.v, c.hv_gbps.spread_pct);
 		printf("  cache-line ping-pong       %9.0f ns     +-%.1f%%  (round trip)\n", c.pingpong_ns.v, c.pingpong_ns.spread_pct);
 		printf("  doorbell round trip eventfd%9.0f ns     +-%.1f%%\n", c.eventfd_rtt_ns.v, c.eventfd_rtt_ns.spread_pct);

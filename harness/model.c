@@ -17,7 +17,11 @@ void vtb_model_terms(const struct vtb_calib *c, const struct vtb_model_cell *x, 
 	for (int d = 0; d < 2; d++) {
 		const struct vtb_plat_counters *k = &x->d[d];
 		double *t = o->term[d];
-		t[VTB_MT_HV_COPY] = (k->copies * c->hv_call_ns.v + (c->hv_gbps.v > 0 ? k->copy_bytes / c->hv_gbps.v : 0)) / ops;
+		/* A call, each further piece it carries (checked and pinned on its
+		 * own: 8 pieces cost 3x one here), and the bytes. */
+		double segs = k->copy_segs > k->copies ? (double)(k->copy_segs - k->copies) : 0;
+		t[VTB_MT_HV_COPY] = (k->copies * c->hv_call_ns.v + segs * c->hv_seg_ns.v +
+				     (c->hv_gbps.v > 0 ? k->copy_bytes / c->hv_gbps.v : 0)) / ops;
 		double bw = k->bounce_copies ? memcpy_gbps_for(c, (double)k->bounce_bytes / k->bounce_copies) : 0;
 		t[VTB_MT_BOUNCE] = bw > 0 ? k->bounce_bytes / bw / ops : 0;
 		double pages = (double)k->map_bytes / 4096;

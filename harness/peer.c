@@ -110,6 +110,7 @@ static void stop(pid_t pid)
 static int dpdk_run(const struct vtb_cellp *c, struct vtb_cell_result *r)
 {
 	char sock[128], prefix_d[64], prefix_u[64], vdev_d[200], vdev_u[200], lc_d[32], lc_u[32], txpkts[32];
+	char txd[32], rxd[32];
 	int pid = (int)getpid();
 	bool tx = !strcmp(c->mode, "tx");
 	int cpu_fe = c->cpu_fe >= 0 ? c->cpu_fe : 0, cpu_be = c->cpu_be >= 0 ? c->cpu_be : 1;
@@ -121,7 +122,11 @@ static int dpdk_run(const struct vtb_cellp *c, struct vtb_cell_result *r)
 	snprintf(prefix_d, sizeof(prefix_d), "--file-prefix=vtb-vh-%d", pid);
 	snprintf(prefix_u, sizeof(prefix_u), "--file-prefix=vtb-vu-%d", pid);
 	snprintf(vdev_d, sizeof(vdev_d), "net_vhost0,iface=%s,queues=1", sock);
-	snprintf(vdev_u, sizeof(vdev_u), "net_virtio_user0,path=%s,queues=1", sock);
+	/* The same ring size as vtbench's queues (qsize): virtio-user keeps up
+	 * to a whole ring in flight, freeing completions lazily. */
+	snprintf(vdev_u, sizeof(vdev_u), "net_virtio_user0,path=%s,queues=1,queue_size=%u", sock, c->qsize);
+	snprintf(txd, sizeof(txd), "--txd=%u", c->qsize);
+	snprintf(rxd, sizeof(rxd), "--rxd=%u", c->qsize);
 	/* Each side forwards on its domain's CPU; its main lcore, which only
 	 * prints, sleeps on the other. */
 	snprintf(lc_d, sizeof(lc_d), "0@%d,1@%d", cpu_fe, cpu_be);
@@ -129,10 +134,10 @@ static int dpdk_run(const struct vtb_cellp *c, struct vtb_cell_result *r)
 	snprintf(txpkts, sizeof(txpkts), "--txpkts=%d", c->size);
 	char *dev_argv[] = { TESTPMD, "--lcores", lc_d, "--no-huge", "--no-pci", "-m", "256", prefix_d, "--vdev", vdev_d,
 			     "--", tx ? "--forward-mode=rxonly" : "--forward-mode=txonly", txpkts, "--stats-period=1",
-			     "--nb-cores=1", "--total-num-mbufs=8192", NULL };
+			     "--nb-cores=1", "--total-num-mbufs=8192", txd, rxd, NULL };
 	char *drv_argv[] = { TESTPMD, "--lcores", lc_u, "--no-huge", "--no-pci", "-m", "256", prefix_u, "--vdev", vdev_u,
 			     "--", tx ? "--forward-mode=txonly" : "--forward-mode=rxonly", txpkts, "--stats-period=1",
-			     "--nb-cores=1", "--total-num-mbufs=8192", NULL };
+			     "--nb-cores=1", "--total-num-mbufs=8192", txd, rxd, NULL };
 	/* The receiver's statistics are read; the other side's are not. */
 	int out = -1;
 	pid_t dev = spawn_testpmd(dev_argv, tx ? &out : NULL), drv = -1;

@@ -60,10 +60,10 @@ static double per(uint64_t v, uint64_t ops)
 
 static void counters(FILE *f, const struct vtb_plat_counters *c)
 {
-	fprintf(f, "{\"copies\":%llu,\"copy_bytes\":%llu,\"maps\":%llu,\"map_bytes\":%llu,"
+	fprintf(f, "{\"copies\":%llu,\"copy_bytes\":%llu,\"copy_segs\":%llu,\"maps\":%llu,\"map_bytes\":%llu,"
 		   "\"unmaps\":%llu,\"unmaps_keep_va\":%llu,\"flushes\":%llu,\"notifies\":%llu,\"notifies_suppressed\":%llu,"
 		   "\"waits\":%llu,\"exits\":%llu,\"bounce_copies\":%llu,\"bounce_bytes\":%llu,\"xport_ops\":%llu}",
-		(unsigned long long)c->copies, (unsigned long long)c->copy_bytes,
+		(unsigned long long)c->copies, (unsigned long long)c->copy_bytes, (unsigned long long)c->copy_segs,
 		(unsigned long long)c->maps, (unsigned long long)c->map_bytes,
 		(unsigned long long)c->unmaps, (unsigned long long)c->unmaps_keep_va, (unsigned long long)c->flushes,
 		(unsigned long long)c->notifies, (unsigned long long)c->notifies_suppressed,

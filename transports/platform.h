@@ -26,6 +26,7 @@ struct vtb_doorbell {
 struct vtb_plat_counters {
 	uint64_t copies;	/* hypervisor copy calls */
 	uint64_t copy_bytes;
+	uint64_t copy_segs;	/* pieces those calls moved: each is checked and pinned on its own */
 	uint64_t maps;
 	uint64_t map_bytes;
 	uint64_t unmaps;

@@ -71,6 +71,8 @@ struct vtb_transport_ops {
 	int (*fe_open)(struct vtb_xenv *env, uint64_t wanted, void **fe);
 	int (*fe_add)(void *fe, unsigned q, const struct vtb_sg *sg, unsigned nout,
 		      unsigned nin, void *token);
+	/* Offers what fe_add queued: the device may see nothing before it
+	 * (the split ring publishes its index once per kick). */
 	void (*fe_kick)(void *fe, unsigned q);
 	void *(*fe_get)(void *fe, unsigned q, uint32_t *len);
 	unsigned (*fe_free)(void *fe, unsigned q);
@@ -84,7 +86,9 @@ struct vtb_transport_ops {
 	int (*be_open)(struct vtb_xenv *env, void **be);
 	int (*be_pop)(void *be, unsigned q, struct vtb_req *req);
 	int (*be_push)(void *be, struct vtb_req *req, uint32_t written);
-	void (*be_flush)(void *be);		/* send the interrupts now due */
+	/* Publishes what be_push completed (the split ring's used index moves
+	 * once per flush) and sends the interrupts now due. */
+	void (*be_flush)(void *be);
 	/* Re-arms kicks on the queues in qmask (the ones the device model waits
 	 * on); true if one of them already has work. */
 	bool (*be_enable_notify)(void *be, uint32_t qmask);

@@ -72,6 +72,7 @@ int vtb_vring_fe_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 		struct vtb_vqd_params p = {
 			.num = n, .ring = ring, .event_idx = env->features & VTB_BIT(VTB_F_EVENT_IDX), .packed = packed,
 			.indirect = ind, .indirect_addr = ind_addr, .indirect_max = VTB_REQ_MAX_SEG,
+			.defer_avail = true,	/* fe_kick publishes each batch */
 		};
 		vtb_vqd_init(fe->vq[q], &p);
 		if (env->poll)
@@ -118,7 +119,8 @@ int vtb_vring_fe_add(void *p, unsigned q, const struct vtb_sg *sg, unsigned nout
 	r->token = token;
 	r->nout = nout;
 	r->nin = nin;
-	memcpy(r->orig, sg, total * sizeof(*sg));
+	for (unsigned i = 0; i < total; i++)	/* mostly one: no memcpy call */
+		r->orig[i] = sg[i];
 	if (fe->pol->fe_map) {
 		if ((err = fe->pol->fe_map(fe, r, dev)))
 			return err;	/* -ENOSPC: bounce or grant space exhausted, try later */
@@ -282,6 +284,11 @@ int vtb_vring_be_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 			.event_idx = be->st.features & VTB_BIT(VTB_F_EVENT_IDX),
 			.indirect = be->st.features & VTB_BIT(VTB_F_INDIRECT_DESC),
 			.xlate = be_xlate, .xlate_ctx = be,
+			/* The driver sees completions in groups of 8 and at every
+			 * be_flush: a group shares the used index's cache line
+			 * transfer, yet the driver can refill while the device
+			 * still works through a burst. */
+			.used_batch = 8,
 		};
 		vtb_vqdev_init(be->vq[q], &p);
 		if (env->poll)

@@ -36,7 +36,9 @@ struct vtb_vqd {
 	uint16_t avail_idx;	/* private shadow; the shared one is write-only */
 	uint16_t kicked_idx;	/* avail_idx at the last kick decision */
 	uint16_t last_used;
+	uint16_t used_seen;	/* used->idx as last read and validated */
 	bool event_idx;
+	bool defer_avail;
 	bool broken;
 	bool packed;
 	/* packed: positions wrap with these counters (§2.8.1) */
@@ -79,6 +81,7 @@ struct vtb_vqd *vtb_vqd_init(void *mem, const struct vtb_vqd_params *p)
 	vq->num = p->num;
 	vq->num_free = p->num;
 	vq->event_idx = p->event_idx;
+	vq->defer_avail = p->defer_avail;
 	if (p->packed) {
 		if (p->indirect)
 			return NULL;	/* indirect tables: split layout only here */
@@ -279,7 +282,8 @@ int vtb_vqd_add(struct vtb_vqd *vq, const struct vtb_sg *sg, unsigned nout,
 	vq->avail->ring[vq->avail_idx & (vq->num - 1)] = vtb_le16(head);
 	vq->avail_idx++;
 	/* Descriptors and ring entry before the index (virtio_wmb). */
-	VTB_STORE_RELEASE(vq->avail->idx, vtb_le16(vq->avail_idx));
+	if (!vq->defer_avail)
+		VTB_STORE_RELEASE(vq->avail->idx, vtb_le16(vq->avail_idx));
 	return 0;
 }
 
@@ -293,6 +297,8 @@ bool vtb_vqd_kick_prepare(struct vtb_vqd *vq)
 	vq->kicked_idx = new;
 	if (old == new)
 		return false;
+	if (vq->defer_avail)	/* the whole batch at once (virtio_wmb) */
+		VTB_STORE_RELEASE(vq->avail->idx, vtb_le16(new));
 	vtb_mb();	/* avail idx visible before we read the device's wish */
 	if (vq->event_idx)
 		need = vtb_need_event(vtb_le16(VTB_READ_ONCE(*vq->avail_event)), new, old);
@@ -307,12 +313,17 @@ void *vtb_vqd_get_used(struct vtb_vqd *vq, uint32_t *len)
 		return NULL;
 	if (vq->packed)
 		return pvqd_get_used(vq, len);
-	uint16_t used_idx = vtb_le16(VTB_LOAD_ACQUIRE(vq->used->idx));
-	if (used_idx == vq->last_used)
-		return NULL;
-	if ((uint16_t)(used_idx - vq->last_used) > vq->num) {
-		vq->broken = true;
-		return NULL;
+	/* The device's index is read (and its cache line pulled over) only
+	 * once what it last said has been consumed. */
+	if (vq->used_seen == vq->last_used) {
+		uint16_t used_idx = vtb_le16(VTB_LOAD_ACQUIRE(vq->used->idx));
+		if (used_idx == vq->last_used)
+			return NULL;
+		if ((uint16_t)(used_idx - vq->last_used) > vq->num) {
+			vq->broken = true;
+			return NULL;
+		}
+		vq->used_seen = used_idx;
 	}
 	struct vtb_vring_used_elem *e = &vq->used->ring[vq->last_used & (vq->num - 1)];
 	uint32_t id = vtb_le32(VTB_READ_ONCE(e->id));
@@ -367,7 +378,10 @@ uint16_t vtb_vqd_num(const struct vtb_vqd *vq) { return vq->num; }
 struct vtb_vqdev {
 	uint16_t num;
 	uint16_t last_avail;
+	uint16_t avail_seen;	/* avail->idx as last read and validated */
 	uint16_t used_idx;
+	uint16_t used_pub;	/* used_idx as last published */
+	uint16_t used_batch;
 	uint16_t signalled_used;
 	uint16_t inflight;
 	bool event_idx;
@@ -406,6 +420,7 @@ struct vtb_vqdev *vtb_vqdev_init(void *mem, const struct vtb_vqdev_params *p)
 	vq->num = p->num;
 	vq->event_idx = p->event_idx;
 	vq->indirect = p->indirect;
+	vq->used_batch = p->used_batch ? p->used_batch : 1;
 	if (p->packed) {
 		if (p->indirect)
 			return NULL;
@@ -606,11 +621,17 @@ int vtb_vqdev_pop(struct vtb_vqdev *vq, struct vtb_chain *c)
 		return -VTB_EIO;
 	if (vq->packed)
 		return pvqdev_pop(vq, c);
-	uint16_t avail_idx = vtb_le16(VTB_LOAD_ACQUIRE(vq->avail->idx));
-	if (avail_idx == vq->last_avail)
-		return 0;
-	if ((uint16_t)(avail_idx - vq->last_avail) > vq->num)
-		return vqdev_fail(vq, -VTB_EPROTO);
+	/* The driver's index is read once per batch: only when everything it
+	 * last offered has been popped.  What was read is validated then and
+	 * never re-read. */
+	if (vq->avail_seen == vq->last_avail) {
+		uint16_t avail_idx = vtb_le16(VTB_LOAD_ACQUIRE(vq->avail->idx));
+		if (avail_idx == vq->last_avail)
+			return 0;
+		if ((uint16_t)(avail_idx - vq->last_avail) > vq->num)
+			return vqdev_fail(vq, -VTB_EPROTO);
+		vq->avail_seen = avail_idx;
+	}
 	uint16_t head = vtb_le16(VTB_READ_ONCE(vq->avail->ring[vq->last_avail & (vq->num - 1)]));
 	if (head >= vq->num)
 		return vqdev_fail(vq, -VTB_ERANGE);
@@ -663,7 +684,10 @@ int vtb_vqdev_push(struct vtb_vqdev *vq, uint16_t head, uint32_t len)
 	VTB_WRITE_ONCE(e->id, vtb_le32(head));
 	VTB_WRITE_ONCE(e->len, vtb_le32(len));
 	vq->used_idx++;
-	VTB_STORE_RELEASE(vq->used->idx, vtb_le16(vq->used_idx));
+	if ((uint16_t)(vq->used_idx - vq->used_pub) >= vq->used_batch) {
+		VTB_STORE_RELEASE(vq->used->idx, vtb_le16(vq->used_idx));
+		vq->used_pub = vq->used_idx;
+	}
 	return 0;
 }
 
@@ -672,6 +696,10 @@ bool vtb_vqdev_need_notify(struct vtb_vqdev *vq)
 	if (vq->packed)
 		return pvqdev_need_notify(vq);
 	uint16_t old = vq->signalled_used, new = vq->used_idx;
+	if (vq->used_pub != new) {	/* the batch's elements before its index */
+		VTB_STORE_RELEASE(vq->used->idx, vtb_le16(new));
+		vq->used_pub = new;
+	}
 
 	vq->signalled_used = new;
 	if (old == new)

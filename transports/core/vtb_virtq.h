@@ -43,6 +43,10 @@ struct vtb_vqd_params {
 	void *indirect;
 	uint64_t indirect_addr;
 	uint16_t indirect_max;
+	/* Split: publish avail->idx once per kick_prepare instead of per add,
+	 * as DPDK's virtio PMD does per burst: the device then pulls the index
+	 * line once per batch, not once per buffer. */
+	bool defer_avail;
 };
 
 size_t vtb_vqd_memsize(uint16_t num);
@@ -53,8 +57,9 @@ struct vtb_vqd *vtb_vqd_init(void *mem, const struct vtb_vqd_params *p);
  * -ENOSPC when descriptors are exhausted. */
 int vtb_vqd_add(struct vtb_vqd *vq, const struct vtb_sg *sg, unsigned nout,
 		unsigned nin, void *token, bool use_indirect);
-/* True if the device asked to be notified of what was added since the last
- * call (event-idx or flags); false means the notification is suppressed. */
+/* Makes what was added visible to the device (with defer_avail, nothing
+ * is visible before this), then: true if the device asked to be notified
+ * of it (event-idx or flags); false means the notification is suppressed. */
 bool vtb_vqd_kick_prepare(struct vtb_vqd *vq);
 /* Next completed buffer: returns its token and stores the used length, or
  * NULL when none.  A bad used entry breaks the queue (see vtb_vqd_broken). */
@@ -98,6 +103,10 @@ struct vtb_vqdev_params {
 	bool indirect;		/* VIRTIO_F_INDIRECT_DESC negotiated */
 	vtb_xlate_fn xlate;	/* for indirect tables */
 	void *xlate_ctx;
+	/* Split: publish used->idx once per used_batch pushes and at every
+	 * need_notify instead of per push, as vhost does per burst
+	 * (vhost_add_used_n).  0 or 1: per push. */
+	uint16_t used_batch;
 };
 
 size_t vtb_vqdev_memsize(uint16_t num);
@@ -106,8 +115,9 @@ struct vtb_vqdev *vtb_vqdev_init(void *mem, const struct vtb_vqdev_params *p);
 int vtb_vqdev_pop(struct vtb_vqdev *vq, struct vtb_chain *c);
 /* Completes head with len bytes written (heads may complete in any order). */
 int vtb_vqdev_push(struct vtb_vqdev *vq, uint16_t head, uint32_t len);
-/* True if the driver asked for an interrupt for what was pushed since the
- * last call; false means suppressed. */
+/* Makes what was pushed visible to the driver (with used_batch, the last
+ * partial batch is not visible before this), then: true if the driver asked for an interrupt
+ * for it; false means suppressed. */
 bool vtb_vqdev_need_notify(struct vtb_vqdev *vq);
 /* Ask for kicks again; returns true if work is already pending. */
 bool vtb_vqdev_enable_notify(struct vtb_vqdev *vq);

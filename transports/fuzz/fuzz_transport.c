@@ -60,6 +60,7 @@ static int fz_copy(struct vtb_plat *p, const struct vtb_dom *peer, const struct 
 		char *g = dom_base[peer->id] + ops[i].gpa;
 		memmove(to_peer ? g : ops[i].local, to_peer ? ops[i].local : g, ops[i].len);
 		p->ctr->copy_bytes += ops[i].len;
+		p->ctr->copy_segs++;
 	}
 	return 0;
 }

@@ -75,6 +75,7 @@ static int proc_copy(struct vtb_plat *p, const struct vtb_dom *peer, const struc
 		total += ops[i].len;
 	}
 	p->ctr->copies++;
+	p->ctr->copy_segs += n;
 	p->ctr->exits++;
 	ssize_t got = to_peer ? process_vm_writev(peer->pid, l, n, r, n, 0)
 			      : process_vm_readv(peer->pid, l, n, r, n, 0);

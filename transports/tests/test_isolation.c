@@ -182,6 +182,7 @@ static void one(const char *tname, const char *variant, const struct plant *pl, 
 			struct vtb_sg sg = { pl->addr, 64 };
 			static int token;
 			ok = !vtb_vqd_add(v->vq[0], &sg, pl->write ? 0 : 1, pl->write ? 1 : 0, &token, false);
+			(void)vtb_vqd_kick_prepare(v->vq[0]);	/* publishes the index */
 		}
 	}
 	int st = 0;

@@ -79,6 +79,9 @@ struct net_gen {
 	uint64_t rx_seq;	/* next frame we expect */
 	unsigned ntx, nrx;
 	struct net_buf *tx, *rx;
+	/* TX buffers not in flight, a stack: O(1) per frame at any depth. */
+	struct net_buf **tx_free;
+	unsigned ntx_free;
 	/* rr: submit times of frames in flight, by seq % qd (echo keeps order) */
 	uint64_t *sent_at;
 };
@@ -123,8 +126,12 @@ static int net_fe_init(struct vtb_gen *g)
 	n->ntx = tx ? cp->qd : 0;
 	n->nrx = rx ? cp->qd : 0;
 	n->sent_at = calloc(cp->qd, sizeof(uint64_t));
-	if (!n->sent_at || alloc_bufs(g, &n->tx, n->ntx, n->buflen) || alloc_bufs(g, &n->rx, n->nrx, n->buflen))
+	n->tx_free = calloc(n->ntx + 1, sizeof(*n->tx_free));
+	if (!n->sent_at || !n->tx_free || alloc_bufs(g, &n->tx, n->ntx, n->buflen) ||
+	    alloc_bufs(g, &n->rx, n->nrx, n->buflen))
 		return -ENOMEM;
+	for (unsigned i = n->ntx; i-- > 0;)
+		n->tx_free[n->ntx_free++] = &n->tx[i];
 	struct vtb_net_config cfg;
 	vtb_gen_config(g, 0, &cfg, sizeof(cfg));
 	if (cfg.mac[0] != 0x52 || !(vtb_le16(cfg.status) & 1))
@@ -157,12 +164,9 @@ static int net_fe_submit(struct vtb_gen *g, uint64_t now)
 	}
 	if (g->inflight >= cp->qd)
 		return 0;
-	struct net_buf *b = NULL;
-	for (unsigned i = 0; i < n->ntx && !b; i++)
-		if (!n->tx[i].busy)
-			b = &n->tx[i];
-	if (!b)
+	if (!n->ntx_free)
 		return 0;	/* TX completions are still on their way */
+	struct net_buf *b = n->tx_free[n->ntx_free - 1];
 	uint32_t len = vtb_net_frame_size(cp->size, n->tx_seq);
 	memset(b->va, 0, sizeof(struct vtb_net_hdr_v1));
 	char *f = b->va + sizeof(struct vtb_net_hdr_v1);
@@ -175,6 +179,7 @@ static int net_fe_submit(struct vtb_gen *g, uint64_t now)
 	int e = g->t->fe_add(g->x, VTB_NET_Q_TX, &sg, 1, 0, b);
 	if (e)
 		return e == -VTB_ENOSPC ? 0 : e;
+	n->ntx_free--;
 	b->busy = true;
 	b->seq = n->tx_seq;
 	b->t_submit = now;
@@ -196,6 +201,7 @@ static int net_fe_reap(struct vtb_gen *g)
 
 	while ((b = g->t->fe_get(g->x, VTB_NET_Q_TX, &len))) {
 		b->busy = false;
+		n->tx_free[n->ntx_free++] = b;
 		progress++;
 		if (!rr) {
 			g->inflight--;
@@ -233,6 +239,7 @@ static void net_fe_fini(struct vtb_gen *g)
 	if (!n)
 		return;
 	free(n->tx);
+	free(n->tx_free);
 	free(n->rx);
 	free(n->sent_at);
 	free(n);
