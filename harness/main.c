@@ -2,6 +2,7 @@
  * count what each costs.  `vtbench help` for usage. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -373,10 +374,13 @@ static int cmd_run(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/meta.json", dir);
 	write_meta(path, run_id, &cells, &host, &cal0, NULL, NULL, 0, started, NULL, 0, 0);
 	/* Each cell's reference for the model: the same workload over shm,
-	 * run first in every repetition so its figures are at hand. */
+	 * run first in every repetition so its figures are at hand; the last
+	 * one kept per placement, since the placement can flip between the
+	 * reference and the cell (a far cell priced from a near reference
+	 * was under-predicted by 60-80%). */
 	size_t *order = calloc(cells.n, sizeof(*order)), *ref = calloc(cells.n, sizeof(*ref));
-	struct vtb_model_cell *last = calloc(cells.n, sizeof(*last));
-	unsigned *last_rep = calloc(cells.n, sizeof(*last_rep));
+	struct vtb_model_cell *last = calloc(cells.n * 2, sizeof(*last));
+	unsigned *last_rep = calloc(cells.n * 2, sizeof(*last_rep));
 	if (!order || !ref || !last || !last_rep) {
 		fprintf(stderr, "vtbench: out of memory\n");
 		return 3;
@@ -470,15 +474,25 @@ static int cmd_run(int argc, char **argv)
 			memcpy(mc.cpu_s, r.cpu_s, sizeof(mc.cpu_s));
 			const struct vtb_model_cell *rc = NULL;
 			char refname[160] = "";
-			if (ref[i] != i && last_rep[ref[i]] == rep + 1) {
-				rc = &last[ref[i]];
-				vtb_cell_name(&cells.v[ref[i]], refname, sizeof(refname));
+			size_t pl = strcmp(vtb_placement_tag(pp), "far") == 0;
+			if (ref[i] != i) {
+				/* The reference in this cell's placement (this repetition's
+				 * or an earlier one), else this repetition's in the other. */
+				size_t same = ref[i] * 2 + pl, other = ref[i] * 2 + !pl;
+				size_t k = last_rep[same] ? same : last_rep[other] == rep + 1 ? other : SIZE_MAX;
+				if (k != SIZE_MAX) {
+					rc = &last[k];
+					char nm[128];
+					vtb_cell_name(&cells.v[ref[i]], nm, sizeof(nm));
+					snprintf(refname, sizeof(refname), "%s rep %u %s", nm, last_rep[k] - 1,
+						 k % 2 ? "far" : "near");
+				}
 			}
 			struct vtb_model_out mo;
 			vtb_model_predict(&calr, &mc, rc, &mo);
 			if (!r.error[0] && r.ops) {
-				last[i] = mc;
-				last_rep[i] = rep + 1;
+				last[i * 2 + pl] = mc;
+				last_rep[i * 2 + pl] = rep + 1;
 			}
 			vtb_write_row(rf, run_id, VTB_GIT_REV, &host, c, rep, &r, calr.ok && !peer ? &mo : NULL, refname);
 			/* Whole lines reach the disk as each cell completes. */

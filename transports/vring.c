@@ -284,11 +284,13 @@ int vtb_vring_be_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 			.event_idx = be->st.features & VTB_BIT(VTB_F_EVENT_IDX),
 			.indirect = be->st.features & VTB_BIT(VTB_F_INDIRECT_DESC),
 			.xlate = be_xlate, .xlate_ctx = be,
-			/* The driver sees completions in groups of 8 and at every
-			 * be_flush: a group shares the used index's cache line
-			 * transfer, yet the driver can refill while the device
-			 * still works through a burst. */
-			.used_batch = 8,
+			/* The driver sees completions in groups of 32 (vhost's
+			 * burst) and at every be_flush: a group shares the used
+			 * index's cache-line transfer, yet at depth the driver
+			 * refills while the device works through the rest.
+			 * Measured at net tx 64 B, qd 128: 8 -> 31.5, 16 -> 32.7,
+			 * 32 -> 33.4 Mpps. */
+			.used_batch = 32,
 		};
 		vtb_vqdev_init(be->vq[q], &p);
 		if (env->poll)
