@@ -2,7 +2,6 @@
  * count what each costs.  `vtbench help` for usage. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -478,9 +477,9 @@ static int cmd_run(int argc, char **argv)
 			if (ref[i] != i) {
 				/* The reference in this cell's placement (this repetition's
 				 * or an earlier one), else this repetition's in the other. */
-				size_t same = ref[i] * 2 + pl, other = ref[i] * 2 + !pl;
-				size_t k = last_rep[same] ? same : last_rep[other] == rep + 1 ? other : SIZE_MAX;
-				if (k != SIZE_MAX) {
+				int s = vtb_model_pick_ref(&last_rep[ref[i] * 2], (unsigned)pl, rep + 1);
+				size_t k = ref[i] * 2 + (size_t)s;
+				if (s >= 0) {
 					rc = &last[k];
 					char nm[128];
 					vtb_cell_name(&cells.v[ref[i]], nm, sizeof(nm));

@@ -68,6 +68,14 @@ static void limit(const struct vtb_calib *c, const struct vtb_model_cell *x, str
 	}
 }
 
+int vtb_model_pick_ref(const unsigned seen[2], unsigned pl, unsigned rep)
+{
+	pl = pl ? 1 : 0;
+	if (seen[pl])
+		return (int)pl;
+	return seen[!pl] == rep ? (int)!pl : -1;
+}
+
 void vtb_model_predict(const struct vtb_calib *c, const struct vtb_model_cell *x,
 		       const struct vtb_model_cell *ref, struct vtb_model_out *o)
 {
@@ -91,10 +99,21 @@ void vtb_model_predict(const struct vtb_calib *c, const struct vtb_model_cell *x
 		return;
 	}
 	/* Pipelined: the busier domain sets the pace, unless the reference's
-	 * own pace is slower still. */
+	 * own pace is slower still.  In event mode a domain's idle time in the
+	 * reference is its sleeps and wake-ups, which do not shrink when its
+	 * work grows: it stays, and each blocking wait beyond the reference's
+	 * adds a wake-up (half a doorbell round trip) of its own.  In poll
+	 * mode the idle time is spinning, counted in the CPU time already. */
 	o->predicted_ns = t_ref;
+	double wake = c->eventfd_rtt_ns.v / 2;
 	for (int d = 0; d < 2; d++) {
-		double busy = ref->cpu_s[d] * 1e9 / (double)ref->ops + o->work_ns[d] - r.work_ns[d];
+		double cpu_ref = ref->cpu_s[d] * 1e9 / (double)ref->ops;
+		double busy = cpu_ref + o->work_ns[d] - r.work_ns[d];
+		if (!x->poll) {
+			double more = (double)x->d[d].waits / (double)(x->ops ? x->ops : 1) -
+				      (double)ref->d[d].waits / (double)ref->ops;
+			busy += (t_ref > cpu_ref ? t_ref - cpu_ref : 0) + (more > 0 ? more * wake : 0);
+		}
 		if (busy > o->predicted_ns)
 			o->predicted_ns = busy;
 	}

@@ -49,4 +49,10 @@ void vtb_model_terms(const struct vtb_calib *c, const struct vtb_model_cell *x, 
 void vtb_model_predict(const struct vtb_calib *c, const struct vtb_model_cell *x,
 		       const struct vtb_model_cell *ref, struct vtb_model_out *o);
 
+/* Which of a reference's two latest measurements (slot 0: near, 1: far;
+ * seen[k] the 1-based repetition it was taken in, 0: none yet) prices a
+ * cell measured in placement pl during repetition rep (1-based): the one in
+ * the cell's placement, else this repetition's in the other; -1: none. */
+int vtb_model_pick_ref(const unsigned seen[2], unsigned pl, unsigned rep);
+
 #endif

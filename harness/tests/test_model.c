@@ -81,6 +81,34 @@ int main(void)
 	CHECK(!strcmp(o.limit, "map"));
 	NEAR(o.limit_ns, be_map);
 
+	/* Event mode at depth: the reference idles 6 us (FE) and 7 us (BE) of
+	 * its 10 us per op in sleeps and wake-ups, which stay; the BE waits
+	 * 2 more times per op than in the reference, a wake-up (10 us) each. */
+	struct vtb_model_cell ev = x, evref = { .ops = 1000, .seconds = 0.01, .qd = 16, .poll = false,
+						 .cpu_s = { 0.004, 0.003 } };
+	ev.qd = 16;
+	ev.d[0].waits = 500;
+	ev.d[1].waits = 2500;
+	evref.d[0] = (struct vtb_plat_counters){ .notifies = 1000, .waits = 500 };
+	evref.d[1] = (struct vtb_plat_counters){ .notifies = 1000, .waits = 500 };
+	vtb_model_predict(&c, &ev, &evref, &o);
+	double ev_fe = 4000 + fe_bounce + 6000;				/* doorbells cancel: 10819.2 */
+	double ev_be = 3000 + (be_map + be_hv + 3.5 * 200 - 1.5 * 200) + 7000 + 2 * 10000;	/* 50800 */
+	CHECK(ev_be > ev_fe);
+	NEAR(o.predicted_ns, ev_be);
+	/* The same in poll mode: spinning is CPU time, no idle to keep. */
+	ev.poll = evref.poll = true;
+	vtb_model_predict(&c, &ev, &evref, &o);
+	NEAR(o.predicted_ns, 3000 + be_map + be_hv + 3.5 * 200 - 1.5 * 200);
+
+	/* The reference: the cell's placement from any repetition so far, else
+	 * this repetition's in the other placement, else none. */
+	CHECK_EQ(vtb_model_pick_ref((unsigned[2]){ 3, 3 }, 1, 3), 1);
+	CHECK_EQ(vtb_model_pick_ref((unsigned[2]){ 3, 1 }, 1, 3), 1);	/* far, two repetitions ago */
+	CHECK_EQ(vtb_model_pick_ref((unsigned[2]){ 3, 0 }, 1, 3), 0);	/* no far one yet */
+	CHECK_EQ(vtb_model_pick_ref((unsigned[2]){ 2, 0 }, 1, 3), -1);	/* near, but from another repetition */
+	CHECK_EQ(vtb_model_pick_ref((unsigned[2]){ 0, 0 }, 0, 1), -1);
+
 	/* Poll mode, nothing but the ring: the ping-pong floor per request in flight. */
 	struct vtb_model_cell shm = { .ops = 100, .seconds = 1e-4, .qd = 4, .poll = true };
 	vtb_model_predict(&c, &shm, NULL, &o);
