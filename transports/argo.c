@@ -20,12 +20,15 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/vtb_argo.h"
 #include "transport.h"
 
 #define RING_BYTES (1u << 20)		/* each side's ring data */
-#define AR_SLOT_MIN (8192 + 256)	/* a BE slot's buffer from the start */
+/* A BE slot holds the largest request a message can carry: out-data within
+ * one message, in-data within half the ring (both checked on receipt). */
+#define AR_SLOT_BYTES ((size_t)RING_BYTES + RING_BYTES / 2)
 #define MAXQ VTB_VDEV_MAX_QUEUES
 #define MSG_REQ 1u
 #define MSG_USED 2u
@@ -508,13 +511,13 @@ struct ar_bslot {
 	uint16_t q;
 	bool busy;
 	uint32_t out_len, in_len, written;
-	char *buf;		/* out-data then in-data, BE memory */
-	size_t cap;
+	char *buf;		/* out-data then in-data, BE memory: AR_SLOT_BYTES */
 	struct ar_used used;
 };
 
 struct ar_be {
 	struct vtb_xenv *env;
+	char *slot_mem;		/* nslot * AR_SLOT_BYTES, reserved at open */
 	struct vtb_vdev_state st;
 	int variant;
 	unsigned nq, nslot, cap;
@@ -554,16 +557,19 @@ static int ar_be_open(struct vtb_xenv *env, void **out)
 		err = -ENOMEM;
 		goto free_all;
 	}
-	/* Each slot's buffer starts large enough for a 4 KiB block request or
-	 * a full frame, so the data path does not allocate (an allocation in
-	 * the measured phase is a cost no seam counter sees; under ASan it is
-	 * an mmap the probes count); a larger request still grows it. */
+	/* Every slot's buffer is reserved at open, as large as a request can
+	 * be: the data path never allocates (an allocation in the measured
+	 * phase is a cost no seam counter sees, and under ASan an mmap the
+	 * probes count).  Address space only: pages arrive as they are used. */
+	b->slot_mem = mmap(NULL, b->nslot * AR_SLOT_BYTES, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (b->slot_mem == MAP_FAILED) {
+		b->slot_mem = NULL;
+		err = -ENOMEM;
+		goto free_all;
+	}
 	for (unsigned i = 0; i < b->nslot; i++) {
-		if (!(b->slot[i].buf = malloc(AR_SLOT_MIN))) {
-			err = -ENOMEM;
-			goto free_all;
-		}
-		b->slot[i].cap = AR_SLOT_MIN;
+		b->slot[i].buf = b->slot_mem + i * AR_SLOT_BYTES;
 		b->free[b->nfree++] = b->nslot - 1 - i;
 	}
 	for (unsigned q = 0; q < b->nq; q++)
@@ -591,8 +597,8 @@ static int ar_be_open(struct vtb_xenv *env, void **out)
 free_all:
 	for (unsigned q = 0; q < MAXQ; q++)
 		free(b->pend[q]);
-	for (unsigned i = 0; b->slot && i < b->nslot; i++)
-		free(b->slot[i].buf);
+	if (b->slot_mem)
+		munmap(b->slot_mem, b->nslot * AR_SLOT_BYTES);
 	free(b->slot);
 	free(b->free);
 	free(b->out);
@@ -620,13 +626,6 @@ static int ar_be_drain(struct ar_be *b)
 				return ar_be_fail(b, -EPROTO);
 			unsigned sid = b->free[--b->nfree];
 			struct ar_bslot *s = &b->slot[sid];
-			if (s->cap < (size_t)out_len + in_len) {
-				char *nb = realloc(s->buf, (size_t)out_len + in_len);
-				if (!nb)
-					return ar_be_fail(b, -ENOMEM);
-				s->buf = nb;
-				s->cap = (size_t)out_len + in_len;
-			}
 			s->id = vtb_le32(h.id);
 			s->q = q;
 			s->busy = true;
@@ -756,8 +755,8 @@ static bool ar_be_broken(void *p)
 static void ar_be_close(void *p)
 {
 	struct ar_be *b = p;
-	for (unsigned i = 0; i < b->nslot; i++)
-		free(b->slot[i].buf);
+	if (b->slot_mem)
+		munmap(b->slot_mem, b->nslot * AR_SLOT_BYTES);
 	for (unsigned q = 0; q < MAXQ; q++)
 		free(b->pend[q]);
 	free(b->slot);
