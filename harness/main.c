@@ -478,8 +478,8 @@ static int cmd_run(int argc, char **argv)
 				/* The reference in this cell's placement (this repetition's
 				 * or an earlier one), else this repetition's in the other. */
 				int s = vtb_model_pick_ref(&last_rep[ref[i] * 2], (unsigned)pl, rep + 1);
-				size_t k = ref[i] * 2 + (size_t)s;
 				if (s >= 0) {
+					size_t k = ref[i] * 2 + (size_t)s;
 					rc = &last[k];
 					char nm[128];
 					vtb_cell_name(&cells.v[ref[i]], nm, sizeof(nm));

@@ -670,6 +670,14 @@ int vtb_vqdev_pop(struct vtb_vqdev *vq, struct vtb_chain *c)
 	return 1;
 }
 
+/* The used elements written so far become the driver's: they before the
+ * index (virtio_wmb). */
+static void vqdev_publish_used(struct vtb_vqdev *vq)
+{
+	VTB_STORE_RELEASE(vq->used->idx, vtb_le16(vq->used_idx));
+	vq->used_pub = vq->used_idx;
+}
+
 int vtb_vqdev_push(struct vtb_vqdev *vq, uint16_t head, uint32_t len)
 {
 	if (vq->broken)
@@ -684,10 +692,8 @@ int vtb_vqdev_push(struct vtb_vqdev *vq, uint16_t head, uint32_t len)
 	VTB_WRITE_ONCE(e->id, vtb_le32(head));
 	VTB_WRITE_ONCE(e->len, vtb_le32(len));
 	vq->used_idx++;
-	if ((uint16_t)(vq->used_idx - vq->used_pub) >= vq->used_batch) {
-		VTB_STORE_RELEASE(vq->used->idx, vtb_le16(vq->used_idx));
-		vq->used_pub = vq->used_idx;
-	}
+	if ((uint16_t)(vq->used_idx - vq->used_pub) >= vq->used_batch)
+		vqdev_publish_used(vq);
 	return 0;
 }
 
@@ -696,10 +702,8 @@ bool vtb_vqdev_need_notify(struct vtb_vqdev *vq)
 	if (vq->packed)
 		return pvqdev_need_notify(vq);
 	uint16_t old = vq->signalled_used, new = vq->used_idx;
-	if (vq->used_pub != new) {	/* the batch's elements before its index */
-		VTB_STORE_RELEASE(vq->used->idx, vtb_le16(new));
-		vq->used_pub = new;
-	}
+	if (vq->used_pub != new)	/* the last, partial batch */
+		vqdev_publish_used(vq);
 
 	vq->signalled_used = new;
 	if (old == new)

@@ -70,7 +70,7 @@ struct net_buf {
 	uint64_t gpa;
 	uint64_t seq;
 	uint64_t t_submit;
-	bool busy;
+	bool busy;		/* rx: posted (tx buffers in flight are those off tx_free) */
 };
 
 struct net_gen {
@@ -126,7 +126,7 @@ static int net_fe_init(struct vtb_gen *g)
 	n->ntx = tx ? cp->qd : 0;
 	n->nrx = rx ? cp->qd : 0;
 	n->sent_at = calloc(cp->qd, sizeof(uint64_t));
-	n->tx_free = calloc(n->ntx + 1, sizeof(*n->tx_free));
+	n->tx_free = calloc(n->ntx + 1, sizeof(*n->tx_free));	/* +1: never calloc(0) (rx mode) */
 	if (!n->sent_at || !n->tx_free || alloc_bufs(g, &n->tx, n->ntx, n->buflen) ||
 	    alloc_bufs(g, &n->rx, n->nrx, n->buflen))
 		return -ENOMEM;
@@ -180,7 +180,6 @@ static int net_fe_submit(struct vtb_gen *g, uint64_t now)
 	if (e)
 		return e == -VTB_ENOSPC ? 0 : e;
 	n->ntx_free--;
-	b->busy = true;
 	b->seq = n->tx_seq;
 	b->t_submit = now;
 	n->sent_at[n->tx_seq % cp->qd] = now;
@@ -200,7 +199,6 @@ static int net_fe_reap(struct vtb_gen *g)
 	bool repost = false;
 
 	while ((b = g->t->fe_get(g->x, VTB_NET_Q_TX, &len))) {
-		b->busy = false;
 		n->tx_free[n->ntx_free++] = b;
 		progress++;
 		if (!rr) {
