@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,19 +23,35 @@
 #include "probes.h"
 #include "vtb_usdt.h"
 
+/* Each writer owns whole cache lines (128 B: the adjacent-line prefetcher
+ * pairs 64 B lines), so the measurement adds no cross-domain line traffic:
+ * the BE polls control flags that change only at phase boundaries, and no
+ * line holds both a counter the FE bumps on every op and one of the BE's. */
+#define VTB_SHARED_LINE 128
+
+struct dom_counters {
+	_Alignas(VTB_SHARED_LINE) struct vtb_plat_counters live;	/* the domain's seam counters */
+	struct vtb_plat_counters snap;	/* at the start of its own measured phase */
+};
+
 struct shared {
-	uint32_t stop;			/* FE -> BE: finish */
+	/* Written by the FE or the harness a few times per cell, read by both. */
+	_Alignas(VTB_SHARED_LINE) uint32_t stop;	/* FE -> BE: finish */
 	uint32_t measuring;		/* FE -> BE: the measured phase has begun */
 	uint32_t measure_end;		/* FE -> BE: ... and has ended */
-	uint32_t be_ready;
 	uint32_t pids_ready;		/* harness -> domains: fe_pid and be_pid are set */
 	pid_t fe_pid, be_pid;
-	struct vtb_plat_counters live[2];	/* each domain's seam counters */
-	struct vtb_plat_counters snap[2];	/* each at the start of its own measured phase */
-	struct vtb_cell_result r;
+	_Alignas(VTB_SHARED_LINE) uint32_t be_ready;	/* BE -> harness */
+	/* [0]: the FE's lines, [1]: the BE's. */
+	_Alignas(VTB_SHARED_LINE) struct dom_counters dom[2];
+	/* Results: the FE writes its figures per op, the BE its own only at the end. */
+	_Alignas(VTB_SHARED_LINE) struct vtb_cell_result r;
 	char be_error[256];
 	char fe_error[256];
 };
+_Static_assert(sizeof(struct dom_counters) % VTB_SHARED_LINE == 0, "a domain's counters end on its own line");
+_Static_assert(offsetof(struct shared, dom) % VTB_SHARED_LINE == 0 && offsetof(struct shared, be_ready) % VTB_SHARED_LINE == 0 &&
+	       offsetof(struct shared, r) % VTB_SHARED_LINE == 0, "each writer's block starts a line");
 
 static uint64_t cpu_ns(clockid_t clk)
 {
@@ -85,7 +102,7 @@ static void be_phase_end(struct be_phase *ph)
 {
 	struct shared *sh = ph->sh;
 	VTB_USDT_PHASE(1, 0);
-	uint64_t *a = (uint64_t *)ph->plat->ctr, *b = (uint64_t *)&sh->snap[1], *o = (uint64_t *)&sh->r.d[1];
+	uint64_t *a = (uint64_t *)ph->plat->ctr, *b = (uint64_t *)&sh->dom[1].snap, *o = (uint64_t *)&sh->r.d[1];
 	for (size_t i = 0; i < sizeof(struct vtb_plat_counters) / 8; i++)
 		o[i] = a[i] - b[i];
 	sh->r.cpu_s[1] = (double)(cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - ph->cpu0) / 1e9;
@@ -104,7 +121,7 @@ static void be_phase_track(struct be_phase *ph)
 	if (!ph->measuring && __atomic_load_n(&sh->measuring, __ATOMIC_ACQUIRE)) {
 		vtb_perfctr_start(ph->pc);
 		ph->cpu0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
-		sh->snap[1] = *ph->plat->ctr;
+		sh->dom[1].snap = *ph->plat->ctr;
 		VTB_USDT_PHASE(1, 1);
 		ph->measuring = true;
 	}
@@ -135,7 +152,7 @@ static int be_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 {
 	const struct vtb_workload_ops *w = vtb_workload_find(cp->device);
 	const struct vtb_transport_ops *t = vtb_transport_find(cp->transport);
-	struct vtb_plat plat = { &vtb_platform_proc, &sh->live[1] };
+	struct vtb_plat plat = { &vtb_platform_proc, &sh->dom[1].live };
 	struct vtb_perfctr pc;
 	/* Each domain times and counts its own measured phase: another
 	 * process's CPU clock is only as fresh as its last tick, and the
@@ -240,7 +257,7 @@ static int fe_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 {
 	const struct vtb_workload_ops *w = vtb_workload_find(cp->device);
 	const struct vtb_transport_ops *t = vtb_transport_find(cp->transport);
-	struct vtb_plat plat = { &vtb_platform_proc, &sh->live[0] };
+	struct vtb_plat plat = { &vtb_platform_proc, &sh->dom[0].live };
 	struct fe_state fs = { .sh = sh, .target = cp->ops, .usdt = cp->probes_on ? cp->usdt : 0 };
 	struct vtb_perfctr pc;
 	struct vtb_gen g = { .t = t, .env = env, .cp = cp, .done = fe_done, .harness = &fs };
@@ -275,7 +292,7 @@ static int fe_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 			vtb_hist_reset(&sh->r.usdt_user);
 			vtb_perfctr_start(&pc);
 			cpu0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
-			sh->snap[0] = sh->live[0];
+			sh->dom[0].snap = sh->dom[0].live;
 			VTB_USDT_PHASE(0, 1);
 			fs.measuring = true;
 			__atomic_store_n(&sh->measuring, 1, __ATOMIC_RELEASE);
@@ -319,7 +336,7 @@ static int fe_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 		t->fe_disable_cb(g.x);
 	}
 	VTB_USDT_PHASE(0, 0);
-	uint64_t *a = (uint64_t *)&sh->live[0], *b = (uint64_t *)&sh->snap[0], *o = (uint64_t *)&sh->r.d[0];
+	uint64_t *a = (uint64_t *)&sh->dom[0].live, *b = (uint64_t *)&sh->dom[0].snap, *o = (uint64_t *)&sh->r.d[0];
 	for (size_t i = 0; i < sizeof(struct vtb_plat_counters) / 8; i++)
 		o[i] = a[i] - b[i];
 	uint64_t end = fs.t_end ? fs.t_end : vtb_now_ns();
