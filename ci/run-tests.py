@@ -414,6 +414,14 @@ def cli(tmp):
     result("impossible combination: exit 2", p.returncode == 2 and "size=4" in p.stderr, p.stderr)
     p = run([VTB, "frobnicate"])
     result("unknown command: exit 2", p.returncode == 2, p.stderr)
+    # Empty matrix values crashed cmd_run (SIGSEGV on cells.v[0]) and left an empty run behind.
+    bad = []
+    for i, arg in enumerate(["qd=", "variant=", "size=", "device=", "qd=,", "qd=1,,16", "duration=nan"]):
+        d = os.path.join(tmp, f"empty{i}")
+        p = vtbench([arg], d)
+        if p.returncode != 2 or arg.split("=")[0] not in p.stderr or os.path.exists(d):
+            bad.append((arg, p.returncode, p.stderr[-200:]))
+    result("empty or non-finite values: exit 2 naming the key, no run directory left", not bad, str(bad))
 
     # A failing cell and a hung cell are recorded; the run goes on.
     d = os.path.join(tmp, "faults")

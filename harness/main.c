@@ -251,9 +251,9 @@ static int opt_value(int argc, char **argv, int *i, const char *name, const char
 	return 1;
 }
 
-static int cmd_run(int argc, char **argv)
+static int run_args(int argc, char **argv, const char **files, const char **kv)
 {
-	const char *files[64], *kv[256], *out = NULL, *resume = NULL;
+	const char *out = NULL, *resume = NULL;
 	size_t nf = 0, nkv = 0;
 	for (int i = 0; i < argc; i++) {
 		int m = opt_value(argc, argv, &i, "--resume", "a run directory", &resume);
@@ -267,9 +267,8 @@ static int cmd_run(int argc, char **argv)
 			fprintf(stderr, "vtbench: unknown option %s\n", argv[i]);
 			return 2;
 		} else if (strchr(argv[i], '=')) {
-			if (nkv < 256)
-				kv[nkv++] = argv[i];
-		} else if (nf < 64) {
+			kv[nkv++] = argv[i];
+		} else {
 			files[nf++] = argv[i];
 		}
 	}
@@ -282,6 +281,11 @@ static int cmd_run(int argc, char **argv)
 	if (resume ? vtb_resume_cells(resume, &cells, resume_id, sizeof(resume_id), err, sizeof(err))
 		   : vtb_suite_build(files, nf, kv, nkv, &cells, err, sizeof(err))) {
 		fprintf(stderr, "vtbench: %s\n", err);
+		return 2;
+	}
+	if (cells.n == 0) {
+		fprintf(stderr, "vtbench: the suite gives no cell to run\n");
+		vtb_cells_free(&cells);
 		return 2;
 	}
 	if (resume)
@@ -528,6 +532,20 @@ static int cmd_run(int argc, char **argv)
 	printf("%s\n", dir);
 	vtb_cells_free(&cells);
 	return failed ? 1 : 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	/* As many suites and keys as were given: no fixed limit drops input. */
+	const char **files = calloc((size_t)argc + 1, sizeof(*files)), **kv = calloc((size_t)argc + 1, sizeof(*kv));
+	int rc = 3;
+	if (files && kv)
+		rc = run_args(argc, argv, files, kv);
+	else
+		fprintf(stderr, "vtbench: out of memory\n");
+	free(files);
+	free(kv);
+	return rc;
 }
 
 /* vtbench calibrate [cpus=A,B] [--json]: the machine's fingerprint. */

@@ -1,5 +1,7 @@
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,8 +97,11 @@ static int parse_u64(const char *s, uint64_t *out, bool suffixes)
 {
 	char *end;
 	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
-	if (errno || end == s || *s == '-')
+	/* Decimal only: a leading zero does not make 010 octal. */
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
 		return -1;
 	uint64_t mul = 1;
 	if (suffixes && *end) {
@@ -119,8 +124,11 @@ static int parse_u64(const char *s, uint64_t *out, bool suffixes)
 static int parse_time(const char *s, double *out)
 {
 	char *end;
+	/* strtod takes nan, inf and hex floats: a time is a plain finite decimal. */
+	if ((!isdigit((unsigned char)*s) && *s != '.') || strpbrk(s, "xXpP"))
+		return -1;
 	double v = strtod(s, &end);
-	if (end == s || v < 0)
+	if (end == s || !isfinite(v) || v < 0)
 		return -1;
 	if (!strcmp(end, "ms"))
 		v /= 1000;
@@ -291,12 +299,15 @@ static int apply(struct vtb_cellp *c, const char *key, const char *v, char *err,
 		}
 		if (!strcmp(v, "none"))
 			return c->cpu_fe = c->cpu_be = -1, 0;
-		int a, bb;
-		char tail;
-		if (sscanf(v, "%d,%d%c", &a, &bb, &tail) != 2 || a < 0 || bb < 0 || a >= ncpu || bb >= ncpu)
+		uint64_t a, bb;
+		char fe[32], *comma = strchr(v, ',');
+		if (!comma || (size_t)(comma - v) >= sizeof(fe) || (memcpy(fe, v, (size_t)(comma - v)), fe[comma - v] = 0,
+		    parse_u64(fe, &a, false)) || parse_u64(comma + 1, &bb, false) || a >= (uint64_t)ncpu || bb >= (uint64_t)ncpu)
 			BAD("cpus=%s: expected auto, none or FE,BE CPU numbers below %ld", v, ncpu);
-		c->cpu_fe = a;
-		c->cpu_be = bb;
+		if (a == bb)
+			BAD("cpus=%s: the two domains need two different CPUs (cpus=none leaves them unpinned)", v);
+		c->cpu_fe = (int)a;
+		c->cpu_be = (int)bb;
 		return 0;
 	}
 #undef STR
@@ -445,12 +456,25 @@ static int expand(const struct section *s, size_t i, struct vtb_cellp c, struct 
 	}
 	const struct kv *kv = &s->kv[i];
 	const struct vtb_key *k = key_find(kv->key);
-	char *copy = strdup(kv->val), *save = NULL;
+	char *copy = strdup(kv->val), *next = copy;
 	int rc = 0;
-	for (char *tok = k->no_matrix ? copy : strtok_r(copy, ",", &save); tok;
-	     tok = k->no_matrix ? NULL : strtok_r(NULL, ",", &save)) {
+	if (!copy)
+		return snprintf(err, n, "out of memory"), -1;
+	/* Every element counts: an empty one ("qd=", "qd=1,,16") is an error,
+	 * never a silently smaller matrix. */
+	while (next) {
+		char *tok = next;
+		char *comma = k->no_matrix ? NULL : strchr(tok, ',');
+		next = comma ? comma + 1 : NULL;
+		if (comma)
+			*comma = 0;
 		char why[200];
 		struct vtb_cellp c2 = c;
+		if (!*trim(tok)) {
+			snprintf(err, n, "%s: %s has an empty value", kv->where, kv->key);
+			rc = -1;
+			break;
+		}
 		if (apply(&c2, kv->key, trim(tok), why, sizeof(why))) {
 			snprintf(err, n, "%s: %s", kv->where, why);
 			rc = -1;
@@ -552,6 +576,7 @@ int vtb_suite_build(const char *const *files, size_t nfiles, const char *const *
 {
 	static struct section global, secs[64];
 	struct section cli;
+	char *buf = NULL;
 	size_t nsec = 0;
 	struct vtb_cellp base;
 	int rc = -1;
@@ -568,9 +593,13 @@ int vtb_suite_build(const char *const *files, size_t nfiles, const char *const *
 	if (nkv)
 		text_append(out, "# command line\n");
 	for (size_t i = 0; i < nkv; i++) {
-		char buf[512], where[160];
-		snprintf(where, sizeof(where), "argument '%s'", kv[i]);
-		snprintf(buf, sizeof(buf), "%s", kv[i]);
+		char where[160];
+		snprintf(where, sizeof(where), "argument '%.120s%s'", kv[i], strlen(kv[i]) > 120 ? "..." : "");
+		free(buf);
+		if (!(buf = strdup(kv[i]))) {	/* whole: no length cuts a value list */
+			snprintf(err, n, "out of memory");
+			goto out;
+		}
 		char *eq = strchr(buf, '=');
 		if (!eq) {
 			snprintf(err, n, "%s: expected KEY=VALUE", where);
@@ -579,6 +608,10 @@ int vtb_suite_build(const char *const *files, size_t nfiles, const char *const *
 		*eq = 0;
 		if (!key_find(buf)) {
 			snprintf(err, n, "%s: unknown key '%s' (./vtbench list shows the keys)", where, buf);
+			goto out;
+		}
+		if (has_key(&cli, buf)) {
+			snprintf(err, n, "%s: %s is given twice on the command line (a list is KEY=A,B)", where, buf);
 			goto out;
 		}
 		set_kv(&cli, buf, eq + 1, where);
@@ -607,6 +640,7 @@ int vtb_suite_build(const char *const *files, size_t nfiles, const char *const *
 	}
 	rc = 0;
 out:
+	free(buf);
 	for (size_t s = 0; s < nsec; s++)
 		for (size_t i = 0; i < secs[s].n; i++)
 			free(secs[s].kv[i].val);

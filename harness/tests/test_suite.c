@@ -130,5 +130,46 @@ int main(void)
 		CHECK(strstr(err, "/nonexistent/x.suite") != NULL);
 	}
 	unlink("/tmp/vtb-test.suite");
+	/* Issue 15: an empty value or list element is an error, never fewer cells. */
+	static const char *const empties[] = { "qd=", "variant=", "size=", "device=", "qd=,", "qd=1,,16", "notify=poll," };
+	for (size_t i = 0; i < sizeof(empties) / sizeof(empties[0]); i++) {
+		const char *kv[] = { empties[i] };
+		expect_error(NULL, kv, 1, "has an empty value");
+	}
+	expect_error("[a]\nvariant=\n", NULL, 0, "vtb-test.suite:2");
+	/* Times are finite decimals; numbers are decimal; keys once each. */
+	static const char *const badnum[] = { "duration=nan", "warmup=inf", "timeout=nan", "fq_timeout=nan",
+		"duration=1e400", "duration=0x10", "duration=-1s", "qd=0x10", "qd=-1", "qd=+4" };
+	for (size_t i = 0; i < sizeof(badnum) / sizeof(badnum[0]); i++) {
+		const char *kv[] = { "device=blk", "transport=viommu", "variant=lazy", badnum[i] };
+		expect_error(NULL, kv, 4, "expected");
+	}
+	const char *kv_oct[] = { "device=net", "size=0100" };
+	CHECK_EQ(build(NULL, kv_oct, 2, &c), 0);
+	CHECK_EQ(c.n, 1);
+	CHECK_EQ(c.n ? c.v[0].size : 0, 100);	/* a hundred, not octal 64 */
+	vtb_cells_free(&c);
+	const char *kv_twice[] = { "qd=1", "qd=4" };
+	expect_error(NULL, kv_twice, 2, "given twice");
+	/* cpus: two different CPUs that exist, no wrap-around, no trailing junk. */
+	static const char *const badcpus[] = { "cpus=0,0", "cpus=4294967296,4294967297", "cpus=0,1junk", "cpus=-1,1",
+		"cpus=0", "cpus=,1" };
+	for (size_t i = 0; i < sizeof(badcpus) / sizeof(badcpus[0]); i++) {
+		const char *kv[] = { badcpus[i] };
+		expect_error(NULL, kv, 1, "cpus=");
+	}
+
+	/* A value list longer than any line buffer keeps every entry. */
+	static char seeds[4096];
+	size_t o = (size_t)snprintf(seeds, sizeof(seeds), "seed=1");
+	for (int k = 2; k <= 600; k++)
+		o += (size_t)snprintf(seeds + o, sizeof(seeds) - o, ",%d", k);
+	const char *kv_long[] = { "device=net", seeds };
+	CHECK(o > 2000);
+	CHECK_EQ(build(NULL, kv_long, 2, &c), 0);
+	CHECK_EQ(c.n, 600);
+	CHECK_EQ(c.n == 600 ? c.v[599].seed : 0, 600);
+	vtb_cells_free(&c);
+
 	return vtb_test_end("test_suite");
 }
