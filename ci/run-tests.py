@@ -528,6 +528,73 @@ def faults(tmp):
     result("--resume refuses suites or keys beside it (exit 2)", p.returncode == 2, p.stderr[-200:])
 
 
+def descendants(pid):
+    out, todo = [], [pid]
+    while todo:
+        for k in children(todo.pop()):
+            out.append(k)
+            todo.append(k)
+    return out
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def orphans(tmp):
+    """SIGKILL of the harness in each phase leaves no process behind: every
+    child vtbench starts (calibration helpers, domains, peers) dies with it.
+    The phase is told by what runs: one helper before the first row (start
+    calibration), one between rows (a repetition's calibration), two (a
+    cell's domains), one after the last row (end calibration)."""
+    import signal
+    import time
+    want = ["start calibration", "between repetitions", "mid-cell", "end calibration"]
+    caught, left = {}, []
+    for attempt in range(4):
+        for phase in want:
+            if phase in caught:
+                continue
+            d = os.path.join(tmp, f"orphan-{attempt}-{want.index(phase)}")
+            p = subprocess.Popen([VTB, "run", "device=net", "qd=1,2", "ops=3000", "warmup=0", "reps=2", "probes=off",
+                                  "--out", d], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            path = os.path.join(d, "results.jsonl")
+            deadline = time.monotonic() + 60
+            while p.poll() is None and time.monotonic() < deadline:
+                kids = children(p.pid)
+                try:
+                    rows = open(path).read().count("\n")
+                except OSError:
+                    rows = 0
+                now = ("mid-cell" if len(kids) == 2 else None if not kids else
+                       "start calibration" if rows == 0 else "end calibration" if rows == 4 else "between repetitions")
+                if now == phase:
+                    tree = descendants(p.pid)
+                    os.kill(p.pid, signal.SIGKILL)
+                    p.wait()
+                    gone = time.monotonic() + 10
+                    while any(alive(k) for k in tree) and time.monotonic() < gone:
+                        time.sleep(0.02)
+                    caught[phase] = len(tree)
+                    left += [(phase, k) for k in tree if alive(k)]
+                    break
+                time.sleep(0.002)
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+    for _, k in left:
+        try:
+            os.kill(k, signal.SIGKILL)
+        except OSError:
+            pass
+    result("SIGKILL of the harness in every phase leaves no process behind",
+           len(caught) == len(want) and not left, f"caught {caught}, left {left}")
+
+
 def analysis(tmp):
     """The pytest suite of analysis/ (synthetic runs with known answers),
     each test counted here; then report and compare on a real run."""
@@ -619,6 +686,7 @@ def main():
         probes(tmp)
         peer(tmp)
         faults(tmp)
+        orphans(tmp)
         analysis(tmp)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0

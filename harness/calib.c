@@ -91,6 +91,7 @@ const char *vtb_placement_tag(double rt_ns)
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -116,6 +117,15 @@ void vtb_pin_self(int cpu)
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	sched_setaffinity(0, sizeof(set), &set);
+}
+
+pid_t vtb_fork_bound(void)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid == 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent))
+		_exit(1);	/* the parent died before the death signal was armed */
+	return pid;
 }
 
 static struct vtb_fig cal_memcpy(unsigned size)
@@ -150,7 +160,7 @@ static pid_t spawn_idle(const struct vtb_dom *d, int cpu)
 	int p[2];
 	if (pipe(p))
 		return -1;
-	pid_t pid = fork();
+	pid_t pid = vtb_fork_bound();
 	if (pid == 0) {
 		vtb_pin_self(cpu);
 		char *ram = vtb_proc_dom_map_own(d);
@@ -243,7 +253,7 @@ static int cal_eventfd(struct vtb_calib *c, int cpu_b)
 	const int rounds = 500;
 	if (e1 < 0 || e2 < 0)
 		goto close;
-	pid_t pid = fork();
+	pid_t pid = vtb_fork_bound();
 	if (pid == 0) {
 		vtb_pin_self(cpu_b);
 		for (;;)
@@ -286,7 +296,7 @@ static int cal_futex(struct vtb_calib *c, int cpu_b)
 	if (w == MAP_FAILED)
 		return -1;
 	uint32_t *ping = &w[0], *pong = &w[16];
-	pid_t pid = fork();
+	pid_t pid = vtb_fork_bound();
 	if (pid == 0) {
 		vtb_pin_self(cpu_b);
 		for (uint32_t seen = 0;;) {

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* Cache-line ping-pong round trip between two CPUs, in ns (median of
  * batches); the placement of this machine's vCPUs moves it from ~120 ns
@@ -16,6 +17,9 @@ double vtb_pingpong_ns(int cpu_a, int cpu_b, int rounds, int batches, double *sp
 const char *vtb_placement_tag(double rt_ns);
 /* Pins the calling process to cpu (-1: leaves it alone). */
 void vtb_pin_self(int cpu);
+/* fork() for every process vtbench starts: the child is killed when the
+ * process that started it dies, however it dies. */
+pid_t vtb_fork_bound(void);
 
 /* One calibrated figure: the median over batches, and the spread of the
  * batches without the extreme one at each end, in % of the median. */

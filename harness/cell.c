@@ -367,10 +367,9 @@ stop:
 static pid_t spawn(int (*fn)(const struct vtb_cellp *, struct shared *, struct vtb_xenv *),
 		   const struct vtb_cellp *cp, struct shared *sh, struct vtb_xenv *env)
 {
-	pid_t pid = fork();
+	pid_t pid = vtb_fork_bound();
 	if (pid != 0)
 		return pid;
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	_exit(fn(cp, sh, env));
 }
 

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "calib.h"
 #include "peer.h"
 
 #define TESTPMD "dpdk-testpmd"
@@ -58,7 +59,7 @@ static pid_t spawn_testpmd(char *const argv[], int *out)
 	int p[2] = { -1, -1 };
 	if (out && pipe(p))
 		return -1;
-	pid_t pid = fork();
+	pid_t pid = vtb_fork_bound();
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDWR);
 		dup2(null, 0);
