@@ -382,10 +382,38 @@ def e2e(tmp):
     d3 = os.path.join(tmp, "backing")
     back = os.path.join(tmp, "disk.img")
     p = vtbench(["device=blk", "pattern=randrw", "qd=4", "ops=400", "warmup=0", "reps=1", "verify=1",
-                 "disk=4m", f"backing={back}"], d3)
+                 "disk=4m", f"backing={back}", "backing_create=1"], d3)
     r = rows_of(d3)[0] if p.returncode == 0 else {}
-    result("blk backing=PATH through io_uring verifies", r.get("verified") is True and
+    result("blk backing=PATH backing_create=1 through io_uring verifies", r.get("verified") is True and
            os.path.getsize(back) == 4 << 20, f"{r.get('error')} {p.stderr[-500:]}")
+
+    # A user's file is used as it is: never resized, never created unasked,
+    # read-only for read patterns, never overwritten by verify.
+    user = os.path.join(tmp, "user.img")
+    with open(user, "wb") as f:
+        f.write(bytes(range(256)) * (4096 * 6 + 16))	# 6 MiB + 4 KiB: not the 64 MiB default
+    size0 = os.path.getsize(user)
+    data0 = open(user, "rb").read()
+    os.chmod(user, 0o444)	# root ignores the mode: the open flags must keep the file intact
+    bad = []
+    for i, args in enumerate([["pattern=randread"], ["pattern=read", "disk=4m"]]):
+        d = os.path.join(tmp, f"user{i}")
+        p = vtbench(["device=blk", "qd=2", "ops=300", "warmup=0", "reps=1", f"backing={user}"] + args, d)
+        rs = rows_of(d) if p.returncode == 0 else []
+        want = 4 << 20 if "disk=4m" in args else size0 // 512 * 512
+        if not rs or rs[0]["error"] or rs[0]["cell"]["disk"] != want:
+            bad.append((args, p.returncode, rs[0]["cell"]["disk"] if rs else None, p.stderr[-200:]))
+    for i, args in enumerate([["disk=64m"], ["verify=1"]]):
+        p = vtbench(["device=blk", "pattern=randread", "ops=100", "reps=1", f"backing={user}"] + args,
+                    os.path.join(tmp, f"userbad{i}"))
+        if p.returncode != 2:
+            bad.append((args, p.returncode, p.stderr[-200:]))
+    missing = os.path.join(tmp, "missing.img")
+    p = vtbench(["device=blk", "ops=100", "reps=1", f"backing={missing}"], os.path.join(tmp, "usermiss"))
+    if p.returncode != 2 or "backing_create=1" not in p.stderr or os.path.exists(missing):
+        bad.append(("missing", p.returncode, p.stderr[-200:]))
+    result("blk backing= of a user's file: capacity its size, never resized or created unasked, read patterns leave it intact",
+           not bad and os.path.getsize(user) == size0 and open(user, "rb").read() == data0, str(bad))
 
 
 def cli(tmp):

@@ -323,6 +323,7 @@ void vtb_write_row(FILE *f, const char *run_id, const char *git_rev, const struc
 		cp->verify ? "true" : "false", (unsigned long long)cp->seed, cp->cpu_fe, cp->cpu_be,
 		(unsigned long long)cp->mem, (unsigned long long)cp->disk);
 	vtb_json_str(f, cp->backing);
+	fprintf(f, ",\"backing_create\":%s", cp->backing_create ? "true" : "false");
 	fprintf(f, ",\"ops_target\":%llu,\"duration\":%g,\"warmup\":%g}", (unsigned long long)cp->ops,
 		cp->duration, cp->warmup);
 

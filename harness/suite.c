@@ -34,8 +34,9 @@ const struct vtb_key vtb_keys[] = {
 	{ "events", "1", "scmi: PERF level notifications on the event queue", false },
 	{ "qsize", "256", "virtqueue size, a power of two", false },
 	{ "mem", "64m", "FE guest RAM", false },
-	{ "disk", "64m", "blk capacity", false },
-	{ "backing", "", "blk: file served with io_uring instead of the RAM disk", false },
+	{ "disk", "", "blk capacity (default 64m; with backing=, the file's size, or less)", false },
+	{ "backing", "", "blk: an existing file (or device) served with io_uring instead of the RAM disk; never resized", false },
+	{ "backing_create", "0", "blk: 1 creates backing=PATH sized disk if missing, and lets verify=1 overwrite it", false },
 	{ "fq_size", "256", "viommu lazy: IOVAs a flush queue holds before it syncs (Linux IOVA_FQ_SIZE)", false },
 	{ "fq_timeout", "10ms", "viommu lazy: age at which the flush queue syncs anyway (Linux IOVA_FQ_TIMEOUT)", false },
 	{ "ring", "512k", "fatvq: bytes of each ring (a power of two, 4k..64m)", false },
@@ -284,6 +285,11 @@ static int apply(struct vtb_cellp *c, const char *key, const char *v, char *err,
 		*(!strcmp(key, "duration") ? &c->duration : !strcmp(key, "warmup") ? &c->warmup : &c->timeout) = d;
 		return 0;
 	}
+	if (!strcmp(key, "backing_create")) {
+		if (parse_bool(v, &b))
+			BAD("%s=%s: expected 0 or 1", key, v);
+		return c->backing_create = b, 0;
+	}
 	if (!strcmp(key, "verify") || !strcmp(key, "indirect") || !strcmp(key, "events")) {
 		if (parse_bool(v, &b))
 			BAD("%s=%s: expected 0 or 1", key, v);
@@ -361,6 +367,7 @@ static int expand(const struct section *s, size_t i, struct vtb_cellp c, struct 
 			c.rwmix = 0;
 			c.disk = 0;
 			memset(c.backing, 0, sizeof(c.backing));
+			c.backing_create = false;
 		} else if (strcmp(c.pattern, "randrw")) {
 			c.rwmix = 0;
 		}
@@ -422,7 +429,7 @@ static int expand(const struct section *s, size_t i, struct vtb_cellp c, struct 
 		}
 		copy_str(c.variant, sizeof(c.variant), t->variants[vi]);
 		char why[200];
-		if (w->check(&c, why, sizeof(why))) {
+		if ((w->resolve && w->resolve(&c, why, sizeof(why))) || w->check(&c, why, sizeof(why))) {
 			snprintf(err, n, "[%s] %s", s->name, why);
 			return -1;
 		}

@@ -20,6 +20,7 @@ struct vtb_cellp {
 	char mode[8];		/* net: tx | rx | rr */
 	char mix[256];		/* scmi */
 	char backing[256];	/* blk: file served with io_uring, "" = RAM disk */
+	bool backing_create;	/* blk: backing may be created (sized disk) and is vtbench's to overwrite */
 	int size;		/* bytes; VTB_NET_IMIX for net imix; 0 where meaningless */
 	unsigned qd;
 	uint64_t ops;		/* measured ops, 0 = use duration */
@@ -33,7 +34,7 @@ struct vtb_cellp {
 	bool events;		/* scmi: notifications on the event queue */
 	unsigned qsize;
 	uint64_t mem;		/* FE RAM bytes */
-	uint64_t disk;		/* blk capacity bytes */
+	uint64_t disk;		/* blk capacity bytes (resolved: never 0 for blk) */
 	double timeout;		/* s, whole cell */
 	unsigned fq_size;	/* viommu lazy flush queue */
 	uint32_t ring_bytes;	/* fatvq ring data bytes */
@@ -69,6 +70,9 @@ struct vtb_workload_ops {
 	const char *desc;
 	uint32_t virtio_id;
 	uint32_t nqueues;
+	/* Optional: fills what the cell derives from the host (blk: the
+	 * capacity of a backing file); -1 with a message. */
+	int (*resolve)(struct vtb_cellp *cp, char *err, size_t n);
 	/* Rejects impossible parameters with a message. */
 	int (*check)(const struct vtb_cellp *cp, char *err, size_t n);
 

@@ -105,6 +105,12 @@ static int file_zero(void *c, uint64_t off, uint64_t len)
 	return uring_rw(c, 3, off, NULL, (uint32_t)len, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
 }
 
+/* Read patterns without verification never need to write the file. */
+static bool blk_reads_only(const struct vtb_cellp *cp)
+{
+	return !cp->verify && (!strcmp(cp->pattern, "randread") || !strcmp(cp->pattern, "read"));
+}
+
 static int blk_be_init(const struct vtb_cellp *cp, struct vtb_xenv *env, const struct vtb_dev_io *io, void **out)
 {
 	struct blk_be *b = calloc(1, sizeof(*b) + vtb_blk_memsize() + sizeof(struct vtb_blk_config));
@@ -115,10 +121,29 @@ static int blk_be_init(const struct vtb_cellp *cp, struct vtb_xenv *env, const s
 	b->capacity = cp->disk;
 	b->fd = -1;
 	if (cp->backing[0]) {
-		b->fd = open(cp->backing, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-		if (b->fd < 0 || ftruncate(b->fd, (off_t)b->capacity) < 0) {
+		/* Created only when asked, sized only when new; read patterns
+		 * cannot write the user's file at all. */
+		int mode = blk_reads_only(cp) ? O_RDONLY : O_RDWR;
+		bool created = false;
+		b->fd = -1;
+		if (cp->backing_create) {
+			b->fd = open(cp->backing, mode | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+			created = b->fd >= 0;
+		}
+		if (b->fd < 0)
+			b->fd = open(cp->backing, mode | O_CLOEXEC);
+		if (b->fd < 0) {
 			err = -errno;
 			goto free_b;
+		}
+		if (created && ftruncate(b->fd, (off_t)b->capacity) < 0) {
+			err = -errno;
+			goto close_fd;
+		}
+		off_t end = lseek(b->fd, 0, SEEK_END);
+		if (end < 0 || (uint64_t)end < b->capacity) {
+			err = end < 0 ? -errno : -ENOSPC;	/* shrunk since the suite was built */
+			goto close_fd;
 		}
 		err = io_uring_queue_init(64, &b->ring, 0);
 		if (err)
@@ -223,6 +248,53 @@ struct blk_gen {
 	struct blk_slot slot[];
 };
 
+#define BLK_DEFAULT_DISK (64ull << 20)
+
+/* Bytes a backing file or block device holds now; -errno. */
+static int64_t backing_size(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	off_t end = lseek(fd, 0, SEEK_END);
+	int e = errno;
+	close(fd);
+	return end < 0 ? -e : (int64_t)end;
+}
+
+/* A user's file is used as it is: its size is the capacity unless disk=
+ * asks for less, it is never resized, and only a file vtbench was told it
+ * owns (backing_create=1) is created or overwritten by verify=1. */
+static int blk_resolve(struct vtb_cellp *cp, char *err, size_t n)
+{
+	if (!cp->backing[0]) {
+		if (cp->backing_create)
+			return snprintf(err, n, "backing_create=1 needs backing=PATH"), -1;
+		if (!cp->disk)
+			cp->disk = BLK_DEFAULT_DISK;
+		return 0;
+	}
+	int64_t have = backing_size(cp->backing);
+	if (have == -ENOENT && cp->backing_create) {
+		if (!cp->disk)
+			cp->disk = BLK_DEFAULT_DISK;
+		return 0;
+	}
+	if (have < 0)
+		return snprintf(err, n, "backing=%s: %s%s", cp->backing, strerror((int)-have),
+				have == -ENOENT ? " (backing_create=1 creates it)" : ""), -1;
+	uint64_t whole = (uint64_t)have / VTB_BLK_SECTOR * VTB_BLK_SECTOR;
+	if (!cp->disk)
+		cp->disk = whole;
+	else if (cp->disk > whole)
+		return snprintf(err, n, "disk=%llu: backing=%s holds only %llu bytes, and vtbench never resizes a file",
+				(unsigned long long)cp->disk, cp->backing, (unsigned long long)whole), -1;
+	if (cp->verify && !cp->backing_create)
+		return snprintf(err, n, "verify=1 first writes every sector of backing=%s: set backing_create=1 if vtbench may "
+				"overwrite that file", cp->backing), -1;
+	return 0;
+}
+
 static int blk_check(const struct vtb_cellp *cp, char *err, size_t n)
 {
 	static const char *const pats[] = { "randread", "randwrite", "read", "write", "randrw", NULL };
@@ -234,7 +306,8 @@ static int blk_check(const struct vtb_cellp *cp, char *err, size_t n)
 	if (cp->size <= 0 || cp->size % VTB_BLK_SECTOR || cp->size > (1 << 20))
 		return snprintf(err, n, "size=%d: blk needs a multiple of 512 bytes up to 1M", cp->size), -1;
 	if (cp->disk < (uint64_t)cp->size * 2 || cp->disk % VTB_BLK_SECTOR)
-		return snprintf(err, n, "disk=%llu: must be a multiple of 512 and hold two blocks", (unsigned long long)cp->disk), -1;
+		return snprintf(err, n, "disk=%llu: must be a multiple of 512 and hold two blocks%s", (unsigned long long)cp->disk,
+				cp->backing[0] ? " (with backing=, the file's size unless disk= asks for less)" : ""), -1;
 	if (cp->rwmix > 100)
 		return snprintf(err, n, "rwmix=%u: a percentage of reads, 0..100", cp->rwmix), -1;
 	return 0;
@@ -422,6 +495,7 @@ const struct vtb_workload_ops vtb_workload_blk = {
 	.desc = "virtio-blk: IN/OUT/FLUSH/GET_ID/DISCARD/WRITE_ZEROES on a RAM disk or backing=PATH (io_uring)",
 	.virtio_id = VTB_ID_BLOCK,
 	.nqueues = 1,
+	.resolve = blk_resolve,
 	.check = blk_check,
 	.be_init = blk_be_init,
 	.be_start = blk_be_start,
