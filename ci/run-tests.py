@@ -556,6 +556,37 @@ def faults(tmp):
     result("--resume refuses suites or keys beside it (exit 2)", p.returncode == 2, p.stderr[-200:])
 
 
+def full_disk(tmp):
+    """A filesystem that fills mid-run: the run stops with exit 3 and says
+    why, meta.json stays the last good one, and --resume finishes the run
+    once there is room, every cell and repetition once."""
+    mnt = os.path.join(tmp, "small")
+    os.makedirs(mnt)
+    p = run(["mount", "-t", "tmpfs", "-o", "size=32k", "tmpfs", mnt])
+    if p.returncode:
+        result("a full disk mid-run: exit 3, last good meta.json, resumable", False, f"cannot mount a tmpfs: {p.stderr}")
+        return
+    try:
+        d = os.path.join(mnt, "run")
+        args = ["device=net", "qd=1,2", "ops=200", "warmup=0", "reps=4", "probes=off"]
+        p1 = vtbench(args, d)
+        try:
+            meta_ok = bool(json.load(open(os.path.join(d, "meta.json"))).get("run_id"))
+        except (OSError, ValueError):
+            meta_ok = False
+        run(["mount", "-o", "remount,size=4m", mnt])
+        p2 = vtbench(["--resume", d])
+        rows = rows_of(d) if p2.returncode == 0 else []
+        keys = sorted((r["cell"]["index"], r["rep"]) for r in rows)
+        result("a full disk mid-run: exit 3, last good meta.json, resumable",
+               p1.returncode == 3 and "cannot write" in p1.stderr and meta_ok and p2.returncode == 0 and
+               keys == [(i, k) for i in range(2) for k in range(4)],
+               f"first rc={p1.returncode} meta_ok={meta_ok} {p1.stderr[-300:]} resume rc={p2.returncode} "
+               f"{keys} {p2.stderr[-300:]}")
+    finally:
+        run(["umount", "-l", mnt])
+
+
 def descendants(pid):
     out, todo = [], [pid]
     while todo:
@@ -715,6 +746,7 @@ def main():
         peer(tmp)
         faults(tmp)
         orphans(tmp)
+        full_disk(tmp)
         analysis(tmp)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0

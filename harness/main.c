@@ -155,18 +155,35 @@ static void write_probe_meta(FILE *f)
 	fputs("},\n", f);
 }
 
-static void write_meta(const char *path, const char *run_id, const struct vtb_cells *cells,
+/* Flushes, syncs and closes f; 0 or -errno (the first error seen). */
+static int close_synced(FILE *f)
+{
+	int e = ferror(f) ? EIO : 0;
+	if (fflush(f) && !e)
+		e = errno;
+	if (fsync(fileno(f)) && !e)
+		e = errno;
+	if (fclose(f) && !e)
+		e = errno;
+	return -e;
+}
+
+/* meta.json is replaced whole or not at all: written to a temporary file,
+ * synced, renamed over the last good one, and the directory synced.  On
+ * any failure the last good meta.json stays and -errno is returned. */
+static int write_meta(const char *path, const char *run_id, const struct vtb_cells *cells,
 		       const struct vtb_host *h, const struct vtb_calib *cal0, const struct vtb_calib *cal1,
 		       const struct vtb_calib *reps, unsigned nreps,
 		       const char *started, const char *ended, size_t failed, size_t total)
 {
+	int e;
 	double pp0 = cal0->pingpong_ns.v, sp0 = cal0->pingpong_ns.spread_pct;
 	double pp1 = cal1 ? cal1->pingpong_ns.v : 0, sp1 = cal1 ? cal1->pingpong_ns.spread_pct : 0;
 	char tmp[4200];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	FILE *f = fopen(tmp, "w");
 	if (!f)
-		return;
+		return -errno;
 	fprintf(f, "{\n  \"schema\": %d,\n  \"run_id\": ", VTB_SCHEMA_VERSION);
 	vtb_json_str(f, run_id);
 	fputs(",\n  \"git_rev\": ", f);
@@ -220,8 +237,26 @@ static void write_meta(const char *path, const char *run_id, const struct vtb_ce
 	fputs("]},\n  \"suite\": ", f);
 	vtb_json_str(f, cells->text ? cells->text : "");
 	fputs("\n}\n", f);
-	fclose(f);
-	rename(tmp, path);
+	if ((e = close_synced(f)))
+		goto unlink_tmp;
+	if (rename(tmp, path)) {
+		e = -errno;
+		goto unlink_tmp;
+	}
+	char dir[4200];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = 0;
+	int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);	/* the rename itself reaches the disk */
+		close(dfd);
+	}
+	return 0;
+unlink_tmp:
+	unlink(tmp);
+	return e;
 }
 
 static void utc_now(char *buf, size_t n)
@@ -375,7 +410,14 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 	if (vtb_calibrate(&cal0, cpa, cpb))
 		fprintf(stderr, "vtbench: calibration incomplete: %s\n", cal0.why);
 	snprintf(path, sizeof(path), "%s/meta.json", dir);
-	write_meta(path, run_id, &cells, &host, &cal0, NULL, NULL, 0, started, NULL, 0, 0);
+	int we = write_meta(path, run_id, &cells, &host, &cal0, NULL, NULL, 0, started, NULL, 0, 0);
+	if (we) {
+		fprintf(stderr, "vtbench: cannot write %s: %s\n", path, strerror(-we));
+		fclose(rf);
+		vtb_probes_close(probes);
+		vtb_cells_free(&cells);
+		return 3;
+	}
 	/* Each cell's reference for the model: the same workload over shm,
 	 * run first in every repetition so its figures are at hand; the last
 	 * one kept per placement, since the placement can flip between the
@@ -498,16 +540,30 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 				last_rep[i * 2 + pl] = rep + 1;
 			}
 			vtb_write_row(rf, run_id, VTB_GIT_REV, &host, c, rep, &r, calr.ok && !peer ? &mo : NULL, refname);
-			/* Whole lines reach the disk as each cell completes. */
-			fflush(rf);
-			fdatasync(fd);
+			/* Whole lines reach the disk as each cell completes; a row
+			 * that cannot stops the run, resumable from the last whole one. */
+			if (ferror(rf) || fflush(rf) || fdatasync(fd)) {
+				int e = errno ? errno : EIO;
+				fprintf(stderr, "%svtbench: cannot write %s/results.jsonl: %s; the run stops here "
+					"(meta.json is the last good one; ./vtbench run --resume %s finishes it)\n",
+					tty ? "\r\033[K" : "", dir, strerror(e), dir);
+				fclose(rf);
+				vtb_probes_close(probes);
+				vtb_cells_free(&cells);
+				return 3;
+			}
 			done++;
 		}
 	}
 	if (tty)
 		fprintf(stderr, "\r\033[K");
-	fclose(rf);
+	int ce = close_synced(rf);
 	vtb_probes_close(probes);
+	if (ce) {
+		fprintf(stderr, "vtbench: cannot write %s/results.jsonl: %s\n", dir, strerror(-ce));
+		vtb_cells_free(&cells);
+		return 3;
+	}
 	/* After the run, this process holds no more than before it. */
 	int fds_end = vtb_probes_open_fds();
 	if (fds_end - fds0 > probe_meta.leaked_fds)
@@ -516,8 +572,14 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 	utc_now(ended, sizeof(ended));
 	vtb_calibrate(&cal1, cpa, cpb);
 	snprintf(path, sizeof(path), "%s/meta.json", dir);
-	write_meta(path, run_id, &cells, &host, &cal0, &cal1, calreps, maxreps, started, ended, failed, total);
+	we = write_meta(path, run_id, &cells, &host, &cal0, &cal1, calreps, maxreps, started, ended, failed, total);
 	free(calreps);
+	if (we) {
+		fprintf(stderr, "vtbench: cannot write %s: %s (the rows are all there; the last good meta.json "
+			"is the run's start)\n", path, strerror(-we));
+		vtb_cells_free(&cells);
+		return 3;
+	}
 	char moved[256];
 	if (vtb_calib_moved(&cal0, &cal1, moved, sizeof(moved)))
 		fprintf(stderr, "vtbench: the machine's limits moved during the run: %s\n", moved);
