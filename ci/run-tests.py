@@ -587,6 +587,41 @@ def full_disk(tmp):
         run(["umount", "-l", mnt])
 
 
+def run_dir_lock(tmp):
+    """Two runs into one --out: the second exits 2 naming the first's pid
+    and writes nothing; a directory holding another run's meta.json is
+    refused; --out naming a file or nothing is bad input."""
+    import time
+    d = os.path.join(tmp, "locked")
+    a = subprocess.Popen([VTB, "run", "device=net", "qd=1,2", "ops=2000", "warmup=0", "reps=2", "probes=off", "--out", d],
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lock = os.path.join(d, ".lock")
+    for _ in range(500):
+        if os.path.exists(lock) and open(lock).read().strip():
+            break
+        time.sleep(0.01)
+    b = vtbench(["device=blk", "ops=100", "reps=1"], d)
+    a_out, a_err = a.communicate(timeout=300)
+    rows = rows_of(d) if a.returncode == 0 else []
+    result("a second run into a locked --out exits 2 naming the holder's pid; the first run's rows are its own",
+           b.returncode == 2 and f"pid {a.pid}" in b.stderr and a.returncode == 0 and len(rows) == 4 and
+           {r["cell"]["device"] for r in rows} == {"net"} and len({r["run_id"] for r in rows}) == 1,
+           f"b rc={b.returncode} {b.stderr[-200:]} a rc={a.returncode} rows={len(rows)} {a_err[-200:]}")
+    foreign = os.path.join(tmp, "foreign")
+    os.makedirs(foreign)
+    with open(os.path.join(foreign, "meta.json"), "w") as f:
+        f.write('{"schema": 1, "run_id": "someone-else"}\n')
+    p = vtbench(["device=net", "ops=100", "reps=1"], foreign)
+    kept = open(os.path.join(foreign, "meta.json")).read()
+    afile = os.path.join(tmp, "a-file")
+    open(afile, "w").close()
+    p2 = vtbench(["device=net", "ops=100", "reps=1"], afile)
+    p3 = run([VTB, "run", "device=net", "ops=100", "reps=1", "--out="])
+    result("--out holding another run's meta.json, a file, or nothing: exit 2, nothing overwritten",
+           p.returncode == 2 and "someone-else" in kept and p2.returncode == 2 and p3.returncode == 2,
+           f"{p.returncode} {p2.returncode} {p3.returncode} {p.stderr[-200:]}")
+
+
 def descendants(pid):
     out, todo = [], [pid]
     while todo:
@@ -746,6 +781,7 @@ def main():
         peer(tmp)
         faults(tmp)
         orphans(tmp)
+        run_dir_lock(tmp)
         full_disk(tmp)
         analysis(tmp)
     print(f"{passed} passed, {failed} failed")

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -259,6 +260,37 @@ unlink_tmp:
 	return e;
 }
 
+/* One run at a time in a run directory: an exclusive flock on DIR/.lock,
+ * held until this process ends, with the holder's pid in the file.  0, or
+ * -1 with a message (2: held by another run, 3: cannot lock). */
+static int lock_run_dir(const char *dir, int *code)
+{
+	char path[4200], holder[32] = "";
+	snprintf(path, sizeof(path), "%s/.lock", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "vtbench: cannot lock %s: %s\n", path, strerror(errno));
+		return *code = 3, -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int e = errno;
+		ssize_t got = pread(fd, holder, sizeof(holder) - 1, 0);
+		holder[got > 0 ? got : 0] = 0;
+		holder[strcspn(holder, "\n")] = 0;
+		close(fd);
+		if (e == EWOULDBLOCK) {
+			fprintf(stderr, "vtbench: %s is in use by another vtbench run (pid %s)\n", dir, holder[0] ? holder : "?");
+			return *code = 2, -1;
+		}
+		fprintf(stderr, "vtbench: cannot lock %s: %s\n", path, strerror(e));
+		return *code = 3, -1;
+	}
+	int n = snprintf(holder, sizeof(holder), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) || pwrite(fd, holder, (size_t)n, 0) != n)
+		fprintf(stderr, "vtbench: warning: cannot write the holder's pid into %s\n", path);
+	return 0;	/* fd stays open: the lock lasts as long as the run */
+}
+
 static void utc_now(char *buf, size_t n)
 {
 	time_t now = time(NULL);
@@ -366,11 +398,24 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 	snprintf(dir, sizeof(dir), "%s", out ? out : "results");
 	if (!out)
 		snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/%s", run_id);
+	int lock_code;
+	struct stat dst;
+	if ((out && !out[0]) || (!stat(dir, &dst) && !S_ISDIR(dst.st_mode))) {
+		fprintf(stderr, out && !out[0] ? "vtbench: --out needs a directory\n" : "vtbench: --out %s: not a directory\n", dir);
+		vtb_probes_close(probes);
+		vtb_cells_free(&cells);
+		return 2;
+	}
 	if (mkdir_p(dir)) {
 		fprintf(stderr, "vtbench: cannot create %s: %s\n", dir, strerror(errno));
 		vtb_probes_close(probes);
 		vtb_cells_free(&cells);
-		return 3;
+		return errno == ENOTDIR || errno == EEXIST ? 2 : 3;
+	}
+	if (lock_run_dir(dir, &lock_code)) {
+		vtb_probes_close(probes);
+		vtb_cells_free(&cells);
+		return lock_code;
 	}
 	struct vtb_host host;
 	vtb_host_probe(&host);
@@ -391,8 +436,10 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 	resume_meta.on = resume != NULL;
 	resume_meta.rows = rs.rows;
 	resume_meta.truncated = rs.truncated;
-	if (!resume && !stat(path, &stt) && stt.st_size > 0) {
-		fprintf(stderr, "vtbench: %s already holds results; choose another --out\n", dir);
+	char meta_path[4200];
+	snprintf(meta_path, sizeof(meta_path), "%s/meta.json", dir);
+	if (!resume && ((!stat(path, &stt) && stt.st_size > 0) || !stat(meta_path, &stt))) {
+		fprintf(stderr, "vtbench: %s already holds a run (results.jsonl or meta.json); choose another --out\n", dir);
 		vtb_probes_close(probes);
 		vtb_cells_free(&cells);
 		return 2;
