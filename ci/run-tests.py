@@ -622,6 +622,42 @@ def run_dir_lock(tmp):
            f"{p.returncode} {p2.returncode} {p3.returncode} {p.stderr[-200:]}")
 
 
+def resume_inputs(tmp):
+    """--resume rebuilds exactly the run's cells from its inputs kept apart
+    in meta.json, whatever comments the suite holds and even once the suite
+    file is gone; its rows keep their cells; a newer schema is refused."""
+    suite = os.path.join(tmp, "comments.suite")
+    with open(suite, "w") as f:
+        f.write("[global]\nreps=2\nwarmup=0\nops=200\nprobes=off\n# suite /etc/passwd\n"
+                "[one]\ndevice=net\nnotify=event\n# command line\nnotify=poll\n[two]\ndevice=scmi\n")
+    d = os.path.join(tmp, "resume-inputs")
+    p = vtbench([suite, "qd=1"], d)
+    rows = rows_of(d) if p.returncode == 0 else []
+    path = os.path.join(d, "results.jsonl")
+    lines = open(path).read().splitlines(True) if rows else []
+    rep0 = [l for l in lines if json.loads(l)["rep"] == 0]
+    if rows:
+        with open(path, "w") as f:
+            f.writelines(rep0)
+        os.unlink(suite)
+    p2 = vtbench(["--resume", d])
+    after = rows_of(d) if p2.returncode == 0 else []
+    cells = {}
+    for r in after:
+        cells.setdefault(r["cell"]["index"], []).append(json.dumps(r["cell"], sort_keys=True))
+    result("--resume rebuilds the run's own cells from meta.json's inputs (suite comments, a deleted suite file)",
+           len(rows) == 4 and len(rep0) == 2 and len(after) == 4 and all(len(set(v)) == 1 for v in cells.values()) and
+           [r["cell"]["notify"] for r in after if r["cell"]["device"] == "net"] == ["poll", "poll"],
+           f"rc={p.returncode}/{p2.returncode} {len(rows)} {len(after)} {p2.stderr[-300:]}")
+    meta = json.load(open(os.path.join(d, "meta.json"))) if after else {}
+    meta["schema"] = 2
+    with open(os.path.join(d, "meta.json"), "w") as f:
+        json.dump(meta, f)
+    p3 = vtbench(["--resume", d])
+    result("--resume refuses a meta.json of a newer schema (exit 2)", p3.returncode == 2 and "schema" in p3.stderr,
+           p3.stderr[-200:])
+
+
 def descendants(pid):
     out, todo = [], [pid]
     while todo:
@@ -782,6 +818,7 @@ def main():
         faults(tmp)
         orphans(tmp)
         run_dir_lock(tmp)
+        resume_inputs(tmp)
         full_disk(tmp)
         analysis(tmp)
     print(f"{passed} passed, {failed} failed")

@@ -237,7 +237,21 @@ static int write_meta(const char *path, const char *run_id, const struct vtb_cel
 	}
 	fputs("]},\n  \"suite\": ", f);
 	vtb_json_str(f, cells->text ? cells->text : "");
-	fputs("\n}\n", f);
+	/* What --resume rebuilds the cells from, kept apart. */
+	fputs(",\n  \"inputs\": {\"suites\": [", f);
+	for (size_t i = 0; i < cells->nfiles; i++) {
+		fputs(i ? ", {\"path\": " : "{\"path\": ", f);
+		vtb_json_str(f, cells->paths[i]);
+		fputs(", \"text\": ", f);
+		vtb_json_str(f, cells->texts[i]);
+		fputs("}", f);
+	}
+	fputs("], \"args\": [", f);
+	for (size_t i = 0; i < cells->nargs; i++) {
+		fputs(i ? ", " : "", f);
+		vtb_json_str(f, cells->args[i]);
+	}
+	fputs("]}\n}\n", f);
 	if ((e = close_synced(f)))
 		goto unlink_tmp;
 	if (rename(tmp, path)) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "resume.h"
+#include "results.h"
 
 static char *slurp(const char *path, size_t *len)
 {
@@ -69,6 +70,194 @@ static char *json_str(const char *text, const char *key)
 	return out;
 }
 
+static const char *skip_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
+		p++;
+	return p;
+}
+
+/* p at a JSON string: its decoded value in a new buffer (\u00XX is the
+ * byte XX, as vtb_json_str writes a byte that is not UTF-8), and the
+ * position after it; NULL if malformed. */
+static const char *json_string_at(const char *p, char **out)
+{
+	p = skip_ws(p);
+	if (*p != '"')
+		return NULL;
+	const char *q = ++p;
+	char *o = malloc(strlen(p) + 1), *w = o;
+	if (!o)
+		return NULL;
+	for (; *q && *q != '"'; q++) {
+		if (*q != '\\') {
+			*w++ = *q;
+			continue;
+		}
+		switch (*++q) {
+		case 'n': *w++ = '\n'; break;
+		case 't': *w++ = '\t'; break;
+		case 'r': *w++ = '\r'; break;
+		case 'b': *w++ = '\b'; break;
+		case 'f': *w++ = '\f'; break;
+		case 'u': {
+			char hex[5] = { 0 };
+			for (int i = 0; i < 4; i++)
+				if (!(hex[i] = q[1 + i]))
+					goto bad;
+			unsigned long u = strtoul(hex, NULL, 16);
+			q += 4;
+			if (u < 0x100) {
+				*w++ = (char)u;
+			} else if (u < 0x800) {
+				*w++ = (char)(0xc0 | u >> 6);
+				*w++ = (char)(0x80 | (u & 0x3f));
+			} else {
+				*w++ = (char)(0xe0 | u >> 12);
+				*w++ = (char)(0x80 | (u >> 6 & 0x3f));
+				*w++ = (char)(0x80 | (u & 0x3f));
+			}
+			break;
+		}
+		case 0: goto bad;
+		default: *w++ = *q;
+		}
+	}
+	if (*q != '"')
+		goto bad;
+	*w = 0;
+	*out = o;
+	return q + 1;
+bad:
+	free(o);
+	return NULL;
+}
+
+static const char *expect(const char *p, const char *tok)
+{
+	p = skip_ws(p);
+	return p && !strncmp(p, tok, strlen(tok)) ? p + strlen(tok) : NULL;
+}
+
+/* "inputs": {"suites": [{"path": S, "text": S}, ...], "args": [S, ...]}
+ * into paths/texts/args; 1 if meta.json has no inputs (an older run),
+ * -1 if they are malformed. */
+static int read_inputs(const char *meta, char ***paths, char ***texts, size_t *nf, char ***args, size_t *na)
+{
+	const char *p = strstr(meta, "\n  \"inputs\": ");
+	if (!p)
+		return 1;
+	p = expect(p + 12, "{");
+	p = p ? expect(p, "\"suites\":") : NULL;
+	p = p ? expect(p, "[") : NULL;
+	while (p && *skip_ws(p) != ']') {
+		char *path = NULL, *text = NULL;
+		if (*nf && !(p = expect(p, ",")))
+			break;
+		p = expect(p, "{");
+		p = p ? expect(p, "\"path\":") : NULL;
+		p = p ? json_string_at(p, &path) : NULL;
+		p = p ? expect(p, ",") : NULL;
+		p = p ? expect(p, "\"text\":") : NULL;
+		p = p ? json_string_at(p, &text) : NULL;
+		p = p ? expect(p, "}") : NULL;
+		char **np = p ? realloc(*paths, (*nf + 1) * sizeof(char *)) : NULL;
+		char **nt = np ? (*paths = np, realloc(*texts, (*nf + 1) * sizeof(char *))) : NULL;
+		if (!nt) {
+			free(path);
+			free(text);
+			return -1;
+		}
+		*texts = nt;
+		(*paths)[*nf] = path;
+		(*texts)[(*nf)++] = text;
+	}
+	p = p ? expect(p, "]") : NULL;
+	p = p ? expect(p, ",") : NULL;
+	p = p ? expect(p, "\"args\":") : NULL;
+	p = p ? expect(p, "[") : NULL;
+	while (p && *skip_ws(p) != ']') {
+		char *a = NULL;
+		if (*na && !(p = expect(p, ",")))
+			break;
+		p = json_string_at(p, &a);
+		char **nv = p ? realloc(*args, (*na + 1) * sizeof(char *)) : NULL;
+		if (!nv) {
+			free(a);
+			return -1;
+		}
+		*args = nv;
+		(*args)[(*na)++] = a;
+	}
+	return p && expect(p, "]") ? 0 : -1;
+}
+
+static int resume_from_inputs(const char *dir, const char *meta, struct vtb_cells *cells, char *err, size_t n)
+{
+	char **paths = NULL, **texts = NULL, **args = NULL, *tmp[1024];
+	const char **files = NULL;
+	size_t nf = 0, na = 0, made = 0;
+	int rc = read_inputs(meta, &paths, &texts, &nf, &args, &na);
+	if (rc > 0)
+		return 1;
+	if (rc < 0) {
+		snprintf(err, n, "--resume %s: meta.json's inputs are malformed", dir);
+		goto free;
+	}
+	rc = -1;
+	if (nf > sizeof(tmp) / sizeof(tmp[0]) || !(files = calloc(nf + 1, sizeof(*files)))) {
+		snprintf(err, n, "--resume %s: too many suite files", dir);
+		goto free;
+	}
+	/* Each file is parsed again from a copy of its text as first read, so
+	 * an edited or deleted suite file cannot change the run. */
+	for (; made < nf; made++) {
+		char t[] = "/tmp/vtb-resume-XXXXXX";
+		int fd = mkstemp(t);
+		FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+		if (!f || fputs(texts[made], f) < 0 || fclose(f)) {
+			snprintf(err, n, "--resume: cannot write a temporary suite: %s", strerror(errno));
+			if (fd >= 0)
+				unlink(t);
+			goto unlink;
+		}
+		tmp[made] = strdup(t);
+		files[made] = tmp[made];
+		if (!tmp[made]) {
+			unlink(t);
+			goto unlink;
+		}
+	}
+	rc = vtb_suite_build(files, nf, (const char *const *)args, na, cells, err, n);
+	if (!rc) {
+		/* The run keeps its inputs as first given, not the copies' names. */
+		for (size_t i = 0; i < cells->nfiles; i++) {
+			free(cells->paths[i]);
+			cells->paths[i] = paths[i];
+			paths[i] = NULL;
+		}
+		free(cells->text);
+		cells->text = json_str(meta, "suite");
+	}
+unlink:
+	for (size_t i = 0; i < made; i++) {
+		unlink(tmp[i]);
+		free(tmp[i]);
+	}
+free:
+	for (size_t i = 0; i < nf; i++) {
+		free(paths[i]);
+		free(texts[i]);
+	}
+	for (size_t i = 0; i < na; i++)
+		free(args[i]);
+	free(paths);
+	free(texts);
+	free(args);
+	free(files);
+	return rc;
+}
+
 int vtb_resume_cells(const char *dir, struct vtb_cells *cells, char *run_id, size_t idn, char *err, size_t n)
 {
 	char path[4200], *meta, *suite = NULL, *id = NULL;
@@ -86,7 +275,18 @@ int vtb_resume_cells(const char *dir, struct vtb_cells *cells, char *run_id, siz
 		goto free;
 	}
 	snprintf(run_id, idn, "%s", id);
-	/* The text as given: "# suite PATH" then the file, ..., then
+	const char *sv = strstr(meta, "\"schema\": ");
+	char *send = NULL;
+	long schema = sv ? strtol(sv + 10, &send, 10) : -1;
+	if (!sv || send == sv + 10 || (*send != ',' && *send != '\n') || schema < 1 || schema > VTB_SCHEMA_VERSION) {
+		snprintf(err, n, "--resume %s: meta.json is schema %ld; this vtbench reads 1..%d", dir, schema,
+			 VTB_SCHEMA_VERSION);
+		goto free;
+	}
+	if ((rc = resume_from_inputs(dir, meta, cells, err, n)) <= 0)
+		goto free;
+	rc = -1;
+	/* An older run without inputs: the text as given: "# suite PATH" then the file, ..., then
 	 * "# command line" and its KEY=VALUE words.  Each file is parsed
 	 * again from a copy, so an edited suite file cannot change the run. */
 	FILE *cur = NULL;

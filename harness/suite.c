@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "peer.h"
@@ -513,24 +514,66 @@ static void text_append(struct vtb_cells *out, const char *s)
 	out->text = p;
 }
 
+static int str_push(char ***v, size_t *n, const char *s)
+{
+	char **p = realloc(*v, (*n + 1) * sizeof(**v));
+	if (!p)
+		return -1;
+	*v = p;
+	if (!(p[*n] = strdup(s)))
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+static int text_add(char **t, const char *s, size_t len)
+{
+	size_t have = *t ? strlen(*t) : 0;
+	char *p = realloc(*t, have + len + 1);
+	if (!p)
+		return -1;
+	memcpy(p + have, s, len);
+	p[have + len] = 0;
+	*t = p;
+	return 0;
+}
+
 /* Reads one suite file into global + sections. */
 static int read_file(const char *path, struct section *global, struct section *secs, size_t *nsec,
 		     struct vtb_cells *out, char *err, size_t n)
 {
 	FILE *f = fopen(path, "r");
+	struct stat st;
 	if (!f)
 		return snprintf(err, n, "%s: %s", path, strerror(errno)), -1;
-	char line[1024], where[160];
+	if (fstat(fileno(f), &st) || S_ISDIR(st.st_mode)) {
+		fclose(f);
+		return snprintf(err, n, "%s: is a directory, not a suite file", path), -1;
+	}
+	char *line = NULL, where[160], head[4200];
+	size_t cap = 0, keys = 0;
+	ssize_t len;
 	struct section *cur = global;
 	int lineno = 0, rc = 0;
-	snprintf(line, sizeof(line), "# suite %s\n", path);
-	text_append(out, line);
-	while (fgets(line, sizeof(line), f)) {
+	snprintf(head, sizeof(head), "# suite %s\n", path);
+	text_append(out, head);
+	size_t nt = out->nfiles;
+	if (str_push(&out->paths, &out->nfiles, path) || str_push(&out->texts, &nt, "")) {
+		fclose(f);
+		return snprintf(err, n, "out of memory"), -1;
+	}
+	char **text = &out->texts[out->nfiles - 1];
+	while ((len = getline(&line, &cap, f)) >= 0) {
 		lineno++;
-		text_append(out, line);
 		snprintf(where, sizeof(where), "%s:%d", path, lineno);
-		if (!strchr(line, '\n') && !feof(f)) {
-			snprintf(err, n, "%s: line too long", where);
+		if (memchr(line, 0, (size_t)len)) {
+			snprintf(err, n, "%s: a NUL byte: not a text file", where);
+			rc = -1;
+			break;
+		}
+		text_append(out, line);
+		if (text_add(text, line, (size_t)len)) {
+			snprintf(err, n, "out of memory");
 			rc = -1;
 			break;
 		}
@@ -573,8 +616,12 @@ static int read_file(const char *path, struct section *global, struct section *s
 			break;
 		}
 		set_kv(cur, key, val, where);
+		keys++;
 	}
+	free(line);
 	fclose(f);
+	if (!rc && !keys)
+		fprintf(stderr, "vtbench: warning: %s sets no key: its cells are the defaults\n", path);
 	return rc;
 }
 
@@ -622,6 +669,10 @@ int vtb_suite_build(const char *const *files, size_t nfiles, const char *const *
 			goto out;
 		}
 		set_kv(&cli, buf, eq + 1, where);
+		if (str_push(&out->args, &out->nargs, kv[i])) {
+			snprintf(err, n, "out of memory");
+			goto out;
+		}
 		text_append(out, kv[i]);
 		text_append(out, "\n");
 	}
@@ -662,6 +713,15 @@ out:
 
 void vtb_cells_free(struct vtb_cells *c)
 {
+	for (size_t i = 0; i < c->nfiles; i++) {
+		free(c->paths[i]);
+		free(c->texts ? c->texts[i] : NULL);
+	}
+	for (size_t i = 0; i < c->nargs; i++)
+		free(c->args[i]);
+	free(c->paths);
+	free(c->texts);
+	free(c->args);
 	free(c->v);
 	free(c->text);
 	memset(c, 0, sizeof(*c));

@@ -19,6 +19,12 @@ struct vtb_cells {
 	struct vtb_cellp *v;
 	size_t n, cap;
 	char *text;		/* the suite as given: files, then command-line keys */
+	/* The same inputs kept apart, so a resume rebuilds exactly these cells
+	 * without re-splitting text: each file's path and text, each argument. */
+	char **paths, **texts;
+	size_t nfiles;
+	char **args;
+	size_t nargs;
 };
 
 /* Parses files and command-line KEY=VALUE words into cells.  On error
