@@ -627,8 +627,8 @@ def resume_inputs(tmp):
     in meta.json, whatever comments the suite holds and even once the suite
     file is gone; its rows keep their cells; a newer schema is refused."""
     suite = os.path.join(tmp, "comments.suite")
-    with open(suite, "w") as f:
-        f.write("[global]\nreps=2\nwarmup=0\nops=200\nprobes=off\n# suite /etc/passwd\n"
+    with open(suite, "w", encoding="latin-1") as f:	# a comment that is not UTF-8
+        f.write("[global]\nreps=2\nwarmup=0\nops=200\nprobes=off\n# suite /etc/passwd caf\xe9\n"
                 "[one]\ndevice=net\nnotify=event\n# command line\nnotify=poll\n[two]\ndevice=scmi\n")
     d = os.path.join(tmp, "resume-inputs")
     p = vtbench([suite, "qd=1"], d)
@@ -649,7 +649,14 @@ def resume_inputs(tmp):
            len(rows) == 4 and len(rep0) == 2 and len(after) == 4 and all(len(set(v)) == 1 for v in cells.values()) and
            [r["cell"]["notify"] for r in after if r["cell"]["device"] == "net"] == ["poll", "poll"],
            f"rc={p.returncode}/{p2.returncode} {len(rows)} {len(after)} {p2.stderr[-300:]}")
-    meta = json.load(open(os.path.join(d, "meta.json"))) if after else {}
+    try:
+        meta = json.load(open(os.path.join(d, "meta.json"), encoding="utf-8", errors="strict"))
+    except (OSError, ValueError) as e:
+        meta = {}
+        result("meta.json is valid UTF-8 JSON whatever bytes a suite comment holds", False, str(e))
+    else:
+        result("meta.json is valid UTF-8 JSON whatever bytes a suite comment holds",
+               "caf\xe9" in meta["inputs"]["suites"][0]["text"], meta["inputs"]["suites"][0]["text"][:80])
     meta["schema"] = 2
     with open(os.path.join(d, "meta.json"), "w") as f:
         json.dump(meta, f)

@@ -36,12 +36,36 @@ void vtb_host_probe(struct vtb_host *h)
 	h->cores = sysconf(_SC_NPROCESSORS_ONLN);
 }
 
+/* Bytes of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs,
+ * no surrogates, nothing past U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *s)
+{
+	if (s[0] < 0x80)
+		return 1;
+	size_t n = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))) ||
+	    (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))))
+		return 0;
+	return n;
+}
+
+/* Always valid UTF-8 JSON: a byte that is not part of a well-formed
+ * sequence is written as \u00XX (resume reads it back as that byte). */
 void vtb_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
+		size_t u = c >= 0x80 ? utf8_len((const unsigned char *)s) : 1;
+		if (c >= 0x80 && u) {
+			fwrite(s, 1, u, f);
+			s += u - 1;
+		} else if (c >= 0x80)
+			fprintf(f, "\\u%04x", c);
+		else if (c == '"' || c == '\\')
 			fprintf(f, "\\%c", c);
 		else if (c == '\n')
 			fputs("\\n", f);
