@@ -635,6 +635,7 @@ def resume_inputs(tmp):
     rows = rows_of(d) if p.returncode == 0 else []
     path = os.path.join(d, "results.jsonl")
     lines = open(path).read().splitlines(True) if rows else []
+    meta0 = json.load(open(os.path.join(d, "meta.json"))) if rows else {}
     rep0 = [l for l in lines if json.loads(l)["rep"] == 0]
     if rows:
         with open(path, "w") as f:
@@ -657,6 +658,16 @@ def resume_inputs(tmp):
     else:
         result("meta.json is valid UTF-8 JSON whatever bytes a suite comment holds",
                "caf\xe9" in meta["inputs"]["suites"][0]["text"], meta["inputs"]["suites"][0]["text"][:80])
+    keep = ("started",)
+    res = meta.get("resumes", [])
+    result("--resume keeps the run's start, start calibration, placement and per-rep calibrations; adds its own",
+           meta and all(meta.get(k) == meta0.get(k) for k in keep) and
+           meta["calibration"]["start"] == meta0["calibration"]["start"] and
+           meta["calibration"]["reps"] == meta0["calibration"]["reps"] and
+           meta["placement"]["pingpong_ns_start"] == meta0["placement"]["pingpong_ns_start"] and
+           len(res) == 1 and res[0]["rows_before"] == 2 and res[0]["calibration_start"]["ok"] in (True, False) and
+           len(res[0]["reps"]) == 2,
+           f"{meta.get('started')} vs {meta0.get('started')} resumes={json.dumps(res)[:300]}")
     meta["schema"] = 2
     with open(os.path.join(d, "meta.json"), "w") as f:
         json.dump(meta, f)

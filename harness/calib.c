@@ -467,13 +467,36 @@ static const struct vtb_fig *fig_at(const struct vtb_calib *c, size_t i)
 	return (const struct vtb_fig *)((const char *)c + figs[i].off);
 }
 
+int vtb_calib_parse(const char *json, struct vtb_calib *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->ok = strstr(json, "\"ok\": true") != NULL;
+	const char *p = strstr(json, "\"took_ms\": ");
+	c->took_ms = p ? strtod(p + 11, NULL) : 0;
+	for (size_t i = 0; i < sizeof(figs) / sizeof(figs[0]); i++) {
+		char pat[48];
+		snprintf(pat, sizeof(pat), "\"%s\": {\"v\": ", figs[i].name);
+		if (!(p = strstr(json, pat)))
+			return -1;
+		struct vtb_fig *g = (struct vtb_fig *)((char *)c + figs[i].off);
+		char *end;
+		g->v = strtod(p + strlen(pat), &end);
+		const char *sp = strstr(end, "\"spread_pct\": ");
+		g->spread_pct = sp ? strtod(sp + strlen("\"spread_pct\": "), NULL) : 0;
+	}
+	c->placement = vtb_placement_tag(c->pingpong_ns.v);
+	if (!c->ok)
+		snprintf(c->why, sizeof(c->why), "as recorded");
+	return 0;
+}
+
 void vtb_calib_json(FILE *f, const struct vtb_calib *c)
 {
 	fprintf(f, "{\"ok\": %s, \"placement\": \"%s\", \"took_ms\": %.1f", c->ok ? "true" : "false",
 		c->placement ? c->placement : "unknown", c->took_ms);
 	for (size_t i = 0; i < sizeof(figs) / sizeof(figs[0]); i++) {
 		const struct vtb_fig *g = fig_at(c, i);
-		fprintf(f, ", \"%s\": {\"v\": %.4g, \"spread_pct\": %.1f, \"unit\": \"%s\"}", figs[i].name, g->v,
+		fprintf(f, ", \"%s\": {\"v\": %.10g, \"spread_pct\": %.1f, \"unit\": \"%s\"}", figs[i].name, g->v,
 			g->spread_pct, figs[i].unit);
 	}
 	if (!c->ok)

@@ -53,6 +53,8 @@ struct vtb_calib {
  * (cpu_a: FE, cpu_b: BE; -1: unpinned, then ping-pong is not measured).
  * Takes about a second. */
 int vtb_calibrate(struct vtb_calib *c, int cpu_a, int cpu_b);
+/* Reads back what vtb_calib_json wrote (to the precision it wrote). */
+int vtb_calib_parse(const char *json, struct vtb_calib *c);
 /* The figures as one JSON object. */
 void vtb_calib_json(FILE *f, const struct vtb_calib *c);
 /* Names the figures that moved between a and b by more than their noise

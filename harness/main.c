@@ -100,10 +100,12 @@ static int mkdir_p(const char *path)
 	return mkdir(buf, 0755) && errno != EEXIST ? -1 : 0;
 }
 
-/* A run finished by --resume: how many rows were already there. */
+/* A run finished by --resume: how many rows were already there, and what
+ * the run recorded when it started (kept; the resume's own beside it). */
 static struct {
 	bool on, truncated;
 	size_t rows;
+	struct vtb_resume_orig orig;
 } resume_meta;
 
 /* Peer cells skipped because this machine lacks the peer. */
@@ -178,6 +180,13 @@ static int write_meta(const char *path, const char *run_id, const struct vtb_cel
 		       const char *started, const char *ended, size_t failed, size_t total)
 {
 	int e;
+	/* A resumed run keeps its own start; this process's go in "resumes". */
+	const struct vtb_calib *own0 = cal0;
+	const char *own_started = started;
+	if (resume_meta.on) {
+		cal0 = &resume_meta.orig.cal0;
+		started = resume_meta.orig.started;
+	}
 	double pp0 = cal0->pingpong_ns.v, sp0 = cal0->pingpong_ns.spread_pct;
 	double pp1 = cal1 ? cal1->pingpong_ns.v : 0, sp1 = cal1 ? cal1->pingpong_ns.spread_pct : 0;
 	char tmp[4200];
@@ -229,13 +238,37 @@ static int write_meta(const char *path, const char *run_id, const struct vtb_cel
 	} else {
 		fputs("null", f);
 	}
-	/* What priced each repetition's rows: rep 0 used start. */
-	fputs(", \"reps\": [", f);
-	for (unsigned i = 0; i < nreps; i++) {
-		fputs(i ? ", " : "", f);
-		vtb_calib_json(f, &reps[i]);
+	/* What priced each repetition's rows: rep 0 used start.  A resume's
+	 * rows were priced by its own, in its entry of "resumes". */
+	fputs(", \"reps\": ", f);
+	if (resume_meta.on)
+		fputs(resume_meta.orig.reps_raw, f);
+	else {
+		fputs("[", f);
+		for (unsigned i = 0; i < nreps; i++) {
+			fputs(i ? ", " : "", f);
+			vtb_calib_json(f, &reps[i]);
+		}
+		fputs("]", f);
 	}
-	fputs("]},\n  \"suite\": ", f);
+	fputs("},\n", f);
+	if (resume_meta.on) {
+		fputs("  \"resumes\": [", f);
+		if (resume_meta.orig.resumes_raw)
+			fprintf(f, "%s, ", resume_meta.orig.resumes_raw);
+		fprintf(f, "{\"started\": \"%s\", \"rows_before\": %zu, \"partial_line_cut\": %s, "
+			   "\"placement_start\": {\"pingpong_ns\": %.1f, \"tag\": \"%s\"}, \"calibration_start\": ",
+			own_started, resume_meta.rows, resume_meta.truncated ? "true" : "false", own0->pingpong_ns.v,
+			vtb_placement_tag(own0->pingpong_ns.v));
+		vtb_calib_json(f, own0);
+		fputs(", \"reps\": [", f);
+		for (unsigned i = 0; i < nreps; i++) {
+			fputs(i ? ", " : "", f);
+			vtb_calib_json(f, &reps[i]);
+		}
+		fputs("]}],\n", f);
+	}
+	fputs("  \"suite\": ", f);
 	vtb_json_str(f, cells->text ? cells->text : "");
 	/* What --resume rebuilds the cells from, kept apart. */
 	fputs(",\n  \"inputs\": {\"suites\": [", f);
@@ -450,6 +483,12 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 	resume_meta.on = resume != NULL;
 	resume_meta.rows = rs.rows;
 	resume_meta.truncated = rs.truncated;
+	if (resume && vtb_resume_orig(dir, &resume_meta.orig, err, sizeof(err))) {
+		fprintf(stderr, "vtbench: %s\n", err);
+		vtb_probes_close(probes);
+		vtb_cells_free(&cells);
+		return 2;
+	}
 	char meta_path[4200];
 	snprintf(meta_path, sizeof(meta_path), "%s/meta.json", dir);
 	if (!resume && ((!stat(path, &stt) && stt.st_size > 0) || !stat(meta_path, &stt))) {

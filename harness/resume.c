@@ -343,6 +343,92 @@ free:
 	return rc;
 }
 
+/* The JSON value after "key": in text, verbatim (balanced, strings
+ * respected), in a new buffer; NULL if absent. */
+static char *json_raw(const char *text, const char *key)
+{
+	char pat[64];
+	snprintf(pat, sizeof(pat), "\"%s\": ", key);
+	const char *p = strstr(text, pat);
+	if (!p)
+		return NULL;
+	p += strlen(pat);
+	const char *q = p;
+	int depth = 0;
+	bool str = false;
+	for (; *q; q++) {
+		if (str) {
+			if (*q == '\\' && q[1])
+				q++;
+			else if (*q == '"')
+				str = false;
+		} else if (*q == '"') {
+			str = true;
+		} else if (*q == '{' || *q == '[') {
+			depth++;
+		} else if (*q == '}' || *q == ']') {
+			if (depth-- == 0)
+				break;	/* the end of the enclosing value */
+			if (depth == 0) {
+				q++;
+				break;
+			}
+		} else if (*q == ',' && depth == 0) {
+			break;
+		}
+	}
+	char *out = malloc((size_t)(q - p) + 1);
+	if (out) {
+		memcpy(out, p, (size_t)(q - p));
+		out[q - p] = 0;
+	}
+	return out;
+}
+
+int vtb_resume_orig(const char *dir, struct vtb_resume_orig *o, char *err, size_t n)
+{
+	char path[4200], *meta, *started = NULL, *cal = NULL, *start = NULL;
+	int rc = -1;
+	memset(o, 0, sizeof(*o));
+	snprintf(path, sizeof(path), "%s/meta.json", dir);
+	if (!(meta = slurp(path, NULL)))
+		return snprintf(err, n, "--resume: cannot read %s: %s", path, strerror(errno)), -1;
+	if (!(started = json_str(meta, "started")) || !(cal = json_raw(meta, "calibration")) ||
+	    !(start = json_raw(cal, "start")) || vtb_calib_parse(start, &o->cal0) ||
+	    !(o->reps_raw = json_raw(cal, "reps"))) {
+		snprintf(err, n, "--resume: %s lacks the run's start time or calibration", path);
+		goto free;
+	}
+	snprintf(o->started, sizeof(o->started), "%s", started);
+	char *res = json_raw(meta, "resumes");
+	if (res) {
+		size_t l = strlen(res);
+		if (l >= 2 && res[0] == '[' && res[l - 1] == ']' && l > 2) {
+			memmove(res, res + 1, l - 2);
+			res[l - 2] = 0;
+			o->resumes_raw = res;
+		} else {
+			free(res);
+		}
+	}
+	rc = 0;
+free:
+	if (rc)
+		vtb_resume_orig_free(o);
+	free(meta);
+	free(started);
+	free(cal);
+	free(start);
+	return rc;
+}
+
+void vtb_resume_orig_free(struct vtb_resume_orig *o)
+{
+	free(o->reps_raw);
+	free(o->resumes_raw);
+	o->reps_raw = o->resumes_raw = NULL;
+}
+
 static long field(const char *line, const char *pat)
 {
 	const char *p = strstr(line, pat);

@@ -8,7 +8,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "calib.h"
 #include "suite.h"
+
+/* What the run recorded when it started, kept whole through every resume. */
+struct vtb_resume_orig {
+	char started[32];
+	struct vtb_calib cal0;	/* the run's start calibration and placement */
+	char *reps_raw;		/* calibration.reps as first written, verbatim JSON */
+	char *resumes_raw;	/* earlier resumes' entries, verbatim, comma-separated; NULL: none */
+};
+/* Reads them from dir/meta.json; -1 with err. */
+int vtb_resume_orig(const char *dir, struct vtb_resume_orig *o, char *err, size_t n);
+void vtb_resume_orig_free(struct vtb_resume_orig *o);
 
 struct vtb_resume {
 	char run_id[64];
