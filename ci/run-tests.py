@@ -450,6 +450,15 @@ def cli(tmp):
         if p.returncode != 2 or arg.split("=")[0] not in p.stderr or os.path.exists(d):
             bad.append((arg, p.returncode, p.stderr[-200:]))
     result("empty or non-finite values: exit 2 naming the key, no run directory left", not bad, str(bad))
+    big = os.path.join(tmp, "big.suite")
+    with open(big, "w") as f:
+        f.write("device=net\nops=1\nreps=1\nseed=" + ",".join(str(i) for i in range(1, 100001)) + "\n")
+    p = vtbench([big], os.path.join(tmp, "big"))
+    p2 = vtbench(["duration=86400", "reps=3"], os.path.join(tmp, "long"))
+    result("a 100k-cell matrix or a 72-hour run: the count and estimate said, refused without --yes (exit 2)",
+           p.returncode == 2 and "100000 cells" in p.stderr and "--yes" in p.stderr and
+           p2.returncode == 2 and "72:00" in p2.stderr and not os.path.exists(os.path.join(tmp, "big")),
+           p.stderr[-300:] + p2.stderr[-300:])
 
     # A failing cell and a hung cell are recorded; the run goes on.
     d = os.path.join(tmp, "faults")

@@ -28,9 +28,11 @@
 static void usage(FILE *f)
 {
 	fputs("usage:\n"
-	      "  vtbench run [SUITE ...] [KEY=VALUE ...] [--out DIR]\n"
+	      "  vtbench run [SUITE ...] [KEY=VALUE ...] [--out DIR] [--yes]\n"
 	      "      run the cells of the suites (fio-like files), with KEY=VALUE applied to\n"
-	      "      every section; a comma list (qd=1,32) expands into a matrix\n"
+	      "      every section; a comma list (qd=1,32) expands into a matrix; says how\n"
+	      "      long it will take, and needs --yes past 20000 repetitions or 24 hours\n"
+	      "  vtbench run --resume DIR   finish an interrupted run\n"
 	      "  vtbench list          devices, transports and variants, platforms, suite keys\n"
 	      "  vtbench calibrate [cpus=A,B] [--json]\n"
 	      "      the machine's limits: memcpy and hypervisor-copy bandwidth, ping-pong and\n"
@@ -365,11 +367,49 @@ static int opt_value(int argc, char **argv, int *i, const char *name, const char
 	return 1;
 }
 
+/* Above these a run needs --yes: a typo in a matrix should not start a
+ * run of days. */
+#define VTB_RUN_MAX_REPS 20000
+#define VTB_RUN_MAX_SECONDS (24 * 3600.0)
+
+/* Says how many cells and repetitions the run has and about how long it
+ * takes; refuses one past the caps without --yes.  The guess per
+ * repetition: warmup + duration (ops=N: 10 us an op), 0.15 s to set the
+ * domains up, and a calibration (1 s) per repetition round. */
+static int run_estimate(const struct vtb_cells *cells, bool yes)
+{
+	double s = 2.0, reps = 0;
+	unsigned maxreps = 0;
+	for (size_t i = 0; i < cells->n; i++) {
+		const struct vtb_cellp *c = &cells->v[i];
+		double one = c->warmup + (c->ops ? (double)c->ops * 1e-5 : c->duration) + 0.15;
+		s += one * c->reps;
+		reps += c->reps;
+		if (c->reps > maxreps)
+			maxreps = c->reps;
+	}
+	s += maxreps;
+	unsigned long t = (unsigned long)s;
+	fprintf(stderr, "vtbench: %zu cells, %.0f repetitions, about %lu:%02lu:%02lu\n", cells->n, reps, t / 3600,
+		t / 60 % 60, t % 60);
+	if (!yes && (reps > VTB_RUN_MAX_REPS || s > VTB_RUN_MAX_SECONDS)) {
+		fprintf(stderr, "vtbench: that is more than %d repetitions or %.0f hours: add --yes to run it anyway\n",
+			VTB_RUN_MAX_REPS, VTB_RUN_MAX_SECONDS / 3600);
+		return -1;
+	}
+	return 0;
+}
+
 static int run_args(int argc, char **argv, const char **files, const char **kv)
 {
 	const char *out = NULL, *resume = NULL;
 	size_t nf = 0, nkv = 0;
+	bool yes = false;
 	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--yes")) {
+			yes = true;
+			continue;
+		}
 		int m = opt_value(argc, argv, &i, "--resume", "a run directory", &resume);
 		if (!m)
 			m = opt_value(argc, argv, &i, "--out", "a directory", &out);
@@ -399,6 +439,10 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 	}
 	if (cells.n == 0) {
 		fprintf(stderr, "vtbench: the suite gives no cell to run\n");
+		vtb_cells_free(&cells);
+		return 2;
+	}
+	if (run_estimate(&cells, yes)) {
 		vtb_cells_free(&cells);
 		return 2;
 	}

@@ -331,14 +331,55 @@ static bool has_key(const struct section *s, const char *key)
 	return false;
 }
 
-static int push_cell(struct vtb_cells *out, const struct vtb_cellp *c)
+/* FNV-1a over the cell without its index (the position is not part of it). */
+static uint64_t cell_hash(const struct vtb_cellp *c)
 {
 	struct vtb_cellp t = *c;
+	t.index = 0;
+	const unsigned char *b = (const unsigned char *)&t;
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < sizeof(t); i++)
+		h = (h ^ b[i]) * 1099511628211ull;
+	return h;
+}
+
+static bool cell_same(const struct vtb_cellp *a, const struct vtb_cellp *b)
+{
+	struct vtb_cellp t = *b;
+	t.index = a->index;
+	return !memcmp(a, &t, sizeof(t));
+}
+
+/* Keeps the set at most half full; -1 out of memory. */
+static int set_grow(struct vtb_cells *out)
+{
+	if ((out->n + 1) * 2 <= out->set_cap)
+		return 0;
+	size_t cap = out->set_cap ? out->set_cap * 2 : 64;
+	uint32_t *set = calloc(cap, sizeof(*set));
+	if (!set)
+		return -1;
 	for (size_t i = 0; i < out->n; i++) {
-		t.index = out->v[i].index;	/* the position is not part of the cell */
-		if (!memcmp(&out->v[i], &t, sizeof(t)))
-			return 0;	/* same cell reached twice through the matrix */
+		size_t k = (size_t)cell_hash(&out->v[i]) & (cap - 1);
+		while (set[k])
+			k = (k + 1) & (cap - 1);
+		set[k] = (uint32_t)i + 1;
 	}
+	free(out->set);
+	out->set = set;
+	out->set_cap = cap;
+	return 0;
+}
+
+static int push_cell(struct vtb_cells *out, const struct vtb_cellp *c)
+{
+	if (out->n >= UINT32_MAX - 1 || set_grow(out))
+		return -1;
+	size_t k = (size_t)cell_hash(c) & (out->set_cap - 1);
+	for (; out->set[k]; k = (k + 1) & (out->set_cap - 1))
+		if (cell_same(&out->v[out->set[k] - 1], c))
+			return 0;	/* same cell reached twice through the matrix */
+	out->set[k] = (uint32_t)out->n + 1;
 	if (out->n == out->cap) {
 		size_t cap = out->cap ? out->cap * 2 : 16;
 		void *p = realloc(out->v, cap * sizeof(*c));
@@ -722,6 +763,7 @@ void vtb_cells_free(struct vtb_cells *c)
 	free(c->paths);
 	free(c->texts);
 	free(c->args);
+	free(c->set);
 	free(c->v);
 	free(c->text);
 	memset(c, 0, sizeof(*c));

@@ -25,6 +25,10 @@ struct vtb_cells {
 	size_t nfiles;
 	char **args;
 	size_t nargs;
+	/* Private: an open-addressing set over v (cell index + 1; 0 empty),
+	 * so a matrix reached twice is found in O(1) per cell. */
+	uint32_t *set;
+	size_t set_cap;
 };
 
 /* Parses files and command-line KEY=VALUE words into cells.  On error
