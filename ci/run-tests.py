@@ -464,7 +464,7 @@ def cli(tmp):
     d = os.path.join(tmp, "faults")
     with open(os.path.join(tmp, "faults.suite"), "w") as f:
         f.write("[global]\nreps=1\nwarmup=0\n"
-                "[broken]\ndevice=blk\nbacking=/nonexistent/dir/disk.img\nops=10\n"
+                "[broken]\ndevice=blk\nbacking=/nonexistent/dir/disk.img\nbacking_create=1\nops=10\n"
                 "[hang]\ndevice=blk\nops=1000000000\ntimeout=2\n"
                 "[fine]\ndevice=scmi\nops=100\n")
     p = vtbench([os.path.join(tmp, "faults.suite")], d, timeout=120)
