@@ -394,6 +394,76 @@ static int push_cell(struct vtb_cells *out, const struct vtb_cellp *c)
 	return 0;
 }
 
+static uint64_t read_u64_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	unsigned long long v = UINT64_MAX;
+	char word[32] = "";
+	if (f) {
+		if (fscanf(f, "%31s", word) == 1 && strcmp(word, "max"))
+			v = strtoull(word, NULL, 10);
+		fclose(f);
+	}
+	return v;
+}
+
+/* Bytes this process may still populate: MemAvailable, and what its
+ * memory cgroup (v2 memory.max, or v1 limit_in_bytes) leaves. */
+static uint64_t host_mem_available(void)
+{
+	static uint64_t cached;
+	if (cached)
+		return cached;
+	uint64_t avail = UINT64_MAX;
+	char line[512];
+	FILE *f = fopen("/proc/meminfo", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long long kb;
+		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+			avail = kb * 1024;
+	}
+	if (f)
+		fclose(f);
+	f = fopen("/proc/self/cgroup", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *path = strchr(line, ':'), *ctl = path ? path + 1 : NULL;
+		if (!ctl || !(path = strchr(ctl, ':')))
+			continue;
+		*path++ = 0;
+		path[strcspn(path, "\n")] = 0;
+		char lim[700], use[700];
+		if (!*ctl) {	/* v2 */
+			snprintf(lim, sizeof(lim), "/sys/fs/cgroup%s/memory.max", path);
+			snprintf(use, sizeof(use), "/sys/fs/cgroup%s/memory.current", path);
+		} else if (!strcmp(ctl, "memory")) {	/* v1 */
+			snprintf(lim, sizeof(lim), "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", path);
+			snprintf(use, sizeof(use), "/sys/fs/cgroup/memory%s/memory.usage_in_bytes", path);
+		} else {
+			continue;
+		}
+		uint64_t l = read_u64_file(lim), u = read_u64_file(use);
+		if (l != UINT64_MAX && u != UINT64_MAX)
+			avail = l > u ? (l - u < avail ? l - u : avail) : 0;
+	}
+	if (f)
+		fclose(f);
+	return cached = avail ? avail : 1;
+}
+
+/* What the FE's RAM must at least hold for the cell: its buffers (as the
+ * generators allocate them), the rings and indirect tables, the shared
+ * region.  A lower bound: a cell past it cannot run. */
+static uint64_t fe_ram_needed(const struct vtb_cellp *c, const struct vtb_workload_ops *w, uint64_t region)
+{
+	uint64_t bufs = 0;
+	if (!strcmp(c->device, "blk"))
+		bufs = (uint64_t)c->qd * (((uint64_t)c->size + 4095) / 4096 * 4096 + 4096);
+	else if (!strcmp(c->device, "net"))
+		bufs = 2ull * c->qd * ((c->size == VTB_NET_IMIX ? 1518u : (uint64_t)c->size) + 128);
+	uint64_t rings = (uint64_t)w->nqueues * c->qsize * (16 + 8 + (c->indirect ? 16 * VTB_REQ_MAX_SEG : 0)) + 65536;
+	return bufs + rings + region;
+}
+
 /* Expands section s from key index i on, applying values to c. */
 static int expand(const struct section *s, size_t i, struct vtb_cellp c, struct vtb_cells *out,
 		  char *err, size_t n)
@@ -485,6 +555,29 @@ static int expand(const struct section *s, size_t i, struct vtb_cellp c, struct 
 		if (t->region_bytes && t->region_bytes(&probe) > c.mem / 2) {
 			snprintf(err, n, "[%s] mem=%llu: too small for %s's shared region (raise mem)", s->name,
 				 (unsigned long long)c.mem, t->name);
+			return -1;
+		}
+		uint64_t region = t->region_bytes ? t->region_bytes(&probe) : 0, need = fe_ram_needed(&c, w, region);
+		if (need > c.mem) {
+			snprintf(err, n, "[%s] mem=%llu: qd=%u of size=%d needs at least %llu bytes of FE RAM (raise mem)",
+				 s->name, (unsigned long long)c.mem, c.qd, c.size, (unsigned long long)need);
+			return -1;
+		}
+		/* Both domains populate their memory up front: FE RAM, a RAM disk,
+		 * the BE's own RAM.  Past what the host (or cgroup) holds, the OOM
+		 * killer would end the cell or something else. */
+		uint64_t pop = c.mem + (!strcmp(c.device, "blk") && !c.backing[0] ? c.disk : 0) +
+			       (t->be_ram_bytes ? t->be_ram_bytes(&probe) : 0);
+		if (pop > host_mem_available()) {
+			snprintf(err, n, "[%s] mem=%llu%s: the domains would populate %llu MiB, more than the %llu MiB this "
+				 "host (or its memory cgroup) has available", s->name, (unsigned long long)c.mem,
+				 !strcmp(c.device, "blk") && !c.backing[0] ? " and disk" : "", (unsigned long long)(pop >> 20),
+				 (unsigned long long)(host_mem_available() >> 20));
+			return -1;
+		}
+		if (!strcmp(c.device, "blk") && c.qsize < 3) {
+			snprintf(err, n, "[%s] qsize=%u: a blk request is a chain of 3 descriptors (header, data, status)",
+				 s->name, c.qsize);
 			return -1;
 		}
 		if (c.indirect && !strcmp(c.transport, "shm") && !strcmp(c.variant, "packed")) {
@@ -776,9 +869,12 @@ void vtb_cell_name(const struct vtb_cellp *c, char *buf, size_t n)
 		snprintf(sz, sizeof(sz), " imix");
 	else if (c->size)
 		snprintf(sz, sizeof(sz), " %d", c->size);
-	snprintf(buf, n, "%s %s%s%s/%s %s%s qd=%u%s%s", c->device,
+	char q[32] = "";
+	if (c->qsize != 256)
+		snprintf(q, sizeof(q), " qsize=%u", c->qsize);
+	snprintf(buf, n, "%s %s%s%s/%s %s%s qd=%u%s%s%s%s", c->device,
 		 c->pattern[0] ? c->pattern : c->mode[0] ? c->mode : "mix", sz, "", c->transport,
-		 c->variant, !strcmp(c->notify, "poll") ? " poll" : " event", c->qd,
+		 c->variant, !strcmp(c->notify, "poll") ? " poll" : " event", c->qd, q, c->indirect ? " indirect" : "",
 		 strcmp(c->probes, "auto") ? " probes=" : "", strcmp(c->probes, "auto") ? c->probes : "");
 }
 

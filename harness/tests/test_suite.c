@@ -171,5 +171,22 @@ int main(void)
 	CHECK_EQ(c.n == 600 ? c.v[599].seed : 0, 600);
 	vtb_cells_free(&c);
 
+	/* Impossible combinations are refused when the suite is built. */
+	const char *kv_q2[] = { "device=blk", "qsize=2" };
+	expect_error(NULL, kv_q2, 2, "3 descriptors");
+	const char *kv_mem[] = { "device=blk", "qd=64", "size=1m", "mem=64m" };
+	expect_error(NULL, kv_mem, 4, "FE RAM");
+	const char *kv_host[] = { "device=blk", "mem=64g", "qsize=256" };
+	expect_error(NULL, kv_host, 3, "available");
+	const char *kv_fits[] = { "device=blk", "qd=32", "size=1m", "mem=64m" };
+	CHECK_EQ(build(NULL, kv_fits, 4, &c), 0);
+	vtb_cells_free(&c);
+	char nm[160];
+	const char *kv_nm[] = { "device=blk", "qsize=8", "indirect=1" };
+	CHECK_EQ(build(NULL, kv_nm, 3, &c), 0);
+	vtb_cell_name(&c.v[0], nm, sizeof(nm));
+	CHECK(strstr(nm, "qsize=8") && strstr(nm, "indirect"));
+	vtb_cells_free(&c);
+
 	return vtb_test_end("test_suite");
 }
