@@ -425,8 +425,12 @@ def cli(tmp):
     result("vtbench calibrate --json: every figure measured and positive",
            p.returncode == 0 and c.get("ok") and all(c[k]["v"] > 0 for k in c if isinstance(c[k], dict) and k != "shootdown_ns"),
            p.stdout[-500:] + p.stderr[-300:])
-    p = run([VTB, "calibrate", "cpus=0,0"])
-    result("vtbench calibrate rejects bad CPUs with exit 2", p.returncode == 2, p.stderr)
+    rcs = [run([VTB, "calibrate", c]).returncode for c in ("cpus=0,0", "cpus=0,1junk", "cpus=4294967296,4294967297", "cpus=-1,1")]
+    result("vtbench calibrate rejects bad CPUs with exit 2 (same, trailing junk, wrapping, negative)",
+           rcs == [2, 2, 2, 2], str(rcs))
+    p = vtbench(["device=net", "pattern=garbage", "ops=1"], os.path.join(tmp, "garbage"))
+    result("a bad value of a key the device ignores is still an error (exit 2)", p.returncode == 2 and "garbage" in p.stderr,
+           p.stderr[-200:])
     p = run([VTB, "list"])
     result("vtbench list shows the three devices, shm, proc and every key",
            p.returncode == 0 and all(w in p.stdout for w in ("blk", "net", "scmi", "shm", "proc", "duration", "verify")),

@@ -754,6 +754,20 @@ static int cmd_run(int argc, char **argv)
 	return rc;
 }
 
+/* A CPU number below ncpu, decimal, the whole of [s, end). */
+static int cpu_number(const char *s, const char *end, long ncpu)
+{
+	long v = 0;
+	if (s == end || end - s > 6)
+		return -1;
+	for (; s < end; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v < ncpu ? (int)v : -1;
+}
+
 /* vtbench calibrate [cpus=A,B] [--json]: the machine's fingerprint. */
 static int cmd_calibrate(int argc, char **argv)
 {
@@ -763,7 +777,9 @@ static int cmd_calibrate(int argc, char **argv)
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
 			json = true;
-		else if (sscanf(argv[i], "cpus=%d,%d", &a, &b) != 2 || a < 0 || b < 0 || a == b || a >= ncpu || b >= ncpu) {
+		else if (strncmp(argv[i], "cpus=", 5) || !strchr(argv[i], ',') ||
+			 (a = cpu_number(argv[i] + 5, strchr(argv[i], ','), ncpu)) < 0 ||
+			 (b = cpu_number(strchr(argv[i], ',') + 1, argv[i] + strlen(argv[i]), ncpu)) < 0 || a == b) {
 			fprintf(stderr, "vtbench: calibrate takes cpus=A,B (two different online CPUs) and --json, not '%s'\n", argv[i]);
 			return 2;
 		}

@@ -466,17 +466,21 @@ int vtb_resume_scan(const char *dir, const struct vtb_cells *cells, struct vtb_r
 		}
 		text[whole] = 0;
 	}
+	size_t lineno = 0;
 	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
 		long idx = field(line, "\"index\":"), rep = field(line, ",\"rep\":");
+		lineno++;
 		if (idx < 0 || rep < 0 || (size_t)idx >= cells->n || (unsigned long)rep >= cells->v[idx].reps) {
-			snprintf(err, n, "--resume: %s holds a row this run's cells do not (index %ld, rep %ld)", path, idx, rep);
+			snprintf(err, n, "--resume: %s:%zu holds a row this run's cells do not (index %ld, rep %ld)", path,
+				 lineno, idx, rep);
 			free(text);
 			return -1;
 		}
 		char dev[40];
 		snprintf(dev, sizeof(dev), "{\"device\":\"%s\"", cells->v[idx].device);
 		if (!strstr(line, dev)) {
-			snprintf(err, n, "--resume: row for cell %ld is not a %s cell", idx, cells->v[idx].device);
+			snprintf(err, n, "--resume: %s:%zu: the row for cell %ld is not a %s cell", path, lineno, idx,
+				 cells->v[idx].device);
 			free(text);
 			return -1;
 		}

@@ -200,10 +200,18 @@ static int apply(struct vtb_cellp *c, const char *key, const char *v, char *err,
 			BAD("platform=%s: only proc is available", v);
 		return copy_str(c->platform, sizeof(c->platform), v);
 	}
-	if (!strcmp(key, "pattern"))
+	/* Checked even where the device ignores them: a typo is never silent. */
+	if (!strcmp(key, "pattern")) {
+		if (strcmp(v, "randread") && strcmp(v, "randwrite") && strcmp(v, "read") && strcmp(v, "write") &&
+		    strcmp(v, "randrw"))
+			BAD("pattern=%s: expected randread, randwrite, read, write or randrw", v);
 		STR(pattern, "pattern too long");
-	if (!strcmp(key, "mode"))
+	}
+	if (!strcmp(key, "mode")) {
+		if (strcmp(v, "tx") && strcmp(v, "rx") && strcmp(v, "rr"))
+			BAD("mode=%s: expected tx, rx or rr", v);
 		STR(mode, "mode=%s: expected tx, rx or rr", v);
+	}
 	if (!strcmp(key, "mix"))
 		STR(mix, "mix too long");
 	if (!strcmp(key, "backing"))
