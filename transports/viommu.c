@@ -16,15 +16,15 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "core/vtb_viommu.h"
+#include "viommu_dev.h"
 #include "vring.h"
 
-#define PAGE 4096u
-#define IOVA_PAGES 65536u		/* a 256 MiB IOVA space */
+#define PAGE VTB_VIOMMU_PAGE
+#define IOVA_PAGES VTB_VIOMMU_IOVA_PAGES
 #define IOQ_SIZE 64u			/* request queue entries */
 #define REQ_SLOT 64u			/* bytes per request buffer */
 #define DOMAIN 1u
-#define ENDPOINT 0u
+#define ENDPOINT VTB_VIOMMU_ENDPOINT
 
 enum { VIO_STRICT, VIO_LAZY, VIO_PASS };
 
@@ -246,7 +246,7 @@ static int vio_fe_map(struct vtb_vfe *fe, struct vtb_vfe_req *r, struct vtb_sg *
 		}
 		int e = iova < 0 ? -VTB_ENOSPC
 			: vio_map(fe, (uint64_t)iova * PAGE, gpa & ~(uint64_t)(PAGE - 1), (uint64_t)n * PAGE,
-				  VTB_VIOMMU_MAP_F_READ | (i >= r->nout ? VTB_VIOMMU_MAP_F_WRITE : 0));
+				  vtb_viommu_dma_flags(i >= r->nout));
 		if (e) {
 			if (iova >= 0)
 				memset(v->iova_used + iova, 0, n);
@@ -297,30 +297,35 @@ static void vio_fe_teardown(struct vtb_vfe *fe)
 	free(v);
 }
 
-/* ================================================================ BE */
-struct vio_be {
-	char *region;			/* the request queue, as the hypervisor sees it */
-	uint64_t region_gpa, region_size;
-	struct vtb_vqdev *ioq;
-	bool attached, bypass;
-	char *window;			/* IOVA i is reachable at window + i */
-	uint8_t perm[IOVA_PAGES];	/* MAP_F_* of each mapped IOVA page, 0 unmapped */
-	struct vtb_seg seg[2];
-	_Alignas(16) uint8_t ioq_state[];
-};
-
-static const void *vio_region_xlate(void *ctx, uint64_t addr, uint32_t len)
+/* ================================================================ device */
+int vtb_viommu_dev_init(struct vtb_viommu_dev *d, struct vtb_plat *p, const struct vtb_dom *fe)
 {
-	struct vio_be *v = ctx;
-	if (addr < v->region_gpa || !vtb_range_ok(addr - v->region_gpa, len, v->region_size))
-		return NULL;
-	return v->region + (addr - v->region_gpa);
+	memset(d, 0, sizeof(*d));
+	d->plat = p;
+	d->fe = fe;
+	d->window = mmap(NULL, (size_t)IOVA_PAGES * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (d->window == MAP_FAILED) {
+		d->window = NULL;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
-static uint8_t do_map(struct vtb_vbe *be, const struct vtb_viommu_map *m)
+void vtb_viommu_dev_fini(struct vtb_viommu_dev *d)
 {
-	struct vio_be *v = be->priv;
-	struct vtb_plat *p = be->env->plat;
+	if (d->window)
+		munmap(d->window, (size_t)IOVA_PAGES * PAGE);
+	d->window = NULL;
+}
+
+uint32_t vtb_viommu_dma_flags(bool device_writes)
+{
+	return VTB_VIOMMU_MAP_F_READ | (device_writes ? VTB_VIOMMU_MAP_F_WRITE : 0);
+}
+
+static uint8_t do_map(struct vtb_viommu_dev *v, const struct vtb_viommu_map *m)
+{
+	struct vtb_plat *p = v->plat;
 	uint64_t start = vtb_le64(m->virt_start), end = vtb_le64(m->virt_end), phys = vtb_le64(m->phys_start);
 	uint32_t flags = vtb_le32(m->flags);
 	if (!v->attached || vtb_le32(m->domain) != DOMAIN)
@@ -328,21 +333,20 @@ static uint8_t do_map(struct vtb_vbe *be, const struct vtb_viommu_map *m)
 	if (start % PAGE || (end + 1) % PAGE || phys % PAGE || end < start || flags & ~3u || !flags)
 		return VTB_VIOMMU_S_INVAL;
 	uint64_t len = end - start + 1;
-	if (end >= (uint64_t)IOVA_PAGES * PAGE || !vtb_range_ok(phys, len, be->env->fe->ram_size))
+	if (end >= (uint64_t)IOVA_PAGES * PAGE || !vtb_range_ok(phys, len, v->fe->ram_size))
 		return VTB_VIOMMU_S_RANGE;
 	for (uint64_t pg = start / PAGE; pg <= end / PAGE; pg++)
 		if (v->perm[pg])
 			return VTB_VIOMMU_S_INVAL;	/* overlaps a mapping */
-	if (!p->ops->map(p, be->env->fe, phys, len, flags & VTB_VIOMMU_MAP_F_WRITE, v->window + start))
+	if (!p->ops->map(p, v->fe, phys, len, flags & VTB_VIOMMU_MAP_F_WRITE, v->window + start))
 		return VTB_VIOMMU_S_DEVERR;
 	memset(v->perm + start / PAGE, (int)flags, len / PAGE);
 	return VTB_VIOMMU_S_OK;
 }
 
-static uint8_t do_unmap(struct vtb_vbe *be, const struct vtb_viommu_unmap *u)
+static uint8_t do_unmap(struct vtb_viommu_dev *v, const struct vtb_viommu_unmap *u)
 {
-	struct vio_be *v = be->priv;
-	struct vtb_plat *p = be->env->plat;
+	struct vtb_plat *p = v->plat;
 	uint64_t start = vtb_le64(u->virt_start), end = vtb_le64(u->virt_end);
 	if (!v->attached || vtb_le32(u->domain) != DOMAIN)
 		return VTB_VIOMMU_S_NOENT;
@@ -364,10 +368,9 @@ static uint8_t do_unmap(struct vtb_vbe *be, const struct vtb_viommu_unmap *u)
 	return VTB_VIOMMU_S_OK;
 }
 
-static uint8_t do_attach(struct vtb_vbe *be, const struct vtb_viommu_attach *a)
+static uint8_t do_attach(struct vtb_viommu_dev *v, const struct vtb_viommu_attach *a)
 {
-	struct vio_be *v = be->priv;
-	struct vtb_plat *p = be->env->plat;
+	struct vtb_plat *p = v->plat;
 	uint32_t flags = vtb_le32(a->flags);
 	if (vtb_le32(a->endpoint) != ENDPOINT || vtb_le32(a->domain) != DOMAIN || flags & ~1u)
 		return VTB_VIOMMU_S_INVAL;
@@ -376,13 +379,79 @@ static uint8_t do_attach(struct vtb_vbe *be, const struct vtb_viommu_attach *a)
 	v->attached = true;
 	if (flags & VTB_VIOMMU_ATTACH_F_BYPASS) {
 		/* Identity: all FE RAM at IOVA = guest address. */
-		uint64_t ram = be->env->fe->ram_size;
-		if (ram > (uint64_t)IOVA_PAGES * PAGE || !p->ops->map(p, be->env->fe, 0, ram, true, v->window))
+		uint64_t ram = v->fe->ram_size;
+		if (ram > (uint64_t)IOVA_PAGES * PAGE || !p->ops->map(p, v->fe, 0, ram, true, v->window))
 			return VTB_VIOMMU_S_DEVERR;
 		memset(v->perm, VTB_VIOMMU_MAP_F_READ | VTB_VIOMMU_MAP_F_WRITE, ram / PAGE);
 		v->bypass = true;
 	}
 	return VTB_VIOMMU_S_OK;
+}
+
+int vtb_viommu_dev_request(struct vtb_viommu_dev *v, const struct vtb_seg *seg, unsigned nseg,
+			   vtb_viommu_buf_fn buf, void *ctx)
+{
+	/* Read the request once into local memory, then judge it. */
+	union {
+		struct vtb_viommu_head h;
+		struct vtb_viommu_map m;
+		struct vtb_viommu_unmap u;
+		struct vtb_viommu_attach a;
+		uint8_t b[REQ_SLOT];
+	} req;
+	memset(&req, 0, sizeof(req));
+	uint8_t status = VTB_VIOMMU_S_INVAL;
+	const void *out = nseg == 2 && !seg[0].write && seg[1].write && seg[1].len >= 4 &&
+				  seg[0].len <= sizeof(req)
+			  ? buf(ctx, seg[0].addr, seg[0].len) : NULL;
+	uint8_t *tail = out ? (uint8_t *)buf(ctx, seg[1].addr, seg[1].len) : NULL;
+	if (!out || !tail)
+		return -EFAULT;
+	memcpy(&req, out, seg[0].len);
+	size_t want = req.h.type == VTB_VIOMMU_T_MAP ? sizeof(req.m)
+		    : req.h.type == VTB_VIOMMU_T_UNMAP ? sizeof(req.u)
+		    : req.h.type == VTB_VIOMMU_T_ATTACH ? sizeof(req.a) : 0;
+	if (!want)
+		status = VTB_VIOMMU_S_UNSUPP;
+	else if (seg[0].len != want - sizeof(struct vtb_viommu_tail))
+		status = VTB_VIOMMU_S_INVAL;
+	else if (req.h.type == VTB_VIOMMU_T_MAP)
+		status = do_map(v, &req.m);
+	else if (req.h.type == VTB_VIOMMU_T_UNMAP)
+		status = do_unmap(v, &req.u);
+	else
+		status = do_attach(v, &req.a);
+	tail[0] = status;
+	return (int)seg[1].len;
+}
+
+/* IOVA -> BE pointer, if every page is mapped with the rights needed. */
+void *vtb_viommu_dev_at(struct vtb_viommu_dev *v, uint64_t iova, uint64_t len, bool write)
+{
+	if (!len || !vtb_range_ok(iova, len, (uint64_t)IOVA_PAGES * PAGE))
+		return NULL;
+	for (uint64_t pg = iova / PAGE; pg <= (iova + len - 1) / PAGE; pg++)
+		if (!v->perm[pg] || (write && !(v->perm[pg] & VTB_VIOMMU_MAP_F_WRITE)))
+			return NULL;
+	return v->window + iova;
+}
+
+/* ================================================================ BE */
+struct vio_be {
+	char *region;			/* the request queue, as the hypervisor sees it */
+	uint64_t region_gpa, region_size;
+	struct vtb_vqdev *ioq;
+	struct vtb_viommu_dev dev;
+	struct vtb_seg seg[2];
+	_Alignas(16) uint8_t ioq_state[];
+};
+
+static void *vio_region_buf(void *ctx, uint64_t addr, uint32_t len)
+{
+	struct vio_be *v = ctx;
+	if (addr < v->region_gpa || !vtb_range_ok(addr - v->region_gpa, len, v->region_size))
+		return NULL;
+	return v->region + (addr - v->region_gpa);
 }
 
 static int vio_be_service(struct vtb_vbe *be)
@@ -391,38 +460,10 @@ static int vio_be_service(struct vtb_vbe *be)
 	struct vtb_chain c = { .seg = v->seg, .max_seg = 2 };
 	int served = 0, r;
 	while ((r = vtb_vqdev_pop(v->ioq, &c)) == 1) {
-		/* Read the request once into local memory, then judge it. */
-		union {
-			struct vtb_viommu_head h;
-			struct vtb_viommu_map m;
-			struct vtb_viommu_unmap u;
-			struct vtb_viommu_attach a;
-			uint8_t b[REQ_SLOT];
-		} req;
-		memset(&req, 0, sizeof(req));
-		uint8_t status = VTB_VIOMMU_S_INVAL;
-		const void *out = c.nseg == 2 && !c.seg[0].write && c.seg[1].write && c.seg[1].len >= 4 &&
-					  c.seg[0].len <= sizeof(req)
-				  ? vio_region_xlate(v, c.seg[0].addr, c.seg[0].len) : NULL;
-		uint8_t *tail = out ? (uint8_t *)vio_region_xlate(v, c.seg[1].addr, c.seg[1].len) : NULL;
-		if (!out || !tail)
-			return -EFAULT;
-		memcpy(&req, out, c.seg[0].len);
-		size_t want = req.h.type == VTB_VIOMMU_T_MAP ? sizeof(req.m)
-			    : req.h.type == VTB_VIOMMU_T_UNMAP ? sizeof(req.u)
-			    : req.h.type == VTB_VIOMMU_T_ATTACH ? sizeof(req.a) : 0;
-		if (!want)
-			status = VTB_VIOMMU_S_UNSUPP;
-		else if (c.seg[0].len != want - sizeof(struct vtb_viommu_tail))
-			status = VTB_VIOMMU_S_INVAL;
-		else if (req.h.type == VTB_VIOMMU_T_MAP)
-			status = do_map(be, &req.m);
-		else if (req.h.type == VTB_VIOMMU_T_UNMAP)
-			status = do_unmap(be, &req.u);
-		else
-			status = do_attach(be, &req.a);
-		tail[0] = status;
-		vtb_vqdev_push(v->ioq, c.head, c.seg[1].len);
+		int used = vtb_viommu_dev_request(&v->dev, c.seg, c.nseg, vio_region_buf, v);
+		if (used < 0)
+			return used;
+		vtb_vqdev_push(v->ioq, c.head, (uint32_t)used);
 		served++;
 	}
 	return r < 0 ? r : served;
@@ -443,37 +484,37 @@ static int vio_be_setup(struct vtb_vbe *be)
 	v->region_gpa = env->shared_gpa;
 	v->region_size = env->shared_size;
 	v->region = env->plat->ops->map(env->plat, env->fe, v->region_gpa, v->region_size, true, NULL);
-	v->window = mmap(NULL, (size_t)IOVA_PAGES * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (!v->region || v->window == MAP_FAILED) {
-		if (v->region)
-			env->plat->ops->unmap(env->plat, v->region, v->region_size, false);
-		free(v);
-		return -ENOMEM;
-	}
+	if (!v->region)
+		goto free_v;
+	if (vtb_viommu_dev_init(&v->dev, env->plat, env->fe))
+		goto unmap_region;
 	struct vtb_vqdev_params p = { .num = IOQ_SIZE, .ring = v->region };
 	v->ioq = vtb_vqdev_init(v->ioq_state, &p);
 	be->priv = v;
 	return 0;
+unmap_region:
+	env->plat->ops->unmap(env->plat, v->region, v->region_size, false);
+free_v:
+	free(v);
+	return -ENOMEM;
 }
 
-/* IOVA -> BE pointer, if every page is mapped with the rights needed. */
-static void *vio_at(struct vtb_vbe *be, uint64_t iova, uint64_t len, bool write)
+static void *vio_be_ring(struct vtb_vbe *be, uint64_t addr, size_t bytes)
 {
 	struct vio_be *v = be->priv;
-	if (!len || !vtb_range_ok(iova, len, (uint64_t)IOVA_PAGES * PAGE))
-		return NULL;
-	for (uint64_t pg = iova / PAGE; pg <= (iova + len - 1) / PAGE; pg++)
-		if (!v->perm[pg] || (write && !(v->perm[pg] & VTB_VIOMMU_MAP_F_WRITE)))
-			return NULL;
-	return v->window + iova;
+	return vtb_viommu_dev_at(&v->dev, addr, bytes, true);
 }
 
-static void *vio_be_ring(struct vtb_vbe *be, uint64_t addr, size_t bytes) { return vio_at(be, addr, bytes, true); }
-static const void *vio_be_indirect(struct vtb_vbe *be, uint64_t addr, uint32_t len) { return vio_at(be, addr, len, false); }
+static const void *vio_be_indirect(struct vtb_vbe *be, uint64_t addr, uint32_t len)
+{
+	struct vio_be *v = be->priv;
+	return vtb_viommu_dev_at(&v->dev, addr, len, false);
+}
 
 static int vio_be_get(struct vtb_vbe *be, struct vtb_vbe_map *m)
 {
-	m->va = vio_at(be, m->addr, m->len, m->write);
+	struct vio_be *v = be->priv;
+	m->va = vtb_viommu_dev_at(&v->dev, m->addr, m->len, m->write);
 	return m->va ? 0 : -EFAULT;
 }
 
@@ -482,7 +523,7 @@ static void vio_be_teardown(struct vtb_vbe *be)
 	struct vio_be *v = be->priv;
 	if (!v)
 		return;
-	munmap(v->window, (size_t)IOVA_PAGES * PAGE);
+	vtb_viommu_dev_fini(&v->dev);
 	be->env->plat->ops->unmap(be->env->plat, v->region, v->region_size, false);
 	free(v);
 }
