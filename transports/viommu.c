@@ -388,8 +388,8 @@ static uint8_t do_attach(struct vtb_viommu_dev *v, const struct vtb_viommu_attac
 	return VTB_VIOMMU_S_OK;
 }
 
-int vtb_viommu_dev_request(struct vtb_viommu_dev *v, const struct vtb_seg *seg, unsigned nseg,
-			   vtb_viommu_buf_fn buf, void *ctx)
+static int dev_request(struct vtb_viommu_dev *v, const struct vtb_seg *seg, unsigned nseg,
+		       vtb_viommu_buf_fn buf, void *ctx)
 {
 	/* Read the request once into local memory, then judge it. */
 	union {
@@ -425,6 +425,20 @@ int vtb_viommu_dev_request(struct vtb_viommu_dev *v, const struct vtb_seg *seg, 
 	return (int)seg[1].len;
 }
 
+int vtb_viommu_dev_serve(struct vtb_viommu_dev *d, struct vtb_vqdev *q, vtb_viommu_buf_fn buf, void *ctx)
+{
+	struct vtb_chain c = { .seg = d->seg, .max_seg = 2 };
+	int served = 0, r;
+	while ((r = vtb_vqdev_pop(q, &c)) == 1) {
+		int used = dev_request(d, c.seg, c.nseg, buf, ctx);
+		if (used < 0)
+			return used;
+		vtb_vqdev_push(q, c.head, (uint32_t)used);
+		served++;
+	}
+	return r < 0 ? r : served;
+}
+
 /* IOVA -> BE pointer, if every page is mapped with the rights needed. */
 void *vtb_viommu_dev_at(struct vtb_viommu_dev *v, uint64_t iova, uint64_t len, bool write)
 {
@@ -442,7 +456,6 @@ struct vio_be {
 	uint64_t region_gpa, region_size;
 	struct vtb_vqdev *ioq;
 	struct vtb_viommu_dev dev;
-	struct vtb_seg seg[2];
 	_Alignas(16) uint8_t ioq_state[];
 };
 
@@ -457,16 +470,7 @@ static void *vio_region_buf(void *ctx, uint64_t addr, uint32_t len)
 static int vio_be_service(struct vtb_vbe *be)
 {
 	struct vio_be *v = be->priv;
-	struct vtb_chain c = { .seg = v->seg, .max_seg = 2 };
-	int served = 0, r;
-	while ((r = vtb_vqdev_pop(v->ioq, &c)) == 1) {
-		int used = vtb_viommu_dev_request(&v->dev, c.seg, c.nseg, vio_region_buf, v);
-		if (used < 0)
-			return used;
-		vtb_vqdev_push(v->ioq, c.head, (uint32_t)used);
-		served++;
-	}
-	return r < 0 ? r : served;
+	return vtb_viommu_dev_serve(&v->dev, v->ioq, vio_region_buf, v);
 }
 
 static bool vio_be_arm(struct vtb_vbe *be)

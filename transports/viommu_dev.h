@@ -19,6 +19,7 @@ struct vtb_viommu_dev {
 	char *window;			/* IOVA i is reachable at window + i */
 	bool attached, bypass;
 	uint8_t perm[VTB_VIOMMU_IOVA_PAGES];	/* MAP_F_* of each mapped IOVA page, 0 unmapped */
+	struct vtb_seg seg[2];
 };
 
 /* Reserves the IOVA window; nothing attached. */
@@ -28,11 +29,10 @@ void vtb_viommu_dev_fini(struct vtb_viommu_dev *d);
 /* Resolves a request-queue buffer to the device's pointer, or NULL. */
 typedef void *(*vtb_viommu_buf_fn)(void *ctx, uint64_t addr, uint32_t len);
 
-/* Serves one request chain (seg[0..nseg), device-readable ones first).
- * Returns the used length to push, or <0: the chain cannot be served
- * and the queue is to be treated as broken. */
-int vtb_viommu_dev_request(struct vtb_viommu_dev *d, const struct vtb_seg *seg, unsigned nseg,
-			   vtb_viommu_buf_fn buf, void *ctx);
+/* Serves every request the driver has made available on q, the request
+ * queue, whose buffers buf resolves.  Returns how many were served, or <0
+ * when the queue itself is malformed (it is then broken, sticky). */
+int vtb_viommu_dev_serve(struct vtb_viommu_dev *d, struct vtb_vqdev *q, vtb_viommu_buf_fn buf, void *ctx);
 
 /* The device's pointer to [iova, iova+len) if every page of it is mapped
  * and allows the access (write: a device write; else a device read). */
