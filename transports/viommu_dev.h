@@ -12,17 +12,32 @@
 #define VTB_VIOMMU_PAGE 4096u
 #define VTB_VIOMMU_IOVA_PAGES 65536u	/* a 256 MiB IOVA space */
 #define VTB_VIOMMU_ENDPOINT 0u		/* the one endpoint: the BE's device */
+#define VTB_VIOMMU_MAX_SEG 64u		/* descriptors per request: the queue size */
 
+/* One endpoint, so at most one domain exists at a time: a domain is
+ * created by the ATTACH that puts the endpoint in it and ceases to exist
+ * when the endpoint leaves (§5.13.6.4). */
 struct vtb_viommu_dev {
 	struct vtb_plat *plat;
 	const struct vtb_dom *fe;	/* whose RAM MAP reaches */
+	struct vtb_viommu_config cfg;	/* as the device presents it */
+	uint64_t features;		/* offered (VTB_BIT(VTB_VIOMMU_F_*)) */
 	char *window;			/* IOVA i is reachable at window + i */
-	bool attached, bypass;
-	uint8_t perm[VTB_VIOMMU_IOVA_PAGES];	/* MAP_F_* of each mapped IOVA page, 0 unmapped */
-	struct vtb_seg seg[2];
+	bool attached;			/* the endpoint is in domain `domain` */
+	bool bypass;			/* which is a bypass domain */
+	uint32_t domain;
+	bool broken;			/* the request queue was malformed (sticky) */
+	/* Per IOVA page: MAP_F_READ/WRITE of its mapping, and
+	 * VTB_VIOMMU_PG_MAPPED, VTB_VIOMMU_PG_FIRST (first page of a
+	 * mapping: where one MAP's range starts). */
+	uint8_t pg[VTB_VIOMMU_IOVA_PAGES];
+	struct vtb_seg seg[VTB_VIOMMU_MAX_SEG];
 };
+#define VTB_VIOMMU_PG_MAPPED 0x10u
+#define VTB_VIOMMU_PG_FIRST  0x20u
 
-/* Reserves the IOVA window; nothing attached. */
+/* Reserves the IOVA window and sets the configuration the device
+ * presents; the endpoint is not attached (§5.13.5). */
 int vtb_viommu_dev_init(struct vtb_viommu_dev *d, struct vtb_plat *p, const struct vtb_dom *fe);
 void vtb_viommu_dev_fini(struct vtb_viommu_dev *d);
 
@@ -31,7 +46,9 @@ typedef void *(*vtb_viommu_buf_fn)(void *ctx, uint64_t addr, uint32_t len);
 
 /* Serves every request the driver has made available on q, the request
  * queue, whose buffers buf resolves.  Returns how many were served, or <0
- * when the queue itself is malformed (it is then broken, sticky). */
+ * when the queue is malformed (a bad ring, or a buffer out of the device's
+ * reach): the device is then broken, sticky, and serves nothing more.
+ * Malformed requests are answered (or returned unwritten), not that. */
 int vtb_viommu_dev_serve(struct vtb_viommu_dev *d, struct vtb_vqdev *q, vtb_viommu_buf_fn buf, void *ctx);
 
 /* The device's pointer to [iova, iova+len) if every page of it is mapped
