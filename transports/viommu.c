@@ -685,7 +685,9 @@ free_v:
 static void *vio_be_ring(struct vtb_vbe *be, uint64_t addr, size_t bytes)
 {
 	struct vio_be *v = be->priv;
-	return vtb_viommu_dev_at(&v->dev, addr, bytes, true);
+	/* The device reads (avail, descriptors) and writes (used) a ring. */
+	void *va = vtb_viommu_dev_at(&v->dev, addr, bytes, true);
+	return va && vtb_viommu_dev_at(&v->dev, addr, bytes, false) ? va : NULL;
 }
 
 static const void *vio_be_indirect(struct vtb_vbe *be, uint64_t addr, uint32_t len)
