@@ -16,15 +16,15 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "core/vtb_viommu.h"
+#include "viommu_dev.h"
 #include "vring.h"
 
-#define PAGE 4096u
-#define IOVA_PAGES 65536u		/* a 256 MiB IOVA space */
+#define PAGE VTB_VIOMMU_PAGE
+#define IOVA_PAGES VTB_VIOMMU_IOVA_PAGES
 #define IOQ_SIZE 64u			/* request queue entries */
 #define REQ_SLOT 64u			/* bytes per request buffer */
 #define DOMAIN 1u
-#define ENDPOINT 0u
+#define ENDPOINT VTB_VIOMMU_ENDPOINT
 
 enum { VIO_STRICT, VIO_LAZY, VIO_PASS };
 
@@ -96,7 +96,9 @@ static int vio_reap(struct vtb_vfe *fe)
 		size_t sz = type == VTB_VIOMMU_T_MAP ? sizeof(struct vtb_viommu_map)
 			  : type == VTB_VIOMMU_T_UNMAP ? sizeof(struct vtb_viommu_unmap)
 			  : sizeof(struct vtb_viommu_attach);
-		if (req[sz - 4] != VTB_VIOMMU_S_OK)
+		/* Used length 0: returned unwritten, a failure (Linux's
+		 * __viommu_sync_req reads it as IOERR). */
+		if (!len || req[sz - 4] != VTB_VIOMMU_S_OK)
 			err = -EIO;
 	}
 	return vtb_vqd_broken(v->ioq) ? -EPROTO : err;
@@ -246,7 +248,7 @@ static int vio_fe_map(struct vtb_vfe *fe, struct vtb_vfe_req *r, struct vtb_sg *
 		}
 		int e = iova < 0 ? -VTB_ENOSPC
 			: vio_map(fe, (uint64_t)iova * PAGE, gpa & ~(uint64_t)(PAGE - 1), (uint64_t)n * PAGE,
-				  VTB_VIOMMU_MAP_F_READ | (i >= r->nout ? VTB_VIOMMU_MAP_F_WRITE : 0));
+				  vtb_viommu_dma_flags(i >= r->nout));
 		if (e) {
 			if (iova >= 0)
 				memset(v->iova_used + iova, 0, n);
@@ -297,19 +299,346 @@ static void vio_fe_teardown(struct vtb_vfe *fe)
 	free(v);
 }
 
+/* ================================================================ device */
+/* The device as a driver would find it (virtio 1.2 §5.13.3, §5.13.4):
+ * MAP_UNMAP; INPUT_RANGE, the IOVA window; DOMAIN_RANGE, every 32-bit id
+ * (as QEMU's: one endpoint means one domain at a time, any id fits);
+ * BYPASS_CONFIG with bypass 0, so an unattached endpoint reaches nothing
+ * and ATTACH_F_BYPASS makes an identity domain.  Not PROBE (no reserved
+ * regions to describe), not MMIO.  vtbench has no config space for the
+ * IOMMU: the FE is built for exactly this device. */
+static const uint64_t vio_features = VTB_BIT(VTB_VIOMMU_F_MAP_UNMAP) | VTB_BIT(VTB_VIOMMU_F_INPUT_RANGE) |
+				     VTB_BIT(VTB_VIOMMU_F_DOMAIN_RANGE) | VTB_BIT(VTB_VIOMMU_F_BYPASS_CONFIG);
+
+_Static_assert(IOQ_SIZE <= VTB_VIOMMU_MAX_SEG, "a request chain (no indirect) fits the device's segments");
+
+int vtb_viommu_dev_init(struct vtb_viommu_dev *d, struct vtb_plat *p, const struct vtb_dom *fe)
+{
+	memset(d, 0, sizeof(*d));
+	d->plat = p;
+	d->fe = fe;
+	d->features = vio_features;
+	/* Granule 4 KiB, larger powers of two accepted (QEMU's mask). */
+	d->cfg.page_size_mask = vtb_le64(~(uint64_t)(PAGE - 1));
+	d->cfg.input_range.start = vtb_le64(0);
+	d->cfg.input_range.end = vtb_le64((uint64_t)IOVA_PAGES * PAGE - 1);
+	d->cfg.domain_range.start = vtb_le32(0);
+	d->cfg.domain_range.end = vtb_le32(UINT32_MAX);
+	d->window = mmap(NULL, (size_t)IOVA_PAGES * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (d->window == MAP_FAILED) {
+		d->window = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void vtb_viommu_dev_fini(struct vtb_viommu_dev *d)
+{
+	if (d->window)
+		munmap(d->window, (size_t)IOVA_PAGES * PAGE);
+	d->window = NULL;
+}
+
+/* dma-iommu's dma_info_to_prot(): DMA_TO_DEVICE is IOMMU_READ only,
+ * DMA_FROM_DEVICE IOMMU_WRITE only. */
+uint32_t vtb_viommu_dma_flags(bool device_writes)
+{
+	return device_writes ? VTB_VIOMMU_MAP_F_WRITE : VTB_VIOMMU_MAP_F_READ;
+}
+
+/* The page granularity: the least significant bit of page_size_mask. */
+static uint64_t granule(const struct vtb_viommu_dev *v)
+{
+	uint64_t m = vtb_le64(v->cfg.page_size_mask);
+	return m & -m;
+}
+
+/* Zaps every mapped run of pages [first, last], one unmap (and flush)
+ * per run, and forgets them. */
+static void zap(struct vtb_viommu_dev *v, uint64_t first, uint64_t last)
+{
+	for (uint64_t pg = first; pg <= last;) {
+		if (!(v->pg[pg] & VTB_VIOMMU_PG_MAPPED)) {
+			pg++;
+			continue;
+		}
+		uint64_t run = pg;
+		while (run <= last && v->pg[run] & VTB_VIOMMU_PG_MAPPED)
+			run++;
+		v->plat->ops->unmap(v->plat, v->window + pg * PAGE, (run - pg) * PAGE, true);
+		memset(v->pg + pg, 0, run - pg);
+		pg = run;
+	}
+}
+
+/* The endpoint leaves its domain; with no endpoint left the domain
+ * ceases to exist (§5.13.6.4), and its mappings with it: Linux relies on
+ * that (it replays its mappings when it attaches a domain again). */
+static void domain_destroy(struct vtb_viommu_dev *v)
+{
+	zap(v, 0, IOVA_PAGES - 1);
+	v->attached = v->bypass = false;
+	v->domain = 0;
+}
+
+static bool domain_is(const struct vtb_viommu_dev *v, uint32_t domain)
+{
+	return v->attached && v->domain == domain;
+}
+
+/* §5.13.6.5 */
+static uint8_t do_map(struct vtb_viommu_dev *v, const struct vtb_viommu_map *m)
+{
+	uint64_t start = vtb_le64(m->virt_start), end = vtb_le64(m->virt_end), phys = vtb_le64(m->phys_start);
+	uint32_t flags = vtb_le32(m->flags);
+	uint64_t g = granule(v);
+	/* MMIO is a flag this device does not recognize: F_MMIO not offered. */
+	if (flags & ~(VTB_VIOMMU_MAP_F_READ | VTB_VIOMMU_MAP_F_WRITE))
+		return VTB_VIOMMU_S_INVAL;
+	if (!domain_is(v, vtb_le32(m->domain)))
+		return VTB_VIOMMU_S_NOENT;
+	if (v->bypass)
+		return VTB_VIOMMU_S_INVAL;
+	if (start % g || phys % g || (end + 1) % g)
+		return VTB_VIOMMU_S_RANGE;
+	if (end < start)
+		return VTB_VIOMMU_S_INVAL;
+	uint64_t len = end - start + 1;
+	if (start < vtb_le64(v->cfg.input_range.start) || end > vtb_le64(v->cfg.input_range.end) ||
+	    !vtb_range_ok(phys, len, v->fe->ram_size))
+		return VTB_VIOMMU_S_RANGE;
+	for (uint64_t pg = start / PAGE; pg <= end / PAGE; pg++)
+		if (v->pg[pg] & VTB_VIOMMU_PG_MAPPED)
+			return VTB_VIOMMU_S_INVAL;	/* a mapping exists in the range */
+	/* The host mapping is writable for a WRITE mapping, read-only
+	 * otherwise; a host page cannot be write-only, so the device's
+	 * translation (vtb_viommu_dev_at) is what refuses a read through a
+	 * WRITE-only mapping, and any access through one with no flags. */
+	if (!v->plat->ops->map(v->plat, v->fe, phys, len, flags & VTB_VIOMMU_MAP_F_WRITE, v->window + start))
+		return VTB_VIOMMU_S_DEVERR;
+	memset(v->pg + start / PAGE, (int)(flags | VTB_VIOMMU_PG_MAPPED), len / PAGE);
+	v->pg[start / PAGE] |= VTB_VIOMMU_PG_FIRST;
+	return VTB_VIOMMU_S_OK;
+}
+
+/* §5.13.6.6: every mapping the range covers wholly goes; if it would
+ * split one, nothing goes (all or nothing) and the status is RANGE. */
+static uint8_t do_unmap(struct vtb_viommu_dev *v, const struct vtb_viommu_unmap *u)
+{
+	uint64_t start = vtb_le64(u->virt_start), end = vtb_le64(u->virt_end);
+	/* reserved: the spec lets the device fail (or not) a non-zero one;
+	 * ignored, as nothing depends on it. */
+	if (!domain_is(v, vtb_le32(u->domain)))
+		return VTB_VIOMMU_S_NOENT;
+	if (v->bypass)
+		return VTB_VIOMMU_S_INVAL;
+	if (end < start)
+		return VTB_VIOMMU_S_INVAL;
+	const uint64_t top = (uint64_t)IOVA_PAGES * PAGE;	/* nothing is mapped from here on */
+	if (start >= top)
+		return VTB_VIOMMU_S_OK;
+	uint64_t first = start / PAGE, last = (end < top ? end : top - 1) / PAGE;
+	/* Mappings are whole pages, runs of pages from a FIRST one: the range
+	 * splits one only at its two ends. */
+	uint8_t f = v->pg[first];
+	if (f & VTB_VIOMMU_PG_MAPPED && (start % PAGE || !(f & VTB_VIOMMU_PG_FIRST)))
+		return VTB_VIOMMU_S_RANGE;
+	if (end < top && v->pg[last] & VTB_VIOMMU_PG_MAPPED) {
+		uint8_t next = last + 1 < IOVA_PAGES ? v->pg[last + 1] : 0;
+		if ((end + 1) % PAGE || (next & (VTB_VIOMMU_PG_MAPPED | VTB_VIOMMU_PG_FIRST)) == VTB_VIOMMU_PG_MAPPED)
+			return VTB_VIOMMU_S_RANGE;
+	}
+	zap(v, first, last);
+	return VTB_VIOMMU_S_OK;
+}
+
+/* §5.13.6.3 */
+static uint8_t do_attach(struct vtb_viommu_dev *v, const struct vtb_viommu_attach *a)
+{
+	uint32_t flags = vtb_le32(a->flags), domain = vtb_le32(a->domain);
+	if (a->reserved[0] | a->reserved[1] | a->reserved[2] | a->reserved[3])
+		return VTB_VIOMMU_S_INVAL;
+	if (flags & ~VTB_VIOMMU_ATTACH_F_BYPASS)
+		return VTB_VIOMMU_S_INVAL;
+	if (vtb_le32(a->endpoint) != ENDPOINT)
+		return VTB_VIOMMU_S_NOENT;
+	/* The driver must stay within domain_range; the device says RANGE
+	 * (out-of-range parameter) rather than create the domain. */
+	if (domain < vtb_le32(v->cfg.domain_range.start) || domain > vtb_le32(v->cfg.domain_range.end))
+		return VTB_VIOMMU_S_RANGE;
+	bool bypass = flags & VTB_VIOMMU_ATTACH_F_BYPASS;
+	if (domain_is(v, domain))	/* already there; the flag must match the domain */
+		return bypass == v->bypass ? VTB_VIOMMU_S_OK : VTB_VIOMMU_S_INVAL;
+	uint64_t ram = v->fe->ram_size;
+	if (bypass && ram > (uint64_t)IOVA_PAGES * PAGE)
+		return VTB_VIOMMU_S_UNSUPP;	/* cannot be done: nothing changes */
+	/* In another domain: as a DETACH from it, then the ATTACH. */
+	if (v->attached)
+		domain_destroy(v);
+	if (bypass) {
+		/* Identity over all FE RAM, one host mapping. */
+		if (!v->plat->ops->map(v->plat, v->fe, 0, ram, true, v->window))
+			return VTB_VIOMMU_S_DEVERR;	/* left unattached */
+		memset(v->pg, VTB_VIOMMU_MAP_F_READ | VTB_VIOMMU_MAP_F_WRITE | VTB_VIOMMU_PG_MAPPED, ram / PAGE);
+	}
+	v->attached = true;
+	v->bypass = bypass;
+	v->domain = domain;
+	return VTB_VIOMMU_S_OK;
+}
+
+/* §5.13.6.4 */
+static uint8_t do_detach(struct vtb_viommu_dev *v, const struct vtb_viommu_detach *d)
+{
+	/* reserved: the device must ignore it. */
+	if (vtb_le32(d->endpoint) != ENDPOINT)
+		return VTB_VIOMMU_S_NOENT;
+	/* No such domain, or the endpoint is not in it: the spec's MAY
+	 * INVAL, taken (QEMU's answer too), so a driver learns of it. */
+	if (!domain_is(v, vtb_le32(d->domain)))
+		return VTB_VIOMMU_S_INVAL;
+	domain_destroy(v);
+	return VTB_VIOMMU_S_OK;
+}
+
+/* Copies n bytes at offset off of the readable (or writable) part of a
+ * chain, as one byte stream across its descriptors. */
+static void stream_copy(const struct vtb_seg *seg, void *const *va, unsigned from, unsigned to, uint32_t off,
+			void *bytes, uint32_t n, bool write)
+{
+	for (unsigned i = from; i < to && n; i++) {
+		if (off >= seg[i].len) {
+			off -= seg[i].len;
+			continue;
+		}
+		uint32_t k = seg[i].len - off < n ? seg[i].len - off : n;
+		if (write)
+			memcpy((char *)va[i] + off, bytes, k);
+		else
+			memcpy(bytes, (const char *)va[i] + off, k);
+		bytes = (char *)bytes + k;
+		n -= k;
+		off = 0;
+	}
+}
+
+/* One request: returns the used length (bytes of the writable part
+ * written), or <0 if a buffer is out of the device's reach.
+ *
+ * Framing (§2.7.4.1): no assumption about how the request is cut into
+ * descriptors; the readable part and the writable part are each one byte
+ * stream.  The request's fields are the start of the readable part (more
+ * readable bytes are ignored, as QEMU does), its tail the start of the
+ * writable part.  A writable part shorter than the tail leaves the device
+ * no way to set status: the buffers go back unwritten, used length 0
+ * (§5.13.6: a request the device fails to parse; Linux then reads the
+ * status as IOERR).  A readable part short for its type gets INVAL. */
+static int dev_request(struct vtb_viommu_dev *v, const struct vtb_seg *seg, unsigned nseg,
+		       vtb_viommu_buf_fn buf, void *ctx)
+{
+	void *va[VTB_VIOMMU_MAX_SEG] = { NULL };
+	uint32_t out = 0, in = 0;
+	unsigned nout = 0;
+	if (nseg > VTB_VIOMMU_MAX_SEG)
+		return -E2BIG;
+	for (unsigned i = 0; i < nseg; i++) {
+		if (seg[i].len && !(va[i] = buf(ctx, seg[i].addr, seg[i].len)))
+			return -EFAULT;
+		if (seg[i].write) {
+			in += seg[i].len;
+		} else {
+			out += seg[i].len;
+			nout = i + 1;
+		}
+	}
+	union {
+		struct vtb_viommu_head h;
+		struct vtb_viommu_map m;
+		struct vtb_viommu_unmap u;
+		struct vtb_viommu_attach a;
+		struct vtb_viommu_detach d;
+	} req;
+	memset(&req, 0, sizeof(req));
+	/* Read once into local memory, then judged. */
+	stream_copy(seg, va, 0, nout, 0, &req, out < sizeof(req) ? out : (uint32_t)sizeof(req), false);
+	struct vtb_viommu_tail tail = { .status = VTB_VIOMMU_S_INVAL };
+	if (in < sizeof(tail))
+		return 0;
+	size_t body = sizeof(struct vtb_viommu_tail);
+	if (out >= 1) {
+		switch (req.h.type) {
+		case VTB_VIOMMU_T_ATTACH: body = sizeof(req.a); break;
+		case VTB_VIOMMU_T_DETACH: body = sizeof(req.d); break;
+		case VTB_VIOMMU_T_MAP: body = sizeof(req.m); break;
+		case VTB_VIOMMU_T_UNMAP: body = sizeof(req.u); break;
+		default:
+			/* §5.13.6.2: a type the device does not recognize is not
+			 * written, used length 0 (not UNSUPP, which is QEMU's
+			 * answer).  PROBE is one: F_PROBE is not offered
+			 * (§5.13.6.7.2 asks the same). */
+			return 0;
+		}
+		body -= sizeof(struct vtb_viommu_tail);
+	}
+	if (out < 1 || out < body)
+		tail.status = VTB_VIOMMU_S_INVAL;
+	else if (req.h.type == VTB_VIOMMU_T_ATTACH)
+		tail.status = do_attach(v, &req.a);
+	else if (req.h.type == VTB_VIOMMU_T_DETACH)
+		tail.status = do_detach(v, &req.d);
+	else if (req.h.type == VTB_VIOMMU_T_MAP)
+		tail.status = do_map(v, &req.m);
+	else
+		tail.status = do_unmap(v, &req.u);
+	stream_copy(seg, va, nout, nseg, 0, &tail, sizeof(tail), true);
+	return (int)sizeof(tail);
+}
+
+int vtb_viommu_dev_serve(struct vtb_viommu_dev *d, struct vtb_vqdev *q, vtb_viommu_buf_fn buf, void *ctx)
+{
+	struct vtb_chain c = { .seg = d->seg, .max_seg = VTB_VIOMMU_MAX_SEG };
+	int served = 0, r;
+	if (d->broken)
+		return -EIO;
+	while ((r = vtb_vqdev_pop(q, &c)) == 1) {
+		int used = dev_request(d, c.seg, c.nseg, buf, ctx);
+		if (used < 0) {
+			d->broken = true;
+			return used;
+		}
+		vtb_vqdev_push(q, c.head, (uint32_t)used);
+		served++;
+	}
+	if (r < 0)
+		d->broken = true;
+	return r < 0 ? r : served;
+}
+
+/* The device's translation: [iova, iova+len) if every page of it is
+ * mapped with the right the access needs (§5.13.6.5.2).  An access it
+ * refuses is a translation fault; the BE's device then reports bad input
+ * (NEEDS_RESET), as a device whose DMA faults does. */
+void *vtb_viommu_dev_at(struct vtb_viommu_dev *v, uint64_t iova, uint64_t len, bool write)
+{
+	uint8_t need = VTB_VIOMMU_PG_MAPPED | (write ? VTB_VIOMMU_MAP_F_WRITE : VTB_VIOMMU_MAP_F_READ);
+	if (!len || !vtb_range_ok(iova, len, (uint64_t)IOVA_PAGES * PAGE))
+		return NULL;
+	for (uint64_t pg = iova / PAGE; pg <= (iova + len - 1) / PAGE; pg++)
+		if ((v->pg[pg] & need) != need)
+			return NULL;
+	return v->window + iova;
+}
+
 /* ================================================================ BE */
 struct vio_be {
 	char *region;			/* the request queue, as the hypervisor sees it */
 	uint64_t region_gpa, region_size;
 	struct vtb_vqdev *ioq;
-	bool attached, bypass;
-	char *window;			/* IOVA i is reachable at window + i */
-	uint8_t perm[IOVA_PAGES];	/* MAP_F_* of each mapped IOVA page, 0 unmapped */
-	struct vtb_seg seg[2];
+	struct vtb_viommu_dev dev;
 	_Alignas(16) uint8_t ioq_state[];
 };
 
-static const void *vio_region_xlate(void *ctx, uint64_t addr, uint32_t len)
+static void *vio_region_buf(void *ctx, uint64_t addr, uint32_t len)
 {
 	struct vio_be *v = ctx;
 	if (addr < v->region_gpa || !vtb_range_ok(addr - v->region_gpa, len, v->region_size))
@@ -317,115 +646,10 @@ static const void *vio_region_xlate(void *ctx, uint64_t addr, uint32_t len)
 	return v->region + (addr - v->region_gpa);
 }
 
-static uint8_t do_map(struct vtb_vbe *be, const struct vtb_viommu_map *m)
-{
-	struct vio_be *v = be->priv;
-	struct vtb_plat *p = be->env->plat;
-	uint64_t start = vtb_le64(m->virt_start), end = vtb_le64(m->virt_end), phys = vtb_le64(m->phys_start);
-	uint32_t flags = vtb_le32(m->flags);
-	if (!v->attached || vtb_le32(m->domain) != DOMAIN)
-		return VTB_VIOMMU_S_NOENT;
-	if (start % PAGE || (end + 1) % PAGE || phys % PAGE || end < start || flags & ~3u || !flags)
-		return VTB_VIOMMU_S_INVAL;
-	uint64_t len = end - start + 1;
-	if (end >= (uint64_t)IOVA_PAGES * PAGE || !vtb_range_ok(phys, len, be->env->fe->ram_size))
-		return VTB_VIOMMU_S_RANGE;
-	for (uint64_t pg = start / PAGE; pg <= end / PAGE; pg++)
-		if (v->perm[pg])
-			return VTB_VIOMMU_S_INVAL;	/* overlaps a mapping */
-	if (!p->ops->map(p, be->env->fe, phys, len, flags & VTB_VIOMMU_MAP_F_WRITE, v->window + start))
-		return VTB_VIOMMU_S_DEVERR;
-	memset(v->perm + start / PAGE, (int)flags, len / PAGE);
-	return VTB_VIOMMU_S_OK;
-}
-
-static uint8_t do_unmap(struct vtb_vbe *be, const struct vtb_viommu_unmap *u)
-{
-	struct vio_be *v = be->priv;
-	struct vtb_plat *p = be->env->plat;
-	uint64_t start = vtb_le64(u->virt_start), end = vtb_le64(u->virt_end);
-	if (!v->attached || vtb_le32(u->domain) != DOMAIN)
-		return VTB_VIOMMU_S_NOENT;
-	if (start % PAGE || (end + 1) % PAGE || end < start || end >= (uint64_t)IOVA_PAGES * PAGE)
-		return VTB_VIOMMU_S_RANGE;
-	/* One zap (and flush) per mapped run in the range. */
-	for (uint64_t pg = start / PAGE; pg <= end / PAGE;) {
-		if (!v->perm[pg]) {
-			pg++;
-			continue;
-		}
-		uint64_t run = pg;
-		while (run <= end / PAGE && v->perm[run])
-			run++;
-		p->ops->unmap(p, v->window + pg * PAGE, (run - pg) * PAGE, true);
-		memset(v->perm + pg, 0, run - pg);
-		pg = run;
-	}
-	return VTB_VIOMMU_S_OK;
-}
-
-static uint8_t do_attach(struct vtb_vbe *be, const struct vtb_viommu_attach *a)
-{
-	struct vio_be *v = be->priv;
-	struct vtb_plat *p = be->env->plat;
-	uint32_t flags = vtb_le32(a->flags);
-	if (vtb_le32(a->endpoint) != ENDPOINT || vtb_le32(a->domain) != DOMAIN || flags & ~1u)
-		return VTB_VIOMMU_S_INVAL;
-	if (v->attached)
-		return VTB_VIOMMU_S_OK;
-	v->attached = true;
-	if (flags & VTB_VIOMMU_ATTACH_F_BYPASS) {
-		/* Identity: all FE RAM at IOVA = guest address. */
-		uint64_t ram = be->env->fe->ram_size;
-		if (ram > (uint64_t)IOVA_PAGES * PAGE || !p->ops->map(p, be->env->fe, 0, ram, true, v->window))
-			return VTB_VIOMMU_S_DEVERR;
-		memset(v->perm, VTB_VIOMMU_MAP_F_READ | VTB_VIOMMU_MAP_F_WRITE, ram / PAGE);
-		v->bypass = true;
-	}
-	return VTB_VIOMMU_S_OK;
-}
-
 static int vio_be_service(struct vtb_vbe *be)
 {
 	struct vio_be *v = be->priv;
-	struct vtb_chain c = { .seg = v->seg, .max_seg = 2 };
-	int served = 0, r;
-	while ((r = vtb_vqdev_pop(v->ioq, &c)) == 1) {
-		/* Read the request once into local memory, then judge it. */
-		union {
-			struct vtb_viommu_head h;
-			struct vtb_viommu_map m;
-			struct vtb_viommu_unmap u;
-			struct vtb_viommu_attach a;
-			uint8_t b[REQ_SLOT];
-		} req;
-		memset(&req, 0, sizeof(req));
-		uint8_t status = VTB_VIOMMU_S_INVAL;
-		const void *out = c.nseg == 2 && !c.seg[0].write && c.seg[1].write && c.seg[1].len >= 4 &&
-					  c.seg[0].len <= sizeof(req)
-				  ? vio_region_xlate(v, c.seg[0].addr, c.seg[0].len) : NULL;
-		uint8_t *tail = out ? (uint8_t *)vio_region_xlate(v, c.seg[1].addr, c.seg[1].len) : NULL;
-		if (!out || !tail)
-			return -EFAULT;
-		memcpy(&req, out, c.seg[0].len);
-		size_t want = req.h.type == VTB_VIOMMU_T_MAP ? sizeof(req.m)
-			    : req.h.type == VTB_VIOMMU_T_UNMAP ? sizeof(req.u)
-			    : req.h.type == VTB_VIOMMU_T_ATTACH ? sizeof(req.a) : 0;
-		if (!want)
-			status = VTB_VIOMMU_S_UNSUPP;
-		else if (c.seg[0].len != want - sizeof(struct vtb_viommu_tail))
-			status = VTB_VIOMMU_S_INVAL;
-		else if (req.h.type == VTB_VIOMMU_T_MAP)
-			status = do_map(be, &req.m);
-		else if (req.h.type == VTB_VIOMMU_T_UNMAP)
-			status = do_unmap(be, &req.u);
-		else
-			status = do_attach(be, &req.a);
-		tail[0] = status;
-		vtb_vqdev_push(v->ioq, c.head, c.seg[1].len);
-		served++;
-	}
-	return r < 0 ? r : served;
+	return vtb_viommu_dev_serve(&v->dev, v->ioq, vio_region_buf, v);
 }
 
 static bool vio_be_arm(struct vtb_vbe *be)
@@ -443,37 +667,39 @@ static int vio_be_setup(struct vtb_vbe *be)
 	v->region_gpa = env->shared_gpa;
 	v->region_size = env->shared_size;
 	v->region = env->plat->ops->map(env->plat, env->fe, v->region_gpa, v->region_size, true, NULL);
-	v->window = mmap(NULL, (size_t)IOVA_PAGES * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (!v->region || v->window == MAP_FAILED) {
-		if (v->region)
-			env->plat->ops->unmap(env->plat, v->region, v->region_size, false);
-		free(v);
-		return -ENOMEM;
-	}
+	if (!v->region)
+		goto free_v;
+	if (vtb_viommu_dev_init(&v->dev, env->plat, env->fe))
+		goto unmap_region;
 	struct vtb_vqdev_params p = { .num = IOQ_SIZE, .ring = v->region };
 	v->ioq = vtb_vqdev_init(v->ioq_state, &p);
 	be->priv = v;
 	return 0;
+unmap_region:
+	env->plat->ops->unmap(env->plat, v->region, v->region_size, false);
+free_v:
+	free(v);
+	return -ENOMEM;
 }
 
-/* IOVA -> BE pointer, if every page is mapped with the rights needed. */
-static void *vio_at(struct vtb_vbe *be, uint64_t iova, uint64_t len, bool write)
+static void *vio_be_ring(struct vtb_vbe *be, uint64_t addr, size_t bytes)
 {
 	struct vio_be *v = be->priv;
-	if (!len || !vtb_range_ok(iova, len, (uint64_t)IOVA_PAGES * PAGE))
-		return NULL;
-	for (uint64_t pg = iova / PAGE; pg <= (iova + len - 1) / PAGE; pg++)
-		if (!v->perm[pg] || (write && !(v->perm[pg] & VTB_VIOMMU_MAP_F_WRITE)))
-			return NULL;
-	return v->window + iova;
+	/* The device reads (avail, descriptors) and writes (used) a ring. */
+	void *va = vtb_viommu_dev_at(&v->dev, addr, bytes, true);
+	return va && vtb_viommu_dev_at(&v->dev, addr, bytes, false) ? va : NULL;
 }
 
-static void *vio_be_ring(struct vtb_vbe *be, uint64_t addr, size_t bytes) { return vio_at(be, addr, bytes, true); }
-static const void *vio_be_indirect(struct vtb_vbe *be, uint64_t addr, uint32_t len) { return vio_at(be, addr, len, false); }
+static const void *vio_be_indirect(struct vtb_vbe *be, uint64_t addr, uint32_t len)
+{
+	struct vio_be *v = be->priv;
+	return vtb_viommu_dev_at(&v->dev, addr, len, false);
+}
 
 static int vio_be_get(struct vtb_vbe *be, struct vtb_vbe_map *m)
 {
-	m->va = vio_at(be, m->addr, m->len, m->write);
+	struct vio_be *v = be->priv;
+	m->va = vtb_viommu_dev_at(&v->dev, m->addr, m->len, m->write);
 	return m->va ? 0 : -EFAULT;
 }
 
@@ -482,7 +708,7 @@ static void vio_be_teardown(struct vtb_vbe *be)
 	struct vio_be *v = be->priv;
 	if (!v)
 		return;
-	munmap(v->window, (size_t)IOVA_PAGES * PAGE);
+	vtb_viommu_dev_fini(&v->dev);
 	be->env->plat->ops->unmap(be->env->plat, v->region, v->region_size, false);
 	free(v);
 }
