@@ -716,6 +716,27 @@ def orphans(tmp):
     import time
     want = ["start calibration", "between repetitions", "mid-cell", "end calibration"]
     caught, left = {}, []
+    # Under load: a busy loop on each CPU competes with the harness and its children.
+    hogs = [subprocess.Popen([sys.executable, "-c", "import time\nt = time.monotonic() + 300\nwhile time.monotonic() < t: pass"])
+            for _ in range(os.cpu_count() or 2)]
+    try:
+        orphan_rounds(want, caught, left, tmp)
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+    for _, k in left:
+        try:
+            os.kill(k, signal.SIGKILL)
+        except OSError:
+            pass
+    result("SIGKILL of the harness in every phase leaves no process behind (under load)",
+           len(caught) == len(want) and not left, f"caught {caught}, left {left}")
+
+
+def orphan_rounds(want, caught, left, tmp):
+    import signal
+    import time
     for attempt in range(4):
         for phase in want:
             if phase in caught:
@@ -747,13 +768,6 @@ def orphans(tmp):
             if p.poll() is None:
                 p.kill()
             p.wait()
-    for _, k in left:
-        try:
-            os.kill(k, signal.SIGKILL)
-        except OSError:
-            pass
-    result("SIGKILL of the harness in every phase leaves no process behind",
-           len(caught) == len(want) and not left, f"caught {caught}, left {left}")
 
 
 def analysis(tmp):
