@@ -304,6 +304,12 @@ def e2e(tmp):
                 problems.append(f"grant/copy: {po['hv_copies']} hypervisor copies per op, want {calls}")
             if po["copy_bytes"] < (c["size"] if c["device"] == "blk" else 1) * (1 - slack):
                 problems.append(f"grant/copy: copy_bytes {po['copy_bytes']} < payload")
+            # Xen refuses an op crossing a page on either side: the 16-byte
+            # header, the data (16 bytes into the BE's page-aligned buffer, so
+            # two pieces per granted page) and the status byte.
+            segs = {4096: 4, 65536: 34}.get(c["size"]) if c["device"] == "blk" else None
+            if segs is not None and not near(be["copy_segs"] / max(r["ops"], 1), segs):
+                problems.append(f"grant/copy: {be['copy_segs'] / max(r['ops'], 1):.2f} copy ops per request, want {segs}")
         if tv == ("grant", "persistent"):
             # Pool pages are mapped once, on first sight, and kept.
             bounces = {("blk", "randread"): 3, ("blk", "read"): 3, ("blk", "write"): 3,

@@ -86,11 +86,7 @@ static void grant_access(struct gnt_fe *g, uint32_t ref, uint32_t frame, bool re
 /* 0, or -EBUSY while the BE still maps the page (the entry then stays). */
 static int end_access(struct gnt_fe *g, uint32_t ref)
 {
-	uint16_t f = __atomic_load_n(&g->tbl[ref].flags, __ATOMIC_ACQUIRE);
-	if (f & (VTB_GTF_reading | VTB_GTF_writing))
-		return -EBUSY;
-	return __atomic_compare_exchange_n(&g->tbl[ref].flags, &f, 0, false, __ATOMIC_ACQ_REL,
-					   __ATOMIC_ACQUIRE) ? 0 : -EBUSY;
+	return vtb_grant_end_access(&g->tbl[ref]) ? 0 : -EBUSY;
 }
 
 static int gnt_fe_setup(struct vtb_vfe *fe)
@@ -231,70 +227,92 @@ struct gnt_be {
 	int variant;
 	const struct vtb_dom *fe;
 	struct vtb_grant_entry_v1 *tbl;	/* the hypervisor's view of the FE's table */
-	char *arena;			/* reference g is mapped at arena + g * PAGE */
-	uint16_t mapcount[NENT];
+	/* The hypervisor's active entries, private to it. */
+	struct vtb_grant_active act[NENT];
+	uint32_t copy_call;		/* the GNTTABOP_copy call in progress */
+	uint32_t copy_pinned[NENT];	/* the copy call that holds a pin on the reference */
+	/* The BE's mappings: reference g is mapped at arena + g * PAGE while
+	 * it has map handles; writable while one of them is. */
+	char *arena;
+	uint16_t mapcount[NENT];	/* map handles on the reference */
+	uint16_t wmapcount[NENT];	/* of which writable */
 	bool writable[NENT];
 };
 
 /* ---- the hypervisor's part ---- */
 
-/* GNTTABOP_map_grant_ref for one reference: 0 or a GNTST_* status. */
+static uint64_t fe_frames(const struct gnt_be *g)
+{
+	return g->fe->ram_size / PAGE;
+}
+
+/* GNTTABOP_map_grant_ref for one reference, mapped writable only when
+ * asked (GNTMAP_readonly otherwise, whatever the grant allows): 0 or a
+ * GNTST_* status.  The pin is taken before the frame is read. */
 static int hv_map(struct vtb_vbe *be, uint64_t ref, bool write)
 {
 	struct gnt_be *g = be->priv;
 	struct vtb_plat *p = be->env->plat;
+	uint32_t frame;
 	if (ref >= NENT)
 		return VTB_GNTST_bad_gntref;
-	if (g->mapcount[ref]) {
-		if (write && !g->writable[ref])
-			return VTB_GNTST_permission_denied;
-		g->mapcount[ref]++;
-		return VTB_GNTST_okay;
-	}
-	struct vtb_grant_entry_v1 *e = &g->tbl[ref];
-	uint16_t flags = VTB_LOAD_ACQUIRE(e->flags);
-	uint16_t domid = VTB_READ_ONCE(e->domid);
-	uint32_t frame = VTB_READ_ONCE(e->frame);
-	int st = vtb_grant_check(flags, domid, BE_DOMID, write);
+	int st = vtb_grant_pin(&g->tbl[ref], &g->act[ref], BE_DOMID, !write, true, fe_frames(g), &frame);
 	if (st)
 		return st;
-	if ((uint64_t)frame * PAGE + PAGE > g->fe->ram_size)
-		return VTB_GNTST_bad_page;
-	bool rw = !(flags & VTB_GTF_readonly);
-	__atomic_fetch_or(&e->flags, (uint16_t)(rw ? VTB_GTF_writing : VTB_GTF_reading), __ATOMIC_ACQ_REL);
-	/* Re-check: the FE may have revoked the entry between the read and the pin. */
-	if ((VTB_LOAD_ACQUIRE(e->flags) & VTB_GTF_type_mask) != VTB_GTF_permit_access) {
-		__atomic_fetch_and(&e->flags, (uint16_t)~(VTB_GTF_reading | VTB_GTF_writing), __ATOMIC_ACQ_REL);
-		return VTB_GNTST_bad_gntref;
+	/* Handles on one reference share its arena slot: the first maps it,
+	 * a writable one upgrades a read-only slot. */
+	if (!g->mapcount[ref] || (write && !g->writable[ref])) {
+		if (!p->ops->map(p, g->fe, (uint64_t)frame * PAGE, PAGE, write, g->arena + ref * PAGE)) {
+			vtb_grant_unpin(&g->tbl[ref], &g->act[ref], !write);	/* undo_out */
+			return VTB_GNTST_general_error;
+		}
+		g->writable[ref] = write;
 	}
-	if (!p->ops->map(p, g->fe, (uint64_t)frame * PAGE, PAGE, rw, g->arena + ref * PAGE)) {
-		__atomic_fetch_and(&e->flags, (uint16_t)~(VTB_GTF_reading | VTB_GTF_writing), __ATOMIC_ACQ_REL);
-		return VTB_GNTST_general_error;
-	}
-	g->mapcount[ref] = 1;
-	g->writable[ref] = rw;
+	g->mapcount[ref]++;
+	g->wmapcount[ref] += write;
 	return VTB_GNTST_okay;
 }
 
-/* GNTTABOP_unmap_grant_ref: the last unmap zaps the PTE (and flushes). */
-static void hv_unmap(struct vtb_vbe *be, uint64_t ref)
+/* GNTTABOP_unmap_grant_ref of one handle (write: a writable one): the
+ * last handle zaps the PTE (and flushes); then the pin goes. */
+static void hv_unmap(struct vtb_vbe *be, uint64_t ref, bool write)
 {
 	struct gnt_be *g = be->priv;
 	struct vtb_plat *p = be->env->plat;
-	if (ref >= NENT || !g->mapcount[ref] || --g->mapcount[ref])
+	if (ref >= NENT || !g->mapcount[ref] || (write && !g->wmapcount[ref]) ||
+	    (!write && g->mapcount[ref] == g->wmapcount[ref]))
 		return;
-	p->ops->unmap(p, g->arena + ref * PAGE, PAGE, true);
-	__atomic_fetch_and(&g->tbl[ref].flags, (uint16_t)~(VTB_GTF_reading | VTB_GTF_writing), __ATOMIC_ACQ_REL);
+	g->mapcount[ref]--;
+	g->wmapcount[ref] -= write;
+	if (!g->mapcount[ref]) {
+		p->ops->unmap(p, g->arena + ref * PAGE, PAGE, true);
+	} else if (write && !g->wmapcount[ref]) {
+		/* Read-only handles remain: Xen zaps the writable PTE; here the
+		 * shared slot goes read-only (remapped in place). */
+		if (!p->ops->map(p, g->fe, (uint64_t)g->act[ref].frame * PAGE, PAGE, false, g->arena + ref * PAGE))
+			p->ops->unmap(p, g->arena + ref * PAGE, PAGE, true);
+		g->writable[ref] = false;
+	}
+	vtb_grant_unpin(&g->tbl[ref], &g->act[ref], !write);
 }
 
-/* GNTTABOP_copy for a run of pieces: all checked first, then one call. */
+/* GNTTABOP_copy for a run of pieces, one call: every op within one page
+ * on both sides (pieces split at the grant's and the local buffer's page
+ * boundaries), every reference pinned before its frame is read and held
+ * until the call's copying is done. */
 static int hv_copy(struct vtb_vbe *be, struct vtb_vbe_slot *s, bool to_fe, uint32_t written)
 {
 	struct gnt_be *g = be->priv;
 	struct vtb_plat *p = be->env->plat;
 	struct vtb_copy_op ops[VTB_COPY_MAX_OPS];
-	unsigned n = 0;
+	uint32_t held[VTB_COPY_MAX_OPS];
+	unsigned n = 0, nheld = 0;
+	int rc = 0;
 	char *local = s->buf;
+	if (++g->copy_call == 0) {
+		memset(g->copy_pinned, 0, sizeof(g->copy_pinned));
+		g->copy_call = 1;
+	}
 	for (unsigned i = 0; i < s->n; i++) {
 		struct vtb_vbe_map *m = &s->m[i];
 		uint32_t len = m->len;
@@ -309,24 +327,54 @@ static int hv_copy(struct vtb_vbe *be, struct vtb_vbe_slot *s, bool to_fe, uint3
 		uint64_t a = m->addr & ~VTB_GRANT_DMA_ADDR_OFF;
 		for (uint32_t done = 0; done < len;) {
 			uint64_t ref = (a + done) / PAGE, off = (a + done) % PAGE;
-			uint32_t piece = (uint32_t)(PAGE - off) < len - done ? (uint32_t)(PAGE - off) : len - done;
-			if (ref >= NENT || n == VTB_COPY_MAX_OPS)
-				return -EFAULT;
-			struct vtb_grant_entry_v1 *e = &g->tbl[ref];
-			uint16_t flags = VTB_LOAD_ACQUIRE(e->flags);
-			uint32_t frame = VTB_READ_ONCE(e->frame);
-			if (vtb_grant_check(flags, VTB_READ_ONCE(e->domid), BE_DOMID, to_fe) ||
-			    (uint64_t)frame * PAGE + PAGE > g->fe->ram_size)
-				return -EPERM;
-			ops[n++] = (struct vtb_copy_op){ (uint64_t)frame * PAGE + off, local + done, piece };
+			uint32_t piece = vtb_grant_copy_piece(off, (uintptr_t)(local + done), len - done);
+			if (ref >= NENT) {
+				rc = -EFAULT;	/* GNTST_bad_gntref */
+				goto unpin;
+			}
+			if (n == VTB_COPY_MAX_OPS) {
+				rc = -E2BIG;
+				goto unpin;
+			}
+			if (g->copy_pinned[ref] != g->copy_call) {
+				/* The source is pinned read-only, the destination writable. */
+				uint32_t frame;
+				if (vtb_grant_pin(&g->tbl[ref], &g->act[ref], BE_DOMID, !to_fe, false, fe_frames(g), &frame)) {
+					rc = -EPERM;
+					goto unpin;
+				}
+				g->copy_pinned[ref] = g->copy_call;
+				held[nheld++] = (uint32_t)ref;
+			}
+			ops[n++] = (struct vtb_copy_op){ (uint64_t)g->act[ref].frame * PAGE + off, local + done, piece };
 			done += piece;
 		}
 next:
 		local += m->len;
 	}
-	if (!n)
-		return 0;
-	return p->ops->copy(p, g->fe, ops, n, to_fe);
+	if (n)
+		rc = p->ops->copy(p, g->fe, ops, n, to_fe);
+unpin:
+	while (nheld--)
+		vtb_grant_unpin(&g->tbl[held[nheld]], &g->act[held[nheld]], !to_fe);
+	return rc;
+}
+
+/* Ops one direction of a chain needs, its local buffers laid end to end
+ * from a page boundary (as gnt_be_get_chain lays them). */
+static uint64_t copy_ops_needed(const struct vtb_vbe_slot *s, bool write)
+{
+	uint64_t ops = 0, local = 0;
+	for (unsigned i = 0; i < s->n; i++) {
+		const struct vtb_vbe_map *m = &s->m[i];
+		if (m->write == write) {
+			uint64_t a = m->addr & ~VTB_GRANT_DMA_ADDR_OFF;
+			for (uint32_t done = 0; done < m->len && ops <= VTB_COPY_MAX_OPS; ops++)
+				done += vtb_grant_copy_piece(a + done, local + done, m->len - done);
+		}
+		local += m->len;
+	}
+	return ops;
 }
 
 /* ---- the backend's part ---- */
@@ -365,19 +413,20 @@ static void *map_range(struct vtb_vbe *be, uint64_t addr, uint64_t len, bool wri
 	for (unsigned k = 0; k < n; k++) {
 		if (hv_map(be, first + k, write)) {
 			while (k--)
-				hv_unmap(be, first + k);
+				hv_unmap(be, first + k, write);
 			return NULL;
 		}
 	}
 	return g->arena + a;
 }
 
-static void unmap_range(struct vtb_vbe *be, uint64_t addr, uint64_t len)
+/* write: the handles map_range(write) made. */
+static void unmap_range(struct vtb_vbe *be, uint64_t addr, uint64_t len, bool write)
 {
 	uint64_t a = addr & ~VTB_GRANT_DMA_ADDR_OFF;
 	unsigned n = pages_spanned(a, (uint32_t)len);
 	for (unsigned k = 0; k < n; k++)
-		hv_unmap(be, a / PAGE + k);
+		hv_unmap(be, a / PAGE + k, write);
 }
 
 /* Rings and indirect tables stay mapped: granted once at setup by the FE. */
@@ -424,7 +473,7 @@ static int gnt_be_put(struct vtb_vbe *be, struct vtb_vbe_map *m, uint32_t writte
 {
 	(void)written;
 	if (m->own)
-		unmap_range(be, m->addr, m->len);
+		unmap_range(be, m->addr, m->len, m->write);
 	m->own = NULL;
 	return 0;
 }
@@ -438,19 +487,19 @@ static int gnt_be_get_chain(struct vtb_vbe *be, struct vtb_vbe_slot *s)
 	 * never be served, and must not make us allocate 4 GiB first
 	 * (fuzz_xport_grant_copy found exactly that). */
 	size_t total = 0;
-	uint32_t pages[2] = { 0, 0 };
 	for (unsigned i = 0; i < s->n; i++) {
 		if (!vtb_dma_is_grant(s->m[i].addr))
 			return -EFAULT;
-		pages[s->m[i].write] += pages_spanned(s->m[i].addr, s->m[i].len);
-		if (pages[s->m[i].write] > VTB_COPY_MAX_OPS)
-			return -E2BIG;
 		total += s->m[i].len;
 	}
+	if (copy_ops_needed(s, false) > VTB_COPY_MAX_OPS || copy_ops_needed(s, true) > VTB_COPY_MAX_OPS)
+		return -E2BIG;
 	if (total > s->buf_len) {
-		void *nb = realloc(s->buf, total);
-		if (!nb)
+		/* Page-aligned, so the op count is the layout's, not malloc's. */
+		void *nb;
+		if (posix_memalign(&nb, PAGE, total))
 			return -ENOMEM;
+		free(s->buf);
 		s->buf = nb;
 		s->buf_len = total;
 	}
@@ -472,9 +521,12 @@ static void gnt_be_teardown(struct vtb_vbe *be)
 	struct gnt_be *g = be->priv;
 	if (!g)
 		return;
-	for (unsigned r = 0; r < NENT; r++)
+	for (unsigned r = 0; r < NENT; r++) {
+		while (g->wmapcount[r])
+			hv_unmap(be, r, true);
 		while (g->mapcount[r])
-			hv_unmap(be, r);
+			hv_unmap(be, r, false);
+	}
 	munmap(g->arena, (size_t)NENT * PAGE);
 	be->env->plat->ops->unmap(be->env->plat, g->tbl, be->env->shared_size, false);
 	free(g);

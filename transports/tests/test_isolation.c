@@ -23,7 +23,8 @@ struct plant {
 	const char *what;
 	uint64_t addr;		/* the device address to plant */
 	bool write;		/* as a device-writable buffer */
-	int grant_ro;		/* grant: first grant this page read-only (1), to another domid (2), or grant then revoke it (3) */
+	int grant_ro;		/* grant: first grant this page read-only (1), to another domid (2), grant then revoke it (3),
+				 * or grant it sub-page (4: copy only, never mapped) */
 	struct vtb_fatvq_ent ent;	/* fatvq: a hostile entry header */
 	uint32_t prod;		/* fatvq: the producer index to publish */
 	/* argo: what a hostile hypervisor path (or a FE that could reach it)
@@ -148,7 +149,8 @@ static void one(const char *tname, const char *variant, const struct plant *pl, 
 			struct vtb_grant_entry_v1 *tbl = (void *)(env.ram + env.shared_gpa);
 			tbl[100] = (struct vtb_grant_entry_v1){ .domid = (uint16_t)(pl->grant_ro == 2 ? 5 : 0), .frame = 0x100 };
 			__atomic_store_n(&tbl[100].flags, (uint16_t)(VTB_GTF_permit_access |
-					 (pl->grant_ro == 1 ? VTB_GTF_readonly : 0)), __ATOMIC_RELEASE);
+					 (pl->grant_ro == 1 ? VTB_GTF_readonly : 0) |
+					 (pl->grant_ro == 4 ? VTB_GTF_sub_page : 0)), __ATOMIC_RELEASE);
 			if (pl->grant_ro == 3)	/* gnttab_end_foreign_access: the entry stays, access goes */
 				__atomic_store_n(&tbl[100].flags, (uint16_t)0, __ATOMIC_RELEASE);
 		}
@@ -263,6 +265,11 @@ int main(void)
 	/* grant: a reference once granted, then revoked (permit_access cleared). */
 	for (int i = 0; i < 3; i++)
 		one("grant", gv[i], &(struct plant){ .what = "a revoked grant", .addr = vtb_grant_to_dma(100), .write = false, .grant_ro = 3 },
+		    (16384 * 8) + 16 * 4096);
+	/* grant: a sub-page grant is for copies; a map of it is refused (Xen's
+	 * _set_status_v1 with mapflag), so map and persistent must break. */
+	for (int i = 0; i < 3; i += 2)
+		one("grant", gv[i], &(struct plant){ .what = "a sub-page grant, to map", .addr = vtb_grant_to_dma(100), .write = false, .grant_ro = 4 },
 		    (16384 * 8) + 16 * 4096);
 	/* fatvq: the device trusts no header and no index. */
 	unsigned long fq_allowed = (2 * (128 + (512u << 10)) + 4095) & ~4095ul;	/* the region, page-rounded */
