@@ -307,7 +307,7 @@ def e2e(tmp):
             # Xen refuses an op crossing a page on either side: the 16-byte
             # header, the data (16 bytes into the BE's page-aligned buffer, so
             # two pieces per granted page) and the status byte.
-            segs = {4096: 4, 65536: 34}.get(c["size"]) if c["device"] == "blk" else None
+            segs = {4096: 3, 65536: 18}.get(c["size"]) if c["device"] == "blk" else None
             if segs is not None and not near(be["copy_segs"] / max(r["ops"], 1), segs):
                 problems.append(f"grant/copy: {be['copy_segs'] / max(r['ops'], 1):.2f} copy ops per request, want {segs}")
         if tv == ("grant", "persistent"):

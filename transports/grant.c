@@ -308,7 +308,6 @@ static int hv_copy(struct vtb_vbe *be, struct vtb_vbe_slot *s, bool to_fe, uint3
 	uint32_t held[VTB_COPY_MAX_OPS];
 	unsigned n = 0, nheld = 0;
 	int rc = 0;
-	char *local = s->buf;
 	if (++g->copy_call == 0) {
 		memset(g->copy_pinned, 0, sizeof(g->copy_pinned));
 		g->copy_call = 1;
@@ -325,6 +324,7 @@ static int hv_copy(struct vtb_vbe *be, struct vtb_vbe_slot *s, bool to_fe, uint3
 			goto next;
 		}
 		uint64_t a = m->addr & ~VTB_GRANT_DMA_ADDR_OFF;
+		char *local = m->va;
 		for (uint32_t done = 0; done < len;) {
 			uint64_t ref = (a + done) / PAGE, off = (a + done) % PAGE;
 			uint32_t piece = vtb_grant_copy_piece(off, (uintptr_t)(local + done), len - done);
@@ -349,8 +349,7 @@ static int hv_copy(struct vtb_vbe *be, struct vtb_vbe_slot *s, bool to_fe, uint3
 			ops[n++] = (struct vtb_copy_op){ (uint64_t)g->act[ref].frame * PAGE + off, local + done, piece };
 			done += piece;
 		}
-next:
-		local += m->len;
+next:;
 	}
 	if (n)
 		rc = p->ops->copy(p, g->fe, ops, n, to_fe);
@@ -360,19 +359,30 @@ unpin:
 	return rc;
 }
 
-/* Ops one direction of a chain needs, its local buffers laid end to end
- * from a page boundary (as gnt_be_get_chain lays them). */
+/* Where buffer m of a chain goes in the BE's local memory, given where the
+ * previous one ended: on a page of its own, at its grant's offset within
+ * the page, as a backend that copies does it (Linux's netback lays a
+ * frag at the grant's offset).  Then no op is split at a local page that
+ * the grant side does not split too: Xen's one op per page on either side
+ * costs what the grants span, not an artefact of our layout. */
+static uint64_t local_at(uint64_t prev_end, const struct vtb_vbe_map *m)
+{
+	return (prev_end + PAGE - 1) / PAGE * PAGE + ((m->addr & ~VTB_GRANT_DMA_ADDR_OFF) % PAGE);
+}
+
+/* Ops one direction of a chain needs, laid out by local_at. */
 static uint64_t copy_ops_needed(const struct vtb_vbe_slot *s, bool write)
 {
-	uint64_t ops = 0, local = 0;
+	uint64_t ops = 0, end = 0;
 	for (unsigned i = 0; i < s->n; i++) {
 		const struct vtb_vbe_map *m = &s->m[i];
+		uint64_t local = local_at(end, m);
 		if (m->write == write) {
 			uint64_t a = m->addr & ~VTB_GRANT_DMA_ADDR_OFF;
 			for (uint32_t done = 0; done < m->len && ops <= VTB_COPY_MAX_OPS; ops++)
 				done += vtb_grant_copy_piece(a + done, local + done, m->len - done);
 		}
-		local += m->len;
+		end = local + m->len;
 	}
 	return ops;
 }
@@ -490,7 +500,7 @@ static int gnt_be_get_chain(struct vtb_vbe *be, struct vtb_vbe_slot *s)
 	for (unsigned i = 0; i < s->n; i++) {
 		if (!vtb_dma_is_grant(s->m[i].addr))
 			return -EFAULT;
-		total += s->m[i].len;
+		total = local_at(total, &s->m[i]) + s->m[i].len;
 	}
 	if (copy_ops_needed(s, false) > VTB_COPY_MAX_OPS || copy_ops_needed(s, true) > VTB_COPY_MAX_OPS)
 		return -E2BIG;
@@ -503,10 +513,11 @@ static int gnt_be_get_chain(struct vtb_vbe *be, struct vtb_vbe_slot *s)
 		s->buf = nb;
 		s->buf_len = total;
 	}
-	char *local = s->buf;
+	uint64_t end = 0;
 	for (unsigned i = 0; i < s->n; i++) {
-		s->m[i].va = local;
-		local += s->m[i].len;
+		uint64_t at = local_at(end, &s->m[i]);
+		s->m[i].va = (char *)s->buf + at;
+		end = at + s->m[i].len;
 	}
 	return hv_copy(be, s, false, 0);
 }
