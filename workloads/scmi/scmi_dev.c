@@ -544,14 +544,3 @@ const struct vtb_scmi_stats *vtb_scmi_stats(const struct vtb_scmi *s)
 {
 	return &s->stats;
 }
-
-bool vtb_scmi_take_notif(struct vtb_scmi *s, uint32_t *domain, uint32_t *level)
-{
-	if (!s->pend_count)
-		return false;
-	*domain = s->pend[s->pend_head][0];
-	*level = s->pend[s->pend_head][1];
-	s->pend_head = (s->pend_head + 1) % SCMI_PENDING_NOTIFS;
-	s->pend_count--;
-	return true;
-}

@@ -81,7 +81,8 @@
 #define VTB_SCMI_GENERIC_ERROR  (-8)
 #define VTB_SCMI_PROTOCOL_ERROR (-10)
 
-/* The platform this server models; the FE's generator mirrors it. */
+/* The platform this server models; the FE's generator checks answers
+ * against these tables and DEN0056, not against the server's code. */
 #define VTB_SCMI_NUM_SENSORS 8
 #define VTB_SCMI_NUM_CLOCKS  4
 #define VTB_SCMI_NUM_RATES   8
@@ -133,7 +134,5 @@ uint32_t vtb_scmi_wake_mask(const struct vtb_scmi *s);
 /* Handles one message: in/out are flat buffers; returns response bytes. */
 uint32_t vtb_scmi_handle(struct vtb_scmi *s, const void *msg, uint32_t len, void *resp, uint32_t cap);
 const struct vtb_scmi_stats *vtb_scmi_stats(const struct vtb_scmi *s);
-/* Takes the oldest undelivered notification (domain, level); false if none. */
-bool vtb_scmi_take_notif(struct vtb_scmi *s, uint32_t *domain, uint32_t *level);
 
 #endif
