@@ -231,6 +231,9 @@ static int32_t scmi_perf(struct vtb_scmi *s, unsigned id, const uint8_t *pa, uns
 		putname(o, "perf", dom);
 		return 0;
 	case VTB_SCMI_PERF_DESCRIBE_LEVELS: {
+		/* domain, level_index; an index past the table is
+		 * INVALID_PARAMETERS, as in Arm's SCP firmware.  Few levels a
+		 * message, so that a driver's remaining/returned loop runs. */
 		uint32_t first = get32(pa, 1);
 		if (first >= VTB_SCMI_NUM_LEVELS)
 			return VTB_SCMI_INVALID_PARAMS;
