@@ -422,6 +422,27 @@ def e2e(tmp):
            not bad and os.path.getsize(user) == size0 and open(user, "rb").read() == data0, str(bad))
 
 
+def scmi_conformance(tmp):
+    """Every SCMI response, the new PERF messages included, checked by the FE
+    against DEN0056's values, with and without VIRTIO_SCMI_F_P2A_CHANNELS:
+    notifications only with the event queue, none lost, none without it."""
+    d = os.path.join(tmp, "scmi-conf")
+    mix = ("perf_attrs:5,perf_set:20,perf_get:5,perf_levels:5,perf_limits_set:5,perf_limits_get:5,"
+           "clock_attrs:2,clock_rates:2,sensor_desc:2,sensor_read:5,base_protocols:1")
+    p = vtbench(["device=scmi", "transport=shm,swiotlb", "notify=event,poll", "verify=1", "qd=1,8", "events=0,1",
+                 f"mix={mix}", "ops=400", "warmup=0", "reps=1"], d)
+    rows = rows_of(d) if p.returncode == 0 else []
+    result("scmi conformance cells (P2A on and off, new PERF ops) run and verify",
+           len(rows) == 16 and all(r["error"] is None and r["verified"] is True for r in rows),
+           p.stderr[-800:] + str([r["error"] for r in rows if r["error"]][:3]))
+    bad = []
+    for r in rows:
+        ds = collections.defaultdict(int, r["device_stats"])
+        if ds["bad_msgs"] or ds["notifs_dropped"] or (ds["notifs"] > 0) != r["cell"]["events"]:
+            bad.append((r["cell"]["transport"], r["cell"]["notify"], r["cell"]["qd"], r["cell"]["events"], dict(ds)))
+    result("scmi level notifications only with P2A channels, none dropped", rows and not bad, str(bad[:4]))
+
+
 def cli(tmp):
     p = run([VTB, "calibrate", "--json"], timeout=60)
     try:
@@ -864,6 +885,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="vtbench-test-") as tmp:
         cli(tmp)
         e2e(tmp)
+        scmi_conformance(tmp)
         probes(tmp)
         peer(tmp)
         faults(tmp)

@@ -97,10 +97,29 @@ static uint8_t blk_dwz(struct vtb_blk *b, const struct vtb_req *r, bool zeroes)
 	return VTB_BLK_S_OK;
 }
 
+/* Zeroes the writable bytes from off to the status byte. */
+static void blk_zero_in(const struct vtb_req *r, uint32_t off)
+{
+	uint32_t end = r->in_bytes - 1;
+	for (unsigned i = r->nout; i < (unsigned)r->nout + r->nin && off < end; i++) {
+		uint32_t l = r->iov[i].len;
+		if (off >= l) {
+			off -= l;
+			end -= l;
+			continue;
+		}
+		uint32_t n = (end < l ? end : l) - off;
+		vtb_memset((char *)r->iov[i].base + off, 0, n);
+		end -= l < end ? l : end;
+		off = 0;
+	}
+}
+
 uint32_t vtb_blk_handle(struct vtb_blk *b, const struct vtb_req *r)
 {
 	struct vtb_blk_outhdr h;
 	uint8_t status = VTB_BLK_S_IOERR;
+	uint32_t filled = 0;	/* writable bytes the request itself wrote */
 
 	/* Without a header and a status byte there is nothing to answer. */
 	if (r->out_bytes < sizeof(h) || r->in_bytes < 1) {
@@ -123,10 +142,12 @@ uint32_t vtb_blk_handle(struct vtb_blk *b, const struct vtb_req *r)
 			break;
 		if (blk_data_io(b, r, sector * VTB_BLK_SECTOR, in, len))
 			break;
-		if (in)
+		if (in) {
 			b->stats.bytes_read += len;
-		else
+			filled = len;
+		} else {
 			b->stats.bytes_written += len;
+		}
 		status = VTB_BLK_S_OK;
 		break;
 	}
@@ -136,6 +157,7 @@ uint32_t vtb_blk_handle(struct vtb_blk *b, const struct vtb_req *r)
 	case VTB_BLK_T_GET_ID: {
 		uint32_t n = r->in_bytes - 1 < VTB_BLK_ID_BYTES ? r->in_bytes - 1 : VTB_BLK_ID_BYTES;
 		vtb_req_write(r, 0, b->id, n);
+		filled = n;	/* the rest is the NUL padding */
 		status = VTB_BLK_S_OK;
 		break;
 	}
@@ -151,10 +173,19 @@ uint32_t vtb_blk_handle(struct vtb_blk *b, const struct vtb_req *r)
 		b->stats.ioerr++;
 	else if (status == VTB_BLK_S_UNSUPP)
 		b->stats.unsupp++;
+	/* The status byte ends the writable part, so a used length that
+	 * covers it covers all of it, and the device MUST have written every
+	 * byte the used length counts (virtio 1.2 2.7.8.2; the driver may not
+	 * trust a byte past it, 2.7.8.3).  A failed read, an unsupported
+	 * request with a data-in part, a short ID: the bytes the request did
+	 * not write are zeroed, so the length is true and the driver sees no
+	 * stale memory (the data of a failed request is undefined anyway).
+	 * Reporting only what was written would leave the status outside the
+	 * used length; QEMU's in_len without the fill is what the spec's
+	 * legacy note calls the historical mistake. */
+	if (filled < r->in_bytes - 1)
+		blk_zero_in(r, filled);
 	vtb_req_write(r, r->in_bytes - 1, &status, 1);
-	/* The status byte ends the writable part, so the used length covers
-	 * all of it (as QEMU reports in_len): a transport that copies back
-	 * only the used prefix must still carry the status home. */
 	return r->in_bytes;
 }
 

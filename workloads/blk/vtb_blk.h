@@ -112,7 +112,8 @@ void vtb_blk_config(const struct vtb_blk *b, struct vtb_blk_config *cfg);
 /* Serves up to budget requests; returns how many, or <0 if the queue broke. */
 int vtb_blk_process(struct vtb_blk *b, unsigned budget);
 /* One request, already popped; returns its used length: the whole
- * device-writable part, which the status byte ends. */
+ * device-writable part, which the status byte ends, every byte of it
+ * written (what a failed or short request did not fill is zeroed). */
 uint32_t vtb_blk_handle(struct vtb_blk *b, const struct vtb_req *r);
 const struct vtb_blk_stats *vtb_blk_stats(const struct vtb_blk *b);
 

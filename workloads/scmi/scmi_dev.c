@@ -9,6 +9,8 @@ struct vtb_scmi {
 	bool events;
 	uint8_t clock_rate[VTB_SCMI_NUM_CLOCKS];	/* index into the rate table */
 	uint8_t perf_level[VTB_SCMI_NUM_PERF];
+	uint8_t perf_min[VTB_SCMI_NUM_PERF], perf_max[VTB_SCMI_NUM_PERF];	/* limits, level indices */
+	bool clock_off[VTB_SCMI_NUM_CLOCKS];
 	bool perf_notify[VTB_SCMI_NUM_PERF];
 	uint64_t sensor_reads[VTB_SCMI_NUM_SENSORS];
 	/* Notifications waiting for an event buffer, a ring of (domain, level). */
@@ -40,8 +42,10 @@ struct vtb_scmi *vtb_scmi_init(void *mem, uint64_t seed, const struct vtb_dev_io
 	vtb_memset(s, 0, sizeof(*s));
 	s->io = *io;
 	s->seed = seed;
-	for (unsigned d = 0; d < VTB_SCMI_NUM_PERF; d++)
+	for (unsigned d = 0; d < VTB_SCMI_NUM_PERF; d++) {
 		s->perf_level[d] = VTB_SCMI_NUM_LEVELS - 1;
+		s->perf_max[d] = VTB_SCMI_NUM_LEVELS - 1;
+	}
 	return s;
 }
 
@@ -153,6 +157,36 @@ static int32_t scmi_base(struct vtb_scmi *s, unsigned id, const uint8_t *pa, uns
 	return VTB_SCMI_NOT_SUPPORTED;
 }
 
+/* A level index change from the agent's LEVEL_SET or LIMITS_SET: the
+ * level-changed notification is sent only when the level does change
+ * (DEN0056 PERFORMANCE_LEVEL_CHANGED), to a subscriber, over an eventq. */
+static void perf_change(struct vtb_scmi *s, unsigned dom, unsigned idx)
+{
+	if (s->perf_level[dom] == idx)
+		return;
+	s->perf_level[dom] = (uint8_t)idx;
+	if (s->perf_notify[dom] && s->events)
+		queue_notif(s, dom, vtb_scmi_level(dom, idx));
+}
+
+/* The index of a level in the domain's table; NUM_LEVELS if none. */
+static unsigned perf_index(unsigned dom, uint32_t level)
+{
+	unsigned i = 0;
+	while (i < VTB_SCMI_NUM_LEVELS && vtb_scmi_level(dom, i) != level)
+		i++;
+	return i;
+}
+
+static bool perf_implemented(const struct vtb_scmi *s, uint32_t id)
+{
+	if (id <= VTB_SCMI_PERF_LEVEL_GET)
+		return true;	/* 0..2 common, 3..8 the domain commands */
+	/* PERFORMANCE_NOTIFY_LIMITS is not implemented; NOTIFY_LEVEL only
+	 * with an event queue to carry the notifications. */
+	return id == VTB_SCMI_PERF_NOTIFY_LEVEL && s->events;
+}
+
 static int32_t scmi_perf(struct vtb_scmi *s, unsigned id, const uint8_t *pa, unsigned np, struct scmi_out *o)
 {
 	if (id == VTB_SCMI_PROTOCOL_VERSION) {
@@ -160,6 +194,7 @@ static int32_t scmi_perf(struct vtb_scmi *s, unsigned id, const uint8_t *pa, uns
 		return 0;
 	}
 	if (id == VTB_SCMI_PROTOCOL_ATTRIBUTES) {
+		/* [15:0] domains; bit 16 clear: power costs in an abstract scale */
 		put32(o, VTB_SCMI_NUM_PERF);
 		put32(o, 0);	/* statistics shared memory: none */
 		put32(o, 0);
@@ -169,17 +204,16 @@ static int32_t scmi_perf(struct vtb_scmi *s, unsigned id, const uint8_t *pa, uns
 	if (id == VTB_SCMI_PROTOCOL_MESSAGE_ATTRIBUTES) {
 		if (np < 1)
 			return VTB_SCMI_PROTOCOL_ERROR;
-		uint32_t m = get32(pa, 0);
-		if (m != VTB_SCMI_PERF_DOMAIN_ATTRIBUTES && m != VTB_SCMI_PERF_LEVEL_SET &&
-		    m != VTB_SCMI_PERF_LEVEL_GET && m != VTB_SCMI_PERF_NOTIFY_LEVEL && m > 2)
+		if (!perf_implemented(s, get32(pa, 0)))
 			return VTB_SCMI_NOT_FOUND;
-		put32(o, 0);
+		put32(o, 0);	/* bit 0 clear: no fast channel */
 		return 0;
 	}
-	if (id != VTB_SCMI_PERF_DOMAIN_ATTRIBUTES && id != VTB_SCMI_PERF_LEVEL_SET &&
-	    id != VTB_SCMI_PERF_LEVEL_GET && id != VTB_SCMI_PERF_NOTIFY_LEVEL)
+	if (!perf_implemented(s, id))
 		return VTB_SCMI_NOT_SUPPORTED;
-	unsigned need = id == VTB_SCMI_PERF_LEVEL_SET || id == VTB_SCMI_PERF_NOTIFY_LEVEL ? 2 : 1;
+	unsigned need = id == VTB_SCMI_PERF_LIMITS_SET ? 3 :
+			id == VTB_SCMI_PERF_LEVEL_SET || id == VTB_SCMI_PERF_NOTIFY_LEVEL ||
+			id == VTB_SCMI_PERF_DESCRIBE_LEVELS ? 2 : 1;
 	if (np < need)
 		return VTB_SCMI_PROTOCOL_ERROR;
 	uint32_t dom = get32(pa, 0);
@@ -187,12 +221,57 @@ static int32_t scmi_perf(struct vtb_scmi *s, unsigned id, const uint8_t *pa, uns
 		return VTB_SCMI_NOT_FOUND;
 	switch (id) {
 	case VTB_SCMI_PERF_DOMAIN_ATTRIBUTES:
-		/* can set level, level notifications supported */
-		put32(o, (1u << 30) | (1u << 29));
-		put32(o, 1000);			/* rate limit, us */
+		/* The level-changed notification only over an event queue;
+		 * limits-changed is not implemented. */
+		put32(o, VTB_SCMI_PERF_DOM_SET_LIMITS | VTB_SCMI_PERF_DOM_SET_LEVEL |
+			 (s->events ? VTB_SCMI_PERF_DOM_LEVEL_NOTIFY : 0));
+		put32(o, 1000);			/* [19:0] rate limit, us */
 		put32(o, (dom + 1) * 1000000);	/* sustained freq, kHz */
 		put32(o, vtb_scmi_level(dom, VTB_SCMI_NUM_LEVELS - 1));
 		putname(o, "perf", dom);
+		return 0;
+	case VTB_SCMI_PERF_DESCRIBE_LEVELS: {
+		/* domain, level_index; an index past the table is
+		 * INVALID_PARAMETERS, as in Arm's SCP firmware.  Few levels a
+		 * message, so that a driver's remaining/returned loop runs. */
+		uint32_t first = get32(pa, 1);
+		if (first >= VTB_SCMI_NUM_LEVELS)
+			return VTB_SCMI_INVALID_PARAMS;
+		uint32_t n = VTB_SCMI_NUM_LEVELS - first;
+		if (n > VTB_SCMI_LEVELS_PER_MSG)
+			n = VTB_SCMI_LEVELS_PER_MSG;
+		/* remaining [31:16], returned [11:0]; then per level: the
+		 * level, its power cost, attributes ([15:0] latency, us) */
+		put32(o, ((VTB_SCMI_NUM_LEVELS - first - n) << 16) | n);
+		for (uint32_t i = first; i < first + n; i++) {
+			put32(o, vtb_scmi_level(dom, i));
+			put32(o, vtb_scmi_level_power(dom, i));
+			put32(o, VTB_SCMI_PERF_LATENCY_US);
+		}
+		return 0;
+	}
+	case VTB_SCMI_PERF_LIMITS_SET: {
+		/* domain, range_max, range_min.  As Arm's SCP firmware does:
+		 * min above max is INVALID_PARAMETERS, a bound that is not one
+		 * of the domain's levels OUT_OF_RANGE; a current level outside
+		 * the new range moves to the nearest bound. */
+		uint32_t max = get32(pa, 1), min = get32(pa, 2);
+		if (min > max)
+			return VTB_SCMI_INVALID_PARAMS;
+		unsigned imax = perf_index(dom, max), imin = perf_index(dom, min);
+		if (imax == VTB_SCMI_NUM_LEVELS || imin == VTB_SCMI_NUM_LEVELS)
+			return VTB_SCMI_OUT_OF_RANGE;
+		s->perf_min[dom] = (uint8_t)imin;
+		s->perf_max[dom] = (uint8_t)imax;
+		if (s->perf_level[dom] < imin)
+			perf_change(s, dom, imin);
+		else if (s->perf_level[dom] > imax)
+			perf_change(s, dom, imax);
+		return 0;
+	}
+	case VTB_SCMI_PERF_LIMITS_GET:
+		put32(o, vtb_scmi_level(dom, s->perf_max[dom]));
+		put32(o, vtb_scmi_level(dom, s->perf_min[dom]));
 		return 0;
 	case VTB_SCMI_PERF_LEVEL_GET:
 		put32(o, vtb_scmi_level(dom, s->perf_level[dom]));
@@ -202,17 +281,12 @@ static int32_t scmi_perf(struct vtb_scmi *s, unsigned id, const uint8_t *pa, uns
 			return VTB_SCMI_INVALID_PARAMS;
 		s->perf_notify[dom] = get32(pa, 1) & 1;
 		return 0;
-	default: {	/* LEVEL_SET */
-		uint32_t level = get32(pa, 1);
-		for (unsigned i = 0; i < VTB_SCMI_NUM_LEVELS; i++) {
-			if (vtb_scmi_level(dom, i) != level)
-				continue;
-			s->perf_level[dom] = (uint8_t)i;
-			if (s->perf_notify[dom] && s->events)
-				queue_notif(s, dom, level);
-			return 0;
-		}
-		return VTB_SCMI_OUT_OF_RANGE;
+	default: {	/* LEVEL_SET: a level of the table, inside the limits */
+		unsigned i = perf_index(dom, get32(pa, 1));
+		if (i < s->perf_min[dom] || i > s->perf_max[dom])
+			return VTB_SCMI_OUT_OF_RANGE;
+		perf_change(s, dom, i);
+		return 0;
 	}
 	}
 }
@@ -229,7 +303,8 @@ static int32_t scmi_clock(struct vtb_scmi *s, unsigned id, const uint8_t *pa, un
 	case VTB_SCMI_PROTOCOL_MESSAGE_ATTRIBUTES:
 		if (np < 1)
 			return VTB_SCMI_PROTOCOL_ERROR;
-		if (get32(pa, 0) > VTB_SCMI_CLOCK_RATE_GET)
+		/* CLOCK v1.0 has no notifications (CLOCK_RATE_NOTIFY is v2.0) */
+		if (get32(pa, 0) > VTB_SCMI_CLOCK_CONFIG_SET)
 			return VTB_SCMI_NOT_FOUND;
 		put32(o, 0);
 		return 0;
@@ -241,7 +316,7 @@ static int32_t scmi_clock(struct vtb_scmi *s, unsigned id, const uint8_t *pa, un
 		if (c >= VTB_SCMI_NUM_CLOCKS)
 			return VTB_SCMI_NOT_FOUND;
 		if (id == VTB_SCMI_CLOCK_ATTRIBUTES) {
-			put32(o, 1);	/* enabled */
+			put32(o, !s->clock_off[c]);	/* bit 0: enabled */
 			putname(o, "clk", c);
 		} else {
 			uint64_t r = vtb_scmi_rate(c, s->clock_rate[c]);
@@ -268,6 +343,18 @@ static int32_t scmi_clock(struct vtb_scmi *s, unsigned id, const uint8_t *pa, un
 			put32(o, (uint32_t)r);
 			put32(o, (uint32_t)(r >> 32));
 		}
+		return 0;
+	}
+	case VTB_SCMI_CLOCK_CONFIG_SET: {
+		/* clock_id, attributes: bit 0 enable, [31:1] reserved in v1.0 */
+		if (np < 2)
+			return VTB_SCMI_PROTOCOL_ERROR;
+		uint32_t c = get32(pa, 0), attrs = get32(pa, 1);
+		if (c >= VTB_SCMI_NUM_CLOCKS)
+			return VTB_SCMI_NOT_FOUND;
+		if (attrs & ~1u)
+			return VTB_SCMI_INVALID_PARAMS;
+		s->clock_off[c] = !(attrs & 1);
 		return 0;
 	}
 	case VTB_SCMI_CLOCK_RATE_SET: {
@@ -395,9 +482,16 @@ static int scmi_deliver_notifs(struct vtb_scmi *s)
 		uint32_t *p = s->pend[s->pend_head];
 		uint32_t m[4] = {
 			vtb_le32(VTB_SCMI_HDR(VTB_SCMI_PERF_LEVEL_CHANGED, VTB_SCMI_TYPE_NOTIF, VTB_SCMI_PROTO_PERF, 0)),
-			vtb_le32(0), vtb_le32(p[0]), vtb_le32(p[1]),	/* agent, domain, level */
+			/* agent that caused the change, domain, level: the
+			 * 12-byte payload Linux's perf.c requires exactly */
+			vtb_le32(VTB_SCMI_AGENT_ID), vtb_le32(p[0]), vtb_le32(p[1]),
 		};
 		uint32_t len = 0;
+		/* A buffer too small (or readable, which a driver must not post)
+		 * loses this notification, counted: virtio 1.2 5.17.6.4.1 lets
+		 * the device omit it, and a truncated one would be a message
+		 * of the wrong size, which Linux rejects anyway.  The buffer goes
+		 * back with nothing written, so it is never overrun. */
 		if (r.nout == 0 && r.in_bytes >= sizeof(m)) {
 			len = vtb_req_write(&r, 0, m, sizeof(m));
 			s->stats.notifs++;
@@ -452,15 +546,4 @@ uint32_t vtb_scmi_wake_mask(const struct vtb_scmi *s)
 const struct vtb_scmi_stats *vtb_scmi_stats(const struct vtb_scmi *s)
 {
 	return &s->stats;
-}
-
-bool vtb_scmi_take_notif(struct vtb_scmi *s, uint32_t *domain, uint32_t *level)
-{
-	if (!s->pend_count)
-		return false;
-	*domain = s->pend[s->pend_head][0];
-	*level = s->pend[s->pend_head][1];
-	s->pend_head = (s->pend_head + 1) % SCMI_PENDING_NOTIFS;
-	s->pend_count--;
-	return true;
 }

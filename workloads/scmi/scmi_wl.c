@@ -1,7 +1,11 @@
 /* scmi workload: an SCMI agent issuing a weighted mix of commands.  Each
- * response is checked byte for byte against a mirror of the server that
- * the FE advances in submission order (the server serves the command queue
- * in order, so the mirror's state is the server's at that point). */
+ * response is checked byte for byte against what DEN0056 says it must be,
+ * for the platform vtb_scmi.h describes (its levels, rates, sensor
+ * readings): the FE keeps its own account of the platform's state in
+ * submission order (the server serves the command queue in order) and
+ * builds the expected answers from the spec's bit definitions below, not
+ * from the server's code, so a server that misreads the spec cannot agree
+ * with itself. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +18,7 @@ enum scmi_op {
 	OP_SENSOR_READ, OP_SENSOR_DESC, OP_CLOCK_GET, OP_CLOCK_SET, OP_CLOCK_ATTRS,
 	OP_CLOCK_RATES, OP_PERF_GET, OP_PERF_SET, OP_PERF_ATTRS, OP_BASE_VERSION,
 	OP_BASE_ATTRS, OP_BASE_VENDOR, OP_BASE_SUBVENDOR, OP_BASE_IMPL, OP_BASE_PROTOCOLS,
+	OP_PERF_LEVELS, OP_PERF_LIMITS_SET, OP_PERF_LIMITS_GET,
 	OP_COUNT
 };
 
@@ -21,6 +26,7 @@ static const char *const op_names[OP_COUNT] = {
 	"sensor_read", "sensor_desc", "clock_get", "clock_set", "clock_attrs",
 	"clock_rates", "perf_get", "perf_set", "perf_attrs", "base_version",
 	"base_attrs", "base_vendor", "base_subvendor", "base_impl", "base_protocols",
+	"perf_levels", "perf_limits_set", "perf_limits_get",
 };
 
 #define SCMI_EVENT_BUFS 16
@@ -82,7 +88,10 @@ static int scmi_be_init(const struct vtb_cellp *cp, struct vtb_xenv *env, const 
 		return -EINVAL;
 	}
 	env->device_id = VTB_ID_SCMI;
-	env->device_features = VTB_BIT(VTB_SCMI_F_P2A_CHANNELS);
+	/* events=0 models a platform with no notification to send: the
+	 * device need not offer VIRTIO_SCMI_F_P2A_CHANNELS then (virtio 1.2
+	 * 5.17.3.1), and answers as a server without notifications. */
+	env->device_features = cp->events ? VTB_BIT(VTB_SCMI_F_P2A_CHANNELS) : 0;
 	env->config = NULL;
 	env->config_len = 0;
 	*out = s;
@@ -112,6 +121,43 @@ static unsigned scmi_be_stats(void *dev, const char **names, uint64_t *vals)
 static void scmi_be_fini(void *dev) { free(dev); }
 
 /* ------------------------------------------------------------ FE */
+/* DEN0056 v3.x status codes and attribute bits (cross-checked against
+ * Linux's drivers/firmware/arm_scmi), stated here independently of the
+ * server's constants. */
+#define SPEC_SUCCESS        0
+#define SPEC_NOT_SUPPORTED  (-1)
+#define SPEC_NOT_FOUND      (-4)
+#define SPEC_OUT_OF_RANGE   (-5)
+#define SPEC_PROTO_BASE     0x10
+#define SPEC_PROTO_PERF     0x13
+#define SPEC_PROTO_CLOCK    0x14
+#define SPEC_PROTO_SENSOR   0x15
+#define SPEC_TYPE_NOTIF     3
+#define SPEC_PERF_NOTIFY_LEVEL  0xa
+#define SPEC_PERF_LEVEL_CHANGED 0x1
+/* PERFORMANCE_DOMAIN_ATTRIBUTES attributes */
+#define SPEC_PERF_SET_LIMITS    (1u << 31)
+#define SPEC_PERF_SET_LEVEL     (1u << 30)
+#define SPEC_PERF_LIMITS_NOTIFY (1u << 29)	/* not offered: not implemented */
+#define SPEC_PERF_LEVEL_NOTIFY  (1u << 28)
+/* CLOCK_ATTRIBUTES (v1.0): bit 0 enabled */
+#define SPEC_CLOCK_ENABLED      (1u << 0)
+/* SENSOR_DESCRIPTION_GET attributes_high: [15:11] signed power-of-ten
+ * scale, [7:0] type (2: degrees Celsius); millidegrees are scale -3. */
+#define SPEC_SENSOR_ATTR_HIGH   ((0x1du << 11) | 2u)
+/* Header: id [7:0], type [9:8], protocol [17:10], token [27:18] */
+#define SPEC_HDR(id, type, proto, token) \
+	((uint32_t)(id) | (uint32_t)(type) << 8 | (uint32_t)(proto) << 10 | (uint32_t)(token) << 18)
+/* What this platform answers (its identity and the numbers vtb_scmi.h
+ * gives it): versions, one agent, three protocols. */
+#define PLAT_AGENT_ID     1	/* the agent that changed a level; the platform is 0 */
+#define PLAT_BASE_VERSION 0x20000
+#define PLAT_VERSION      0x10000	/* PERF, CLOCK, SENSOR */
+#define PLAT_IMPL_VERSION 0x10000
+#define PLAT_RATE_LIMIT   1000		/* us */
+
+#define SCMI_EXPECT_NOTIFS 4096
+
 struct scmi_slot {
 	uint8_t *msg, *resp;
 	uint64_t msg_gpa, resp_gpa;
@@ -122,13 +168,25 @@ struct scmi_slot {
 	bool busy;
 };
 
+/* The platform's state as the agent's own commands leave it. */
+struct scmi_expect {
+	bool events;
+	uint64_t seed;
+	uint8_t clock_rate[VTB_SCMI_NUM_CLOCKS];
+	uint8_t level[VTB_SCMI_NUM_PERF], lmin[VTB_SCMI_NUM_PERF], lmax[VTB_SCMI_NUM_PERF];
+	bool notify[VTB_SCMI_NUM_PERF];
+	uint64_t reads[VTB_SCMI_NUM_SENSORS];
+	uint32_t notif[SCMI_EXPECT_NOTIFS][2];	/* (domain, level) in order */
+	unsigned nhead, ncount;
+	bool overflow;
+};
+
 struct scmi_gen {
 	unsigned weight[OP_COUNT];
 	unsigned total;
 	uint64_t rng;
 	bool events;
-	struct vtb_scmi *mirror;
-	struct vtb_dev_io nullio;
+	struct scmi_expect ex;
 	uint8_t **ev;
 	uint64_t *ev_gpa;
 	unsigned nev;
@@ -137,38 +195,226 @@ struct scmi_gen {
 	struct scmi_slot slot[];
 };
 
-static int null_pop(void *c, unsigned q, struct vtb_req *r) { (void)c; (void)q; (void)r; return 0; }
-static int null_push(void *c, struct vtb_req *r, uint32_t w) { (void)c; (void)r; (void)w; return 0; }
+/* One op's arguments, decoded, so the expectation advances only once the
+ * command is on the queue. */
+struct scmi_args {
+	enum scmi_op op;
+	unsigned a, b, c;
+};
 
-static uint32_t build(struct scmi_gen *s, enum scmi_op op, unsigned token, uint32_t *p)
+struct want {
+	uint8_t *p;
+	uint32_t len;
+};
+
+static void w32(struct want *w, uint32_t v)
+{
+	v = vtb_le32(v);
+	memcpy(w->p + w->len, &v, 4);
+	w->len += 4;
+}
+
+/* A 16-byte NUL-padded name (SCMI_SHORT_NAME_MAX_SIZE): base, then the
+ * index in decimal unless it is NO_INDEX.  By hand, not snprintf: this
+ * runs per op inside the measured phase. */
+#define NO_INDEX 1000u
+static void wname(struct want *w, const char *base, unsigned idx)
+{
+	char n[16] = { 0 };
+	unsigned i = 0;
+	while (base[i] && i < 12) {
+		n[i] = base[i];
+		i++;
+	}
+	if (idx < NO_INDEX) {
+		if (idx >= 100)
+			n[i++] = (char)('0' + idx / 100);
+		if (idx >= 10)
+			n[i++] = (char)('0' + idx / 10 % 10);
+		n[i] = (char)('0' + idx % 10);
+	}
+	memcpy(w->p + w->len, n, 16);
+	w->len += 16;
+}
+
+static void ex_level(struct scmi_expect *ex, unsigned dom, unsigned idx)
+{
+	if (ex->level[dom] == idx)
+		return;		/* no change, no notification */
+	ex->level[dom] = (uint8_t)idx;
+	if (!ex->notify[dom] || !ex->events)
+		return;
+	if (ex->ncount == SCMI_EXPECT_NOTIFS) {
+		ex->overflow = true;
+		return;
+	}
+	unsigned k = (ex->nhead + ex->ncount++) % SCMI_EXPECT_NOTIFS;
+	ex->notif[k][0] = dom;
+	ex->notif[k][1] = vtb_scmi_level(dom, idx);
+}
+
+/* The response DEN0056 prescribes for op a on the platform in state ex;
+ * advances ex.  hdr: the command's header, which the response echoes. */
+static uint32_t expect(struct scmi_expect *ex, const struct scmi_args *a, uint32_t hdr, uint8_t *buf)
+{
+	struct want w = { buf, 0 };
+	w32(&w, hdr);
+	w32(&w, SPEC_SUCCESS);
+	switch (a->op) {
+	case OP_SENSOR_READ: {
+		uint64_t v = vtb_scmi_sensor_value(ex->seed, a->a, ex->reads[a->a]++);
+		w32(&w, (uint32_t)v);
+		w32(&w, (uint32_t)(v >> 32));
+		break;
+	}
+	case OP_SENSOR_DESC: {
+		unsigned n = VTB_SCMI_NUM_SENSORS - a->a;
+		n = n > VTB_SCMI_DESCS_PER_MSG ? VTB_SCMI_DESCS_PER_MSG : n;
+		w32(&w, (VTB_SCMI_NUM_SENSORS - a->a - n) << 16 | n);	/* remaining, returned */
+		for (unsigned i = a->a; i < a->a + n; i++) {
+			w32(&w, i);
+			w32(&w, 0);	/* no async read, no trip points */
+			w32(&w, SPEC_SENSOR_ATTR_HIGH);
+			wname(&w, "temp", i);
+		}
+		break;
+	}
+	case OP_CLOCK_GET: {
+		uint64_t r = vtb_scmi_rate(a->a, ex->clock_rate[a->a]);
+		w32(&w, (uint32_t)r);
+		w32(&w, (uint32_t)(r >> 32));
+		break;
+	}
+	case OP_CLOCK_SET:
+		ex->clock_rate[a->a] = (uint8_t)a->b;
+		break;
+	case OP_CLOCK_ATTRS:
+		w32(&w, SPEC_CLOCK_ENABLED);
+		wname(&w, "clk", a->a);
+		break;
+	case OP_CLOCK_RATES: {
+		unsigned n = VTB_SCMI_NUM_RATES - a->b;
+		n = n > VTB_SCMI_RATES_PER_MSG ? VTB_SCMI_RATES_PER_MSG : n;
+		w32(&w, (VTB_SCMI_NUM_RATES - a->b - n) << 16 | n);	/* bit 12 clear: a list */
+		for (unsigned i = a->b; i < a->b + n; i++) {
+			uint64_t r = vtb_scmi_rate(a->a, i);
+			w32(&w, (uint32_t)r);
+			w32(&w, (uint32_t)(r >> 32));
+		}
+		break;
+	}
+	case OP_PERF_GET:
+		w32(&w, vtb_scmi_level(a->a, ex->level[a->a]));
+		break;
+	case OP_PERF_SET:
+		if (a->b < ex->lmin[a->a] || a->b > ex->lmax[a->a]) {
+			w.len = 4;
+			w32(&w, (uint32_t)SPEC_OUT_OF_RANGE);
+			break;
+		}
+		ex_level(ex, a->a, a->b);
+		break;
+	case OP_PERF_ATTRS:
+		w32(&w, SPEC_PERF_SET_LIMITS | SPEC_PERF_SET_LEVEL | (ex->events ? SPEC_PERF_LEVEL_NOTIFY : 0));
+		w32(&w, PLAT_RATE_LIMIT);
+		w32(&w, (a->a + 1) * 1000000);	/* sustained kHz */
+		w32(&w, vtb_scmi_level(a->a, VTB_SCMI_NUM_LEVELS - 1));
+		wname(&w, "perf", a->a);
+		break;
+	case OP_PERF_LEVELS: {
+		unsigned n = VTB_SCMI_NUM_LEVELS - a->b;
+		n = n > VTB_SCMI_LEVELS_PER_MSG ? VTB_SCMI_LEVELS_PER_MSG : n;
+		w32(&w, (VTB_SCMI_NUM_LEVELS - a->b - n) << 16 | n);
+		for (unsigned i = a->b; i < a->b + n; i++) {
+			w32(&w, vtb_scmi_level(a->a, i));
+			w32(&w, vtb_scmi_level_power(a->a, i));
+			w32(&w, VTB_SCMI_PERF_LATENCY_US);	/* [15:0] latency */
+		}
+		break;
+	}
+	case OP_PERF_LIMITS_SET:	/* b: max, c: min (indices, c <= b) */
+		ex->lmax[a->a] = (uint8_t)a->b;
+		ex->lmin[a->a] = (uint8_t)a->c;
+		if (ex->level[a->a] > a->b)
+			ex_level(ex, a->a, a->b);
+		else if (ex->level[a->a] < a->c)
+			ex_level(ex, a->a, a->c);
+		break;
+	case OP_PERF_LIMITS_GET:
+		w32(&w, vtb_scmi_level(a->a, ex->lmax[a->a]));
+		w32(&w, vtb_scmi_level(a->a, ex->lmin[a->a]));
+		break;
+	case OP_BASE_VERSION:
+		w32(&w, PLAT_BASE_VERSION);
+		break;
+	case OP_BASE_ATTRS:
+		w32(&w, 1u << 8 | 3);	/* [15:8] agents, [7:0] protocols */
+		break;
+	case OP_BASE_VENDOR:
+		wname(&w, "vtbench", NO_INDEX);
+		break;
+	case OP_BASE_SUBVENDOR:
+		wname(&w, "proc", NO_INDEX);
+		break;
+	case OP_BASE_IMPL:
+		w32(&w, PLAT_IMPL_VERSION);
+		break;
+	default:	/* OP_BASE_PROTOCOLS, skip 0 */
+		w32(&w, 3);
+		w32(&w, SPEC_PROTO_PERF | SPEC_PROTO_CLOCK << 8 | SPEC_PROTO_SENSOR << 16);
+		break;
+	}
+	return w.len;
+}
+
+static uint32_t build(struct scmi_gen *s, enum scmi_op op, unsigned token, uint32_t *p, struct scmi_args *a)
 {
 	uint64_t r = vtb_rand(&s->rng);
 	unsigned sensor = r % VTB_SCMI_NUM_SENSORS, clock = r % VTB_SCMI_NUM_CLOCKS;
-	unsigned dom = r % VTB_SCMI_NUM_PERF, idx = (r >> 16) % 8;
-	uint32_t proto = VTB_SCMI_PROTO_BASE, id = 0, np = 0;
+	unsigned dom = r % VTB_SCMI_NUM_PERF, idx = (r >> 16) % 8, idx2 = (r >> 24) % 8;
+	uint32_t proto = SPEC_PROTO_BASE, id = 0, np = 0;
+	*a = (struct scmi_args){ .op = op };
 	switch (op) {
-	case OP_SENSOR_READ: proto = VTB_SCMI_PROTO_SENSOR; id = VTB_SCMI_SENSOR_READING_GET; p[1] = sensor; p[2] = 0; np = 2; break;
-	case OP_SENSOR_DESC: proto = VTB_SCMI_PROTO_SENSOR; id = VTB_SCMI_SENSOR_DESCRIPTION_GET; p[1] = sensor; np = 1; break;
-	case OP_CLOCK_GET: proto = VTB_SCMI_PROTO_CLOCK; id = VTB_SCMI_CLOCK_RATE_GET; p[1] = clock; np = 1; break;
+	case OP_SENSOR_READ: proto = SPEC_PROTO_SENSOR; id = 0x6; p[1] = a->a = sensor; p[2] = 0; np = 2; break;
+	case OP_SENSOR_DESC: proto = SPEC_PROTO_SENSOR; id = 0x3; p[1] = a->a = sensor; np = 1; break;
+	case OP_CLOCK_GET: proto = SPEC_PROTO_CLOCK; id = 0x6; p[1] = a->a = clock; np = 1; break;
 	case OP_CLOCK_SET: {
-		uint64_t rate = vtb_scmi_rate(clock, idx % VTB_SCMI_NUM_RATES);
-		proto = VTB_SCMI_PROTO_CLOCK; id = VTB_SCMI_CLOCK_RATE_SET;
+		a->a = clock;
+		a->b = idx % VTB_SCMI_NUM_RATES;
+		uint64_t rate = vtb_scmi_rate(clock, a->b);
+		proto = SPEC_PROTO_CLOCK; id = 0x5;
 		p[1] = 0; p[2] = clock; p[3] = (uint32_t)rate; p[4] = (uint32_t)(rate >> 32); np = 4;
 		break;
 	}
-	case OP_CLOCK_ATTRS: proto = VTB_SCMI_PROTO_CLOCK; id = VTB_SCMI_CLOCK_ATTRIBUTES; p[1] = clock; np = 1; break;
-	case OP_CLOCK_RATES: proto = VTB_SCMI_PROTO_CLOCK; id = VTB_SCMI_CLOCK_DESCRIBE_RATES; p[1] = clock; p[2] = idx % VTB_SCMI_NUM_RATES; np = 2; break;
-	case OP_PERF_GET: proto = VTB_SCMI_PROTO_PERF; id = VTB_SCMI_PERF_LEVEL_GET; p[1] = dom; np = 1; break;
-	case OP_PERF_SET: proto = VTB_SCMI_PROTO_PERF; id = VTB_SCMI_PERF_LEVEL_SET; p[1] = dom; p[2] = vtb_scmi_level(dom, idx % VTB_SCMI_NUM_LEVELS); np = 2; break;
-	case OP_PERF_ATTRS: proto = VTB_SCMI_PROTO_PERF; id = VTB_SCMI_PERF_DOMAIN_ATTRIBUTES; p[1] = dom; np = 1; break;
-	case OP_BASE_VERSION: id = VTB_SCMI_PROTOCOL_VERSION; break;
-	case OP_BASE_ATTRS: id = VTB_SCMI_PROTOCOL_ATTRIBUTES; break;
-	case OP_BASE_VENDOR: id = VTB_SCMI_BASE_DISCOVER_VENDOR; break;
-	case OP_BASE_SUBVENDOR: id = VTB_SCMI_BASE_DISCOVER_SUB_VENDOR; break;
-	case OP_BASE_IMPL: id = VTB_SCMI_BASE_DISCOVER_IMPL_VERSION; break;
-	default: id = VTB_SCMI_BASE_DISCOVER_LIST_PROTOCOLS; p[1] = 0; np = 1; break;
+	case OP_CLOCK_ATTRS: proto = SPEC_PROTO_CLOCK; id = 0x3; p[1] = a->a = clock; np = 1; break;
+	case OP_CLOCK_RATES:
+		proto = SPEC_PROTO_CLOCK; id = 0x4; p[1] = a->a = clock; p[2] = a->b = idx % VTB_SCMI_NUM_RATES; np = 2;
+		break;
+	case OP_PERF_GET: proto = SPEC_PROTO_PERF; id = 0x8; p[1] = a->a = dom; np = 1; break;
+	case OP_PERF_SET:
+		proto = SPEC_PROTO_PERF; id = 0x7; p[1] = a->a = dom;
+		a->b = idx % VTB_SCMI_NUM_LEVELS;
+		p[2] = vtb_scmi_level(dom, a->b); np = 2;
+		break;
+	case OP_PERF_ATTRS: proto = SPEC_PROTO_PERF; id = 0x3; p[1] = a->a = dom; np = 1; break;
+	case OP_PERF_LEVELS:
+		proto = SPEC_PROTO_PERF; id = 0x4; p[1] = a->a = dom; p[2] = a->b = idx % VTB_SCMI_NUM_LEVELS; np = 2;
+		break;
+	case OP_PERF_LIMITS_SET:	/* domain, range_max, range_min */
+		proto = SPEC_PROTO_PERF; id = 0x5; p[1] = a->a = dom;
+		a->b = (idx > idx2 ? idx : idx2) % VTB_SCMI_NUM_LEVELS;
+		a->c = (idx > idx2 ? idx2 : idx) % VTB_SCMI_NUM_LEVELS;
+		p[2] = vtb_scmi_level(dom, a->b); p[3] = vtb_scmi_level(dom, a->c); np = 3;
+		break;
+	case OP_PERF_LIMITS_GET: proto = SPEC_PROTO_PERF; id = 0x6; p[1] = a->a = dom; np = 1; break;
+	case OP_BASE_VERSION: id = 0x0; break;
+	case OP_BASE_ATTRS: id = 0x1; break;
+	case OP_BASE_VENDOR: id = 0x3; break;
+	case OP_BASE_SUBVENDOR: id = 0x4; break;
+	case OP_BASE_IMPL: id = 0x5; break;
+	default: id = 0x6; p[1] = 0; np = 1; break;
 	}
-	p[0] = VTB_SCMI_HDR(id, VTB_SCMI_TYPE_CMD, proto, token);
+	p[0] = SPEC_HDR(id, 0, proto, token);
 	for (uint32_t i = 0; i <= np; i++)
 		p[i] = vtb_le32(p[i]);
 	return 4 * (np + 1);
@@ -189,6 +435,22 @@ static int post_event(struct vtb_gen *g, unsigned i)
 	return g->t->fe_add(g->x, VTB_SCMI_Q_EVENT, &sg, 0, 1, s->ev[i]);
 }
 
+/* A setup command through slot 0, waited for; returns its status
+ * (INT32_MIN if the queue failed) and the used length in *len. */
+static int32_t setup_cmd(struct vtb_gen *g, const uint32_t *m, uint32_t n, uint32_t *len)
+{
+	struct scmi_gen *s = g->priv;
+	struct scmi_slot *sl = &s->slot[0];
+	uint32_t st;
+	memcpy(sl->msg, m, n);
+	memset(sl->resp, 0xa5, SCMI_RESP_MAX);
+	struct vtb_sg sg[2] = { { sl->msg_gpa, n }, { sl->resp_gpa, SCMI_RESP_MAX } };
+	if (vtb_gen_sync(g, VTB_SCMI_Q_CMD, sg, 1, 1, len))
+		return INT32_MIN;
+	memcpy(&st, sl->resp + 4, 4);
+	return (int32_t)vtb_le32(st);
+}
+
 static int scmi_fe_init(struct vtb_gen *g)
 {
 	const struct vtb_cellp *cp = g->cp;
@@ -203,12 +465,12 @@ static int scmi_fe_init(struct vtb_gen *g)
 		s->total += s->weight[i];
 	s->rng = cp->seed | 1;
 	s->nslot = cp->qd;
+	/* Notifications exist only when VIRTIO_SCMI_F_P2A_CHANNELS was. */
 	s->events = cp->events && (g->env->features & VTB_BIT(VTB_SCMI_F_P2A_CHANNELS));
-	s->nullio = (struct vtb_dev_io){ NULL, null_pop, null_push };
-	s->mirror = vtb_scmi_init(calloc(1, vtb_scmi_memsize()), cp->seed, &s->nullio);
-	if (!s->mirror)
-		return -ENOMEM;
-	vtb_scmi_set_events(s->mirror, s->events);
+	s->ex.events = s->events;
+	s->ex.seed = cp->seed;
+	for (unsigned d = 0; d < VTB_SCMI_NUM_PERF; d++)
+		s->ex.level[d] = s->ex.lmax[d] = VTB_SCMI_NUM_LEVELS - 1;	/* from reset */
 	for (unsigned i = 0; i < s->nslot; i++) {
 		void *va;
 		if (vtb_fe_alloc(g->env, 4 + VTB_SCMI_MAX_MSG, 8, &s->slot[i].msg_gpa, &va))
@@ -218,10 +480,23 @@ static int scmi_fe_init(struct vtb_gen *g)
 			return -ENOMEM;
 		s->slot[i].resp = va;
 	}
-	if (!s->events)
+	uint32_t len;
+	int32_t st;
+	if (!s->events) {
+		/* Without the event queue the device behaves as a server with no
+		 * notification: it refuses the request (NOT_SUPPORTED) and says
+		 * the message is not implemented (NOT_FOUND). */
+		uint32_t m[3] = { vtb_le32(SPEC_HDR(SPEC_PERF_NOTIFY_LEVEL, 0, SPEC_PROTO_PERF, 0)), 0, vtb_le32(1) };
+		if ((st = setup_cmd(g, m, sizeof(m), &len)) != SPEC_NOT_SUPPORTED || len != 8)
+			vtb_gen_fail(g, "PERFORMANCE_NOTIFY_LEVEL without P2A channels: len %u status %d, want NOT_SUPPORTED", len, st);
+		uint32_t q[2] = { vtb_le32(SPEC_HDR(0x2, 0, SPEC_PROTO_PERF, 0)), vtb_le32(SPEC_PERF_NOTIFY_LEVEL) };
+		if ((st = setup_cmd(g, q, sizeof(q), &len)) != SPEC_NOT_FOUND || len != 8)
+			vtb_gen_fail(g, "PROTOCOL_MESSAGE_ATTRIBUTES(NOTIFY_LEVEL) without P2A channels: len %u status %d, want NOT_FOUND",
+				     len, st);
 		return 0;
-	/* A notification finding no buffer is dropped (and the mirror loses
-	 * step): keep one posted for every command in flight and every
+	}
+	/* A notification finding no buffer is dropped (and the expectation
+	 * loses step): keep one posted for every command in flight and every
 	 * notification not yet reaped, at most the queue. */
 	s->nev = 2 * cp->qd > SCMI_EVENT_BUFS ? 2 * cp->qd : SCMI_EVENT_BUFS;
 	if (s->nev > cp->qsize)
@@ -241,18 +516,10 @@ static int scmi_fe_init(struct vtb_gen *g)
 	g->t->fe_kick(g->x, VTB_SCMI_Q_EVENT);
 	/* Subscribe to level changes on every domain (PERFORMANCE_NOTIFY_LEVEL). */
 	for (uint32_t d = 0; d < VTB_SCMI_NUM_PERF; d++) {
-		struct scmi_slot *sl = &s->slot[0];
-		uint32_t p[3] = { vtb_le32(VTB_SCMI_HDR(VTB_SCMI_PERF_NOTIFY_LEVEL, 0, VTB_SCMI_PROTO_PERF, 0)),
-				  vtb_le32(d), vtb_le32(1) };
-		uint32_t len, st;
-		memcpy(sl->msg, p, sizeof(p));
-		vtb_scmi_handle(s->mirror, p, sizeof(p), sl->want, SCMI_RESP_MAX);
-		struct vtb_sg sg[2] = { { sl->msg_gpa, sizeof(p) }, { sl->resp_gpa, SCMI_RESP_MAX } };
-		if (vtb_gen_sync(g, VTB_SCMI_Q_CMD, sg, 1, 1, &len))
-			return -EPROTO;
-		memcpy(&st, sl->resp + 4, 4);
-		if (len != 8 || st != 0)
-			vtb_gen_fail(g, "PERFORMANCE_NOTIFY_LEVEL(%u): len %u status %d", d, len, (int32_t)vtb_le32(st));
+		uint32_t m[3] = { vtb_le32(SPEC_HDR(SPEC_PERF_NOTIFY_LEVEL, 0, SPEC_PROTO_PERF, 0)), vtb_le32(d), vtb_le32(1) };
+		if ((st = setup_cmd(g, m, sizeof(m), &len)) != SPEC_SUCCESS || len != 8)
+			vtb_gen_fail(g, "PERFORMANCE_NOTIFY_LEVEL(%u): len %u status %d", d, len, st);
+		s->ex.notify[d] = true;
 	}
 	return 0;
 }
@@ -273,13 +540,16 @@ static int scmi_fe_submit(struct vtb_gen *g, uint64_t now)
 	while (pick >= s->weight[op])
 		pick -= s->weight[op++];
 	uint32_t p[1 + VTB_SCMI_MAX_MSG / 4];
-	sl->msg_len = build(s, op, token, p);
+	struct scmi_args a;
+	sl->msg_len = build(s, op, token, p, &a);
 	memcpy(sl->msg, p, sl->msg_len);
 	int e = scmi_send(g, sl, now);
 	if (e)
 		return e == -VTB_ENOSPC ? 0 : e;
-	/* The server will see it in this order: advance the mirror now. */
-	sl->want_len = vtb_scmi_handle(s->mirror, p, sl->msg_len, sl->want, SCMI_RESP_MAX);
+	/* The server will see it in this order: advance the expectation now. */
+	sl->want_len = expect(&s->ex, &a, vtb_le32(p[0]), sl->want);
+	if (s->ex.overflow)
+		vtb_gen_fail(g, "scmi: more than %u notifications expected and not yet seen", SCMI_EXPECT_NOTIFS);
 	sl->busy = true;
 	g->inflight++;
 	return 1;
@@ -293,12 +563,14 @@ static int scmi_fe_reap(struct vtb_gen *g)
 	int n = 0;
 	while ((sl = g->t->fe_get(g->x, VTB_SCMI_Q_CMD, &len))) {
 		if (len != sl->want_len || memcmp(sl->resp, sl->want, len)) {
-			uint32_t h, st;
+			uint32_t h, st, i = 0;
 			memcpy(&h, sl->msg, 4);
 			memcpy(&st, sl->resp + 4, 4);
-			vtb_gen_fail(g, "scmi proto 0x%x msg 0x%x: response of %u bytes (status %d) differs from the server's state (%u bytes)",
-				     VTB_SCMI_HDR_PROTO(vtb_le32(h)), VTB_SCMI_HDR_ID(vtb_le32(h)), len,
-				     (int32_t)vtb_le32(st), sl->want_len);
+			while (i < len && i < sl->want_len && sl->resp[i] == sl->want[i])
+				i++;
+			vtb_gen_fail(g, "scmi proto 0x%x msg 0x%x: response of %u bytes (status %d) differs from the spec's "
+				     "(%u bytes) at byte %u", VTB_SCMI_HDR_PROTO(vtb_le32(h)), VTB_SCMI_HDR_ID(vtb_le32(h)), len,
+				     (int32_t)vtb_le32(st), sl->want_len, i);
 		}
 		sl->busy = false;
 		g->inflight--;
@@ -308,14 +580,22 @@ static int scmi_fe_reap(struct vtb_gen *g)
 	uint8_t *ev;
 	bool repost = false;
 	while (s->events && (ev = g->t->fe_get(g->x, VTB_SCMI_Q_EVENT, &len))) {
-		uint32_t m[4], dom, level;
+		uint32_t m[4];
 		memcpy(m, ev, sizeof(m));
-		if (!vtb_scmi_take_notif(s->mirror, &dom, &level))
-			vtb_gen_fail(g, "scmi: unexpected notification");
-		else if (len != 16 || vtb_le32(m[0]) != VTB_SCMI_HDR(VTB_SCMI_PERF_LEVEL_CHANGED, VTB_SCMI_TYPE_NOTIF, VTB_SCMI_PROTO_PERF, 0) ||
-			 vtb_le32(m[2]) != dom || vtb_le32(m[3]) != level)
-			vtb_gen_fail(g, "scmi: notification (len %u) for domain %u level %u, expected domain %u level %u",
-				     len, vtb_le32(m[2]), vtb_le32(m[3]), dom, level);
+		struct scmi_expect *ex = &s->ex;
+		if (!ex->ncount) {
+			vtb_gen_fail(g, "scmi: notification (len %u) with no level change to report", len);
+		} else {
+			uint32_t dom = ex->notif[ex->nhead][0], level = ex->notif[ex->nhead][1];
+			ex->nhead = (ex->nhead + 1) % SCMI_EXPECT_NOTIFS;
+			ex->ncount--;
+			/* PERFORMANCE_LEVEL_CHANGED: agent_id, domain_id, level */
+			if (len != 16 || vtb_le32(m[0]) != SPEC_HDR(SPEC_PERF_LEVEL_CHANGED, SPEC_TYPE_NOTIF, SPEC_PROTO_PERF, 0) ||
+			    vtb_le32(m[1]) != PLAT_AGENT_ID || vtb_le32(m[2]) != dom || vtb_le32(m[3]) != level)
+				vtb_gen_fail(g, "scmi: notification (len %u) from agent %u for domain %u level %u, expected agent %u "
+					     "domain %u level %u", len, vtb_le32(m[1]), vtb_le32(m[2]), vtb_le32(m[3]),
+					     PLAT_AGENT_ID, dom, level);
+		}
 		s->notifs++;
 		unsigned i = 0;
 		while (s->ev[i] != ev)
@@ -335,7 +615,6 @@ static void scmi_fe_fini(struct vtb_gen *g)
 	struct scmi_gen *s = g->priv;
 	if (!s)
 		return;
-	free(s->mirror);
 	free(s->ev);
 	free(s->ev_gpa);
 	free(s);

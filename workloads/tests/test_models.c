@@ -1,5 +1,6 @@
 /* Device models driven through a fake queue: every answer is checked
  * against values computed by hand from the virtio and SCMI specs. */
+#include <stdio.h>
 #include <string.h>
 
 #include "../../ci/vtb_test.h"
@@ -123,7 +124,38 @@ static void test_blk(void)
 	/* Bounds: the last sector works, one past fails, a huge sector fails
 	 * without overflowing, partial sectors fail. */
 	CHECK_EQ(blk_req(b, &f, VTB_BLK_T_IN, 63, NULL, 0, rbuf, 512, NULL), VTB_BLK_S_OK);
-	CHECK_EQ(blk_req(b, &f, VTB_BLK_T_IN, 63, NULL, 0, rbuf, 1024, NULL), VTB_BLK_S_IOERR);
+	/* A failed read still reports the whole writable part (the status
+	 * byte ends it), so every byte it counts must have been written:
+	 * the data part comes back zeroed (virtio 1.2 2.7.8.2). */
+	memset(rbuf, 0xaa, sizeof(rbuf));
+	CHECK_EQ(blk_req(b, &f, VTB_BLK_T_IN, 63, NULL, 0, rbuf, 1024, &w), VTB_BLK_S_IOERR);
+	CHECK_EQ(w, 1025);
+	{
+		unsigned nz = 0;
+		for (unsigned i = 0; i < 1024; i++)
+			nz += rbuf[i] != 0;
+		CHECK_EQ(nz, 0);
+	}
+	/* Over several segments, and for an unsupported request with a
+	 * data-in part (UNSUPP). */
+	{
+		struct vtb_blk_outhdr h = { .type = VTB_BLK_T_IN, .sector = 64 };
+		uint8_t s = 0xee;
+		memset(rbuf, 0xaa, sizeof(rbuf));
+		struct vtb_req *r = f_add(&f, 0);
+		seg(r, &h, 16, false);
+		seg(r, rbuf, 100, true);
+		seg(r, rbuf + 100, 412, true);
+		seg(r, &s, 1, true);
+		vtb_blk_process(b, 8);
+		CHECK_EQ(s, VTB_BLK_S_IOERR);
+		CHECK_EQ(f.written[(f.npushed - 1) % 32], 513);
+		CHECK(rbuf[0] == 0 && rbuf[99] == 0 && rbuf[100] == 0 && rbuf[511] == 0 && rbuf[512] == 0xaa);
+	}
+	memset(rbuf, 0xaa, sizeof(rbuf));
+	CHECK_EQ(blk_req(b, &f, 2 /* SCSI_CMD */, 0, NULL, 0, rbuf, 96, &w), VTB_BLK_S_UNSUPP);
+	CHECK_EQ(w, 97);
+	CHECK(rbuf[0] == 0 && rbuf[95] == 0 && rbuf[96] == 0xaa);
 	CHECK_EQ(blk_req(b, &f, VTB_BLK_T_IN, UINT64_MAX / 256, NULL, 0, rbuf, 512, NULL), VTB_BLK_S_IOERR);
 	CHECK_EQ(blk_req(b, &f, VTB_BLK_T_OUT, 0, wbuf, 100, NULL, 0, NULL), VTB_BLK_S_IOERR);
 	/* FLUSH, GET_ID (truncated to 20 bytes, no NUL), unknown type. */
@@ -133,6 +165,16 @@ static void test_blk(void)
 	CHECK_EQ(blk_req(b, &f, VTB_BLK_T_GET_ID, 0, NULL, 0, id, 20, &w), VTB_BLK_S_OK);
 	CHECK_EQ(w, 21);
 	CHECK(!memcmp(id, "vtb-test-disk-id-lon", 20));
+	/* A longer ID buffer: the string NUL-padded to the status byte. */
+	{
+		static _Alignas(16) unsigned char mem2[4096];
+		char id2[32];
+		memset(id2, 0x55, sizeof(id2));
+		struct vtb_blk *b2 = vtb_blk_init(mem2, sizeof(disk), &st, &io, "short");
+		CHECK_EQ(blk_req(b2, &f, VTB_BLK_T_GET_ID, 0, NULL, 0, id2, 32, &w), VTB_BLK_S_OK);
+		CHECK_EQ(w, 33);
+		CHECK(!memcmp(id2, "short", 5) && id2[5] == 0 && id2[31] == 0);
+	}
 	CHECK_EQ(blk_req(b, &f, 2 /* SCSI_CMD */, 0, NULL, 0, NULL, 0, NULL), VTB_BLK_S_UNSUPP);
 	/* WRITE_ZEROES over sectors 3..4; DISCARD with the unmap flag is refused. */
 	CHECK_EQ(blk_req(b, &f, VTB_BLK_T_OUT, 5, wbuf, 512, NULL, 0, NULL), VTB_BLK_S_OK);
@@ -368,10 +410,219 @@ static void test_scmi(void)
 	CHECK_EQ((int32_t)W(small, 1), VTB_SCMI_PROTOCOL_ERROR);
 }
 
+/* Attribute words and status codes as DEN0056 (v3.x, BASE/PERF/CLOCK/
+ * SENSOR chapters) defines them, cross-checked with Linux's arm_scmi
+ * macros, written here from the spec and not from the server's own
+ * constants, so a wrong bit in the server cannot agree with itself. */
+#define SPEC_SUCCESS        0
+#define SPEC_NOT_SUPPORTED  (-1)
+#define SPEC_INVALID_PARAMS (-2)
+#define SPEC_NOT_FOUND      (-4)
+#define SPEC_OUT_OF_RANGE   (-5)
+#define SPEC_PROTOCOL_ERROR (-10)
+/* PERFORMANCE_DOMAIN_ATTRIBUTES attributes (perf.c SUPPORTS_*) */
+#define SPEC_PERF_SET_LIMITS    (1u << 31)
+#define SPEC_PERF_SET_LEVEL     (1u << 30)
+#define SPEC_PERF_LIMITS_NOTIFY (1u << 29)
+#define SPEC_PERF_LEVEL_NOTIFY  (1u << 28)
+
+struct spec_word {
+	const char *what;
+	uint32_t proto, id, np, pa[3];
+	unsigned word;			/* 1: status, 2..: return values */
+	uint32_t p2a, no_p2a;		/* expected with and without VIRTIO_SCMI_F_P2A_CHANNELS */
+};
+
+static const struct spec_word spec_words[] = {
+	/* BASE PROTOCOL_ATTRIBUTES: [15:8] agents, [7:0] protocols besides BASE */
+	{ "BASE attributes", 0x10, 0x1, 0, { 0 }, 2, (1u << 8) | 3, (1u << 8) | 3 },
+	/* PERF PROTOCOL_ATTRIBUTES: [15:0] domains, bit 16 power in mW (clear) */
+	{ "PERF attributes", 0x13, 0x1, 0, { 0 }, 2, 2, 2 },
+	/* The level-changed notification (bit 28) only with an event queue;
+	 * limits-changed (bit 29) is not implemented, so never. */
+	{ "PERF_DOMAIN_ATTRIBUTES(0) flags", 0x13, 0x3, 1, { 0 }, 2,
+	  SPEC_PERF_SET_LIMITS | SPEC_PERF_SET_LEVEL | SPEC_PERF_LEVEL_NOTIFY, SPEC_PERF_SET_LIMITS | SPEC_PERF_SET_LEVEL },
+	{ "PERF_DOMAIN_ATTRIBUTES(1) flags", 0x13, 0x3, 1, { 1 }, 2,
+	  SPEC_PERF_SET_LIMITS | SPEC_PERF_SET_LEVEL | SPEC_PERF_LEVEL_NOTIFY, SPEC_PERF_SET_LIMITS | SPEC_PERF_SET_LEVEL },
+	/* rate limit: [19:0] microseconds, [31:20] reserved */
+	{ "PERF_DOMAIN_ATTRIBUTES rate limit", 0x13, 0x3, 1, { 0 }, 3, 1000, 1000 },
+	/* PROTOCOL_MESSAGE_ATTRIBUTES: NOT_FOUND for what is not implemented */
+	{ "PERF msg attrs NOTIFY_LEVEL", 0x13, 0x2, 1, { 0xa }, 1, SPEC_SUCCESS, (uint32_t)SPEC_NOT_FOUND },
+	{ "PERF msg attrs NOTIFY_LIMITS", 0x13, 0x2, 1, { 0x9 }, 1, (uint32_t)SPEC_NOT_FOUND, (uint32_t)SPEC_NOT_FOUND },
+	{ "PERF msg attrs DESCRIBE_LEVELS", 0x13, 0x2, 1, { 0x4 }, 1, SPEC_SUCCESS, SPEC_SUCCESS },
+	{ "PERF msg attrs LIMITS_SET", 0x13, 0x2, 1, { 0x5 }, 1, SPEC_SUCCESS, SPEC_SUCCESS },
+	{ "PERF msg attrs LIMITS_GET", 0x13, 0x2, 1, { 0x6 }, 1, SPEC_SUCCESS, SPEC_SUCCESS },
+	/* Notification requests: refused without the event queue (virtio
+	 * 1.2 5.17.6.1.1), or when the notification is not implemented. */
+	{ "PERF_NOTIFY_LEVEL", 0x13, 0xa, 2, { 0, 1 }, 1, SPEC_SUCCESS, (uint32_t)SPEC_NOT_SUPPORTED },
+	{ "PERF_NOTIFY_LIMITS", 0x13, 0x9, 2, { 0, 1 }, 1, (uint32_t)SPEC_NOT_SUPPORTED, (uint32_t)SPEC_NOT_SUPPORTED },
+	{ "SENSOR_TRIP_POINT_NOTIFY", 0x15, 0x4, 2, { 0, 1 }, 1, (uint32_t)SPEC_NOT_SUPPORTED, (uint32_t)SPEC_NOT_SUPPORTED },
+	{ "SENSOR msg attrs TRIP_POINT_NOTIFY", 0x15, 0x2, 1, { 0x4 }, 1, (uint32_t)SPEC_NOT_FOUND, (uint32_t)SPEC_NOT_FOUND },
+	{ "CLOCK msg attrs RATE_NOTIFY (v2.0 only)", 0x14, 0x2, 1, { 0x9 }, 1, (uint32_t)SPEC_NOT_FOUND, (uint32_t)SPEC_NOT_FOUND },
+	{ "BASE_NOTIFY_ERRORS", 0x10, 0x8, 1, { 1 }, 1, (uint32_t)SPEC_NOT_SUPPORTED, (uint32_t)SPEC_NOT_SUPPORTED },
+	{ "BASE msg attrs NOTIFY_ERRORS", 0x10, 0x2, 1, { 0x8 }, 1, (uint32_t)SPEC_NOT_FOUND, (uint32_t)SPEC_NOT_FOUND },
+	/* CLOCK PROTOCOL_ATTRIBUTES: [15:0] clocks, [23:16] async changes (0) */
+	{ "CLOCK attributes", 0x14, 0x1, 0, { 0 }, 2, 4, 4 },
+	/* CLOCK_ATTRIBUTES v1.0: bit 0 enabled, the rest reserved */
+	{ "CLOCK_ATTRIBUTES(2)", 0x14, 0x3, 1, { 2 }, 2, 1, 1 },
+	/* SENSOR PROTOCOL_ATTRIBUTES: [15:0] sensors, [23:16] async reads (0) */
+	{ "SENSOR attributes", 0x15, 0x1, 0, { 0 }, 2, 8, 8 },
+	/* SENSOR_DESCRIPTION_GET: [31:16] remaining, [11:0] returned; then id,
+	 * attributes_low (bit 31 async, [7:0] trip points), attributes_high
+	 * ([15:11] signed power-of-ten scale, [7:0] type: 2 = degrees C) */
+	{ "SENSOR_DESCRIPTION_GET count", 0x15, 0x3, 1, { 0 }, 2, (6u << 16) | 2, (6u << 16) | 2 },
+	{ "SENSOR_DESCRIPTION_GET attributes_low", 0x15, 0x3, 1, { 0 }, 4, 0, 0 },
+	{ "SENSOR_DESCRIPTION_GET attributes_high", 0x15, 0x3, 1, { 0 }, 5, 2u | (0x1du << 11), 2u | (0x1du << 11) },
+};
+
+static void test_scmi_spec_words(void)
+{
+	static _Alignas(16) unsigned char mem[8192];
+	struct fake f = { 0 };
+	struct vtb_dev_io io = { &f, f_pop, f_push };
+	uint8_t r[136];
+	for (int p2a = 0; p2a < 2; p2a++) {
+		struct vtb_scmi *s = vtb_scmi_init(mem, 5, &io);
+		vtb_scmi_set_events(s, p2a);
+		for (size_t i = 0; i < sizeof(spec_words) / sizeof(spec_words[0]); i++) {
+			const struct spec_word *w = &spec_words[i];
+			cmd(s, w->proto, w->id, w->pa, w->np, r);
+			uint32_t want = p2a ? w->p2a : w->no_p2a;
+			if (W(r, w->word) != want)
+				fprintf(stderr, "%s (P2A %s): word %u is 0x%x, the spec's 0x%x\n", w->what,
+					p2a ? "on" : "off", w->word, W(r, w->word), want);
+			CHECK_EQ(W(r, w->word), want);
+		}
+	}
+}
+
+/* PERFORMANCE_DESCRIBE_LEVELS, LIMITS_SET/GET against LEVEL_SET, and the
+ * level-changed notification: agent, only on a change, buffer sizes. */
+static void test_scmi_perf(void)
+{
+	static _Alignas(16) unsigned char mem[8192];
+	struct fake f = { 0 };
+	struct vtb_dev_io io = { &f, f_pop, f_push };
+	struct vtb_scmi *s = vtb_scmi_init(mem, 5, &io);
+	uint8_t r[136];
+	uint32_t p[3], len;
+
+	vtb_scmi_set_events(s, true);
+	/* DESCRIBE_LEVELS: 8 levels, 3 a message: 3+3+2 */
+	p[0] = 1; p[1] = 0;
+	len = cmd(s, 0x13, 0x4, p, 2, r);
+	CHECK_EQ(W(r, 1), 0);
+	CHECK_EQ(W(r, 2), (5u << 16) | 3);
+	CHECK_EQ(len, 12 + 3 * 12);
+	for (unsigned i = 0; i < 3; i++) {
+		CHECK_EQ(W(r, 3 + 3 * i), vtb_scmi_level(1, i));
+		CHECK_EQ(W(r, 4 + 3 * i), vtb_scmi_level_power(1, i));
+		CHECK_EQ(W(r, 5 + 3 * i), 50);		/* [15:0] latency, us */
+	}
+	p[1] = 6;
+	len = cmd(s, 0x13, 0x4, p, 2, r);
+	CHECK_EQ(W(r, 2), 2u);
+	CHECK_EQ(len, 12 + 2 * 12);
+	CHECK_EQ(W(r, 3), vtb_scmi_level(1, 6));
+	p[1] = 8;
+	CHECK_EQ(cmd(s, 0x13, 0x4, p, 2, r), 8);
+	CHECK_EQ((int32_t)W(r, 1), SPEC_INVALID_PARAMS);
+	p[0] = 2; p[1] = 0;
+	cmd(s, 0x13, 0x4, p, 2, r);
+	CHECK_EQ((int32_t)W(r, 1), SPEC_NOT_FOUND);
+	cmd(s, 0x13, 0x4, p, 1, r);
+	CHECK_EQ((int32_t)W(r, 1), SPEC_PROTOCOL_ERROR);
+
+	/* Subscribe on domain 0 (at level 7 from reset). */
+	p[0] = 0; p[1] = 1;
+	cmd(s, 0x13, 0xa, p, 2, r);
+	CHECK_EQ(W(r, 1), 0);
+	/* Setting the level it already has changes nothing: no notification. */
+	p[1] = vtb_scmi_level(0, 7);
+	cmd(s, 0x13, 0x7, p, 2, r);
+	CHECK_EQ(W(r, 1), 0);
+	CHECK_EQ(vtb_scmi_wake_mask(s), 1u);
+	/* LIMITS_SET: domain, max, min.  The level moves into the range and
+	 * that change is notified. */
+	uint32_t lp[3] = { 0, vtb_scmi_level(0, 4), vtb_scmi_level(0, 2) };
+	cmd(s, 0x13, 0x5, lp, 3, r);
+	CHECK_EQ(W(r, 1), 0);
+	CHECK_EQ(vtb_scmi_wake_mask(s), 3u);
+	p[0] = 0;
+	len = cmd(s, 0x13, 0x6, p, 1, r);		/* LIMITS_GET: max, min */
+	CHECK_EQ(len, 16);
+	CHECK_EQ(W(r, 2), vtb_scmi_level(0, 4));
+	CHECK_EQ(W(r, 3), vtb_scmi_level(0, 2));
+	cmd(s, 0x13, 0x8, p, 1, r);
+	CHECK_EQ(W(r, 2), vtb_scmi_level(0, 4));
+	/* A level outside the limits is out of range; inside is fine. */
+	p[1] = vtb_scmi_level(0, 6);
+	cmd(s, 0x13, 0x7, p, 2, r);
+	CHECK_EQ((int32_t)W(r, 1), SPEC_OUT_OF_RANGE);
+	p[1] = vtb_scmi_level(0, 3);
+	cmd(s, 0x13, 0x7, p, 2, r);
+	CHECK_EQ(W(r, 1), 0);
+	/* Bad limits change nothing. */
+	uint32_t bad[3][3] = { { 0, vtb_scmi_level(0, 1), vtb_scmi_level(0, 5) },	/* min > max */
+			       { 0, 101, vtb_scmi_level(0, 0) },			/* not a level */
+			       { 2, vtb_scmi_level(0, 1), vtb_scmi_level(0, 0) } };	/* no domain 2 */
+	int32_t want_st[3] = { SPEC_INVALID_PARAMS, SPEC_OUT_OF_RANGE, SPEC_NOT_FOUND };
+	for (int k = 0; k < 3; k++) {
+		CHECK_EQ(cmd(s, 0x13, 0x5, bad[k], 3, r), 8);
+		CHECK_EQ((int32_t)W(r, 1), want_st[k]);
+	}
+	CHECK_EQ(cmd(s, 0x13, 0x5, bad[0], 2, r), 8);
+	CHECK_EQ((int32_t)W(r, 1), SPEC_PROTOCOL_ERROR);
+	p[0] = 0;
+	cmd(s, 0x13, 0x6, p, 1, r);
+	CHECK_EQ(W(r, 2), vtb_scmi_level(0, 4));
+	CHECK_EQ(W(r, 3), vtb_scmi_level(0, 2));
+
+	/* Two notifications wait (limits clamp to 4, then 3).  The first event
+	 * buffer is too small: it goes back unwritten, that notification is
+	 * counted as dropped, the next one fills the next buffer. */
+	uint32_t tiny[3], ev[8];
+	memset(tiny, 0x5a, sizeof(tiny));
+	memset(ev, 0x5a, sizeof(ev));
+	seg(f_add(&f, VTB_SCMI_Q_EVENT), tiny, 12, true);
+	seg(f_add(&f, VTB_SCMI_Q_EVENT), ev, sizeof(ev), true);
+	CHECK_EQ(vtb_scmi_process(s, 8), 0);
+	CHECK_EQ(f.npushed, 2);
+	CHECK_EQ(f.written[0], 0);
+	CHECK_EQ(tiny[0], 0x5a5a5a5au);
+	CHECK_EQ(tiny[2], 0x5a5a5a5au);
+	CHECK_EQ(f.written[1], 16);
+	CHECK_EQ(vtb_scmi_stats(s)->notifs_dropped, 1);
+	CHECK_EQ(vtb_scmi_stats(s)->notifs, 1);
+	/* PERFORMANCE_LEVEL_CHANGED: agent_id (the agent that asked: 1, as
+	 * the platform is 0), domain_id, performance_level */
+	CHECK_EQ(ev[0], VTB_SCMI_HDR(1, 3, 0x13, 0));
+	CHECK_EQ(ev[1], 1);
+	CHECK_EQ(ev[2], 0);
+	CHECK_EQ(ev[3], vtb_scmi_level(0, 3));
+	CHECK_EQ(ev[4], 0x5a5a5a5au);		/* nothing past the 16 bytes */
+	CHECK_EQ(vtb_scmi_wake_mask(s), 1u);
+
+	/* CLOCK_CONFIG_SET: bit 0 enables, reserved bits are invalid. */
+	uint32_t cp[2] = { 1, 0 };
+	cmd(s, 0x14, 0x7, cp, 2, r);
+	CHECK_EQ(W(r, 1), 0);
+	cmd(s, 0x14, 0x3, cp, 1, r);
+	CHECK_EQ(W(r, 2), 0);			/* disabled */
+	cp[1] = 3;
+	cmd(s, 0x14, 0x7, cp, 2, r);
+	CHECK_EQ((int32_t)W(r, 1), SPEC_INVALID_PARAMS);
+	cp[0] = 4; cp[1] = 1;
+	cmd(s, 0x14, 0x7, cp, 2, r);
+	CHECK_EQ((int32_t)W(r, 1), SPEC_NOT_FOUND);
+}
+
 int main(void)
 {
 	test_blk();
 	test_net();
 	test_scmi();
+	test_scmi_spec_words();
+	test_scmi_perf();
 	return vtb_test_end("test_models");
 }
