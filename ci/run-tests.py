@@ -42,6 +42,46 @@ def unit(build, tests):
         result(os.path.basename(t), p.returncode == 0, p.stderr.strip()[-2000:])
 
 
+def arm64(build, tests):
+    """The unit tests cross-built for aarch64, each run under qemu-user:
+    one result per test, named "arm64 <test>"."""
+    qemu = shutil.which("qemu-aarch64-static") or shutil.which("qemu-aarch64")
+    for t in tests:
+        name = f"arm64 {os.path.basename(t)}"
+        path = os.path.join(build, t)
+        try:
+            with open(path, "rb") as f:
+                hdr = f.read(20)
+        except OSError as e:
+            result(name, False, f"not built: {e}")
+            continue
+        # ELF e_machine 183 (EM_AARCH64), little-endian: really cross-built.
+        if hdr[:4] != b"\x7fELF" or int.from_bytes(hdr[18:20], "little") != 183:
+            result(name, False, f"{path} is not an aarch64 ELF")
+            continue
+        if not qemu:
+            result(name, False, "qemu-aarch64 not installed (qemu-user-static)")
+            continue
+        p = run([qemu, "-L", "/usr/aarch64-linux-gnu", path], timeout=600)
+        sys.stdout.write(p.stdout)
+        result(name, p.returncode == 0, p.stderr.strip()[-2000:])
+
+
+def make_default():
+    """Plain `make` (no target) builds ./vtbench and nothing else: asked of
+    make itself with -n, in a clean environment (no parent make's flags)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+    p = run(["make", "--no-print-directory", "-n"], env=env, timeout=120)
+    q = run(["make", "--no-print-directory", "-p", "-q"], env=env, timeout=120)
+    goal = [ln for ln in q.stdout.splitlines() if ln.startswith(".DEFAULT_GOAL :=")]
+    cmds = p.stdout.splitlines()
+    result("plain `make` builds ./vtbench and nothing under build/fuzz",
+           p.returncode == 0 and goal == [".DEFAULT_GOAL := all"] and
+           any(ln.startswith("cp ") and ln.endswith("/vtbench vtbench") for ln in cmds) and
+           not any("fuzz" in ln for ln in cmds),
+           f"default goal {goal}; make -n: {p.stdout[-600:]}{p.stderr[-300:]}")
+
+
 def freestanding(sources):
     """The core and the device models build with only the compiler's own
     headers and reference nothing beyond memcpy/memset/memmove/memcmp."""
@@ -600,8 +640,18 @@ def main():
     ap.add_argument("--freestanding", default="")
     ap.add_argument("--fuzz", default="", help="libFuzzer targets to smoke-run")
     ap.add_argument("--fuzz-build", default="build/fuzz")
+    ap.add_argument("--arm64", default="", help="unit tests cross-built for aarch64, run under qemu-user")
+    ap.add_argument("--arm64-build", default="build/arm64")
+    ap.add_argument("--arm64-only", action="store_true", help="run only the aarch64 unit tests")
     a = ap.parse_args()
+    if a.arm64_only:
+        arm64(os.path.join(ROOT, a.arm64_build), a.arm64.split())
+        print(f"{passed} passed, {failed} failed")
+        return 1 if failed else 0
     unit(os.path.join(ROOT, a.build), a.unit)
+    if a.arm64:
+        arm64(os.path.join(ROOT, a.arm64_build), a.arm64.split())
+    make_default()
     freestanding(a.freestanding.split())
     if a.fuzz:
         fuzz(os.path.join(ROOT, a.fuzz_build), a.fuzz.split())
