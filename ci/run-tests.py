@@ -601,6 +601,16 @@ def analysis(tmp):
         frac = browser.ink(shot)[0] if shot else 0
         result("the real run's report renders in headless chromium, no console errors, not blank",
                console == [] and frac > 0.03, f"{console[:5]} ink={frac}")
+        # Each figure as laid out: a box of its own, inside a wide and a narrow window.
+        for width in (1400, 600):
+            try:
+                boxes = browser.figure_boxes(page, width)
+                bad, n = browser.bad_figures(boxes), len(boxes["figures"])
+            except (RuntimeError, ValueError, subprocess.SubprocessError) as e:
+                boxes, bad, n = {}, [str(e)], 0
+            result(f"the real run's report in headless chromium at {width} px: every figure drawn, "
+                   f"non-zero size, inside the viewport", n == html.count("<svg") and n >= 8 and not bad,
+                   f"{n} of {html.count('<svg')} figures measured, viewport {boxes.get('viewport')}, bad: {bad[:3]}")
     p = run([VTB, "compare", d, d, "--json", os.path.join(tmp, "cmp.json")])
     cmp = json.load(open(os.path.join(tmp, "cmp.json"))) if p.returncode == 0 else {}
     # Ten cells, each once per placement it ran in (the vCPUs may move mid-run).
