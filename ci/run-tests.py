@@ -130,14 +130,16 @@ def rows_of(d):
 
 
 def _workload(cell):
-    """What harness/suite.c same_workload() compares: all but the transport."""
-    return json.dumps({k: v for k, v in cell.items() if k not in ("transport", "variant", "index")}, sort_keys=True)
+    """What harness/suite.c same_workload() compares: all but the transport
+    (and the suite index and platform, which it does not compare either)."""
+    return json.dumps({k: v for k, v in cell.items() if k not in ("transport", "variant", "index", "platform")},
+                      sort_keys=True)
 
 
 def _cell_name(c):
     """harness/suite.c vtb_cell_name() (its probes= suffix is for a key other
     than auto, which no e2e suite sets)."""
-    sz = " imix" if c["size"] == -1 else f" {c['size']}" if c["size"] else ""
+    sz = " imix" if c["size"] in ("imix", -1) else f" {c['size']}" if c["size"] else ""
     return (f"{c['device']} {c['pattern'] or c['mode'] or 'mix'}{sz}/{c['transport']} {c['variant']}"
             f" {'poll' if c['notify'] == 'poll' else 'event'} qd={c['qd']}")
 
