@@ -42,6 +42,46 @@ def unit(build, tests):
         result(os.path.basename(t), p.returncode == 0, p.stderr.strip()[-2000:])
 
 
+def arm64(build, tests):
+    """The unit tests cross-built for aarch64, each run under qemu-user:
+    one result per test, named "arm64 <test>"."""
+    qemu = shutil.which("qemu-aarch64-static") or shutil.which("qemu-aarch64")
+    for t in tests:
+        name = f"arm64 {os.path.basename(t)}"
+        path = os.path.join(build, t)
+        try:
+            with open(path, "rb") as f:
+                hdr = f.read(20)
+        except OSError as e:
+            result(name, False, f"not built: {e}")
+            continue
+        # ELF e_machine 183 (EM_AARCH64), little-endian: really cross-built.
+        if hdr[:4] != b"\x7fELF" or int.from_bytes(hdr[18:20], "little") != 183:
+            result(name, False, f"{path} is not an aarch64 ELF")
+            continue
+        if not qemu:
+            result(name, False, "qemu-aarch64 not installed (qemu-user-static)")
+            continue
+        p = run([qemu, "-L", "/usr/aarch64-linux-gnu", path], timeout=600)
+        sys.stdout.write(p.stdout)
+        result(name, p.returncode == 0, p.stderr.strip()[-2000:])
+
+
+def make_default():
+    """Plain `make` (no target) builds ./vtbench and nothing else: asked of
+    make itself with -n, in a clean environment (no parent make's flags)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+    p = run(["make", "--no-print-directory", "-n"], env=env, timeout=120)
+    q = run(["make", "--no-print-directory", "-p", "-q"], env=env, timeout=120)
+    goal = [ln for ln in q.stdout.splitlines() if ln.startswith(".DEFAULT_GOAL :=")]
+    cmds = p.stdout.splitlines()
+    result("plain `make` builds ./vtbench and nothing under build/fuzz",
+           p.returncode == 0 and goal == [".DEFAULT_GOAL := all"] and
+           any(ln.startswith("cp ") and ln.endswith("/vtbench vtbench") for ln in cmds) and
+           not any("fuzz" in ln for ln in cmds),
+           f"default goal {goal}; make -n: {p.stdout[-600:]}{p.stderr[-300:]}")
+
+
 def freestanding(sources):
     """The core and the device models build with only the compiler's own
     headers and reference nothing beyond memcpy/memset/memmove/memcmp."""
@@ -87,6 +127,86 @@ def vtbench(args, out=None, timeout=300):
 def rows_of(d):
     with open(os.path.join(d, "results.jsonl")) as f:
         return [json.loads(l) for l in f]
+
+
+def _workload(cell):
+    """What harness/suite.c same_workload() compares: all but the transport
+    (and the suite index and platform, which it does not compare either)."""
+    return json.dumps({k: v for k, v in cell.items() if k not in ("transport", "variant", "index", "platform")},
+                      sort_keys=True)
+
+
+def _cell_name(c):
+    """harness/suite.c vtb_cell_name() (its probes= suffix is for a key other
+    than auto, which no e2e suite sets)."""
+    sz = " imix" if c["size"] in ("imix", -1) else f" {c['size']}" if c["size"] else ""
+    return (f"{c['device']} {c['pattern'] or c['mode'] or 'mix'}{sz}/{c['transport']} {c['variant']}"
+            f" {'poll' if c['notify'] == 'poll' else 'event'} qd={c['qd']}")
+
+
+def reference_problems(rows):
+    """Replays harness/main.c's choice of the shm reference over the rows in
+    the order they were written, whatever the placement did: the same
+    workload's shm cell (split where the run has it), its latest good
+    measurement in the row's placement, else this repetition's in the other
+    (vtb_model_pick_ref), else none.  A row priced against a reference must
+    name exactly that one; a row with none must record exactly that
+    (relative false, reference null: the seam's costs alone)."""
+    shm_variants = collections.defaultdict(set)
+    for r in rows:
+        if r["cell"]["transport"] == "shm":
+            shm_variants[_workload(r["cell"])].add(r["cell"]["variant"])
+    seen = collections.defaultdict(dict)    # workload -> slot -> (rep, name)
+    bad = []
+    for n, r in enumerate(rows, 1):
+        c, m = r["cell"], r["model"]
+        if not m:
+            continue
+        wk = _workload(c)
+        slot = "far" if (r.get("placement") or {}).get("tag") == "far" else "near"
+        if c["transport"] == "shm":
+            if m["relative"] or m["reference"] is not None:
+                bad.append(f"line {n}: shm row priced against {m['reference']}")
+            vs = shm_variants[wk]
+            ref_variant = "split" if "split" in vs else max(vs)
+            if c["variant"] == ref_variant and r["error"] is None and r["ops"]:
+                seen[wk][slot] = (r["rep"], _cell_name(c))
+            continue
+        other = "near" if slot == "far" else "far"
+        pick = seen[wk].get(slot) and slot or (seen[wk].get(other, (None,))[0] == r["rep"] and other) or None
+        want = f"{seen[wk][pick][1]} rep {seen[wk][pick][0]} {pick}" if pick else None
+        if m["reference"] != want or m["relative"] != (want is not None):
+            bad.append(f"line {n}: {_cell_name(c)} rep {r['rep']} [{slot}]: relative {m['relative']}, "
+                       f"reference {m['reference']!r}, want {want!r}")
+    return bad
+
+
+def reference_check_selftest():
+    """The replay itself, on rows made to the harness's layout: a placement
+    flip that leaves a row with no reference passes; a wrong or missing
+    reference, another workload's, or a stale one from the other placement
+    fails."""
+    def row(transport, rep, tag, ref=None, size=4096, error=None):
+        return {"cell": {"device": "blk", "index": 0, "transport": transport, "variant": "split" if transport == "shm"
+                         else "pool", "notify": "poll", "pattern": "randread", "mode": "", "mix": "", "size": size,
+                         "qd": 1}, "rep": rep, "placement": {"pingpong_ns": 60.0 if tag == "near" else 400.0, "tag": tag},
+                "ops": 0 if error else 100, "error": error,
+                "model": {"relative": ref is not None, "reference": ref}}
+    ref0n = "blk randread 4096/shm split poll qd=1 rep 0 near"
+    ok = [row("shm", 0, "near"), row("swiotlb", 0, "far", ref0n),          # flipped: this rep's near one
+          row("shm", 1, "near", error="planted"), row("swiotlb", 1, "far"),  # no far one, near only from rep 0
+          row("shm", 2, "far"), row("swiotlb", 2, "near", ref0n),           # its own placement, an earlier rep
+          row("swiotlb", 2, "far", "blk randread 4096/shm split poll qd=1 rep 2 far")]
+    wrong = [
+        [row("shm", 0, "near"), row("swiotlb", 0, "near")],                            # had one, says none
+        [row("shm", 0, "near"), row("swiotlb", 1, "far", ref0n)],                      # stale, other placement
+        [row("shm", 0, "near"), row("shm", 0, "near", size=8192),
+         row("swiotlb", 0, "near", "blk randread 8192/shm split poll qd=1 rep 0 near")],  # another workload's
+        [row("shm", 0, "near", ref0n)],                                                 # shm priced against shm
+    ]
+    got = [reference_problems(ok)] + [reference_problems(w) for w in wrong]
+    result("the reference check passes a placement flip that leaves a row unpriced, fails a wrong reference",
+           got[0] == [] and all(got[1:]), str(got))
 
 
 def kernel_crosscheck(r):
@@ -211,11 +331,10 @@ def e2e(tmp):
                and cal[e]["shootdown_ns"]["v"] >= 0 and cal[e]["placement"] in ("near", "far") for e in ("start", "end"))
            and isinstance(cal.get("moved"), list) and len(cal.get("reps", [])) == 1 and cal["reps"][0] == cal["start"],
            json.dumps(cal)[:600])
-    bad = [r["cell"] for r in rows if not r["limit"] or not r["model"] or r["limit"]["ratio"] <= 0 or
-           r["model"]["relative"] != (r["cell"]["transport"] != "shm") or
-           (r["model"]["relative"] and not r["model"]["reference"].startswith(f"{r['cell']['device']} ")) or
-           "/shm split" not in (r["model"]["reference"] or "/shm split")]
-    result("every row names its limit and the model's prediction, non-shm cells against shm of the same workload",
+    bad = [r["cell"] for r in rows if not r["limit"] or not r["model"] or r["limit"]["ratio"] <= 0]
+    bad += reference_problems(rows)
+    result("every row names its limit and the model's prediction; a priced row names the shm reference of its own "
+           "workload that the harness's rule picks, a row without one says so (relative false, no reference)",
            rows and not bad, str(bad[:3]))
     for r in rows:
         c = r["cell"]
@@ -838,6 +957,16 @@ def analysis(tmp):
         frac = browser.ink(shot)[0] if shot else 0
         result("the real run's report renders in headless chromium, no console errors, not blank",
                console == [] and frac > 0.03, f"{console[:5]} ink={frac}")
+        # Each figure as laid out: a box of its own, inside a wide and a narrow window.
+        for width in (1400, 600):
+            try:
+                boxes = browser.figure_boxes(page, width)
+                bad, n = browser.bad_figures(boxes), len(boxes["figures"])
+            except (RuntimeError, ValueError, subprocess.SubprocessError) as e:
+                boxes, bad, n = {}, [str(e)], 0
+            result(f"the real run's report in headless chromium at {width} px: every figure drawn, "
+                   f"non-zero size, inside the viewport", n == html.count("<svg") and n >= 8 and not bad,
+                   f"{n} of {html.count('<svg')} figures measured, viewport {boxes.get('viewport')}, bad: {bad[:3]}")
     p = run([VTB, "compare", d, d, "--json", os.path.join(tmp, "cmp.json")])
     cmp = json.load(open(os.path.join(tmp, "cmp.json"))) if p.returncode == 0 else {}
     # Ten cells, each once per placement it ran in (the vCPUs may move mid-run).
@@ -877,8 +1006,19 @@ def main():
     ap.add_argument("--freestanding", default="")
     ap.add_argument("--fuzz", default="", help="libFuzzer targets to smoke-run")
     ap.add_argument("--fuzz-build", default="build/fuzz")
+    ap.add_argument("--arm64", default="", help="unit tests cross-built for aarch64, run under qemu-user")
+    ap.add_argument("--arm64-build", default="build/arm64")
+    ap.add_argument("--arm64-only", action="store_true", help="run only the aarch64 unit tests")
     a = ap.parse_args()
+    if a.arm64_only:
+        arm64(os.path.join(ROOT, a.arm64_build), a.arm64.split())
+        print(f"{passed} passed, {failed} failed")
+        return 1 if failed else 0
     unit(os.path.join(ROOT, a.build), a.unit)
+    if a.arm64:
+        arm64(os.path.join(ROOT, a.arm64_build), a.arm64.split())
+    make_default()
+    reference_check_selftest()
     freestanding(a.freestanding.split())
     if a.fuzz:
         fuzz(os.path.join(ROOT, a.fuzz_build), a.fuzz.split())

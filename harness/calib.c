@@ -31,7 +31,7 @@ static void *pong(void *arg)
 	pin(p->cpu);
 	for (uint32_t want = 1; want < p->last; want += 2) {
 		while (__atomic_load_n(&p->ball, __ATOMIC_ACQUIRE) != want)
-			__builtin_ia32_pause();
+			vtb_cpu_relax();
 		__atomic_store_n(&p->ball, want + 1, __ATOMIC_RELEASE);
 	}
 	return NULL;
@@ -64,7 +64,7 @@ double vtb_pingpong_ns(int cpu_a, int cpu_b, int rounds, int batches, double *sp
 		for (int i = 0; i < rounds; i++) {
 			__atomic_store_n(&p.ball, ++v, __ATOMIC_RELEASE);
 			while (__atomic_load_n(&p.ball, __ATOMIC_ACQUIRE) != v + 1)
-				__builtin_ia32_pause();
+				vtb_cpu_relax();
 			v++;
 		}
 		rt[b] = (double)(vtb_now_ns() - t0) / rounds;
@@ -375,7 +375,7 @@ static void *spin(void *arg)
 	pin(s->cpu);
 	__atomic_store_n(&s->running, 1, __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
-		__builtin_ia32_pause();
+		vtb_cpu_relax();
 	return NULL;
 }
 

@@ -63,11 +63,7 @@ static uint64_t cpu_ns(clockid_t clk)
 
 static void cpu_relax(void)
 {
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ volatile("yield");
-#endif
+	vtb_cpu_relax();
 }
 
 /* Both domains exist: learn the peer's identity, as a hypervisor knows it. */

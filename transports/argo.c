@@ -201,9 +201,7 @@ static uint32_t hv_ptr_settle(const uint32_t *ptr, uint32_t v)
 {
 	uint32_t again;
 	for (;;) {
-#if defined(__x86_64__) || defined(__i386__)
-		__builtin_ia32_pause();
-#endif
+		vtb_cpu_relax();
 		again = VTB_LOAD_ACQUIRE(*ptr);
 		if (again == v)
 			return v;

@@ -121,7 +121,7 @@ static int vio_sync(struct vtb_vfe *fe)
 		if (e)
 			err = e;
 		if (v->pending)
-			__builtin_ia32_pause();
+			vtb_cpu_relax();
 	}
 	return err;
 }

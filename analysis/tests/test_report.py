@@ -99,6 +99,56 @@ def test_renders_in_chromium_without_console_errors(report, tmp_path):
     assert browser.ink(shot)[0] == 0
 
 
+@pytest.mark.skipif(browser.CHROMIUM is None, reason="chromium is not installed (make deps installs it)")
+@pytest.mark.parametrize("width", [1400, 600])
+def test_every_figure_is_drawn_inside_the_viewport(report, width):
+    """Each figure's rendered box as Chromium lays it out: a non-zero width
+    and height, inside the viewport, on a wide and on a narrow window (an
+    inline SVG without a size of its own collapses to 0x0)."""
+    _, path, html, _ = report
+    boxes = browser.figure_boxes(path, width)
+    figs = boxes["figures"]
+    assert len(figs) == html.count("<svg") >= 17, len(figs)
+    assert browser.bad_figures(boxes) == [], (boxes["viewport"], browser.bad_figures(boxes)[:3])
+    # Drawn at their size where the window allows, scaled (aspect kept) where not.
+    assert all(f["width"] <= 720 and abs(f["height"] / f["width"] - 0.5) < 0.01 for f in figs if "latency CDF" in f["title"])
+    if width >= 1400:
+        assert all(f["width"] == 720 for f in figs)
+    assert all(f["title"] and f["title"] != "Gnuplot" for f in figs)
+
+
+def test_figure_check_catches_a_collapsed_or_overflowing_figure(tmp_path):
+    """The measurement itself: a viewBox-only SVG in a shrink-to-fit box
+    (the report's old figures) and a figure wider than the window fail."""
+    if browser.CHROMIUM is None:
+        pytest.skip("chromium is not installed")
+    svg = '<svg viewBox="0 0 720 360" xmlns="http://www.w3.org/2000/svg"><rect width="720" height="360"/></svg>'
+    page = tmp_path / "old.html"
+    page.write_text(f'<html><body><div style="display:flex"><div style="flex:0 0 auto">{svg}</div></div></body></html>')
+    assert len(browser.bad_figures(browser.figure_boxes(str(page), 800))) == 1
+    page.write_text("<html><body>" + svg.replace("<svg ", '<svg width="1200" height="600" ') + "</body></html>")
+    assert len(browser.bad_figures(browser.figure_boxes(str(page), 800))) == 1
+    page.write_text("<html><body>" + svg.replace("<svg ", '<svg width="720" height="360" ') + "</body></html>")
+    assert browser.bad_figures(browser.figure_boxes(str(page), 800)) == []
+
+
+def test_a_far_point_does_not_flatten_the_bars():
+    """The cost figure scales to its bars: a measured point 40x above them
+    is drawn at the top with its value, every other point in range."""
+    import re
+    from vtba.plots import Figures
+    f = Figures()
+    f.bars("c", "cost", ["a", "b"], [("map", [100.0, 25000.0])], "ns", stacked=True,
+           points=[("measured", [2000.0, 1.04e6]), ("predicted", [150.0, 25600.0])], clip_points=True)
+    f.bars("d", "cost", ["a", "b"], [("map", [100.0, 25000.0])], "ns", stacked=True,
+           points=[("measured", [2000.0, 30000.0])], clip_points=True)
+    svg = f.render()
+    assert ">1.04M<" in svg["c"] and ">30000<" not in svg["d"]
+    ticks = lambda s: [float(t) for t in re.findall(r'text-anchor="end">\s*<text> *([0-9.]+)</text>', s)]
+    top = max(ticks(svg["c"]) or [0])
+    assert 25000 <= top < 40000, ticks(svg["c"])
+
+
 def test_report_of_a_run_without_meta_or_model(tmp_path):
     g = np.random.default_rng(2)
     rows = synth.suite_rows(g, "X", reps=2, sizes=(4096,), qds=(1,))

@@ -1,7 +1,9 @@
 """Plots as SVG, drawn by gnuplot: every figure of a report is queued,
 then one gnuplot process draws them all (a process per figure would cost
 more than the figures)."""
+import html
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -38,14 +40,16 @@ class Figures:
                 f.write("\n\n")
         return path
 
-    def _add(self, name, w, h, body):
+    def _add(self, name, w, h, body, title=""):
         out = os.path.join(self.tmp, f"{name}.svg")
-        self.jobs.append((name, out, f"{TERM.format(w=w, h=h)}\nset output {_q(out)}\nreset session\n{body}\nunset output\n"))
+        self.jobs.append((name, out, f"{TERM.format(w=w, h=h)}\nset output {_q(out)}\nreset session\n{body}\nunset output\n",
+                          (w, h, str(title))))
         return name
 
     def lines(self, name, title, series, xlabel, ylabel, logx=False, logy=False, errorbars=False, steps=False,
-              w=720, h=360, yrange=None, xtime=False):
-        """series: [(label, [(x, y[, ylo, yhi]), ...])]."""
+              w=720, h=360, yrange=None, xtime=False, xtics=None, xrange=None):
+        """series: [(label, [(x, y[, ylo, yhi]), ...])]; xtics: [(label, x)]
+        to mark exactly those x values (e.g. the sizes that ran)."""
         series = [(lab, pts) for lab, pts in series if pts]
         if not series:
             return None
@@ -72,22 +76,44 @@ class Figures:
             body.append("set logscale y")
         if yrange:
             body.append(f"set yrange [{yrange[0]}:{yrange[1]}]")
+        if xrange:
+            body.append(f"set xrange [{xrange[0]!r}:{xrange[1]!r}]")
+        if xtics:
+            body.append("set xtics (" + ", ".join(f"{_q(str(lab))} {x!r}" for lab, x in xtics) + ")")
         body.append("plot " + ", \\\n  ".join(plots))
-        return self._add(name, w, h, "\n".join(body))
+        return self._add(name, w, h, "\n".join(body), title)
 
-    def bars(self, name, title, labels, columns, ylabel, stacked=False, points=(), w=720, h=360):
+    def bars(self, name, title, labels, columns, ylabel, stacked=False, points=(), w=720, h=360, clip_points=False):
         """labels: one per bar (or cluster); columns: [(name, [value per
-        label])]; points: [(name, [value per label])] drawn over the bars."""
+        label])]; points: [(name, [value per label])] drawn over the bars.
+        clip_points: the y axis is scaled to the bars, and a point far above
+        them (a measurement the bars do not explain, e.g. on a loaded host)
+        is drawn at the top as a triangle with its value, so that one point
+        never flattens every bar."""
         if not labels or not columns:
             return None
+        ymax = None
+        if clip_points and points:
+            tops = [sum(_num(c[1][i]) for c in columns) if stacked else max(_num(c[1][i]) for c in columns)
+                    for i in range(len(labels))]
+            cap = 3 * max(tops)
+            vals = [_num(v) for _, vs in points for v in vs]
+            if cap > 0 and any(v > cap for v in vals):
+                ymax = 1.1 * max(tops + [v for v in vals if v <= cap])
         rows = []
         for i, lab in enumerate(labels):
-            rows.append([str(lab)] + [c[1][i] for c in columns] + [p[1][i] for p in points])
+            row = [str(lab)] + [c[1][i] for c in columns] + [p[1][i] for p in points]
+            if ymax is not None:
+                for _, vs in points:
+                    over = _num(vs[i]) > ymax
+                    row += [0.97 * ymax if over else None, _short(vs[i]) if over else ""]
+            rows.append(row)
         path = self._data([rows])
         body = [f"set title {_q(str(title))}", f"set ylabel {_q(str(ylabel))}", "set style data histograms",
                 "set style histogram rowstacked" if stacked else "set style histogram clustered gap 1",
                 "set style fill solid 0.85 border -1", "set boxwidth 0.75", "set grid ytics",
-                "set xtics rotate by -40 left font ',9'", "set key outside right top", "set yrange [0:*]",
+                "set xtics rotate by -40 left font ',9'", "set key outside right top",
+                f"set yrange [0:{ymax!r}]" if ymax is not None else "set yrange [0:*]",
                 "set border 3", "set tics nomirror", "set bmargin 7"]
         plots = []
         for k, (cname, _) in enumerate(columns):
@@ -96,10 +122,16 @@ class Figures:
             plots.append(f"{_q(path)} using {k + 2}{xt} lc rgb {_q(col)} title {_q(str(cname))}")
         for k, (pname, _) in enumerate(points):
             c = len(columns) + 2 + k
+            pc = _q('#000000' if k == 0 else '#d62728')
             plots.append(f"{_q(path)} using 0:{c} with points pt {7 if k == 0 else 6} ps 1.2 "
-                         f"lc rgb {_q('#000000' if k == 0 else '#d62728')} title {_q(str(pname))}")
+                         f"lc rgb {pc} title {_q(str(pname))}")
+            if ymax is not None:
+                m = len(columns) + len(points) + 2 + 2 * k
+                plots.append(f"{_q(path)} using 0:{m} with points pt 9 ps 1.4 lc rgb {pc} notitle")
+                plots.append(f"{_q(path)} using 0:{m}:{m + 1} with labels left offset 1.2,0 font ',9' "
+                             f"tc rgb {pc} notitle")
         body.append("plot " + ", \\\n  ".join(plots))
-        return self._add(name, w, max(h, 260), "\n".join(body))
+        return self._add(name, w, max(h, 260), "\n".join(body), title)
 
     def render(self):
         """Draw every queued figure; {name: inline SVG text}."""
@@ -109,19 +141,47 @@ class Figures:
             raise GnuplotError("gnuplot is not installed (Debian: gnuplot-nox); `make deps` installs it")
         script = os.path.join(self.tmp, "all.gp")
         with open(script, "w") as f:
-            for _, _, s in self.jobs:
+            for _, _, s, _ in self.jobs:
                 f.write(s)
         p = subprocess.run(["gnuplot", script], capture_output=True, text=True, timeout=600)
         if p.returncode != 0:
             raise GnuplotError(f"gnuplot failed: {p.stderr[-2000:]}")
         out = {}
-        for name, path, _ in self.jobs:
+        for name, path, _, (w, h, title) in self.jobs:
             with open(path) as f:
                 svg = f.read()
             # Inline: drop the XML prolog and DOCTYPE, keep the <svg> element.
-            out[name] = svg[svg.index("<svg"):]
+            out[name] = _sized(svg[svg.index("<svg"):], w, h, title)
         shutil.rmtree(self.tmp, ignore_errors=True)
         return out
+
+
+def _sized(svg, w, h, title):
+    """gnuplot's `dynamic` SVG has a viewBox and no width or height: inline in
+    a shrink-to-fit box it has no size of its own and Chromium draws it 0x0.
+    Give it its drawn size (the CSS scales it down to a narrower viewport,
+    keeping the viewBox's aspect) and its title for a reader or a tooltip."""
+    t = html.escape(title, quote=True)
+    svg = re.sub(r"^<svg\b", f'<svg width="{w}" height="{h}" role="img" aria-label="{t}"', svg, count=1)
+    return svg.replace("<title>Gnuplot</title>", f"<title>{t}</title>", 1)
+
+
+def _num(v):
+    """A value for scaling: missing or NaN counts as 0."""
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return 0.0
+    return 0.0 if v != v else v
+
+
+def _short(v):
+    """A point's value as its label: 3 significant digits, k/M/G."""
+    v = _num(v)
+    for div, suf in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= div:
+            return f"{v / div:.3g}{suf}"
+    return f"{v:.3g}"
 
 
 def _cell(v):

@@ -148,7 +148,7 @@ def _workload_section(n, g, figs):
         pts = [("measured ns/op", list(ok["model_meas_ns"] if "model_meas_ns" in ok else ok["ns_per_op"])),
                ("predicted ns/op", list(ok["model_pred_ns"] if "model_pred_ns" in ok else [math.nan] * len(ok)))]
         fig["cost"] = figs.bars(f"{sid}-cost", f"{name}: modelled seam cost per op by term", labels, terms, "ns per op",
-                                stacked=True, points=pts)
+                                stacked=True, points=pts, clip_points=True)
         fig["cpu"] = figs.bars(f"{sid}-cpu", f"{name}: CPU time per op by domain", labels,
                                [("FE", list(ok["cpu_fe_us_op"])), ("BE", list(ok["cpu_be_us_op"]))], "µs per op",
                                stacked=True)
@@ -185,8 +185,10 @@ def _size_figures(df, figs):
                                 zip(t["size"], t["ops_per_s"], t["ops_lo"].fillna(t["ops_per_s"]),
                                     t["ops_hi"].fillna(t["ops_per_s"]))]))
         label = g.iloc[0]["workload"].replace(human_size(g.iloc[0]["size"]) + " ", "")
-        name = figs.lines(f"size{n}", f"{label} [{pl}]: throughput against size (95% CI)", series, "size (bytes)",
-                          "Mops/s", logx=True, errorbars=True)
+        sizes = sorted({int(v) for v in g["size"]})
+        name = figs.lines(f"size{n}", f"{label} [{pl}]: throughput against size (95% CI)", series, "size",
+                          "Mops/s", logx=True, errorbars=True, xtics=[(human_size(v), v) for v in sizes],
+                          xrange=(sizes[0] / 1.5, sizes[-1] * 1.5))
         if name:
             out.append({"name": name, "title": f"{label} [{pl}]"})
     return out

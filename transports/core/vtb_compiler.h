@@ -49,6 +49,19 @@
  * shared copy again.  Only x is affected, not every cached value. */
 #define VTB_OPAQUE(x) __asm__("" : "+m"(x))
 
+/* Spin-wait hint, as Linux's cpu_relax(): x86 PAUSE, arm YIELD; elsewhere
+ * only a compiler barrier, so a polled load is re-issued every iteration. */
+static inline void vtb_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__) || (defined(__ARM_ARCH) && __ARM_ARCH >= 7)
+	__asm__ volatile("yield" ::: "memory");
+#else
+	__asm__ volatile("" ::: "memory");
+#endif
+}
+
 /* virtio 1.x is little-endian on the wire. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 static inline uint16_t vtb_le16(uint16_t v) { return v; }
