@@ -32,7 +32,14 @@ def result(name, ok, detail=""):
 
 
 def run(cmd, **kw):
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, **kw)
+    """A command that outlives its safety timeout is a failed check with
+    what it printed, never the end of the runner."""
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, **kw)
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+        err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
+        return subprocess.CompletedProcess(cmd, -9, out, err + f"\n[killed after its {e.timeout} s safety timeout]")
 
 
 def unit(build, tests):
