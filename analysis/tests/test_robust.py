@@ -166,11 +166,12 @@ def test_json_written_is_strict_json(tmp_path, run_cli):
 def test_every_row_of_b_failed_is_exit_4_not_same(tmp_path, run_cli):
     a = _good(tmp_path, "a", "A")
     b = synth.write_run(str(tmp_path / "b"), [synth.failed(r) for r in synth.small_rows("B", seed=2)], run_id="B")
-    p = run_cli("compare", a, b, "--json", str(tmp_path / "c.json"))
+    p = run_cli("compare", a, b, "--json", str(tmp_path / "c.json"), "--html", str(tmp_path / "c.html"))
     _no_traceback(p)
     assert p.returncode == 4, p.stdout + p.stderr
     res = json.load(open(tmp_path / "c.json"))
     assert len(res["b_failed"]) == 8 and res["regressions"] == 0
+    assert "failed in B: blk randread 4k qd1 poll argo/sync" in open(tmp_path / "c.html").read()
     assert "FAILED in B" in p.stdout and "failed in B:" in p.stdout and "peer died" in p.stdout
 
 
@@ -276,6 +277,7 @@ def test_trend_newest_run_all_failed_is_exit_4(tmp_path, run_cli):
     res = json.load(open(tmp_path / "t" / "trend.json"))
     assert len(res["newest_broken"]) == 8 and all(b["kind"] == "failed" for b in res["newest_broken"])
     assert "failed      boardA-3" in p.stdout
+    assert "The newest run is broken in 8 cells" in open(tmp_path / "t" / "index.html").read()
 
 
 def test_trend_newest_run_lacking_a_cell_or_impossible_is_exit_4(tmp_path, run_cli):
