@@ -107,8 +107,8 @@ def vs_base(df, base=BASE):
             seed = (r.workload_key, r.placement, r.transport, r.variant)
             out[0:3] = stats.ratio_ci([x["ops_per_s"] for x in r._ok], [x["ops_per_s"] for x in df.at[b, "_ok"]],
                                       seed=seed)
-            hr = [x for x in r._ok if x.get("hist", {}).get("buckets")]
-            hb = [x for x in df.at[b, "_ok"] if x.get("hist", {}).get("buckets")]
+            hr = [x for x in r._ok if (x.get("hist") or {}).get("buckets")]
+            hb = [x for x in df.at[b, "_ok"] if (x.get("hist") or {}).get("buckets")]
             if hr and hb:
                 out[3:6] = stats.pct_ratio_ci(hr, hb, 99, seed=seed)
         for c, v in zip(list(cols)[:6], out):

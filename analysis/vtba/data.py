@@ -192,7 +192,7 @@ def row_problem(r):
     for k, v in lat.items():
         if (why := _figure(f"lat_ns.{k}", v)):
             return why
-    if r.get("hist") is not None and (why := _hist_problem(r["hist"])):
+    if "hist" in r and (why := _hist_problem(r["hist"])):
         return why
     pl = r.get("placement")
     if pl is not None and not (isinstance(pl, dict) and isinstance(pl.get("tag", ""), (str, type(None)))):
@@ -271,7 +271,9 @@ def _check_meta(mp, meta, excluded):
             if part is None:
                 continue
             bad = not isinstance(part, dict) or any(
-                isinstance(v, dict) and "v" in v and v["v"] is not None and _figure("v", v["v"], -math.inf)
+                isinstance(v, dict) and "v" in v and (
+                    any(v.get(f) is not None and _figure(f, v[f], -math.inf) for f in ("v", "spread_pct"))
+                    or not isinstance(v.get("unit", ""), str))
                 for v in part.values())
             if bad:
                 excluded.append(f"{mp}: calibration.{k} is not an object of figures; left out")
@@ -280,6 +282,15 @@ def _check_meta(mp, meta, excluded):
             if k in cal and not isinstance(cal[k], list):
                 excluded.append(f"{mp}: calibration.{k} is {_what(cal[k])}, not an array; left out")
                 del cal[k]
+    sk = meta.get("skipped")
+    if sk is not None and not all(isinstance(x, str) or (isinstance(x, dict) and isinstance(x.get("cell", ""), str)
+                                                         and isinstance(x.get("why") or "", str)) for x in sk):
+        excluded.append(f"{mp}: skipped holds an entry that is not a cell name and a reason; left out")
+        del meta["skipped"]
+    for k in ("placement", "probes"):
+        if k in meta and not all(isinstance(v, (str, int, float, type(None))) for v in meta[k].values()):
+            excluded.append(f"{mp}: {k} holds a value that is not a string or a number; left out")
+            del meta[k]
     host = meta.get("host")
     if host is not None and not all(isinstance(v, (str, int, float, type(None))) for v in host.values()):
         excluded.append(f"{mp}: host holds a value that is not a string or a number; left out")
