@@ -293,10 +293,20 @@ def test_trend_newest_run_lacking_a_cell_or_impossible_is_exit_4(tmp_path, run_c
     synth.nightlies(str(tmp_path / "r2"), newest=nan_viommu)
     p = run_cli("trend", str(tmp_path / "r2"), "--out", str(tmp_path / "t2"))
     assert p.returncode == 4 and "viommu/strict" in p.stdout and "ops_per_s is nan" in p.stdout, p.stdout
-    # The same nights, none broken: exit 0.
+    # The same nights, none broken: exit 0; nor is a cell the vCPUs moved
+    # to the far placement in the newest run missing from the near one.
     synth.nightlies(str(tmp_path / "r3"))
     p = run_cli("trend", str(tmp_path / "r3"), "--out", str(tmp_path / "t3"))
     assert p.returncode == 0, p.stdout
+
+    def moved(rows):
+        for r in rows:
+            if r["cell"]["transport"] == "fatvq":
+                r["placement"] = {"pingpong_ns": 400.0, "tag": "far"}
+        return rows
+    synth.nightlies(str(tmp_path / "r4"), newest=moved)
+    p = run_cli("trend", str(tmp_path / "r4"), "--out", str(tmp_path / "t4"))
+    assert p.returncode == 0 and "missing" not in p.stdout, p.stdout
 
 
 def test_trend_counts_a_duplicated_row_or_copied_run_once(tmp_path, run_cli):

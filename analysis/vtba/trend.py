@@ -51,11 +51,13 @@ def find_runs(paths):
             seen.add(real)
             run = load_run(c)
             # A copy of a run (same run_id) would count its nights twice.
-            first = ids.get(run.run_id)
+            rid = run.meta.get("run_id") or (run.rows[0].get("run_id") if run.rows else None)
+            first = ids.get(rid) if rid else None
             if first is not None:
                 first.excluded.append(f"{c}: run {run.run_id} again (a copy of {first.path}); left out")
                 continue
-            ids[run.run_id] = run
+            if rid:
+                ids[rid] = run
             runs.append(run)
     return sorted(runs, key=lambda r: (r.started, r.run_id))
 
@@ -198,7 +200,10 @@ def build(runs, window=7, min_history=3, k=3.0, threshold=5.0, alpha=0.01):
         broken += failed
         if len(br) >= 2:
             prev = br[-2]
-            for idt, pl in sorted(prev[1] - present, key=repr):
+            # By what the cell runs, not where: a cell the vCPUs moved to
+            # another placement tonight is not missing.
+            have = {i for i, _ in present}
+            for idt, pl in sorted({x for x in prev[1] if x[0] not in have}, key=repr):
                 d = dict(zip(C.IDENT, idt))
                 broken.append({"board": board, "run_id": run.run_id, "kind": "missing",
                                "workload": C.workload_label(idt[:len(C.WORKLOAD)]),
