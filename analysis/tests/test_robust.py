@@ -109,11 +109,23 @@ def test_meta_field_of_wrong_type_is_left_out_with_a_note(tmp_path, run_cli):
     rows = synth.small_rows("B")
     d = synth.write_run(str(tmp_path / "b"), rows, run_id="B",
                         meta_extra={"placement": [1], "started": 5, "calibration": {"start": [], "reps": 3}})
+    meta = json.load(open(os.path.join(d, "meta.json")))
+    text = json.dumps(meta, indent=1)
+    line = {k: text[:text.index(f'"{k}"')].count("\n") + 1 for k in ("placement", "started")}
+    open(os.path.join(d, "meta.json"), "w").write(text)
     p = run_cli("report", d, "--out", str(tmp_path / "rep"))
     _no_traceback(p)
     assert p.returncode == 0, p.stderr
-    assert "meta.json: placement is an array" in p.stderr and "meta.json: started is an integer" in p.stderr
+    assert f"meta.json:{line['placement']}: placement is an array" in p.stderr
+    assert f"meta.json:{line['started']}: started is an integer" in p.stderr
     assert "calibration.start" in p.stderr and "calibration.reps" in p.stderr
+    # The line of a bad schema, and of a parse error, are named too.
+    open(os.path.join(d, "meta.json"), "w").write('{\n "run_id": "B",\n "schema": "2"\n}\n')
+    p = run_cli("report", d, "--out", str(tmp_path / "rep"))
+    assert p.returncode == 2 and "meta.json:3: schema is a string" in p.stderr, p.stderr
+    open(os.path.join(d, "meta.json"), "w").write('{\n "run_id": "B",\n "schema": 1,\n')
+    p = run_cli("report", d, "--out", str(tmp_path / "rep"))
+    assert p.returncode == 0 and "meta.json:4: unreadable" in p.stderr, p.stderr
 
 
 def test_outputs_that_cannot_be_written_are_exit_2_naming_them(tmp_path, run_cli):

@@ -251,18 +251,22 @@ META_TYPES = {"run_id": str, "started": str, "ended": (str, type(None)), "git_re
               "calibration": dict, "skipped": list, "cells": int, "rows": int, "failed_rows": int}
 
 
-def _check_meta(mp, meta, excluded):
+def _check_meta(mp, meta, excluded, text=""):
+    def at(key):
+        """mp:LINE of the key's first appearance in the file, for the message."""
+        i = text.find(f'"{key}"')
+        return f"{mp}:{text.count(chr(10), 0, i) + 1}" if i >= 0 else mp
     if not isinstance(meta, dict):
         raise RunError(f"{mp}:1: {_what(meta)}, not an object: not a vtbench meta.json")
     ms = meta.get("schema")
     if ms is not None and not _is_int(ms):
-        raise RunError(f"{mp}: schema is {_what(ms)}, not an integer: not a meta.json this reader knows")
+        raise RunError(f"{at('schema')}: schema is {_what(ms)}, not an integer: not a meta.json this reader knows")
     if ms is not None and ms not in KNOWN_SCHEMAS:
-        raise RunError(f"{mp}: schema {ms}, but this reader knows only {sorted(KNOWN_SCHEMAS)}: "
+        raise RunError(f"{at('schema')}: schema {ms}, but this reader knows only {sorted(KNOWN_SCHEMAS)}: "
                        f"{'a newer vtbench wrote it; update analysis/' if ms > SCHEMA else 'too old to read'}")
     for k, t in META_TYPES.items():
         if k in meta and (not isinstance(meta[k], t) or (t is int and isinstance(meta[k], bool))):
-            excluded.append(f"{mp}: {k} is {_what(meta[k])}, of the wrong type; left out")
+            excluded.append(f"{at(k)}: {k} is {_what(meta[k])}, of the wrong type; left out")
             del meta[k]
     cal = meta.get("calibration")
     if cal is not None:
@@ -276,24 +280,24 @@ def _check_meta(mp, meta, excluded):
                     or not isinstance(v.get("unit", ""), str))
                 for v in part.values())
             if bad:
-                excluded.append(f"{mp}: calibration.{k} is not an object of figures; left out")
+                excluded.append(f"{at(k)}: calibration.{k} is not an object of figures; left out")
                 del cal[k]
         for k in ("moved", "reps"):
             if k in cal and not isinstance(cal[k], list):
-                excluded.append(f"{mp}: calibration.{k} is {_what(cal[k])}, not an array; left out")
+                excluded.append(f"{at(k)}: calibration.{k} is {_what(cal[k])}, not an array; left out")
                 del cal[k]
     sk = meta.get("skipped")
     if sk is not None and not all(isinstance(x, str) or (isinstance(x, dict) and isinstance(x.get("cell", ""), str)
                                                          and isinstance(x.get("why") or "", str)) for x in sk):
-        excluded.append(f"{mp}: skipped holds an entry that is not a cell name and a reason; left out")
+        excluded.append(f"{at('skipped')}: skipped holds an entry that is not a cell name and a reason; left out")
         del meta["skipped"]
     for k in ("placement", "probes"):
         if k in meta and not all(isinstance(v, (str, int, float, type(None))) for v in meta[k].values()):
-            excluded.append(f"{mp}: {k} holds a value that is not a string or a number; left out")
+            excluded.append(f"{at(k)}: {k} holds a value that is not a string or a number; left out")
             del meta[k]
     host = meta.get("host")
     if host is not None and not all(isinstance(v, (str, int, float, type(None))) for v in host.values()):
-        excluded.append(f"{mp}: host holds a value that is not a string or a number; left out")
+        excluded.append(f"{at('host')}: host holds a value that is not a string or a number; left out")
         del meta["host"]
     return meta
 
@@ -310,13 +314,17 @@ def load_run(path):
     meta, excluded = {}, []
     mp = os.path.join(path, "meta.json")
     if os.path.exists(mp):
+        text = ""
         try:
             with open(mp, "rb") as f:
-                meta = json.loads(f.read())
+                raw = f.read()
+            text = raw.decode("utf-8", "replace")
+            meta = json.loads(raw)
         except (OSError, ValueError, RecursionError) as e:
-            excluded.append(f"{mp}: unreadable ({getattr(e, 'strerror', None) or e}); run metadata left out")
+            line = f":{e.lineno}" if getattr(e, "lineno", None) else ""
+            excluded.append(f"{mp}{line}: unreadable ({getattr(e, 'strerror', None) or e}); run metadata left out")
             meta = {}
-        meta = _check_meta(mp, meta, excluded)
+        meta = _check_meta(mp, meta, excluded, text)
     else:
         excluded.append(f"{mp}: missing; run metadata left out")
     rows = []
