@@ -13,20 +13,19 @@ from vtba.data import RunError  # noqa: E402
 
 def cmd_report(a):
     from vtba import report
-    from vtba.data import make_dir
-    base = os.path.dirname(a.run_dir) or "." if os.path.isfile(a.run_dir) else a.run_dir
+    from vtba.data import load_run, make_dir
+    base = (os.path.dirname(a.run_dir) or ".") if os.path.isfile(a.run_dir) else a.run_dir
     out = a.out or os.path.join(base, "report")
     # The run is read first (a bad run is named before the output), then
     # the output directory made here, so a path that cannot be written is
     # exit 2 naming it, whichever step of the report meets it.
-    from vtba.data import load_run
     load_run(a.run_dir)
     make_dir(out)
     try:
         path, run, df = report.build(a.run_dir, out)
     except OSError as e:
         fn = e.filename
-        if fn and os.path.abspath(str(fn)).startswith(os.path.abspath(out)):
+        if fn and os.path.commonpath([os.path.abspath(str(fn)), os.path.abspath(out)]) == os.path.abspath(out):
             raise RunError(f"{fn}: cannot write ({e.strerror or e})") from None
         raise
     for e in run.excluded:
@@ -48,8 +47,11 @@ def cmd_trend(a):
 # Exit codes: 0 fine; 1 a regression (compare, trend) and nothing else;
 # 2 bad input (arguments, a run that cannot be read, an output that
 # cannot be written); 3 a failure of this tool; 4 the newer run (B, or
-# trend's newest run of a board) lacks cells or has failed repetitions.
-EXIT_OK, EXIT_REGRESSION, EXIT_BAD_INPUT, EXIT_TOOL, EXIT_CELLS = 0, 1, 2, 3, 4
+# trend's newest run of a board) lacks cells or has failed repetitions
+# (compare.main, trend.main).  A separate code rather than 1 under a
+# --strict flag: a gate that passes on 0 alone cannot miss a broken run
+# by forgetting a flag, and one that wants only regressions tests for 1.
+EXIT_BAD_INPUT, EXIT_TOOL = 2, 3
 
 EPILOG = """exit status: 0 no finding; 1 a significant regression (and only that);
 2 bad input (an argument, a run that cannot be read, an output that cannot

@@ -138,6 +138,15 @@ def test_outputs_that_cannot_be_written_are_exit_2_naming_them(tmp_path, run_cli
         p = run_cli(*args)
         _no_traceback(p)
         assert p.returncode == 2 and bad in p.stderr, (args, p.stderr)
+    # A file of the report that cannot be written once the directory is
+    # made (here a directory in its way: root writes through permissions).
+    os.makedirs(tmp_path / "rep" / "index.html")
+    p = run_cli("report", b, "--out", str(tmp_path / "rep"))
+    _no_traceback(p)
+    assert p.returncode == 2 and str(tmp_path / "rep" / "index.html") + ": cannot write" in p.stderr, p.stderr
+    os.makedirs(tmp_path / "t" / "trend.json")
+    p = run_cli("trend", a, "--out", str(tmp_path / "t"))
+    assert p.returncode == 2 and str(tmp_path / "t" / "trend.json") + ": cannot write" in p.stderr, p.stderr
     # The default report directory inside a run that cannot be written.
     os.chmod(b, 0o555)
     try:
