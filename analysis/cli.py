@@ -2,6 +2,7 @@
 """vtbench report | compare | trend: the analysis commands, reached
 through ./vtbench (which runs this file with Debian's python3)."""
 import argparse
+import math
 import os
 import sys
 
@@ -12,7 +13,21 @@ from vtba.data import RunError  # noqa: E402
 
 def cmd_report(a):
     from vtba import report
-    path, run, df = report.build(a.run_dir, a.out)
+    from vtba.data import load_run, make_dir
+    base = (os.path.dirname(a.run_dir) or ".") if os.path.isfile(a.run_dir) else a.run_dir
+    out = a.out or os.path.join(base, "report")
+    # The run is read first (a bad run is named before the output), then
+    # the output directory made here, so a path that cannot be written is
+    # exit 2 naming it, whichever step of the report meets it.
+    load_run(a.run_dir)
+    make_dir(out)
+    try:
+        path, run, df = report.build(a.run_dir, out)
+    except OSError as e:
+        fn = e.filename
+        if fn and os.path.commonpath([os.path.abspath(str(fn)), os.path.abspath(out)]) == os.path.abspath(out):
+            raise RunError(f"{fn}: cannot write ({e.strerror or e})") from None
+        raise
     for e in run.excluded:
         print(e, file=sys.stderr)
     print(path)
@@ -29,6 +44,43 @@ def cmd_trend(a):
     return trend.main(a)
 
 
+# Exit codes: 0 fine; 1 a regression (compare, trend) and nothing else;
+# 2 bad input (arguments, a run that cannot be read, an output that
+# cannot be written); 3 a failure of this tool; 4 the newer run (B, or
+# trend's newest run of a board) lacks cells or has failed repetitions
+# (compare.main, trend.main).  A separate code rather than 1 under a
+# --strict flag: a gate that passes on 0 alone cannot miss a broken run
+# by forgetting a flag, and one that wants only regressions tests for 1.
+EXIT_BAD_INPUT, EXIT_TOOL = 2, 3
+
+EPILOG = """exit status: 0 no finding; 1 a significant regression (and only that);
+2 bad input (an argument, a run that cannot be read, an output that cannot
+be written: the file and line named); 3 a failure of this tool; 4 no
+regression, but %s"""
+
+
+def _number(lo=None, hi=None, lo_open=False, hi_open=False, integer=False):
+    """An argparse type: a finite number within bounds, else exit 2."""
+    def conv(text):
+        try:
+            v = int(text) if integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if integer else 'a number'}") from None
+        if not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if lo is not None and (v < lo or (lo_open and v == lo)):
+            raise argparse.ArgumentTypeError(f"{text} is not {'above' if lo_open else 'at least'} {lo:g}")
+        if hi is not None and (v > hi or (hi_open and v == hi)):
+            raise argparse.ArgumentTypeError(f"{text} is not {'below' if hi_open else 'at most'} {hi:g}")
+        return v
+    conv.__name__ = "integer" if integer else "number"
+    return conv
+
+
+ALPHA = _number(0, 1, lo_open=True, hi_open=True)
+THRESHOLD = _number(0)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="vtbench", description="vtbench analysis commands")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -36,32 +88,51 @@ def main(argv=None):
     p.add_argument("run_dir")
     p.add_argument("--out", help="output directory (default RUN_DIR/report)")
     p.set_defaults(fn=cmd_report)
-    p = sub.add_parser("compare", help="B against A per cell; exit 1 on a significant regression")
+    p = sub.add_parser("compare", help="B against A per cell; exit 1 on a significant regression",
+                       epilog=EPILOG % "B lacks a cell that has a good repetition in A, or a cell of B\n"
+                       "has failed repetitions (an error, no operations, or rows excluded as impossible)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_a")
     p.add_argument("run_b")
-    p.add_argument("--threshold", type=float, default=5.0, help="smallest change, in %%, that counts (default 5)")
-    p.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate over the cells and metrics tested (default 0.05)")
+    p.add_argument("--threshold", type=THRESHOLD, default=5.0, help="smallest change, in %%, that counts (default 5)")
+    p.add_argument("--alpha", type=ALPHA, default=0.05, help="family-wise error rate over the cells and metrics tested (default 0.05)")
     p.add_argument("--metric", choices=("ops", "p99", "both"), default="both",
                    help="what a regression is judged on (default both: throughput and p99 latency)")
     p.add_argument("--html", metavar="FILE", help="also write the comparison as HTML")
     p.add_argument("--json", metavar="FILE", help="also write it as JSON")
     p.set_defaults(fn=cmd_compare)
-    p = sub.add_parser("trend", help="time series per cell over many runs, regressions flagged")
+    p = sub.add_parser("trend", help="time series per cell over many runs, regressions flagged",
+                       epilog=EPILOG % "the newest run of a board lacks a cell its previous run had, or\n"
+                       "has failed repetitions",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dirs", nargs="+", help="run directories, or directories holding runs")
     p.add_argument("--out", default="trend", help="output directory for index.html and trend.json (default ./trend)")
-    p.add_argument("--window", type=int, default=7, help="previous runs a run is judged against (default 7)")
-    p.add_argument("--min-history", type=int, default=3, help="runs needed before judging (default 3)")
-    p.add_argument("--k", type=float, default=3.0, help="MADs a run must fall below the rolling median (default 3)")
-    p.add_argument("--threshold", type=float, default=5.0, help="smallest change, in %%, that counts (default 5)")
-    p.add_argument("--alpha", type=float, default=0.01,
+    p.add_argument("--window", type=_number(1, integer=True), default=7, help="previous runs a run is judged against (default 7)")
+    p.add_argument("--min-history", type=_number(1, integer=True), default=3, help="runs needed before judging (default 3)")
+    p.add_argument("--k", type=_number(0, lo_open=True), default=3.0, help="MADs a run must fall below the rolling median (default 3)")
+    p.add_argument("--threshold", type=THRESHOLD, default=5.0, help="smallest change, in %%, that counts (default 5)")
+    p.add_argument("--alpha", type=ALPHA, default=0.01,
                    help="family-wise error rate per run: a false alarm in one night of 1/alpha (default 0.01)")
     p.set_defaults(fn=cmd_trend)
     a = ap.parse_args(argv)
+    if a.cmd == "trend" and a.min_history > a.window:
+        ap.error(f"trend: --min-history {a.min_history} exceeds --window {a.window}: no run could be judged")
     try:
         return a.fn(a)
     except RunError as e:
         print(f"vtbench {a.cmd}: {e}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:   # noqa: BLE001 (exit 1 is a regression: a bug must never look like one)
+        where = e.__traceback__
+        while where and where.tb_next:
+            where = where.tb_next
+        loc = f" at {os.path.basename(where.tb_frame.f_code.co_filename)}:{where.tb_lineno}" if where else ""
+        msg = str(e).splitlines()[0] if str(e) else ""
+        print(f"vtbench {a.cmd}: internal error{loc}: {type(e).__name__}: {msg} "
+              f"(a fault of analysis/, not of the runs; exit 3)", file=sys.stderr)
+        return EXIT_TOOL
 
 
 if __name__ == "__main__":

@@ -109,3 +109,40 @@ def suite_rows(g, run_id, reps=8, cv=0.05, scale=None, sizes=(4096, 65536), qds=
                                     rep, ops, lat, placement=placement, t=t))
                 idx += 1
     return rows
+
+
+# --- Small runs and hand-broken inputs, for the tests of bad input.
+
+def small_rows(run_id="S", reps=3, seed=1, t="2026-11-01T00:00:00Z", **kw):
+    """8 cells (one per transport) of `reps` repetitions, quick to analyse."""
+    g = np.random.default_rng(seed)
+    return suite_rows(g, run_id, reps=reps, sizes=(4096,), qds=(1,), n_lat=100, t=t, **kw)
+
+
+def failed(r, error="transport: peer died"):
+    """Row r as the harness writes a failed repetition."""
+    return dict(r, error=error, ops=0, ops_per_s=0.0, verified=None)
+
+
+def write_lines(d, lines, meta_text=None, **kw):
+    """A run whose results.jsonl holds `lines` as given (dicts are dumped,
+    strings written as they are, each ended by a newline), and whose
+    meta.json is `meta_text` verbatim when given."""
+    write_run(d, [], extra_lines=[(x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines], **kw)
+    if meta_text is not None:
+        with open(os.path.join(d, "meta.json"), "w") as f:
+            f.write(meta_text)
+    return d
+
+
+def nightlies(root, nights=4, newest=None, board="boardA", reps=3):
+    """`nights` runs of one board; newest(rows) -> rows rewrites the last."""
+    dirs = []
+    for n in range(nights):
+        t = f"2026-11-{n + 1:02d}T02:00:00Z"
+        rows = small_rows(f"{board}-{n}", reps=reps, seed=n, t=t)
+        if newest and n == nights - 1:
+            rows = newest(rows)
+        dirs.append(write_lines(os.path.join(root, f"run{n:02d}"), rows, run_id=f"{board}-{n}", started=t,
+                                meta_extra={"host": {"cpu": "X", "hostname": board, "cores": 2, "kernel": "x"}}))
+    return dirs

@@ -25,7 +25,7 @@ def test_good_run_reads_every_row(tmp_path):
 def test_corrupt_and_truncated_lines_are_reported_with_line_numbers(tmp_path):
     rows = _rows()
     d = synth.write_run(str(tmp_path / "run"), rows,
-                        extra_lines=['{"schema": 1, "oops\n', json.dumps(rows[0]) + "\n", '{"schema":1,"run_id":"cut sh'])
+                        extra_lines=['{"schema": 1, "oops\n', json.dumps(dict(rows[0], rep=3)) + "\n", '{"schema":1,"run_id":"cut sh'])
     run = load_run(d)
     assert len(run.rows) == 4
     ex = "\n".join(run.excluded)

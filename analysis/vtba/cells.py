@@ -30,14 +30,18 @@ def _med(vals):
 
 
 def cell_record(idt, pl, rows, noisy_cv=NOISY_CV):
-    ok = [r for r in rows if r["error"] is None and r.get("ops")]
+    # A repetition without an error that did no work, or did it at 0 ops/s,
+    # measured nothing: it counts as failed, not as a figure.
+    ok = [r for r in rows if r["error"] is None and r.get("ops", 1) and r["ops_per_s"] > 0]
+    ok_ids = {id(r) for r in ok}
     rec = dict(zip(IDENT, idt))
     rec["placement"] = pl
     rec["workload"] = workload_label(idt[:len(WORKLOAD)])
     rec["transport_variant"] = f"{rec['transport']}/{rec['variant']}" if rec["variant"] else rec["transport"]
     rec["reps"] = len(rows)
     rec["failed"] = len(rows) - len(ok)
-    rec["errors"] = sorted({r["error"] for r in rows if r["error"] is not None})
+    rec["errors"] = sorted({r["error"] if r["error"] is not None else "no operations measured"
+                            for r in rows if id(r) not in ok_ids})
     rec["lines"] = [r["_line"] for r in rows]
     rec["peer"] = next((r.get("peer") for r in rows if r.get("peer")), None)
     rec["_ok"] = ok
@@ -47,7 +51,7 @@ def cell_record(idt, pl, rows, noisy_cv=NOISY_CV):
     rec["ops_per_s"], rec["ops_lo"], rec["ops_hi"] = stats.median_ci(ops, seed=("ops", idt, pl))
     rec["cv"] = stats.cv(ops)
     rec["noisy"] = bool(rec["cv"] > noisy_cv) if not math.isnan(rec["cv"]) else False
-    rec["mb_per_s"] = _med([r["bytes_per_s"] for r in ok]) / 1e6
+    rec["mb_per_s"] = _med([r.get("bytes_per_s") for r in ok]) / 1e6
     rec["ns_per_op"] = 1e9 / rec["ops_per_s"] if rec["ops_per_s"] else math.nan
     with_hist = [r for r in ok if r.get("hist") and r["hist"].get("buckets")]
     if with_hist:
@@ -57,7 +61,7 @@ def cell_record(idt, pl, rows, noisy_cv=NOISY_CV):
     for f in PER_OP:
         rec[f] = _med([(r.get("per_op") or {}).get(f) for r in ok])
     for d in ("fe", "be"):
-        rec[f"cpu_{d}_us_op"] = _med([1e6 * r["cpu_s"][d] / r["ops"] for r in ok if r.get("cpu_s")])
+        rec[f"cpu_{d}_us_op"] = _med([1e6 * r["cpu_s"][d] / r["ops"] for r in ok if r.get("cpu_s") and r.get("ops")])
     lim = [r["limit"] for r in ok if r.get("limit")]
     if lim:
         names = [x["name"] for x in lim]
@@ -103,8 +107,8 @@ def vs_base(df, base=BASE):
             seed = (r.workload_key, r.placement, r.transport, r.variant)
             out[0:3] = stats.ratio_ci([x["ops_per_s"] for x in r._ok], [x["ops_per_s"] for x in df.at[b, "_ok"]],
                                       seed=seed)
-            hr = [x for x in r._ok if x.get("hist", {}).get("buckets")]
-            hb = [x for x in df.at[b, "_ok"] if x.get("hist", {}).get("buckets")]
+            hr = [x for x in r._ok if (x.get("hist") or {}).get("buckets")]
+            hb = [x for x in df.at[b, "_ok"] if (x.get("hist") or {}).get("buckets")]
             if hr and hb:
                 out[3:6] = stats.pct_ratio_ci(hr, hb, 99, seed=seed)
         for c, v in zip(list(cols)[:6], out):

@@ -6,14 +6,18 @@ there.  For throughput and p99 latency: the ratio B/A with a bootstrap CI,
 Welch's t-test on the repetitions' logarithms, Holm over the cells and
 metrics tested.  A change is a regression or an improvement only when it is
 both beyond the threshold and significant; the exit code is 1 when any
-gated metric regressed, so a nightly job can gate on it."""
+gated metric regressed, so a nightly job can gate on it; 4 when none did
+but B is broken: a cell A measured is missing from B, or a cell of B has
+failed repetitions (an error, no operations, or figures excluded as
+impossible).  A gate that reads "same" off a run whose every row failed
+would pass anything."""
 import json
 import math
 import sys
 
 from . import cells as C
 from . import stats
-from .data import load_run
+from .data import RunError, load_run, write_text
 
 METRICS = {"ops": ("ops/s", +1), "p99": ("p99 latency", -1)}   # +1: higher is better
 
@@ -77,6 +81,7 @@ def compare(run_a, run_b, threshold=5.0, alpha=0.05, metric="both"):
                     {r["workload"] + " " + r["transport"] for r in recs}) if len(fa) else []
     only_b = sorted({r.workload + " " + r.transport_variant for _, r in fb.iterrows()} -
                     {r["workload"] + " " + r["transport"] for r in recs}) if len(fb) else []
+    b_failed, b_missing = broken_cells(fa, fb, run_b)
     regressions = [r for r in recs if any(r[f"{m}_status"] == "regression" for m in gated)]
     # Power: with few repetitions a side and many cells, no p-value can
     # survive Holm, and "no regression" means "could not tell".
@@ -92,8 +97,34 @@ def compare(run_a, run_b, threshold=5.0, alpha=0.05, metric="both"):
     return {"a": run_a.run_id, "b": run_b.run_id, "a_path": run_a.path, "b_path": run_b.path,
             "threshold_pct": threshold, "alpha": alpha, "gated": list(gated), "cells": recs,
             "only_a": only_a, "only_b": only_b, "regressions": len(regressions),
+            "b_failed": b_failed, "b_missing": b_missing,
             "improvements": sum(any(r[f"{m}_status"] == "improvement" for m in gated) for r in recs),
             "excluded": run_a.excluded + run_b.excluded, "warning": warn}
+
+
+def _cell_name(r):
+    return f"{r.workload} {r.transport_variant} [{r.placement}]"
+
+
+def broken_cells(fa, fb, run_b):
+    """What is wrong with B beyond its figures: ([cells of B with failed or
+    impossible repetitions], [cells A measured that B lacks])."""
+    failed, missing = [], []
+    seen_b = set()
+    for _, r in fb.iterrows() if len(fb) else ():
+        seen_b.add(_ident(r))
+        imp = run_b.impossible.get((_ident(r), r.placement), [])
+        if r.failed or imp:
+            failed.append({"cell": _cell_name(r), "reps": int(r.reps) + len(imp), "failed": int(r.failed) + len(imp),
+                           "errors": list(r.errors) + sorted({w for _, w in imp}),
+                           "lines": sorted(list(r.lines) + [n for n, _ in imp])})
+    for _, r in fa.iterrows() if len(fa) else ():
+        if r._ok and _ident(r) not in seen_b:
+            imp = [x for (i, _), v in run_b.impossible.items() if i == _ident(r) for x in v]
+            missing.append({"cell": _cell_name(r), "lines_a": list(r.lines),
+                            "why": (f"every row of it in B excluded: {imp[0][1]} (lines "
+                                    f"{', '.join(str(n) for n, _ in imp)})") if imp else "no row in B"})
+    return failed, missing
 
 
 def _status(ratio, lo, hi, q, better, threshold, alpha):
@@ -130,6 +161,8 @@ def text(res):
         verdict = ", ".join(f"{METRICS[m][0]} {r[f'{m}_status']}" for m in METRICS
                             if r[f"{m}_status"] in ("regression", "improvement", "untested"))
         pl = "" if r["same_placement"] else f"  (placement {r['placement_a']}->{r['placement_b']})"
+        if not verdict and not r["reps_b"]:
+            verdict = "FAILED in B"
         out.append(f"{r['workload'][:30]:30} {r['transport'][:20]:20} {_fmt_ratio(r, 'ops'):34} "
                    f"{_fmt_ratio(r, 'p99'):34} {verdict or 'same'}{pl}")
     for x in res["only_a"]:
@@ -138,8 +171,14 @@ def text(res):
         out.append(f"only in B: {x}")
     for e in res["excluded"]:
         out.append(f"excluded: {e}")
+    for x in res["b_failed"]:
+        out.append(f"failed in B: {x['cell']}: {x['failed']} of {x['reps']} repetitions failed: "
+                   f"{'; '.join(x['errors'])} (B lines {', '.join(map(str, x['lines']))})")
+    for x in res["b_missing"]:
+        out.append(f"missing in B: {x['cell']}: {x['why']}")
     out.append(f"{len(res['cells'])} cells compared: {res['regressions']} significant regressions, "
-               f"{res['improvements']} improvements")
+               f"{res['improvements']} improvements, {len(res['b_failed'])} cells of B with failed repetitions, "
+               f"{len(res['b_missing'])} cells of A missing from B")
     if res["warning"]:
         out.append("warning: " + res["warning"])
     return "\n".join(out)
@@ -157,19 +196,37 @@ def _clean(o):
     return o
 
 
+def _finite(o):
+    """NaN and infinities as null: the JSON written is JSON."""
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, list):
+        return [_finite(v) for v in o]
+    return o
+
+
+def dumps(o):
+    return json.dumps(_finite(_clean(o)), indent=1, allow_nan=False)
+
+
 def main(a):
     run_a, run_b = load_run(a.run_a), load_run(a.run_b)
     res = compare(run_a, run_b, a.threshold, a.alpha, a.metric)
     print(text(res))
     if a.json:
-        with open(a.json, "w") as f:
-            json.dump(_clean(res), f, indent=1)
+        write_text(a.json, dumps(res))
     if a.html:
         from . import html
-        with open(a.html, "w") as f:
-            f.write(html.render("compare.html.j2", res=res, metrics=METRICS))
+        write_text(a.html, html.render("compare.html.j2", res=res, metrics=METRICS))
         print(f"html: {a.html}", file=sys.stderr)
     if not res["cells"]:
-        print("vtbench compare: no cell appears in both runs", file=sys.stderr)
-        return 2
-    return 1 if res["regressions"] else 0
+        if not run_b.rows and res["b_missing"]:
+            # B measured nothing at all: every cell A has is missing.
+            print(f"vtbench compare: B ({run_b.path}) has no usable row", file=sys.stderr)
+            return 4
+        raise RunError("no cell appears in both runs")
+    if res["regressions"]:
+        return 1
+    return 4 if res["b_failed"] or res["b_missing"] else 0

@@ -20,7 +20,7 @@ def probe_overhead(rows):
     are left out and counted."""
     by = {}
     for r in rows:
-        if r["error"] is None:
+        if r["error"] is None and r["ops_per_s"] > 0:     # a row that measured nothing pairs with nothing
             by[key(r)[:-2] + (r["rep"], r["cell"].get("probes", "off"))] = r
     cells, flipped = {}, 0
     for k, on in by.items():

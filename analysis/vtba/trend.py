@@ -9,9 +9,10 @@ differ significantly from the pooled repetitions of that window (Student's t on
 logs, Holm over every point and metric judged).  The MAD band guards
 against run-to-run drift the t-test cannot see; the test guards against
 a band that is narrow only by luck.  Exit 1 when the newest run of a
-board regressed in any series."""
+board regressed in any series; otherwise 4 when the newest run of a board
+is broken: it lacks a cell its board's previous run measured, or a cell of
+it has failed (or impossible, hence excluded) repetitions."""
 import calendar
-import json
 import os
 import statistics
 import sys
@@ -21,26 +22,43 @@ import numpy as np
 
 from . import cells as C
 from . import stats
-from .compare import METRICS, _clean
-from .data import RunError, load_run
+from .compare import METRICS, dumps
+from .data import RunError, load_run, make_dir, write_text
 
 # Fewer cells than this in a run, and its factor is not estimated (1.0).
 MIN_CELLS_FOR_FACTOR = 5
 
 
+def _listdir(p):
+    try:
+        return os.listdir(p)
+    except OSError as e:
+        raise RunError(f"{p}: cannot list ({e.strerror or e})") from None
+
+
 def find_runs(paths):
-    runs, seen = [], set()
+    runs, seen, ids = [], set(), {}
     for p in paths:
         cands = [p] if os.path.exists(os.path.join(p, "results.jsonl")) else sorted(
-            os.path.join(p, d) for d in os.listdir(p) if os.path.exists(os.path.join(p, d, "results.jsonl"))) \
+            os.path.join(p, d) for d in _listdir(p) if os.path.exists(os.path.join(p, d, "results.jsonl"))) \
             if os.path.isdir(p) else []
         if not cands:
             raise RunError(f"{p}: neither a run directory nor a directory holding runs")
         for c in cands:
             real = os.path.realpath(c)
-            if real not in seen:
-                seen.add(real)
-                runs.append(load_run(c))
+            if real in seen:
+                continue
+            seen.add(real)
+            run = load_run(c)
+            # A copy of a run (same run_id) would count its nights twice.
+            rid = run.meta.get("run_id") or (run.rows[0].get("run_id") if run.rows else None)
+            first = ids.get(rid) if rid else None
+            if first is not None:
+                first.excluded.append(f"{c}: run {run.run_id} again (a copy of {first.path}); left out")
+                continue
+            if rid:
+                ids[rid] = run
+            runs.append(run)
     return sorted(runs, key=lambda r: (r.started, r.run_id))
 
 
@@ -54,13 +72,25 @@ def _epoch(ts):
 def build(runs, window=7, min_history=3, k=3.0, threshold=5.0, alpha=0.01):
     series = {}
     newest = {}
+    board_runs = {}          # board -> [(run, {cells measured}, {cells with rows}, [failed cells])]
     for run in runs:
         newest[run.board] = run.run_id
         df = C.cell_frame(run)
-        for _, r in df.iterrows():
+        good, present, failed = set(), set(), []
+        for _, r in df.iterrows() if len(df) else ():
+            idt = tuple(r[f] for f in C.IDENT)
+            present.add((idt, r.placement))
+            imp = run.impossible.get((idt, r.placement), [])
+            if r.failed or imp:
+                failed.append({"board": run.board, "run_id": run.run_id, "workload": r.workload,
+                               "transport": r.transport_variant, "placement": r.placement, "kind": "failed",
+                               "failed": int(r.failed) + len(imp), "reps": int(r.reps) + len(imp),
+                               "errors": list(r.errors) + sorted({w for _, w in imp}),
+                               "lines": sorted(list(r.lines) + [n for n, _ in imp])})
             if not r._ok:
                 continue
-            key = (run.board, tuple(r[f] for f in C.IDENT), r.placement)
+            good.add((idt, r.placement))
+            key = (run.board, idt, r.placement)
             s = series.setdefault(key, {"board": run.board, "cell": {f: _py(r[f]) for f in C.IDENT},
                                         "workload": r.workload, "transport": r.transport_variant,
                                         "placement": r.placement, "points": []})
@@ -72,6 +102,16 @@ def build(runs, window=7, min_history=3, k=3.0, threshold=5.0, alpha=0.01):
                 "_ops_reps": [x["ops_per_s"] for x in r._ok],
                 "_p99_reps": [max(x["lat_ns"]["p99"], 1) for x in r._ok],
                 "lines": list(r.lines), "reps": len(r._ok)})
+        for (idt, pl), imp in run.impossible.items():
+            if (idt, pl) not in present:       # every row of the cell impossible
+                present.add((idt, pl))
+                d = dict(zip(C.IDENT, idt))
+                failed.append({"board": run.board, "run_id": run.run_id,
+                               "workload": C.workload_label(idt[:len(C.WORKLOAD)]),
+                               "transport": f"{d['transport']}/{d['variant']}" if d["variant"] else d["transport"],
+                               "placement": pl, "kind": "failed", "failed": len(imp), "reps": len(imp),
+                               "errors": sorted({w for _, w in imp}), "lines": [n for n, _ in imp]})
+        board_runs.setdefault(run.board, []).append((run, good, present, failed))
     # Judge run by run, in time order.  A run's cells share the machine's
     # drift that night (another kernel, a warmer board, the placement's
     # exact cost), so each run first gets a run factor: the median over its
@@ -152,6 +192,23 @@ def build(runs, window=7, min_history=3, k=3.0, threshold=5.0, alpha=0.01):
         for p in s["points"]:
             p.pop("_ops_reps")
             p.pop("_p99_reps")
+    # The newest run of each board, beyond its figures: its failed cells,
+    # and the cells its board's previous run measured that it lacks.
+    broken = []
+    for board, br in board_runs.items():
+        run, good, present, failed = br[-1]
+        broken += failed
+        if len(br) >= 2:
+            prev = br[-2]
+            # By what the cell runs, not where: a cell the vCPUs moved to
+            # another placement tonight is not missing.
+            have = {i for i, _ in present}
+            for idt, pl in sorted({x for x in prev[1] if x[0] not in have}, key=repr):
+                d = dict(zip(C.IDENT, idt))
+                broken.append({"board": board, "run_id": run.run_id, "kind": "missing",
+                               "workload": C.workload_label(idt[:len(C.WORKLOAD)]),
+                               "transport": f"{d['transport']}/{d['variant']}" if d["variant"] else d["transport"],
+                               "placement": pl, "previous": prev[0].run_id})
     for w in runwide:
         w["newest"] = w["run_id"] == newest[w["board"]]
         if w["newest"] and w["status"] == "regression":
@@ -160,7 +217,8 @@ def build(runs, window=7, min_history=3, k=3.0, threshold=5.0, alpha=0.01):
                       "git_rev": r.meta.get("git_rev"), "excluded": r.excluded} for r in runs],
             "params": {"window": window, "min_history": min_history, "k": k, "threshold_pct": threshold,
                        "alpha": alpha},
-            "series": list(series.values()), "flagged": flagged, "runwide": runwide, "newest_regressions": latest}
+            "series": list(series.values()), "flagged": flagged, "runwide": runwide, "newest_regressions": latest,
+            "newest_broken": broken}
 
 
 def _py(v):
@@ -196,13 +254,11 @@ def figures(res):
 def main(a):
     runs = find_runs(a.run_dirs)
     res = build(runs, a.window, a.min_history, a.k, a.threshold, a.alpha)
-    os.makedirs(a.out, exist_ok=True)
-    with open(os.path.join(a.out, "trend.json"), "w") as f:
-        json.dump(_clean(res), f, indent=1)
+    make_dir(a.out)
+    write_text(os.path.join(a.out, "trend.json"), dumps(res))
     figs, svgs = figures(res)
     from . import html
-    with open(os.path.join(a.out, "index.html"), "w") as f:
-        f.write(html.render("trend.html.j2", res=res, figs=figs, svgs=svgs))
+    write_text(os.path.join(a.out, "index.html"), html.render("trend.html.j2", res=res, figs=figs, svgs=svgs))
     for r in res["runs"]:
         for e in r["excluded"]:
             print(e, file=sys.stderr)
@@ -216,5 +272,15 @@ def main(a):
         print(f"  run-wide {w['status']:11} {w['run_id']} {w['board']} [{w['placement']}] {w['metric']} "
               f"x{w['factor']:.3f} over {w['cells']} cells (band {w['band_pct']:.1f}%, sign test p={w['p']:.3g})"
               f"{'  NEWEST' if w['newest'] else ''}")
+    for b in res["newest_broken"]:
+        if b["kind"] == "missing":
+            print(f"  missing     {b['run_id']} {b['board']} {b['workload']} {b['transport']} [{b['placement']}]: "
+                  f"measured by the previous run {b['previous']}, absent from the newest")
+        else:
+            print(f"  failed      {b['run_id']} {b['board']} {b['workload']} {b['transport']} [{b['placement']}]: "
+                  f"{b['failed']} of {b['reps']} repetitions failed: {'; '.join(b['errors'])} "
+                  f"(lines {', '.join(map(str, b['lines']))})")
     print(os.path.join(a.out, "index.html"))
-    return 1 if res["newest_regressions"] else 0
+    if res["newest_regressions"]:
+        return 1
+    return 4 if res["newest_broken"] else 0
