@@ -97,27 +97,31 @@ struct ar_piece {
 	uint32_t len;
 };
 
-/* The test hook (VTB_ARGO_FAIL_SENDV), read once per process: each domain
- * is its own process, so this is that domain's count of sendv calls. */
+/* The test hook (VTB_ARGO_FAIL_SENDV), read at each open: each domain is
+ * its own process, so the count is that domain's sendv calls. */
 static struct {
-	bool read;
 	int side;		/* RING_BE: the FE's sends; RING_FE: the BE's; -1: off */
 	unsigned long nth, calls;
 	int err;
 } hv_fault = { .side = -1 };
 
+static void hv_fault_init(void)
+{
+	const char *v = getenv("VTB_ARGO_FAIL_SENDV");
+	char side[4] = "";
+	unsigned long nth = 0;
+	int err = EINVAL;
+	hv_fault.side = -1;
+	hv_fault.calls = 0;
+	if (v && sscanf(v, "%2[a-z]:%lu:%d", side, &nth, &err) >= 2 && nth && err > 0) {
+		hv_fault.side = !strcmp(side, "fe") ? RING_BE : !strcmp(side, "be") ? RING_FE : -1;
+		hv_fault.nth = nth;
+		hv_fault.err = err;
+	}
+}
+
 static int hv_fault_due(int to)
 {
-	if (!hv_fault.read) {
-		const char *v = getenv("VTB_ARGO_FAIL_SENDV");
-		char side[4] = "";
-		unsigned long nth = 0;
-		int err = EINVAL;
-		hv_fault.read = true;
-		if (v && sscanf(v, "%2[a-z]:%lu:%d", side, &nth, &err) >= 2 && nth && err > 0)
-			hv_fault = (typeof(hv_fault)){ true, !strcmp(side, "fe") ? RING_BE : !strcmp(side, "be") ? RING_FE : -1,
-						       nth, 0, err };
-	}
 	if (hv_fault.side != to || ++hv_fault.calls != hv_fault.nth)
 		return 0;
 	return -hv_fault.err;
@@ -382,6 +386,7 @@ static int ar_fe_open(struct vtb_xenv *env, uint64_t wanted, void **out)
 		return -ENOMEM;
 	f->env = env;
 	f->variant = !strcmp(env->variant, "batch") ? AR_BATCH : AR_SYNC;
+	hv_fault_init();
 	f->drv = (struct vtb_vdrv){ .r = env->regs, .relax = relax_yield };
 	if ((err = vtb_vdrv_reset(&f->drv)) ||
 	    (err = vtb_vdrv_negotiate(&f->drv, wanted | VTB_BIT(VTB_F_VERSION_1), &env->features)))
@@ -661,6 +666,7 @@ static int ar_be_open(struct vtb_xenv *env, void **out)
 		return -ENOMEM;
 	b->env = env;
 	b->variant = !strcmp(env->variant, "batch") ? AR_BATCH : AR_SYNC;
+	hv_fault_init();
 	if ((err = vtb_vdev_publish(env->regs, env->device_id, env->device_features, env->nqueues,
 				    VTB_VQ_MAX_SIZE, env->config, env->config_len)))
 		goto free_b;
