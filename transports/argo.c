@@ -225,22 +225,29 @@ static int hv_sendv(struct vtb_xenv *env, int to, const struct vtb_dom *dst, con
 }
 
 /* XEN_ARGO_OP_notify by the owner of ring `mine` (notify_check_pending):
- * the hypervisor signals a sender queued on -EAGAIN once the payload space
- * covers what it waits for.  It runs in the caller, whose ring it is: its
- * rx_ptr is a plain load here. */
-static void hv_notify(struct vtb_xenv *env, int mine, const struct vtb_argo_ring *ring)
+ * for each of the caller's rings Xen reads rx_ptr through its mapping and
+ * signals a sender queued on -EAGAIN once the payload space covers what it
+ * waits for.  On proc the hypervisor reads guest memory with a copy, so the
+ * hypercall is one (a syscall, counted: copies and exits), as sendv's reads
+ * of rx_ptr are; the caller's own ring, so no torn read. */
+static int hv_notify(struct vtb_xenv *env, int mine, const struct vtb_dom *self)
 {
 	struct ar_hv_ring *r = &((struct ar_hv *)env->hv_page)->r[mine];
-	env->plat->ctr->exits++;	/* the hypercall */
-	vtb_mb();	/* our rx_ptr store before the read of the waiter */
+	struct vtb_plat *p = env->plat;
+	uint32_t rx;
+	struct vtb_copy_op rd = { r->gpa, &rx, sizeof(rx) };
+	int e = p->ops->copy(p, self, &rd, 1, false);
+	if (e)
+		return e;
+	vtb_mb();	/* our rx_ptr store, then the read of the queue (sendv: the reverse) */
 	uint32_t want = VTB_READ_ONCE(r->space_wanted);
 	if (!want)
-		return;
-	uint32_t rx = vtb_argo_rx_sanitize(vtb_le32(VTB_LOAD_ACQUIRE(ring->rx_ptr)), r->len);
+		return 0;
+	rx = vtb_argo_rx_sanitize(vtb_le32(rx), r->len);
 	if (vtb_argo_payload_space(r->len, rx, r->tx) < want)
-		return;
+		return 0;
 	VTB_WRITE_ONCE(r->space_wanted, 0);
-	env->plat->ops->notify(env->plat, mine == RING_FE ? env->kick : env->call);
+	return p->ops->notify(p, mine == RING_FE ? env->kick : env->call);
 }
 
 /* Registration (XEN_ARGO_OP_register_ring) and the peer's query whether a
@@ -563,8 +570,9 @@ static void ar_fe_drain(struct ar_fe *f)
 	 * blocked senders nowhere else).  Event mode: once per drain that took
 	 * messages.  Poll mode: never; a polling sender is not blocked, its
 	 * VIRQ is masked and it retries its sendv itself. */
-	if (took && !f->env->poll)
-		hv_notify(f->env, RING_FE, f->rx.ring);
+	int e;
+	if (took && !f->env->poll && (e = hv_notify(f->env, RING_FE, f->env->fe)))
+		ar_fe_break(f, "notify", e);
 }
 
 static void *ar_fe_get(void *p, unsigned q, uint32_t *len)
@@ -770,9 +778,12 @@ static int ar_be_drain(struct ar_be *b)
 		took++;
 	}
 	/* As the FE's drain: notify after taking messages, in event mode. */
-	if (took && !b->env->poll)
-		hv_notify(b->env, RING_BE, b->rx.ring);
-	return r < 0 ? ar_be_fail(b, "bad message in the BE's ring", r) : 0;
+	if (r < 0)
+		return ar_be_fail(b, "bad message in the BE's ring", r);
+	int e;
+	if (took && !b->env->poll && (e = hv_notify(b->env, RING_BE, b->env->be)))
+		return ar_be_fail(b, "notify", e);
+	return 0;
 }
 
 static int ar_be_pop(void *p, unsigned q, struct vtb_req *req)

@@ -218,7 +218,10 @@ static void test_notify_counts(const char *variant, bool poll, unsigned per_kick
 	unsigned bells = poll ? 0 : rounds, notify_calls = poll ? 0 : rounds;
 	CHECK_EQ(p.fe.ctr.notifies, bells);
 	CHECK_EQ(p.be.ctr.notifies, bells);
-	/* exits: the sendv's copy, its doorbell, the receiver's notify. */
+	/* copies: the sendv's into the peer's ring, the notify's read of our
+	 * own rx_ptr; exits: those, and the doorbells. */
+	CHECK_EQ(p.fe.ctr.copies, rounds + notify_calls);
+	CHECK_EQ(p.be.ctr.copies, rounds + notify_calls);
 	CHECK_EQ(p.fe.ctr.exits, rounds + bells + notify_calls);
 	CHECK_EQ(p.be.ctr.exits, rounds + bells + notify_calls);
 	printf("argo/%s %s: per op FE exits %.2f, BE exits %.2f (notify hypercalls %.2f each side)\n", variant,
