@@ -81,6 +81,9 @@ struct ar_hv_ring {
 };
 struct ar_hv {
 	struct ar_hv_ring r[2];
+	/* Not private: each domain's VIRQ_ARGO pending bit, as in its
+	 * shared_info page, which the guest reads (by the domain's own ring). */
+	uint32_t evtchn_pending[2];
 };
 _Static_assert(sizeof(struct ar_hv) <= 4096, "argo hypervisor page");
 
@@ -127,6 +130,28 @@ static int hv_fault_due(int to)
 	return -hv_fault.err;
 }
 
+/* VIRQ_ARGO to the domain whose ring is `dom`.  Event mode: its doorbell.
+ * notify=poll: the guest keeps the VIRQ masked, so Xen only sets the
+ * channel's pending bit (no doorbell: counted as suppressed). */
+static int hv_signal(struct vtb_xenv *env, int dom)
+{
+	struct vtb_plat *p = env->plat;
+	if (env->poll) {
+		__atomic_store_n(&((struct ar_hv *)env->hv_page)->evtchn_pending[dom], 1, __ATOMIC_SEQ_CST);
+		p->ctr->notifies_suppressed++;
+		return 0;
+	}
+	return p->ops->notify(p, dom == RING_BE ? env->kick : env->call);
+}
+
+/* Guest side, notify=poll: test and clear our VIRQ's pending bit (a read
+ * of shared_info, no hypercall). */
+static bool evtchn_poll(struct vtb_xenv *env, int dom)
+{
+	uint32_t *b = &((struct ar_hv *)env->hv_page)->evtchn_pending[dom];
+	return VTB_READ_ONCE(*b) && __atomic_exchange_n(b, 0, __ATOMIC_SEQ_CST);
+}
+
 /* The receiver's rx_ptr, through a hypervisor copy, sanitized as Xen does.
  * The copy may read the 4 bytes one by one while the receiver stores them:
  * a second read must agree (counted: it is a copy). */
@@ -147,7 +172,7 @@ static int hv_read_rx(struct vtb_plat *p, const struct vtb_dom *dst, struct ar_h
  * errors.  On -EAGAIN the sender is queued (pending_requeue) to be signalled
  * by the receiver's next notify that finds the space. */
 static int hv_sendv(struct vtb_xenv *env, int to, const struct vtb_dom *dst, const struct ar_piece *iov,
-		    unsigned n, bool poll)
+		    unsigned n)
 {
 	struct ar_hv_ring *r = &((struct ar_hv *)env->hv_page)[0].r[to];
 	struct vtb_plat *p = env->plat;
@@ -216,11 +241,7 @@ static int hv_sendv(struct vtb_xenv *env, int to, const struct vtb_dom *dst, con
 	if ((e = p->ops->copy(p, dst, ops, k, true)))
 		return e;
 	r->tx = tx;
-	/* VIRQ_ARGO to the receiver; with notify=poll its event channel is masked. */
-	if (poll)
-		p->ctr->notifies_suppressed++;
-	else
-		p->ops->notify(p, to == RING_BE ? env->kick : env->call);
+	hv_signal(env, to);	/* VIRQ_ARGO to the receiver */
 	return 0;
 }
 
@@ -247,7 +268,7 @@ static int hv_notify(struct vtb_xenv *env, int mine, const struct vtb_dom *self)
 	if (vtb_argo_payload_space(r->len, rx, r->tx) < want)
 		return 0;
 	VTB_WRITE_ONCE(r->space_wanted, 0);
-	return p->ops->notify(p, mine == RING_FE ? env->kick : env->call);
+	return hv_signal(env, mine == RING_FE ? RING_BE : RING_FE);
 }
 
 /* Registration (XEN_ARGO_OP_register_ring) and the peer's query whether a
@@ -341,9 +362,10 @@ struct ar_fslot {
 	void *token;
 	uint16_t q;
 	bool busy;
-	unsigned nin;
-	uint32_t in_len;
+	unsigned nin, nout;
+	uint32_t in_len, out_len;
 	struct vtb_sg in[VTB_REQ_MAX_SEG];
+	struct vtb_sg out[VTB_ARGO_MAXIOV - 1];
 	struct ar_req hdr;
 };
 
@@ -362,9 +384,8 @@ struct ar_fe {
 	unsigned *free, nfree;
 	struct ar_done *done[MAXQ];	/* completed, per queue, in order */
 	unsigned dhead[MAXQ], dcount[MAXQ];
-	struct ar_piece batch[VTB_ARGO_MAXIOV];
-	unsigned nbatch;
-	uint32_t batch_bytes;		/* payload of the gathered message */
+	unsigned *txq, txhead, txcount;	/* added, not yet sent: slot ids in order */
+	bool stalled;			/* a sendv got -EAGAIN: retry after a VIRQ */
 	bool broken;
 };
 
@@ -403,7 +424,8 @@ static int ar_fe_open(struct vtb_xenv *env, uint64_t wanted, void **out)
 	f->nslot = f->nq * f->cap;
 	f->slot = calloc(f->nslot, sizeof(*f->slot));
 	f->free = calloc(f->nslot, sizeof(*f->free));
-	if (!f->slot || !f->free || f->nq > MAXQ) {
+	f->txq = calloc(f->nslot, sizeof(*f->txq));
+	if (!f->slot || !f->free || !f->txq || f->nq > MAXQ) {
 		err = -ENOMEM;
 		goto free_all;
 	}
@@ -432,25 +454,55 @@ free_all:
 		free(f->done[q]);
 	free(f->slot);
 	free(f->free);
+	free(f->txq);
 free_f:
 	free(f);
 	return err;
 }
 
-/* Sends what batch gathered: -EAGAIN keeps it for a retry; any other error
- * breaks the transport. */
-static int ar_fe_flush(struct ar_fe *f)
+/* Sends what was added, in order: sync one request per sendv, batch as
+ * many as a message takes (8 iovs, AR_MAX_MSG bytes); all: also the last,
+ * still open batch (a kick).  A request that finds no space (-EAGAIN) waits
+ * here, accepted: the BE's notify signals the space (event) or the next
+ * reap retries (poll); virtqueue adds fail for a lack of descriptors only.
+ * Any other error breaks the transport. */
+static int ar_fe_send(struct ar_fe *f, bool all)
 {
-	if (!f->nbatch)
-		return 0;
-	int e = hv_sendv(f->env, RING_BE, f->env->be, f->batch, f->nbatch, f->env->poll);
-	if (!e) {
-		f->nbatch = 0;
-		f->batch_bytes = 0;
-	} else if (e != -EAGAIN) {
-		ar_fe_break(f, "sendv of a batch", e);
+	/* Stalled: Xen signals the space, so a retry before a VIRQ (event: a
+	 * wake-up; poll: the pending bit) would only cost a hypercall. */
+	if (f->stalled && !(f->env->poll && evtchn_poll(f->env, RING_FE)))
+		return -EAGAIN;
+	f->stalled = false;
+	while (f->txcount) {
+		struct ar_piece iov[VTB_ARGO_MAXIOV];
+		unsigned n = 0, k = 0;
+		uint32_t bytes = 0;
+		while (k < f->txcount) {
+			struct ar_fslot *s = &f->slot[f->txq[(f->txhead + k) % f->nslot]];
+			uint32_t len = (uint32_t)sizeof(s->hdr) + s->out_len;
+			if (k && (f->variant == AR_SYNC || n + 1 + s->nout > VTB_ARGO_MAXIOV || bytes + len > AR_MAX_MSG))
+				break;
+			iov[n++] = (struct ar_piece){ &s->hdr, sizeof(s->hdr) };
+			/* The out-data goes straight from our buffers: the hypervisor copies it. */
+			for (unsigned i = 0; i < s->nout; i++)
+				iov[n++] = (struct ar_piece){ f->env->ram + s->out[i].addr, s->out[i].len };
+			bytes += len;
+			k++;
+		}
+		if (!all && f->variant == AR_BATCH && k == f->txcount)
+			break;	/* the batch is still open: the kick sends it */
+		int e = hv_sendv(f->env, RING_BE, f->env->be, iov, n);
+		if (e) {
+			if (e == -EAGAIN)
+				f->stalled = true;
+			else
+				ar_fe_break(f, f->variant == AR_SYNC ? "sendv of a request" : "sendv of a batch", e);
+			return e;
+		}
+		f->txhead = (f->txhead + k) % f->nslot;
+		f->txcount -= k;
 	}
-	return e;
+	return 0;
 }
 
 static void ar_fe_release(struct ar_fe *f, unsigned id)
@@ -464,7 +516,7 @@ static int ar_fe_add(void *p, unsigned q, const struct vtb_sg *sg, unsigned nout
 	struct ar_fe *f = p;
 	if (f->broken)
 		return -EIO;
-	if (1 + nout > VTB_ARGO_MAXIOV)
+	if (1 + nout > VTB_ARGO_MAXIOV || nin > VTB_REQ_MAX_SEG)
 		return -E2BIG;
 	uint64_t out_len = 0, in_len = 0;
 	for (unsigned i = 0; i < nout + nin; i++)
@@ -473,55 +525,30 @@ static int ar_fe_add(void *p, unsigned q, const struct vtb_sg *sg, unsigned nout
 		return -EMSGSIZE;	/* no message can carry it (the suite refuses such cells) */
 	if (!f->nfree)
 		return -VTB_ENOSPC;
-	/* batch: a message holds at most 8 iovs and AR_MAX_MSG bytes. */
-	uint32_t bytes = (uint32_t)(sizeof(struct ar_req) + out_len);
-	if (f->variant == AR_BATCH && f->nbatch &&
-	    (f->nbatch + 1 + nout > VTB_ARGO_MAXIOV || f->batch_bytes + bytes > AR_MAX_MSG)) {
-		int e = ar_fe_flush(f);
-		if (e)
-			return e == -EAGAIN ? -VTB_ENOSPC : e;
-	}
 	unsigned id = f->free[--f->nfree];
 	struct ar_fslot *s = &f->slot[id];
 	s->token = token;
 	s->q = (uint16_t)q;
 	s->busy = true;
+	s->nout = nout;
 	s->nin = nin;
+	s->out_len = (uint32_t)out_len;
 	s->in_len = (uint32_t)in_len;
-	for (unsigned i = 0; i < nin; i++)
-		s->in[i] = sg[nout + i];
+	memcpy(s->out, sg, nout * sizeof(*sg));
+	memcpy(s->in, sg + nout, nin * sizeof(*sg));
 	s->hdr = (struct ar_req){ vtb_le16((uint16_t)q), vtb_le16((uint16_t)nout), vtb_le32(id),
-				  vtb_le32(s->in_len), vtb_le32((uint32_t)out_len) };
-	/* The out-data goes straight from our buffers: the hypervisor copies it. */
-	struct ar_piece iov[VTB_ARGO_MAXIOV];
-	unsigned n = 0;
-	iov[n++] = (struct ar_piece){ &s->hdr, sizeof(s->hdr) };
-	for (unsigned i = 0; i < nout; i++)
-		iov[n++] = (struct ar_piece){ f->env->ram + sg[i].addr, sg[i].len };
-	if (f->variant == AR_BATCH) {
-		memcpy(f->batch + f->nbatch, iov, n * sizeof(*iov));
-		f->nbatch += n;
-		f->batch_bytes += bytes;
-		return 0;
-	}
-	int e = hv_sendv(f->env, RING_BE, f->env->be, iov, n, f->env->poll);
-	if (e) {
-		ar_fe_release(f, id);
-		if (e == -EAGAIN)
-			return -VTB_ENOSPC;
-		return ar_fe_break(f, "sendv of a request", e);
-	}
-	return 0;
+				  vtb_le32(s->in_len), vtb_le32(s->out_len) };
+	f->txq[(f->txhead + f->txcount++) % f->nslot] = id;
+	int e = ar_fe_send(f, false);
+	return e == -EAGAIN ? 0 : e;
 }
 
 static void ar_fe_kick(void *p, unsigned q)
 {
-	struct ar_fe *f = p;
 	(void)q;
-	/* batch: one sendv for what gathered.  -EAGAIN: retried when the BE's
-	 * notify signals the space (event) or on the next reap (poll); any
-	 * other error has broken the transport, which the next reap reports. */
-	ar_fe_flush(f);
+	/* batch: one sendv for what gathered.  Errors other than -EAGAIN have
+	 * broken the transport, which the next reap reports. */
+	ar_fe_send(p, true);
 }
 
 /* Takes every message in our ring, delivering in-data to the buffers. */
@@ -567,19 +594,20 @@ static void ar_fe_drain(struct ar_fe *f)
 		ar_fe_break(f, "bad message in the FE's ring", r);
 	/* What the OpenXT driver does after every receive interrupt: notify,
 	 * so that Xen signals a sender waiting for space in our ring (it wakes
-	 * blocked senders nowhere else).  Event mode: once per drain that took
-	 * messages.  Poll mode: never; a polling sender is not blocked, its
-	 * VIRQ is masked and it retries its sendv itself. */
+	 * blocked senders nowhere else, and we cannot see whether one waits):
+	 * once per drain that took messages.  notify=poll too: a polling
+	 * sender keeps its VIRQ masked and retries once Xen has set the
+	 * channel's pending bit, which only this notify does for space. */
 	int e;
-	if (took && !f->env->poll && (e = hv_notify(f->env, RING_FE, f->env->fe)))
+	if (took && (e = hv_notify(f->env, RING_FE, f->env->fe)))
 		ar_fe_break(f, "notify", e);
 }
 
 static void *ar_fe_get(void *p, unsigned q, uint32_t *len)
 {
 	struct ar_fe *f = p;
-	if (f->nbatch && f->env->poll)
-		ar_fe_flush(f);	/* a gathered batch -EAGAIN left: a poller retries */
+	if (f->txcount && f->env->poll)
+		ar_fe_send(f, true);	/* what -EAGAIN left: a poller retries after the pending bit */
 	if (!f->dcount[q])
 		ar_fe_drain(f);
 	if (f->broken || !f->dcount[q])
@@ -602,7 +630,7 @@ static bool ar_fe_enable_cb(void *p)
 {
 	struct ar_fe *f = p;
 	/* Argo has no interrupt suppression: only say whether work waits. */
-	if (f->nbatch && ar_fe_flush(f) != -EAGAIN)
+	if (f->txcount && ar_fe_send(f, true) != -EAGAIN)
 		return true;	/* sent, or broken: the reap goes on or reports it */
 	bool pending = vtb_le32(VTB_LOAD_ACQUIRE(f->rx.ring->tx_ptr)) != f->rx.rx;
 	for (unsigned q = 0; q < f->nq; q++)
@@ -615,7 +643,9 @@ static void ar_fe_disable_cb(void *p) { (void)p; }
 static int ar_fe_wait(void *p)
 {
 	struct ar_fe *f = p;
-	return f->env->plat->ops->wait(f->env->plat, f->env->call);
+	int e = f->env->plat->ops->wait(f->env->plat, f->env->call);
+	f->stalled = false;	/* a VIRQ: the space may be there */
+	return e;
 }
 
 static bool ar_fe_broken(void *p)
@@ -631,6 +661,7 @@ static void ar_fe_close(void *p)
 		free(f->done[q]);
 	free(f->slot);
 	free(f->free);
+	free(f->txq);
 	free(f);
 }
 
@@ -655,6 +686,7 @@ struct ar_be {
 	unsigned *free, nfree;
 	unsigned *pend[MAXQ], phead[MAXQ], pcount[MAXQ];	/* received, not yet popped */
 	unsigned *out, nout;					/* completions not yet sent */
+	bool stalled;						/* as the FE's */
 };
 
 static int ar_be_fail(struct ar_be *b, const char *what, int err)
@@ -777,11 +809,11 @@ static int ar_be_drain(struct ar_be *b)
 		rx_done(&b->rx);
 		took++;
 	}
-	/* As the FE's drain: notify after taking messages, in event mode. */
 	if (r < 0)
 		return ar_be_fail(b, "bad message in the BE's ring", r);
+	/* As the FE's drain: notify after taking messages, in both modes. */
 	int e;
-	if (took && !b->env->poll && (e = hv_notify(b->env, RING_BE, b->env->be)))
+	if (took && (e = hv_notify(b->env, RING_BE, b->env->be)))
 		return ar_be_fail(b, "notify", e);
 	return 0;
 }
@@ -825,6 +857,9 @@ static int ar_be_send(struct ar_be *b)
 {
 	unsigned done = 0;
 	int e = 0;
+	if (b->stalled && !(b->env->poll && evtchn_poll(b->env, RING_BE)))
+		return 0;
+	b->stalled = false;
 	while (done < b->nout) {
 		struct ar_piece iov[VTB_ARGO_MAXIOV];
 		unsigned n = 0, k = done;
@@ -841,10 +876,12 @@ static int ar_be_send(struct ar_be *b)
 			bytes += len;
 			k++;
 		}
-		e = hv_sendv(b->env, RING_FE, b->env->fe, iov, n, b->env->poll);
+		e = hv_sendv(b->env, RING_FE, b->env->fe, iov, n);
 		if (e) {
-			if (e == -EAGAIN)
+			if (e == -EAGAIN) {
 				e = 0;	/* the FE's ring is full: its notify signals the space */
+				b->stalled = true;
+			}
 			else
 				ar_be_fail(b, "sendv of completions", e);
 			break;
@@ -894,7 +931,9 @@ static void ar_be_disable_notify(void *p) { (void)p; }
 static int ar_be_wait(void *p)
 {
 	struct ar_be *b = p;
-	return b->env->plat->ops->wait(b->env->plat, b->env->kick);
+	int e = b->env->plat->ops->wait(b->env->plat, b->env->kick);
+	b->stalled = false;
+	return e;
 }
 
 static bool ar_be_broken(void *p)

@@ -215,7 +215,9 @@ static void test_notify_counts(const char *variant, bool poll, unsigned per_kick
 	/* sendv: one per kick each way; doorbells: one per sendv (event). */
 	CHECK_EQ(p.fe.ctr.xport_ops, rounds);
 	CHECK_EQ(p.be.ctr.xport_ops, rounds);
-	unsigned bells = poll ? 0 : rounds, notify_calls = poll ? 0 : rounds;
+	/* notify: once per drain that took messages, in both modes (a polling
+	 * sender waits for the pending bit only that sets for space). */
+	unsigned bells = poll ? 0 : rounds, notify_calls = rounds;
 	CHECK_EQ(p.fe.ctr.notifies, bells);
 	CHECK_EQ(p.be.ctr.notifies, bells);
 	/* copies: the sendv's into the peer's ring, the notify's read of our
@@ -288,7 +290,8 @@ static void test_batch_bytes(void)
 		T->be_flush(p.be.x);
 		while (T->fe_get(p.fe.x, 0, NULL))
 			got++;
-		(void)T->fe_enable_cb(p.fe.x);
+		if (!T->fe_enable_cb(p.fe.x))
+			(void)T->fe_wait(p.fe.x);	/* the VIRQ the BE's notify raised */
 	}
 	CHECK_EQ(served, 4);
 	CHECK_EQ(got, 4);
@@ -317,7 +320,6 @@ static void test_rx_ptr(void)
 	 * the third and it re-reads the receiver's. */
 	struct pair p;
 	CHECK(!pair_open(&p, "sync", false));
-	static int tok;
 	uint32_t big = 400u << 10;
 	CHECK_EQ(roundtrip(&p, big), 0);
 	CHECK_EQ(roundtrip(&p, big), 0);
@@ -337,19 +339,61 @@ static void test_rx_ptr(void)
 	CHECK(p.fe.ctr.copies - reads > 1);
 	CHECK(!T->fe_broken(p.fe.x) && !T->be_broken(p.be.x));
 	/* -EAGAIN, not -EMSGSIZE, for a message that fits the ring but not
-	 * the space now; the receiver's notify after its drain signals us. */
-	CHECK_EQ(add(&p, big, 1, &tok), 0);
-	CHECK_EQ(add(&p, big, 1, &tok), 0);
-	CHECK_EQ(add(&p, big, 1, &tok), -VTB_ENOSPC);
+	 * the space now: the request is accepted and waits (an add fails for a
+	 * lack of slots only); the receiver's notify after its drain signals
+	 * the sender, whose retry sends it. */
+	static int tok3[3];
+	CHECK_EQ(add(&p, big, 1, &tok3[0]), 0);
+	CHECK_EQ(add(&p, big, 1, &tok3[1]), 0);
+	uint64_t sends = p.fe.ctr.xport_ops;
+	CHECK_EQ(add(&p, big, 1, &tok3[2]), 0);
+	CHECK_EQ(p.fe.ctr.xport_ops - sends, 1);	/* tried */
 	CHECK(!T->fe_broken(p.fe.x));
 	uint64_t bells = p.be.ctr.notifies;
 	CHECK_EQ(serve_one(&p, NULL), 1);
 	CHECK_EQ(p.be.ctr.notifies - bells, 2);	/* the space signal, the completion's VIRQ */
 	CHECK_EQ(serve_one(&p, NULL), 1);
+	CHECK_EQ(serve_one(&p, NULL), 0);	/* the third is not there yet */
 	T->be_flush(p.be.x);
-	CHECK(T->fe_get(p.fe.x, 0, NULL) == &tok);
-	CHECK(T->fe_get(p.fe.x, 0, NULL) == &tok);
+	CHECK(T->fe_enable_cb(p.fe.x));	/* completions wait */
+	CHECK_EQ(T->fe_wait(p.fe.x), 0);	/* the space signal's VIRQ */
+	sends = p.fe.ctr.xport_ops;
+	CHECK(T->fe_enable_cb(p.fe.x));	/* after the wake-up: the retry goes through */
+	CHECK_EQ(p.fe.ctr.xport_ops - sends, 1);
+	CHECK(T->fe_get(p.fe.x, 0, NULL) == &tok3[0]);
+	CHECK(T->fe_get(p.fe.x, 0, NULL) == &tok3[1]);
+	CHECK_EQ(serve_one(&p, NULL), 1);
+	T->be_flush(p.be.x);
+	CHECK(T->fe_get(p.fe.x, 0, NULL) == &tok3[2]);
 	CHECK_EQ(roundtrip(&p, big), 0);
+	pair_close(&p);
+}
+
+/* notify=poll: a sender that got -EAGAIN does not spin on sendv; it
+ * retries once its masked VIRQ's pending bit is set, which the receiver's
+ * notify after its drain does. */
+static void test_poll_stall(void)
+{
+	struct pair p;
+	CHECK(!pair_open(&p, "sync", true));
+	static int tok[3];
+	uint32_t big = 400u << 10;
+	for (unsigned i = 0; i < 3; i++)
+		CHECK_EQ(add(&p, big, 1, &tok[i]), 0);
+	uint64_t sends = p.fe.ctr.xport_ops;
+	for (unsigned i = 0; i < 10; i++)
+		CHECK(T->fe_get(p.fe.x, 0, NULL) == NULL);
+	CHECK_EQ(p.fe.ctr.xport_ops, sends);	/* no retry before a signal */
+	CHECK_EQ(serve_one(&p, NULL), 1);	/* drains both, notifies: the bit */
+	CHECK_EQ(serve_one(&p, NULL), 1);
+	T->be_flush(p.be.x);
+	CHECK(T->fe_get(p.fe.x, 0, NULL) == &tok[0]);
+	CHECK_EQ(p.fe.ctr.xport_ops, sends + 1);	/* the retry, sent */
+	CHECK(T->fe_get(p.fe.x, 0, NULL) == &tok[1]);
+	CHECK_EQ(serve_one(&p, NULL), 1);
+	T->be_flush(p.be.x);
+	CHECK(T->fe_get(p.fe.x, 0, NULL) == &tok[2]);
+	CHECK(!T->fe_broken(p.fe.x) && !T->be_broken(p.be.x));
 	pair_close(&p);
 }
 
@@ -413,6 +457,7 @@ int main(void)
 	test_sizes("sync");
 	test_sizes("batch");
 	test_batch_bytes();
+	test_poll_stall();
 	test_notify_counts("sync", false, 1);
 	test_notify_counts("batch", false, 4);
 	test_notify_counts("sync", true, 1);
