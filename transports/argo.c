@@ -857,8 +857,10 @@ static int ar_be_send(struct ar_be *b)
 {
 	unsigned done = 0;
 	int e = 0;
+	if (b->st.broken)
+		return -EIO;
 	if (b->stalled && !(b->env->poll && evtchn_poll(b->env, RING_BE)))
-		return 0;
+		return 0;	/* no retry before a VIRQ, as the FE's */
 	b->stalled = false;
 	while (done < b->nout) {
 		struct ar_piece iov[VTB_ARGO_MAXIOV];
