@@ -919,8 +919,8 @@ static bool ar_be_enable_notify(void *p, uint32_t qmask)
 	struct ar_be *b = p;
 	if (b->st.broken)
 		return true;	/* nothing to wait for: the next pop reports it */
-	if (b->nout)	/* completions wait for ring space: not idle */
-		ar_be_send(b);
+	if (b->nout && ar_be_send(b))	/* completions wait for ring space: not idle */
+		return true;	/* broken now: the next pop reports it */
 	bool pending = vtb_le32(VTB_LOAD_ACQUIRE(b->rx.ring->tx_ptr)) != b->rx.rx;
 	for (unsigned q = 0; q < b->nq; q++)
 		if (qmask & (1u << q))
