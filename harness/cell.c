@@ -184,6 +184,8 @@ static int be_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 		if (n < 0 && __atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE))
 			break;	/* the FE is tearing down: its memory may be gone */
 		if (n < 0) {
+			if (env->why[0])	/* the transport said what broke */
+				domain_error(sh->be_error, sizeof(sh->be_error), "BE: %s; status NEEDS_RESET", env->why);
 			domain_error(sh->be_error, sizeof(sh->be_error),
 				     "BE: device stopped on bad input from the FE (%s); status NEEDS_RESET", strerror(-n));
 			plat.ops->notify(&plat, env->call);	/* wake the FE to see it */
@@ -309,7 +311,8 @@ static int fe_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 			sub++;
 		}
 		if (e < 0) {
-			domain_error(sh->fe_error, sizeof(sh->fe_error), "FE: submit failed: %s", strerror(-e));
+			domain_error(sh->fe_error, sizeof(sh->fe_error), "FE: submit failed: %s%s%s", strerror(-e),
+				     env->why[0] ? "; " : "", env->why);
 			goto close;
 		}
 		if (sub)
@@ -318,7 +321,8 @@ static int fe_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 		fs.reap_now = 0;
 		int n = w->fe_reap(&g);	/* entries consumed, not ops */
 		if (n < 0) {
-			domain_error(sh->fe_error, sizeof(sh->fe_error), "FE: device failed (queue broken or NEEDS_RESET)");
+			domain_error(sh->fe_error, sizeof(sh->fe_error), "FE: device failed (queue broken or NEEDS_RESET)%s%s",
+				     env->why[0] ? ": " : "", env->why);
 			goto close;
 		}
 		if (n || sub)

@@ -10,6 +10,7 @@
 
 #include "peer.h"
 #include "suite.h"
+#include "../workloads/blk/vtb_blk.h"
 #include "../workloads/net/vtb_net.h"
 
 const struct vtb_key vtb_keys[] = {
@@ -339,6 +340,35 @@ static bool has_key(const struct section *s, const char *key)
 	return false;
 }
 
+/* Where key was given (file:line or the argument); NULL if defaulted. */
+static const char *key_where(const struct section *s, const char *key)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->kv[i].key, key))
+			return s->kv[i].where;
+	return NULL;
+}
+
+/* The largest request a cell's generator makes: the bytes the device reads
+ * (headers, out-data) and the bytes it writes (in-data, status). */
+static void cell_request(const struct vtb_cellp *c, uint64_t *out, uint64_t *in)
+{
+	*out = *in = 0;
+	if (!strcmp(c->device, "blk")) {
+		bool rw = !strcmp(c->pattern, "randrw");
+		bool wr = rw || !strcmp(c->pattern, "write") || !strcmp(c->pattern, "randwrite");
+		bool rd = rw || !strcmp(c->pattern, "read") || !strcmp(c->pattern, "randread");
+		*out = sizeof(struct vtb_blk_outhdr) + (wr ? (uint64_t)c->size : 0);
+		*in = (rd ? (uint64_t)c->size : 0) + 1;	/* the status byte */
+	} else if (!strcmp(c->device, "net")) {
+		/* A frame buffer: the header and the largest frame (imix: 1518,
+		 * as net_wl.c sizes its buffers). */
+		uint64_t buf = sizeof(struct vtb_net_hdr_v1) + (c->size == VTB_NET_IMIX ? 1518u : (uint64_t)c->size);
+		*out = strcmp(c->mode, "rx") ? buf : 0;
+		*in = strcmp(c->mode, "tx") ? buf : 0;
+	}
+}
+
 /* FNV-1a over the cell without its index (the position is not part of it). */
 static uint64_t cell_hash(const struct vtb_cellp *c)
 {
@@ -553,13 +583,35 @@ static int expand(const struct section *s, size_t i, struct vtb_cellp c, struct 
 			snprintf(err, n, "[%s] %s", s->name, why);
 			return -1;
 		}
+		/* Limits name where the size was set (else the transport, else the
+		 * section): the README promises file:line or the argument. */
+		char at[200];
+		const char *kw = key_where(s, "size") ? key_where(s, "size") : key_where(s, "transport");
+		if (kw)
+			snprintf(at, sizeof(at), "%s", kw);
+		else
+			snprintf(at, sizeof(at), "[%s]", s->name);
 		if (t->max_buffer && c.size > 0 && (uint32_t)c.size + 64 > t->max_buffer) {
-			snprintf(err, n, "[%s] size=%d: transport %s maps at most %u bytes per buffer", s->name,
+			snprintf(err, n, "%s: size=%d: transport %s maps at most %u bytes per buffer", at,
 				 c.size, t->name, t->max_buffer);
 			return -1;
 		}
 		struct vtb_xenv probe = { .qsize = (uint16_t)c.qsize, .nqueues = w->nqueues, .indirect = c.indirect,
-					  .ring_bytes = c.ring_bytes };
+					  .ring_bytes = c.ring_bytes, .variant = c.variant };
+		if (t->max_request) {
+			uint64_t mo, mi, ro, ri;
+			t->max_request(&probe, &mo, &mi);
+			cell_request(&c, &ro, &ri);
+			if ((mo && ro > mo) || (mi && ri > mi)) {
+				int o = snprintf(err, n, "%s: size=%d: a %s request has %llu bytes the device reads and %llu it "
+					 "writes; %s/%s carries at most %llu and %llu", at, c.size, c.device,
+					 (unsigned long long)ro, (unsigned long long)ri, t->name, c.variant,
+					 (unsigned long long)mo, (unsigned long long)mi);
+				if (c.ring_bytes && o > 0 && (size_t)o < n)
+					snprintf(err + o, n - (size_t)o, " with ring=%u (raise ring)", c.ring_bytes);
+				return -1;
+			}
+		}
 		if (t->region_bytes && t->region_bytes(&probe) > c.mem / 2) {
 			snprintf(err, n, "[%s] mem=%llu: too small for %s's shared region (raise mem)", s->name,
 				 (unsigned long long)c.mem, t->name);

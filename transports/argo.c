@@ -15,9 +15,18 @@
  * a receiver's rx_ptr through its own mapping of the ring; on proc the
  * sender's hypervisor path keeps the last value it saw and re-reads it (one
  * process_vm_readv, counted as a copy) only when that view shows too little
- * space, so hv_copies can exceed the sendv count (xport_ops) slightly. */
+ * space, so hv_copies can exceed the sendv count (xport_ops) slightly.
+ * Sizes and errors follow Xen's argo.c: a message takes up to the ring
+ * length minus a header and a slot (-EMSGSIZE beyond, ever; -EAGAIN when
+ * the space is not there now), and a sender that got -EAGAIN is woken only
+ * by the receiver's XEN_ARGO_OP_notify.  Any other sendv error breaks the
+ * transport, with the reason in the row.
+ * Fault injection (tests): VTB_ARGO_FAIL_SENDV=SIDE:N[:ERRNO] (SIDE fe or
+ * be) makes the hypervisor model fail that side's N-th sendv with -ERRNO
+ * (default EINVAL). */
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -26,9 +35,8 @@
 #include "transport.h"
 
 #define RING_BYTES (1u << 20)		/* each side's ring data */
-/* A BE slot holds the largest request a message can carry: out-data within
- * one message, in-data within half the ring (both checked on receipt). */
-#define AR_SLOT_BYTES ((size_t)RING_BYTES + RING_BYTES / 2)
+/* The largest message payload either ring takes (1,048,544 bytes). */
+#define AR_MAX_MSG vtb_argo_ring_max_msg(RING_BYTES)
 #define MAXQ VTB_VDEV_MAX_QUEUES
 #define MSG_REQ 1u
 #define MSG_USED 2u
@@ -54,6 +62,12 @@ struct ar_used {
 	uint32_t len;			/* followed by len bytes */
 	uint32_t pad2;
 };
+/* A request's device-readable bytes follow its record in one message, its
+ * device-written bytes follow its completion record in one message. */
+#define AR_MAX_OUT (AR_MAX_MSG - (uint32_t)sizeof(struct ar_req))
+#define AR_MAX_IN (AR_MAX_MSG - (uint32_t)sizeof(struct ar_used))
+/* A BE slot holds the largest request: out-data then in-data. */
+#define AR_SLOT_BYTES ((size_t)AR_MAX_OUT + AR_MAX_IN)
 
 /* The hypervisor's own state for the two rings. */
 struct ar_hv_ring {
@@ -61,12 +75,15 @@ struct ar_hv_ring {
 	uint32_t len;
 	uint32_t registered;
 	uint32_t tx;			/* where the next message goes */
-	uint32_t rx_seen;		/* the receiver's rx_ptr when last read */
-	uint32_t space_wanted;		/* a sender waits for this much */
+	uint32_t rx_seen;		/* the receiver's rx_ptr when last read, sanitized */
+	uint32_t space_wanted;		/* pending: payload bytes a sender waits for (0: none) */
 	uint32_t pad;
 };
 struct ar_hv {
 	struct ar_hv_ring r[2];
+	/* Not private: each domain's VIRQ_ARGO pending bit, as in its
+	 * shared_info page, which the guest reads (by the domain's own ring). */
+	uint32_t evtchn_pending[2];
 };
 _Static_assert(sizeof(struct ar_hv) <= 4096, "argo hypervisor page");
 
@@ -83,45 +100,118 @@ struct ar_piece {
 	uint32_t len;
 };
 
-/* XEN_ARGO_OP_sendv from `self` to the ring of `to` (domain dst). */
+/* The test hook (VTB_ARGO_FAIL_SENDV), read at each open: each domain is
+ * its own process, so the count is that domain's sendv calls. */
+static struct {
+	int side;		/* RING_BE: the FE's sends; RING_FE: the BE's; -1: off */
+	unsigned long nth, calls;
+	int err;
+} hv_fault = { .side = -1 };
+
+static void hv_fault_init(void)
+{
+	const char *v = getenv("VTB_ARGO_FAIL_SENDV");
+	char side[4] = "";
+	unsigned long nth = 0;
+	int err = EINVAL;
+	hv_fault.side = -1;
+	hv_fault.calls = 0;
+	if (v && sscanf(v, "%2[a-z]:%lu:%d", side, &nth, &err) >= 2 && nth && err > 0) {
+		hv_fault.side = !strcmp(side, "fe") ? RING_BE : !strcmp(side, "be") ? RING_FE : -1;
+		hv_fault.nth = nth;
+		hv_fault.err = err;
+	}
+}
+
+static int hv_fault_due(int to)
+{
+	if (hv_fault.side != to || ++hv_fault.calls != hv_fault.nth)
+		return 0;
+	return -hv_fault.err;
+}
+
+/* VIRQ_ARGO to the domain whose ring is `dom`.  Event mode: its doorbell.
+ * notify=poll: the guest keeps the VIRQ masked, so Xen only sets the
+ * channel's pending bit (no doorbell: counted as suppressed). */
+static int hv_signal(struct vtb_xenv *env, int dom)
+{
+	struct vtb_plat *p = env->plat;
+	if (env->poll) {
+		__atomic_store_n(&((struct ar_hv *)env->hv_page)->evtchn_pending[dom], 1, __ATOMIC_SEQ_CST);
+		p->ctr->notifies_suppressed++;
+		return 0;
+	}
+	return p->ops->notify(p, dom == RING_BE ? env->kick : env->call);
+}
+
+/* Guest side, notify=poll: test and clear our VIRQ's pending bit (a read
+ * of shared_info, no hypercall). */
+static bool evtchn_poll(struct vtb_xenv *env, int dom)
+{
+	uint32_t *b = &((struct ar_hv *)env->hv_page)->evtchn_pending[dom];
+	return VTB_READ_ONCE(*b) && __atomic_exchange_n(b, 0, __ATOMIC_SEQ_CST);
+}
+
+/* The receiver's rx_ptr, through a hypervisor copy, sanitized as Xen does.
+ * The copy may read the 4 bytes one by one while the receiver stores them:
+ * a second read must agree (counted: it is a copy). */
+static int hv_read_rx(struct vtb_plat *p, const struct vtb_dom *dst, struct ar_hv_ring *r)
+{
+	uint32_t rx, again;
+	struct vtb_copy_op rd = { r->gpa, &rx, sizeof(rx) }, rd2 = { r->gpa, &again, sizeof(again) };
+	do {
+		if (p->ops->copy(p, dst, &rd, 1, false) || p->ops->copy(p, dst, &rd2, 1, false))
+			return -EFAULT;
+	} while (rx != again);
+	r->rx_seen = vtb_argo_rx_sanitize(vtb_le32(rx), r->len);
+	return 0;
+}
+
+/* XEN_ARGO_OP_sendv to the ring of `to` (domain dst), as Xen's sendv,
+ * iov_count and ringbuf_insert: the same checks in the same order, the same
+ * errors.  On -EAGAIN the sender is queued (pending_requeue) to be signalled
+ * by the receiver's next notify that finds the space. */
 static int hv_sendv(struct vtb_xenv *env, int to, const struct vtb_dom *dst, const struct ar_piece *iov,
-		    unsigned n, bool poll)
+		    unsigned n)
 {
 	struct ar_hv_ring *r = &((struct ar_hv *)env->hv_page)[0].r[to];
 	struct vtb_plat *p = env->plat;
 	struct vtb_copy_op ops[2 + 2 * VTB_ARGO_MAXIOV];
 	uint32_t total = 0;
+	p->ctr->xport_ops++;	/* a sendv, whatever it returns */
 	if (n > VTB_ARGO_MAXIOV)
 		return -EINVAL;
-	for (unsigned i = 0; i < n; i++)
-		total += iov[i].len;
-	uint32_t need = vtb_argo_roundup((uint32_t)sizeof(struct vtb_argo_msg_hdr) + total);
 	if (!VTB_LOAD_ACQUIRE(r->registered))
 		return -ECONNREFUSED;
-	if (need > r->len / 2)
-		return -EMSGSIZE;
-	p->ctr->xport_ops++;	/* a sendv */
-	if (vtb_argo_space(r->len, r->rx_seen, r->tx) < need) {
+	int e = hv_fault_due(to);
+	if (e)
+		return e;
+	for (unsigned i = 0; i < n; i++) {
+		if (iov[i].len > VTB_ARGO_MAX_MSG_SIZE)
+			return -EINVAL;
+		total += iov[i].len;
+		if (total > VTB_ARGO_MAX_MSG_SIZE)
+			return -EMSGSIZE;
+	}
+	uint32_t need = (uint32_t)sizeof(struct vtb_argo_msg_hdr) + vtb_argo_roundup(total);
+	if (r->len <= need)
+		return -EMSGSIZE;	/* never fits this ring */
+	if (!vtb_argo_fits(r->len, r->rx_seen, r->tx, total)) {
 		/* Our view of rx_ptr may be stale: read the receiver's. */
-		uint32_t rx, again;
-		struct vtb_copy_op rd = { r->gpa, &rx, sizeof(rx) }, rd2 = { r->gpa, &again, sizeof(again) };
-		/* The copy may read the 4 bytes one by one while the receiver
-		 * stores them: a second read must agree (counted: it is a copy). */
-		do {
-			if (p->ops->copy(p, dst, &rd, 1, false) || p->ops->copy(p, dst, &rd2, 1, false))
-				return -EFAULT;
-		} while (rx != again);
-		rx = vtb_le32(rx);
-		if (rx >= r->len || rx % VTB_ARGO_MSG_SLOT_SIZE)
-			return -EFAULT;	/* the receiver corrupted its ring */
-		r->rx_seen = rx;
-		if (vtb_argo_space(r->len, rx, r->tx) < need) {
-			/* -EAGAIN; XEN_ARGO_OP_notify with space_required. */
-			VTB_WRITE_ONCE(r->space_wanted, need);
-			p->ctr->exits++;
+		if ((e = hv_read_rx(p, dst, r)))
+			return e;
+		if (!vtb_argo_fits(r->len, r->rx_seen, r->tx, total)) {
+			if (VTB_READ_ONCE(r->space_wanted) < total)	/* one sender per ring: its entry */
+				VTB_WRITE_ONCE(r->space_wanted, total);
+			/* Xen checks and queues under the ring's lock, which notify
+			 * takes too; here the receiver stores rx_ptr and then reads
+			 * the queue, we queue and then read rx_ptr again, so one of
+			 * us sees the other. */
 			vtb_mb();
-			rx = r->rx_seen;
-			return -EAGAIN;
+			if ((e = hv_read_rx(p, dst, r)))
+				return e;
+			if (!vtb_argo_fits(r->len, r->rx_seen, r->tx, total))
+				return -EAGAIN;
 		}
 	}
 	struct vtb_argo_msg_hdr h = {
@@ -148,28 +238,54 @@ static int hv_sendv(struct vtb_xenv *env, int to, const struct vtb_dom *dst, con
 	/* The new tx_ptr goes last in the same copy: on x86 its store is seen
 	 * after the message's. */
 	ops[k++] = (struct vtb_copy_op){ r->gpa + offsetof(struct vtb_argo_ring, tx_ptr), &tx_le, sizeof(tx_le) };
-	int e = p->ops->copy(p, dst, ops, k, true);
-	if (e)
+	if ((e = p->ops->copy(p, dst, ops, k, true)))
 		return e;
 	r->tx = tx;
-	/* VIRQ_ARGO to the receiver; with notify=poll its event channel is masked. */
-	if (poll)
-		p->ctr->notifies_suppressed++;
-	else
-		p->ops->notify(p, to == RING_BE ? env->kick : env->call);
+	hv_signal(env, to);	/* VIRQ_ARGO to the receiver */
 	return 0;
 }
 
-/* The receiver consumed messages: XEN_ARGO_OP_notify lets the hypervisor
- * signal a sender waiting for space. */
-static void hv_notify_space(struct vtb_xenv *env, int mine)
+/* XEN_ARGO_OP_notify by the owner of ring `mine` (notify_check_pending):
+ * for each of the caller's rings Xen reads rx_ptr through its mapping and
+ * signals a sender queued on -EAGAIN once the payload space covers what it
+ * waits for.  On proc the hypervisor reads guest memory with a copy, so the
+ * hypercall is one (a syscall, counted: copies and exits), as sendv's reads
+ * of rx_ptr are; the caller's own ring, so no torn read. */
+static int hv_notify(struct vtb_xenv *env, int mine, const struct vtb_dom *self)
 {
 	struct ar_hv_ring *r = &((struct ar_hv *)env->hv_page)->r[mine];
-	if (!VTB_READ_ONCE(r->space_wanted))
-		return;
+	struct vtb_plat *p = env->plat;
+	uint32_t rx;
+	struct vtb_copy_op rd = { r->gpa, &rx, sizeof(rx) };
+	int e = p->ops->copy(p, self, &rd, 1, false);
+	if (e)
+		return e;
+	vtb_mb();	/* our rx_ptr store, then the read of the queue (sendv: the reverse) */
+	uint32_t want = VTB_READ_ONCE(r->space_wanted);
+	if (!want)
+		return 0;
+	rx = vtb_argo_rx_sanitize(vtb_le32(rx), r->len);
+	if (vtb_argo_payload_space(r->len, rx, r->tx) < want)
+		return 0;
 	VTB_WRITE_ONCE(r->space_wanted, 0);
+	return hv_signal(env, mine == RING_FE ? RING_BE : RING_FE);
+}
+
+/* Registration (XEN_ARGO_OP_register_ring) and the peer's query whether a
+ * ring exists (notify with a ring_data entry: XEN_ARGO_RING_EXISTS): the
+ * guests' only ways to the hypervisor's records. */
+static void hv_register_ring(struct vtb_xenv *env, int mine, uint64_t gpa)
+{
+	struct ar_hv *hv = env->hv_page;
+	hv->r[mine] = (struct ar_hv_ring){ .gpa = gpa, .len = RING_BYTES };
+	VTB_STORE_RELEASE(hv->r[mine].registered, 1);
 	env->plat->ctr->exits++;
-	env->plat->ops->notify(env->plat, mine == RING_FE ? env->kick : env->call);
+}
+
+static bool hv_ring_exists(struct vtb_xenv *env, int ring)
+{
+	env->plat->ctr->exits++;
+	return VTB_LOAD_ACQUIRE(((struct ar_hv *)env->hv_page)->r[ring].registered) != 0;
 }
 
 /* ---------------------------------------------------------------- receive side */
@@ -244,9 +360,10 @@ struct ar_fslot {
 	void *token;
 	uint16_t q;
 	bool busy;
-	unsigned nin;
-	uint32_t in_len;
+	unsigned nin, nout;
+	uint32_t in_len, out_len;
 	struct vtb_sg in[VTB_REQ_MAX_SEG];
+	struct vtb_sg out[VTB_ARGO_MAXIOV - 1];
 	struct ar_req hdr;
 };
 
@@ -265,10 +382,19 @@ struct ar_fe {
 	unsigned *free, nfree;
 	struct ar_done *done[MAXQ];	/* completed, per queue, in order */
 	unsigned dhead[MAXQ], dcount[MAXQ];
-	struct ar_piece batch[VTB_ARGO_MAXIOV];
-	unsigned nbatch;
+	unsigned *txq, txhead, txcount;	/* added, not yet sent: slot ids in order */
+	bool stalled;			/* a sendv got -EAGAIN: retry after a VIRQ */
 	bool broken;
 };
+
+/* A hypercall failed for good: the transport is broken, and says why. */
+static int ar_fe_break(struct ar_fe *f, const char *what, int e)
+{
+	if (!f->broken)
+		snprintf(f->env->why, sizeof(f->env->why), "argo FE: %s: %s", what, strerror(-e));
+	f->broken = true;
+	return e;
+}
 
 static void relax_yield(void *ctx)
 {
@@ -279,7 +405,6 @@ static void relax_yield(void *ctx)
 static int ar_fe_open(struct vtb_xenv *env, uint64_t wanted, void **out)
 {
 	struct ar_fe *f = calloc(1, sizeof(*f));
-	struct ar_hv *hv = env->hv_page;
 	uint64_t gpa;
 	void *va;
 	int err;
@@ -287,6 +412,7 @@ static int ar_fe_open(struct vtb_xenv *env, uint64_t wanted, void **out)
 		return -ENOMEM;
 	f->env = env;
 	f->variant = !strcmp(env->variant, "batch") ? AR_BATCH : AR_SYNC;
+	hv_fault_init();
 	f->drv = (struct vtb_vdrv){ .r = env->regs, .relax = relax_yield };
 	if ((err = vtb_vdrv_reset(&f->drv)) ||
 	    (err = vtb_vdrv_negotiate(&f->drv, wanted | VTB_BIT(VTB_F_VERSION_1), &env->features)))
@@ -296,7 +422,8 @@ static int ar_fe_open(struct vtb_xenv *env, uint64_t wanted, void **out)
 	f->nslot = f->nq * f->cap;
 	f->slot = calloc(f->nslot, sizeof(*f->slot));
 	f->free = calloc(f->nslot, sizeof(*f->free));
-	if (!f->slot || !f->free || f->nq > MAXQ) {
+	f->txq = calloc(f->nslot, sizeof(*f->txq));
+	if (!f->slot || !f->free || !f->txq || f->nq > MAXQ) {
 		err = -ENOMEM;
 		goto free_all;
 	}
@@ -312,10 +439,8 @@ static int ar_fe_open(struct vtb_xenv *env, uint64_t wanted, void **out)
 		goto free_all;
 	memset(va, 0, sizeof(struct vtb_argo_ring));
 	f->rx = (struct ar_rx){ .ring = va, .len = RING_BYTES };
-	hv->r[RING_FE] = (struct ar_hv_ring){ .gpa = gpa, .len = RING_BYTES };
-	VTB_STORE_RELEASE(hv->r[RING_FE].registered, 1);
-	env->plat->ctr->exits++;
-	while (!VTB_LOAD_ACQUIRE(hv->r[RING_BE].registered))
+	hv_register_ring(env, RING_FE, gpa);
+	while (!hv_ring_exists(env, RING_BE))
 		sched_yield();
 	if ((err = vtb_vdrv_driver_ok(&f->drv)))
 		goto free_all;
@@ -327,19 +452,55 @@ free_all:
 		free(f->done[q]);
 	free(f->slot);
 	free(f->free);
+	free(f->txq);
 free_f:
 	free(f);
 	return err;
 }
 
-static int ar_fe_flush(struct ar_fe *f)
+/* Sends what was added, in order: sync one request per sendv, batch as
+ * many as a message takes (8 iovs, AR_MAX_MSG bytes); all: also the last,
+ * still open batch (a kick).  A request that finds no space (-EAGAIN) waits
+ * here, accepted: the BE's notify signals the space (event) or the next
+ * reap retries (poll); virtqueue adds fail for a lack of descriptors only.
+ * Any other error breaks the transport. */
+static int ar_fe_send(struct ar_fe *f, bool all)
 {
-	if (!f->nbatch)
-		return 0;
-	int e = hv_sendv(f->env, RING_BE, f->env->be, f->batch, f->nbatch, f->env->poll);
-	if (!e)
-		f->nbatch = 0;
-	return e;
+	/* Stalled: Xen signals the space, so a retry before a VIRQ (event: a
+	 * wake-up; poll: the pending bit) would only cost a hypercall. */
+	if (f->stalled && !(f->env->poll && evtchn_poll(f->env, RING_FE)))
+		return -EAGAIN;
+	f->stalled = false;
+	while (f->txcount) {
+		struct ar_piece iov[VTB_ARGO_MAXIOV];
+		unsigned n = 0, k = 0;
+		uint32_t bytes = 0;
+		while (k < f->txcount) {
+			struct ar_fslot *s = &f->slot[f->txq[(f->txhead + k) % f->nslot]];
+			uint32_t len = (uint32_t)sizeof(s->hdr) + s->out_len;
+			if (k && (f->variant == AR_SYNC || n + 1 + s->nout > VTB_ARGO_MAXIOV || bytes + len > AR_MAX_MSG))
+				break;
+			iov[n++] = (struct ar_piece){ &s->hdr, sizeof(s->hdr) };
+			/* The out-data goes straight from our buffers: the hypervisor copies it. */
+			for (unsigned i = 0; i < s->nout; i++)
+				iov[n++] = (struct ar_piece){ f->env->ram + s->out[i].addr, s->out[i].len };
+			bytes += len;
+			k++;
+		}
+		if (!all && f->variant == AR_BATCH && k == f->txcount)
+			break;	/* the batch is still open: the kick sends it */
+		int e = hv_sendv(f->env, RING_BE, f->env->be, iov, n);
+		if (e) {
+			if (e == -EAGAIN)
+				f->stalled = true;
+			else
+				ar_fe_break(f, f->variant == AR_SYNC ? "sendv of a request" : "sendv of a batch", e);
+			return e;
+		}
+		f->txhead = (f->txhead + k) % f->nslot;
+		f->txcount -= k;
+	}
+	return 0;
 }
 
 static void ar_fe_release(struct ar_fe *f, unsigned id)
@@ -353,55 +514,39 @@ static int ar_fe_add(void *p, unsigned q, const struct vtb_sg *sg, unsigned nout
 	struct ar_fe *f = p;
 	if (f->broken)
 		return -EIO;
-	if (1 + nout > VTB_ARGO_MAXIOV)
+	if (1 + nout > VTB_ARGO_MAXIOV || nin > VTB_REQ_MAX_SEG)
 		return -E2BIG;
+	uint64_t out_len = 0, in_len = 0;
+	for (unsigned i = 0; i < nout + nin; i++)
+		*(i < nout ? &out_len : &in_len) += sg[i].len;
+	if (out_len > AR_MAX_OUT || in_len > AR_MAX_IN)
+		return -EMSGSIZE;	/* no message can carry it (the suite refuses such cells) */
 	if (!f->nfree)
 		return -VTB_ENOSPC;
-	if (f->variant == AR_BATCH && f->nbatch + 1 + nout > VTB_ARGO_MAXIOV) {
-		int e = ar_fe_flush(f);
-		if (e)
-			return e == -EAGAIN ? -VTB_ENOSPC : e;
-	}
 	unsigned id = f->free[--f->nfree];
 	struct ar_fslot *s = &f->slot[id];
-	uint32_t out_len = 0;
-	for (unsigned i = 0; i < nout; i++)
-		out_len += sg[i].len;
 	s->token = token;
 	s->q = (uint16_t)q;
 	s->busy = true;
+	s->nout = nout;
 	s->nin = nin;
-	s->in_len = 0;
-	for (unsigned i = 0; i < nin; i++) {
-		s->in[i] = sg[nout + i];
-		s->in_len += sg[nout + i].len;
-	}
+	s->out_len = (uint32_t)out_len;
+	s->in_len = (uint32_t)in_len;
+	memcpy(s->out, sg, nout * sizeof(*sg));
+	memcpy(s->in, sg + nout, nin * sizeof(*sg));
 	s->hdr = (struct ar_req){ vtb_le16((uint16_t)q), vtb_le16((uint16_t)nout), vtb_le32(id),
-				  vtb_le32(s->in_len), vtb_le32(out_len) };
-	/* The out-data goes straight from our buffers: the hypervisor copies it. */
-	struct ar_piece iov[VTB_ARGO_MAXIOV];
-	unsigned n = 0;
-	iov[n++] = (struct ar_piece){ &s->hdr, sizeof(s->hdr) };
-	for (unsigned i = 0; i < nout; i++)
-		iov[n++] = (struct ar_piece){ f->env->ram + sg[i].addr, sg[i].len };
-	if (f->variant == AR_BATCH) {
-		memcpy(f->batch + f->nbatch, iov, n * sizeof(*iov));
-		f->nbatch += n;
-		return 0;
-	}
-	int e = hv_sendv(f->env, RING_BE, f->env->be, iov, n, f->env->poll);
-	if (e) {
-		ar_fe_release(f, id);
-		return e == -EAGAIN ? -VTB_ENOSPC : e;
-	}
-	return 0;
+				  vtb_le32(s->in_len), vtb_le32(s->out_len) };
+	f->txq[(f->txhead + f->txcount++) % f->nslot] = id;
+	int e = ar_fe_send(f, false);
+	return e == -EAGAIN ? 0 : e;
 }
 
 static void ar_fe_kick(void *p, unsigned q)
 {
-	struct ar_fe *f = p;
 	(void)q;
-	ar_fe_flush(f);	/* batch: one sendv for what gathered; -EAGAIN retries later */
+	/* batch: one sendv for what gathered.  Errors other than -EAGAIN have
+	 * broken the transport, which the next reap reports. */
+	ar_fe_send(p, true);
 }
 
 /* Takes every message in our ring, delivering in-data to the buffers. */
@@ -409,6 +554,7 @@ static void ar_fe_drain(struct ar_fe *f)
 {
 	struct vtb_plat_counters *c = f->env->plat->ctr;
 	uint32_t type, payload;
+	unsigned took = 0;
 	int r;
 	while ((r = rx_next(&f->rx, &type, &payload)) > 0) {
 		while (payload >= sizeof(struct ar_used)) {
@@ -420,7 +566,7 @@ static void ar_fe_drain(struct ar_fe *f)
 			struct ar_fslot *s = id < f->nslot ? &f->slot[id] : NULL;
 			if (type != MSG_USED || !s || !s->busy || s->q != q || len > s->in_len || len > payload ||
 			    f->dcount[q] == f->cap) {
-				f->broken = true;
+				ar_fe_break(f, "bad completion in the FE's ring", -EPROTO);
 				return;
 			}
 			uint32_t left = len;
@@ -436,19 +582,30 @@ static void ar_fe_drain(struct ar_fe *f)
 			ar_fe_release(f, id);
 		}
 		if (payload) {
-			f->broken = true;
+			ar_fe_break(f, "bad message in the FE's ring", -EPROTO);
 			return;
 		}
 		rx_done(&f->rx);
-		hv_notify_space(f->env, RING_FE);
+		took++;
 	}
 	if (r < 0)
-		f->broken = true;
+		ar_fe_break(f, "bad message in the FE's ring", r);
+	/* What the OpenXT driver does after every receive interrupt: notify,
+	 * so that Xen signals a sender waiting for space in our ring (it wakes
+	 * blocked senders nowhere else, and we cannot see whether one waits):
+	 * once per drain that took messages.  notify=poll too: a polling
+	 * sender keeps its VIRQ masked and retries once Xen has set the
+	 * channel's pending bit, which only this notify does for space. */
+	int e;
+	if (took && (e = hv_notify(f->env, RING_FE, f->env->fe)))
+		ar_fe_break(f, "notify", e);
 }
 
 static void *ar_fe_get(void *p, unsigned q, uint32_t *len)
 {
 	struct ar_fe *f = p;
+	if (f->txcount && f->env->poll)
+		ar_fe_send(f, true);	/* what -EAGAIN left: a poller retries after the pending bit */
 	if (!f->dcount[q])
 		ar_fe_drain(f);
 	if (f->broken || !f->dcount[q])
@@ -471,8 +628,8 @@ static bool ar_fe_enable_cb(void *p)
 {
 	struct ar_fe *f = p;
 	/* Argo has no interrupt suppression: only say whether work waits. */
-	if (f->nbatch && !ar_fe_flush(f))
-		return true;
+	if (f->txcount && ar_fe_send(f, true) != -EAGAIN)
+		return true;	/* sent, or broken: the reap goes on or reports it */
 	bool pending = vtb_le32(VTB_LOAD_ACQUIRE(f->rx.ring->tx_ptr)) != f->rx.rx;
 	for (unsigned q = 0; q < f->nq; q++)
 		pending |= f->dcount[q] != 0;
@@ -484,7 +641,9 @@ static void ar_fe_disable_cb(void *p) { (void)p; }
 static int ar_fe_wait(void *p)
 {
 	struct ar_fe *f = p;
-	return f->env->plat->ops->wait(f->env->plat, f->env->call);
+	int e = f->env->plat->ops->wait(f->env->plat, f->env->call);
+	f->stalled = false;	/* a VIRQ: the space may be there */
+	return e;
 }
 
 static bool ar_fe_broken(void *p)
@@ -500,6 +659,7 @@ static void ar_fe_close(void *p)
 		free(f->done[q]);
 	free(f->slot);
 	free(f->free);
+	free(f->txq);
 	free(f);
 }
 
@@ -524,10 +684,13 @@ struct ar_be {
 	unsigned *free, nfree;
 	unsigned *pend[MAXQ], phead[MAXQ], pcount[MAXQ];	/* received, not yet popped */
 	unsigned *out, nout;					/* completions not yet sent */
+	bool stalled;						/* as the FE's */
 };
 
-static int ar_be_fail(struct ar_be *b, int err)
+static int ar_be_fail(struct ar_be *b, const char *what, int err)
 {
+	if (!b->st.broken)
+		snprintf(b->env->why, sizeof(b->env->why), "argo BE: %s: %s", what, strerror(-err));
 	b->st.broken = true;
 	VTB_WRITE_ONCE(b->env->regs->status, VTB_READ_ONCE(b->env->regs->status) | VTB_S_NEEDS_RESET);
 	return err;
@@ -536,12 +699,12 @@ static int ar_be_fail(struct ar_be *b, int err)
 static int ar_be_open(struct vtb_xenv *env, void **out)
 {
 	struct ar_be *b = calloc(1, sizeof(*b));
-	struct ar_hv *hv = env->hv_page;
 	int err;
 	if (!b)
 		return -ENOMEM;
 	b->env = env;
 	b->variant = !strcmp(env->variant, "batch") ? AR_BATCH : AR_SYNC;
+	hv_fault_init();
 	if ((err = vtb_vdev_publish(env->regs, env->device_id, env->device_features, env->nqueues,
 				    VTB_VQ_MAX_SIZE, env->config, env->config_len)))
 		goto free_b;
@@ -578,9 +741,7 @@ static int ar_be_open(struct vtb_xenv *env, void **out)
 	/* Our receive ring, in our own RAM at guest address 0. */
 	b->rx = (struct ar_rx){ .ring = (void *)env->be_ram, .len = RING_BYTES };
 	memset(env->be_ram, 0, sizeof(struct vtb_argo_ring));
-	hv->r[RING_BE] = (struct ar_hv_ring){ .gpa = 0, .len = RING_BYTES };
-	VTB_STORE_RELEASE(hv->r[RING_BE].registered, 1);
-	env->plat->ctr->exits++;
+	hv_register_ring(env, RING_BE, 0);
 	while (!b->st.live && !b->st.broken)
 		if (!vtb_vdev_service(env->regs, &b->st))
 			sched_yield();
@@ -611,6 +772,7 @@ static int ar_be_drain(struct ar_be *b)
 {
 	struct vtb_plat_counters *c = b->env->plat->ctr;
 	uint32_t type, payload;
+	unsigned took = 0;
 	int r;
 	while ((r = rx_next(&b->rx, &type, &payload)) > 0) {
 		while (payload >= sizeof(struct ar_req)) {
@@ -619,9 +781,10 @@ static int ar_be_drain(struct ar_be *b)
 			payload -= (uint32_t)sizeof(h);
 			uint16_t q = vtb_le16(h.q);
 			uint32_t out_len = vtb_le32(h.out_len), in_len = vtb_le32(h.in_len);
-			if (type != MSG_REQ || q >= b->nq || out_len > payload || in_len > RING_BYTES / 2 ||
+			/* in_len: what one completion message can carry back. */
+			if (type != MSG_REQ || q >= b->nq || out_len > payload || in_len > AR_MAX_IN ||
 			    !b->nfree || b->pcount[q] == b->cap)
-				return ar_be_fail(b, -EPROTO);
+				return ar_be_fail(b, "bad request in the BE's ring", -EPROTO);
 			unsigned sid = b->free[--b->nfree];
 			struct ar_bslot *s = &b->slot[sid];
 			s->id = vtb_le32(h.id);
@@ -637,12 +800,20 @@ static int ar_be_drain(struct ar_be *b)
 			payload -= out_len;
 			b->pend[q][(b->phead[q] + b->pcount[q]++) % b->cap] = sid;
 		}
-		if (payload)
-			return ar_be_fail(b, -EPROTO);
+		if (payload) {
+			r = -EPROTO;
+			break;
+		}
 		rx_done(&b->rx);
-		hv_notify_space(b->env, RING_BE);
+		took++;
 	}
-	return r < 0 ? ar_be_fail(b, r) : 0;
+	if (r < 0)
+		return ar_be_fail(b, "bad message in the BE's ring", r);
+	/* As the FE's drain: notify after taking messages, in both modes. */
+	int e;
+	if (took && (e = hv_notify(b->env, RING_BE, b->env->be)))
+		return ar_be_fail(b, "notify", e);
+	return 0;
 }
 
 static int ar_be_pop(void *p, unsigned q, struct vtb_req *req)
@@ -677,28 +848,44 @@ static int ar_be_pop(void *p, unsigned q, struct vtb_req *req)
 	return 1;
 }
 
-/* Sends queued completions: sync one sendv each, batch as many as fit. */
+/* Sends queued completions: sync one sendv each, batch as many as fit in a
+ * message (8 iovs, AR_MAX_MSG bytes).  -EAGAIN leaves the rest queued (the
+ * FE's notify signals the space); any other error breaks the transport. */
 static int ar_be_send(struct ar_be *b)
 {
 	unsigned done = 0;
+	int e = 0;
+	if (b->st.broken)
+		return -EIO;
+	if (b->stalled && !(b->env->poll && evtchn_poll(b->env, RING_BE)))
+		return 0;	/* no retry before a VIRQ, as the FE's */
+	b->stalled = false;
 	while (done < b->nout) {
 		struct ar_piece iov[VTB_ARGO_MAXIOV];
 		unsigned n = 0, k = done;
+		uint32_t bytes = 0;
 		while (k < b->nout) {
 			struct ar_bslot *s = &b->slot[b->out[k]];
 			unsigned need = s->written ? 2 : 1;
-			if (n + need > VTB_ARGO_MAXIOV || (b->variant == AR_SYNC && n))
+			uint32_t len = (uint32_t)sizeof(s->used) + s->written;
+			if (n && (n + need > VTB_ARGO_MAXIOV || bytes + len > AR_MAX_MSG || b->variant == AR_SYNC))
 				break;
 			iov[n++] = (struct ar_piece){ &s->used, sizeof(s->used) };
 			if (s->written)
 				iov[n++] = (struct ar_piece){ s->buf + s->out_len, s->written };
+			bytes += len;
 			k++;
 		}
-		int e = hv_sendv(b->env, RING_FE, b->env->fe, iov, n, b->env->poll);
-		if (e == -EAGAIN)
-			break;	/* the FE's ring is full: it will signal when it drains */
-		if (e)
-			return ar_be_fail(b, e);
+		e = hv_sendv(b->env, RING_FE, b->env->fe, iov, n);
+		if (e) {
+			if (e == -EAGAIN) {
+				e = 0;	/* the FE's ring is full: its notify signals the space */
+				b->stalled = true;
+			}
+			else
+				ar_be_fail(b, "sendv of completions", e);
+			break;
+		}
 		for (; done < k; done++) {
 			unsigned sid = b->out[done];
 			b->slot[sid].busy = false;
@@ -707,7 +894,7 @@ static int ar_be_send(struct ar_be *b)
 	}
 	memmove(b->out, b->out + done, (b->nout - done) * sizeof(*b->out));
 	b->nout -= done;
-	return 0;
+	return e;
 }
 
 static int ar_be_push(void *p, struct vtb_req *req, uint32_t written)
@@ -728,8 +915,10 @@ static void ar_be_flush(void *p)
 static bool ar_be_enable_notify(void *p, uint32_t qmask)
 {
 	struct ar_be *b = p;
-	if (b->nout)	/* completions wait for ring space: not idle */
-		ar_be_send(b);
+	if (b->st.broken)
+		return true;	/* nothing to wait for: the next pop reports it */
+	if (b->nout && ar_be_send(b))	/* completions wait for ring space: not idle */
+		return true;	/* broken now: the next pop reports it */
 	bool pending = vtb_le32(VTB_LOAD_ACQUIRE(b->rx.ring->tx_ptr)) != b->rx.rx;
 	for (unsigned q = 0; q < b->nq; q++)
 		if (qmask & (1u << q))
@@ -742,7 +931,9 @@ static void ar_be_disable_notify(void *p) { (void)p; }
 static int ar_be_wait(void *p)
 {
 	struct ar_be *b = p;
-	return b->env->plat->ops->wait(b->env->plat, b->env->kick);
+	int e = b->env->plat->ops->wait(b->env->plat, b->env->kick);
+	b->stalled = false;
+	return e;
 }
 
 static bool ar_be_broken(void *p)
@@ -763,6 +954,14 @@ static void ar_be_close(void *p)
 	free(b);
 }
 
+/* A request's out-data rides in one message, its in-data in another. */
+static void argo_max_request(const struct vtb_xenv *env, uint64_t *out, uint64_t *in)
+{
+	(void)env;
+	*out = AR_MAX_OUT;
+	*in = AR_MAX_IN;
+}
+
 static const char *const argo_variants[] = { "sync", "batch", NULL };
 static const char *const argo_variant_desc[] = {
 	"a sendv per request and per completion",
@@ -776,6 +975,7 @@ const struct vtb_transport_ops vtb_transport_argo = {
 	.variants = argo_variants,
 	.variant_desc = argo_variant_desc,
 	.be_ram_bytes = argo_be_ram,
+	.max_request = argo_max_request,
 	.fe_open = ar_fe_open,
 	.fe_add = ar_fe_add,
 	.fe_kick = ar_fe_kick,

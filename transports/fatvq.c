@@ -24,6 +24,14 @@ static uint64_t fatvq_region_bytes(const struct vtb_xenv *env)
 	return 2ull * env->nqueues * vtb_fatvq_ring_size(ring_data(env));
 }
 
+/* Both sides refuse an entry (header and payload) over half a ring, so that
+ * a full-size entry never waits for a ring that can never hold it with one
+ * in flight: out-data inline in the request, in-data in the completion. */
+static void fatvq_max_request(const struct vtb_xenv *env, uint64_t *out, uint64_t *in)
+{
+	*out = *in = ring_data(env) / 2 - sizeof(struct vtb_fatvq_ent);
+}
+
 static struct vtb_fatvq_ring *ring_at(char *region, const struct vtb_xenv *env, unsigned q, bool cmp)
 {
 	return (void *)(region + (2ull * q + cmp) * vtb_fatvq_ring_size(ring_data(env)));
@@ -504,6 +512,7 @@ const struct vtb_transport_ops vtb_transport_fatvq = {
 	.variants = fatvq_variants,
 	.variant_desc = fatvq_variant_desc,
 	.region_bytes = fatvq_region_bytes,
+	.max_request = fatvq_max_request,
 	.fe_open = fq_fe_open,
 	.fe_add = fq_fe_add,
 	.fe_kick = fq_fe_kick,

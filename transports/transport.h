@@ -47,6 +47,9 @@ struct vtb_xenv {
 	uint32_t config_len;
 	/* Out: negotiated features. */
 	uint64_t features;
+	/* Out: why the transport broke (e.g. the hypercall that failed and
+	 * its error), for the row's error; "" when it did not say. */
+	char why[160];
 };
 
 /* Monotonic ns, for transports' own timers (flush-queue timeouts). */
@@ -66,6 +69,11 @@ struct vtb_transport_ops {
 	uint64_t (*be_ram_bytes)(const struct vtb_xenv *env);
 	/* Largest single buffer it can carry (0: no limit). */
 	uint32_t max_buffer;
+	/* The largest request it can carry with this env, as the bytes the
+	 * device reads (*out: headers and out-data) and the bytes it writes
+	 * (*in: in-data and status); 0: no limit.  NULL: none.  The suite
+	 * refuses a cell whose requests exceed them. */
+	void (*max_request)(const struct vtb_xenv *env, uint64_t *out, uint64_t *in);
 
 	/* Frontend (driver) side; wanted: device features the FE asks for. */
 	int (*fe_open)(struct vtb_xenv *env, uint64_t wanted, void **fe);

@@ -41,11 +41,47 @@ static inline uint32_t vtb_argo_roundup(uint32_t n)
 	return (n + VTB_ARGO_MSG_SLOT_SIZE - 1) & ~(VTB_ARGO_MSG_SLOT_SIZE - 1);
 }
 
-/* Bytes a sender may still place: one slot stays free so rx == tx is empty. */
-static inline uint32_t vtb_argo_space(uint32_t len, uint32_t rx, uint32_t tx)
+/* Xen's MAX_ARGO_MESSAGE_SIZE: no iov, and no message, may be longer. */
+#define VTB_ARGO_MAX_MSG_SIZE \
+	(VTB_ARGO_MAX_RING_SIZE - (uint32_t)sizeof(struct vtb_argo_msg_hdr) - VTB_ARGO_MSG_SLOT_SIZE)
+
+/* The largest payload a ring of len bytes ever takes: a message must leave
+ * one slot free, so that rx == tx always means empty (ringbuf_insert's
+ * -EMSGSIZE check; fill_ring_data's max_message_size). */
+static inline uint32_t vtb_argo_ring_max_msg(uint32_t len)
 {
-	uint32_t used = tx >= rx ? tx - rx : len - (rx - tx);
-	return len - used - VTB_ARGO_MSG_SLOT_SIZE;
+	return len - (uint32_t)sizeof(struct vtb_argo_msg_hdr) - VTB_ARGO_MSG_SLOT_SIZE;
+}
+
+/* The receiver's rx_ptr as Xen uses it (get_sanitized_ring): rounded up to
+ * a slot, and 0 once that reaches the ring's end.  Never an error: a bad
+ * rx_ptr only hurts the receiver's own ring. */
+static inline uint32_t vtb_argo_rx_sanitize(uint32_t rx, uint32_t len)
+{
+	rx = vtb_argo_roundup(rx);	/* 32-bit, as Xen's: wraps to 0 near the top */
+	return rx >= len ? 0 : rx;
+}
+
+/* Free bytes between tx and (sanitized) rx; a ring with rx == tx is empty. */
+static inline uint32_t vtb_argo_free(uint32_t len, uint32_t rx, uint32_t tx)
+{
+	return rx == tx ? len : rx > tx ? rx - tx : len - (tx - rx);
+}
+
+/* ringbuf_insert's space check for a payload of n bytes: the header and the
+ * rounded payload must stay below the free space (-EAGAIN otherwise). */
+static inline bool vtb_argo_fits(uint32_t len, uint32_t rx, uint32_t tx, uint32_t n)
+{
+	return (uint64_t)sizeof(struct vtb_argo_msg_hdr) + vtb_argo_roundup(n) < vtb_argo_free(len, rx, tx);
+}
+
+/* ringbuf_payload_space: the largest payload that fits now (what notify
+ * compares with a waiting sender's length). */
+static inline uint32_t vtb_argo_payload_space(uint32_t len, uint32_t rx, uint32_t tx)
+{
+	uint32_t f = vtb_argo_free(len, rx, tx);
+	uint32_t keep = (uint32_t)sizeof(struct vtb_argo_msg_hdr) + VTB_ARGO_MSG_SLOT_SIZE;
+	return f > keep ? f - keep : 0;
 }
 
 #endif

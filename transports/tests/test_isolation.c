@@ -258,7 +258,7 @@ int main(void)
 		.argo_tx = 32, .argo_hdr = good, .argo_req = { 1u << 16, 7, 0, 1u << 20 } }, 0);
 	one("argo", "batch", &(struct plant){ .what = "a request for a queue that does not exist",
 		.argo_tx = 32, .argo_hdr = good, .argo_req = { 5, 7, 64, 0 } }, 0);
-	one("argo", "sync", &(struct plant){ .what = "a request wanting more in-data than half the ring",
+	one("argo", "sync", &(struct plant){ .what = "a request wanting more in-data than a message can carry back",
 		.argo_tx = 32, .argo_hdr = good, .argo_req = { 1u << 16, 7, 1u << 20, 0 } }, 0);
 	one("argo", "sync", &(struct plant){ .what = "a message of another type",
 		.argo_tx = 32, .argo_hdr = { .len = 32, .message_type = 9 } }, 0);

@@ -240,9 +240,13 @@ int main(void)
 	CHECK_EQ(VTB_ARGO_OP_register_ring, XEN_ARGO_OP_register_ring);
 	CHECK_EQ(VTB_ARGO_OP_sendv, XEN_ARGO_OP_sendv);
 	CHECK_EQ(VTB_ARGO_OP_notify, XEN_ARGO_OP_notify);
-	CHECK_EQ(vtb_argo_space(4096, 0, 0), 4096 - 16);	/* one slot stays free */
-	CHECK_EQ(vtb_argo_space(4096, 32, 16), 0);
-	CHECK_EQ(vtb_argo_space(4096, 16, 4000), 4096 - 3984 - 16);
+	/* argo.c's MAX_ARGO_MESSAGE_SIZE, and ringbuf_payload_space: a header
+	 * and one slot stay free. */
+	CHECK_EQ(VTB_ARGO_MAX_MSG_SIZE, XEN_ARGO_MAX_RING_SIZE - sizeof(struct xen_argo_ring_message_header) -
+					XEN_ARGO_MSG_SLOT_SIZE);
+	CHECK_EQ(vtb_argo_payload_space(4096, 0, 0), 4096 - 32);
+	CHECK_EQ(vtb_argo_payload_space(4096, 32, 16), 0);
+	CHECK_EQ(vtb_argo_payload_space(4096, 16, 4000), 4096 - 3984 - 32);
 
 	/* The hypervisor's pin, case by case: transports/tests/test_grant.c. */
 	CHECK_EQ(vtb_dma_to_gref(vtb_grant_to_dma(1234) + 100), 1234);
