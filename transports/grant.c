@@ -292,7 +292,7 @@ struct gnt_be {
 	uint64_t ind_addr;
 	uint32_t ind_len;
 	bool ind_mapped;
-	uint8_t ind_copy[VTB_VQ_MAX_SIZE * 16];
+	uint8_t ind_copy[VTB_VQ_MAX_SIZE * 16 + PAGE];	/* used from its first page boundary */
 };
 
 /* ---- the hypervisor's part ---- */
@@ -469,12 +469,15 @@ static const void *gnt_be_indirect(struct vtb_vbe *be, uint64_t addr, uint32_t l
 		return gnt_be_get(be, &m) ? NULL : m.va;
 	}
 	if (g->variant == GNT_COPY) {
-		/* One GNTTABOP_copy into our own memory, then parse that. */
-		if (len > sizeof(g->ind_copy))
+		/* One GNTTABOP_copy into our own page-aligned memory (so the
+		 * local side of a table up to a page is one page), then parse
+		 * that. */
+		uint8_t *local = (uint8_t *)VTB_ALIGN_UP((uintptr_t)g->ind_copy, (uintptr_t)PAGE);
+		if (len > VTB_VQ_MAX_SIZE * 16)
 			return NULL;
-		struct vtb_vbe_slot s = { .n = 1, .buf = g->ind_copy, .buf_len = sizeof(g->ind_copy) };
-		s.m[0] = (struct vtb_vbe_map){ .addr = addr, .len = len, .va = g->ind_copy };
-		return hv_copy(be, &s, false, 0) ? NULL : g->ind_copy;
+		struct vtb_vbe_slot s = { .n = 1, .buf = local, .buf_len = len };
+		s.m[0] = (struct vtb_vbe_map){ .addr = addr, .len = len, .va = local };
+		return hv_copy(be, &s, false, 0) ? NULL : local;
 	}
 	gnt_be_indirect_put(be);	/* one table per pop */
 	void *va = map_range(be, addr, len, false);
