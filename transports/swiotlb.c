@@ -21,15 +21,19 @@
 #define TLB_PAGE 4096u				/* PAGE_SIZE */
 #define POOL_BYTES (8u << 20)			/* 32 segments */
 
-/* Rings only: indirect tables are mapped (bounced) per request. */
-static uint64_t ring_area(uint16_t qsize, unsigned nq)
+/* Rings; split-ring indirect tables are mapped (bounced) per request, a
+ * packed ring's stay beside its ring (vring.c). */
+static uint64_t ring_area(const struct vtb_xenv *env, unsigned nq)
 {
-	return VTB_ALIGN_UP((uint64_t)vtb_vring_bytes(qsize), 4096ull) * nq;
+	uint64_t per = VTB_ALIGN_UP((uint64_t)vtb_vring_bytes(env->qsize), 4096ull);
+	if (env->indirect && env->packed)
+		per += VTB_ALIGN_UP((uint64_t)env->qsize * VTB_REQ_MAX_SEG * 16, 4096ull);
+	return per * nq;
 }
 
 static uint64_t swiotlb_region_bytes(const struct vtb_xenv *env)
 {
-	return ring_area(env->qsize, env->nqueues) + POOL_BYTES;
+	return ring_area(env, env->nqueues) + POOL_BYTES;
 }
 
 /* ---------------------------------------------------------------- slots */
@@ -107,7 +111,7 @@ static int tlb_fe_setup(struct vtb_vfe *fe)
 		return -ENOMEM;
 	t->gpa = env->shared_gpa;
 	t->base = env->ram + env->shared_gpa;
-	t->ring_size = ring_area(env->qsize, env->regs->num_queues);
+	t->ring_size = ring_area(env, env->regs->num_queues);
 	t->pool = t->base + t->ring_size;
 	t->slots.start = t->gpa + t->ring_size;
 	t->slots.nslots = (unsigned)((env->shared_size - t->ring_size) / TLB_SIZE);

@@ -70,11 +70,15 @@ int vtb_vring_fe_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 		uint64_t ring_addr, ind_addr = 0;
 		void *ring, *ind = NULL;
 		uint16_t n = env->qsize;
-		err = pol->fe_ring(fe, vtb_ring_bytes(n, packed), &ring_addr, &ring);
 		/* Tables mapped per request sit in plain FE RAM (Linux kmallocs
-		 * each); only their mapping is the policy's. */
-		if (!err && env->indirect && pol->fe_map_indirect)
-			err = vtb_fe_alloc(env, (uint64_t)n * VTB_REQ_MAX_SEG * 16, 16, &ind_addr, &ind);
+		 * each); only their mapping is the policy's.  The split add path
+		 * asks for that mapping (vtb_vqd_params.map_indirect); a packed
+		 * table stays in ring memory, mapped once, until the packed add
+		 * path asks too. */
+		bool ind_per_req = env->indirect && pol->fe_map_indirect && !packed;
+		err = pol->fe_ring(fe, vtb_ring_bytes(n, packed), &ring_addr, &ring);
+		if (!err && ind_per_req)
+			err = vtb_fe_alloc(env, (uint64_t)n * VTB_REQ_MAX_SEG * 16, 4096, &ind_addr, &ind);	/* no table crosses a page */
 		else if (!err && env->indirect)
 			err = pol->fe_ring(fe, (size_t)n * VTB_REQ_MAX_SEG * 16, &ind_addr, &ind);
 		if (err)
@@ -93,7 +97,7 @@ int vtb_vring_fe_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 			.num = n, .ring = ring, .event_idx = env->features & VTB_BIT(VTB_F_EVENT_IDX), .packed = packed,
 			.indirect = ind, .indirect_addr = ind_addr, .indirect_max = VTB_REQ_MAX_SEG,
 			.defer_avail = true,	/* fe_kick publishes each batch */
-			.map_indirect = pol->fe_map_indirect ? fe_map_table : NULL, .map_ctx = fe,
+			.map_indirect = ind_per_req ? fe_map_table : NULL, .map_ctx = fe,
 		};
 		vtb_vqd_init(fe->vq[q], &p);
 		if (env->poll)
