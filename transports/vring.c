@@ -24,8 +24,6 @@ static int fe_map_table(void *ctx, void *token, const void *tbl, uint32_t len, u
 	if (e)
 		return e;
 	r->ind = true;
-	r->ind_len = len;
-	r->ind_gpa = gpa;
 	return 0;
 }
 

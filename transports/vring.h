@@ -19,8 +19,6 @@ struct vtb_vfe_req {
 	struct vtb_sg orig[VTB_REQ_MAX_SEG];	/* buffers as the generator gave them */
 	uint64_t handle[VTB_REQ_MAX_SEG];	/* policy's per-buffer handle */
 	bool ind;		/* its indirect table is mapped (fe_map_indirect) */
-	uint32_t ind_len;
-	uint64_t ind_gpa;	/* the table's guest address */
 	uint64_t ind_handle;	/* policy's handle for the table */
 };
 
