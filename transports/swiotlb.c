@@ -21,14 +21,11 @@
 #define TLB_PAGE 4096u				/* PAGE_SIZE */
 #define POOL_BYTES (8u << 20)			/* 32 segments */
 
-/* Rings; split-ring indirect tables are mapped (bounced) per request, a
- * packed ring's stay beside its ring (vring.c). */
+/* Rings only (split: packed rings are shm's variant): indirect tables are
+ * mapped (bounced) per request. */
 static uint64_t ring_area(const struct vtb_xenv *env, unsigned nq)
 {
-	uint64_t per = VTB_ALIGN_UP((uint64_t)vtb_vring_bytes(env->qsize), 4096ull);
-	if (env->indirect && env->packed)
-		per += VTB_ALIGN_UP((uint64_t)env->qsize * VTB_REQ_MAX_SEG * 16, 4096ull);
-	return per * nq;
+	return VTB_ALIGN_UP((uint64_t)vtb_vring_bytes(env->qsize), 4096ull) * nq;
 }
 
 static uint64_t swiotlb_region_bytes(const struct vtb_xenv *env)

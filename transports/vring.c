@@ -71,8 +71,8 @@ int vtb_vring_fe_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 		/* Tables mapped per request sit in plain FE RAM (Linux kmallocs
 		 * each); only their mapping is the policy's.  The split add path
 		 * asks for that mapping (vtb_vqd_params.map_indirect); a packed
-		 * table stays in ring memory, mapped once, until the packed add
-		 * path asks too. */
+		 * table (only shm, which maps none, has packed rings today) stays
+		 * in ring memory until the packed add path asks too. */
 		bool ind_per_req = env->indirect && pol->fe_map_indirect && !packed;
 		err = pol->fe_ring(fe, vtb_ring_bytes(n, packed), &ring_addr, &ring);
 		if (!err && ind_per_req)
