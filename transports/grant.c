@@ -114,7 +114,7 @@ static int gnt_fe_setup(struct vtb_vfe *fe)
 	return 0;
 }
 
-/* Rings (and indirect tables): granted once, writable, like dma_alloc_coherent. */
+/* Rings: granted once, writable, like dma_alloc_coherent. */
 static int gnt_fe_ring(struct vtb_vfe *fe, size_t bytes, uint64_t *addr, void **va)
 {
 	struct gnt_fe *g = fe->priv;
@@ -217,6 +217,59 @@ static void gnt_fe_unmap(struct vtb_vfe *fe, struct vtb_vfe_req *r, uint32_t use
 	}
 }
 
+/* The indirect table, filled, as one more device-readable buffer.
+ * map, copy: granted read-only per request and ended at completion, as
+ * Linux's grant DMA ops do for any vring_map_single (grant_dma_map_page
+ * takes fresh references per map).  persistent: copied into a pool page
+ * like every other device-readable buffer, as blkfront puts its indirect
+ * segment pages in the persistent set (and blkback keeps them mapped); the
+ * pool is what this variant stands for, so nothing is granted per request. */
+static int gnt_fe_map_indirect(struct vtb_vfe *fe, struct vtb_vfe_req *r, uint64_t gpa, uint32_t len,
+			       uint64_t *dev_addr)
+{
+	struct gnt_fe *g = fe->priv;
+	struct vtb_plat_counters *c = fe->env->plat->ctr;
+	if (g->variant == GNT_PERSIST) {
+		/* A table is at most VTB_REQ_MAX_SEG * 16 bytes: one pool page. */
+		unsigned slot = 0;
+		while (slot < POOL_PAGES && g->pool_used[slot])
+			slot++;
+		if (slot == POOL_PAGES || len > PAGE)
+			return -VTB_ENOSPC;
+		g->pool_used[slot] = 1;
+		memcpy(g->pool + (size_t)slot * PAGE, fe->env->ram + gpa, len);
+		c->bounce_copies++;
+		c->bounce_bytes += len;
+		r->ind_handle = slot;
+		*dev_addr = vtb_grant_to_dma(g->pool_gref + slot);
+		return 0;
+	}
+	unsigned n = pages_spanned(gpa, len);
+	int ref = gref_alloc(g, n);
+	if (ref < 0)
+		return -VTB_ENOSPC;
+	for (unsigned k = 0; k < n; k++)
+		grant_access(g, (uint32_t)ref + k, (uint32_t)(gpa / PAGE) + k, true);
+	c->xport_ops += n;
+	r->ind_handle = (uint64_t)ref << 32 | n;
+	*dev_addr = vtb_grant_to_dma((uint32_t)ref) + (gpa & (PAGE - 1));
+	return 0;
+}
+
+static void gnt_fe_unmap_indirect(struct vtb_vfe *fe, struct vtb_vfe_req *r)
+{
+	struct gnt_fe *g = fe->priv;
+	if (g->variant == GNT_PERSIST) {
+		g->pool_used[r->ind_handle] = 0;
+		return;
+	}
+	unsigned first = (unsigned)(r->ind_handle >> 32), n = (unsigned)r->ind_handle;
+	for (unsigned k = 0; k < n; k++)
+		if (!end_access(g, first + k))	/* still mapped: leaked, as for data */
+			g->used[first + k] = 0;
+	fe->env->plat->ctr->xport_ops += n;
+}
+
 static void gnt_fe_teardown(struct vtb_vfe *fe)
 {
 	free(fe->priv);
@@ -237,6 +290,12 @@ struct gnt_be {
 	uint16_t mapcount[NENT];	/* map handles on the reference */
 	uint16_t wmapcount[NENT];	/* of which writable */
 	bool writable[NENT];
+	/* The indirect table of the pop in progress: map mapped it (unmapped
+	 * by gnt_be_indirect_put), copy copied it here. */
+	uint64_t ind_addr;
+	uint32_t ind_len;
+	bool ind_mapped;
+	uint8_t ind_copy[VTB_VQ_MAX_SIZE * 16 + 2 * PAGE];	/* used from a page boundary, at the grant's offset */
 };
 
 /* ---- the hypervisor's part ---- */
@@ -439,23 +498,54 @@ static void unmap_range(struct vtb_vbe *be, uint64_t addr, uint64_t len, bool wr
 		hv_unmap(be, a / PAGE + k, write);
 }
 
-/* Rings and indirect tables stay mapped: granted once at setup by the FE. */
+/* Rings stay mapped: granted once at setup by the FE. */
 static void *gnt_be_ring(struct vtb_vbe *be, uint64_t addr, size_t bytes)
 {
 	return map_range(be, addr, bytes, true);
 }
 
+static int gnt_be_get(struct vtb_vbe *be, struct vtb_vbe_map *m);
+
+static void gnt_be_indirect_put(struct vtb_vbe *be)
+{
+	struct gnt_be *g = be->priv;
+	if (g->ind_mapped)
+		unmap_range(be, g->ind_addr, g->ind_len, false);
+	g->ind_mapped = false;
+}
+
+/* An indirect table, resolved as the variant resolves a device-readable
+ * buffer, for the pop in progress only. */
 static const void *gnt_be_indirect(struct vtb_vbe *be, uint64_t addr, uint32_t len)
 {
 	struct gnt_be *g = be->priv;
 	uint64_t a = addr & ~VTB_GRANT_DMA_ADDR_OFF;
-	if (!vtb_dma_is_grant(addr) || a / PAGE >= NENT || pages_spanned(a, len) > NENT - a / PAGE)
+	if (!vtb_dma_is_grant(addr) || !len || a / PAGE >= NENT || pages_spanned(a, len) > NENT - a / PAGE)
 		return NULL;
-	/* Already mapped (the table area): no new map per request. */
-	for (unsigned k = 0; k < pages_spanned(a, len); k++)
-		if (!g->mapcount[a / PAGE + k])
-			return map_range(be, addr, len, false);
-	return g->arena + a;
+	if (g->variant == GNT_PERSIST) {
+		/* A pool page: mapped on first sight and kept, as for data. */
+		struct vtb_vbe_map m = { .addr = addr, .len = len };
+		return gnt_be_get(be, &m) ? NULL : m.va;
+	}
+	if (g->variant == GNT_COPY) {
+		/* One GNTTABOP_copy into our own memory at the grant's page
+		 * offset (local_at's layout: one op per granted page), then
+		 * parse that. */
+		uint8_t *local = (uint8_t *)VTB_ALIGN_UP((uintptr_t)g->ind_copy, (uintptr_t)PAGE) + a % PAGE;
+		if (len > VTB_VQ_MAX_SIZE * 16)
+			return NULL;
+		struct vtb_vbe_slot s = { .n = 1, .buf = local, .buf_len = len };
+		s.m[0] = (struct vtb_vbe_map){ .addr = addr, .len = len, .va = local };
+		return hv_copy(be, &s, false, 0) ? NULL : local;
+	}
+	gnt_be_indirect_put(be);	/* one table per pop */
+	void *va = map_range(be, addr, len, false);
+	if (va) {
+		g->ind_addr = addr;
+		g->ind_len = len;
+		g->ind_mapped = true;
+	}
+	return va;
 }
 
 static int gnt_be_get(struct vtb_vbe *be, struct vtb_vbe_map *m)
@@ -546,7 +636,9 @@ static void gnt_be_teardown(struct vtb_vbe *be)
 #define GNT_COMMON \
 	.fe_setup = gnt_fe_setup, .fe_ring = gnt_fe_ring, .fe_map = gnt_fe_map, \
 	.fe_unmap = gnt_fe_unmap, .fe_teardown = gnt_fe_teardown, .be_setup = gnt_be_setup, \
-	.be_ring = gnt_be_ring, .be_indirect = gnt_be_indirect, .be_teardown = gnt_be_teardown
+	.fe_map_indirect = gnt_fe_map_indirect, .fe_unmap_indirect = gnt_fe_unmap_indirect, \
+	.be_ring = gnt_be_ring, .be_indirect = gnt_be_indirect, .be_indirect_put = gnt_be_indirect_put, \
+	.be_teardown = gnt_be_teardown
 
 static const struct vtb_vring_policy grant_map_policy = {
 	GNT_COMMON, .be_get = gnt_be_get, .be_put = gnt_be_put,

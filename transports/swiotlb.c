@@ -1,34 +1,94 @@
 /* swiotlb: bounce buffers in a region the FE shares from the start (a
  * Linux restricted-dma-pool).  The region holds the rings and a pool of
  * 2 KiB slots in 128-slot segments (IO_TLB_SIZE, IO_TLB_SEGSIZE), so one
- * mapping is at most 256 KiB and never crosses a segment.  The FE copies
- * each buffer into slots at map time (Linux >= 5.19 also copies
- * device-writable buffers, so a partial device write cannot leak stale
- * slot data) and copies device-writable ones back at unmap; the BE maps
- * only the region. */
+ * mapping is at most 256 KiB and never crosses a segment; slots are placed
+ * by Linux's rule (vtb_tlb_find_slots).  The FE copies each buffer into
+ * slots at map time (Linux also copies device-writable buffers, so a
+ * partial device write cannot leak stale slot data) and copies
+ * device-writable ones back at unmap; indirect tables are mapped per
+ * request like any device-readable buffer.  The BE maps only the region. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "swiotlb.h"
 #include "vring.h"
 
-#define TLB_SHIFT 11
-#define TLB_SIZE (1u << TLB_SHIFT)		/* IO_TLB_SIZE */
-#define TLB_SEGSIZE 128u			/* IO_TLB_SEGSIZE */
-#define TLB_MAX_MAP (TLB_SIZE * TLB_SEGSIZE)	/* 256 KiB */
+#define TLB_SHIFT VTB_TLB_SHIFT
+#define TLB_SIZE VTB_TLB_SIZE
+#define TLB_SEGSIZE VTB_TLB_SEGSIZE
+#define TLB_MAX_MAP VTB_TLB_MAX_MAP
+#define TLB_PAGE 4096u				/* PAGE_SIZE */
 #define POOL_BYTES (8u << 20)			/* 32 segments */
 
-static uint64_t ring_area(uint16_t qsize, unsigned nq, bool indirect)
+/* Rings only (split: packed rings are shm's variant): indirect tables are
+ * mapped (bounced) per request. */
+static uint64_t ring_area(const struct vtb_xenv *env, unsigned nq)
 {
-	uint64_t per = VTB_ALIGN_UP((uint64_t)vtb_vring_bytes(qsize), 4096ull);
-	if (indirect)
-		per += VTB_ALIGN_UP((uint64_t)qsize * VTB_REQ_MAX_SEG * 16, 4096ull);
-	return per * nq;
+	return VTB_ALIGN_UP((uint64_t)vtb_vring_bytes(env->qsize), 4096ull) * nq;
 }
 
 static uint64_t swiotlb_region_bytes(const struct vtb_xenv *env)
 {
-	return ring_area(env->qsize, env->nqueues, env->indirect) + POOL_BYTES;
+	return ring_area(env, env->nqueues) + POOL_BYTES;
+}
+
+/* ---------------------------------------------------------------- slots */
+
+static unsigned wrap_index(const struct vtb_tlb_pool *p, unsigned i)
+{
+	return i >= p->nslots ? 0 : i;
+}
+
+/* pool->slots[i].list >= n: n free slots from i, inside i's segment. */
+static int run_free(const struct vtb_tlb_pool *p, unsigned i, unsigned n)
+{
+	if (i % TLB_SEGSIZE + n > TLB_SEGSIZE || i + n > p->nslots)
+		return 0;
+	for (unsigned k = 0; k < n; k++)
+		if (p->busy[i + k])
+			return 0;
+	return 1;
+}
+
+/* swiotlb_search_pool_area as of 6.12 for a virtio device: min_align_mask
+ * is 0 (virtio sets none) and swiotlb_map passes alloc_align_mask 0, so
+ * the only alignment is the historical one: a mapping of PAGE_SIZE or more
+ * starts on a page, searched with a stride of a page; smaller ones take
+ * the next free slot.  No offset inside the slot is kept (it would come
+ * from min_align_mask).  The segment boundary comes from the slots' free
+ * runs, which stop at every 128th slot; the device's own DMA segment
+ * boundary (4 GiB by default) never falls inside this pool. */
+int vtb_tlb_find_slots(struct vtb_tlb_pool *p, uint32_t size)
+{
+	unsigned n = (unsigned)(((uint64_t)size + TLB_SIZE - 1) / TLB_SIZE);
+	uint64_t align = (size >= TLB_PAGE ? TLB_PAGE - 1 : 0) | (TLB_SIZE - 1);
+	unsigned stride = (unsigned)(align >> TLB_SHIFT) + 1;
+	if (!n || n > TLB_SEGSIZE || n > p->nslots - p->used)
+		return -1;
+	unsigned index = p->index;
+	for (unsigned checked = 0; checked < p->nslots;) {
+		if ((p->start + (uint64_t)index * TLB_SIZE) & align) {
+			index = wrap_index(p, index + 1);
+			checked++;
+			continue;
+		}
+		if (run_free(p, index, n)) {
+			memset(p->busy + index, 1, n);
+			p->used += n;
+			p->index = wrap_index(p, index + n);
+			return (int)index;
+		}
+		index = wrap_index(p, index + stride);
+		checked += stride;
+	}
+	return -1;
+}
+
+void vtb_tlb_release(struct vtb_tlb_pool *p, unsigned index, unsigned nslots)
+{
+	memset(p->busy + index, 0, nslots);
+	p->used -= nslots;
 }
 
 /* ---------------------------------------------------------------- FE */
@@ -36,11 +96,8 @@ struct tlb_fe {
 	char *base;		/* FE pointer to the region */
 	uint64_t gpa;
 	uint64_t ring_used, ring_size;
-	uint64_t pool_gpa;
 	char *pool;
-	unsigned nslots;
-	unsigned next;		/* where the next search starts, as Linux's index */
-	uint8_t *used;		/* one byte a slot: simple and clear */
+	struct vtb_tlb_pool slots;
 };
 
 static int tlb_fe_setup(struct vtb_vfe *fe)
@@ -51,13 +108,13 @@ static int tlb_fe_setup(struct vtb_vfe *fe)
 		return -ENOMEM;
 	t->gpa = env->shared_gpa;
 	t->base = env->ram + env->shared_gpa;
-	t->ring_size = ring_area(env->qsize, env->regs->num_queues, env->indirect);
-	t->pool_gpa = t->gpa + t->ring_size;
+	t->ring_size = ring_area(env, env->regs->num_queues);
 	t->pool = t->base + t->ring_size;
-	t->nslots = (unsigned)((env->shared_size - t->ring_size) / TLB_SIZE);
-	t->used = calloc(t->nslots, 1);
-	if (!t->used || t->nslots < TLB_SEGSIZE) {
-		free(t->used);
+	t->slots.start = t->gpa + t->ring_size;
+	t->slots.nslots = (unsigned)((env->shared_size - t->ring_size) / TLB_SIZE);
+	t->slots.busy = calloc(t->slots.nslots, 1);
+	if (!t->slots.busy || t->slots.nslots < TLB_SEGSIZE) {
+		free(t->slots.busy);
 		free(t);
 		return -ENOSPC;
 	}
@@ -77,66 +134,60 @@ static int tlb_fe_ring(struct vtb_vfe *fe, size_t bytes, uint64_t *addr, void **
 	return 0;
 }
 
-/* First fit of n free slots inside one segment, from the rotating index. */
-static int tlb_alloc(struct tlb_fe *t, unsigned n)
+/* swiotlb_tbl_map_single: slots, then the original bounced in whatever the
+ * direction (Linux copies device-writable buffers in too, so a partial
+ * device write cannot expose stale pool data: the CVE-2022-0854 fix, still
+ * unconditional in 6.12).  Returns the slot handle, or <0. */
+static int64_t tlb_map_one(struct vtb_vfe *fe, uint64_t gpa, uint32_t len, uint64_t *dev)
 {
-	for (unsigned tried = 0; tried < t->nslots; tried++) {
-		unsigned i = (t->next + tried) % t->nslots;
-		if (i % TLB_SEGSIZE + n > TLB_SEGSIZE || i + n > t->nslots)
-			continue;
-		unsigned k = 0;
-		while (k < n && !t->used[i + k])
-			k++;
-		if (k < n)
-			continue;
-		memset(t->used + i, 1, n);
-		t->next = (i + n) % t->nslots;
-		return (int)i;
-	}
-	return -1;
+	struct tlb_fe *t = fe->priv;
+	struct vtb_plat_counters *c = fe->env->plat->ctr;
+	if (len > TLB_MAX_MAP)
+		return -E2BIG;
+	int slot = vtb_tlb_find_slots(&t->slots, len);
+	if (slot < 0)
+		return -VTB_ENOSPC;
+	c->xport_ops++;
+	memcpy(t->pool + (size_t)slot * TLB_SIZE, fe->env->ram + gpa, len);
+	c->bounce_copies++;
+	c->bounce_bytes += len;
+	*dev = t->slots.start + (uint64_t)slot * TLB_SIZE;
+	return (int64_t)((uint64_t)slot << 32 | ((len + TLB_SIZE - 1) / TLB_SIZE));
 }
 
-static void tlb_free(struct tlb_fe *t, uint64_t handle)
+static void tlb_release(struct tlb_fe *t, uint64_t handle)
 {
-	unsigned i = (unsigned)(handle >> 32), n = (unsigned)handle;
-	memset(t->used + i, 0, n);
+	vtb_tlb_release(&t->slots, (unsigned)(handle >> 32), (unsigned)handle);
 }
 
 static void tlb_fe_unmap(struct vtb_vfe *fe, struct vtb_vfe_req *r, uint32_t used_len);
 
 static int tlb_fe_map(struct vtb_vfe *fe, struct vtb_vfe_req *r, struct vtb_sg *dev)
 {
-	struct tlb_fe *t = fe->priv;
-	struct vtb_plat_counters *c = fe->env->plat->ctr;
 	unsigned total = r->nout + r->nin;
 	for (unsigned i = 0; i < total; i++) {
-		uint32_t len = r->orig[i].len;
-		unsigned n = (len + TLB_SIZE - 1) / TLB_SIZE;
-		int slot = len <= TLB_MAX_MAP && n ? tlb_alloc(t, n) : -1;
-		if (slot < 0) {
+		int64_t h = r->orig[i].len ? tlb_map_one(fe, r->orig[i].addr, r->orig[i].len, &dev[i].addr)
+					   : -VTB_ENOSPC;
+		if (h < 0) {
 			/* Back-pressure: give back what this request took. */
 			r->nin = i > r->nout ? i - r->nout : 0;
 			r->nout = i < r->nout ? i : r->nout;
 			tlb_fe_unmap(fe, r, 0);
-			return len > TLB_MAX_MAP ? -E2BIG : -VTB_ENOSPC;
+			return (int)h;
 		}
-		r->handle[i] = (uint64_t)slot << 32 | n;
-		c->xport_ops++;
-		/* swiotlb_tbl_map_single: bounce the original in, whatever the direction. */
-		memcpy(t->pool + (size_t)slot * TLB_SIZE, fe->env->ram + r->orig[i].addr, len);
-		c->bounce_copies++;
-		c->bounce_bytes += len;
-		dev[i].addr = t->pool_gpa + (uint64_t)slot * TLB_SIZE;
-		dev[i].len = len;
+		r->handle[i] = (uint64_t)h;
+		dev[i].len = r->orig[i].len;
 	}
 	return 0;
 }
 
+/* swiotlb_tbl_unmap_single: device-writable buffers (DMA_FROM_DEVICE) are
+ * bounced out whole, the mapping size, not what the device wrote. */
 static void tlb_fe_unmap(struct vtb_vfe *fe, struct vtb_vfe_req *r, uint32_t used_len)
 {
 	struct tlb_fe *t = fe->priv;
 	struct vtb_plat_counters *c = fe->env->plat->ctr;
-	(void)used_len;	/* swiotlb syncs the whole mapping, not what was written */
+	(void)used_len;
 	for (unsigned i = 0; i < r->nout + r->nin; i++) {
 		if (i >= r->nout) {
 			unsigned slot = (unsigned)(r->handle[i] >> 32);
@@ -144,15 +195,32 @@ static void tlb_fe_unmap(struct vtb_vfe *fe, struct vtb_vfe_req *r, uint32_t use
 			c->bounce_copies++;
 			c->bounce_bytes += r->orig[i].len;
 		}
-		tlb_free(t, r->handle[i]);
+		tlb_release(t, r->handle[i]);
 	}
+}
+
+/* The indirect table: one more DMA_TO_DEVICE mapping, bounced in at map,
+ * nothing copied back. */
+static int tlb_fe_map_indirect(struct vtb_vfe *fe, struct vtb_vfe_req *r, uint64_t gpa, uint32_t len,
+			       uint64_t *dev_addr)
+{
+	int64_t h = tlb_map_one(fe, gpa, len, dev_addr);
+	if (h < 0)
+		return (int)h;
+	r->ind_handle = (uint64_t)h;
+	return 0;
+}
+
+static void tlb_fe_unmap_indirect(struct vtb_vfe *fe, struct vtb_vfe_req *r)
+{
+	tlb_release(fe->priv, r->ind_handle);
 }
 
 static void tlb_fe_teardown(struct vtb_vfe *fe)
 {
 	struct tlb_fe *t = fe->priv;
 	if (t)
-		free(t->used);
+		free(t->slots.busy);
 	free(t);
 }
 
@@ -211,6 +279,8 @@ static const struct vtb_vring_policy swiotlb_policy = {
 	.fe_ring = tlb_fe_ring,
 	.fe_map = tlb_fe_map,
 	.fe_unmap = tlb_fe_unmap,
+	.fe_map_indirect = tlb_fe_map_indirect,
+	.fe_unmap_indirect = tlb_fe_unmap_indirect,
 	.fe_teardown = tlb_fe_teardown,
 	.be_setup = tlb_be_setup,
 	.be_ring = tlb_be_ring,

@@ -197,7 +197,7 @@ static int vio_fe_setup(struct vtb_vfe *fe)
 	return e ? e : vio_sync(fe);
 }
 
-/* Rings and indirect tables: allocated coherent, mapped once. */
+/* Rings: allocated coherent, mapped once. */
 static int vio_fe_ring(struct vtb_vfe *fe, size_t bytes, uint64_t *addr, void **va)
 {
 	struct vio_fe *v = fe->priv;
@@ -264,30 +264,75 @@ static int vio_fe_map(struct vtb_vfe *fe, struct vtb_vfe_req *r, struct vtb_sg *
 	return 0;
 }
 
+/* dma_unmap of one mapping: UNMAP, then strict: wait for it (iotlb_sync)
+ * and free the IOVA; lazy: the IOVA waits in the flush queue. */
+static void vio_unmap_one(struct vtb_vfe *fe, uint32_t first, uint32_t n)
+{
+	struct vio_fe *v = fe->priv;
+	/* An UNMAP that could not be queued leaves the IOVA taken: never
+	 * reused while the device may still reach it. */
+	if (vio_unmap(fe, (uint64_t)first * PAGE, (uint64_t)n * PAGE))
+		return;
+	if (v->variant == VIO_STRICT) {
+		vio_sync(fe);	/* iotlb_sync: the device has dropped it */
+		memset(v->iova_used + first, 0, n);
+		return;
+	}
+	/* DMA-FQ: the IOVA may be reused only after the next flush. */
+	if (!v->fq_n)
+		v->fq_oldest = vtb_now_ns_fe();
+	v->fq[v->fq_n++] = (struct fq_entry){ first, n };
+	if (v->fq_n == v->fq_size || vtb_now_ns_fe() - v->fq_oldest >= v->fq_timeout_ns)
+		fq_flush(fe);
+}
+
 static void vio_fe_unmap(struct vtb_vfe *fe, struct vtb_vfe_req *r, uint32_t used_len)
 {
 	struct vio_fe *v = fe->priv;
 	(void)used_len;
 	if (v->variant == VIO_PASS)
 		return;
-	for (unsigned i = 0; i < r->nout + r->nin; i++) {
-		uint32_t first = (uint32_t)(r->handle[i] >> 32), n = (uint32_t)r->handle[i];
-		/* An UNMAP that could not be queued leaves the IOVA taken: never
-		 * reused while the device may still reach it. */
-		if (vio_unmap(fe, (uint64_t)first * PAGE, (uint64_t)n * PAGE))
-			continue;
-		if (v->variant == VIO_STRICT) {
-			vio_sync(fe);	/* iotlb_sync: the device has dropped it */
-			memset(v->iova_used + first, 0, n);
-			continue;
-		}
-		/* DMA-FQ: the IOVA may be reused only after the next flush. */
-		if (!v->fq_n)
-			v->fq_oldest = vtb_now_ns_fe();
-		v->fq[v->fq_n++] = (struct fq_entry){ first, n };
-		if (v->fq_n == v->fq_size || vtb_now_ns_fe() - v->fq_oldest >= v->fq_timeout_ns)
-			fq_flush(fe);
+	for (unsigned i = 0; i < r->nout + r->nin; i++)
+		vio_unmap_one(fe, (uint32_t)(r->handle[i] >> 32), (uint32_t)r->handle[i]);
+}
+
+/* The indirect table: a DMA_TO_DEVICE mapping of its own, so a MAP with
+ * READ only (dma-iommu's IOMMU_READ), undone at completion like the data
+ * (strict: UNMAP and sync; lazy: through the flush queue).  passthrough:
+ * the identity, nothing to do. */
+static int vio_fe_map_indirect(struct vtb_vfe *fe, struct vtb_vfe_req *r, uint64_t gpa, uint32_t len,
+			       uint64_t *dev_addr)
+{
+	struct vio_fe *v = fe->priv;
+	if (v->variant == VIO_PASS) {
+		r->ind_handle = 0;
+		*dev_addr = gpa;
+		return 0;
 	}
+	unsigned n = pages_spanned(gpa, len);
+	int iova = iova_alloc(v, n);
+	if (iova < 0 && v->fq_n) {
+		fq_flush(fe);
+		iova = iova_alloc(v, n);
+	}
+	if (iova < 0)
+		return -VTB_ENOSPC;
+	int e = vio_map(fe, (uint64_t)iova * PAGE, gpa & ~(uint64_t)(PAGE - 1), (uint64_t)n * PAGE,
+			VTB_VIOMMU_MAP_F_READ);
+	if (e) {
+		memset(v->iova_used + iova, 0, n);
+		return e;
+	}
+	r->ind_handle = (uint64_t)iova << 32 | n;
+	*dev_addr = (uint64_t)iova * PAGE + (gpa & (PAGE - 1));
+	return 0;
+}
+
+static void vio_fe_unmap_indirect(struct vtb_vfe *fe, struct vtb_vfe_req *r)
+{
+	struct vio_fe *v = fe->priv;
+	if (v->variant != VIO_PASS)
+		vio_unmap_one(fe, (uint32_t)(r->ind_handle >> 32), (uint32_t)r->ind_handle);
 }
 
 static void vio_fe_teardown(struct vtb_vfe *fe)
@@ -718,6 +763,8 @@ static const struct vtb_vring_policy viommu_policy = {
 	.fe_ring = vio_fe_ring,
 	.fe_map = vio_fe_map,
 	.fe_unmap = vio_fe_unmap,
+	.fe_map_indirect = vio_fe_map_indirect,
+	.fe_unmap_indirect = vio_fe_unmap_indirect,
 	.fe_teardown = vio_fe_teardown,
 	.be_setup = vio_be_setup,
 	.be_ring = vio_be_ring,

@@ -13,6 +13,20 @@ static void relax_yield(void *ctx)
 
 /* ================================================================ FE */
 
+/* The core's callback for a filled indirect table: map it for the device
+ * as the policy maps a buffer, and remember it for completion. */
+static int fe_map_table(void *ctx, void *token, const void *tbl, uint32_t len, uint64_t *addr)
+{
+	struct vtb_vfe *fe = ctx;
+	struct vtb_vfe_req *r = token;
+	uint64_t gpa = (uint64_t)((const char *)tbl - fe->env->ram);
+	int e = fe->pol->fe_map_indirect(fe, r, gpa, len, addr);
+	if (e)
+		return e;
+	r->ind = true;
+	return 0;
+}
+
 int vtb_vring_fe_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, uint64_t wanted, void **out)
 {
 	struct vtb_vfe *fe = calloc(1, sizeof(*fe));
@@ -54,8 +68,16 @@ int vtb_vring_fe_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 		uint64_t ring_addr, ind_addr = 0;
 		void *ring, *ind = NULL;
 		uint16_t n = env->qsize;
+		/* Tables mapped per request sit in plain FE RAM (Linux kmallocs
+		 * each); only their mapping is the policy's.  The split add path
+		 * asks for that mapping (vtb_vqd_params.map_indirect); a packed
+		 * table (only shm, which maps none, has packed rings today) stays
+		 * in ring memory until the packed add path asks too. */
+		bool ind_per_req = env->indirect && pol->fe_map_indirect && !packed;
 		err = pol->fe_ring(fe, vtb_ring_bytes(n, packed), &ring_addr, &ring);
-		if (!err && env->indirect)
+		if (!err && ind_per_req)
+			err = vtb_fe_alloc(env, (uint64_t)n * VTB_REQ_MAX_SEG * 16, 4096, &ind_addr, &ind);	/* no table crosses a page */
+		else if (!err && env->indirect)
 			err = pol->fe_ring(fe, (size_t)n * VTB_REQ_MAX_SEG * 16, &ind_addr, &ind);
 		if (err)
 			goto teardown;
@@ -73,6 +95,7 @@ int vtb_vring_fe_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 			.num = n, .ring = ring, .event_idx = env->features & VTB_BIT(VTB_F_EVENT_IDX), .packed = packed,
 			.indirect = ind, .indirect_addr = ind_addr, .indirect_max = VTB_REQ_MAX_SEG,
 			.defer_avail = true,	/* fe_kick publishes each batch */
+			.map_indirect = ind_per_req ? fe_map_table : NULL, .map_ctx = fe,
 		};
 		vtb_vqd_init(fe->vq[q], &p);
 		if (env->poll)
@@ -121,6 +144,7 @@ int vtb_vring_fe_add(void *p, unsigned q, const struct vtb_sg *sg, unsigned nout
 	r->nin = nin;
 	for (unsigned i = 0; i < total; i++)	/* mostly one: no memcpy call */
 		r->orig[i] = sg[i];
+	r->ind = false;
 	if (fe->pol->fe_map) {
 		if ((err = fe->pol->fe_map(fe, r, dev)))
 			return err;	/* -ENOSPC: bounce or grant space exhausted, try later */
@@ -128,6 +152,10 @@ int vtb_vring_fe_add(void *p, unsigned q, const struct vtb_sg *sg, unsigned nout
 	}
 	err = vtb_vqd_add(fe->vq[q], sg, nout, nin, r, ind);
 	if (err) {
+		if (r->ind) {	/* not today: the table's map is the add's last step */
+			fe->pol->fe_unmap_indirect(fe, r);
+			r->ind = false;
+		}
 		if (fe->pol->fe_unmap)
 			fe->pol->fe_unmap(fe, r, 0);
 		return err;
@@ -163,6 +191,10 @@ void *vtb_vring_fe_get(void *p, unsigned q, uint32_t *len)
 		in += r->orig[i].len;
 	if (l > in)
 		l = in;
+	if (r->ind) {
+		fe->pol->fe_unmap_indirect(fe, r);
+		r->ind = false;
+	}
 	if (fe->pol->fe_unmap)
 		fe->pol->fe_unmap(fe, r, l);
 	fe->free[q][fe->nfree[q]++] = (uint16_t)(r - fe->req[q]);
@@ -348,6 +380,8 @@ int vtb_vring_be_pop(void *p, unsigned q, struct vtb_req *req)
 	if (be->pol->be_service && be->pol->be_service(be) < 0)
 		return vtb_vring_be_fail(be, -EPROTO);
 	int r = vtb_vqdev_pop(be->vq[q], &c);
+	if (be->pol->be_indirect_put)	/* the chain is in c.seg now */
+		be->pol->be_indirect_put(be);
 	if (r <= 0)
 		return r < 0 ? vtb_vring_be_fail(be, r) : 0;
 	struct vtb_vbe_slot *s = &be->slot[q][c.head];

@@ -18,6 +18,8 @@ struct vtb_vfe_req {
 	unsigned nout, nin;
 	struct vtb_sg orig[VTB_REQ_MAX_SEG];	/* buffers as the generator gave them */
 	uint64_t handle[VTB_REQ_MAX_SEG];	/* policy's per-buffer handle */
+	bool ind;		/* its indirect table is mapped (fe_map_indirect) */
+	uint64_t ind_handle;	/* policy's handle for the table */
 };
 
 /* BE-side record of one popped chain, by head. */
@@ -40,9 +42,21 @@ struct vtb_vbe_slot {
 struct vtb_vring_policy {
 	/* FE: set up policy state (fe->pol), called before any ring is placed. */
 	int (*fe_setup)(struct vtb_vfe *fe);
-	/* FE: memory for rings and indirect tables, visible to the device at
-	 * *dev_addr.  Persistent for the life of the device. */
+	/* FE: memory for rings (and indirect tables without fe_map_indirect),
+	 * visible to the device at *dev_addr.  Persistent for the life of the
+	 * device. */
 	int (*fe_ring)(struct vtb_vfe *fe, size_t bytes, uint64_t *dev_addr, void **va);
+	/* FE, optional: map the indirect table of r, len bytes at guest
+	 * address gpa, already filled, as one more device-readable buffer of
+	 * the request (Linux: vring_map_single(..., DMA_TO_DEVICE) per add),
+	 * writing its device address; r->ind_handle is the policy's.  The
+	 * tables then live in plain FE RAM, not in fe_ring memory.  <0: the
+	 * add fails (-VTB_ENOSPC: try later), nothing stays mapped. */
+	int (*fe_map_indirect)(struct vtb_vfe *fe, struct vtb_vfe_req *r, uint64_t gpa, uint32_t len,
+			       uint64_t *dev_addr);
+	/* FE: undo fe_map_indirect at completion, before the data's fe_unmap
+	 * (detach_buf_split's order). */
+	void (*fe_unmap_indirect)(struct vtb_vfe *fe, struct vtb_vfe_req *r);
 	/* FE: make r->orig visible to the device, writing device addresses to
 	 * dev[].  NULL: the device sees guest addresses as they are. */
 	int (*fe_map)(struct vtb_vfe *fe, struct vtb_vfe_req *r, struct vtb_sg *dev);
@@ -56,6 +70,9 @@ struct vtb_vring_policy {
 	void *(*be_ring)(struct vtb_vbe *be, uint64_t addr, size_t bytes);
 	/* BE: an indirect table (read only, for the pop in progress). */
 	const void *(*be_indirect)(struct vtb_vbe *be, uint64_t addr, uint32_t len);
+	/* BE, optional: the pop in progress is done with what be_indirect
+	 * resolved (unmap a table mapped for it); called after every pop. */
+	void (*be_indirect_put)(struct vtb_vbe *be);
 	/* BE, optional: resolve a whole chain at once (s->m[0..n) have addr,
 	 * len and write set); replaces be_get, so a copy can be one batch. */
 	int (*be_get_chain)(struct vtb_vbe *be, struct vtb_vbe_slot *s);

@@ -54,6 +54,8 @@ struct vtb_vqd {
 	uint16_t *avail_event;	/* written by the device */
 	struct vtb_vring_desc *indirect;
 	uint64_t indirect_addr;
+	int (*map_indirect)(void *ctx, void *token, const void *tbl, uint32_t len, uint64_t *addr);
+	void *map_ctx;
 	/* Private free list: the device can scribble on desc[].next, so the
 	 * driver never trusts shared memory for its own bookkeeping. */
 	uint16_t *next;
@@ -103,6 +105,8 @@ struct vtb_vqd *vtb_vqd_init(void *mem, const struct vtb_vqd_params *p)
 	vq->indirect = p->indirect;
 	vq->indirect_addr = p->indirect_addr;
 	vq->indirect_max = p->indirect ? p->indirect_max : 0;
+	vq->map_indirect = p->map_indirect;
+	vq->map_ctx = p->map_ctx;
 	vtb_memset(p->ring, 0, vtb_vring_bytes(p->num));
 	for (uint16_t i = 0; i < p->num; i++)
 		vq->next[i] = (uint16_t)(i + 1);
@@ -261,8 +265,15 @@ int vtb_vqd_add(struct vtb_vqd *vq, const struct vtb_sg *sg, unsigned nout,
 		for (unsigned i = 0; i < total; i++)
 			vqd_fill(&tbl[i], &sg[i], i >= nout, i + 1 < total, (uint16_t)(i + 1));
 		struct vtb_vring_desc *d = &vq->desc[head];
-		d->addr = vtb_le64(vq->indirect_addr + (uint64_t)head * vq->indirect_max * sizeof(*d));
-		d->len = vtb_le32((uint32_t)(total * sizeof(*d)));
+		uint32_t len = (uint32_t)(total * sizeof(*d));
+		uint64_t addr = vq->indirect_addr + (uint64_t)head * vq->indirect_max * sizeof(*d);
+		if (vq->map_indirect) {
+			int e = vq->map_indirect(vq->map_ctx, token, tbl, len, &addr);
+			if (e)
+				return e;
+		}
+		d->addr = vtb_le64(addr);
+		d->len = vtb_le32(len);
 		d->flags = vtb_le16(VTB_DESC_F_INDIRECT);
 		d->next = 0;
 		vq->free_head = vq->next[head];

@@ -43,6 +43,13 @@ struct vtb_vqd_params {
 	void *indirect;
 	uint64_t indirect_addr;
 	uint16_t indirect_max;
+	/* Optional: the device address of one filled table, per request (a
+	 * driver mapping each table as it adds it, as Linux's vring_map_single
+	 * does).  Called after the table is written and before anything the
+	 * device can see; nonzero aborts the add, nothing changed.  NULL: the
+	 * table sits at its fixed place in indirect_addr. */
+	int (*map_indirect)(void *ctx, void *token, const void *tbl, uint32_t len, uint64_t *addr);
+	void *map_ctx;
 	/* Split: publish avail->idx once per kick_prepare instead of per add,
 	 * as DPDK's virtio PMD does per burst: the device then pulls the index
 	 * line once per batch, not once per buffer. */
