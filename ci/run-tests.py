@@ -993,6 +993,19 @@ def resume_inputs(tmp):
            p3.stderr[-200:])
 
 
+def enospc_verify(tmp):
+    """A transport that answers "no room, try later" (fatvq on a small ring)
+    under randrw with verification: the generator's sector generations
+    move only once a write is queued, so every read checks out."""
+    d = os.path.join(tmp, "enospc")
+    p = vtbench(["device=blk", "transport=fatvq", "ring=256k", "size=64k", "qd=8", "pattern=randrw", "verify=1",
+                 "ops=3000", "reps=1", "probes=off"], d)
+    rows = rows_of(d) if p.returncode == 0 else []
+    result("blk randrw verify over a full fatvq ring: every read verifies",
+           len(rows) == 1 and rows[0]["error"] is None and rows[0]["verified"] is True,
+           f"rc={p.returncode} {[r['error'] for r in rows]} {p.stderr[-300:]}")
+
+
 def descendants(pid):
     out, todo = [], [pid]
     while todo:
@@ -1193,6 +1206,7 @@ def main():
         run_dir_lock(tmp)
         resume_inputs(tmp)
         full_disk(tmp)
+        enospc_verify(tmp)
         analysis(tmp)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0

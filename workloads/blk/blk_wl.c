@@ -376,10 +376,9 @@ static int blk_fe_init(struct vtb_gen *g)
 	return 0;
 }
 
-static uint32_t next_gen(uint32_t *gen)
+static uint32_t gen_after(uint32_t gen)
 {
-	*gen = *gen + 1 >= GEN_UNDEF ? 1 : *gen + 1;
-	return *gen;
+	return gen + 1 >= GEN_UNDEF ? 1 : gen + 1;
 }
 
 static bool blk_overlaps(const struct blk_gen *b, uint64_t sector, uint32_t n)
@@ -429,15 +428,20 @@ static int blk_fe_submit(struct vtb_gen *g, uint64_t now)
 		.sector = vtb_le64(sector),
 	};
 	*s->status = 0xff;
+	/* The generations move only once the request is queued: a transport
+	 * that says "no room, try later" must not leave them ahead of the disk. */
 	if (write && cp->verify)
 		for (uint32_t i = 0; i < nsect; i++)
-			sector_fill(cp->seed, sector + i, next_gen(&b->gen[sector + i]),
+			sector_fill(cp->seed, sector + i, gen_after(b->gen[sector + i]),
 				    s->data + (size_t)i * VTB_BLK_SECTOR);
 	struct vtb_sg sg[3] = { { s->hdr_gpa, 16 }, { s->data_gpa, (uint32_t)cp->size }, { s->status_gpa, 1 } };
 	s->t_submit = now;
 	int e = g->t->fe_add(g->x, 0, sg, write ? 2 : 1, write ? 1 : 2, s);
 	if (e)
 		return e == -VTB_ENOSPC ? 0 : e;
+	if (write && cp->verify)
+		for (uint32_t i = 0; i < nsect; i++)
+			b->gen[sector + i] = gen_after(b->gen[sector + i]);
 	s->busy = true;
 	g->inflight++;
 	return 1;
