@@ -481,7 +481,7 @@ static void gnt_be_teardown(struct vtb_vbe *be)
 }
 
 #define GNT_COMMON \
-	.fe_setup = gnt_fe_setup, .fe_ring = gnt_fe_ring, .fe_map = gnt_fe_map, \
+	.access_platform = true /* Xen grant DMA ops need it */, .fe_setup = gnt_fe_setup, .fe_ring = gnt_fe_ring, .fe_map = gnt_fe_map, \
 	.fe_unmap = gnt_fe_unmap, .fe_teardown = gnt_fe_teardown, .be_setup = gnt_be_setup, \
 	.be_ring = gnt_be_ring, .be_indirect = gnt_be_indirect, .be_teardown = gnt_be_teardown
 

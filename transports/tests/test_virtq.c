@@ -415,6 +415,197 @@ static void test_packed(void)
 	CHECK_EQ(vtb_vqdev_pop(p.v, &c), -VTB_EPROTO);
 }
 
+/* §2.7.5.3.2: the device MUST handle zero or more normal descriptors
+ * followed by a single indirect one; the WRITE flag of the descriptor that
+ * refers to the table is ignored.  The other rules stay. */
+static void test_indirect_after_normal(void)
+{
+	struct pair p = mk(N, false, true);
+	struct vtb_seg seg[8];
+	struct vtb_vring_desc *t = (void *)(mem + 0x8000);
+	memset(avail(N), 0, 4);
+	/* desc 0: readable header -> desc 3: readable -> desc 5: the table,
+	 * with WRITE set on it (ignored), holding a readable and a writable. */
+	*desc(0) = (struct vtb_vring_desc){ 0x1000, 16, VTB_DESC_F_NEXT, 3 };
+	*desc(3) = (struct vtb_vring_desc){ 0x1100, 32, VTB_DESC_F_NEXT, 5 };
+	*desc(5) = (struct vtb_vring_desc){ 0x8000, 32, VTB_DESC_F_INDIRECT | VTB_DESC_F_WRITE, 0 };
+	t[0] = (struct vtb_vring_desc){ 0x2000, 512, VTB_DESC_F_NEXT, 1 };
+	t[1] = (struct vtb_vring_desc){ 0x3000, 1, VTB_DESC_F_WRITE, 0 };
+	avail(N)->ring[0] = 0;
+	avail(N)->idx = 1;
+	struct vtb_chain c = { .seg = seg, .max_seg = 8 };
+	CHECK_EQ(vtb_vqdev_pop(p.v, &c), 1);
+	CHECK_EQ(c.head, 0);
+	CHECK_EQ(c.nseg, 4);
+	CHECK_EQ(c.nout, 3);
+	CHECK_EQ(c.out_bytes, 16 + 32 + 512);
+	CHECK_EQ(c.in_bytes, 1);
+	CHECK(seg[1].addr == 0x1100 && seg[2].addr == 0x2000 && seg[3].addr == 0x3000 && seg[3].write);
+	CHECK_EQ(vtb_vqdev_push(p.v, c.head, 1), 0);
+	CHECK(!vtb_vqdev_broken(p.v));
+
+	/* Still refused: NEXT on the indirect descriptor (driver MUST NOT)... */
+	p = mk(N, false, true);
+	*desc(0) = (struct vtb_vring_desc){ 0x1000, 16, VTB_DESC_F_NEXT, 1 };
+	*desc(1) = (struct vtb_vring_desc){ 0x8000, 32, VTB_DESC_F_INDIRECT | VTB_DESC_F_NEXT, 2 };
+	*desc(2) = (struct vtb_vring_desc){ 0x1000, 16, 0, 0 };
+	avail(N)->idx = 1;
+	c = (struct vtb_chain){ .seg = seg, .max_seg = 8 };
+	CHECK_EQ(vtb_vqdev_pop(p.v, &c), -VTB_EPROTO);
+	/* ...readable in the table after a writable normal descriptor... */
+	p = mk(N, false, true);
+	*desc(0) = (struct vtb_vring_desc){ 0x1000, 16, VTB_DESC_F_NEXT | VTB_DESC_F_WRITE, 1 };
+	*desc(1) = (struct vtb_vring_desc){ 0x8000, 32, VTB_DESC_F_INDIRECT, 0 };
+	t[0] = (struct vtb_vring_desc){ 0x2000, 512, VTB_DESC_F_NEXT, 1 };
+	t[1] = (struct vtb_vring_desc){ 0x3000, 1, VTB_DESC_F_WRITE, 0 };
+	avail(N)->idx = 1;
+	c = (struct vtb_chain){ .seg = seg, .max_seg = 8 };
+	CHECK_EQ(vtb_vqdev_pop(p.v, &c), -VTB_EPROTO);
+	/* ...a table nested in the table, and the segment bound across both. */
+	p = mk(N, false, true);
+	*desc(0) = (struct vtb_vring_desc){ 0x1000, 16, VTB_DESC_F_NEXT, 1 };
+	*desc(1) = (struct vtb_vring_desc){ 0x8000, 16, VTB_DESC_F_INDIRECT, 0 };
+	t[0] = (struct vtb_vring_desc){ 0x8000, 16, VTB_DESC_F_INDIRECT, 0 };
+	avail(N)->idx = 1;
+	c = (struct vtb_chain){ .seg = seg, .max_seg = 8 };
+	CHECK_EQ(vtb_vqdev_pop(p.v, &c), -VTB_EPROTO);
+	p = mk(N, false, true);
+	*desc(0) = (struct vtb_vring_desc){ 0x1000, 16, VTB_DESC_F_NEXT, 1 };
+	*desc(1) = (struct vtb_vring_desc){ 0x8000, 32, VTB_DESC_F_INDIRECT, 0 };
+	t[0] = (struct vtb_vring_desc){ 0x2000, 512, VTB_DESC_F_NEXT, 1 };
+	t[1] = (struct vtb_vring_desc){ 0x3000, 1, VTB_DESC_F_WRITE, 0 };
+	avail(N)->idx = 1;
+	c = (struct vtb_chain){ .seg = seg, .max_seg = 2 };
+	CHECK_EQ(vtb_vqdev_pop(p.v, &c), -VTB_E2BIG);
+}
+
+/* Packed indirect (§2.8.7): one ring descriptor carrying the buffer id
+ * points to a table of packed descriptors; only WRITE counts in it. */
+static struct pair mkpi(uint16_t num)
+{
+	memset(mem, 0, sizeof(mem));
+	struct vtb_vqd_params dp = { .num = num, .ring = mem, .packed = true, .event_idx = true,
+				     .indirect = mem + 0x8000, .indirect_addr = 0x8000, .indirect_max = 8 };
+	struct vtb_vqdev_params vp = { .num = num, .ring = mem, .packed = true, .event_idx = true,
+				       .indirect = true, .xlate = xlate };
+	struct pair p = { vtb_vqd_init(dstate, &dp), vtb_vqdev_init(vstate, &vp) };
+	return p;
+}
+
+static void test_packed_indirect(void)
+{
+	struct vtb_seg seg[8];
+	int tok[N];
+	struct pair p = mkpi(N);
+	CHECK(p.d && p.v);
+	if (!p.d || !p.v)
+		return;
+	struct vtb_sg sg[5] = { { 0x1000, 16 }, { 0x1100, 100 }, { 0x2000, 4096 }, { 0x3000, 4096 }, { 0x4000, 1 } };
+	CHECK_EQ(vtb_vqd_add(p.d, sg, 2, 3, &tok[0], true), 0);
+	CHECK_EQ(vtb_vqd_num_free(p.d), N - 1);		/* one ring descriptor */
+	CHECK(pd(0)->flags & VTB_DESC_F_INDIRECT);
+	CHECK_EQ(pd(0)->len, 5 * 16);
+	/* Linux's layout: entries carry addr, len and only WRITE. */
+	struct vtb_pvq_desc *t = (struct vtb_pvq_desc *)(mem + 0x8000) + (size_t)pd(0)->id * 8;
+	CHECK(t[1].addr == 0x1100 && t[1].flags == 0 && t[2].flags == VTB_DESC_F_WRITE);
+	struct vtb_chain c = { .seg = seg, .max_seg = 8 };
+	CHECK_EQ(vtb_vqdev_pop(p.v, &c), 1);
+	CHECK_EQ(c.nseg, 5);
+	CHECK_EQ(c.nout, 2);
+	CHECK_EQ(c.in_bytes, 8193);
+	CHECK_EQ(seg[3].addr, 0x3000);
+	CHECK_EQ(vtb_vqdev_push(p.v, c.head, 1), 0);
+	uint32_t len = 0;
+	CHECK(vtb_vqd_get_used(p.d, &len) == &tok[0]);
+	CHECK_EQ(len, 1);
+	CHECK_EQ(vtb_vqd_num_free(p.d), N);
+	/* Laps mixing indirect and direct chains, completed out of order: each
+	 * indirect buffer takes one ring slot on both sides. */
+	for (unsigned lap = 0; lap < 2000; lap++) {
+		struct vtb_chain cc[3];
+		bool ok = !vtb_vqd_add(p.d, sg, 1, 2, &tok[0], true) && !vtb_vqd_add(p.d, sg, 1, 2, &tok[1], false) &&
+			  !vtb_vqd_add(p.d, sg + 2, 0, 3, &tok[2], true);
+		for (int k = 0; ok && k < 3; k++) {
+			cc[k] = (struct vtb_chain){ .seg = seg, .max_seg = 8 };
+			ok = vtb_vqdev_pop(p.v, &cc[k]) == 1 && cc[k].nseg == 3 && cc[k].nout == (k == 2 ? 0 : 1);
+		}
+		ok = ok && !vtb_vqdev_push(p.v, cc[2].head, 3) && !vtb_vqdev_push(p.v, cc[0].head, 1) &&
+		     !vtb_vqdev_push(p.v, cc[1].head, 2);
+		ok = ok && vtb_vqd_get_used(p.d, NULL) == &tok[2] && vtb_vqd_get_used(p.d, NULL) == &tok[0] &&
+		     vtb_vqd_get_used(p.d, NULL) == &tok[1] && !vtb_vqd_get_used(p.d, NULL);
+		if (!ok) {
+			CHECK(!"packed indirect laps");
+			return;
+		}
+	}
+	CHECK_EQ(vtb_vqd_num_free(p.d), N);
+	CHECK(!vtb_vqd_broken(p.d) && !vtb_vqdev_broken(p.v));
+	/* A table too big for the driver's tables is the caller's error. */
+	struct vtb_sg many[9] = { { 0x1000, 1 } };
+	CHECK_EQ(vtb_vqd_add(p.d, many, 9, 0, &tok[0], true), -VTB_EINVAL);
+
+	/* Reserved bits of table entries (id, NEXT, INDIRECT) and the WRITE
+	 * bit of the ring descriptor are ignored by the device. */
+	p = mkpi(N);
+	CHECK_EQ(vtb_vqd_add(p.d, sg, 1, 1, &tok[0], true), 0);
+	t = (struct vtb_pvq_desc *)(mem + 0x8000) + (size_t)pd(0)->id * 8;
+	t[0].id = 0x7777;
+	t[0].flags |= VTB_DESC_F_NEXT | VTB_DESC_F_INDIRECT;
+	pd(0)->flags |= VTB_DESC_F_WRITE;
+	c = (struct vtb_chain){ .seg = seg, .max_seg = 8 };
+	CHECK_EQ(vtb_vqdev_pop(p.v, &c), 1);
+	CHECK(c.nseg == 2 && c.nout == 1 && !seg[0].write && seg[1].write);
+
+	/* Hostile packed indirect descriptors break the queue. */
+	struct {
+		const char *what;
+		int want;
+		uint32_t len;
+		uint64_t addr;
+		uint16_t extra;
+	} bad[] = {
+		{ "table length not a multiple of 16", -VTB_EINVAL, 24, 0x8000, 0 },
+		{ "empty table", -VTB_EINVAL, 0, 0x8000, 0 },
+		{ "table outside memory", -VTB_EFAULT, 32, MEM - 16, 0 },
+		{ "indirect with NEXT", -VTB_EPROTO, 32, 0x8000, VTB_DESC_F_NEXT },
+	};
+	for (unsigned i = 0; i < VTB_ARRAY_SIZE(bad); i++) {
+		p = mkpi(N);
+		CHECK_EQ(vtb_vqd_add(p.d, sg, 1, 1, &tok[0], true), 0);
+		pd(0)->len = bad[i].len;
+		pd(0)->addr = bad[i].addr;
+		pd(0)->flags |= bad[i].extra;
+		c = (struct vtb_chain){ .seg = seg, .max_seg = 8 };
+		int r = vtb_vqdev_pop(p.v, &c);
+		vtb_checks++;
+		if (r != bad[i].want || !vtb_vqdev_broken(p.v)) {
+			vtb_failed++;
+			fprintf(stderr, "packed indirect '%s': pop %d, want %d\n", bad[i].what, r, bad[i].want);
+		}
+	}
+	/* An indirect descriptor inside a NEXT-linked list (§2.8.19). */
+	p = mkpi(N);
+	struct vtb_sg two[2] = { { 0x1000, 16 }, { 0x2000, 16 } };
+	CHECK_EQ(vtb_vqd_add(p.d, two, 2, 0, &tok[0], false), 0);
+	pd(1)->flags |= VTB_DESC_F_INDIRECT;
+	pd(1)->addr = 0x8000;
+	c = (struct vtb_chain){ .seg = seg, .max_seg = 8 };
+	CHECK_EQ(vtb_vqdev_pop(p.v, &c), -VTB_EPROTO);
+	/* Without the feature: refused. */
+	p = mkp(N, true);
+	CHECK_EQ(vtb_vqd_add(p.d, sg, 1, 1, &tok[0], true), -VTB_EINVAL);	/* no tables on our side */
+	CHECK_EQ(vtb_vqd_add(p.d, sg, 1, 0, &tok[0], false), 0);
+	pd(0)->flags |= VTB_DESC_F_INDIRECT;
+	pd(0)->addr = 0x8000;
+	c = (struct vtb_chain){ .seg = seg, .max_seg = 8 };
+	CHECK_EQ(vtb_vqdev_pop(p.v, &c), -VTB_EPROTO);
+	/* A device that has no way to reach tables cannot serve the feature. */
+	struct vtb_vqdev_params vp = { .num = N, .ring = mem, .packed = true, .indirect = true };
+	CHECK(vtb_vqdev_init(vstate, &vp) == NULL);
+	vp.packed = false;
+	CHECK(vtb_vqdev_init(vstate, &vp) == NULL);
+}
+
 /* Batched indices: with defer_avail the device sees nothing until the
  * driver's kick_prepare, then the whole batch; with used_batch the driver
  * sees completions in groups and the rest at need_notify.  Each index is
@@ -496,6 +687,8 @@ int main(void)
 	test_roundtrip_wrap();
 	test_out_of_order();
 	test_indirect();
+	test_indirect_after_normal();
+	test_packed_indirect();
 	test_hostile();
 	test_driver_hostile_used();
 	test_device_ignores_used_tampering();
