@@ -126,6 +126,44 @@ static void access_platform(const char *tname, const char *variant, bool want)
 	}
 }
 
+/* A device that does not offer ACCESS_PLATFORM, served until told to stop
+ * (stop_flag: a shared page, mapped before any fork). */
+static volatile int *stop_flag;
+static int be_plain_device(struct vtb_xenv *env, const struct vtb_transport_ops *t)
+{
+	(void)t;
+	struct vtb_vdev_state st = { 0 };
+	if (vtb_vdev_publish(env->regs, 2, 0, 1, 256, NULL, 0))
+		return 10;
+	while (!*stop_flag)
+		if (!vtb_vdev_service(env->regs, &st))
+			sched_yield();
+	return 0;
+}
+
+/* The FE of a transport that needs the DMA API refuses such a device (as
+ * Linux's virtio_features_ok() does when the platform restricts memory
+ * access), before it has placed anything. */
+static void needs_access_platform(const char *tname, const char *variant)
+{
+	const struct vtb_transport_ops *t = vtb_transport_find(tname);
+	struct world w;
+	*stop_flag = 0;
+	world_start(&w, t, variant, be_plain_device);
+	void *x = NULL;
+	int e = w.env.ram ? t->fe_open(&w.env, 0, &x) : -ENOMEM;
+	*stop_flag = 1;
+	int be = world_end(&w, false);
+	if (x)
+		t->fe_close(x);
+	vtb_checks++;
+	if (e != -ENODEV || be != 0) {
+		vtb_failed++;
+		fprintf(stderr, "%s/%s against a device without ACCESS_PLATFORM: open %d (want %d), device %d\n", tname,
+			variant, e, -ENODEV, be);
+	}
+}
+
 /* ---- a driver written against the register block ---- */
 static void relax(void *c)
 {
@@ -299,6 +337,8 @@ static void cannot_serve(void)
 
 int main(void)
 {
+	alarm(240);	/* a driver waiting on a dead device fails the test, never hangs it */
+	stop_flag = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	access_platform("shm", "split", false);
 	access_platform("shm", "packed", false);
 	access_platform("swiotlb", "pool", true);
@@ -308,6 +348,9 @@ int main(void)
 	access_platform("viommu", "strict", true);
 	access_platform("viommu", "lazy", true);
 	access_platform("viommu", "passthrough", true);
+	needs_access_platform("swiotlb", "pool");
+	needs_access_platform("grant", "map");
+	needs_access_platform("viommu", "strict");
 	packed_indirect();
 	cannot_serve();
 	return vtb_test_end("test_vring");
