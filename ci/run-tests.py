@@ -820,6 +820,22 @@ def children(pid):
         return []
 
 
+def packed_indirect(tmp):
+    """RING_PACKED with INDIRECT_DESC through the forked domains: every
+    device, both notify modes (event suppression in DESC mode and poll),
+    verified.  The BE used to take SIGSEGV on the pair (vtb_vqdev_init
+    refused it and vring.c used the NULL) and the suite refused the cell."""
+    d = os.path.join(tmp, "packed-indirect")
+    p = vtbench(["device=blk,net,scmi", "transport=shm", "variant=packed", "indirect=1", "notify=event,poll",
+                 "verify=1", "qd=1,8", "ops=400", "warmup=20ms", "reps=1"], d, timeout=300)
+    rows = rows_of(d) if os.path.exists(os.path.join(d, "results.jsonl")) else []
+    bad = [(r["cell"]["device"], r["cell"]["notify"], r["cell"]["qd"], r["error"], r["verified"], r["ops"])
+           for r in rows if r["error"] is not None or r["verified"] is not True or r["ops"] != r["cell"]["ops_target"]
+           or not r["cell"]["indirect"] or r["cell"]["variant"] != "packed"]
+    result("shm/packed indirect=1: 12 cells (blk, net, scmi; event, poll; qd 1, 8) run, complete and verify",
+           p.returncode == 0 and len(rows) == 12 and not bad, f"rc={p.returncode} {bad[:4]} {p.stderr[-600:]}")
+
+
 def faults(tmp):
     """kill -9 of a domain mid-cell is a failed row and the run goes on; a
     harness killed mid-run leaves whole lines, and --resume finishes it
@@ -1199,6 +1215,7 @@ def main():
         e2e(tmp)
         scmi_conformance(tmp)
         indirect_dma(tmp)
+        packed_indirect(tmp)
         probes(tmp)
         peer(tmp)
         faults(tmp)

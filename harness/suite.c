@@ -556,8 +556,6 @@ static int expand(const struct section *s, size_t i, struct vtb_cellp c, struct 
 		if (!strcmp(c.variant, "*")) {	/* every variant that can run the cell */
 			for (int k = 0; t->variants[k]; k++) {
 				struct vtb_cellp c2 = c;
-				if (c.indirect && !strcmp(c.transport, "shm") && !strcmp(t->variants[k], "packed"))
-					continue;
 				copy_str(c2.variant, sizeof(c2.variant), t->variants[k]);
 				if (expand(s, i, c2, out, err, n))
 					return -1;
@@ -638,10 +636,6 @@ static int expand(const struct section *s, size_t i, struct vtb_cellp c, struct 
 		if (!strcmp(c.device, "blk") && c.qsize < 3) {
 			snprintf(err, n, "[%s] qsize=%u: a blk request is a chain of 3 descriptors (header, data, status)",
 				 s->name, c.qsize);
-			return -1;
-		}
-		if (c.indirect && !strcmp(c.transport, "shm") && !strcmp(c.variant, "packed")) {
-			snprintf(err, n, "[%s] indirect=1: shm/packed has no indirect tables here", s->name);
 			return -1;
 		}
 		if (c.qd > c.qsize) {

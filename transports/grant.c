@@ -634,7 +634,7 @@ static void gnt_be_teardown(struct vtb_vbe *be)
 }
 
 #define GNT_COMMON \
-	.fe_setup = gnt_fe_setup, .fe_ring = gnt_fe_ring, .fe_map = gnt_fe_map, \
+	.access_platform = true /* Xen grant DMA ops need it */, .fe_setup = gnt_fe_setup, .fe_ring = gnt_fe_ring, .fe_map = gnt_fe_map, \
 	.fe_unmap = gnt_fe_unmap, .fe_teardown = gnt_fe_teardown, .be_setup = gnt_be_setup, \
 	.fe_map_indirect = gnt_fe_map_indirect, .fe_unmap_indirect = gnt_fe_unmap_indirect, \
 	.be_ring = gnt_be_ring, .be_indirect = gnt_be_indirect, .be_indirect_put = gnt_be_indirect_put, \

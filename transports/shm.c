@@ -88,7 +88,7 @@ static int shm_be_open(struct vtb_xenv *env, void **be)
 static const char *const shm_variants[] = { "split", "packed", NULL };
 static const char *const shm_variant_desc[] = {
 	"split virtqueue (virtio 1.2 §2.7) in FE RAM, BE maps all FE RAM",
-	"packed virtqueue (virtio 1.2 §2.8) with its event suppression; no indirect tables",
+	"packed virtqueue (virtio 1.2 §2.8) with its event suppression (and packed indirect tables)",
 	NULL,
 };
 

@@ -275,6 +275,7 @@ static void tlb_be_teardown(struct vtb_vbe *be)
 }
 
 static const struct vtb_vring_policy swiotlb_policy = {
+	.access_platform = true,	/* the bounce pool is the DMA API's */
 	.fe_setup = tlb_fe_setup,
 	.fe_ring = tlb_fe_ring,
 	.fe_map = tlb_fe_map,

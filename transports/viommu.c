@@ -188,7 +188,8 @@ static int vio_fe_setup(struct vtb_vfe *fe)
 	v->slots_gpa = env->shared_gpa + VTB_ALIGN_UP((uint64_t)vtb_vring_bytes(IOQ_SIZE), (uint64_t)PAGE);
 	v->slots = env->ram + v->slots_gpa;
 	struct vtb_vqd_params p = { .num = IOQ_SIZE, .ring = ring };
-	v->ioq = vtb_vqd_init(v->ioq_state, &p);
+	if (!(v->ioq = vtb_vqd_init(v->ioq_state, &p)))
+		return -EINVAL;
 	struct vtb_viommu_attach a = {
 		.head.type = VTB_VIOMMU_T_ATTACH, .domain = vtb_le32(DOMAIN), .endpoint = vtb_le32(ENDPOINT),
 		.flags = vtb_le32(v->variant == VIO_PASS ? VTB_VIOMMU_ATTACH_F_BYPASS : 0),
@@ -703,6 +704,8 @@ static bool vio_be_arm(struct vtb_vbe *be)
 	return vtb_vqdev_enable_notify(v->ioq);
 }
 
+static void vio_be_teardown(struct vtb_vbe *be);
+
 static int vio_be_setup(struct vtb_vbe *be)
 {
 	struct vtb_xenv *env = be->env;
@@ -719,6 +722,11 @@ static int vio_be_setup(struct vtb_vbe *be)
 	struct vtb_vqdev_params p = { .num = IOQ_SIZE, .ring = v->region };
 	v->ioq = vtb_vqdev_init(v->ioq_state, &p);
 	be->priv = v;
+	if (!v->ioq) {	/* refused, never used half-made: be_open then fails */
+		vio_be_teardown(be);
+		be->priv = NULL;
+		return -EINVAL;
+	}
 	return 0;
 unmap_region:
 	env->plat->ops->unmap(env->plat, v->region, v->region_size, false);
@@ -759,6 +767,7 @@ static void vio_be_teardown(struct vtb_vbe *be)
 }
 
 static const struct vtb_vring_policy viommu_policy = {
+	.access_platform = true,	/* behind the IOMMU, passthrough (identity) too */
 	.fe_setup = vio_fe_setup,
 	.fe_ring = vio_fe_ring,
 	.fe_map = vio_fe_map,

@@ -48,13 +48,23 @@ int vtb_vring_fe_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 		wanted |= VTB_BIT(VTB_F_INDIRECT_DESC);
 	if (env->packed)
 		wanted |= VTB_BIT(VTB_F_RING_PACKED);
+	/* Accepted whenever offered, as Linux's vring_transport_features()
+	 * keeps it: the driver then goes through the DMA API (fe_map). */
+	wanted |= VTB_BIT(VTB_F_ACCESS_PLATFORM);
 	err = vtb_vdrv_negotiate(&fe->drv, wanted, &env->features);
 	if (err)
 		goto free_fe;
 	bool packed = env->features & VTB_BIT(VTB_F_RING_PACKED);
-	if ((env->indirect && !(env->features & VTB_BIT(VTB_F_INDIRECT_DESC))) || (env->packed && !packed) ||
-	    (packed && env->indirect)) {
+	if ((env->indirect && !(env->features & VTB_BIT(VTB_F_INDIRECT_DESC))) || (env->packed && !packed)) {
 		err = -ENOTSUP;
+		goto free_fe;
+	}
+	/* A transport whose device reaches buffers only through the platform's
+	 * translation cannot work with a driver that bypasses it: refuse such a
+	 * device, as Linux's virtio_features_ok() does when the platform
+	 * restricts memory access and the device lacks ACCESS_PLATFORM. */
+	if (pol->access_platform && !(env->features & VTB_BIT(VTB_F_ACCESS_PLATFORM))) {
+		err = -ENODEV;
 		goto free_fe;
 	}
 	fe->nq = env->regs->num_queues;
@@ -69,11 +79,9 @@ int vtb_vring_fe_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 		void *ring, *ind = NULL;
 		uint16_t n = env->qsize;
 		/* Tables mapped per request sit in plain FE RAM (Linux kmallocs
-		 * each); only their mapping is the policy's.  The split add path
-		 * asks for that mapping (vtb_vqd_params.map_indirect); a packed
-		 * table (only shm, which maps none, has packed rings today) stays
-		 * in ring memory until the packed add path asks too. */
-		bool ind_per_req = env->indirect && pol->fe_map_indirect && !packed;
+		 * each); only their mapping is the policy's, asked for by the
+		 * split and packed add paths (vtb_vqd_params.map_indirect). */
+		bool ind_per_req = env->indirect && pol->fe_map_indirect;
 		err = pol->fe_ring(fe, vtb_ring_bytes(n, packed), &ring_addr, &ring);
 		if (!err && ind_per_req)
 			err = vtb_fe_alloc(env, (uint64_t)n * VTB_REQ_MAX_SEG * 16, 4096, &ind_addr, &ind);	/* no table crosses a page */
@@ -97,7 +105,10 @@ int vtb_vring_fe_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 			.defer_avail = true,	/* fe_kick publishes each batch */
 			.map_indirect = ind_per_req ? fe_map_table : NULL, .map_ctx = fe,
 		};
-		vtb_vqd_init(fe->vq[q], &p);
+		if (!vtb_vqd_init(fe->vq[q], &p)) {
+			err = -EINVAL;
+			goto teardown;
+		}
 		if (env->poll)
 			vtb_vqd_disable_cb(fe->vq[q]);
 		uint64_t drv_off = packed ? (uint64_t)n * sizeof(struct vtb_pvq_desc) : vtb_vring_avail_off(n);
@@ -276,8 +287,10 @@ int vtb_vring_be_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 		return -ENOMEM;
 	be->env = env;
 	be->pol = pol;
+	/* The ring features are the engine's, in any combination (packed
+	 * with indirect included); ACCESS_PLATFORM is the transport's word. */
 	uint64_t feat = env->device_features | VTB_BIT(VTB_F_EVENT_IDX) | VTB_BIT(VTB_F_INDIRECT_DESC) |
-			VTB_BIT(VTB_F_RING_PACKED);
+			VTB_BIT(VTB_F_RING_PACKED) | (pol->access_platform ? VTB_BIT(VTB_F_ACCESS_PLATFORM) : 0);
 	err = vtb_vdev_publish(env->regs, env->device_id, feat, env->nqueues, VTB_VQ_MAX_SIZE,
 			       env->config, env->config_len);
 	if (err)
@@ -315,7 +328,8 @@ int vtb_vring_be_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 			.num = n, .ring = ring, .packed = packed,
 			.event_idx = be->st.features & VTB_BIT(VTB_F_EVENT_IDX),
 			.indirect = be->st.features & VTB_BIT(VTB_F_INDIRECT_DESC),
-			.xlate = be_xlate, .xlate_ctx = be,
+			/* No be_indirect: the core refuses INDIRECT below. */
+			.xlate = pol->be_indirect ? be_xlate : NULL, .xlate_ctx = be,
 			/* The driver sees completions in groups of 32 (vhost's
 			 * burst) and at every be_flush: a group shares the used
 			 * index's cache-line transfer, yet at depth the driver
@@ -324,7 +338,13 @@ int vtb_vring_be_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 			 * 32 -> 33.4 Mpps. */
 			.used_batch = 32,
 		};
-		vtb_vqdev_init(be->vq[q], &p);
+		if (!vtb_vqdev_init(be->vq[q], &p)) {
+			/* Accepted at DRIVER_OK, yet this queue cannot be served with
+			 * what was negotiated: the device needs a reset (§2.1.2),
+			 * and nothing touches the half-made queue. */
+			err = vtb_vring_be_fail(be, -EPROTO);
+			goto free_vqs;
+		}
 		if (env->poll)
 			vtb_vqdev_disable_notify(be->vq[q]);
 	}

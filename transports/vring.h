@@ -40,6 +40,10 @@ struct vtb_vbe_slot {
 };
 
 struct vtb_vring_policy {
+	/* The device reaches FE memory only through the platform's DMA
+	 * translation (a bounce pool, grants, an IOMMU): offer and require
+	 * VIRTIO_F_ACCESS_PLATFORM. */
+	bool access_platform;
 	/* FE: set up policy state (fe->pol), called before any ring is placed. */
 	int (*fe_setup)(struct vtb_vfe *fe);
 	/* FE: memory for rings (and indirect tables without fe_map_indirect),

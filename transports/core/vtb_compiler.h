@@ -40,10 +40,22 @@
 #define VTB_LOAD_ACQUIRE(x)   __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
 #define VTB_STORE_RELEASE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
 /* virtio_mb(): orders a store (index or event field) before a later load of
- * the peer's event field, the classic lost-wakeup window. */
+ * the peer's event field, the classic lost-wakeup window.  vtb_rmb orders
+ * loads before later loads, vtb_wmb stores before later stores: Linux's
+ * virt_rmb()/virt_wmb() (the peer is another CPU, never a device doing DMA,
+ * so the inner-shareable domain suffices).  On aarch64 they are Linux's own
+ * instructions (dmb ish / ishld / ishst); the C11 fences would give dmb ish
+ * for a write barrier, correct but stronger than Linux's.  Elsewhere (x86:
+ * mfence and compiler barriers, as TSO needs) the C11 fences. */
+#if defined(__aarch64__)
+#define vtb_mb()  __asm__ __volatile__("dmb ish" ::: "memory")
+#define vtb_rmb() __asm__ __volatile__("dmb ishld" ::: "memory")
+#define vtb_wmb() __asm__ __volatile__("dmb ishst" ::: "memory")
+#else
 #define vtb_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #define vtb_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define vtb_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+#endif
 /* After a plain copy of shared memory into a local x: the compiler must
  * treat x as changed, so it can never re-derive x's value by reading the
  * shared copy again.  Only x is affected, not every cached value. */

@@ -26,8 +26,13 @@ void vtb_vdev_config_update(struct vtb_vdev_regs *r, const void *config, uint32_
 {
 	if (!vtb_range_ok(off, len, VTB_VDEV_CONFIG_MAX))
 		return;
-	/* Odd generation while the write is in flight, as seqlock readers expect. */
-	VTB_STORE_RELEASE(r->config_generation, r->config_generation + 1);
+	/* Odd generation while the write is in flight, as seqlock readers
+	 * expect.  A release orders only what precedes it: the odd value must
+	 * also be visible before the new bytes (write_seqcount_begin's
+	 * smp_wmb), or a weakly ordered reader (aarch64) could see new bytes
+	 * under the old, even generation. */
+	VTB_WRITE_ONCE(r->config_generation, r->config_generation + 1);
+	vtb_wmb();
 	vtb_memcpy(r->config + off, config, len);
 	VTB_STORE_RELEASE(r->config_generation, r->config_generation + 1);
 }

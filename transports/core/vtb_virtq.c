@@ -52,7 +52,7 @@ struct vtb_vqd {
 	struct vtb_vring_used *used;
 	uint16_t *used_event;	/* written by us, read by the device */
 	uint16_t *avail_event;	/* written by the device */
-	struct vtb_vring_desc *indirect;
+	void *indirect;		/* tables of indirect_max entries, by head (split) or buffer id (packed) */
 	uint64_t indirect_addr;
 	int (*map_indirect)(void *ctx, void *token, const void *tbl, uint32_t len, uint64_t *addr);
 	void *map_ctx;
@@ -84,9 +84,12 @@ struct vtb_vqd *vtb_vqd_init(void *mem, const struct vtb_vqd_params *p)
 	vq->num_free = p->num;
 	vq->event_idx = p->event_idx;
 	vq->defer_avail = p->defer_avail;
+	vq->indirect = p->indirect;
+	vq->indirect_addr = p->indirect_addr;
+	vq->indirect_max = p->indirect ? p->indirect_max : 0;
+	vq->map_indirect = p->map_indirect;
+	vq->map_ctx = p->map_ctx;
 	if (p->packed) {
-		if (p->indirect)
-			return NULL;	/* indirect tables: split layout only here */
 		vq->packed = true;
 		vq->avail_wrap = vq->used_wrap = vq->kicked_wrap = true;
 		vq->pdesc = p->ring;
@@ -102,11 +105,6 @@ struct vtb_vqd *vtb_vqd_init(void *mem, const struct vtb_vqd_params *p)
 	vq->used = (void *)((char *)p->ring + vtb_vring_used_off(p->num));
 	vq->used_event = &vq->avail->ring[p->num];
 	vq->avail_event = (uint16_t *)&vq->used->ring[p->num];
-	vq->indirect = p->indirect;
-	vq->indirect_addr = p->indirect_addr;
-	vq->indirect_max = p->indirect ? p->indirect_max : 0;
-	vq->map_indirect = p->map_indirect;
-	vq->map_ctx = p->map_ctx;
 	vtb_memset(p->ring, 0, vtb_vring_bytes(p->num));
 	for (uint16_t i = 0; i < p->num; i++)
 		vq->next[i] = (uint16_t)(i + 1);
@@ -121,39 +119,114 @@ static uint16_t pflags(bool write, bool more, bool wrap)
 			  (wrap ? VTB_PDESC_F_AVAIL : VTB_PDESC_F_USED));
 }
 
-static int pvqd_add(struct vtb_vqd *vq, const struct vtb_sg *sg, unsigned nout, unsigned nin, void *token)
+/* Packed indirect (§2.8.7, as Linux's virtqueue_add_indirect_packed): the
+ * table is an array of packed descriptors in which only WRITE means
+ * anything, and one ring descriptor, carrying the buffer id, points to it.
+ * The table is indexed by buffer id, which stays ours until it is used. */
+static int pvqd_fill_indirect(struct vtb_vqd *vq, struct vtb_pvq_desc *rd, uint16_t id,
+			      const struct vtb_sg *sg, unsigned nout, unsigned total, void *token)
+{
+	struct vtb_pvq_desc *tbl = (struct vtb_pvq_desc *)vq->indirect + (size_t)id * vq->indirect_max;
+	for (unsigned k = 0; k < total; k++) {
+		tbl[k].addr = vtb_le64(sg[k].addr);
+		tbl[k].len = vtb_le32(sg[k].len);
+		tbl[k].id = 0;
+		tbl[k].flags = vtb_le16((uint16_t)(k >= nout ? VTB_DESC_F_WRITE : 0));
+	}
+	uint32_t len = (uint32_t)(total * sizeof(*tbl));
+	uint64_t addr = vq->indirect_addr + (uint64_t)id * vq->indirect_max * sizeof(*tbl);
+	if (vq->map_indirect) {	/* the table's own DMA mapping, per request */
+		int e = vq->map_indirect(vq->map_ctx, token, tbl, len, &addr);
+		if (e)
+			return e;
+	}
+	rd->addr = vtb_le64(addr);
+	rd->len = vtb_le32(len);
+	return 0;
+}
+
+static int pvqd_add(struct vtb_vqd *vq, const struct vtb_sg *sg, unsigned nout, unsigned nin, void *token,
+		    bool use_indirect)
 {
 	unsigned total = nout + nin;
-	if (total > vq->num_free)
+	if (use_indirect && (!vq->indirect || total > vq->indirect_max))
+		return -VTB_EINVAL;
+	unsigned need = use_indirect ? 1 : total;
+	if (need > vq->num_free)
 		return -VTB_ENOSPC;
 	uint16_t id = vq->free_head;
-	vq->free_head = vq->next[id];
 	uint16_t head = vq->avail_idx, pos = head;
 	bool wrap = vq->avail_wrap;
-	uint16_t head_flags = 0;
-	for (unsigned k = 0; k < total; k++) {
+	uint16_t head_flags;
+	if (use_indirect) {
+		/* The ring slot is not the device's until its flags say so, and
+		 * the id is taken only once the table is mapped. */
 		struct vtb_pvq_desc *d = &vq->pdesc[pos];
-		uint16_t f = pflags(k >= nout, k + 1 < total, wrap);
-		d->addr = vtb_le64(sg[k].addr);
-		d->len = vtb_le32(sg[k].len);
+		int e = pvqd_fill_indirect(vq, d, id, sg, nout, total, token);
+		if (e)
+			return e;
 		d->id = vtb_le16(id);
-		if (k == 0)
-			head_flags = f;	/* published last, below */
-		else
-			d->flags = vtb_le16(f);
+		head_flags = (uint16_t)(VTB_DESC_F_INDIRECT | pflags(false, false, wrap));
 		if (++pos == vq->num) {
 			pos = 0;
 			wrap = !wrap;
 		}
+	} else {
+		head_flags = 0;
+		for (unsigned k = 0; k < total; k++) {
+			struct vtb_pvq_desc *d = &vq->pdesc[pos];
+			uint16_t f = pflags(k >= nout, k + 1 < total, wrap);
+			d->addr = vtb_le64(sg[k].addr);
+			d->len = vtb_le32(sg[k].len);
+			d->id = vtb_le16(id);
+			if (k == 0)
+				head_flags = f;	/* published last, below */
+			else
+				d->flags = vtb_le16(f);
+			if (++pos == vq->num) {
+				pos = 0;
+				wrap = !wrap;
+			}
+		}
 	}
-	/* The head's flags make the whole chain available at once. */
+	vq->free_head = vq->next[id];
+	/* The head's flags make the whole chain (and its table) available at
+	 * once: everything written above is ordered before it (virtio_wmb). */
 	VTB_STORE_RELEASE(vq->pdesc[head].flags, vtb_le16(head_flags));
 	vq->avail_idx = pos;
 	vq->avail_wrap = wrap;
-	vq->num_free = (uint16_t)(vq->num_free - total);
+	vq->num_free = (uint16_t)(vq->num_free - need);
 	vq->state[id].token = token;
-	vq->state[id].ndesc = (uint16_t)total;
+	vq->state[id].ndesc = (uint16_t)need;
 	return 0;
+}
+
+/* The other side's event suppression structure, read in one 32-bit load
+ * (as Linux's virtqueue_kick_prepare_packed reads its snapshot): its flags
+ * and off_wrap are then of one moment, and the writer's order (off_wrap
+ * first, then flags with a release) cannot be seen torn. */
+typedef uint32_t __attribute__((may_alias)) vtb_u32_alias;
+static struct vtb_pvq_event pvq_event_read(const struct vtb_pvq_event *ev)
+{
+	uint32_t v = VTB_READ_ONCE(*(const vtb_u32_alias *)ev);
+	struct vtb_pvq_event e;
+	vtb_memcpy(&e, &v, sizeof(e));
+	e.off_wrap = vtb_le16(e.off_wrap);
+	e.flags = vtb_le16(e.flags);
+	return e;
+}
+
+/* Enables the peer's notifications: with EVENT_IDX, off_wrap must be
+ * visible no later than the flags that make the peer read it
+ * (virtqueue_enable_cb_prepare_packed: virtio_wmb between the two). */
+static void pvq_event_enable(struct vtb_pvq_event *ev, bool event_idx, uint16_t pos, bool wrap)
+{
+	if (event_idx) {
+		VTB_WRITE_ONCE(ev->off_wrap, vtb_le16((uint16_t)(pos | (wrap ? 0x8000u : 0))));
+		VTB_STORE_RELEASE(ev->flags, vtb_le16(VTB_RING_EVENT_FLAGS_DESC));
+	} else {
+		VTB_WRITE_ONCE(ev->flags, vtb_le16(VTB_RING_EVENT_FLAGS_ENABLE));
+	}
 }
 
 /* Whether an event at off_wrap lies in (old, new] of the ring positions. */
@@ -174,14 +247,14 @@ static bool pvqd_kick_prepare(struct vtb_vqd *vq)
 	vq->kicked_wrap = vq->avail_wrap;
 	if (old == new && !wrapped)
 		return false;
-	vtb_mb();
-	uint16_t flags = vtb_le16(VTB_READ_ONCE(vq->dev_ev->flags));
-	if (flags != VTB_RING_EVENT_FLAGS_DESC)
-		return flags != VTB_RING_EVENT_FLAGS_DISABLE;
+	vtb_mb();	/* head flags visible before we read the device's wish */
+	struct vtb_pvq_event ev = pvq_event_read(vq->dev_ev);
+	if (ev.flags != VTB_RING_EVENT_FLAGS_DESC)
+		return ev.flags != VTB_RING_EVENT_FLAGS_DISABLE;
 	/* Positions as a continuous count: old may sit one lap behind. */
 	if (wrapped)
 		old = (uint16_t)(old - vq->num);
-	return pvq_need_event(vtb_le16(VTB_READ_ONCE(vq->dev_ev->off_wrap)), vq->avail_wrap, vq->num, new, old);
+	return pvq_need_event(ev.off_wrap, vq->avail_wrap, vq->num, new, old);
 }
 
 static bool pdesc_is_used(const struct vtb_pvq_desc *d, bool wrap, uint16_t *flags_out)
@@ -223,13 +296,8 @@ static void *pvqd_get_used(struct vtb_vqd *vq, uint32_t *len)
 static bool pvqd_enable_cb(struct vtb_vqd *vq)
 {
 	uint16_t f;
-	if (vq->event_idx) {
-		VTB_WRITE_ONCE(vq->drv_ev->off_wrap, vtb_le16((uint16_t)(vq->last_used | (vq->used_wrap ? 0x8000u : 0))));
-		VTB_WRITE_ONCE(vq->drv_ev->flags, vtb_le16(VTB_RING_EVENT_FLAGS_DESC));
-	} else {
-		VTB_WRITE_ONCE(vq->drv_ev->flags, vtb_le16(VTB_RING_EVENT_FLAGS_ENABLE));
-	}
-	vtb_mb();
+	pvq_event_enable(vq->drv_ev, vq->event_idx, vq->last_used, vq->used_wrap);
+	vtb_mb();	/* enabled before we look for work (virtqueue_poll_packed) */
 	return pdesc_is_used(&vq->pdesc[vq->last_used], vq->used_wrap, &f);
 }
 
@@ -252,7 +320,7 @@ int vtb_vqd_add(struct vtb_vqd *vq, const struct vtb_sg *sg, unsigned nout,
 	if (!token || total == 0 || total > vq->num)
 		return -VTB_EINVAL;
 	if (vq->packed)
-		return use_indirect ? -VTB_EINVAL : pvqd_add(vq, sg, nout, nin, token);
+		return pvqd_add(vq, sg, nout, nin, token, use_indirect);
 	if (use_indirect && (!vq->indirect || total > vq->indirect_max))
 		return -VTB_EINVAL;
 	unsigned need = use_indirect ? 1 : total;
@@ -261,7 +329,7 @@ int vtb_vqd_add(struct vtb_vqd *vq, const struct vtb_sg *sg, unsigned nout,
 
 	uint16_t head = vq->free_head;
 	if (use_indirect) {
-		struct vtb_vring_desc *tbl = vq->indirect + (size_t)head * vq->indirect_max;
+		struct vtb_vring_desc *tbl = (struct vtb_vring_desc *)vq->indirect + (size_t)head * vq->indirect_max;
 		for (unsigned i = 0; i < total; i++)
 			vqd_fill(&tbl[i], &sg[i], i >= nout, i + 1 < total, (uint16_t)(i + 1));
 		struct vtb_vring_desc *d = &vq->desc[head];
@@ -432,9 +500,9 @@ struct vtb_vqdev *vtb_vqdev_init(void *mem, const struct vtb_vqdev_params *p)
 	vq->event_idx = p->event_idx;
 	vq->indirect = p->indirect;
 	vq->used_batch = p->used_batch ? p->used_batch : 1;
+	vq->xlate = p->xlate;
+	vq->xlate_ctx = p->xlate_ctx;
 	if (p->packed) {
-		if (p->indirect)
-			return NULL;
 		vq->packed = true;
 		vq->avail_wrap = vq->used_wrap = vq->signalled_wrap = true;
 		vq->chain_len = (uint16_t *)((char *)vq + VTB_ALIGN_UP(sizeof(*vq) + ((size_t)p->num + 7) / 8, (size_t)2));
@@ -448,8 +516,6 @@ struct vtb_vqdev *vtb_vqdev_init(void *mem, const struct vtb_vqdev_params *p)
 	vq->used = (void *)((char *)p->ring + vtb_vring_used_off(p->num));
 	vq->used_event = &vq->avail->ring[p->num];
 	vq->avail_event = (uint16_t *)&vq->used->ring[p->num];
-	vq->xlate = p->xlate;
-	vq->xlate_ctx = p->xlate_ctx;
 	return vq;
 }
 
@@ -527,6 +593,37 @@ static int vqdev_walk_indirect(struct vtb_vqdev *vq, struct vtb_chain *c, const 
 
 /* ---- packed device (§2.8) ---- */
 
+/* A packed indirect table (§2.8.7): len / 16 packed descriptors in a row,
+ * no next links.  Only WRITE is valid in an entry; the other flags and the
+ * buffer id are reserved and ignored by the device, as the spec says (so a
+ * NEXT or INDIRECT in a table entry changes nothing).  The WRITE flag of
+ * the ring descriptor that points to the table is ignored too. */
+static int pvqdev_walk_indirect(struct vtb_vqdev *vq, struct vtb_chain *c, const struct vtb_vring_desc *d)
+{
+	if (!vq->indirect)
+		return vqdev_fail(vq, -VTB_EPROTO);
+	if (d->len == 0 || d->len % sizeof(struct vtb_pvq_desc) ||
+	    d->len / sizeof(struct vtb_pvq_desc) > VTB_VQ_MAX_SIZE)
+		return vqdev_fail(vq, -VTB_EINVAL);
+	uint32_t n = d->len / sizeof(struct vtb_pvq_desc);
+	const struct vtb_pvq_desc *tbl = vq->xlate(vq->xlate_ctx, d->addr, d->len);
+	if (!tbl)
+		return vqdev_fail(vq, -VTB_EFAULT);
+	for (uint32_t i = 0; i < n; i++) {
+		struct vtb_pvq_desc e;
+		vtb_memcpy(&e, (const void *)&tbl[i], sizeof(e));	/* one fetch; any alignment */
+		VTB_OPAQUE(e);
+		struct vtb_vring_desc l = {
+			.addr = vtb_le64(e.addr), .len = vtb_le32(e.len),
+			.flags = (uint16_t)(vtb_le16(e.flags) & VTB_DESC_F_WRITE),
+		};
+		int r = vqdev_add_seg(vq, c, &l);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 static bool pdesc_avail(uint16_t f, bool wrap)
 {
 	return !!(f & VTB_PDESC_F_AVAIL) == wrap && !!(f & VTB_PDESC_F_USED) != wrap;
@@ -552,9 +649,19 @@ static int pvqdev_pop(struct vtb_vqdev *vq, struct vtb_chain *c)
 		id = vtb_le16(VTB_READ_ONCE(d->id));
 		l.flags = f & (VTB_DESC_F_NEXT | VTB_DESC_F_WRITE | VTB_DESC_F_INDIRECT);
 		/* Every descriptor of the chain must carry this lap's avail bits. */
-		if (!pdesc_avail(f, wrap) || (l.flags & VTB_DESC_F_INDIRECT))
+		if (!pdesc_avail(f, wrap))
 			return vqdev_fail(vq, -VTB_EPROTO);
-		int r = vqdev_add_seg(vq, c, &l);
+		int r;
+		if (l.flags & VTB_DESC_F_INDIRECT) {
+			/* §2.8.19: the driver MUST NOT link an indirect descriptor
+			 * into a list with NEXT, so it stands alone: refused
+			 * mid-list or with NEXT of its own. */
+			if (count != 0 || (l.flags & VTB_DESC_F_NEXT))
+				return vqdev_fail(vq, -VTB_EPROTO);
+			r = pvqdev_walk_indirect(vq, c, &l);
+		} else {
+			r = vqdev_add_seg(vq, c, &l);
+		}
 		if (r)
 			return r;
 		if (++pos == vq->num) {
@@ -604,25 +711,19 @@ static bool pvqdev_need_notify(struct vtb_vqdev *vq)
 	vq->signalled_wrap = vq->used_wrap;
 	if (old == new && !wrapped)
 		return false;
-	vtb_mb();
-	uint16_t flags = vtb_le16(VTB_READ_ONCE(vq->drv_ev->flags));
-	if (flags != VTB_RING_EVENT_FLAGS_DESC)
-		return flags != VTB_RING_EVENT_FLAGS_DISABLE;
+	vtb_mb();	/* used flags visible before we read the driver's wish */
+	struct vtb_pvq_event ev = pvq_event_read(vq->drv_ev);
+	if (ev.flags != VTB_RING_EVENT_FLAGS_DESC)
+		return ev.flags != VTB_RING_EVENT_FLAGS_DISABLE;
 	if (wrapped)
 		old = (uint16_t)(old - vq->num);
-	return pvq_need_event(vtb_le16(VTB_READ_ONCE(vq->drv_ev->off_wrap)), vq->used_wrap, vq->num, new, old);
+	return pvq_need_event(ev.off_wrap, vq->used_wrap, vq->num, new, old);
 }
 
 static bool pvqdev_enable_notify(struct vtb_vqdev *vq)
 {
-	if (vq->event_idx) {
-		VTB_WRITE_ONCE(vq->dev_ev->off_wrap,
-			       vtb_le16((uint16_t)(vq->last_avail | (vq->avail_wrap ? 0x8000u : 0))));
-		VTB_WRITE_ONCE(vq->dev_ev->flags, vtb_le16(VTB_RING_EVENT_FLAGS_DESC));
-	} else {
-		VTB_WRITE_ONCE(vq->dev_ev->flags, vtb_le16(VTB_RING_EVENT_FLAGS_ENABLE));
-	}
-	vtb_mb();
+	pvq_event_enable(vq->dev_ev, vq->event_idx, vq->last_avail, vq->avail_wrap);
+	vtb_mb();	/* enabled before we look for work */
 	return pdesc_avail(vtb_le16(VTB_READ_ONCE(vq->pdesc[vq->last_avail].flags)), vq->avail_wrap);
 }
 
@@ -659,8 +760,9 @@ int vtb_vqdev_pop(struct vtb_vqdev *vq, struct vtb_chain *c)
 		struct vtb_vring_desc l = vqdev_read_desc(&vq->desc[i]);
 		int r;
 		if (l.flags & VTB_DESC_F_INDIRECT) {
-			if (count != 0)	/* only the head may be indirect here */
-				return vqdev_fail(vq, -VTB_EPROTO);
+			/* §2.7.5.3.2: zero or more normal descriptors, then one
+			 * indirect one, which ends the chain (the driver MUST NOT
+			 * set NEXT on it: refused in the walk). */
 			r = vqdev_walk_indirect(vq, c, &l);
 			if (r)
 				return r;

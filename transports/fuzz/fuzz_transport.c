@@ -211,7 +211,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(fe_ram + dirty_lo, 0, RAM - dirty_lo);
 	struct vtb_xenv env = { .fe = &fe_dom, .be = &be_dom, .kick = &kick, .call = &call, .regs = regs,
 				.variant = vname, .poll = true, .qsize = (uint16_t)(8u << (cfg % 3)),
-				.indirect = (cfg >> 2) & 1, .packed = (cfg >> 3) & 1 && !((cfg >> 2) & 1),
+				.indirect = (cfg >> 2) & 1, .packed = (cfg >> 3) & 1,
 				.hv_page = hv_page, .device_id = 2, .nqueues = 1 };
 	if (T->be_ram_bytes)
 		FZ_CHECK(((T->be_ram_bytes(&env) + 4095) & ~4095ull) <= be_dom.ram_size, "BE RAM too small");

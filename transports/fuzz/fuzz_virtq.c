@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(ring, 0, rb);
 	memset(ind, 0, sizeof(ind));
 	struct vtb_vqdev_params p = { .num = num, .ring = ring, .event_idx = flags & 2, .packed = packed,
-				      .indirect = !packed && (flags & 4), .xlate = xlate };	/* packed: no indirect here */
+				      .indirect = flags & 4, .xlate = xlate };
 	struct vtb_vqdev *vq = vtb_vqdev_init(vqmem, &p);
 	FZ_CHECK(vq, "init refused valid parameters num=%u", num);
 	struct vtb_seg segs[MAX_SEG];

@@ -1,5 +1,7 @@
 /* Split virtqueue: driver and device sides on one ring, in one process. */
 #include <linux/virtio_ring.h>
+#include <pthread.h>
+#include <sched.h>
 #include <string.h>
 
 #include "../../ci/vtb_test.h"
@@ -415,6 +417,356 @@ static void test_packed(void)
 	CHECK_EQ(vtb_vqdev_pop(p.v, &c), -VTB_EPROTO);
 }
 
+/* §2.7.5.3.2: the device MUST handle zero or more normal descriptors
+ * followed by a single indirect one; the WRITE flag of the descriptor that
+ * refers to the table is ignored.  The other rules stay. */
+static void test_indirect_after_normal(void)
+{
+	struct pair p = mk(N, false, true);
+	struct vtb_seg seg[8];
+	struct vtb_vring_desc *t = (void *)(mem + 0x8000);
+	memset(avail(N), 0, 4);
+	/* desc 0: readable header -> desc 3: readable -> desc 5: the table,
+	 * with WRITE set on it (ignored), holding a readable and a writable. */
+	*desc(0) = (struct vtb_vring_desc){ 0x1000, 16, VTB_DESC_F_NEXT, 3 };
+	*desc(3) = (struct vtb_vring_desc){ 0x1100, 32, VTB_DESC_F_NEXT, 5 };
+	*desc(5) = (struct vtb_vring_desc){ 0x8000, 32, VTB_DESC_F_INDIRECT | VTB_DESC_F_WRITE, 0 };
+	t[0] = (struct vtb_vring_desc){ 0x2000, 512, VTB_DESC_F_NEXT, 1 };
+	t[1] = (struct vtb_vring_desc){ 0x3000, 1, VTB_DESC_F_WRITE, 0 };
+	avail(N)->ring[0] = 0;
+	avail(N)->idx = 1;
+	struct vtb_chain c = { .seg = seg, .max_seg = 8 };
+	CHECK_EQ(vtb_vqdev_pop(p.v, &c), 1);
+	CHECK_EQ(c.head, 0);
+	CHECK_EQ(c.nseg, 4);
+	CHECK_EQ(c.nout, 3);
+	CHECK_EQ(c.out_bytes, 16 + 32 + 512);
+	CHECK_EQ(c.in_bytes, 1);
+	CHECK(seg[1].addr == 0x1100 && seg[2].addr == 0x2000 && seg[3].addr == 0x3000 && seg[3].write);
+	CHECK_EQ(vtb_vqdev_push(p.v, c.head, 1), 0);
+	CHECK(!vtb_vqdev_broken(p.v));
+
+	/* Still refused: NEXT on the indirect descriptor (driver MUST NOT)... */
+	p = mk(N, false, true);
+	*desc(0) = (struct vtb_vring_desc){ 0x1000, 16, VTB_DESC_F_NEXT, 1 };
+	*desc(1) = (struct vtb_vring_desc){ 0x8000, 32, VTB_DESC_F_INDIRECT | VTB_DESC_F_NEXT, 2 };
+	*desc(2) = (struct vtb_vring_desc){ 0x1000, 16, 0, 0 };
+	avail(N)->idx = 1;
+	c = (struct vtb_chain){ .seg = seg, .max_seg = 8 };
+	CHECK_EQ(vtb_vqdev_pop(p.v, &c), -VTB_EPROTO);
+	/* ...readable in the table after a writable normal descriptor... */
+	p = mk(N, false, true);
+	*desc(0) = (struct vtb_vring_desc){ 0x1000, 16, VTB_DESC_F_NEXT | VTB_DESC_F_WRITE, 1 };
+	*desc(1) = (struct vtb_vring_desc){ 0x8000, 32, VTB_DESC_F_INDIRECT, 0 };
+	t[0] = (struct vtb_vring_desc){ 0x2000, 512, VTB_DESC_F_NEXT, 1 };
+	t[1] = (struct vtb_vring_desc){ 0x3000, 1, VTB_DESC_F_WRITE, 0 };
+	avail(N)->idx = 1;
+	c = (struct vtb_chain){ .seg = seg, .max_seg = 8 };
+	CHECK_EQ(vtb_vqdev_pop(p.v, &c), -VTB_EPROTO);
+	/* ...a table nested in the table, and the segment bound across both. */
+	p = mk(N, false, true);
+	*desc(0) = (struct vtb_vring_desc){ 0x1000, 16, VTB_DESC_F_NEXT, 1 };
+	*desc(1) = (struct vtb_vring_desc){ 0x8000, 16, VTB_DESC_F_INDIRECT, 0 };
+	t[0] = (struct vtb_vring_desc){ 0x8000, 16, VTB_DESC_F_INDIRECT, 0 };
+	avail(N)->idx = 1;
+	c = (struct vtb_chain){ .seg = seg, .max_seg = 8 };
+	CHECK_EQ(vtb_vqdev_pop(p.v, &c), -VTB_EPROTO);
+	p = mk(N, false, true);
+	*desc(0) = (struct vtb_vring_desc){ 0x1000, 16, VTB_DESC_F_NEXT, 1 };
+	*desc(1) = (struct vtb_vring_desc){ 0x8000, 32, VTB_DESC_F_INDIRECT, 0 };
+	t[0] = (struct vtb_vring_desc){ 0x2000, 512, VTB_DESC_F_NEXT, 1 };
+	t[1] = (struct vtb_vring_desc){ 0x3000, 1, VTB_DESC_F_WRITE, 0 };
+	avail(N)->idx = 1;
+	c = (struct vtb_chain){ .seg = seg, .max_seg = 2 };
+	CHECK_EQ(vtb_vqdev_pop(p.v, &c), -VTB_E2BIG);
+}
+
+/* Packed indirect (§2.8.7): one ring descriptor carrying the buffer id
+ * points to a table of packed descriptors; only WRITE counts in it. */
+static struct pair mkpi(uint16_t num)
+{
+	memset(mem, 0, sizeof(mem));
+	struct vtb_vqd_params dp = { .num = num, .ring = mem, .packed = true, .event_idx = true,
+				     .indirect = mem + 0x8000, .indirect_addr = 0x8000, .indirect_max = 8 };
+	struct vtb_vqdev_params vp = { .num = num, .ring = mem, .packed = true, .event_idx = true,
+				       .indirect = true, .xlate = xlate };
+	struct pair p = { vtb_vqd_init(dstate, &dp), vtb_vqdev_init(vstate, &vp) };
+	return p;
+}
+
+static void test_packed_indirect(void)
+{
+	struct vtb_seg seg[8];
+	int tok[N];
+	struct pair p = mkpi(N);
+	CHECK(p.d && p.v);
+	if (!p.d || !p.v)
+		return;
+	struct vtb_sg sg[5] = { { 0x1000, 16 }, { 0x1100, 100 }, { 0x2000, 4096 }, { 0x3000, 4096 }, { 0x4000, 1 } };
+	CHECK_EQ(vtb_vqd_add(p.d, sg, 2, 3, &tok[0], true), 0);
+	CHECK_EQ(vtb_vqd_num_free(p.d), N - 1);		/* one ring descriptor */
+	CHECK(pd(0)->flags & VTB_DESC_F_INDIRECT);
+	CHECK_EQ(pd(0)->len, 5 * 16);
+	/* Linux's layout: entries carry addr, len and only WRITE. */
+	struct vtb_pvq_desc *t = (struct vtb_pvq_desc *)(mem + 0x8000) + (size_t)pd(0)->id * 8;
+	CHECK(t[1].addr == 0x1100 && t[1].flags == 0 && t[2].flags == VTB_DESC_F_WRITE);
+	struct vtb_chain c = { .seg = seg, .max_seg = 8 };
+	CHECK_EQ(vtb_vqdev_pop(p.v, &c), 1);
+	CHECK_EQ(c.nseg, 5);
+	CHECK_EQ(c.nout, 2);
+	CHECK_EQ(c.in_bytes, 8193);
+	CHECK_EQ(seg[3].addr, 0x3000);
+	CHECK_EQ(vtb_vqdev_push(p.v, c.head, 1), 0);
+	uint32_t len = 0;
+	CHECK(vtb_vqd_get_used(p.d, &len) == &tok[0]);
+	CHECK_EQ(len, 1);
+	CHECK_EQ(vtb_vqd_num_free(p.d), N);
+	/* Laps mixing indirect and direct chains, completed out of order: each
+	 * indirect buffer takes one ring slot on both sides. */
+	for (unsigned lap = 0; lap < 2000; lap++) {
+		struct vtb_chain cc[3];
+		bool ok = !vtb_vqd_add(p.d, sg, 1, 2, &tok[0], true) && !vtb_vqd_add(p.d, sg, 1, 2, &tok[1], false) &&
+			  !vtb_vqd_add(p.d, sg + 2, 0, 3, &tok[2], true);
+		for (int k = 0; ok && k < 3; k++) {
+			cc[k] = (struct vtb_chain){ .seg = seg, .max_seg = 8 };
+			ok = vtb_vqdev_pop(p.v, &cc[k]) == 1 && cc[k].nseg == 3 && cc[k].nout == (k == 2 ? 0 : 1);
+		}
+		ok = ok && !vtb_vqdev_push(p.v, cc[2].head, 3) && !vtb_vqdev_push(p.v, cc[0].head, 1) &&
+		     !vtb_vqdev_push(p.v, cc[1].head, 2);
+		ok = ok && vtb_vqd_get_used(p.d, NULL) == &tok[2] && vtb_vqd_get_used(p.d, NULL) == &tok[0] &&
+		     vtb_vqd_get_used(p.d, NULL) == &tok[1] && !vtb_vqd_get_used(p.d, NULL);
+		if (!ok) {
+			CHECK(!"packed indirect laps");
+			return;
+		}
+	}
+	CHECK_EQ(vtb_vqd_num_free(p.d), N);
+	CHECK(!vtb_vqd_broken(p.d) && !vtb_vqdev_broken(p.v));
+	/* A table too big for the driver's tables is the caller's error. */
+	struct vtb_sg many[9] = { { 0x1000, 1 } };
+	CHECK_EQ(vtb_vqd_add(p.d, many, 9, 0, &tok[0], true), -VTB_EINVAL);
+
+	/* Reserved bits of table entries (id, NEXT, INDIRECT) and the WRITE
+	 * bit of the ring descriptor are ignored by the device. */
+	p = mkpi(N);
+	CHECK_EQ(vtb_vqd_add(p.d, sg, 1, 1, &tok[0], true), 0);
+	t = (struct vtb_pvq_desc *)(mem + 0x8000) + (size_t)pd(0)->id * 8;
+	t[0].id = 0x7777;
+	t[0].flags |= VTB_DESC_F_NEXT | VTB_DESC_F_INDIRECT;
+	pd(0)->flags |= VTB_DESC_F_WRITE;
+	c = (struct vtb_chain){ .seg = seg, .max_seg = 8 };
+	CHECK_EQ(vtb_vqdev_pop(p.v, &c), 1);
+	CHECK(c.nseg == 2 && c.nout == 1 && !seg[0].write && seg[1].write);
+
+	/* Hostile packed indirect descriptors break the queue. */
+	struct {
+		const char *what;
+		int want;
+		uint32_t len;
+		uint64_t addr;
+		uint16_t extra;
+	} bad[] = {
+		{ "table length not a multiple of 16", -VTB_EINVAL, 24, 0x8000, 0 },
+		{ "empty table", -VTB_EINVAL, 0, 0x8000, 0 },
+		{ "table outside memory", -VTB_EFAULT, 32, MEM - 16, 0 },
+		{ "indirect with NEXT", -VTB_EPROTO, 32, 0x8000, VTB_DESC_F_NEXT },
+	};
+	for (unsigned i = 0; i < VTB_ARRAY_SIZE(bad); i++) {
+		p = mkpi(N);
+		CHECK_EQ(vtb_vqd_add(p.d, sg, 1, 1, &tok[0], true), 0);
+		pd(0)->len = bad[i].len;
+		pd(0)->addr = bad[i].addr;
+		pd(0)->flags |= bad[i].extra;
+		c = (struct vtb_chain){ .seg = seg, .max_seg = 8 };
+		int r = vtb_vqdev_pop(p.v, &c);
+		vtb_checks++;
+		if (r != bad[i].want || !vtb_vqdev_broken(p.v)) {
+			vtb_failed++;
+			fprintf(stderr, "packed indirect '%s': pop %d, want %d\n", bad[i].what, r, bad[i].want);
+		}
+	}
+	/* An indirect descriptor inside a NEXT-linked list (§2.8.19). */
+	p = mkpi(N);
+	struct vtb_sg two[2] = { { 0x1000, 16 }, { 0x2000, 16 } };
+	CHECK_EQ(vtb_vqd_add(p.d, two, 2, 0, &tok[0], false), 0);
+	pd(1)->flags |= VTB_DESC_F_INDIRECT;
+	pd(1)->addr = 0x8000;
+	c = (struct vtb_chain){ .seg = seg, .max_seg = 8 };
+	CHECK_EQ(vtb_vqdev_pop(p.v, &c), -VTB_EPROTO);
+	/* Without the feature: refused. */
+	p = mkp(N, true);
+	CHECK_EQ(vtb_vqd_add(p.d, sg, 1, 1, &tok[0], true), -VTB_EINVAL);	/* no tables on our side */
+	CHECK_EQ(vtb_vqd_add(p.d, sg, 1, 0, &tok[0], false), 0);
+	pd(0)->flags |= VTB_DESC_F_INDIRECT;
+	pd(0)->addr = 0x8000;
+	c = (struct vtb_chain){ .seg = seg, .max_seg = 8 };
+	CHECK_EQ(vtb_vqdev_pop(p.v, &c), -VTB_EPROTO);
+	/* A device that has no way to reach tables cannot serve the feature. */
+	struct vtb_vqdev_params vp = { .num = N, .ring = mem, .packed = true, .indirect = true };
+	CHECK(vtb_vqdev_init(vstate, &vp) == NULL);
+	vp.packed = false;
+	CHECK(vtb_vqdev_init(vstate, &vp) == NULL);
+}
+
+/* Both sides at once, in two threads, each sleeping only after re-arming
+ * notifications and re-checking (the lost-wakeup window the barriers
+ * close): every request completes with its own data, and no side waits
+ * for a notification that was suppressed while it had work.  A doorbell is
+ * a counter; a wait that never ends is a lost wakeup, caught by a bound on
+ * the spins, not by a clock. */
+#define C_TOTAL 20000u
+#define C_QD 6
+static _Alignas(4096) unsigned char cmem[1 << 17];
+static _Alignas(16) unsigned char cdstate[1 << 12], cvstate[1 << 12];
+static unsigned kicks, calls;	/* the doorbells */
+static volatile int c_bad;
+
+static const void *cxlate(void *ctx, uint64_t addr, uint32_t len)
+{
+	(void)ctx;
+	return vtb_range_ok(addr, len, sizeof(cmem)) ? cmem + addr : NULL;
+}
+
+static bool ring_wait(unsigned *bell, unsigned seen)
+{
+	for (long i = 0; i < 2000000 && !c_bad; i++) {
+		if (__atomic_load_n(bell, __ATOMIC_ACQUIRE) != seen)
+			return true;
+		sched_yield();
+	}
+	return false;
+}
+
+static void *c_device(void *arg)
+{
+	struct vtb_vqdev *v = arg;
+	struct vtb_seg seg[8];
+	unsigned done = 0;
+	while (done < C_TOTAL && !c_bad) {
+		struct vtb_chain c = { .seg = seg, .max_seg = 8 };
+		int r = vtb_vqdev_pop(v, &c);
+		if (r < 0 || (r == 1 && (c.nseg != 2 || c.nout != 1))) {
+			c_bad = 1;
+			break;
+		}
+		if (r == 1) {
+			uint32_t seq;
+			memcpy(&seq, cmem + seg[0].addr, 4);
+			seq = ~seq;
+			memcpy(cmem + seg[1].addr, &seq, 4);
+			vtb_vqdev_push(v, c.head, 4);
+			if (vtb_vqdev_need_notify(v))
+				__atomic_fetch_add(&calls, 1, __ATOMIC_RELEASE);
+			done++;
+			continue;
+		}
+		unsigned seen = __atomic_load_n(&kicks, __ATOMIC_ACQUIRE);
+		if (vtb_vqdev_enable_notify(v)) {	/* work arrived meanwhile */
+			vtb_vqdev_disable_notify(v);
+			continue;
+		}
+		if (!ring_wait(&kicks, seen)) {
+			c_bad = 2;	/* slept through an offered buffer */
+			break;
+		}
+		vtb_vqdev_disable_notify(v);
+	}
+	return NULL;
+}
+
+static void concurrent(bool packed, bool event_idx, bool indirect)
+{
+	memset(cmem, 0, sizeof(cmem));
+	kicks = calls = 0;
+	c_bad = 0;
+	struct vtb_vqd_params dp = { .num = N, .ring = cmem, .event_idx = event_idx, .packed = packed };
+	if (indirect) {
+		dp.indirect = cmem + 0x8000;
+		dp.indirect_addr = 0x8000;
+		dp.indirect_max = 4;
+	}
+	struct vtb_vqdev_params vp = { .num = N, .ring = cmem, .event_idx = event_idx, .packed = packed,
+				       .indirect = indirect, .xlate = cxlate };
+	struct vtb_vqd *d = vtb_vqd_init(cdstate, &dp);
+	struct vtb_vqdev *v = vtb_vqdev_init(cvstate, &vp);
+	CHECK(d && v);
+	if (!d || !v)
+		return;
+	vtb_vqd_disable_cb(d);
+	pthread_t t;
+	pthread_create(&t, NULL, c_device, v);
+	uint32_t tok[C_QD];	/* slot k: the seq in flight there, or 0 */
+	unsigned sent = 0, got = 0, free_slot[C_QD], nfree = C_QD;
+	for (unsigned k = 0; k < C_QD; k++) {
+		tok[k] = 0;
+		free_slot[k] = k;
+	}
+	while (got < C_TOTAL && !c_bad) {
+		bool added = false;
+		while (sent < C_TOTAL && nfree && vtb_vqd_num_free(d) >= (indirect ? 1 : 2)) {
+			unsigned k = free_slot[--nfree];
+			uint32_t seq = ++sent;
+			uint64_t out = 0x10000 + k * 64, in = out + 32;
+			memcpy(cmem + out, &seq, 4);
+			memset(cmem + in, 0, 4);
+			tok[k] = seq;
+			struct vtb_sg sg[2] = { { out, 4 }, { in, 4 } };
+			if (vtb_vqd_add(d, sg, 1, 1, &tok[k], indirect)) {
+				c_bad = 3;
+				break;
+			}
+			added = true;
+		}
+		if (added && vtb_vqd_kick_prepare(d))
+			__atomic_fetch_add(&kicks, 1, __ATOMIC_RELEASE);
+		uint32_t len;
+		uint32_t *tk = vtb_vqd_get_used(d, &len);
+		if (tk) {
+			unsigned k = (unsigned)(tk - tok);
+			uint32_t back;
+			memcpy(&back, cmem + 0x10000 + k * 64 + 32, 4);
+			if (k >= C_QD || len != 4 || back != ~*tk) {
+				c_bad = 4;
+				break;
+			}
+			free_slot[nfree++] = k;
+			got++;
+			continue;
+		}
+		if (vtb_vqd_broken(d)) {
+			c_bad = 5;
+			break;
+		}
+		if (sent < C_TOTAL && nfree && vtb_vqd_num_free(d) >= (indirect ? 1 : 2))
+			continue;
+		unsigned seen = __atomic_load_n(&calls, __ATOMIC_ACQUIRE);
+		if (vtb_vqd_enable_cb(d)) {
+			vtb_vqd_disable_cb(d);
+			continue;
+		}
+		if (!ring_wait(&calls, seen)) {
+			c_bad = 6;	/* slept through a completion */
+			break;
+		}
+		vtb_vqd_disable_cb(d);
+	}
+	int bad = c_bad ? c_bad : (got == C_TOTAL ? 0 : 7);
+	c_bad = bad;	/* a failed driver stops the device too */
+	pthread_join(t, NULL);
+	vtb_checks++;
+	if (bad || vtb_vqdev_broken(v)) {
+		vtb_failed++;
+		fprintf(stderr, "concurrent %s event_idx=%d indirect=%d: failure %d after %u of %u\n",
+			packed ? "packed" : "split", event_idx, indirect, bad, got, C_TOTAL);
+	}
+}
+
+static void test_concurrent(void)
+{
+	for (int m = 0; m < 8; m++)
+		concurrent(m & 1, m & 2, m & 4);
+}
+
 /* Batched indices: with defer_avail the device sees nothing until the
  * driver's kick_prepare, then the whole batch; with used_batch the driver
  * sees completions in groups and the rest at need_notify.  Each index is
@@ -496,9 +848,12 @@ int main(void)
 	test_roundtrip_wrap();
 	test_out_of_order();
 	test_indirect();
+	test_indirect_after_normal();
+	test_packed_indirect();
 	test_hostile();
 	test_driver_hostile_used();
 	test_device_ignores_used_tampering();
 	test_suppression();
+	test_concurrent();
 	return vtb_test_end("test_virtq");
 }
