@@ -148,7 +148,8 @@ def _cell_name(c):
     than auto, which no e2e suite sets)."""
     sz = " imix" if c["size"] in ("imix", -1) else f" {c['size']}" if c["size"] else ""
     return (f"{c['device']} {c['pattern'] or c['mode'] or 'mix'}{sz}/{c['transport']} {c['variant']}"
-            f" {'poll' if c['notify'] == 'poll' else 'event'} qd={c['qd']}")
+            f" {'poll' if c['notify'] == 'poll' else 'event'} qd={c['qd']}"
+            f"{'' if c.get('qsize', 256) == 256 else ' qsize=%d' % c['qsize']}{' indirect' if c.get('indirect') else ''}")
 
 
 def reference_problems(rows):
@@ -275,6 +276,7 @@ def probes(tmp):
             f.write(json.dumps(r) + "\n")
             off = json.loads(json.dumps(r))
             off["cell"]["probes"], off["ops_per_s"] = "off", r["ops_per_s"] * 1.1
+            off["cell"]["index"] += 1000	# another cell of the run, not a duplicate row
             f.write(json.dumps(off) + "\n")
     p = run(["/usr/bin/python3", "analysis/summary.py", syn, "--probe-overhead"])
     o = json.load(open(os.path.join(syn, "probe_overhead.json"))) if p.returncode == 0 else {}
@@ -436,10 +438,13 @@ def e2e(tmp):
                 problems.append(f"grant/copy: {po['hv_copies']} hypervisor copies per op, want {calls}")
             if po["copy_bytes"] < (c["size"] if c["device"] == "blk" else 1) * (1 - slack):
                 problems.append(f"grant/copy: copy_bytes {po['copy_bytes']} < payload")
-            # Xen refuses an op crossing a page on either side: the 16-byte
-            # header, the data (16 bytes into the BE's page-aligned buffer, so
-            # two pieces per granted page) and the status byte.
+            # Xen refuses an op crossing a page on either side; the BE lays
+            # each buffer at its grant's page offset, so: the header, one per
+            # granted page of data, the status byte, and an indirect table's
+            # own copy (one page).
             segs = {4096: 3, 65536: 18}.get(c["size"]) if c["device"] == "blk" else None
+            if segs is not None and c["indirect"]:
+                segs += 1
             if segs is not None and not near(be["copy_segs"] / max(r["ops"], 1), segs):
                 problems.append(f"grant/copy: {be['copy_segs'] / max(r['ops'], 1):.2f} copy ops per request, want {segs}")
         if tv == ("grant", "persistent"):

@@ -173,6 +173,16 @@ static int close_synced(FILE *f)
 	return -e;
 }
 
+static void calib_list_json(FILE *f, const struct vtb_calib *c, unsigned n)
+{
+	fputs("[", f);
+	for (unsigned i = 0; i < n; i++) {
+		fputs(i ? ", " : "", f);
+		vtb_calib_json(f, &c[i]);
+	}
+	fputs("]", f);
+}
+
 /* meta.json is replaced whole or not at all: written to a temporary file,
  * synced, renamed over the last good one, and the directory synced.  On
  * any failure the last good meta.json stays and -errno is returned. */
@@ -245,14 +255,8 @@ static int write_meta(const char *path, const char *run_id, const struct vtb_cel
 	fputs(", \"reps\": ", f);
 	if (resume_meta.on)
 		fputs(resume_meta.orig.reps_raw, f);
-	else {
-		fputs("[", f);
-		for (unsigned i = 0; i < nreps; i++) {
-			fputs(i ? ", " : "", f);
-			vtb_calib_json(f, &reps[i]);
-		}
-		fputs("]", f);
-	}
+	else
+		calib_list_json(f, reps, nreps);
 	fputs("},\n", f);
 	if (resume_meta.on) {
 		fputs("  \"resumes\": [", f);
@@ -263,12 +267,9 @@ static int write_meta(const char *path, const char *run_id, const struct vtb_cel
 			own_started, resume_meta.rows, resume_meta.truncated ? "true" : "false", own0->pingpong_ns.v,
 			vtb_placement_tag(own0->pingpong_ns.v));
 		vtb_calib_json(f, own0);
-		fputs(", \"reps\": [", f);
-		for (unsigned i = 0; i < nreps; i++) {
-			fputs(i ? ", " : "", f);
-			vtb_calib_json(f, &reps[i]);
-		}
-		fputs("]}],\n", f);
+		fputs(", \"reps\": ", f);
+		calib_list_json(f, reps, nreps);
+		fputs("}],\n", f);
 	}
 	fputs("  \"suite\": ", f);
 	vtb_json_str(f, cells->text ? cells->text : "");

@@ -36,38 +36,15 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-/* The JSON string value of "key" in text (as results.c writes them:
- * \" \\ \n and \u00XX escapes), into a new buffer. */
+static const char *json_string_at(const char *p, char **out);
+
+/* The JSON string value of "key" in text, decoded, in a new buffer. */
 static char *json_str(const char *text, const char *key)
 {
-	char pat[64];
+	char pat[64], *out = NULL;
 	snprintf(pat, sizeof(pat), "\"%s\": \"", key);
 	const char *p = strstr(text, pat);
-	if (!p)
-		return NULL;
-	p += strlen(pat);
-	char *out = malloc(strlen(p) + 1), *o = out;
-	if (!out)
-		return NULL;
-	for (; *p && *p != '"'; p++) {
-		if (*p != '\\') {
-			*o++ = *p;
-			continue;
-		}
-		p++;
-		if (*p == 'n')
-			*o++ = '\n';
-		else if (*p == 'u' && p[1] && p[2] && p[3] && p[4]) {
-			char hex[5] = { p[1], p[2], p[3], p[4], 0 };
-			*o++ = (char)strtol(hex, NULL, 16);
-			p += 4;
-		} else if (*p)
-			*o++ = *p;
-		else
-			break;
-	}
-	*o = 0;
-	return out;
+	return p && json_string_at(p + strlen(pat) - 1, &out) ? out : NULL;
 }
 
 static const char *skip_ws(const char *p)

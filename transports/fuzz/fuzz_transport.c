@@ -20,17 +20,10 @@
 #include "fuzz_common.h"
 
 #include "../transport.h"
+#include "../tests/inproc.h"
 
 #define RAM (16u << 20)	/* as the isolation test: room for every pre-shared region */
 #define HELD 64
-
-struct side {
-	struct vtb_xenv env;
-	struct vtb_plat_counters ctr;
-	struct vtb_plat plat;
-	void *x;
-	int err;
-};
 
 static struct vtb_dom fe_dom = { .ram_fd = -1 }, be_dom = { .id = 1, .ram_fd = -1 };
 static char *fe_ram, *be_ram;
@@ -41,58 +34,7 @@ static const struct vtb_transport_ops *T;
 static char tname[32], vname[32];
 
 /* The proc platform finds a peer's RAM at the same address in the peer's
- * process; here both domains share one process, so the hypervisor copy
- * finds each domain's RAM where this process mapped it, with the same
- * bounds checks.  Maps and unmaps are proc's own (they go by the memfd). */
-static char *dom_base[2];
-
-static int fz_copy(struct vtb_plat *p, const struct vtb_dom *peer, const struct vtb_copy_op *ops, unsigned n,
-		   bool to_peer)
-{
-	if (n == 0 || n > VTB_COPY_MAX_OPS || peer->id < 0 || peer->id > 1 || !dom_base[peer->id])
-		return -EINVAL;
-	for (unsigned i = 0; i < n; i++)
-		if (ops[i].gpa > peer->ram_size || ops[i].len > peer->ram_size - ops[i].gpa)
-			return -EFAULT;
-	p->ctr->copies++;
-	p->ctr->exits++;
-	for (unsigned i = 0; i < n; i++) {
-		char *g = dom_base[peer->id] + ops[i].gpa;
-		memmove(to_peer ? g : ops[i].local, to_peer ? ops[i].local : g, ops[i].len);
-		p->ctr->copy_bytes += ops[i].len;
-		p->ctr->copy_segs++;
-	}
-	return 0;
-}
-
-static void *fz_map(struct vtb_plat *p, const struct vtb_dom *o, uint64_t gpa, size_t len, bool w, void *at)
-{
-	return vtb_platform_proc.map(p, o, gpa, len, w, at);
-}
-
-static int fz_unmap(struct vtb_plat *p, void *va, size_t len, bool keep_va)
-{
-	return vtb_platform_proc.unmap(p, va, len, keep_va);
-}
-
-static int fz_notify(struct vtb_plat *p, struct vtb_doorbell *db)
-{
-	(void)db;
-	p->ctr->notifies++;
-	return 0;
-}
-
-static int fz_wait(struct vtb_plat *p, struct vtb_doorbell *db)
-{
-	(void)db;
-	p->ctr->waits++;
-	return 0;
-}
-
-static const struct vtb_platform_ops fz_platform = {
-	.name = "fuzz", .desc = "both domains in one process", .copy = fz_copy, .map = fz_map,
-	.unmap = fz_unmap, .notify = fz_notify, .wait = fz_wait,
-};
+ * process; here both domains share one process (inproc.h). */
 
 static void *own_ram(const struct vtb_dom *d)
 {
@@ -102,13 +44,13 @@ static void *own_ram(const struct vtb_dom *d)
 
 static void *fe_open_thread(void *arg)
 {
-	struct side *f = arg;
+	struct vtb_inproc_side *f = arg;
 	f->err = T->fe_open(&f->env, 0, &f->x);
 	return NULL;
 }
 
 struct legit {
-	struct side *fe;
+	struct vtb_inproc_side *fe;
 	struct fz *f;
 	volatile int done;
 };
@@ -158,7 +100,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	 * zeroed RAM (populating 4 MiB per input would cost most of it). */
 	FZ_CHECK(!vtb_proc_dom_create(&fe_dom, 0, RAM), "FE RAM");
 	FZ_CHECK((fe_ram = own_ram(&fe_dom)), "map FE RAM");
-	dom_base[0] = fe_ram;
+	vtb_inproc_ram[0] = fe_ram;
 	if (T->be_ram_bytes) {
 		struct vtb_xenv probe = { .qsize = 64, .variant = vname };
 		uint64_t need = 0;
@@ -169,7 +111,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		}
 		FZ_CHECK(!vtb_proc_dom_create(&be_dom, 1, need), "BE RAM");
 		FZ_CHECK((be_ram = own_ram(&be_dom)), "map BE RAM");
-		dom_base[1] = be_ram;
+		vtb_inproc_ram[1] = be_ram;
 		be_dom.pid = getpid();
 	}
 	fe_dom.pid = getpid();
@@ -201,7 +143,7 @@ static void touch(const struct vtb_req *r, uint8_t pat)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz f = { data, size };
-	struct side fe = { 0 }, be = { 0 };
+	struct vtb_inproc_side fe = { 0 }, be = { 0 };
 	uint8_t cfg = fz_u8(&f);
 	memset(regs, 0, sizeof(*regs));
 	memset(hv_page, 0, 4096);
@@ -220,8 +162,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		env.shared_gpa = RAM - env.shared_size;
 	}
 	fe.env = be.env = env;
-	fe.plat = (struct vtb_plat){ &fz_platform, &fe.ctr };
-	be.plat = (struct vtb_plat){ &fz_platform, &be.ctr };
+	fe.plat = (struct vtb_plat){ &vtb_inproc_platform, &fe.ctr };
+	be.plat = (struct vtb_plat){ &vtb_inproc_platform, &be.ctr };
 	fe.env.plat = &fe.plat;
 	be.env.plat = &be.plat;
 	fe.env.ram = fe_ram;

@@ -17,40 +17,22 @@
 #include "../../ci/vtb_test.h"
 #include "../core/vtb_argo.h"
 #include "../transport.h"
+#include "inproc.h"
 
 #define RAM (16u << 20)
 #define RING (1u << 20)
 
 static struct vtb_dom fe_dom = { .ram_fd = -1 }, be_dom = { .id = 1, .ram_fd = -1 };
-static char *dom_base[2];
 static struct vtb_doorbell kick, call;
 static struct vtb_vdev_regs *regs;
 static void *hv_page;
 static const struct vtb_transport_ops *T = &vtb_transport_argo;
 
-static int t_copy(struct vtb_plat *p, const struct vtb_dom *peer, const struct vtb_copy_op *ops, unsigned n,
-		  bool to_peer)
-{
-	if (!n || n > VTB_COPY_MAX_OPS || peer->id < 0 || peer->id > 1)
-		return -EINVAL;
-	for (unsigned i = 0; i < n; i++)
-		if (ops[i].gpa > peer->ram_size || ops[i].len > peer->ram_size - ops[i].gpa)
-			return -EFAULT;
-	p->ctr->copies++;
-	p->ctr->exits++;
-	for (unsigned i = 0; i < n; i++) {
-		char *g = dom_base[peer->id] + ops[i].gpa;
-		memmove(to_peer ? g : ops[i].local, to_peer ? ops[i].local : g, ops[i].len);
-		p->ctr->copy_bytes += ops[i].len;
-		p->ctr->copy_segs++;
-	}
-	return 0;
-}
-
+/* argo never maps: a map reaching the platform is a failure of the test. */
 static void *t_map(struct vtb_plat *p, const struct vtb_dom *o, uint64_t gpa, size_t len, bool w, void *at)
 {
 	(void)p, (void)o, (void)gpa, (void)len, (void)w, (void)at;
-	return NULL;	/* argo never maps */
+	return NULL;
 }
 
 static int t_unmap(struct vtb_plat *p, void *va, size_t len, bool keep_va)
@@ -59,49 +41,25 @@ static int t_unmap(struct vtb_plat *p, void *va, size_t len, bool keep_va)
 	return -EINVAL;
 }
 
-static int t_notify(struct vtb_plat *p, struct vtb_doorbell *db)
-{
-	(void)db;
-	p->ctr->notifies++;
-	p->ctr->exits++;
-	return 0;
-}
-
-static int t_wait(struct vtb_plat *p, struct vtb_doorbell *db)
-{
-	(void)db;
-	p->ctr->waits++;
-	p->ctr->exits++;
-	return 0;
-}
-
 static const struct vtb_platform_ops t_platform = {
-	.name = "test", .desc = "both domains in one process", .copy = t_copy, .map = t_map,
-	.unmap = t_unmap, .notify = t_notify, .wait = t_wait,
-};
-
-struct side {
-	struct vtb_xenv env;
-	struct vtb_plat_counters ctr;
-	struct vtb_plat plat;
-	void *x;
-	int err;
+	.name = "test", .desc = "both domains in one process", .copy = vtb_inproc_copy, .map = t_map,
+	.unmap = t_unmap, .notify = vtb_inproc_notify, .wait = vtb_inproc_wait,
 };
 
 struct pair {
-	struct side fe, be;
+	struct vtb_inproc_side fe, be;
 };
 
 static void *fe_open_thread(void *arg)
 {
-	struct side *f = arg;
+	struct vtb_inproc_side *f = arg;
 	f->err = T->fe_open(&f->env, 0, &f->x);
 	return NULL;
 }
 
 static struct vtb_argo_ring *be_ring(void)
 {
-	return (struct vtb_argo_ring *)dom_base[1];
+	return (struct vtb_argo_ring *)vtb_inproc_ram[1];
 }
 
 static int pair_open(struct pair *p, const char *variant, bool poll)
@@ -109,18 +67,15 @@ static int pair_open(struct pair *p, const char *variant, bool poll)
 	memset(p, 0, sizeof(*p));
 	memset(regs, 0, sizeof(*regs));
 	memset(hv_page, 0, 4096);
-	memset(dom_base[0], 0, RAM);
-	memset(dom_base[1], 0, be_dom.ram_size);
+	memset(vtb_inproc_ram[0], 0, RAM);
+	memset(vtb_inproc_ram[1], 0, be_dom.ram_size);
 	struct vtb_xenv env = { .fe = &fe_dom, .be = &be_dom, .kick = &kick, .call = &call, .regs = regs,
 				.variant = variant, .poll = poll, .qsize = 16, .hv_page = hv_page,
 				.device_id = 2, .nqueues = 1 };
-	p->fe.env = p->be.env = env;
-	p->fe.plat = (struct vtb_plat){ &t_platform, &p->fe.ctr };
-	p->be.plat = (struct vtb_plat){ &t_platform, &p->be.ctr };
-	p->fe.env.plat = &p->fe.plat;
-	p->be.env.plat = &p->be.plat;
-	p->fe.env.ram = dom_base[0];
-	p->be.env.be_ram = dom_base[1];
+	vtb_inproc_side_init(&p->fe, &env, &t_platform);
+	vtb_inproc_side_init(&p->be, &env, &t_platform);
+	p->fe.env.ram = vtb_inproc_ram[0];
+	p->be.env.be_ram = vtb_inproc_ram[1];
 	pthread_t th;
 	if (pthread_create(&th, NULL, fe_open_thread, &p->fe))
 		return -1;
@@ -446,9 +401,9 @@ int main(void)
 	struct vtb_xenv probe = { .qsize = 16 };
 	CHECK(!vtb_proc_dom_create(&fe_dom, 0, RAM));
 	CHECK(!vtb_proc_dom_create(&be_dom, 1, (T->be_ram_bytes(&probe) + 4095) & ~4095ull));
-	dom_base[0] = own_ram(&fe_dom);
-	dom_base[1] = own_ram(&be_dom);
-	CHECK(dom_base[0] && dom_base[1]);
+	vtb_inproc_ram[0] = own_ram(&fe_dom);
+	vtb_inproc_ram[1] = own_ram(&be_dom);
+	CHECK(vtb_inproc_ram[0] && vtb_inproc_ram[1]);
 	if (vtb_failed)
 		return vtb_test_end("test_argo");
 	fe_dom.pid = be_dom.pid = getpid();

@@ -14,6 +14,7 @@
 #include "../../ci/vtb_test.h"
 #include "../core/vtb_grant.h"
 #include "../vring.h"
+#include "inproc.h"
 
 #define RAM (16u << 20)
 #define PAGE VTB_XEN_PAGE_SIZE
@@ -175,62 +176,16 @@ static struct vtb_grant_entry_v1 *watch_e;	/* an entry a copy must hold pinned *
 static uint16_t watch_bits;
 static unsigned long copies_unpinned;
 
-/* The proc platform's copy, but both domains in this process: the peer's
- * RAM is where this process mapped it.  It also looks at the watched
- * entry while the copy runs. */
-static int ip_copy(struct vtb_plat *p, const struct vtb_dom *peer, const struct vtb_copy_op *ops, unsigned n,
-		   bool to_peer)
+/* The in-process platform's copy looks at the watched entry each time. */
+static void watch_copy(void)
 {
-	if (peer != &fe_dom || n == 0 || n > VTB_COPY_MAX_OPS)
-		return -EINVAL;
 	if (watch_e && (__atomic_load_n(&watch_e->flags, __ATOMIC_ACQUIRE) & (GR | GW)) != watch_bits)
 		copies_unpinned++;
-	for (unsigned i = 0; i < n; i++) {
-		if (ops[i].gpa > peer->ram_size || ops[i].len > peer->ram_size - ops[i].gpa)
-			return -EFAULT;
-		char *g = fe_ram + ops[i].gpa;
-		memcpy(to_peer ? g : ops[i].local, to_peer ? ops[i].local : g, ops[i].len);
-	}
-	p->ctr->copies++;
-	p->ctr->copy_segs += n;
-	p->ctr->exits++;
-	return 0;
 }
-static void *ip_map(struct vtb_plat *p, const struct vtb_dom *o, uint64_t gpa, size_t len, bool w, void *at)
-{
-	return vtb_platform_proc.map(p, o, gpa, len, w, at);
-}
-static int ip_unmap(struct vtb_plat *p, void *va, size_t len, bool keep_va)
-{
-	return vtb_platform_proc.unmap(p, va, len, keep_va);
-}
-static int ip_notify(struct vtb_plat *p, struct vtb_doorbell *db)
-{
-	(void)db;
-	p->ctr->notifies++;
-	return 0;
-}
-static int ip_wait(struct vtb_plat *p, struct vtb_doorbell *db)
-{
-	(void)p;
-	(void)db;
-	return 0;
-}
-static const struct vtb_platform_ops ip_platform = {
-	.name = "inproc", .desc = "both domains in one process", .copy = ip_copy, .map = ip_map,
-	.unmap = ip_unmap, .notify = ip_notify, .wait = ip_wait,
-};
 
-struct side {
-	struct vtb_xenv env;
-	struct vtb_plat_counters ctr;
-	struct vtb_plat plat;
-	void *x;
-	int err;
-};
 struct pair {
 	const struct vtb_transport_ops *t;
-	struct side fe, be;
+	struct vtb_inproc_side fe, be;
 	struct vtb_doorbell kick, call;
 	struct vtb_vdev_regs *regs;
 	void *hv;
@@ -239,7 +194,7 @@ struct pair {
 
 static void *fe_open_thread(void *arg)
 {
-	struct side *f = arg;
+	struct vtb_inproc_side *f = arg;
 	f->err = vtb_transport_find("grant")->fe_open(&f->env, 0, &f->x);
 	return NULL;
 }
@@ -259,11 +214,8 @@ static bool pair_open(struct pair *p, const char *variant)
 				.device_id = 2 };
 	env.shared_size = (p->t->region_bytes(&env) + 4095) & ~4095ull;
 	env.shared_gpa = RAM - env.shared_size;
-	p->fe.env = p->be.env = env;
-	p->fe.plat = (struct vtb_plat){ &ip_platform, &p->fe.ctr };
-	p->be.plat = (struct vtb_plat){ &ip_platform, &p->be.ctr };
-	p->fe.env.plat = &p->fe.plat;
-	p->be.env.plat = &p->be.plat;
+	vtb_inproc_side_init(&p->fe, &env, &vtb_inproc_platform);
+	vtb_inproc_side_init(&p->be, &env, &vtb_inproc_platform);
 	p->fe.env.ram = fe_ram;
 	pthread_t th;
 	if (pthread_create(&th, NULL, fe_open_thread, &p->fe))
@@ -411,6 +363,8 @@ int main(void)
 	if (vtb_proc_dom_create(&fe_dom, 0, RAM))
 		return 1;
 	fe_ram = mmap(NULL, RAM, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fe_dom.ram_fd, 0);
+	vtb_inproc_ram[0] = fe_ram == MAP_FAILED ? NULL : fe_ram;
+	vtb_inproc_on_copy = watch_copy;
 	if (fe_ram == MAP_FAILED)
 		return 1;
 	fe_dom.pid = be_dom.pid = getpid();
