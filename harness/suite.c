@@ -213,8 +213,16 @@ static int apply(struct vtb_cellp *c, const char *key, const char *v, char *err,
 			BAD("mode=%s: expected tx, rx or rr", v);
 		STR(mode, "mode=%s: expected tx, rx or rr", v);
 	}
-	if (!strcmp(key, "mix"))
+	if (!strcmp(key, "mix")) {
+		/* Its own workload judges it, whatever the cell's device. */
+		struct vtb_cellp t = { .qd = 1 };
+		char why[200];
+		if (copy_str(t.mix, sizeof(t.mix), v))
+			BAD("mix too long");
+		if (vtb_workload_find("scmi")->check(&t, why, sizeof(why)))
+			BAD("%s", why);
 		STR(mix, "mix too long");
+	}
 	if (!strcmp(key, "backing"))
 		STR(backing, "backing path too long");
 	if (!strcmp(key, "size")) {

@@ -193,5 +193,10 @@ int main(void)
 	CHECK(strstr(nm, "qsize=8") && strstr(nm, "indirect"));
 	vtb_cells_free(&c);
 
+	const char *kv_mix[] = { "device=blk", "mix=garbage:1" };
+	expect_error(NULL, kv_mix, 2, "garbage");
+	const char *kv_pat[] = { "device=net", "pattern=sideways" };
+	expect_error(NULL, kv_pat, 2, "sideways");
+
 	return vtb_test_end("test_suite");
 }
