@@ -532,6 +532,7 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 		fprintf(stderr, "vtbench: %s\n", err);
 		vtb_probes_close(probes);
 		vtb_cells_free(&cells);
+		free(rs.done);
 		return 2;
 	}
 	char meta_path[4200];
@@ -540,6 +541,7 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 		fprintf(stderr, "vtbench: %s already holds a run (results.jsonl or meta.json); choose another --out\n", dir);
 		vtb_probes_close(probes);
 		vtb_cells_free(&cells);
+		free(rs.done);
 		return 2;
 	}
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -548,6 +550,7 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 		fprintf(stderr, "vtbench: cannot open %s: %s\n", path, strerror(errno));
 		vtb_probes_close(probes);
 		vtb_cells_free(&cells);
+		free(rs.done);
 		return 3;
 	}
 	int cpa = cells.v[0].cpu_fe, cpb = cells.v[0].cpu_be;
@@ -561,6 +564,7 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 		fclose(rf);
 		vtb_probes_close(probes);
 		vtb_cells_free(&cells);
+		free(rs.done);
 		return 3;
 	}
 	/* Each cell's reference for the model: the same workload over shm,
@@ -571,17 +575,16 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 	size_t *order = calloc(cells.n, sizeof(*order)), *ref = calloc(cells.n, sizeof(*ref));
 	struct vtb_model_cell *last = calloc(cells.n * 2, sizeof(*last));
 	unsigned *last_rep = calloc(cells.n * 2, sizeof(*last_rep));
-	if (!order || !ref || !last || !last_rep) {
-		fprintf(stderr, "vtbench: out of memory\n");
-		return 3;
-	}
-	vtb_cells_order(&cells, order, ref);
 	/* Peer cells this machine cannot run are skipped, each said once. */
 	char (*skip_why)[160] = calloc(cells.n, sizeof(*skip_why));
-	if (!skip_why) {
+	struct vtb_calib *calreps = NULL;
+	bool rf_open = true, probes_open = true;
+	int rc = 3;
+	if (!order || !ref || !last || !last_rep || !skip_why) {
 		fprintf(stderr, "vtbench: out of memory\n");
-		return 3;
+		goto out;
 	}
+	vtb_cells_order(&cells, order, ref);
 	size_t skipped = 0;
 	for (size_t i = 0; i < cells.n; i++) {
 		const struct vtb_peer_ops *peer = vtb_peer_find(cells.v[i].transport);
@@ -610,10 +613,10 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 	 * a drift of the machine does not land on one cell. */
 	/* The model prices each repetition with a calibration taken just
 	 * before it: this machine's limits drift by 2x within minutes. */
-	struct vtb_calib calr = cal0, *calreps = calloc(maxreps ? maxreps : 1, sizeof(*calreps));
-	if (!calreps) {
+	struct vtb_calib calr = cal0;
+	if (!(calreps = calloc(maxreps ? maxreps : 1, sizeof(*calreps)))) {
 		fprintf(stderr, "vtbench: out of memory\n");
-		return 3;
+		goto out;
 	}
 	for (unsigned rep = 0; rep < maxreps; rep++) {
 		if (rep > 0 && vtb_calibrate(&calr, cpa, cpb))
@@ -640,10 +643,7 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 			}
 			if (peer ? peer->run(c, &r) : vtb_cell_run(c, c->probes_on ? probes : NULL, &r)) {
 				fprintf(stderr, "\nvtbench: cannot set up a cell: %s\n", strerror(errno));
-				fclose(rf);
-				vtb_probes_close(probes);
-				vtb_cells_free(&cells);
-				return 3;
+				goto out;
 			}
 			if (r.error[0]) {
 				char name[160];
@@ -692,10 +692,7 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 				fprintf(stderr, "%svtbench: cannot write %s/results.jsonl: %s; the run stops here "
 					"(meta.json is the last good one; ./vtbench run --resume %s finishes it)\n",
 					tty ? "\r\033[K" : "", dir, strerror(e), dir);
-				fclose(rf);
-				vtb_probes_close(probes);
-				vtb_cells_free(&cells);
-				return 3;
+				goto out;
 			}
 			done++;
 		}
@@ -703,11 +700,12 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 	if (tty)
 		fprintf(stderr, "\r\033[K");
 	int ce = close_synced(rf);
+	rf_open = false;
 	vtb_probes_close(probes);
+	probes_open = false;
 	if (ce) {
 		fprintf(stderr, "vtbench: cannot write %s/results.jsonl: %s\n", dir, strerror(-ce));
-		vtb_cells_free(&cells);
-		return 3;
+		goto out;
 	}
 	/* After the run, this process holds no more than before it. */
 	int fds_end = vtb_probes_open_fds();
@@ -718,27 +716,33 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 	vtb_calibrate(&cal1, cpa, cpb);
 	snprintf(path, sizeof(path), "%s/meta.json", dir);
 	we = write_meta(path, run_id, &cells, &host, &cal0, &cal1, calreps, maxreps, started, ended, failed, total);
-	free(calreps);
 	if (we) {
 		fprintf(stderr, "vtbench: cannot write %s: %s (the rows are all there; the last good meta.json "
 			"is the run's start)\n", path, strerror(-we));
-		vtb_cells_free(&cells);
-		return 3;
+		goto out;
 	}
 	char moved[256];
 	if (vtb_calib_moved(&cal0, &cal1, moved, sizeof(moved)))
 		fprintf(stderr, "vtbench: the machine's limits moved during the run: %s\n", moved);
 	fprintf(stderr, "vtbench: %zu rows (%zu failed) in %s; placement %s (ping-pong %.0f ns -> %.0f ns)\n",
 		total, failed, dir, vtb_placement_tag(cal0.pingpong_ns.v), cal0.pingpong_ns.v, cal1.pingpong_ns.v);
+	printf("%s\n", dir);
+	rc = failed ? 1 : 0;
+out:
+	if (rf_open)
+		fclose(rf);
+	if (probes_open)
+		vtb_probes_close(probes);
+	skip_meta.why = NULL;
+	free(calreps);
 	free(order);
 	free(ref);
 	free(skip_why);
 	free(rs.done);
 	free(last);
 	free(last_rep);
-	printf("%s\n", dir);
 	vtb_cells_free(&cells);
-	return failed ? 1 : 0;
+	return rc;
 }
 
 static int cmd_run(int argc, char **argv)
