@@ -562,17 +562,31 @@ static int vqdev_add_seg(struct vtb_vqdev *vq, struct vtb_chain *c, const struct
 	return 0;
 }
 
+/* An indirect table's entries, split or packed (both 16 bytes): its length
+ * judged (whole entries, at least one, at most a queue's worth) and its
+ * address reached, for the pop in progress. */
+_Static_assert(sizeof(struct vtb_vring_desc) == sizeof(struct vtb_pvq_desc), "one table entry size");
+static int vqdev_table(struct vtb_vqdev *vq, const struct vtb_vring_desc *d, uint32_t *n, const void **tbl)
+{
+	if (d->len == 0 || d->len % sizeof(struct vtb_vring_desc) ||
+	    d->len / sizeof(struct vtb_vring_desc) > VTB_VQ_MAX_SIZE)
+		return vqdev_fail(vq, -VTB_EINVAL);
+	*n = d->len / sizeof(struct vtb_vring_desc);
+	if (!(*tbl = vq->xlate(vq->xlate_ctx, d->addr, d->len)))
+		return vqdev_fail(vq, -VTB_EFAULT);
+	return 0;
+}
+
 static int vqdev_walk_indirect(struct vtb_vqdev *vq, struct vtb_chain *c, const struct vtb_vring_desc *d)
 {
 	if (!vq->indirect || (d->flags & VTB_DESC_F_NEXT))
 		return vqdev_fail(vq, -VTB_EPROTO);
-	if (d->len == 0 || d->len % sizeof(struct vtb_vring_desc) ||
-	    d->len / sizeof(struct vtb_vring_desc) > VTB_VQ_MAX_SIZE)
-		return vqdev_fail(vq, -VTB_EINVAL);
-	uint32_t n = d->len / sizeof(struct vtb_vring_desc);
-	const struct vtb_vring_desc *tbl = vq->xlate(vq->xlate_ctx, d->addr, d->len);
-	if (!tbl)
-		return vqdev_fail(vq, -VTB_EFAULT);
+	uint32_t n;
+	const void *t;
+	int e = vqdev_table(vq, d, &n, &t);
+	if (e)
+		return e;
+	const struct vtb_vring_desc *tbl = t;
 	uint32_t i = 0;
 	for (uint32_t count = 0;; count++) {
 		if (count >= n)	/* more hops than entries: a loop */
@@ -602,13 +616,12 @@ static int pvqdev_walk_indirect(struct vtb_vqdev *vq, struct vtb_chain *c, const
 {
 	if (!vq->indirect)
 		return vqdev_fail(vq, -VTB_EPROTO);
-	if (d->len == 0 || d->len % sizeof(struct vtb_pvq_desc) ||
-	    d->len / sizeof(struct vtb_pvq_desc) > VTB_VQ_MAX_SIZE)
-		return vqdev_fail(vq, -VTB_EINVAL);
-	uint32_t n = d->len / sizeof(struct vtb_pvq_desc);
-	const struct vtb_pvq_desc *tbl = vq->xlate(vq->xlate_ctx, d->addr, d->len);
-	if (!tbl)
-		return vqdev_fail(vq, -VTB_EFAULT);
+	uint32_t n;
+	const void *t;
+	int e = vqdev_table(vq, d, &n, &t);
+	if (e)
+		return e;
+	const struct vtb_pvq_desc *tbl = t;
 	for (uint32_t i = 0; i < n; i++) {
 		struct vtb_pvq_desc e;
 		vtb_memcpy(&e, (const void *)&tbl[i], sizeof(e));	/* one fetch; any alignment */
