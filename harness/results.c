@@ -279,7 +279,7 @@ static void model_json(FILE *f, const struct vtb_cell_result *r, const struct vt
 		return;
 	}
 	double measured = r->seconds * 1e9 / (double)r->ops;
-	fprintf(f, ",\"limit\":{\"name\":\"%s\",\"ns_per_op\":%.1f,\"ratio\":%.4f}", m->limit, m->limit_ns,
+	fprintf(f, ",\"limit\":{\"name\":\"%s\",\"ns_per_op\":%.4g,\"ratio\":%.4g}", m->limit, m->limit_ns,
 		m->limit_ns / measured);
 	fprintf(f, ",\"model\":{\"predicted_ns_per_op\":%.1f,\"measured_ns_per_op\":%.1f,\"error_pct\":%.2f,"
 		   "\"relative\":%s,\"reference\":",

@@ -594,15 +594,8 @@ static int gnt_be_get_chain(struct vtb_vbe *be, struct vtb_vbe_slot *s)
 	}
 	if (copy_ops_needed(s, false) > VTB_COPY_MAX_OPS || copy_ops_needed(s, true) > VTB_COPY_MAX_OPS)
 		return -E2BIG;
-	if (total > s->buf_len) {
-		/* Page-aligned, so the op count is the layout's, not malloc's. */
-		void *nb;
-		if (posix_memalign(&nb, PAGE, total))
-			return -ENOMEM;
-		free(s->buf);
-		s->buf = nb;
-		s->buf_len = total;
-	}
+	if (total > s->buf_len)
+		return -E2BIG;
 	uint64_t end = 0;
 	for (unsigned i = 0; i < s->n; i++) {
 		uint64_t at = local_at(end, &s->m[i]);
@@ -645,6 +638,11 @@ static const struct vtb_vring_policy grant_map_policy = {
 };
 static const struct vtb_vring_policy grant_copy_policy = {
 	GNT_COMMON, .be_get_chain = gnt_be_get_chain, .be_put_chain = gnt_be_put_chain,
+	/* Page-aligned (the op count is the layout's, not an allocator's), and
+	 * room for the largest chain a copy call can serve: each direction at
+	 * most VTB_COPY_MAX_OPS pages, and local_at's rounding a page per
+	 * buffer. */
+	.chain_buf = ((size_t)2 * VTB_COPY_MAX_OPS + VTB_REQ_MAX_SEG) * PAGE,
 };
 
 static const struct vtb_vring_policy *policy(const char *variant)

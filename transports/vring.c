@@ -2,6 +2,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "vring.h"
 
@@ -324,6 +325,19 @@ int vtb_vring_be_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 			err = -ENOMEM;
 			goto free_vqs;
 		}
+		if (pol->chain_buf) {
+			size_t sz = (size_t)n * pol->chain_buf;
+			void *m = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+			if (m == MAP_FAILED) {
+				err = -ENOMEM;
+				goto free_vqs;
+			}
+			be->slot_mem[q] = m;
+			for (unsigned h = 0; h < n; h++) {
+				be->slot[q][h].buf = (char *)m + (size_t)h * pol->chain_buf;
+				be->slot[q][h].buf_len = pol->chain_buf;
+			}
+		}
 		struct vtb_vqdev_params p = {
 			.num = n, .ring = ring, .packed = packed,
 			.event_idx = be->st.features & VTB_BIT(VTB_F_EVENT_IDX),
@@ -355,6 +369,8 @@ free_vqs:
 	for (unsigned q = 0; q < be->nq; q++) {
 		free(be->vq[q]);
 		free(be->slot[q]);
+		if (be->slot_mem[q])
+			munmap(be->slot_mem[q], (size_t)be->st.q[q].num * pol->chain_buf);
 	}
 teardown:
 	if (pol->be_teardown)
@@ -502,12 +518,12 @@ void vtb_vring_be_close(void *p)
 {
 	struct vtb_vbe *be = p;
 	for (unsigned q = 0; q < be->nq; q++) {
-		for (unsigned h = 0; be->slot[q] && h < be->st.q[q].num; h++) {
+		for (unsigned h = 0; be->slot[q] && h < be->st.q[q].num; h++)
 			be_release(be, &be->slot[q][h], 0);
-			free(be->slot[q][h].buf);
-		}
 		free(be->vq[q]);
 		free(be->slot[q]);
+		if (be->slot_mem[q])
+			munmap(be->slot_mem[q], (size_t)be->st.q[q].num * be->pol->chain_buf);
 	}
 	if (be->pol->be_teardown)
 		be->pol->be_teardown(be);

@@ -36,7 +36,7 @@ struct vtb_vbe_slot {
 	unsigned n;
 	struct vtb_vbe_map m[VTB_REQ_MAX_SEG];
 	void *buf;		/* policy: per-head scratch (grant copy's local buffers) */
-	size_t buf_len;
+	size_t buf_len;		/* its size: the policy's chain_buf */
 };
 
 struct vtb_vring_policy {
@@ -80,6 +80,11 @@ struct vtb_vring_policy {
 	/* BE, optional: resolve a whole chain at once (s->m[0..n) have addr,
 	 * len and write set); replaces be_get, so a copy can be one batch. */
 	int (*be_get_chain)(struct vtb_vbe *be, struct vtb_vbe_slot *s);
+	/* BE, optional: bytes of scratch (slot buf) each head needs at most.
+	 * Reserved at open as address space for the whole ring, so the data
+	 * path never allocates: an mmap in the measured phase is a cost no
+	 * seam counter sees. */
+	size_t chain_buf;
 	/* BE, optional: release a whole chain; replaces be_put. */
 	int (*be_put_chain)(struct vtb_vbe *be, struct vtb_vbe_slot *s, uint32_t written);
 	/* BE: resolve one buffer of a chain; may map or copy.  <0: bad input. */
@@ -117,6 +122,7 @@ struct vtb_vbe {
 	bool dirty[VTB_VDEV_MAX_QUEUES];
 	struct vtb_vqdev *vq[VTB_VDEV_MAX_QUEUES];
 	struct vtb_vbe_slot *slot[VTB_VDEV_MAX_QUEUES];	/* by head */
+	void *slot_mem[VTB_VDEV_MAX_QUEUES];		/* their scratch: num * chain_buf */
 	struct vtb_seg seg[VTB_REQ_MAX_SEG];
 };
 
