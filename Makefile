@@ -43,12 +43,12 @@ LIB_SRC := $(CORE_SRC) $(MODEL_SRC) \
 	transports/proc/platform_proc.c transports/registry.c transports/vring.c transports/shm.c transports/swiotlb.c transports/grant.c transports/viommu.c transports/fatvq.c transports/argo.c \
 	workloads/workload.c workloads/blk/blk_wl.c workloads/net/net_wl.c workloads/scmi/scmi_wl.c \
 	harness/hist.c harness/suite.c harness/cell.c harness/results.c harness/calib.c harness/model.c harness/peer.c harness/resume.c \
-	harness/probes.c harness/perfctr.c
+	harness/probes.c harness/perfctr.c harness/adapt.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 
 TESTS := transports/tests/test_virtq transports/tests/test_uapi transports/tests/test_vdev transports/tests/test_vring \
 	transports/tests/test_isolation transports/tests/test_viommu transports/tests/test_grant transports/tests/test_argo \
-	transports/tests/test_swiotlb workloads/tests/test_models harness/tests/test_hist harness/tests/test_suite harness/tests/test_model
+	transports/tests/test_swiotlb workloads/tests/test_models harness/tests/test_hist harness/tests/test_suite harness/tests/test_model harness/tests/test_adapt
 TEST_BIN := $(TESTS:%=$(BUILD)/%)
 
 # libFuzzer targets (clang): the device side of every transport and each

@@ -172,6 +172,18 @@ def reference_problems(rows):
             continue
         wk = _workload(c)
         slot = "far" if (r.get("placement") or {}).get("tag") == "far" else "near"
+        if r.get("pair") is not None:
+            # Paired: priced against the reference that took turns with it,
+            # in the same window, whatever the placement.
+            pr = r["pair"]
+            vs = shm_variants[wk]
+            ref_variant = "split" if "split" in vs else max(vs) if vs else "split"
+            refc = dict(c, transport="shm", variant=ref_variant)
+            want = f"{_cell_name(refc)} rep {r['rep']} paired" if pr["ref_error"] is None and pr["ref_ops"] else None
+            if m["reference"] != want or m["relative"] != (want is not None):
+                bad.append(f"line {n}: {_cell_name(c)} rep {r['rep']} paired: relative {m['relative']}, "
+                           f"reference {m['reference']!r}, want {want!r}")
+            continue
         if c["transport"] == "shm":
             if m["relative"] or m["reference"] is not None:
                 bad.append(f"line {n}: shm row priced against {m['reference']}")
@@ -215,6 +227,75 @@ def reference_check_selftest():
     got = [reference_problems(ok)] + [reference_problems(w) for w in wrong]
     result("the reference check passes a placement flip that leaves a row unpriced, fails a wrong reference",
            got[0] == [] and all(got[1:]), str(got))
+
+
+def paired_adaptive(tmp):
+    """pair=1: a cell and its shm reference take turns in one window; each
+    turn ends with nothing in flight, so every op and every seam count
+    belongs to one cell.  max_reps/ci: a cell repeats while its interval
+    is wider than asked (ci tiny: to max_reps; ci=100: its minimum), and
+    budget= stops the extra ones."""
+    d = os.path.join(tmp, "paired")
+    args = ["device=blk", "pattern=randread", "size=4k", "notify=event,poll", "qd=1,8", "pair=1", "verify=1",
+            "duration=60ms", "warmup=20ms", "reps=2", "transport=shm,swiotlb,grant", "variant=*"]
+    p = vtbench(args + ["max_reps=4", "ci=0.0001"], d, timeout=600)
+    result("a paired, adaptive run exits 0", p.returncode == 0, p.stderr[-1500:])
+    rows = rows_of(d) if os.path.exists(os.path.join(d, "results.jsonl")) else []
+    schema = json.load(open(os.path.join(ROOT, "results", "schema.json")))
+    bad = [e.message for r in rows for e in jsonschema.Draft202012Validator(schema).iter_errors(r)]
+    result("paired rows match results/schema.json", rows and not bad, str(bad[:3]))
+    problems = []
+    paired = [r for r in rows if r["cell"]["transport"] != "shm"]
+    for r in paired:
+        c, pr = r["cell"], r["pair"]
+        name = f"{c['transport']}/{c['variant']} {c['notify']} qd={c['qd']} rep {r['rep']}"
+        if not c.get("paired") or pr is None:
+            problems.append(f"{name}: not paired: {pr}")
+            continue
+        if r["error"] or pr["ref_error"] or r["verified"] is not True:
+            problems.append(f"{name}: error {r['error']} ref {pr['ref_error']} verified {r['verified']}")
+            continue
+        sl, rs = r["slices"], pr["ref_slices"]
+        # Every op of the measured phase completed in one of its turns, and
+        # the turns' times add up to the measured time.
+        if sum(sl["ops"]) != r["ops"] or sum(rs["ops"]) != pr["ref_ops"]:
+            problems.append(f"{name}: turn ops {sum(sl['ops'])}/{r['ops']}, ref {sum(rs['ops'])}/{pr['ref_ops']}")
+        if abs(sum(sl["dur_ns"]) / 1e9 - r["seconds"]) > 1e-6 * max(r["seconds"], 1) + 1e-6:
+            problems.append(f"{name}: turns last {sum(sl['dur_ns'])} ns, measured {r['seconds']} s")
+        want = r["ops_per_s"] / pr["ref_ops_per_s"]
+        if abs(pr["ratio"] - want) > 1e-4 * want:
+            problems.append(f"{name}: ratio {pr['ratio']} != {want}")
+        # The turns hand over drained, so the counters are the mechanism's
+        # exactly, with no request straddling a boundary: swiotlb bounces
+        # every buffer of a request in at map (header, data, status: Linux
+        # bounces device-writable ones in too) and the two device-writable
+        # ones out at unmap.
+        po = r["per_op"]
+        if c["transport"] == "swiotlb" and abs(po["bounce_copies"] - 5) > 1e-9:
+            problems.append(f"{name}: {po['bounce_copies']} bounces per op, want exactly 5")
+        if c["transport"] == "grant" and c["variant"] == "copy" and abs(po["hv_copies"] - 2) > 1e-9:
+            problems.append(f"{name}: {po['hv_copies']} grant copies per op, want exactly 2")
+        if r["kernel"] and r["kernel"].get("source") == "ebpf":
+            kp = kernel_crosscheck(r)
+            if kp:
+                problems.append(f"{name}: kernel {kp}")
+    result(f"{len(paired)} paired rows: verified, every op in a turn, the ratio is the two rates', counters exact",
+           paired and not problems, "; ".join(problems[:4]))
+    per_cell = collections.Counter(r["cell"]["index"] for r in rows)
+    result("ci=0.0001: every cell runs to max_reps", per_cell and set(per_cell.values()) == {4}, str(per_cell))
+    result("a paired row is priced against the reference that took turns with it",
+           not reference_problems(rows), str(reference_problems(rows)[:2]))
+
+    d2 = os.path.join(tmp, "paired-loose")
+    p = vtbench(args + ["max_reps=6", "ci=100"], d2, timeout=600)
+    per_cell = collections.Counter(r["cell"]["index"] for r in rows_of(d2)) if p.returncode == 0 else {}
+    result("ci=100: every cell stops at its minimum", per_cell and set(per_cell.values()) == {2}, str(per_cell))
+    d3 = os.path.join(tmp, "paired-budget")
+    p = vtbench(args + ["max_reps=6", "ci=0.0001", "budget=1ms"], d3, timeout=600)
+    per_cell = collections.Counter(r["cell"]["index"] for r in rows_of(d3)) if p.returncode == 0 else {}
+    result("budget=1ms: no extra repetition starts", per_cell and set(per_cell.values()) == {2}, str(per_cell))
+    p = vtbench(["device=blk", "pair=1", "ops=100"], os.path.join(tmp, "paired-ops"))
+    result("pair=1 with ops=N is refused (exit 2)", p.returncode == 2 and "pair=1" in p.stderr, p.stderr[-300:])
 
 
 def kernel_crosscheck(r):
@@ -1226,6 +1307,7 @@ def main():
         scmi_conformance(tmp)
         indirect_dma(tmp)
         packed_indirect(tmp)
+        paired_adaptive(tmp)
         probes(tmp)
         peer(tmp)
         faults(tmp)

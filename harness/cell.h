@@ -8,6 +8,10 @@
 #include "probes.h"
 #include "../workloads/workload.h"
 
+/* Slices of the measured phase whose completions are counted apart: a
+ * disturbance of part of the window shows as slices that ran slow. */
+#define VTB_SLICES 32
+
 /* What a cell's two domains report back to the harness, in a shared page. */
 struct vtb_cell_result {
 	uint64_t ops, bytes;
@@ -16,6 +20,13 @@ struct vtb_cell_result {
 	struct vtb_plat_counters d[2];	/* FE, BE deltas over the measured phase */
 	double cpu_s[2];
 	double pingpong_ns;		/* placement just before the cell; <0 unknown */
+	double pingpong_after_ns;	/* ... and just after it */
+	double steal_s[2];		/* the FE's and BE's CPUs: time the hypervisor ran
+					 * something else, over the measured phase; <0 unknown */
+	double slice_ns;		/* the measured phase in VTB_SLICES equal slices */
+	uint32_t slice_ops[VTB_SLICES];	/* ops completed in each */
+	double slice_dur_ns[VTB_SLICES];/* each slice's length (paired: each turn's) */
+	unsigned nslices;		/* slices used */
 	uint64_t verify_errors;
 	bool verified_ok;
 	char error[640];		/* empty: success */
@@ -31,5 +42,13 @@ struct vtb_cell_result {
 /* Runs one repetition of a cell in fresh domains.  Returns 0 when the cell
  * ran (its own failure is in r->error), -1 if the harness itself failed. */
 int vtb_cell_run(const struct vtb_cellp *cp, struct vtb_probes *probes, struct vtb_cell_result *r);
+
+/* Runs one repetition of two cells at once, taking turns on the same two
+ * CPUs: each measures in short turns (its duration / VTB_SLICES), drains
+ * what it has in flight, and hands over, so both see the same stretch of
+ * the machine and the ratio of their rates cancels most of its drift.
+ * cp[0] is the reference, cp[1] the cell; the probes watch cp[1] only.
+ * Both must be timed (ops=0).  Returns as vtb_cell_run. */
+int vtb_cell_run_pair(const struct vtb_cellp *const cp[2], struct vtb_probes *probes, struct vtb_cell_result *r[2]);
 
 #endif

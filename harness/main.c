@@ -1,6 +1,7 @@
 /* vtbench: run identical virtio workloads over inter-domain transports and
  * count what each costs.  `vtbench help` for usage. */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "adapt.h"
 #include "calib.h"
 #include "cell.h"
 #include "model.h"
@@ -384,6 +386,8 @@ static int run_estimate(const struct vtb_cells *cells, bool yes)
 	for (size_t i = 0; i < cells->n; i++) {
 		const struct vtb_cellp *c = &cells->v[i];
 		double one = c->warmup + (c->ops ? (double)c->ops * 1e-5 : c->duration) + 0.15;
+		if (c->pair && strcmp(c->transport, "shm"))
+			one *= 2;	/* its reference takes every other turn */
 		s += one * c->reps;
 		reps += c->reps;
 		if (c->reps > maxreps)
@@ -578,6 +582,9 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 	/* Peer cells this machine cannot run are skipped, each said once. */
 	char (*skip_why)[160] = calloc(cells.n, sizeof(*skip_why));
 	struct vtb_calib *calreps = NULL;
+	double *logs = NULL;
+	unsigned *nlogs = NULL, reps_run = 0;
+	bool *run_now = NULL;
 	bool rf_open = true, probes_open = true;
 	int rc = 3;
 	if (!order || !ref || !last || !last_rep || !skip_why) {
@@ -601,12 +608,25 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 	skip_meta.cells = &cells;
 	unsigned maxreps = 0;
 	size_t total = 0, done = 0, failed = rs.failed;
+	double budget = 0;
 	for (size_t i = 0; i < cells.n; i++) {
 		total += cells.v[i].reps;
-		if (cells.v[i].reps > maxreps)
-			maxreps = cells.v[i].reps;
+		unsigned most = cells.v[i].max_reps > cells.v[i].reps ? cells.v[i].max_reps : cells.v[i].reps;
+		if (most > maxreps)
+			maxreps = most;
+		if (cells.v[i].budget > budget)
+			budget = cells.v[i].budget;
 	}
 	total -= skipped;
+	/* Adaptive cells: each repetition's log figure (paired ratio to shm,
+	 * else ops/s), judged before each further repetition. */
+	logs = calloc(cells.n * 2 * (maxreps ? maxreps : 1), sizeof(*logs));
+	nlogs = calloc(cells.n * 3, sizeof(*nlogs));
+	run_now = calloc(cells.n, sizeof(*run_now));
+	if (!logs || !nlogs || !run_now) {
+		fprintf(stderr, "vtbench: out of memory\n");
+		goto out;
+	}
 	bool tty = isatty(2);
 	uint64_t t0 = vtb_now_ns();
 	/* Repetition-major: each cell's repetitions are spread over the run, so
@@ -619,14 +639,35 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 		goto out;
 	}
 	for (unsigned rep = 0; rep < maxreps; rep++) {
+		/* Past its minimum a cell runs again only while its interval is
+		 * wider than asked, and only while the run is within budget. */
+		bool any = false, over = budget > 0 && (double)(vtb_now_ns() - t0) / 1e9 > budget;
+		for (size_t i = 0; i < cells.n; i++) {
+			const struct vtb_cellp *c = &cells.v[i];
+			const double *lg[2] = { &logs[(i * 2) * maxreps], &logs[(i * 2 + 1) * maxreps] };
+			run_now[i] = rep < c->reps ||
+				     (!over && rep < c->max_reps &&
+				      vtb_adapt_more_placed(lg, &nlogs[i * 3], nlogs[i * 3 + 2], c->reps, c->max_reps,
+							    c->ci_pct));
+			if (run_now[i] && rep >= c->reps)
+				total++;
+			any = any || run_now[i];
+		}
+		if (!any)
+			break;
 		if (rep > 0 && vtb_calibrate(&calr, cpa, cpb))
 			calr = cal0;
 		calreps[rep] = calr;
+		reps_run = rep + 1;
 		for (size_t oi = 0; oi < cells.n; oi++) {
 			size_t i = order[oi];
 			const struct vtb_cellp *c = &cells.v[i];
-			if (rep >= c->reps)
+			if (!run_now[i])
 				continue;
+			if (rep >= c->reps && budget > 0 && (double)(vtb_now_ns() - t0) / 1e9 > budget) {
+				total--;
+				continue;	/* out of budget: no extra repetition starts */
+			}
 			if (tty)
 				progress(done, total, rep, c->reps, c, (double)(vtb_now_ns() - t0) / 1e9);
 			struct vtb_cell_result r;
@@ -641,7 +682,19 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 				done++;
 				continue;
 			}
-			if (peer ? peer->run(c, &r) : vtb_cell_run(c, c->probes_on ? probes : NULL, &r)) {
+			/* Paired: the shm reference takes turns with the cell in
+			 * the same window; its figures go into this cell's row. */
+			struct vtb_cell_result pr;
+			bool paired = !peer && c->pair && ref[i] != i;
+			int ran;
+			if (paired) {
+				const struct vtb_cellp *two[2] = { &cells.v[ref[i]], c };
+				struct vtb_cell_result *out2[2] = { &pr, &r };
+				ran = vtb_cell_run_pair(two, c->probes_on ? probes : NULL, out2);
+			} else {
+				ran = peer ? peer->run(c, &r) : vtb_cell_run(c, c->probes_on ? probes : NULL, &r);
+			}
+			if (ran) {
 				fprintf(stderr, "\nvtbench: cannot set up a cell: %s\n", strerror(errno));
 				goto out;
 			}
@@ -652,6 +705,8 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 				fprintf(stderr, "%svtbench: %s rep %u: %s\n", tty ? "\r\033[K" : "", name, rep, r.error);
 			}
 			r.pingpong_ns = pp;
+			/* And after: a flip during the cell shows as a change. */
+			r.pingpong_after_ns = vtb_pingpong_ns(c->cpu_fe, c->cpu_be, VTB_PP_CELL, NULL);
 			int fds = vtb_probes_open_fds();
 			if (fds - fds_run > probe_meta.leaked_fds) {
 				probe_meta.leaked_fds = fds - fds_run;
@@ -665,7 +720,25 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 			const struct vtb_model_cell *rc = NULL;
 			char refname[160] = "";
 			size_t pl = strcmp(vtb_placement_tag(pp), "far") == 0;
-			if (ref[i] != i) {
+			struct vtb_model_cell pmc;
+			if (paired) {
+				if (pr.error[0])
+					fprintf(stderr, "%svtbench: %s rep %u: its paired shm reference failed: %s\n",
+						tty ? "\r\033[K" : "", c->transport, rep, pr.error);
+				pr.pingpong_ns = pp;
+				pr.pingpong_after_ns = r.pingpong_after_ns;
+				if (!pr.error[0] && pr.ops) {
+					/* The model's reference: measured in the same window. */
+					pmc = (struct vtb_model_cell){ .ops = pr.ops, .seconds = pr.seconds, .qd = c->qd,
+								       .poll = !strcmp(c->notify, "poll") };
+					memcpy(pmc.d, pr.d, sizeof(pmc.d));
+					memcpy(pmc.cpu_s, pr.cpu_s, sizeof(pmc.cpu_s));
+					rc = &pmc;
+					char nm[128];
+					vtb_cell_name(&cells.v[ref[i]], nm, sizeof(nm));
+					snprintf(refname, sizeof(refname), "%s rep %u paired", nm, rep);
+				}
+			} else if (ref[i] != i) {
 				/* The reference in this cell's placement (this repetition's
 				 * or an earlier one), else this repetition's in the other. */
 				int s = vtb_model_pick_ref(&last_rep[ref[i] * 2], (unsigned)pl, rep + 1);
@@ -684,7 +757,23 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 				last[i * 2 + pl] = mc;
 				last_rep[i * 2 + pl] = rep + 1;
 			}
-			vtb_write_row(rf, run_id, VTB_GIT_REV, &host, c, rep, &r, calr.ok && !peer ? &mo : NULL, refname);
+			vtb_write_row(rf, run_id, VTB_GIT_REV, &host, c, rep, &r, calr.ok && !peer ? &mo : NULL, refname,
+				      paired ? &pr : NULL, paired ? (unsigned)ref[i] : 0);
+			/* The adaptive rule judges each placement on its own, from
+			 * the repetitions that stayed in it (the ratio to shm
+			 * moves with the placement: a cache-line round trip costs
+			 * 5x more far). */
+			nlogs[i * 3 + 2]++;
+			bool stayed = r.pingpong_after_ns > 0 &&
+				      !strcmp(vtb_placement_tag(pp), vtb_placement_tag(r.pingpong_after_ns));
+			unsigned *nk = &nlogs[i * 3 + pl];
+			if (!r.error[0] && r.ops && r.seconds > 0 && stayed && *nk < maxreps) {
+				double x = (double)r.ops / r.seconds;
+				if (paired)
+					x = !pr.error[0] && pr.ops && pr.seconds > 0 ? x / ((double)pr.ops / pr.seconds) : 0;
+				if (x > 0)
+					logs[(i * 2 + pl) * maxreps + (*nk)++] = log(x);
+			}
 			/* Whole lines reach the disk as each cell completes; a row
 			 * that cannot stops the run, resumable from the last whole one. */
 			if (ferror(rf) || fflush(rf) || fdatasync(fd)) {
@@ -715,7 +804,7 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 	utc_now(ended, sizeof(ended));
 	vtb_calibrate(&cal1, cpa, cpb);
 	snprintf(path, sizeof(path), "%s/meta.json", dir);
-	we = write_meta(path, run_id, &cells, &host, &cal0, &cal1, calreps, maxreps, started, ended, failed, total);
+	we = write_meta(path, run_id, &cells, &host, &cal0, &cal1, calreps, reps_run, started, ended, failed, total);
 	if (we) {
 		fprintf(stderr, "vtbench: cannot write %s: %s (the rows are all there; the last good meta.json "
 			"is the run's start)\n", path, strerror(-we));
@@ -741,6 +830,9 @@ out:
 	free(rs.done);
 	free(last);
 	free(last_rep);
+	free(logs);
+	free(nlogs);
+	free(run_now);
 	vtb_cells_free(&cells);
 	return rc;
 }

@@ -116,6 +116,7 @@ static int dpdk_run(const struct vtb_cellp *c, struct vtb_cell_result *r)
 	bool tx = !strcmp(c->mode, "tx");
 	int cpu_fe = c->cpu_fe >= 0 ? c->cpu_fe : 0, cpu_be = c->cpu_be >= 0 ? c->cpu_be : 1;
 	memset(r, 0, sizeof(*r));
+	r->steal_s[0] = r->steal_s[1] = -1;	/* not read for a peer */
 	vtb_hist_reset(&r->hist);
 	vtb_hist_reset(&r->usdt_user);
 	snprintf(sock, sizeof(sock), "/tmp/vtb-vhost-%d.sock", pid);

@@ -298,9 +298,51 @@ static void model_json(FILE *f, const struct vtb_cell_result *r, const struct vt
 	fputs("}}", f);
 }
 
+static void slices_json(FILE *f, const struct vtb_cell_result *r)
+{
+	if (r->slice_ns <= 0 || !r->nslices) {
+		fputs("null", f);
+		return;
+	}
+	fprintf(f, "{\"ns\":%.0f,\"ops\":[", r->slice_ns);
+	for (unsigned i = 0; i < r->nslices && i < VTB_SLICES; i++)
+		fprintf(f, "%s%u", i ? "," : "", r->slice_ops[i]);
+	fputs("],\"dur_ns\":[", f);
+	for (unsigned i = 0; i < r->nslices && i < VTB_SLICES; i++)
+		fprintf(f, "%s%.0f", i ? "," : "", r->slice_dur_ns[i]);
+	fputs("]}", f);
+}
+
+/* The shm reference that took turns with this cell: its figures, and the
+ * paired ratio (this cell's ops/s over the reference's). */
+static void pair_json(FILE *f, const struct vtb_cell_result *p, unsigned cell, const struct vtb_cell_result *r)
+{
+	fputs(",\"pair\":", f);
+	if (!p) {
+		fputs("null", f);
+		return;
+	}
+	bool ok = !p->error[0] && p->ops && p->seconds > 0;
+	double rate = ok ? (double)p->ops / p->seconds : 0;
+	fprintf(f, "{\"ref_cell\":%u,\"ref_ops\":%llu,\"ref_seconds\":%.9f,\"ref_ops_per_s\":%.3f,\"ratio\":", cell,
+		(unsigned long long)p->ops, p->seconds, rate);
+	if (ok && r->ops && r->seconds > 0)
+		fprintf(f, "%.6g", (double)r->ops / r->seconds / rate);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"ref_cpu_s\":{\"fe\":%.6f,\"be\":%.6f},\"ref_slices\":", p->cpu_s[0], p->cpu_s[1]);
+	slices_json(f, p);
+	fputs(",\"ref_error\":", f);
+	if (p->error[0])
+		vtb_json_str(f, p->error);
+	else
+		fputs("null", f);
+	fputc('}', f);
+}
+
 void vtb_write_row(FILE *f, const char *run_id, const char *git_rev, const struct vtb_host *h,
 		   const struct vtb_cellp *cp, unsigned rep, const struct vtb_cell_result *r,
-		   const struct vtb_model_out *m, const char *ref)
+		   const struct vtb_model_out *m, const char *ref, const struct vtb_cell_result *pair, unsigned pair_cell)
 {
 	const struct vtb_plat_counters *fe = &r->d[0], *be = &r->d[1];
 	uint64_t ops = r->ops;
@@ -348,14 +390,27 @@ void vtb_write_row(FILE *f, const char *run_id, const char *git_rev, const struc
 		(unsigned long long)cp->mem, (unsigned long long)cp->disk);
 	vtb_json_str(f, cp->backing);
 	fprintf(f, ",\"backing_create\":%s", cp->backing_create ? "true" : "false");
-	fprintf(f, ",\"ops_target\":%llu,\"duration\":%g,\"warmup\":%g}", (unsigned long long)cp->ops,
-		cp->duration, cp->warmup);
+	fprintf(f, ",\"ops_target\":%llu,\"duration\":%g,\"warmup\":%g,\"paired\":%s}", (unsigned long long)cp->ops,
+		cp->duration, cp->warmup, cp->pair ? "true" : "false");
 
-	if (r->pingpong_ns > 0)
-		fprintf(f, ",\"placement\":{\"pingpong_ns\":%.1f,\"tag\":\"%s\"}", r->pingpong_ns,
+	if (r->pingpong_ns > 0) {
+		fprintf(f, ",\"placement\":{\"pingpong_ns\":%.1f,\"tag\":\"%s\"", r->pingpong_ns,
 			vtb_placement_tag(r->pingpong_ns));
-	else
+		if (r->pingpong_after_ns > 0)
+			fprintf(f, ",\"after_ns\":%.1f,\"tag_after\":\"%s\"", r->pingpong_after_ns,
+				vtb_placement_tag(r->pingpong_after_ns));
+		fputc('}', f);
+	} else
 		fputs(",\"placement\":null", f);
+	/* What else shared the machine during the measured phase, and how the
+	 * window's ops were spread over it. */
+	fputs(",\"steal_s\":", f);
+	if (r->steal_s[0] >= 0 && r->steal_s[1] >= 0)
+		fprintf(f, "{\"fe\":%.3f,\"be\":%.3f}", r->steal_s[0], r->steal_s[1]);
+	else
+		fputs("null", f);
+	fputs(",\"slices\":", f);
+	slices_json(f, r);
 	fprintf(f, ",\"rep\":%u,\"ops\":%llu,\"bytes\":%llu,\"seconds\":%.9f", rep,
 		(unsigned long long)ops, (unsigned long long)r->bytes, r->seconds);
 	fprintf(f, ",\"ops_per_s\":%.3f,\"bytes_per_s\":%.3f",
@@ -411,6 +466,7 @@ void vtb_write_row(FILE *f, const char *run_id, const char *git_rev, const struc
 	fputs("}", f);
 	kernel_json(f, cp, r);
 	model_json(f, r, m, ref);
+	pair_json(f, pair, pair_cell, r);
 	/* A peer program reports throughput and CPU only. */
 	fputs(",\"peer\":", f);
 	if (peer)

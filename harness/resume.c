@@ -412,6 +412,12 @@ static long field(const char *line, const char *pat)
 	return p ? strtol(p + strlen(pat), NULL, 10) : -1;
 }
 
+/* An adaptive cell may have run up to max_reps repetitions. */
+static unsigned most_reps(const struct vtb_cellp *c)
+{
+	return c->max_reps > c->reps ? c->max_reps : c->reps;
+}
+
 int vtb_resume_scan(const char *dir, const struct vtb_cells *cells, struct vtb_resume *r, char *err, size_t n)
 {
 	char path[4200];
@@ -420,8 +426,8 @@ int vtb_resume_scan(const char *dir, const struct vtb_cells *cells, struct vtb_r
 	char *text = slurp(path, &len);
 	r->maxreps = 0;
 	for (size_t i = 0; i < cells->n; i++)
-		if (cells->v[i].reps > r->maxreps)
-			r->maxreps = cells->v[i].reps;
+		if (most_reps(&cells->v[i]) > r->maxreps)
+			r->maxreps = most_reps(&cells->v[i]);
 	r->done = calloc(cells->n * (r->maxreps ? r->maxreps : 1), sizeof(bool));
 	if (!r->done) {
 		free(text);
@@ -447,7 +453,7 @@ int vtb_resume_scan(const char *dir, const struct vtb_cells *cells, struct vtb_r
 	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
 		long idx = field(line, "\"index\":"), rep = field(line, ",\"rep\":");
 		lineno++;
-		if (idx < 0 || rep < 0 || (size_t)idx >= cells->n || (unsigned long)rep >= cells->v[idx].reps) {
+		if (idx < 0 || rep < 0 || (size_t)idx >= cells->n || (unsigned long)rep >= most_reps(&cells->v[idx])) {
 			snprintf(err, n, "--resume: %s:%zu holds a row this run's cells do not (index %ld, rep %ld)", path,
 				 lineno, idx, rep);
 			free(text);

@@ -28,7 +28,11 @@ const struct vtb_key vtb_keys[] = {
 	{ "ops", "0", "measured ops per repetition; 0 = run for duration", false },
 	{ "duration", "1s", "measured time per repetition when ops=0 (s, ms)", false },
 	{ "warmup", "0.2s", "time before measuring, excluded from results (s, ms)", false },
-	{ "reps", "3", "repetitions, interleaved across cells", false },
+	{ "reps", "3", "repetitions, interleaved across cells (with max_reps: at least this many)", false },
+	{ "max_reps", "0", "adaptive: up to this many repetitions while the cell's 95% CI half-width is above ci= (0: exactly reps)", false },
+	{ "ci", "5", "adaptive target: 95% CI half-width in percent, of the ratio to shm for a paired cell, else of ops/s", false },
+	{ "budget", "0", "adaptive: no extra repetition starts once the run has taken this long (s, m; 0: no limit)", false },
+	{ "pair", "0", "1: the cell and its shm reference take turns on the same CPUs in one window (ratio to shm measured paired; ops=0)", false },
 	{ "seed", "1", "PRNG seed for offsets, mixes and payloads", false },
 	{ "cpus", "auto", "FE,BE CPUs: auto (0,1 when there are two), none, or e.g. 0,1 (never a matrix)", true },
 	{ "verify", "0", "1: check every payload end to end (costs FE CPU)", false },
@@ -255,6 +259,40 @@ static int apply(struct vtb_cellp *c, const char *key, const char *v, char *err,
 		if (parse_u64(v, &u, false) || u == 0 || u > 65536)
 			BAD("fq_size=%s: expected 1..65536", v);
 		c->fq_size = (unsigned)u;
+		return 0;
+	}
+	if (!strcmp(key, "max_reps")) {
+		if (parse_u64(v, &u, false) || u > 65536)
+			BAD("max_reps=%s: expected a whole number (0: exactly reps)", v);
+		c->max_reps = (unsigned)u;
+		return 0;
+	}
+	if (!strcmp(key, "ci")) {
+		double d;
+		if (parse_time(v, &d) || strpbrk(v, "mus") || !(d > 0 && d <= 100))
+			BAD("ci=%s: expected a percentage above 0, at most 100", v);
+		c->ci_pct = d;
+		return 0;
+	}
+	if (!strcmp(key, "budget")) {
+		double d;
+		size_t n = strlen(v);
+		bool minutes = n > 1 && v[n - 1] == 'm' && v[n - 2] != 'm' && isdigit((unsigned char)v[n - 2]);
+		char t[32];
+		if (minutes && n < sizeof(t)) {
+			memcpy(t, v, n - 1);
+			t[n - 1] = 0;
+		}
+		if (minutes ? n >= sizeof(t) || parse_time(t, &d) || strpbrk(t, "mus") : parse_time(v, &d))
+			BAD("budget=%s: expected a time (600s, 10m) or 0", v);
+		if (minutes)
+			d *= 60;
+		c->budget = d;
+		return 0;
+	}
+	if (!strcmp(key, "pair")) {
+		if (parse_bool(v, &c->pair))
+			BAD("pair=%s: expected 0 or 1", v);
 		return 0;
 	}
 	if (!strcmp(key, "qd") || !strcmp(key, "reps") || !strcmp(key, "qsize") || !strcmp(key, "rwmix")) {
@@ -652,6 +690,14 @@ static int expand(const struct section *s, size_t i, struct vtb_cellp c, struct 
 		}
 		if (c.ops == 0 && c.duration <= 0) {
 			snprintf(err, n, "[%s] ops=0 and duration=0: the cell would never end", s->name);
+			return -1;
+		}
+		if (c.pair && c.ops) {
+			snprintf(err, n, "[%s] pair=1 takes turns by time: it needs ops=0", s->name);
+			return -1;
+		}
+		if (c.max_reps && c.max_reps < c.reps) {
+			snprintf(err, n, "[%s] max_reps=%u is below reps=%u", s->name, c.max_reps, c.reps);
 			return -1;
 		}
 		if (c.timeout == 0)

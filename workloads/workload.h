@@ -26,7 +26,11 @@ struct vtb_cellp {
 	uint64_t ops;		/* measured ops, 0 = use duration */
 	double duration;	/* s */
 	double warmup;		/* s */
-	unsigned reps;
+	unsigned reps;		/* at least */
+	unsigned max_reps;	/* adaptive: at most (0: exactly reps) */
+	double ci_pct;		/* adaptive: more reps while the 95% CI half-width is above this */
+	double budget;		/* s: the run adds no adaptive repetition past this (0: none) */
+	bool pair;		/* measured in turns with its shm reference */
 	uint64_t seed;
 	int cpu_fe, cpu_be;	/* -1: not pinned */
 	bool verify;

@@ -10,6 +10,7 @@ from . import stats
 from .data import IDENT, WORKLOAD, ident, placement, workload_label
 
 NOISY_CV = 0.10         # a cell whose repetitions vary more than this is flagged
+PAIRED_NOISY_PCT = 5.0  # ... a paired cell whose ratio's 95% CI is wider than this
 PER_OP = ("copies", "copy_bytes", "maps", "unmaps", "flushes", "notifies", "notifies_suppressed", "exits", "waits",
           "syscalls", "ctx_switches", "tlb_flushes")
 TERMS = ("hv_copy", "bounce", "map", "doorbell")
@@ -92,11 +93,18 @@ def cell_frame(run, noisy_cv=NOISY_CV):
     return df
 
 
+def _stayed(r):
+    """The placement was the same when measured before and after the row
+    (rows from before placement was measured afterwards count as stayed)."""
+    p = r.get("placement") or {}
+    return p.get("tag_after") in (None, p.get("tag"))
+
+
 def vs_base(df, base=BASE):
     """Add each cell's throughput and p99 as a ratio to shm/split of the
     same workload and placement, with bootstrap CIs."""
     cols = {c: [] for c in ("ops_ratio", "ops_ratio_lo", "ops_ratio_hi", "p99_ratio", "p99_ratio_lo",
-                            "p99_ratio_hi", "best")}
+                            "p99_ratio_hi", "best", "ops_ratio_paired", "ops_ratio_n", "ops_ratio_hw_pct")}
     if not len(df):
         return df
     idx = {(r.workload_key, r.placement, r.transport, r.variant): i for i, r in df.iterrows()}
@@ -111,11 +119,31 @@ def vs_base(df, base=BASE):
             hb = [x for x in df.at[b, "_ok"] if (x.get("hist") or {}).get("buckets")]
             if hr and hb:
                 out[3:6] = stats.pct_ratio_ci(hr, hb, 99, seed=seed)
+        # Paired rows (pair=1): the ratio measured in the same window, from
+        # the repetitions that stayed in this placement throughout.
+        pr = [x["pair"]["ratio"] for x in (r._ok or []) if _stayed(x) and (x.get("pair") or {}).get("ratio")]
+        paired = bool(pr)
+        if paired:
+            est, lo, hi, hw = stats.paired_ratio_ci(pr)
+            out[0:3] = [est, lo, hi]
+        else:
+            lo, hi = out[1], out[2]
+            hw = (max(hi / out[0] - 1, 1 - lo / out[0]) * 100 if out[0] and not math.isnan(out[0]) and
+                  not math.isnan(lo) else math.nan)
         for c, v in zip(list(cols)[:6], out):
             cols[c].append(v)
         cols["best"].append(False)
+        cols["ops_ratio_paired"].append(paired)
+        cols["ops_ratio_n"].append(len(pr) if paired else len(r._ok or []))
+        cols["ops_ratio_hw_pct"].append(hw)
     for c, v in cols.items():
         df[c] = v
+    # A paired cell is judged by its ratio's interval, the figure it is
+    # measured for: its raw ops/s move with the machine, the ratio not.
+    if "noisy" in df:
+        for i in df.index[df["ops_ratio_paired"] == True]:  # noqa: E712
+            hw = df.at[i, "ops_ratio_hw_pct"]
+            df.at[i, "noisy"] = bool(not math.isnan(hw) and hw > PAIRED_NOISY_PCT)
     if "ops_per_s" in df:
         for _, g in df.groupby(["workload_key", "placement"]):
             g = g[g["ops_per_s"].notna()]

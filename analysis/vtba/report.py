@@ -60,6 +60,10 @@ def _warnings(run, df):
                                 f"failed: {'; '.join(r.errors)} (results.jsonl lines {_lines(r.lines)})"))
         if "noisy" in df:
             for _, r in df[df["noisy"] == True].iterrows():  # noqa: E712 (NaN-safe)
+                if r.get("ops_ratio_paired") == True:  # noqa: E712
+                    w.append(("noisy", f"{r.workload} {r.transport_variant} [{r.placement}]: its paired ratio to shm "
+                                       f"is known to ±{r.ops_ratio_hw_pct:.1f}% (95%) over {r.ops_ratio_n} repetitions"))
+                    continue
                 w.append(("noisy", f"{r.workload} {r.transport_variant} [{r.placement}]: repetitions vary "
                                    f"(CV {100 * r.cv:.0f}% over {r.reps - r.failed}); its ratios are uncertain"))
         if "verified" in df:
@@ -91,6 +95,21 @@ def _probe_overhead(run):
     return (o, "this run's probes=on/off pairs") if o["cells"] else (None, None)
 
 
+def _precision(df):
+    """How tight the ratios to shm are: the 95% CI half-widths of every
+    cell but shm/split itself, and how many are within 5%."""
+    if not len(df) or "ops_ratio_hw_pct" not in df:
+        return None
+    g = df[(df["transport"] != "shm") | (df["variant"] != "split")]
+    g = g[g["ops_ratio"].notna()] if "ops_ratio" in g else g[:0]
+    if not len(g):
+        return None
+    hw = g["ops_ratio_hw_pct"]
+    known = hw[hw.notna()]
+    return {"cells": len(g), "with_ci": len(known), "median": float(known.median()) if len(known) else math.nan,
+            "within5": int((known <= 5).sum()), "paired": int(g["ops_ratio_paired"].sum())}
+
+
 def build(run_dir, out_dir=None):
     run = load_run(run_dir)
     df = C.vs_base(C.cell_frame(run))
@@ -117,10 +136,11 @@ def build(run_dir, out_dir=None):
         e = rel_cells["model_err_pct"].abs()
         model = {"cells": len(e), "median_abs": float(e.median()), "within15": int((e <= 15).sum()),
                  "worst": rel_cells.loc[e.idxmax(), ["workload", "transport_variant", "model_err_pct"]].tolist()}
+    precision = _precision(df)
     po, po_src = _probe_overhead(run)
     ctx = {
         "run": run, "meta": run.meta, "workloads": workloads, "svgs": svgs, "size_figs": size_figs,
-        "warnings": _warnings(run, df), "model": model,
+        "warnings": _warnings(run, df), "model": model, "precision": precision,
         "probe_overhead": po, "probe_overhead_src": po_src,
         "calibration": _calibration_table(run.meta.get("calibration") or {}),
         "csv_links": {k: "data:text/csv;base64," + base64.b64encode(v.encode()).decode() for k, v in csvs.items()},

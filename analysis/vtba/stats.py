@@ -173,3 +173,21 @@ def mad(x):
     """Median absolute deviation, scaled to estimate a normal's sigma."""
     x = np.asarray(x, dtype=float)
     return float(1.4826 * np.median(np.abs(x - np.median(x)))) if len(x) else math.nan
+
+
+def paired_ratio_ci(ratios, level=LEVEL):
+    """A ratio measured paired (a cell and its reference taking turns in
+    one window, one ratio per repetition): the geometric mean, and
+    Student's t interval on the logarithms, as the harness's adaptive
+    rule judges it (harness/adapt.c).  Returns (ratio, lo, hi, half-width
+    in percent); the bounds are NaN below two repetitions."""
+    logs = [math.log(x) for x in ratios if x is not None and x > 0 and math.isfinite(x)]
+    if not logs:
+        return math.nan, math.nan, math.nan, math.nan
+    m = sum(logs) / len(logs)
+    if len(logs) < 2:
+        return math.exp(m), math.nan, math.nan, math.nan
+    sd = float(np.std(logs, ddof=1))
+    t = sps.t.ppf(0.5 + level / 2, len(logs) - 1)
+    h = t * sd / math.sqrt(len(logs))
+    return math.exp(m), math.exp(m - h), math.exp(m + h), (math.exp(h) - 1) * 100
