@@ -344,9 +344,12 @@ def probes(tmp):
     rows = rows_of(d) if p.returncode == 0 else []
     meta = json.load(open(os.path.join(d, "meta.json"))) if rows else {}
     left = progs() - before
-    ours = {"sys_enter", "sys_exit", "sched_switch", "page_fault_user", "tlb_flush", "phase", "req_submit", "req_complete"}
-    result("probes: 50 cells, no descriptor, link or program left behind",
-           len(rows) == 50 and meta.get("probes", {}).get("leaked_fds") == 0 and not {n for _, n in left} & ours,
+    ours = {"sys_enter", "sys_exit", "sys_call", "exit_pvm_readv", "exit_pvm_writev", "exit_mmap", "exit_munmap",
+            "exit_mprotect", "exit_read", "exit_write", "exit_futex", "exit_io_uring",
+            "sched_switch", "page_fault_user", "tlb_flush", "phase", "req_submit", "req_complete"}
+    result("probes: 50 cells, no descriptor, link or program left behind; the syscall hooks named",
+           len(rows) == 50 and meta.get("probes", {}).get("leaked_fds") == 0 and not {n for _, n in left} & ours
+           and isinstance(meta["probes"].get("syscall_hooks"), str),
            f"rc={p.returncode} rows={len(rows)} meta={meta.get('probes')} left={left} {p.stderr[-300:]}")
     # The overhead pairing on a planted answer: the same rows again with
     # probes off and 10% more throughput is a 1 - 1/1.1 = 9.09% overhead.

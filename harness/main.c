@@ -142,6 +142,7 @@ static struct {
 	const char *state;		/* on | off | mixed */
 	char why[256];			/* why they are off, or "" */
 	int leaked_fds;			/* bpf/perf fds left after a cell: 0 when healthy */
+	const char *syscall_hooks;	/* what counts and times the system calls, or NULL */
 	struct vtb_perf_result pmu;
 } probe_meta;
 
@@ -150,6 +151,11 @@ static void write_probe_meta(FILE *f)
 	fprintf(f, "  \"probes\": {\"state\": \"%s\", \"why\": ", probe_meta.state);
 	if (probe_meta.why[0])
 		vtb_json_str(f, probe_meta.why);
+	else
+		fputs("null", f);
+	fputs(", \"syscall_hooks\": ", f);
+	if (probe_meta.syscall_hooks)
+		vtb_json_str(f, probe_meta.syscall_hooks);
 	else
 		fputs("null", f);
 	fprintf(f, ", \"usdt\": %s, \"leaked_fds\": %d, \"perf_counters\": %s, \"user_only\": %s, \"pmu\": %s",
@@ -468,9 +474,10 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 		vtb_cells_free(&cells);
 		return 2;
 	}
-	if (can)
+	if (can) {
 		probe_meta.why[0] = 0;
-	else if (!want)
+		probe_meta.syscall_hooks = vtb_probes_syscall_hooks(probes);
+	} else if (!want)
 		snprintf(probe_meta.why, sizeof(probe_meta.why), "probes=off in every cell");
 	size_t non = 0;
 	for (size_t i = 0; i < cells.n; i++)

@@ -26,19 +26,19 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u8 prim_of[VTB_KP_NSYS] = {};
 
 /* The armed cell's FE and BE, written by the loader between cells
- * (VTB_KP_NO_TGID: disarmed); results, read by it.  All in .bss. */
-__u32 dom_tgid[2] = {};
+ * (VTB_KP_NO_TGID: disarmed), read on every event of every process: a
+ * whole line of its own ([0] and [1] used), so no write shares it.
+ * Results, read by the loader.  All in .bss. */
+__u32 dom_tgid[VTB_KP_LINE / 4] __attribute__((aligned(VTB_KP_LINE))) = {};
 struct vtb_kdom kd[2] = {};
-struct vtb_kusdt req_lat = {};
-__u64 kvm_exit[VTB_KP_KVM_REASONS + 1] = {};
-__u32 on[2] = {};
+struct vtb_kusdt req_lat __attribute__((aligned(VTB_KP_LINE))) = {};
+__u64 kvm_exit[VTB_KP_KVM_REASONS + 1] __attribute__((aligned(VTB_KP_LINE))) = {};
 
 /* A domain runs one thread, so one slot per domain holds its call in
  * progress and its switch-out time: no hash map update on every system
  * call (the probes' cost is paid on the domains' hot path).  The tid makes
  * a second thread, should a domain grow one, miss rather than mismatch. */
-struct vtb_kslot sys_in[2] = {};	/* prim: 1 + index; 0: none in progress */
-struct vtb_kslot offcpu[2] = {};	/* ts: switched out at; 0: not out */
+struct vtb_khot hot[2] = {};
 
 struct req_key {
 	__u32 tgid;
@@ -72,7 +72,7 @@ static __always_inline int cur_dom(void)
 static __always_inline int counting(void)
 {
 	int d = cur_dom();
-	if (d < 0 || !on[d & 1])
+	if (d < 0 || !hot[d & 1].on)
 		return -1;
 	return d & 1;
 }
@@ -112,46 +112,96 @@ static __always_inline __u32 hist_index(__u64 v)
 	return VTB_KP_HIST_SUB + shift * VTB_KP_HIST_SUB + sub;
 }
 
-/* Raw (BTF) tracepoints on the syscall path: no perf buffer set up per
- * call, the cheapest hook there is on every system call. */
-SEC("tp_btf/sys_enter")
-int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
+/* A domain enters a system call: count it, and time it if it is a
+ * primitive. */
+static __always_inline void sys_in_enter(long nr)
 {
-	int d = counting();
-	if (d < 0)
-		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	int d = dom_of(id >> 32);
+	if (d < 0 || !hot[d & 1].on)
+		return;
+	d &= 1;
 	if (nr < 0 || nr >= VTB_KP_NSYS) {
 		__sync_fetch_and_add(&kd[d].sys_other, 1);
-		return 0;
+		return;
 	}
 	__u32 i = (__u32)nr & (VTB_KP_NSYS - 1);
 	__sync_fetch_and_add(&kd[d].sys[i], 1);
 	__u32 prim = prim_of[i];
 	if (prim) {
-		sys_in[d].ts = bpf_ktime_get_ns();
-		sys_in[d].tid = (__u32)bpf_get_current_pid_tgid();
-		sys_in[d].prim = prim;
+		hot[d].sys_in.ts = bpf_ktime_get_ns();
+		hot[d].sys_in.tid = (__u32)id;
+		hot[d].sys_in.prim = prim;
 	}
+}
+
+/* A system call returns: close the primitive in progress, if any. */
+static __always_inline void sys_in_exit(void)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	int d = dom_of(id >> 32);
+	if (d < 0)
+		return;	/* every other process on the machine */
+	d &= 1;
+	__u32 p = hot[d].sys_in.prim;
+	if (!p || hot[d].sys_in.tid != (__u32)id)
+		return;
+	__u64 dt = bpf_ktime_get_ns() - hot[d].sys_in.ts;
+	hot[d].sys_in.prim = 0;
+	p = (p - 1) & 15;
+	if (p >= VTB_KP_NPRIM)
+		return;
+	__sync_fetch_and_add(&kd[d].prim_lat[p][log2_slot(dt)], 1);
+	__sync_fetch_and_add(&kd[d].prim_ns[p], dt);
+}
+
+/* Entry side, preferred: fentry on the syscall dispatcher (x86's
+ * x64_sys_call(regs, nr)), a direct call from the syscall path.  The raw
+ * syscall tracepoints below instead set the tracing work flag on every task
+ * of the machine, which sends every system call of every process down the
+ * slow entry and exit path.  (A number the kernel has no call for never
+ * reaches the dispatcher, so sys_other stays 0 here.)  The loader sets the
+ * target; without one it attaches the tracepoint. */
+SEC("fentry")
+int BPF_PROG(sys_call, const struct pt_regs *regs, unsigned int nr)
+{
+	sys_in_enter(nr);
+	return 0;
+}
+
+/* Exit side, preferred: fexit on each primitive's syscall function
+ * (__x64_sys_read, __arm64_sys_read, ...): the other system calls pay
+ * nothing.  The loader names the targets. */
+#define PRIM_EXIT(name)								\
+	SEC("fexit")								\
+	int BPF_PROG(name, const struct pt_regs *regs, long ret)		\
+	{									\
+		sys_in_exit();							\
+		return 0;							\
+	}
+PRIM_EXIT(exit_pvm_readv)
+PRIM_EXIT(exit_pvm_writev)
+PRIM_EXIT(exit_mmap)
+PRIM_EXIT(exit_munmap)
+PRIM_EXIT(exit_mprotect)
+PRIM_EXIT(exit_read)
+PRIM_EXIT(exit_write)
+PRIM_EXIT(exit_futex)
+PRIM_EXIT(exit_io_uring)
+
+/* Fallbacks, for a kernel without the functions above (or without fentry):
+ * raw (BTF) tracepoints on every system call. */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
+{
+	sys_in_enter(nr);
 	return 0;
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
-	int d = cur_dom();
-	if (d < 0)
-		return 0;	/* every other process on the machine */
-	d &= 1;
-	__u32 p = sys_in[d].prim;
-	if (!p || sys_in[d].tid != (__u32)bpf_get_current_pid_tgid())
-		return 0;
-	__u64 dt = bpf_ktime_get_ns() - sys_in[d].ts;
-	sys_in[d].prim = 0;
-	p = (p - 1) & 15;
-	if (p >= VTB_KP_NPRIM)
-		return 0;
-	__sync_fetch_and_add(&kd[d].prim_lat[p][log2_slot(dt)], 1);
-	__sync_fetch_and_add(&kd[d].prim_ns[p], dt);
+	sys_in_exit();
 	return 0;
 }
 
@@ -160,21 +210,21 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 {
 	__u64 now = bpf_ktime_get_ns();
 	int d = dom_of(prev->tgid);
-	if (d >= 0 && on[d & 1]) {
+	if (d >= 0 && hot[d & 1].on) {
 		d &= 1;
 		__sync_fetch_and_add(&kd[d].ctx_switches, 1);
 		if (preempt)
 			__sync_fetch_and_add(&kd[d].ctx_involuntary, 1);
-		offcpu[d].ts = now;
-		offcpu[d].tid = prev->pid;
+		hot[d].offcpu.ts = now;
+		hot[d].offcpu.tid = prev->pid;
 	}
 	d = dom_of(next->tgid);
 	if (d >= 0) {
 		d &= 1;
-		if (offcpu[d].ts && offcpu[d].tid == (__u32)next->pid) {
-			if (on[d])
-				__sync_fetch_and_add(&kd[d].offcpu_ns, now - offcpu[d].ts);
-			offcpu[d].ts = 0;
+		if (hot[d].offcpu.ts && hot[d].offcpu.tid == (__u32)next->pid) {
+			if (hot[d].on)
+				__sync_fetch_and_add(&kd[d].offcpu_ns, now - hot[d].offcpu.ts);
+			hot[d].offcpu.ts = 0;
 		}
 	}
 	return 0;
@@ -244,7 +294,7 @@ int BPF_USDT(phase, int dom, int start)
 	if (d < 0 || d != dom)
 		return 0;
 	d &= 1;
-	on[d] = start ? 1 : 0;
+	hot[d].on = start ? 1 : 0;
 	if (start)
 		__sync_fetch_and_add(&kd[d].phase_on, 1);
 	else

@@ -67,16 +67,36 @@ int vtb_probes_open_fds(void)
 }
 
 #ifndef VTB_NO_BPF
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "probes.skel.h"
 
 #define TRACEFS "/sys/kernel/tracing"
 
+/* The kernel's names for the syscall dispatcher (fentry: every system call,
+ * with its number) and the prefix of a system call's function. */
+#if defined(__x86_64__)
+#define SYS_CALL_FN_NAME "x64_sys_call"
+#define SYS_FN_PREFIX_NAME "__x64_sys_"
+#elif defined(__aarch64__)
+#define SYS_CALL_FN_NAME ""	/* arm64 calls through its table: sys_enter counts */
+#define SYS_FN_PREFIX_NAME "__arm64_sys_"
+#elif defined(__riscv)
+#define SYS_CALL_FN_NAME ""
+#define SYS_FN_PREFIX_NAME "__riscv_sys_"
+#else
+#define SYS_CALL_FN_NAME ""
+#define SYS_FN_PREFIX_NAME ""
+#endif
+#define SYS_CALL_FN (SYS_CALL_FN_NAME[0] ? SYS_CALL_FN_NAME : NULL)
+#define SYS_FN_PREFIX (SYS_FN_PREFIX_NAME[0] ? SYS_FN_PREFIX_NAME : NULL)
+
 struct vtb_probes {
 	struct probes *skel;
-	struct bpf_link *links[16];
+	struct bpf_link *links[32];
 	unsigned nlinks;
+	bool fentry_enter, fexit_prims;	/* loaded: the fast hooks (else tp_btf) */
 	struct vtb_kresult meta;
 };
 
@@ -123,12 +143,31 @@ static int setup_env(char *why, size_t n)
 	return 0;
 }
 
-static int load(struct vtb_probes *p, char *why, size_t n)
+/* The primitives' fexit programs, in enum vtb_kp_prim order. */
+static void prim_exits(struct probes *s, struct bpf_program *out[VTB_KP_NPRIM])
+{
+	struct bpf_program *v[VTB_KP_NPRIM] = {
+		s->progs.exit_pvm_readv, s->progs.exit_pvm_writev, s->progs.exit_mmap,
+		s->progs.exit_munmap, s->progs.exit_mprotect, s->progs.exit_read,
+		s->progs.exit_write, s->progs.exit_futex, s->progs.exit_io_uring,
+	};
+	memcpy(out, v, sizeof(v));
+}
+
+static bool have_func(const struct btf *vmlinux, const char *name)
+{
+	return vmlinux && name && btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) >= 0;
+}
+
+/* Opens and loads the skeleton; fast: try the fentry/fexit hooks where
+ * the kernel's BTF has their functions. */
+static int load_once(struct vtb_probes *p, bool fast, char *why, size_t n)
 {
 	static const int nrs[VTB_KP_NPRIM] = {
 		SYS_process_vm_readv, SYS_process_vm_writev, SYS_mmap, SYS_munmap, SYS_mprotect,
 		SYS_read, SYS_write, SYS_futex, SYS_io_uring_enter,
 	};
+	struct bpf_program *px[VTB_KP_NPRIM];
 	struct probes *s = probes__open();
 	int e;
 	if (!s) {
@@ -139,6 +178,24 @@ static int load(struct vtb_probes *p, char *why, size_t n)
 	for (int i = 0; i < VTB_KP_NPRIM; i++)
 		if (nrs[i] >= 0 && nrs[i] < VTB_KP_NSYS)
 			s->rodata->prim_of[nrs[i]] = (__u8)(i + 1);
+	/* Syscall hooks: fentry on the dispatcher and fexit on the primitives
+	 * where the kernel has them, each side independently; the raw
+	 * tracepoints are always loaded, to fall back on at attach. */
+	struct btf *vmlinux = fast ? btf__load_vmlinux_btf() : NULL;
+	p->fentry_enter = have_func(vmlinux, SYS_CALL_FN);
+	p->fexit_prims = vmlinux && SYS_FN_PREFIX;
+	prim_exits(s, px);
+	for (int i = 0; i < VTB_KP_NPRIM && p->fexit_prims; i++) {
+		char fn[64];
+		snprintf(fn, sizeof(fn), "%s%s", SYS_FN_PREFIX ? SYS_FN_PREFIX : "", vtb_kp_prim_names[i]);
+		p->fexit_prims = have_func(vmlinux, fn) && !bpf_program__set_attach_target(px[i], 0, fn);
+	}
+	btf__free(vmlinux);
+	if (p->fentry_enter && bpf_program__set_attach_target(s->progs.sys_call, 0, SYS_CALL_FN))
+		p->fentry_enter = false;
+	bpf_program__set_autoload(s->progs.sys_call, p->fentry_enter);
+	for (int i = 0; i < VTB_KP_NPRIM; i++)
+		bpf_program__set_autoload(px[i], p->fexit_prims);
 	/* Optional sources: loaded only where the kernel has them. */
 	p->meta.have_page_faults = have_event("exceptions", "page_fault_user");
 	p->meta.have_ipis = have_event("ipi", "ipi_send_cpu") && have_event("ipi", "ipi_send_cpumask");
@@ -157,6 +214,19 @@ static int load(struct vtb_probes *p, char *why, size_t n)
 	return 0;
 }
 
+static int load(struct vtb_probes *p, char *why, size_t n)
+{
+	if (!load_once(p, true, why, n))
+		return 0;
+	if (!p->fentry_enter && !p->fexit_prims)
+		return -1;
+	/* A kernel that lists the functions but will not load tracing
+	 * programs on them: the tracepoints alone. */
+	probes__destroy(p->skel);
+	p->skel = NULL;
+	return load_once(p, false, why, n);
+}
+
 static int add_link(struct vtb_probes *p, struct bpf_link *l, const char *what, char *why, size_t n)
 {
 	if (!l) {
@@ -169,6 +239,34 @@ static int add_link(struct vtb_probes *p, struct bpf_link *l, const char *what, 
 		return -1;
 	}
 	p->links[p->nlinks++] = l;
+	return 0;
+}
+
+/* The syscall hooks: the fast ones where they attach, else the raw
+ * tracepoint of that side. */
+static int attach_syscalls(struct vtb_probes *p, char *why, size_t n)
+{
+	struct probes *s = p->skel;
+	struct bpf_program *px[VTB_KP_NPRIM];
+	struct bpf_link *l = NULL;
+	if (p->fentry_enter && !(l = bpf_program__attach(s->progs.sys_call)))
+		p->fentry_enter = false;
+	if (p->fentry_enter ? add_link(p, l, "fentry sys_call", why, n)
+			    : add_link(p, bpf_program__attach(s->progs.sys_enter), "sys_enter", why, n))
+		return -1;
+	prim_exits(s, px);
+	unsigned first = p->nlinks;
+	for (int i = 0; i < VTB_KP_NPRIM && p->fexit_prims; i++) {
+		if (!(l = bpf_program__attach(px[i])))
+			p->fexit_prims = false;
+		else if (add_link(p, l, bpf_program__name(px[i]), why, n))
+			return -1;
+	}
+	/* All primitives or none: undo a partial set. */
+	while (!p->fexit_prims && p->nlinks > first)
+		bpf_link__destroy(p->links[--p->nlinks]);
+	if (!p->fexit_prims && add_link(p, bpf_program__attach(s->progs.sys_exit), "sys_exit", why, n))
+		return -1;
 	return 0;
 }
 
@@ -191,9 +289,11 @@ int vtb_probes_open(struct vtb_probes **pp, char *why, size_t n)
 	}
 	exe[l] = 0;
 	struct probes *s = p->skel;
+	if (attach_syscalls(p, why, n))
+		goto close;
 	struct bpf_program *tps[] = {
-		s->progs.sys_enter, s->progs.sys_exit, s->progs.sched_switch, s->progs.page_fault_user,
-		s->progs.tlb_flush, s->progs.ipi_send_cpu, s->progs.ipi_send_cpumask, s->progs.kvm_exit_tp,
+		s->progs.sched_switch, s->progs.page_fault_user, s->progs.tlb_flush,
+		s->progs.ipi_send_cpu, s->progs.ipi_send_cpumask, s->progs.kvm_exit_tp,
 	};
 	for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++)
 		if (bpf_program__autoload(tps[i]) && (tps[i] != s->progs.kvm_exit_tp || p->meta.kvm) &&
@@ -212,6 +312,14 @@ close:
 	return -1;
 }
 
+const char *vtb_probes_syscall_hooks(const struct vtb_probes *p)
+{
+	if (p->fentry_enter)
+		return p->fexit_prims ? "fentry " SYS_CALL_FN_NAME ", fexit " SYS_FN_PREFIX_NAME "<primitive>"
+				      : "fentry " SYS_CALL_FN_NAME ", tp_btf sys_exit";
+	return p->fexit_prims ? "tp_btf sys_enter, fexit " SYS_FN_PREFIX_NAME "<primitive>" : "tp_btf sys_enter, tp_btf sys_exit";
+}
+
 void vtb_probes_arm(struct vtb_probes *p, pid_t fe, pid_t be)
 {
 	struct timespec t0, t1;
@@ -220,9 +328,7 @@ void vtb_probes_arm(struct vtb_probes *p, pid_t fe, pid_t be)
 	memset(b->kd, 0, sizeof(b->kd));
 	memset(&b->req_lat, 0, sizeof(b->req_lat));
 	memset(b->kvm_exit, 0, sizeof(b->kvm_exit));
-	memset(b->on, 0, sizeof(b->on));
-	memset(b->sys_in, 0, sizeof(b->sys_in));
-	memset(b->offcpu, 0, sizeof(b->offcpu));
+	memset(b->hot, 0, sizeof(b->hot));
 	__atomic_store_n(&b->dom_tgid[0], (__u32)fe, __ATOMIC_RELEASE);
 	__atomic_store_n(&b->dom_tgid[1], (__u32)be, __ATOMIC_RELEASE);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -257,6 +363,12 @@ void vtb_probes_close(struct vtb_probes *p)
 struct vtb_probes {
 	int unused;
 };
+
+const char *vtb_probes_syscall_hooks(const struct vtb_probes *p)
+{
+	(void)p;
+	return NULL;
+}
 
 int vtb_probes_open(struct vtb_probes **pp, char *why, size_t n)
 {

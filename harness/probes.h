@@ -42,8 +42,13 @@ enum vtb_kp_prim {
 #define VTB_KP_HIST_MAX_LOG2 40
 #define VTB_KP_HIST_BUCKETS (VTB_KP_HIST_SUB * (VTB_KP_HIST_MAX_LOG2 - VTB_KP_HIST_SUB_BITS + 2))
 
+/* Whatever the programs write on a domain's events sits on that domain's
+ * own cache lines: FE and BE run on two CPUs, and a line both write (or one
+ * writes and every system call reads) moves between them on every call. */
+#define VTB_KP_LINE 64
+
 /* One domain, over its measured phase only (the phase USDT gates it). */
-struct vtb_kdom {
+struct __attribute__((aligned(VTB_KP_LINE))) vtb_kdom {
 	vtb_u64 sys[VTB_KP_NSYS];
 	vtb_u64 sys_other;
 	vtb_u64 prim_lat[VTB_KP_NPRIM][VTB_KP_LAT_SLOTS];
@@ -68,11 +73,19 @@ struct vtb_kusdt {
 };
 
 /* A domain's one thread: its system call in progress, or when it was
- * switched out (.bss, one per domain). */
+ * switched out. */
 struct vtb_kslot {
 	vtb_u64 ts;
 	vtb_u32 tid;
 	vtb_u32 prim;
+};
+
+/* A domain's state on its hot path, one line per domain (.bss). */
+struct __attribute__((aligned(VTB_KP_LINE))) vtb_khot {
+	vtb_u32 on;			/* measured phase on */
+	vtb_u32 pad;
+	struct vtb_kslot sys_in;	/* prim: 1 + index; 0: none in progress */
+	struct vtb_kslot offcpu;	/* ts: switched out at; 0: not out */
 };
 
 #define VTB_KP_KVM_REASONS 128
@@ -103,6 +116,9 @@ void vtb_probes_arm(struct vtb_probes *p, pid_t fe, pid_t be);
 void vtb_probes_collect(struct vtb_probes *p, struct vtb_kresult *out);
 /* Detaches and frees everything (NULL: nothing). */
 void vtb_probes_close(struct vtb_probes *p);
+/* What counts and times the system calls: the fentry/fexit hooks or the
+ * raw tracepoints they fall back on, per side (static string). */
+const char *vtb_probes_syscall_hooks(const struct vtb_probes *p);
 /* bpf and perf file descriptors this process holds. */
 int vtb_probes_open_fds(void);
 
