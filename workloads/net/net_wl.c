@@ -74,6 +74,7 @@ struct net_buf {
 };
 
 struct net_gen {
+	bool rx_mode, rr;	/* cp->mode, compared once */
 	uint32_t buflen;	/* header + largest frame */
 	uint64_t tx_seq;	/* next frame we send */
 	uint64_t rx_seq;	/* next frame we expect */
@@ -125,6 +126,8 @@ static int net_fe_init(struct vtb_gen *g)
 		return -ENOMEM;
 	g->priv = n;
 	n->buflen = (uint32_t)sizeof(struct vtb_net_hdr_v1) + max_frame(cp);
+	n->rx_mode = !strcmp(cp->mode, "rx");
+	n->rr = !strcmp(cp->mode, "rr");
 	bool tx = strcmp(cp->mode, "rx") != 0, rx = strcmp(cp->mode, "tx") != 0;
 	n->ntx = tx ? cp->qd : 0;
 	n->nrx = rx ? cp->qd : 0;
@@ -153,7 +156,7 @@ static int net_fe_submit(struct vtb_gen *g, uint64_t now)
 {
 	struct net_gen *n = g->priv;
 	const struct vtb_cellp *cp = g->cp;
-	if (!strcmp(cp->mode, "rx")) {
+	if (n->rx_mode) {
 		for (unsigned i = 0; i < n->nrx; i++) {
 			if (n->rx[i].busy)
 				continue;
@@ -200,7 +203,7 @@ static int net_fe_reap(struct vtb_gen *g)
 {
 	struct net_gen *n = g->priv;
 	const struct vtb_cellp *cp = g->cp;
-	bool rr = !strcmp(cp->mode, "rr");
+	bool rr = n->rr;
 	struct net_buf *b;
 	uint32_t len;
 	int progress = 0;
