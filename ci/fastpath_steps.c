@@ -7,7 +7,9 @@
  *
  *   valgrind --tool=callgrind build/ci/fastpath_steps tx 128 256 32 200000
  *
- * Arguments: mode (tx or rr), qd, qsize, BE budget per step, frames.
+ * Arguments: mode (tx or rr), qd, qsize, BE budget per step, frames, and
+ * "event" for EVENT_IDX with doorbells (counted, never waited on) instead
+ * of polling.
  * ci/cacheline_sim.py turns a lackey trace of it into the cache lines
  * each side takes from the other per frame. */
 #include <errno.h>
@@ -101,8 +103,8 @@ __attribute__((noinline)) static int be_step(void *dev, void *bx, unsigned budge
 
 int main(int argc, char **argv)
 {
-	if (argc != 6) {
-		fprintf(stderr, "usage: %s tx|rr QD QSIZE BUDGET FRAMES\n", argv[0]);
+	if (argc != 6 && !(argc == 7 && !strcmp(argv[6], "event"))) {
+		fprintf(stderr, "usage: %s tx|rr QD QSIZE BUDGET FRAMES [event]\n", argv[0]);
 		return 2;
 	}
 	static struct vtb_cellp cp = { .device = "net", .transport = "shm", .variant = "split", .notify = "poll",
@@ -131,7 +133,7 @@ int main(int argc, char **argv)
 	vtb_inproc_ram[0] = ram;
 	fe_dom.pid = be_dom.pid = getpid();
 	struct vtb_xenv env = { .fe = &fe_dom, .be = &be_dom, .kick = &kick, .call = &call, .regs = regs,
-				.variant = "split", .poll = true, .qsize = (uint16_t)cp.qsize, .nqueues = W->nqueues };
+				.variant = "split", .poll = argc == 6, .qsize = (uint16_t)cp.qsize, .nqueues = W->nqueues };
 	struct vtb_inproc_side fe = { 0 }, be = { 0 };
 	vtb_inproc_side_init(&fe, &env, &vtb_inproc_platform);
 	vtb_inproc_side_init(&be, &env, &vtb_inproc_platform);
