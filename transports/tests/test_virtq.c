@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "../../ci/vtb_test.h"
 #include "../core/vtb_virtq.h"
@@ -858,11 +859,15 @@ static void test_steady_ring(void)
 	struct vtb_seg seg[4];
 	int tok[Q];
 	unsigned bad_head = 0, bad_seg = 0, bad_entry = 0;
+	/* On a board with larger pages the table is not a page of its own:
+	 * the entries are still checked, the stores are not trapped. */
+	bool trap = sysconf(_SC_PAGESIZE) == 4096;
 	for (unsigned i = 0; i < 4 * Q; i++) {
-		if (i == Q)
+		if (i == Q && trap)
 			CHECK_EQ(mprotect(mem, 4096, PROT_READ), 0);
 		if (i == 3 * Q) {
-			CHECK_EQ(mprotect(mem, 4096, PROT_READ | PROT_WRITE), 0);
+			if (trap)
+				CHECK_EQ(mprotect(mem, 4096, PROT_READ | PROT_WRITE), 0);
 			desc(5)->addr = 0xbad;	/* the device's scribble */
 		}
 		/* Buffer i % 64 of 64: the same one per head every lap. */
