@@ -51,6 +51,15 @@
 #define vtb_mb()  __asm__ __volatile__("dmb ish" ::: "memory")
 #define vtb_rmb() __asm__ __volatile__("dmb ishld" ::: "memory")
 #define vtb_wmb() __asm__ __volatile__("dmb ishst" ::: "memory")
+#elif defined(__x86_64__)
+/* A locked add to the stack orders every earlier store before every later
+ * load as mfence does for ordinary memory, without also waiting for the
+ * load queue to drain: Linux's smp_mb() and DPDK's rte_smp_mb() on x86-64.
+ * At -128(%rsp), the red zone's far end, as DPDK: adding 0 leaves
+ * whatever a leaf function keeps there as it was. */
+#define vtb_mb()  __asm__ __volatile__("lock; addl $0,-128(%%rsp)" ::: "memory", "cc")
+#define vtb_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define vtb_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
 #else
 #define vtb_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #define vtb_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
@@ -60,6 +69,17 @@
  * treat x as changed, so it can never re-derive x's value by reading the
  * shared copy again.  Only x is affected, not every cached value. */
 #define VTB_OPAQUE(x) __asm__("" : "+m"(x))
+/* Stores v into a shared field only if it does not hold v already: a ring
+ * entry or descriptor that comes round with the same contents is then
+ * never dirtied, so its cache line stays valid in the peer's cache and
+ * no transfer happens (DPDK's vq_update_avail_ring does this for avail
+ * entries).  The value the peer can read is the same either way. */
+#define VTB_SET_IF_CHANGED(x, v)                                  \
+	do {                                                      \
+		__typeof__(x) vtb_v_ = (v);                       \
+		if (VTB_READ_ONCE(x) != vtb_v_)                   \
+			VTB_WRITE_ONCE(x, vtb_v_);                \
+	} while (0)
 
 /* Spin-wait hint, as Linux's cpu_relax(): x86 PAUSE, arm YIELD; elsewhere
  * only a compiler barrier, so a polled load is re-issued every iteration. */

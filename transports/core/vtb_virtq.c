@@ -32,6 +32,11 @@ struct vtb_vqd_state {
 struct vtb_vqd {
 	uint16_t num;
 	uint16_t free_head;
+	/* split: the last free descriptor.  Completions join the list at
+	 * its tail, so with chains completed in order the heads come round in
+	 * ring order, each lap with the same descriptor and avail entry
+	 * contents as the last: VTB_SET_IF_CHANGED then writes neither. */
+	uint16_t free_tail;
 	uint16_t num_free;
 	uint16_t avail_idx;	/* private shadow; the shared one is write-only */
 	uint16_t kicked_idx;	/* avail_idx at the last kick decision */
@@ -108,6 +113,7 @@ struct vtb_vqd *vtb_vqd_init(void *mem, const struct vtb_vqd_params *p)
 	vtb_memset(p->ring, 0, vtb_vring_bytes(p->num));
 	for (uint16_t i = 0; i < p->num; i++)
 		vq->next[i] = (uint16_t)(i + 1);
+	vq->free_tail = (uint16_t)(p->num - 1);
 	return vq;
 }
 
@@ -304,10 +310,10 @@ static bool pvqd_enable_cb(struct vtb_vqd *vq)
 static void vqd_fill(struct vtb_vring_desc *d, const struct vtb_sg *sg, bool write,
 		     bool more, uint16_t next)
 {
-	d->addr = vtb_le64(sg->addr);
-	d->len = vtb_le32(sg->len);
-	d->flags = vtb_le16((uint16_t)((write ? VTB_DESC_F_WRITE : 0) | (more ? VTB_DESC_F_NEXT : 0)));
-	d->next = vtb_le16(more ? next : 0);
+	VTB_SET_IF_CHANGED(d->addr, vtb_le64(sg->addr));
+	VTB_SET_IF_CHANGED(d->len, vtb_le32(sg->len));
+	VTB_SET_IF_CHANGED(d->flags, vtb_le16((uint16_t)((write ? VTB_DESC_F_WRITE : 0) | (more ? VTB_DESC_F_NEXT : 0))));
+	VTB_SET_IF_CHANGED(d->next, vtb_le16(more ? next : 0));
 }
 
 int vtb_vqd_add(struct vtb_vqd *vq, const struct vtb_sg *sg, unsigned nout,
@@ -358,7 +364,7 @@ int vtb_vqd_add(struct vtb_vqd *vq, const struct vtb_sg *sg, unsigned nout,
 	vq->state[head].token = token;
 	vq->state[head].ndesc = (uint16_t)need;
 
-	vq->avail->ring[vq->avail_idx & (vq->num - 1)] = vtb_le16(head);
+	VTB_SET_IF_CHANGED(vq->avail->ring[vq->avail_idx & (vq->num - 1)], vtb_le16(head));
 	vq->avail_idx++;
 	/* Descriptors and ring entry before the index (virtio_wmb). */
 	if (!vq->defer_avail)
@@ -417,8 +423,11 @@ void *vtb_vqd_get_used(struct vtb_vqd *vq, uint32_t *len)
 	uint16_t n = vq->state[id].ndesc, last = (uint16_t)id;
 	for (uint16_t k = 1; k < n; k++)
 		last = vq->next[last];
-	vq->next[last] = vq->free_head;
-	vq->free_head = (uint16_t)id;
+	if (vq->num_free)	/* to the tail: heads come round in ring order */
+		vq->next[vq->free_tail] = (uint16_t)id;
+	else
+		vq->free_head = (uint16_t)id;
+	vq->free_tail = last;
 	vq->num_free = (uint16_t)(vq->num_free + n);
 	vq->state[id].token = NULL;
 	if (len)
@@ -815,8 +824,10 @@ int vtb_vqdev_push(struct vtb_vqdev *vq, uint16_t head, uint32_t len)
 	vq->busy[head / 8] &= (uint8_t)~(1u << (head % 8));
 	vq->inflight--;
 	struct vtb_vring_used_elem *e = &vq->used->ring[vq->used_idx & (vq->num - 1)];
-	VTB_WRITE_ONCE(e->id, vtb_le32(head));
-	VTB_WRITE_ONCE(e->len, vtb_le32(len));
+	/* The same entry as a lap ago is left as it is: its line stays in the
+	 * driver's cache (a driver that scribbled on it gets it rewritten). */
+	VTB_SET_IF_CHANGED(e->id, vtb_le32(head));
+	VTB_SET_IF_CHANGED(e->len, vtb_le32(len));
 	vq->used_idx++;
 	if ((uint16_t)(vq->used_idx - vq->used_pub) >= vq->used_batch)
 		vqdev_publish_used(vq);

@@ -74,14 +74,18 @@ struct net_buf {
 };
 
 struct net_gen {
+	bool rx_mode, rr;	/* cp->mode, compared once */
 	uint32_t buflen;	/* header + largest frame */
 	uint64_t tx_seq;	/* next frame we send */
 	uint64_t rx_seq;	/* next frame we expect */
 	unsigned ntx, nrx;
 	struct net_buf *tx, *rx;
-	/* TX buffers not in flight, a stack: O(1) per frame at any depth. */
+	/* TX buffers not in flight, a FIFO of ntx slots: O(1) per frame at
+	 * any depth, and with completions in order each buffer comes round
+	 * with the same descriptor, so the ring's descriptors and entries
+	 * repeat lap after lap and are not rewritten (vtb_virtq.c). */
 	struct net_buf **tx_free;
-	unsigned ntx_free;
+	unsigned ntx_free, tx_rd;
 	/* rr: submit times of frames in flight, by seq % qd (echo keeps order) */
 	uint64_t *sent_at;
 };
@@ -122,6 +126,8 @@ static int net_fe_init(struct vtb_gen *g)
 		return -ENOMEM;
 	g->priv = n;
 	n->buflen = (uint32_t)sizeof(struct vtb_net_hdr_v1) + max_frame(cp);
+	n->rx_mode = !strcmp(cp->mode, "rx");
+	n->rr = !strcmp(cp->mode, "rr");
 	bool tx = strcmp(cp->mode, "rx") != 0, rx = strcmp(cp->mode, "tx") != 0;
 	n->ntx = tx ? cp->qd : 0;
 	n->nrx = rx ? cp->qd : 0;
@@ -130,7 +136,7 @@ static int net_fe_init(struct vtb_gen *g)
 	if (!n->sent_at || !n->tx_free || alloc_bufs(g, &n->tx, n->ntx, n->buflen) ||
 	    alloc_bufs(g, &n->rx, n->nrx, n->buflen))
 		return -ENOMEM;
-	for (unsigned i = n->ntx; i-- > 0;)
+	for (unsigned i = 0; i < n->ntx; i++)
 		n->tx_free[n->ntx_free++] = &n->tx[i];
 	struct vtb_net_config cfg;
 	vtb_gen_config(g, 0, &cfg, sizeof(cfg));
@@ -150,7 +156,7 @@ static int net_fe_submit(struct vtb_gen *g, uint64_t now)
 {
 	struct net_gen *n = g->priv;
 	const struct vtb_cellp *cp = g->cp;
-	if (!strcmp(cp->mode, "rx")) {
+	if (n->rx_mode) {
 		for (unsigned i = 0; i < n->nrx; i++) {
 			if (n->rx[i].busy)
 				continue;
@@ -166,7 +172,11 @@ static int net_fe_submit(struct vtb_gen *g, uint64_t now)
 		return 0;
 	if (!n->ntx_free)
 		return 0;	/* TX completions are still on their way */
-	struct net_buf *b = n->tx_free[n->ntx_free - 1];
+	struct net_buf *b = n->tx_free[n->tx_rd];
+	/* The next frame's line is the device's since it read it: ask for it
+	 * now, so the store below and the next one do not wait in turn. */
+	if (n->ntx_free > 1)
+		__builtin_prefetch(n->tx_free[n->tx_rd + 1 == n->ntx ? 0 : n->tx_rd + 1]->va, 1);
 	uint32_t len = vtb_net_frame_size(cp->size, n->tx_seq);
 	memset(b->va, 0, sizeof(struct vtb_net_hdr_v1));
 	char *f = b->va + sizeof(struct vtb_net_hdr_v1);
@@ -180,6 +190,7 @@ static int net_fe_submit(struct vtb_gen *g, uint64_t now)
 	if (e)
 		return e == -VTB_ENOSPC ? 0 : e;
 	n->ntx_free--;
+	n->tx_rd = n->tx_rd + 1 == n->ntx ? 0 : n->tx_rd + 1;
 	b->seq = n->tx_seq;
 	b->t_submit = now;
 	n->sent_at[n->tx_seq % cp->qd] = now;
@@ -192,14 +203,16 @@ static int net_fe_reap(struct vtb_gen *g)
 {
 	struct net_gen *n = g->priv;
 	const struct vtb_cellp *cp = g->cp;
-	bool rr = !strcmp(cp->mode, "rr");
+	bool rr = n->rr;
 	struct net_buf *b;
 	uint32_t len;
 	int progress = 0;
 	bool repost = false;
 
 	while ((b = g->t->fe_get(g->x, VTB_NET_Q_TX, &len))) {
-		n->tx_free[n->ntx_free++] = b;
+		unsigned wr = n->tx_rd + n->ntx_free;
+		n->tx_free[wr >= n->ntx ? wr - n->ntx : wr] = b;
+		n->ntx_free++;
 		progress++;
 		if (!rr) {
 			g->inflight--;
