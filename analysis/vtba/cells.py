@@ -12,7 +12,7 @@ from .data import IDENT, WORKLOAD, ident, placement, workload_label
 NOISY_CV = 0.10         # a cell whose repetitions vary more than this is flagged
 PER_OP = ("copies", "copy_bytes", "maps", "unmaps", "flushes", "notifies", "notifies_suppressed", "exits", "waits",
           "syscalls", "ctx_switches", "tlb_flushes")
-TERMS = ("hv_copy", "bounce", "map", "doorbell")
+TERMS = ("hv_copy", "bounce", "map", "doorbell", "reclaim")
 BASE = ("shm", "split")
 
 
