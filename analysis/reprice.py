@@ -44,8 +44,8 @@ def figures(cal):
 def xcopy(c, kind, n, nbytes):
     """vtb_model_xcopy_ns: None when the curve is not calibrated."""
     pts = [c.get(f"{kind}_{s}", 0) for s in XC_NAMES]
-    if not all(p > 0 for p in pts):
-        return None
+    if not pts[-1] > 0:
+        return None     # not calibrated; the smaller points may be 0
     if n <= 0 or nbytes <= 0:
         return 0.0
     m = nbytes / n
@@ -79,7 +79,9 @@ def terms(c, r, new=True):
         if xc is not None:
             t[d]["bounce"] = xc / ops
             rc = xcopy(c, "reclaim", nb, bb) or 0
-            t[other]["reclaim"] += max(rc, 0) / ops
+            hv = r["domains"][other]["copy_bytes"]
+            share = (bb - hv) / bb if bb > hv else 0
+            t[other]["reclaim"] += max(rc, 0) * share / ops
         elif nb:
             m = bb / nb
             bw = c["memcpy_4k"] if m <= 16384 else c["memcpy_64k"] if m <= 512 * 1024 else c["memcpy_1m"]
@@ -124,13 +126,18 @@ def _wl(c):
 def reprice(meta, rows, new=True):
     """(row, predicted, reference row) for every row the harness priced."""
     cal = meta["calibration"]
-    reps = cal.get("reps") or [cal["start"]]
+    # A resumed run's later rows were priced by the resuming process with
+    # its own calibrations (meta.json "resumes", from its rows_before on).
+    eras = [(0, cal.get("reps") or [cal["start"]], cal["start"])]
+    for res in meta.get("resumes") or []:
+        eras.append((res["rows_before"], res.get("reps") or [res["calibration_start"]], res["calibration_start"]))
+    eras.sort(key=lambda e: e[0])
     shm = {}
     for r in rows:
         if r["cell"]["transport"] == "shm":
             shm[_wl(r["cell"]) + (r["cell"]["variant"], r["rep"])] = r
     out = []
-    for r in rows:
+    for n, r in enumerate(rows):
         m = r.get("model")
         if not m or not r.get("ops"):
             continue
@@ -139,7 +146,8 @@ def reprice(meta, rows, new=True):
             name, _, tail = m["reference"].rpartition(" rep ")
             variant = name.split("/shm ")[1].split()[0]
             ref = shm.get(_wl(r["cell"]) + (variant, int(tail.split()[0])))
-        c = figures(reps[r["rep"]] if r["rep"] < len(reps) else cal["start"])
+        _, reps, start = [e for e in eras if e[0] <= n][-1]
+        c = figures(reps[r["rep"]] if r["rep"] < len(reps) else start)
         out.append((r, predict(c, r, ref, new), ref))
     return out
 

@@ -44,7 +44,7 @@ struct vtb_model_out {
 /* What n copies of bytes in all cost when one side of each was last
  * touched by the other CPU: along the calibrated curve fig[] (per copy at
  * 64 B, 4 KiB, 64 KiB), by the mean size, straight between the points;
- * < 0 when the curve is not calibrated. */
+ * < 0 when the curve is not calibrated (its 64 KiB point is 0). */
 double vtb_model_xcopy_ns(const struct vtb_fig fig[VTB_XC_NSIZES], double n, double bytes);
 
 /* Per-op cost of each domain's seam calls (fills term, work_ns, wake_ns). */

@@ -48,12 +48,19 @@ def test_cross_cpu_terms_as_model_c():
     c = rp.figures(calib())
     t, work, wake = rp.terms(c, CELL)
     assert t["fe"]["bounce"] == pytest.approx(800)
-    assert t["be"]["reclaim"] == pytest.approx(400)
+    be_rc = 400 * (8192 - 8000) / 8192    # not what the BE writes by hypervisor copy
+    assert t["be"]["reclaim"] == pytest.approx(be_rc)
     assert t["be"]["hv_copy"] == pytest.approx(2000 + 900 + 8000 * 0.5)
     assert wake == 0
-    assert rp.predict(c, CELL, SHM) == pytest.approx(2000 + 800 + 400 + 6900)
+    assert rp.predict(c, CELL, SHM) == pytest.approx(2000 + 800 + be_rc + 6900)
+    alone = json.loads(json.dumps(CELL))
+    alone["domains"]["be"] = dict(ZERO)
+    assert rp.terms(c, alone)[0]["be"]["reclaim"] == pytest.approx(400)
     assert rp.xcopy(c, "xcopy", 2, 2 * 2080) == pytest.approx(450)
     assert rp.xcopy(c, "xcopy", 1, 131072) == pytest.approx(10000)
+    c["reclaim_64"] = 0     # a point of the curve, not a missing one
+    assert rp.xcopy(c, "reclaim", 2, 2 * 2080) == pytest.approx(200)
+    assert rp.xcopy(rp.figures(calib(cross=False)), "xcopy", 1, 4096) is None
 
 
 def test_old_terms_and_a_calibration_without_the_cross_cpu_figures_price_warm():
@@ -66,12 +73,12 @@ def test_a_run_repriced_and_checked(tmp_path):
     meta = {"calibration": {"start": calib(), "reps": [calib()]}}
     (tmp_path / "meta.json").write_text(json.dumps(meta))
     cell = json.loads(json.dumps(CELL))
-    cell["model"]["predicted_ns_per_op"] = 10100.0
+    cell["model"]["predicted_ns_per_op"] = 9709.375
     shm = json.loads(json.dumps(SHM))
     shm["model"]["predicted_ns_per_op"] = 100.0     # poll, depth 1, no work: one ping-pong
     (tmp_path / "results.jsonl").write_text("\n".join(json.dumps(r) for r in (shm, cell)) + "\n")
     priced = rp.reprice(*rp.load(str(tmp_path)))
-    assert [round(p, 3) for _, p, _ in priced] == [100.0, 10100.0]
+    assert [round(p, 3) for _, p, _ in priced] == [100.0, 9709.375]
     errs = rp.summary(priced)
     assert len(errs) == 1      # the shm row's absolute floor is no prediction
-    assert list(errs.values())[0] == pytest.approx(100 * (10100 - 12000) / 12000)
+    assert list(errs.values())[0] == pytest.approx(100 * (9709.375 - 12000) / 12000)
