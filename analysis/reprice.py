@@ -32,8 +32,16 @@ def load(run):
         meta = json.load(f)
     p = os.path.join(run, "results.jsonl")
     op = open if os.path.exists(p) else gzip.open
-    with op(p if os.path.exists(p) else p + ".gz", "rt") as f:
-        rows = [json.loads(line) for line in f if line.strip()]
+    rows = []
+    with op(p if os.path.exists(p) else p + ".gz", "rt", errors="replace") as f:
+        for n, line in enumerate(f, 1):
+            try:
+                r = json.loads(line) if line.strip() else None
+            except ValueError as e:
+                print(f"{p}:{n}: not a row, left out: {e}", file=sys.stderr)
+                continue
+            if isinstance(r, dict) and "cell" in r and "domains" in r:
+                rows.append(r)
     return meta, rows
 
 
