@@ -111,7 +111,7 @@ def main():
         for r in sorted(recs, key=lambda r: (r["workload"], r["placement"], r["transport"])):
             print(f"{r['workload'][:28]:28} {r['placement']:4} {r['transport']:20} {r['ops_per_s']:10.0f} {r['ops_ratio']:6.2f} "
                   f"{r['p99_ratio']:6.2f} {r['limit'] or '-':>12} {r['limit_ratio'] or 0:6.2f} "
-                  f"{'-' if r['model_err_pct'] is None else format(r['model_err_pct'], '10.1f'):>10}")
+                  f"{'-' if r['model_err_pct'] is None or not r['relative'] else format(r['model_err_pct'], '10.1f'):>10}")
         rel = [abs(r["model_err_pct"]) for r in recs if r["relative"] and r["model_err_pct"] is not None]
         if rel:
             print(f"model: median absolute error {statistics.median(rel):.1f}% over {len(rel)} cells predicted from shm; "

@@ -153,6 +153,108 @@ static struct vtb_fig cal_memcpy(unsigned size)
 	return fig_of(b);
 }
 
+/* ------------------------------------------------ copies across the CPUs */
+/* In a cell every bounce copy has one side the other domain's CPU last
+ * touched: the data it wrote into shared memory, or the slot it read the
+ * time before.  Those lines cross between the caches, which the warm
+ * figures above never pay.  Here the thread on cpu_b writes a buffer, the
+ * caller on cpu_a copies it out (timed: xcopy), and cpu_b writes it again
+ * (timed, less a second write of lines it already owns: reclaim). */
+const unsigned vtb_xc_sizes[VTB_XC_NSIZES] = { 64, 4096, 65536 };
+
+#define XC_ROUNDS 500
+
+struct xc {
+	_Alignas(64) uint32_t turn;
+	int cpu;
+	char *src;
+	unsigned size, rounds;
+	double reclaim[CAL_BATCHES];
+	double round[XC_ROUNDS];	/* the writer's, this batch */
+};
+
+/* A batch's figure is the median of its rounds: a preemption inside one
+ * timed copy (the machine is shared) must not move it. */
+static double median_of(double *v, unsigned n)
+{
+	qsort(v, n, sizeof(v[0]), cmp);
+	return v[n / 2];
+}
+
+static void *xc_writer(void *arg)
+{
+	struct xc *x = arg;
+	pin(x->cpu);
+	for (int k = 0; k < CAL_BATCHES; k++) {
+		for (unsigned i = 0; i < x->rounds; i++) {
+			uint32_t want = 2 * ((uint32_t)k * x->rounds + i);
+			while (__atomic_load_n(&x->turn, __ATOMIC_ACQUIRE) != want)
+				vtb_cpu_relax();
+			uint64_t t0 = vtb_now_ns();
+			memset(x->src, (int)i, x->size);	/* lines the other CPU read */
+			__asm__ volatile("" : : "r"(x->src) : "memory");
+			uint64_t t1 = vtb_now_ns();
+			memset(x->src, (int)i + 1, x->size);	/* lines this CPU owns */
+			__asm__ volatile("" : : "r"(x->src) : "memory");
+			uint64_t t2 = vtb_now_ns();
+			x->round[i] = (t1 - t0) > (t2 - t1) ? (double)((t1 - t0) - (t2 - t1)) : 0;
+			__atomic_store_n(&x->turn, want + 1, __ATOMIC_RELEASE);
+		}
+		x->reclaim[k] = median_of(x->round, x->rounds);
+	}
+	return NULL;
+}
+
+static int xcopy_one(unsigned size, int cpu_b, struct vtb_fig *copy, struct vtb_fig *reclaim)
+{
+	static struct xc x;
+	static double round[XC_ROUNDS];
+	char *src = aligned_alloc(64, size), *dst = aligned_alloc(64, size);
+	double b[CAL_BATCHES];
+	pthread_t t;
+	int rc = -1;
+	if (!src || !dst)
+		goto free;
+	memset(src, 0, size);
+	memset(dst, 0, size);
+	x = (struct xc){ .cpu = cpu_b, .src = src, .size = size, .rounds = size >= 65536 ? XC_ROUNDS / 5 : XC_ROUNDS };
+	if (pthread_create(&t, NULL, xc_writer, &x))
+		goto free;
+	for (int k = 0; k < CAL_BATCHES; k++) {
+		for (unsigned i = 0; i < x.rounds; i++) {
+			uint32_t want = 2 * ((uint32_t)k * x.rounds + i) + 1;
+			while (__atomic_load_n(&x.turn, __ATOMIC_ACQUIRE) != want)
+				vtb_cpu_relax();
+			uint64_t t0 = vtb_now_ns();
+			memcpy(dst, src, size);
+			__asm__ volatile("" : : "r"(dst) : "memory");
+			uint64_t t1 = vtb_now_ns();
+			uint64_t t2 = vtb_now_ns();	/* the clock's own cost, which matters at 64 B */
+			round[i] = (t1 - t0) > (t2 - t1) ? (double)((t1 - t0) - (t2 - t1)) : 0;
+			__atomic_store_n(&x.turn, want + 1, __ATOMIC_RELEASE);
+		}
+		b[k] = median_of(round, x.rounds);
+	}
+	pthread_join(t, NULL);
+	*copy = fig_of(b);
+	*reclaim = fig_of(x.reclaim);
+	rc = 0;
+free:
+	free(src);
+	free(dst);
+	return rc;
+}
+
+static int cal_xcopy(struct vtb_calib *c, int cpu_b)
+{
+	if (cpu_b < 0)
+		return 0;	/* unpinned: no other CPU to name; the model prices warm */
+	for (int s = 0; s < VTB_XC_NSIZES; s++)
+		if (xcopy_one(vtb_xc_sizes[s], cpu_b, &c->xcopy_ns[s], &c->reclaim_ns[s]))
+			return -1;
+	return 0;
+}
+
 /* A peer domain whose process only exists, its RAM mapped where the proc
  * platform puts it: the target of hypervisor copies. */
 static pid_t spawn_idle(const struct vtb_dom *d, int cpu)
@@ -240,6 +342,83 @@ reap:
 free:
 	vtb_proc_dom_destroy(&peer);
 	free(local);
+	return rc;
+}
+
+/* Hypervisor copies of 64 B and of 4 KiB into pages the peer reads between
+ * the calls, as an Argo ring slot or a granted buffer is: the copy must
+ * take its lines back from the peer's cache, which a copy into an idle peer
+ * never does.  Both the same way (median of the calls), so that their
+ * difference is what the bytes cost. */
+#define HVX_FLAG (64 * 1024)	/* where in the peer's RAM the turn word lives */
+static int cal_hv_x(struct vtb_calib *c, int cpu_b)
+{
+	size_t len = 1 << 20;
+	struct vtb_dom peer = { .ram_fd = -1 };
+	struct vtb_plat_counters ctr;
+	struct vtb_plat p = { &vtb_platform_proc, &ctr };
+	char local[4096];
+	double b[2][CAL_BATCHES];
+	const unsigned rounds = 300;
+	int rc = -1;
+	if (cpu_b < 0)
+		return 0;
+	if (vtb_proc_dom_create(&peer, 1, len))
+		goto destroy;
+	char *ram = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, peer.ram_fd, 0);
+	if (ram == MAP_FAILED)
+		goto destroy;
+	uint32_t *turn = (uint32_t *)(ram + HVX_FLAG);
+	*turn = UINT32_MAX;	/* until the peer has mapped its RAM */
+	memset(local, 5, sizeof(local));
+	pid_t pid = vtb_fork_bound();
+	if (pid == 0) {
+		vtb_pin_self(cpu_b);
+		volatile char *own = vtb_proc_dom_map_own(&peer);	/* where the copies land */
+		if (!own)
+			_exit(1);
+		__atomic_store_n(turn, 0, __ATOMIC_RELEASE);
+		for (uint32_t want = 1;; want += 2) {
+			while (__atomic_load_n(turn, __ATOMIC_ACQUIRE) != want)
+				vtb_cpu_relax();
+			uint64_t sum = 0;
+			for (size_t i = 0; i < 4096; i += 64)
+				sum += own[i];
+			__asm__ volatile("" : : "r"(sum));
+			__atomic_store_n(turn, want + 1, __ATOMIC_RELEASE);
+		}
+	}
+	if (pid < 0)
+		goto unmap;
+	peer.pid = pid;
+	static double round[XC_ROUNDS];
+	for (int k = 0; k < 2 * CAL_BATCHES; k++) {
+		for (unsigned i = 0; i < rounds; i++) {
+			uint32_t want = 2 * ((uint32_t)k * rounds + i);
+			/* A peer that died (it could not map its RAM) never answers. */
+			for (unsigned spins = 1; __atomic_load_n(turn, __ATOMIC_ACQUIRE) != want; spins++)
+				if (!(spins & 0xfffff) && waitpid(pid, NULL, WNOHANG) == pid)
+					goto unmap;
+				else
+					vtb_cpu_relax();
+			struct vtb_copy_op op = { 0, local, k % 2 ? sizeof(local) : 64 };
+			uint64_t t0 = vtb_now_ns();
+			if (p.ops->copy(&p, &peer, &op, 1, true))
+				goto reap;
+			round[i] = (double)(vtb_now_ns() - t0);
+			__atomic_store_n(turn, want + 1, __ATOMIC_RELEASE);
+		}
+		b[k % 2][k / 2] = median_of(round, rounds);
+	}
+	c->hv_x64_ns = fig_of(b[0]);
+	c->hv_x4k_ns = fig_of(b[1]);
+	rc = 0;
+reap:
+	reap(pid);
+unmap:
+	munmap(ram, len);
+destroy:
+	vtb_proc_dom_destroy(&peer);
 	return rc;
 }
 
@@ -431,7 +610,8 @@ int vtb_calibrate(struct vtb_calib *c, int cpu_a, int cpu_b)
 		c->memcpy_gbps[i] = cal_memcpy(vtb_cal_sizes[i]);
 	c->syscall_ns = cal_syscall();
 	const char *failed = cal_hv(c, cpu_b) ? "hypervisor copy" : cal_eventfd(c, cpu_b) ? "eventfd doorbell"
-		: cal_futex(c, cpu_b) ? "futex doorbell" : cal_map(c, cpu_b) ? "page map" : NULL;
+		: cal_futex(c, cpu_b) ? "futex doorbell" : cal_map(c, cpu_b) ? "page map"
+		: cal_xcopy(c, cpu_b) ? "cross-CPU copy" : cal_hv_x(c, cpu_b) ? "hypervisor copy into a reader" : NULL;
 	double sp = 0;
 	c->pingpong_ns.v = vtb_pingpong_ns(cpu_a, cpu_b, VTB_PP_RUN, &sp);
 	c->pingpong_ns.spread_pct = sp;
@@ -459,7 +639,16 @@ static const struct named figs[] = {
 	{ "memcpy_1m", "GB/s", offsetof(struct vtb_calib, memcpy_gbps[VTB_CAL_1M]) },
 	F(hv_call_ns, "ns"), F(hv_seg_ns, "ns"), F(hv_gbps, "GB/s"), F(pingpong_ns, "ns"), F(eventfd_rtt_ns, "ns"),
 	F(futex_rtt_ns, "ns"), F(syscall_ns, "ns"), F(map_ns, "ns"), F(map_batch_ns, "ns"), F(shootdown_ns, "ns"),
+	/* Later additions: a run recorded before them lacks them (parsed as 0). */
+	{ "xcopy_64", "ns", offsetof(struct vtb_calib, xcopy_ns[VTB_XC_64]) },
+	{ "xcopy_4k", "ns", offsetof(struct vtb_calib, xcopy_ns[VTB_XC_4K]) },
+	{ "xcopy_64k", "ns", offsetof(struct vtb_calib, xcopy_ns[VTB_XC_64K]) },
+	{ "reclaim_64", "ns", offsetof(struct vtb_calib, reclaim_ns[VTB_XC_64]) },
+	{ "reclaim_4k", "ns", offsetof(struct vtb_calib, reclaim_ns[VTB_XC_4K]) },
+	{ "reclaim_64k", "ns", offsetof(struct vtb_calib, reclaim_ns[VTB_XC_64K]) },
+	F(hv_x64_ns, "ns"), F(hv_x4k_ns, "ns"),
 };
+#define N_FIGS_V1 13	/* the figures every recorded run has */
 #undef F
 
 static const struct vtb_fig *fig_at(const struct vtb_calib *c, size_t i)
@@ -476,8 +665,11 @@ int vtb_calib_parse(const char *json, struct vtb_calib *c)
 	for (size_t i = 0; i < sizeof(figs) / sizeof(figs[0]); i++) {
 		char pat[48];
 		snprintf(pat, sizeof(pat), "\"%s\": {\"v\": ", figs[i].name);
-		if (!(p = strstr(json, pat)))
-			return -1;
+		if (!(p = strstr(json, pat))) {
+			if (i < N_FIGS_V1)
+				return -1;
+			continue;
+		}
 		struct vtb_fig *g = (struct vtb_fig *)((char *)c + figs[i].off);
 		char *end;
 		g->v = strtod(p + strlen(pat), &end);

@@ -30,6 +30,9 @@ struct vtb_fig {
 
 enum { VTB_CAL_4K, VTB_CAL_64K, VTB_CAL_1M, VTB_CAL_NSIZES };
 extern const unsigned vtb_cal_sizes[VTB_CAL_NSIZES];
+/* Sizes of the cross-CPU copy figures. */
+enum { VTB_XC_64, VTB_XC_4K, VTB_XC_64K, VTB_XC_NSIZES };
+extern const unsigned vtb_xc_sizes[VTB_XC_NSIZES];
 
 struct vtb_calib {
 	bool ok;
@@ -44,6 +47,13 @@ struct vtb_calib {
 	struct vtb_fig map_ns;		/* map a page of another domain's memfd (populated), touch, unmap */
 	struct vtb_fig map_batch_ns;	/* the same per page, 16 pages per call */
 	struct vtb_fig shootdown_ns;	/* extra cost of that unmap when the mm also runs on the other CPU */
+	/* What a copy costs in a cell, where one side of it was last touched
+	 * by the other CPU (harness/model.md): 0 when not calibrated (a run
+	 * recorded before these existed), and the model then prices warm. */
+	struct vtb_fig xcopy_ns[VTB_XC_NSIZES];		/* memcpy of a buffer the other CPU just wrote, per copy */
+	struct vtb_fig reclaim_ns[VTB_XC_NSIZES];	/* the other CPU's extra to write that buffer again */
+	struct vtb_fig hv_x64_ns;	/* a 64 B hypervisor copy into pages the peer read since the last one */
+	struct vtb_fig hv_x4k_ns;	/* the same of 4 KiB */
 	const char *placement;
 	double took_ms;
 	char why[128];			/* when !ok */

@@ -908,6 +908,13 @@ static int cmd_calibrate(int argc, char **argv)
 		printf("  map+touch+unmap, 1 page    %9.0f ns     +-%.1f%%\n", c.map_ns.v, c.map_ns.spread_pct);
 		printf("  map+touch+unmap, 16 pages  %9.0f ns/pg  +-%.1f%%\n", c.map_batch_ns.v, c.map_batch_ns.spread_pct);
 		printf("  TLB shootdown (extra)      %9.0f ns     +-%.1f%%\n", c.shootdown_ns.v, c.shootdown_ns.spread_pct);
+		/* Copies with one side on the other CPU (cost model, harness/model.md). */
+		static const char *const xs[VTB_XC_NSIZES] = { "64 B", "4 KiB", "64 KiB" };
+		for (int i = 0; i < VTB_XC_NSIZES; i++)
+			printf("  copy of other CPU's %-6s %9.0f ns     +-%.1f%%  (its rewrite after: +%.0f ns)\n", xs[i],
+			       c.xcopy_ns[i].v, c.xcopy_ns[i].spread_pct, c.reclaim_ns[i].v);
+		printf("  hypervisor copy into reader%9.0f ns     +-%.1f%%  (4 KiB into pages the peer read; 64 B: %.0f ns)\n",
+		       c.hv_x4k_ns.v, c.hv_x4k_ns.spread_pct, c.hv_x64_ns.v);
 		if (e)
 			printf("incomplete: %s\n", c.why);
 	}

@@ -2,7 +2,7 @@
  * leaves out. */
 #include "model.h"
 
-const char *const vtb_mt_names[VTB_MT_N] = { "hv_copy", "bounce", "map", "doorbell" };
+const char *const vtb_mt_names[VTB_MT_N] = { "hv_copy", "bounce", "map", "doorbell", "reclaim" };
 
 static double memcpy_gbps_for(const struct vtb_calib *c, double bytes_per_copy)
 {
@@ -10,27 +10,74 @@ static double memcpy_gbps_for(const struct vtb_calib *c, double bytes_per_copy)
 	return c->memcpy_gbps[i].v;
 }
 
+double vtb_model_xcopy_ns(const struct vtb_fig fig[VTB_XC_NSIZES], double n, double bytes)
+{
+	/* A 64 KiB copy never takes no time; the smaller points may come out
+	 * 0 (below the clock, or a rewrite that costs nothing extra). */
+	if (!(fig[VTB_XC_64K].v > 0))
+		return -1;
+	if (n <= 0 || bytes <= 0)
+		return 0;
+	double m = bytes / n, per;
+	if (m <= vtb_xc_sizes[0]) {
+		per = fig[0].v;	/* one line crosses whatever the size below it */
+	} else if (m >= vtb_xc_sizes[VTB_XC_NSIZES - 1]) {
+		per = fig[VTB_XC_NSIZES - 1].v * m / vtb_xc_sizes[VTB_XC_NSIZES - 1];
+	} else {
+		int i = 1;
+		while (m > vtb_xc_sizes[i])
+			i++;
+		double a = vtb_xc_sizes[i - 1], b = vtb_xc_sizes[i];
+		per = fig[i - 1].v + (fig[i].v - fig[i - 1].v) * (m - a) / (b - a);
+	}
+	return n * per;
+}
+
 void vtb_model_terms(const struct vtb_calib *c, const struct vtb_model_cell *x, struct vtb_model_out *o)
 {
 	double ops = x->ops ? (double)x->ops : 1;
 	double notifies = 0;
+	for (int d = 0; d < 2; d++)
+		o->term[d][VTB_MT_RECLAIM] = 0;
+	/* A hypervisor copy's bytes land in (or come from) pages the other
+	 * domain uses: priced as a copy into a reader's pages costs beyond a
+	 * 64-byte one, when the run calibrated that. */
+	double hv_byte = c->hv_gbps.v > 0 ? 1 / c->hv_gbps.v : 0;
+	if (c->hv_x64_ns.v > 0 && c->hv_x4k_ns.v > c->hv_x64_ns.v)
+		hv_byte = (c->hv_x4k_ns.v - c->hv_x64_ns.v) / (4096 - 64);
 	for (int d = 0; d < 2; d++) {
 		const struct vtb_plat_counters *k = &x->d[d];
 		double *t = o->term[d];
 		/* A call, each further piece it carries (checked and pinned on its
 		 * own: 8 pieces cost 3x one here), and the bytes. */
 		double segs = k->copy_segs > k->copies ? (double)(k->copy_segs - k->copies) : 0;
-		t[VTB_MT_HV_COPY] = (k->copies * c->hv_call_ns.v + segs * c->hv_seg_ns.v +
-				     (c->hv_gbps.v > 0 ? k->copy_bytes / c->hv_gbps.v : 0)) / ops;
-		double bw = k->bounce_copies ? memcpy_gbps_for(c, (double)k->bounce_bytes / k->bounce_copies) : 0;
-		t[VTB_MT_BOUNCE] = bw > 0 ? k->bounce_bytes / bw / ops : 0;
+		t[VTB_MT_HV_COPY] = (k->copies * c->hv_call_ns.v + segs * c->hv_seg_ns.v + k->copy_bytes * hv_byte) / ops;
+		/* A bounce copy moves data between private memory and memory the
+		 * other domain shares, which its CPU last wrote or read: the copy
+		 * pulls those lines across, and the other domain pays to take
+		 * them back when it writes there again.  Warm bandwidth when the
+		 * run did not calibrate that (a run recorded before it). */
+		double nb = (double)k->bounce_copies, bb = (double)k->bounce_bytes;
+		double xc = vtb_model_xcopy_ns(c->xcopy_ns, nb, bb), rc = vtb_model_xcopy_ns(c->reclaim_ns, nb, bb);
+		if (xc >= 0) {
+			t[VTB_MT_BOUNCE] = xc / ops;
+			/* What the other domain writes there by hypervisor copy
+			 * is priced as a copy into a reader's pages already. */
+			double hv = (double)x->d[!d].copy_bytes, share = bb > hv ? (bb - hv) / bb : 0;
+			o->term[!d][VTB_MT_RECLAIM] += (rc > 0 ? rc * share : 0) / ops;
+		} else {
+			double bw = nb > 0 ? memcpy_gbps_for(c, bb / nb) : 0;
+			t[VTB_MT_BOUNCE] = bw > 0 ? bb / bw / ops : 0;
+		}
 		double pages = (double)k->map_bytes / 4096;
 		t[VTB_MT_MAP] = (k->maps * c->map_ns.v + (pages > k->maps ? pages - k->maps : 0) * c->map_batch_ns.v) / ops;
 		t[VTB_MT_DOORBELL] = (double)(k->notifies + k->waits) * c->syscall_ns.v / ops;
+		notifies += (double)k->notifies;
+	}
+	for (int d = 0; d < 2; d++) {
 		o->work_ns[d] = 0;
 		for (int i = 0; i < VTB_MT_N; i++)
-			o->work_ns[d] += t[i];
-		notifies += (double)k->notifies;
+			o->work_ns[d] += o->term[d][i];
 	}
 	/* A doorbell that wakes a sleeping peer at queue depth 1 puts the
 	 * wake-up on the request's path: half a round trip, less the two

@@ -16,6 +16,7 @@ enum {
 	VTB_MT_BOUNCE,		/* a transport's memcpy into or out of shared memory */
 	VTB_MT_MAP,		/* map + touch + unmap of another domain's pages */
 	VTB_MT_DOORBELL,	/* the notify and wait system calls */
+	VTB_MT_RECLAIM,		/* writing again shared lines the other domain's bounce copies read */
 	VTB_MT_N
 };
 extern const char *const vtb_mt_names[VTB_MT_N];
@@ -39,6 +40,12 @@ struct vtb_model_out {
 	const char *limit;		/* the bound: hv_copy_bw, memcpy_bw, map, doorbell_rtt, pingpong */
 	double limit_ns;		/* its time per op: no faster than this */
 };
+
+/* What n copies of bytes in all cost when one side of each was last
+ * touched by the other CPU: along the calibrated curve fig[] (per copy at
+ * 64 B, 4 KiB, 64 KiB), by the mean size, straight between the points;
+ * < 0 when the curve is not calibrated (its 64 KiB point is 0). */
+double vtb_model_xcopy_ns(const struct vtb_fig fig[VTB_XC_NSIZES], double n, double bytes);
 
 /* Per-op cost of each domain's seam calls (fills term, work_ns, wake_ns). */
 void vtb_model_terms(const struct vtb_calib *c, const struct vtb_model_cell *x, struct vtb_model_out *o);

@@ -13,7 +13,7 @@ NOISY_CV = 0.10         # a cell whose repetitions vary more than this is flagge
 PAIRED_NOISY_PCT = 5.0  # ... a paired cell whose ratio's 95% CI is wider than this
 PER_OP = ("copies", "copy_bytes", "maps", "unmaps", "flushes", "notifies", "notifies_suppressed", "exits", "waits",
           "syscalls", "ctx_switches", "tlb_flushes")
-TERMS = ("hv_copy", "bounce", "map", "doorbell")
+TERMS = ("hv_copy", "bounce", "map", "doorbell", "reclaim")
 BASE = ("shm", "split")
 
 

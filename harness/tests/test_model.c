@@ -1,6 +1,8 @@
 /* The cost model on synthetic cells whose answer is worked out by hand,
  * and the calibration's movement check. */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../ci/vtb_test.h"
@@ -25,6 +27,121 @@ static struct vtb_calib calib(void)
 	c.map_ns.v = 5000;
 	c.map_batch_ns.v = 500;
 	return c;
+}
+
+/* The copy curve and the cross-CPU terms: per copy 50 ns at 64 B, 400 ns
+ * at 4 KiB, 5000 ns at 64 KiB; the other CPU's rewrite 10, 200, 3000 ns;
+ * a hypervisor copy into a reader 1500 ns at 64 B, 4032 x 0.5 ns more at
+ * 4 KiB. */
+static void cross_cpu_copies(void)
+{
+	struct vtb_calib c = calib();
+	const double xc[VTB_XC_NSIZES] = { 50, 400, 5000 }, rc[VTB_XC_NSIZES] = { 10, 200, 3000 };
+	CHECK(vtb_model_xcopy_ns(c.xcopy_ns, 1, 4096) < 0);	/* not calibrated */
+	for (int i = 0; i < VTB_XC_NSIZES; i++) {
+		c.xcopy_ns[i].v = xc[i];
+		c.reclaim_ns[i].v = rc[i];
+	}
+	c.hv_x64_ns.v = 1500;
+	c.hv_x4k_ns.v = 1500 + 4032 * 0.5;
+	NEAR(vtb_model_xcopy_ns(c.xcopy_ns, 1, 4096), 400);
+	NEAR(vtb_model_xcopy_ns(c.xcopy_ns, 3, 30), 3 * 50.0);		/* below a line: one line each */
+	NEAR(vtb_model_xcopy_ns(c.xcopy_ns, 2, 2 * 2080), 2 * 225.0);	/* midway 64 B - 4 KiB */
+	NEAR(vtb_model_xcopy_ns(c.xcopy_ns, 1, 34816), 400 + 4600 / 2.0);	/* midway 4 - 64 KiB */
+	NEAR(vtb_model_xcopy_ns(c.xcopy_ns, 1, 131072), 10000);	/* beyond: the 64 KiB rate */
+	NEAR(vtb_model_xcopy_ns(c.xcopy_ns, 0, 0), 0);
+	/* A rewrite of 64 B that costs nothing extra is a point of the curve,
+	 * not a missing one. */
+	c.reclaim_ns[VTB_XC_64].v = 0;
+	NEAR(vtb_model_xcopy_ns(c.reclaim_ns, 2, 2 * 2080), 2 * 100.0);
+	c.reclaim_ns[VTB_XC_64].v = rc[VTB_XC_64];
+
+	/* 1000 ops at depth 1, poll.  FE: 2000 bounce copies of 4 KiB.  BE:
+	 * 2000 hv copies of 8 MB in all, in 5000 pieces. */
+	struct vtb_model_cell x = { .ops = 1000, .seconds = 0.05, .qd = 1, .poll = true };
+	x.d[0] = (struct vtb_plat_counters){ .bounce_copies = 2000, .bounce_bytes = 2000 * 4096 };
+	x.d[1] = (struct vtb_plat_counters){ .copies = 2000, .copy_bytes = 8000000, .copy_segs = 5000 };
+	struct vtb_model_out o;
+	vtb_model_terms(&c, &x, &o);
+	/* The other domain takes the lines back, but not those it writes by
+	 * hypervisor copy (priced into a reader already): the BE hv-copies
+	 * 8000 of the FE's 8192 bounced bytes per op. */
+	double be_rc = 2 * 200.0 * (8192 - 8000) / 8192;
+	NEAR(o.term[0][VTB_MT_BOUNCE], 2 * 400.0);
+	NEAR(o.term[1][VTB_MT_RECLAIM], be_rc);
+	NEAR(o.term[0][VTB_MT_RECLAIM], 0);
+	NEAR(o.term[1][VTB_MT_HV_COPY], 2 * 1000.0 + 3 * 300.0 + 8000 * 0.5);
+	NEAR(o.work_ns[0], 800);
+	NEAR(o.work_ns[1], be_rc + 6900);
+	/* Against a reference without copies, at depth 1 both domains' extra
+	 * work lies on the path. */
+	struct vtb_model_cell ref = { .ops = 1000, .seconds = 0.002, .qd = 1, .poll = true, .cpu_s = { 0.002, 0.002 } };
+	vtb_model_predict(&c, &x, &ref, &o);
+	NEAR(o.predicted_ns, 2000 + 800 + be_rc + 6900);
+	/* Without the BE's hypervisor copies it takes back every line. */
+	struct vtb_model_cell y = x;
+	y.d[1] = (struct vtb_plat_counters){ 0 };
+	vtb_model_terms(&c, &y, &o);
+	NEAR(o.term[1][VTB_MT_RECLAIM], 2 * 200.0);
+	NEAR(o.work_ns[1], 2 * 200.0);
+	/* Both domains copy: each pays the other's reclaim, but not for what
+	 * it writes by hypervisor copy (priced into a reader already): the BE
+	 * hv-copies 8000 of the FE's 8192 bounced bytes per op. */
+	x.d[1].bounce_copies = 1000;
+	x.d[1].bounce_bytes = 1000 * 64;
+	vtb_model_terms(&c, &x, &o);
+	NEAR(o.term[0][VTB_MT_RECLAIM], 10);
+	NEAR(o.term[1][VTB_MT_BOUNCE], 50);
+	NEAR(o.term[1][VTB_MT_RECLAIM], be_rc);
+	/* Without the 64-byte figure (or a 4 KiB one no dearer) the bandwidth
+	 * prices the bytes. */
+	c.hv_x64_ns.v = 0;
+	vtb_model_terms(&c, &x, &o);
+	NEAR(o.term[1][VTB_MT_HV_COPY], 2 * 1000.0 + 3 * 300.0 + 8000 / 4.0);
+}
+
+/* The calibration survives its JSON, and a run recorded before the
+ * cross-CPU figures still parses (they read as 0: priced warm). */
+static void calib_round_trip(void)
+{
+	struct vtb_calib c = calib(), back;
+	c.xcopy_ns[VTB_XC_4K].v = 412.5;
+	c.reclaim_ns[VTB_XC_64K].v = 3100;
+	c.hv_x4k_ns = (struct vtb_fig){ 2500, 3.5 };
+	c.placement = "near";
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	vtb_calib_json(f, &c);
+	fclose(f);
+	CHECK_EQ(vtb_calib_parse(buf, &back), 0);
+	NEAR(back.map_ns.v, 5000);
+	NEAR(back.xcopy_ns[VTB_XC_4K].v, 412.5);
+	NEAR(back.reclaim_ns[VTB_XC_64K].v, 3100);
+	NEAR(back.hv_x4k_ns.v, 2500);
+	NEAR(back.hv_x4k_ns.spread_pct, 3.5);
+	/* Cut at the first figure added later: the older layout. */
+	char *later = strstr(buf, ", \"xcopy_64\"");
+	CHECK(later != NULL);
+	if (later) {
+		strcpy(later, "}");
+		CHECK_EQ(vtb_calib_parse(buf, &back), 0);
+		NEAR(back.map_ns.v, 5000);
+		CHECK_EQ(back.xcopy_ns[VTB_XC_4K].v, 0);
+		CHECK_EQ(back.hv_x4k_ns.v, 0);
+		CHECK(vtb_model_xcopy_ns(back.xcopy_ns, 1, 4096) < 0);
+	}
+	/* Without one of the original figures it is no calibration. */
+	char *map = strstr(buf, "\"map_ns\"");
+	CHECK(map != NULL);
+	if (map) {
+		map[1] = 'X';
+		CHECK_EQ(vtb_calib_parse(buf, &back), -1);
+	}
+	free(buf);
 }
 
 int main(void)
@@ -130,5 +247,8 @@ int main(void)
 	d.pingpong_ns.v = 130;
 	d.pingpong_ns.spread_pct = 40;	/* 30% but within its own spread */
 	CHECK_EQ(vtb_calib_moved(&c, &d, buf, sizeof(buf)), 0);
+
+	cross_cpu_copies();
+	calib_round_trip();
 	return vtb_test_end("test_model");
 }
