@@ -120,8 +120,9 @@ test-arm64: deps
 all: vtbench
 
 # Always refreshed, so ./vtbench is the flavour (plain or SANITIZE=1) last asked for.
+# By rename: a vtbench still running keeps its old file, and the new one lands.
 vtbench: $(BUILD)/vtbench .FORCE
-	cp $< $@
+	cp $< $@.new && mv -f $@.new $@
 
 $(BUILD)/vtbench: $(BUILD)/harness/main.o $(LIB_OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
