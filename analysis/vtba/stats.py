@@ -173,3 +173,94 @@ def mad(x):
     """Median absolute deviation, scaled to estimate a normal's sigma."""
     x = np.asarray(x, dtype=float)
     return float(1.4826 * np.median(np.abs(x - np.median(x)))) if len(x) else math.nan
+
+
+# --- compare's test: a shift between two cells' repetitions, the noise
+# model pooled over every cell of both runs (analysis/README.md, "compare").
+
+MIN_GROUPS = 5          # fewer cells than this: no run-wide shift
+PRIOR_N = 8             # weight, in residuals, of the pooled scale in each cell's own
+NULL_DRAWS = 20000      # simulated pairs per (reps A, reps B) for the null distribution
+
+
+def _loo(x):
+    """Leave-one-out residuals x_i - median(x without i): a residual about
+    the median of all would be 0 for the median repetition itself and
+    understate the noise with few repetitions.  Not scaled down for the
+    error of the others' median: with few repetitions that makes the
+    residuals (and the null drawn from them) a little wider than the noise,
+    the conservative side."""
+    x = np.asarray(x, dtype=float)
+    n = x.shape[-1]
+    if n < 2:
+        return x[..., :0]
+    loo = np.stack([np.median(np.delete(x, i, axis=-1), axis=-1) for i in range(n)], axis=-1)
+    return x - loo
+
+
+def _hl(a, b):
+    """Hodges-Lehmann shift: the median of every difference b_j - a_i
+    (rows of a and b are independent samples when 2-D)."""
+    d = b[..., None, :] - a[..., :, None]
+    return np.median(d.reshape(d.shape[:-2] + (-1,)), axis=-1)
+
+
+def _scale(a, b, pooled):
+    """A cell's noise: its own residuals' MAD shrunk towards the pooled one
+    (five repetitions alone say little about their own spread)."""
+    r = np.concatenate([_loo(a), _loo(b)], axis=-1)
+    k = r.shape[-1]
+    own2 = (1.4826 * np.median(np.abs(r), axis=-1)) ** 2 if k else 0.0
+    return np.sqrt((k * own2 + PRIOR_N * pooled ** 2) / (k + PRIOR_N))
+
+
+def shift_tests(pairs, seed=(), relative=True):
+    """[(a, b)] arrays of log values, one pair per cell ->
+    ([{"shift", "lo", "hi", "p", "rel"} or None], run-wide shift).
+
+    The statistic of a cell is the Hodges-Lehmann shift of b against a over
+    its scale times sqrt(1/na + 1/nb).  Its null distribution is not
+    assumed normal: a host disturbance makes the noise heavy-tailed.  It is
+    simulated by drawing both sides from the residuals of every cell of both
+    runs, each divided by its cell's scale, and computing the same
+    statistic, so p-values down to 1/NULL_DRAWS are resolved, enough for
+    Holm over a whole suite.  relative: each cell's shift is judged against
+    the median shift of all cells (what the whole run did, which the
+    machine's state on each run's day shares) when there are MIN_GROUPS
+    cells or more; that run-wide shift is returned for its own test."""
+    ok = [i for i, (a, b) in enumerate(pairs) if len(a) >= 2 and len(b) >= 2]
+    out = [None] * len(pairs)
+    if not ok:
+        return out, None
+    res = np.concatenate([np.concatenate([_loo(pairs[i][0]), _loo(pairs[i][1])]) for i in ok])
+    pooled = 1.4826 * float(np.median(np.abs(res))) if len(res) else 0.0
+    pooled = max(pooled, 1e-6)
+    z, est = [], {}
+    for i in ok:
+        a, b = (np.asarray(x, dtype=float) for x in pairs[i])
+        s = float(_scale(a, b, pooled))
+        est[i] = (float(_hl(a, b)), s * math.sqrt(1 / len(a) + 1 / len(b)))
+        z.append(np.concatenate([_loo(a), _loo(b)]) / s)
+    z = np.concatenate(z)
+    shifts = [est[i][0] for i in ok]
+    run_shift = float(np.median(shifts)) if relative and len(ok) >= MIN_GROUPS else None
+    g = _rng("null", seed, z.tobytes())
+    nulls = {}
+    for i in ok:
+        na, nb = len(pairs[i][0]), len(pairs[i][1])
+        if (na, nb) not in nulls:
+            za = z[g.integers(0, len(z), size=(NULL_DRAWS, na))]
+            zb = z[g.integers(0, len(z), size=(NULL_DRAWS, nb))]
+            t = np.abs(_hl(za, zb)) / (_scale(za, zb, 1.0) * math.sqrt(1 / na + 1 / nb))
+            nulls[(na, nb)] = np.sort(t)
+        null = nulls[(na, nb)]
+        h, se = est[i]
+        rel = h - (run_shift or 0.0)
+        # The run-wide shift is a median of len(ok) shifts: its own error
+        # (about 1.57 / len(ok) of a shift's variance) widens each test's.
+        t = abs(rel) / (se * math.sqrt(1 + (1.57 / len(ok) if run_shift is not None else 0)))
+        p = (1 + len(null) - np.searchsorted(null, t, side="left")) / (len(null) + 1)
+        q95 = float(np.quantile(null, LEVEL))
+        out[i] = {"shift": h, "lo": h - q95 * se, "hi": h + q95 * se, "rel": rel, "p": float(min(1.0, p)),
+                  "se": se}
+    return out, run_shift
