@@ -180,22 +180,36 @@ def mad(x):
 
 MIN_GROUPS = 5          # fewer cells than this: no run-wide shift
 PRIOR_N = 8             # weight, in residuals, of the pooled scale in each cell's own
-NULL_DRAWS = 20000      # simulated pairs per (reps A, reps B) for the null distribution
+CLIP = 4.0              # residuals beyond CLIP pooled scales count as CLIP in a cell's own scale
+NULL_DRAWS = 20000      # simulated pairs per (reps A, reps B) for the null distribution, at least
+MAX_DRAWS = 400000      # and at most: p-values resolve to 1/(draws+1)
+CHUNK = 20000
+
+
+_MED_VAR = {}
+
+
+def _med_var(m):
+    """Variance of the median of m standard normal values (simulated once,
+    seeded: there is no closed form for small m)."""
+    if m not in _MED_VAR:
+        x = np.random.default_rng(m).standard_normal((200000, m))
+        _MED_VAR[m] = float(np.var(np.median(x, axis=1)))
+    return _MED_VAR[m]
 
 
 def _loo(x):
-    """Leave-one-out residuals x_i - median(x without i): a residual about
-    the median of all would be 0 for the median repetition itself and
-    understate the noise with few repetitions.  Not scaled down for the
-    error of the others' median: with few repetitions that makes the
-    residuals (and the null drawn from them) a little wider than the noise,
-    the conservative side."""
+    """Leave-one-out residuals x_i - median(x without i), scaled by
+    1 / sqrt(1 + var(median of n-1)) to the spread of the values
+    themselves: a residual about the median of all would be 0 for the median
+    repetition itself and understate the noise with few repetitions, one
+    about the others' median alone carries that median's error too."""
     x = np.asarray(x, dtype=float)
     n = x.shape[-1]
     if n < 2:
         return x[..., :0]
     loo = np.stack([np.median(np.delete(x, i, axis=-1), axis=-1) for i in range(n)], axis=-1)
-    return x - loo
+    return (x - loo) / math.sqrt(1 + _med_var(n - 1))
 
 
 def _hl(a, b):
@@ -206,15 +220,26 @@ def _hl(a, b):
 
 
 def _scale(a, b, pooled):
-    """A cell's noise: its own residuals' MAD shrunk towards the pooled one
-    (five repetitions alone say little about their own spread)."""
+    """A cell's noise: the root mean square of its own residuals, each
+    clipped at CLIP times the pooled scale (one window the host halved
+    must not make a cell untestable), shrunk towards the pooled scale
+    (five repetitions alone say little about their own spread).  Not a
+    MAD: latencies come in histogram buckets, and with few repetitions the
+    MAD of tied values can be near 0 by chance."""
     r = np.concatenate([_loo(a), _loo(b)], axis=-1)
     k = r.shape[-1]
-    own2 = (1.4826 * np.median(np.abs(r), axis=-1)) ** 2 if k else 0.0
+    own2 = np.mean(np.minimum(r * r, (CLIP * pooled) ** 2), axis=-1) if k else 0.0
     return np.sqrt((k * own2 + PRIOR_N * pooled ** 2) / (k + PRIOR_N))
 
 
-def shift_tests(pairs, seed=(), relative=True):
+def draws_for(tests, alpha):
+    """Null draws enough that the smallest p-value Holm could need over
+    `tests` tests at alpha is resolved 20 times over."""
+    n = max(NULL_DRAWS, int(math.ceil(20 * max(tests, 1) / alpha)))
+    return min(MAX_DRAWS, -(-n // CHUNK) * CHUNK)
+
+
+def shift_tests(pairs, seed=(), relative=True, draws=NULL_DRAWS):
     """[(a, b)] arrays of log values, one pair per cell ->
     ([{"shift", "lo", "hi", "p", "rel"} or None], run-wide shift).
 
@@ -223,8 +248,8 @@ def shift_tests(pairs, seed=(), relative=True):
     assumed normal: a host disturbance makes the noise heavy-tailed.  It is
     simulated by drawing both sides from the residuals of every cell of both
     runs, each divided by its cell's scale, and computing the same
-    statistic, so p-values down to 1/NULL_DRAWS are resolved, enough for
-    Holm over a whole suite.  relative: each cell's shift is judged against
+    statistic, `draws` times, so p-values down to 1/draws are resolved
+    (draws_for: enough for Holm over the suite).  relative: each cell's shift is judged against
     the median shift of all cells (what the whole run did, which the
     machine's state on each run's day shares) when there are MIN_GROUPS
     cells or more; that run-wide shift is returned for its own test."""
@@ -249,10 +274,12 @@ def shift_tests(pairs, seed=(), relative=True):
     for i in ok:
         na, nb = len(pairs[i][0]), len(pairs[i][1])
         if (na, nb) not in nulls:
-            za = z[g.integers(0, len(z), size=(NULL_DRAWS, na))]
-            zb = z[g.integers(0, len(z), size=(NULL_DRAWS, nb))]
-            t = np.abs(_hl(za, zb)) / (_scale(za, zb, 1.0) * math.sqrt(1 / na + 1 / nb))
-            nulls[(na, nb)] = np.sort(t)
+            parts = []
+            for _ in range(max(1, draws // CHUNK)):
+                za = z[g.integers(0, len(z), size=(CHUNK, na))]
+                zb = z[g.integers(0, len(z), size=(CHUNK, nb))]
+                parts.append(np.abs(_hl(za, zb)) / (_scale(za, zb, 1.0) * math.sqrt(1 / na + 1 / nb)))
+            nulls[(na, nb)] = np.sort(np.concatenate(parts))
         null = nulls[(na, nb)]
         h, se = est[i]
         rel = h - (run_shift or 0.0)
