@@ -5,6 +5,7 @@ intervals, ratios of medians with theirs, percentiles of merged histograms
 Every resampling uses a generator seeded from its inputs, so a report or a
 comparison computed twice from the same rows says the same thing."""
 import hashlib
+import itertools
 import math
 import warnings
 
@@ -181,9 +182,7 @@ def mad(x):
 MIN_GROUPS = 5          # fewer cells than this: no run-wide shift
 PRIOR_N = 8             # weight, in residuals, of the pooled scale in each cell's own
 CLIP = 4.0              # residuals beyond CLIP pooled scales count as CLIP in a cell's own scale
-NULL_DRAWS = 20000      # simulated pairs per (reps A, reps B) for the null distribution, at least
-MAX_DRAWS = 400000      # and at most: p-values resolve to 1/(draws+1)
-CHUNK = 20000
+PERMS = 2000            # label splits per cell at most (all of them when fewer)
 
 
 _MED_VAR = {}
@@ -232,62 +231,68 @@ def _scale(a, b, pooled):
     return np.sqrt((k * own2 + PRIOR_N * pooled ** 2) / (k + PRIOR_N))
 
 
-def draws_for(tests, alpha):
-    """Null draws enough that the smallest p-value Holm could need over
-    `tests` tests at alpha is resolved 20 times over."""
-    n = max(NULL_DRAWS, int(math.ceil(20 * max(tests, 1) / alpha)))
-    return min(MAX_DRAWS, -(-n // CHUNK) * CHUNK)
+def _splits(n, na, g):
+    """Boolean masks (k, n) of ways to give na of n values to side A: all
+    of them when there are at most PERMS, else PERMS drawn at random."""
+    if math.comb(n, na) <= PERMS:
+        combs = np.array(list(itertools.combinations(range(n), na)))
+        m = np.zeros((len(combs), n), dtype=bool)
+        m[np.arange(len(combs))[:, None], combs] = True
+        return m
+    return np.argsort(g.random((PERMS, n)), axis=1) < na
 
 
-def shift_tests(pairs, seed=(), relative=True, draws=NULL_DRAWS):
+def _stat(a, b, pooled):
+    return np.abs(_hl(a, b)) / (_scale(a, b, pooled) * math.sqrt(1 / a.shape[-1] + 1 / b.shape[-1]))
+
+
+def shift_tests(pairs, seed=(), relative=True):
     """[(a, b)] arrays of log values, one pair per cell ->
-    ([{"shift", "lo", "hi", "p", "rel"} or None], run-wide shift).
+    ([{"shift", "lo", "hi", "rel", "p", "se"} or None], run-wide shift).
 
     The statistic of a cell is the Hodges-Lehmann shift of b against a over
     its scale times sqrt(1/na + 1/nb).  Its null distribution is not
-    assumed normal: a host disturbance makes the noise heavy-tailed.  It is
-    simulated by drawing both sides from the residuals of every cell of both
-    runs, each divided by its cell's scale, and computing the same
-    statistic, `draws` times, so p-values down to 1/draws are resolved
-    (draws_for: enough for Holm over the suite).  relative: each cell's shift is judged against
-    the median shift of all cells (what the whole run did, which the
-    machine's state on each run's day shares) when there are MIN_GROUPS
-    cells or more; that run-wide shift is returned for its own test."""
+    assumed normal (a host disturbance makes the noise heavy-tailed and
+    lopsided) but is the pooled permutation null: every cell's repetitions
+    relabelled between A and B every way there is (or PERMS ways), the same
+    statistic computed for each, and the values of all cells pooled.  A
+    cell's own permutations are a valid null for it; pooling them over
+    every cell resolves p-values down to 1 / (cells x splits), fine enough
+    for Holm over a suite, and keeps what real cells do (two disturbed
+    windows on one side included) in the null.  relative: each cell's shift
+    is judged against the median shift of all cells (what the whole run
+    did, which the machine's state on each run's day shares) when there are
+    MIN_GROUPS cells or more; that run-wide shift is returned for its own
+    test."""
     ok = [i for i, (a, b) in enumerate(pairs) if len(a) >= 2 and len(b) >= 2]
     out = [None] * len(pairs)
     if not ok:
         return out, None
-    res = np.concatenate([np.concatenate([_loo(pairs[i][0]), _loo(pairs[i][1])]) for i in ok])
-    pooled = 1.4826 * float(np.median(np.abs(res))) if len(res) else 0.0
-    pooled = max(pooled, 1e-6)
-    z, est = [], {}
+    cells = {i: tuple(np.asarray(x, dtype=float) for x in pairs[i]) for i in ok}
+    res = np.concatenate([np.concatenate([_loo(a), _loo(b)]) for a, b in cells.values()])
+    pooled = max(1.4826 * float(np.median(np.abs(res))), 1e-6)
+    est = {i: float(_hl(a, b)) for i, (a, b) in cells.items()}
+    run_shift = float(np.median(list(est.values()))) if relative and len(ok) >= MIN_GROUPS else None
+    # The run-wide shift is a median of len(ok) shifts: its own error
+    # (about 1.57 / len(ok) of a shift's variance) widens each test's.
+    widen = math.sqrt(1 + 1.57 / len(ok)) if run_shift is not None else 1.0
+    g = _rng("perm", seed, res.tobytes())
+    null, obs = [], {}
+    for i, (a, b) in cells.items():
+        b = b - (run_shift or 0.0)
+        x = np.concatenate([a, b])
+        m = _splits(len(x), len(a), g)
+        pa = np.broadcast_to(x, m.shape)[m].reshape(len(m), len(a))
+        pb = np.broadcast_to(x, m.shape)[~m].reshape(len(m), len(b))
+        null.append(_stat(pa, pb, pooled))
+        obs[i] = (float(_stat(a, b, pooled)) / widen,
+                  float(_scale(a, b, pooled)) * math.sqrt(1 / len(a) + 1 / len(b)) * widen)
+    null = np.sort(np.concatenate(null))
+    q95 = float(np.quantile(null, LEVEL))
     for i in ok:
-        a, b = (np.asarray(x, dtype=float) for x in pairs[i])
-        s = float(_scale(a, b, pooled))
-        est[i] = (float(_hl(a, b)), s * math.sqrt(1 / len(a) + 1 / len(b)))
-        z.append(np.concatenate([_loo(a), _loo(b)]) / s)
-    z = np.concatenate(z)
-    shifts = [est[i][0] for i in ok]
-    run_shift = float(np.median(shifts)) if relative and len(ok) >= MIN_GROUPS else None
-    g = _rng("null", seed, z.tobytes())
-    nulls = {}
-    for i in ok:
-        na, nb = len(pairs[i][0]), len(pairs[i][1])
-        if (na, nb) not in nulls:
-            parts = []
-            for _ in range(max(1, draws // CHUNK)):
-                za = z[g.integers(0, len(z), size=(CHUNK, na))]
-                zb = z[g.integers(0, len(z), size=(CHUNK, nb))]
-                parts.append(np.abs(_hl(za, zb)) / (_scale(za, zb, 1.0) * math.sqrt(1 / na + 1 / nb)))
-            nulls[(na, nb)] = np.sort(np.concatenate(parts))
-        null = nulls[(na, nb)]
-        h, se = est[i]
-        rel = h - (run_shift or 0.0)
-        # The run-wide shift is a median of len(ok) shifts: its own error
-        # (about 1.57 / len(ok) of a shift's variance) widens each test's.
-        t = abs(rel) / (se * math.sqrt(1 + (1.57 / len(ok) if run_shift is not None else 0)))
+        t, se = obs[i]
         p = (1 + len(null) - np.searchsorted(null, t, side="left")) / (len(null) + 1)
-        q95 = float(np.quantile(null, LEVEL))
-        out[i] = {"shift": h, "lo": h - q95 * se, "hi": h + q95 * se, "rel": rel, "p": float(min(1.0, p)),
-                  "se": se}
+        h = est[i]
+        out[i] = {"shift": h, "lo": h - q95 * se, "hi": h + q95 * se, "rel": h - (run_shift or 0.0),
+                  "p": float(min(1.0, p)), "se": se}
     return out, run_shift
