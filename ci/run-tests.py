@@ -1185,8 +1185,8 @@ def compare_real(tmp):
     did mid-run (placement is compare's concern elsewhere)."""
     d = os.path.join(tmp, "for-compare")
     p = vtbench(["device=blk", "size=4k", "qd=1", "transport=shm,grant,viommu", "variant=*", "notify=event",
-                 "reps=8", "duration=100ms", "warmup=20ms"], out=d)
-    result("a small real run of 8 repetitions for compare", p.returncode == 0, p.stderr[-300:])
+                 "reps=10", "duration=100ms", "warmup=20ms"], out=d)
+    result("a small real run of 10 repetitions for compare", p.returncode == 0, p.stderr[-300:])
     rows = rows_of(d)
     if not rows:
         return
@@ -1197,7 +1197,7 @@ def compare_real(tmp):
     rows = [dict(r, placement=dict(r.get("placement") or {}, tag=tag)) for r in rows]
     cells = sorted({plant.cell_key(r) for r in rows})
     planted = next(k for k in cells if k[7] == "grant" and k[8] == "copy")
-    even = [n for n in range(8) if n % 2 == 0]
+    even = [n for n in range(10) if n % 2 == 0]
 
     def judged(name, key, f, alpha):
         a, b = plant.write_pair(os.path.join(tmp, f"cmp-{name}"), rows, even, key, f)
@@ -1211,7 +1211,7 @@ def compare_real(tmp):
     # in 200; the planted cell is judged at the default 0.05.
     p, res, flagged, why = judged("unchanged", None, 1.0, "0.005")
     tested = sum(c.get("ops_p") is not None for c in res.get("cells", []))
-    result("compare of a real run's halves (4 repetitions each, 8 cells): every cell tested, nothing flagged, exit 0",
+    result("compare of a real run's halves (5 repetitions each, 8 cells): every cell tested, nothing flagged, exit 0",
            p.returncode == 0 and tested == len(cells) and not flagged, f"{tested} of {len(cells)} cells tested; {why}")
     p, res, flagged, why = judged("planted", planted, 0.2, "0.05")
     cell = next((c for c in res.get("cells", []) if c["transport"] == "grant/copy"), {})

@@ -257,8 +257,8 @@ def shift_tests(pairs, seed=(), relative=True):
     relabelled between A and B every way there is (or PERMS ways), the same
     statistic computed for each, and the values of all cells pooled.  A
     cell's own permutations are a valid null for it; pooling them over
-    every cell resolves p-values down to 1 / (cells x splits), fine enough
-    for Holm over a suite, and keeps what real cells do (two disturbed
+    every other cell resolves p-values down to 1 / (cells x splits), fine
+    enough for Holm over a suite, and keeps what real cells do (two disturbed
     windows on one side included) in the null.  relative: each cell's shift
     is judged against the median shift of all cells (what the whole run
     did, which the machine's state on each run's day shares) when there are
@@ -277,21 +277,27 @@ def shift_tests(pairs, seed=(), relative=True):
     # (about 1.57 / len(ok) of a shift's variance) widens each test's.
     widen = math.sqrt(1 + 1.57 / len(ok)) if run_shift is not None else 1.0
     g = _rng("perm", seed, res.tobytes())
-    null, obs = [], {}
+    own, obs = {}, {}
     for i, (a, b) in cells.items():
         b = b - (run_shift or 0.0)
         x = np.concatenate([a, b])
         m = _splits(len(x), len(a), g)
         pa = np.broadcast_to(x, m.shape)[m].reshape(len(m), len(a))
         pb = np.broadcast_to(x, m.shape)[~m].reshape(len(m), len(b))
-        null.append(_stat(pa, pb, pooled))
+        own[i] = np.sort(_stat(pa, pb, pooled))
         obs[i] = (float(_stat(a, b, pooled)) / widen,
                   float(_scale(a, b, pooled)) * math.sqrt(1 / len(a) + 1 / len(b)) * widen)
-    null = np.sort(np.concatenate(null))
+    null = np.sort(np.concatenate(list(own.values())))
     q95 = float(np.quantile(null, LEVEL))
     for i in ok:
         t, se = obs[i]
-        p = (1 + len(null) - np.searchsorted(null, t, side="left")) / (len(null) + 1)
+        # A cell is judged against the other cells' relabellings only: a
+        # regressed cell's own would put its shift into its null.
+        n = len(null) - len(own[i]) if len(ok) > 1 else len(null)
+        above = (len(null) - np.searchsorted(null, t, side="left"))
+        if len(ok) > 1:
+            above -= len(own[i]) - np.searchsorted(own[i], t, side="left")
+        p = (1 + above) / (n + 1)
         h = est[i]
         out[i] = {"shift": h, "lo": h - q95 * se, "hi": h + q95 * se, "rel": h - (run_shift or 0.0),
                   "p": float(min(1.0, p)), "se": se}
