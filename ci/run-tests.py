@@ -1320,6 +1320,54 @@ def analysis(tmp):
            p.stdout[-300:] + p.stderr[-300:])
 
 
+def compare_real(tmp):
+    """compare on a real run's own noise: its repetitions split in two
+    halves (an unchanged pair), then a regression planted in one cell of
+    the second half.  The plant is large (x0.2) and the unchanged pair is
+    judged at --alpha 0.005, so neither check depends on how loaded the
+    machine is: the figure for a 10% regression comes from
+    analysis/tests/test_power.py.  Every row is given the run's first
+    placement, so each cell pairs all its repetitions whatever the vCPUs
+    did mid-run (placement is compare's concern elsewhere)."""
+    d = os.path.join(tmp, "for-compare")
+    p = vtbench(["device=blk", "size=4k", "qd=1", "transport=shm,grant,viommu", "variant=*", "notify=event",
+                 "reps=10", "duration=100ms", "warmup=20ms"], out=d)
+    result("a small real run of 10 repetitions for compare", p.returncode == 0, p.stderr[-300:])
+    rows = rows_of(d)
+    if not rows:
+        return
+    sys.path.insert(0, os.path.join(ROOT, "analysis"))
+    sys.path.insert(0, os.path.join(ROOT, "analysis", "tests"))
+    import plant
+    tag = (rows[0].get("placement") or {}).get("tag")
+    rows = [dict(r, placement=dict(r.get("placement") or {}, tag=tag)) for r in rows]
+    cells = sorted({plant.cell_key(r) for r in rows})
+    planted = next(k for k in cells if k[7] == "grant" and k[8] == "copy")
+    even = [n for n in range(10) if n % 2 == 0]
+
+    def judged(name, key, f, alpha):
+        a, b = plant.write_pair(os.path.join(tmp, f"cmp-{name}"), rows, even, key, f)
+        out = os.path.join(tmp, f"cmp-{name}-{alpha}.json")
+        p = run([VTB, "compare", a, b, "--alpha", alpha, "--json", out])
+        res = json.load(open(out)) if p.returncode in (0, 1, 4) and os.path.exists(out) else {}
+        flagged = sorted({c["transport"] for c in res.get("cells", []) for m in ("ops", "p99")
+                          if c[f"{m}_status"] in ("regression", "improvement")})
+        return p, res, flagged, f"exit {p.returncode}, flagged {flagged}: {p.stdout[-800:]}{p.stderr[-300:]}"
+    # At --alpha 0.005 an unchanged cell is flagged in at most one make test
+    # in 200; the planted cell is judged at the default 0.05.
+    p, res, flagged, why = judged("unchanged", None, 1.0, "0.005")
+    tested = sum(c.get("ops_p") is not None for c in res.get("cells", []))
+    result("compare of a real run's halves (5 repetitions each, 8 cells): every cell tested, nothing flagged, exit 0",
+           # 4 only if a repetition of B failed outright (a timeout under load): not a finding of compare's
+           (p.returncode == 0 or (p.returncode == 4 and res.get("b_failed"))) and tested == len(cells) and not flagged,
+           f"{tested} of {len(cells)} cells tested; {why}")
+    p, res, flagged, why = judged("planted", planted, 0.2, "0.05")
+    cell = next((c for c in res.get("cells", []) if c["transport"] == "grant/copy"), {})
+    result("compare flags a x0.2 throughput regression planted in one cell of a real run's second half: exit 1",
+           p.returncode == 1 and cell.get("ops_status") == "regression", why)
+    p, res, flagged, why = judged("planted", planted, 0.2, "0.005")
+    result("... and no other cell of it", set(flagged) <= {"grant/copy"}, why)
+
 def fuzz(build, targets):
     """Each libFuzzer target: every seed and saved crash replayed, then a
     few seconds of fuzzing (make fuzz FUZZ_SECONDS=N runs longer)."""
@@ -1377,6 +1425,7 @@ def main():
         full_disk(tmp)
         enospc_verify(tmp)
         analysis(tmp)
+        compare_real(tmp)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -1,6 +1,7 @@
 """Synthetic vtbench runs with known answers, written as a real run
 directory (meta.json + results.jsonl) in schema 1."""
 import json
+import math
 import os
 
 import numpy as np
@@ -146,3 +147,39 @@ def nightlies(root, nights=4, newest=None, board="boardA", reps=3):
         dirs.append(write_lines(os.path.join(root, f"run{n:02d}"), rows, run_id=f"{board}-{n}", started=t,
                                 meta_extra={"host": {"cpu": "X", "hostname": board, "cores": 2, "kernel": "x"}}))
     return dirs
+
+
+def noisy_rows(g, run_id, reps=5, cv=0.05, drift=0.10, rho=0.8, p_out=0.1, scale=None, sizes=(4096, 65536),
+               qds=(1, 16), n_lat=200, offset=0.0, t="2026-11-01T00:00:00Z"):
+    """A run as vtbench runs one: repetitions one after another across all
+    cells (rep-major).  Each window's operations run at the cell's true
+    speed times lognormal noise `cv` of its own, times the machine's drift
+    (log AR(1) over consecutive windows, standard deviation `drift`,
+    correlation `rho` from one window to the next).  With probability
+    `p_out` the host shares the vCPUs for 20-60% of a window: the
+    operations run then take three times as long, the others do not, and
+    the window's rate drops with its mean operation time.  `offset`: the whole
+    run's log level (another day); `scale` plants changes as suite_rows
+    (a faster or slower operation: throughput x f, latencies / f)."""
+    scale = scale or {}
+    cells = [(t_, v, size, qd) for size in sizes for qd in qds for t_, v in TRANSPORTS]
+    rows, d = [], 0.0
+    for rep in range(reps):
+        for idx, (t_, v, size, qd) in enumerate(cells):
+            k = TRANSPORTS.index((t_, v))
+            true = 1e6 / (1 + k) * (4096 / size) ** 0.3 * (1 + 0.1 * qd) * scale.get((t_, v, size, qd), 1.0)
+            d = rho * d + math.sqrt(1 - rho * rho) * g.normal(0, drift)
+            speed = true * math.exp(offset + d + g.normal(0, cv))
+            lat = g.lognormal(math.log(1e9 / speed), 0.3, size=n_lat)
+            shared = g.uniform(0.2, 0.6) if g.random() < p_out else 0.0
+            lat[g.random(n_lat) < shared] *= 3
+            rows.append(row(run_id, {"transport": t_, "variant": v, "size": size, "qd": qd, "index": idx}, rep,
+                            speed / (1 + 2 * shared), lat, t=t))
+    return rows
+
+
+def as_run(rows, run_id):
+    """A vtba Run of `rows` held in memory (as load_run would read them)."""
+    from vtba.data import Run
+    rs = [dict(r, _line=n + 1) for n, r in enumerate(rows)]
+    return Run(f"<{run_id}>", {"run_id": run_id}, rs, [])

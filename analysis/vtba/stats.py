@@ -5,6 +5,7 @@ intervals, ratios of medians with theirs, percentiles of merged histograms
 Every resampling uses a generator seeded from its inputs, so a report or a
 comparison computed twice from the same rows says the same thing."""
 import hashlib
+import itertools
 import math
 import warnings
 
@@ -191,3 +192,138 @@ def paired_ratio_ci(ratios, level=LEVEL):
     t = sps.t.ppf(0.5 + level / 2, len(logs) - 1)
     h = t * sd / math.sqrt(len(logs))
     return math.exp(m), math.exp(m - h), math.exp(m + h), (math.exp(h) - 1) * 100
+
+# --- compare's test: a shift between two cells' repetitions, the noise
+# model pooled over every cell of both runs (analysis/README.md, "compare").
+
+MIN_GROUPS = 5          # fewer cells than this: no run-wide shift
+PRIOR_N = 8             # weight, in residuals, of the pooled scale in each cell's own
+CLIP = 4.0              # residuals beyond CLIP pooled scales count as CLIP in a cell's own scale
+PERMS = 2000            # label splits per cell at most (all of them when fewer)
+TAIL_DF = 4             # the t tail a p-value beyond every relabelling is extended along
+
+
+_MED_VAR = {}
+
+
+def _med_var(m):
+    """Variance of the median of m standard normal values (simulated once,
+    seeded: there is no closed form for small m)."""
+    if m not in _MED_VAR:
+        x = np.random.default_rng(m).standard_normal((200000, m))
+        _MED_VAR[m] = float(np.var(np.median(x, axis=1)))
+    return _MED_VAR[m]
+
+
+def _loo(x):
+    """Leave-one-out residuals x_i - median(x without i), scaled by
+    1 / sqrt(1 + var(median of n-1)) to the spread of the values
+    themselves: a residual about the median of all would be 0 for the median
+    repetition itself and understate the noise with few repetitions, one
+    about the others' median alone carries that median's error too."""
+    x = np.asarray(x, dtype=float)
+    n = x.shape[-1]
+    if n < 2:
+        return x[..., :0]
+    loo = np.stack([np.median(np.delete(x, i, axis=-1), axis=-1) for i in range(n)], axis=-1)
+    return (x - loo) / math.sqrt(1 + _med_var(n - 1))
+
+
+def _hl(a, b):
+    """Hodges-Lehmann shift: the median of every difference b_j - a_i
+    (rows of a and b are independent samples when 2-D)."""
+    d = b[..., None, :] - a[..., :, None]
+    return np.median(d.reshape(d.shape[:-2] + (-1,)), axis=-1)
+
+
+def _scale(a, b, pooled):
+    """A cell's noise: the root mean square of its own residuals, each
+    clipped at CLIP times the pooled scale (one window the host halved
+    must not make a cell untestable), shrunk towards the pooled scale
+    (five repetitions alone say little about their own spread).  Not a
+    MAD: latencies come in histogram buckets, and with few repetitions the
+    MAD of tied values can be near 0 by chance."""
+    r = np.concatenate([_loo(a), _loo(b)], axis=-1)
+    k = r.shape[-1]
+    own2 = np.mean(np.minimum(r * r, (CLIP * pooled) ** 2), axis=-1) if k else 0.0
+    return np.sqrt((k * own2 + PRIOR_N * pooled ** 2) / (k + PRIOR_N))
+
+
+def _splits(n, na, g):
+    """Boolean masks (k, n) of ways to give na of n values to side A: all
+    of them when there are at most PERMS, else PERMS drawn at random."""
+    if math.comb(n, na) <= PERMS:
+        combs = np.array(list(itertools.combinations(range(n), na)))
+        m = np.zeros((len(combs), n), dtype=bool)
+        m[np.arange(len(combs))[:, None], combs] = True
+        return m
+    return np.argsort(g.random((PERMS, n)), axis=1) < na
+
+
+def _stat(a, b, pooled):
+    return np.abs(_hl(a, b)) / (_scale(a, b, pooled) * math.sqrt(1 / a.shape[-1] + 1 / b.shape[-1]))
+
+
+def shift_tests(pairs, seed=(), relative=True):
+    """[(a, b)] arrays of log values, one pair per cell ->
+    ([{"shift", "lo", "hi", "rel", "p", "se"} or None], run-wide shift).
+
+    The statistic of a cell is the Hodges-Lehmann shift of b against a over
+    its scale times sqrt(1/na + 1/nb).  Its null distribution is not
+    assumed normal (a host disturbance makes the noise heavy-tailed and
+    lopsided) but is the pooled permutation null: every cell's repetitions
+    relabelled between A and B every way there is (or PERMS ways), the same
+    statistic computed for each, and the values of all cells pooled.  A
+    cell's own permutations are a valid null for it; pooling them over
+    every cell resolves p-values down to 1 / (cells x splits), fine enough
+    for Holm over a suite, and keeps what real cells do (two disturbed
+    windows on one side included) in the null.  relative: each cell's shift
+    is judged against the median shift of all cells (what the whole run
+    did, which the machine's state on each run's day shares) when there are
+    MIN_GROUPS cells or more; that run-wide shift is returned for its own
+    test."""
+    ok = [i for i, (a, b) in enumerate(pairs) if len(a) >= 2 and len(b) >= 2]
+    out = [None] * len(pairs)
+    if not ok:
+        return out, None
+    cells = {i: tuple(np.asarray(x, dtype=float) for x in pairs[i]) for i in ok}
+    res = np.concatenate([np.concatenate([_loo(a), _loo(b)]) for a, b in cells.values()])
+    pooled = max(1.4826 * float(np.median(np.abs(res))), 1e-6)
+    est = {i: float(_hl(a, b)) for i, (a, b) in cells.items()}
+    run_shift = float(np.median(list(est.values()))) if relative and len(ok) >= MIN_GROUPS else None
+    # The run-wide shift is a median of len(ok) shifts: its own error
+    # (about 1.57 / len(ok) of a shift's variance) widens each test's.
+    widen = math.sqrt(1 + 1.57 / len(ok)) if run_shift is not None else 1.0
+    g = _rng("perm", seed, res.tobytes())
+    own, obs = {}, {}
+    for i, (a, b) in cells.items():
+        b = b - (run_shift or 0.0)
+        x = np.concatenate([a, b])
+        m = _splits(len(x), len(a), g)
+        pa = np.broadcast_to(x, m.shape)[m].reshape(len(m), len(a))
+        pb = np.broadcast_to(x, m.shape)[~m].reshape(len(m), len(b))
+        # Every relabelling but the cell's own labelling (and its mirror):
+        # a cell whose repetitions fall in two modes (a flush queue's state,
+        # a placement) puts its own large values into the null, and a
+        # regressed cell's diluted relabellings stay below its own.
+        ident = np.arange(len(x)) < len(a)
+        keep = ~((m == ident).all(axis=1) | (m == ~ident).all(axis=1))
+        own[i] = _stat(pa, pb, pooled)[keep]
+        obs[i] = (float(_stat(a, b, pooled)) / widen,
+                  float(_scale(a, b, pooled)) * math.sqrt(1 / len(a) + 1 / len(b)) * widen)
+    null = np.sort(np.concatenate(list(own.values())))
+    q95 = float(np.quantile(null, LEVEL))
+    for i in ok:
+        t, se = obs[i]
+        above = len(null) - np.searchsorted(null, t, side="left")
+        p = (1 + above) / (len(null) + 1)
+        if not above:
+            # Beyond every relabelling: p below the permutations'
+            # resolution, taken on along a heavy (t, 4 df) tail from the
+            # largest of them, so that three repetitions a side over a
+            # suite can still reach Holm's threshold.
+            p *= float(sps.t.sf(t, TAIL_DF) / sps.t.sf(min(t, float(null[-1])), TAIL_DF))
+        h = est[i]
+        out[i] = {"shift": h, "lo": h - q95 * se, "hi": h + q95 * se, "rel": h - (run_shift or 0.0),
+                  "p": float(min(1.0, p)), "se": se}
+    return out, run_shift
