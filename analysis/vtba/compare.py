@@ -22,7 +22,7 @@ from . import stats
 from .data import RunError, load_run, merged_pct, write_text
 
 METRICS = {"ops": ("ops/s", +1), "p99": ("p99 latency", -1)}   # +1: higher is better
-TESTS = ("ops", "speed", "p99")
+TESTS = ("ops", "speed", "p99", "pratio")
 
 
 def pair_cells(fa, fb):
@@ -65,6 +65,11 @@ def _values(rows, m):
     latencies: higher is better, as throughput) or p99."""
     if m == "ops":
         return [(x["_line"], x["rep"], math.log(x["ops_per_s"])) for x in rows]
+    if m == "pratio":
+        # Paired cells (pair=1): each repetition's throughput over its shm
+        # reference's in the same window, from this row's own ops/s.
+        return [(x["_line"], x["rep"], math.log(x["ops_per_s"] / x["pair"]["ref_ops_per_s"])) for x in rows
+                if (x.get("pair") or {}).get("ref_ops_per_s") and C._stayed(x)]
     if m == "speed":
         return [(x["_line"], x["rep"], -math.log(max(merged_pct([x], FAST_PCT), 1))) for x in _hist_rows(rows)]
     return [(x["_line"], x["rep"], math.log(max(x["lat_ns"]["p99"], 1))) for x in _hist_rows(rows)]
@@ -107,7 +112,11 @@ def compare(run_a, run_b, threshold=5.0, alpha=0.05, metric="both"):
         recs.append(rec)
     runwide, extra = {}, []
     for m in TESTS:
-        res, shift = stats.shift_tests([r.pop(f"_{m}_x") for r in recs], seed=("cmp", m, run_a.run_id, run_b.run_id))
+        # The paired ratio already has the machine's drift divided out,
+        # and only paired cells have one: its cells are not judged
+        # against a run-wide shift, and pool their scale among themselves.
+        res, shift = stats.shift_tests([r.pop(f"_{m}_x") for r in recs], seed=("cmp", m, run_a.run_id, run_b.run_id),
+                                       relative=m != "pratio")
         for r, t in zip(recs, res):
             if t is None:
                 continue
@@ -124,12 +133,16 @@ def compare(run_a, run_b, threshold=5.0, alpha=0.05, metric="both"):
         # smaller p-value, doubled (Bonferroni), stands for both, with the
         # change of the test that gave it.
         r["ops_tput_p"] = r.get("ops_p")
-        pair = [(p, k) for p, k in ((r.get("ops_p"), "ops"), (r.get("speed_p"), "speed")) if p is not None]
+        pair = [(p, k) for p, k in ((r.get("ops_p"), "ops"), (r.get("speed_p"), "speed"), (r.get("pratio_p"), "pratio"))
+                if p is not None]
         if pair:
             p, k = min(pair)
             r["ops_p"] = min(1.0, p * len(pair))
-            r["ops_by"] = "throughput" if k == "ops" else f"p{FAST_PCT} latency"
+            r["ops_by"] = {"ops": "throughput", "speed": f"p{FAST_PCT} latency", "pratio": "paired ratio to shm"}[k]
             r["_ops_rel"] = r[f"{k}_rel"]
+            if k == "pratio":
+                # The change the verdict is about: the cell against shm.
+                r["ops_ratio"], r["ops_lo"], r["ops_hi"] = r["pratio_ratio"], r["pratio_lo"], r["pratio_hi"]
     tests = [(r, m) for m in METRICS for r in recs]
     qs = stats.holm_adjust([r.get(f"{m}_p") for r, m in tests] + [w["p"] for w, _ in extra])
     for (r, m), q in zip(tests, qs):
