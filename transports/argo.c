@@ -325,6 +325,12 @@ static uint32_t hv_ptr_settle(const uint32_t *ptr, uint32_t v)
 	}
 }
 
+/* Reads a pointer that does not describe a whole message before it is
+ * called garbage: a send caught mid-copy by a writer whose CPU was taken
+ * away (steal, an interrupt) outlasts hv_ptr_settle's pause, but not this
+ * many re-reads that all see the same value. */
+#define AR_GARBAGE_READS (1u << 16)
+
 static int rx_next(struct ar_rx *x, uint32_t *type, uint32_t *payload)
 {
 	/* The common empty poll costs one load: a torn value equal to rx
@@ -332,17 +338,27 @@ static int rx_next(struct ar_rx *x, uint32_t *type, uint32_t *payload)
 	uint32_t raw = VTB_LOAD_ACQUIRE(x->ring->tx_ptr);
 	if (vtb_le32(raw) == x->rx)
 		return 0;
-	uint32_t tx = vtb_le32(hv_ptr_settle(&x->ring->tx_ptr, raw));
-	if (tx == x->rx)
-		return 0;
-	if (tx >= x->len || tx % VTB_ARGO_MSG_SLOT_SIZE)
-		return -EPROTO;
 	struct vtb_argo_msg_hdr h;
-	x->cur = x->rx;
-	rx_read(x, &h, sizeof(h));
-	uint32_t len = vtb_le32(h.len), avail = (tx + x->len - x->rx) % x->len;
-	if (len < sizeof(h) || vtb_argo_roundup(len) > avail)
-		return -EPROTO;
+	uint32_t len;
+	for (uint32_t same = 0;;) {
+		uint32_t tx = vtb_le32(hv_ptr_settle(&x->ring->tx_ptr, raw));
+		if (tx == x->rx)
+			return 0;
+		if (tx < x->len && tx % VTB_ARGO_MSG_SLOT_SIZE == 0) {
+			x->cur = x->rx;
+			rx_read(x, &h, sizeof(h));
+			len = vtb_le32(h.len);
+			uint32_t avail = (tx + x->len - x->rx) % x->len;
+			if (len >= sizeof(h) && vtb_argo_roundup(len) <= avail)
+				break;
+		}
+		uint32_t again = VTB_LOAD_ACQUIRE(x->ring->tx_ptr);
+		same = again == raw ? same + 1 : 0;
+		if (same >= AR_GARBAGE_READS)
+			return -EPROTO;
+		raw = again;
+		vtb_cpu_relax();
+	}
 	*type = vtb_le32(h.message_type);
 	*payload = len - (uint32_t)sizeof(h);
 	x->msg_end = (x->rx + vtb_argo_roundup(len)) % x->len;
