@@ -792,8 +792,12 @@ def cli(tmp):
         c = json.loads(p.stdout)
     except ValueError:
         c = {}
-    result("vtbench calibrate --json: every figure measured and positive",
-           p.returncode == 0 and c.get("ok") and all(c[k]["v"] > 0 for k in c if isinstance(c[k], dict) and k != "shootdown_ns"),
+    # Differences of two costs (a shootdown's extra, a rewrite's extra
+    # after the peer read the lines) may be nothing: at least 0.
+    extra = lambda k: k == "shootdown_ns" or k.startswith("reclaim_")
+    result("vtbench calibrate --json: every figure measured and positive (the extra-cost ones at least 0)",
+           p.returncode == 0 and c.get("ok") and
+           all(c[k]["v"] >= 0 if extra(k) else c[k]["v"] > 0 for k in c if isinstance(c[k], dict)),
            p.stdout[-500:] + p.stderr[-300:])
     rcs = [run([VTB, "calibrate", c]).returncode for c in ("cpus=0,0", "cpus=0,1junk", "cpus=4294967296,4294967297", "cpus=-1,1")]
     result("vtbench calibrate rejects bad CPUs with exit 2 (same, trailing junk, wrapping, negative)",
