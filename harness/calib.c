@@ -255,7 +255,14 @@ static int cal_xcopy(struct vtb_calib *c, int cpu_b)
 	return 0;
 }
 
-/* A peer domain whose process only exists, its RAM mapped where the proc
+/* The platform whose primitives are priced: the default one, whose seam
+ * the transports call in every cell of a run. */
+static const struct vtb_platform_ops *cal_platform(void)
+{
+	return vtb_platforms[0];
+}
+
+/* A peer domain whose process only exists, its RAM mapped where its
  * platform puts it: the target of hypervisor copies. */
 static pid_t spawn_idle(const struct vtb_dom *d, int cpu)
 {
@@ -264,8 +271,10 @@ static pid_t spawn_idle(const struct vtb_dom *d, int cpu)
 		return -1;
 	pid_t pid = vtb_fork_bound();
 	if (pid == 0) {
+		struct vtb_plat_counters ctr;
+		struct vtb_plat self = { cal_platform(), &ctr };
 		vtb_pin_self(cpu);
-		char *ram = vtb_proc_dom_map_own(d);
+		char *ram = self.ops->map_own(&self, d);
 		if (!ram)
 			_exit(1);
 		memset(ram, 0, d->ram_size);	/* populated: no fault per copy */
@@ -296,17 +305,20 @@ static void reap(pid_t pid)
 static int cal_hv(struct vtb_calib *c, int cpu_b)
 {
 	size_t len = 1 << 20;
-	struct vtb_dom peer = { .ram_fd = -1 };
+	struct vtb_dom peer = { 0 };
 	struct vtb_plat_counters ctr;
-	struct vtb_plat p = { &vtb_platform_proc, &ctr };
+	struct vtb_plat p = { cal_platform(), &ctr };
 	char *local = malloc(len);
 	double b[CAL_BATCHES], bw[CAL_BATCHES], sg[CAL_BATCHES];
+	pid_t pid;
 	int rc = -1;
-	if (!local || vtb_proc_dom_create(&peer, 1, len))
+	if (!local || p.ops->dom_create(&peer, 1, len))
 		goto free;
 	memset(local, 3, len);
-	if ((peer.pid = spawn_idle(&peer, cpu_b)) < 0)
+	if ((pid = spawn_idle(&peer, cpu_b)) < 0)
 		goto free;
+	if (p.ops->attach(&p, &peer, (uint64_t)pid))
+		goto reap;
 	for (int k = 0; k < CAL_BATCHES; k++) {
 		struct vtb_copy_op op = { 0, local, 64 };
 		uint64_t t0 = vtb_now_ns();
@@ -338,9 +350,9 @@ static int cal_hv(struct vtb_calib *c, int cpu_b)
 	c->hv_gbps = fig_of(bw);
 	rc = 0;
 reap:
-	reap(peer.pid);
+	reap(pid);
 free:
-	vtb_proc_dom_destroy(&peer);
+	p.ops->dom_destroy(&peer);
 	free(local);
 	return rc;
 }
@@ -350,31 +362,29 @@ free:
  * take its lines back from the peer's cache, which a copy into an idle peer
  * never does.  Both the same way (median of the calls), so that their
  * difference is what the bytes cost. */
-#define HVX_FLAG (64 * 1024)	/* where in the peer's RAM the turn word lives */
 static int cal_hv_x(struct vtb_calib *c, int cpu_b)
 {
 	size_t len = 1 << 20;
-	struct vtb_dom peer = { .ram_fd = -1 };
+	struct vtb_dom peer = { 0 };
 	struct vtb_plat_counters ctr;
-	struct vtb_plat p = { &vtb_platform_proc, &ctr };
+	struct vtb_plat p = { cal_platform(), &ctr };
 	char local[4096];
 	double b[2][CAL_BATCHES];
 	const unsigned rounds = 300;
 	int rc = -1;
 	if (cpu_b < 0)
 		return 0;
-	if (vtb_proc_dom_create(&peer, 1, len))
+	if (p.ops->dom_create(&peer, 1, len))
+		return -1;
+	uint32_t *turn = p.ops->shared_create(4096);
+	if (!turn)
 		goto destroy;
-	char *ram = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, peer.ram_fd, 0);
-	if (ram == MAP_FAILED)
-		goto destroy;
-	uint32_t *turn = (uint32_t *)(ram + HVX_FLAG);
 	*turn = UINT32_MAX;	/* until the peer has mapped its RAM */
 	memset(local, 5, sizeof(local));
 	pid_t pid = vtb_fork_bound();
 	if (pid == 0) {
 		vtb_pin_self(cpu_b);
-		volatile char *own = vtb_proc_dom_map_own(&peer);	/* where the copies land */
+		volatile char *own = p.ops->map_own(&p, &peer);	/* where the copies land */
 		if (!own)
 			_exit(1);
 		__atomic_store_n(turn, 0, __ATOMIC_RELEASE);
@@ -390,7 +400,8 @@ static int cal_hv_x(struct vtb_calib *c, int cpu_b)
 	}
 	if (pid < 0)
 		goto unmap;
-	peer.pid = pid;
+	if (p.ops->attach(&p, &peer, (uint64_t)pid))
+		goto reap;
 	static double round[XC_ROUNDS];
 	for (int k = 0; k < 2 * CAL_BATCHES; k++) {
 		for (unsigned i = 0; i < rounds; i++) {
@@ -416,9 +427,9 @@ static int cal_hv_x(struct vtb_calib *c, int cpu_b)
 reap:
 	reap(pid);
 unmap:
-	munmap(ram, len);
+	p.ops->shared_destroy(turn, 4096);
 destroy:
-	vtb_proc_dom_destroy(&peer);
+	p.ops->dom_destroy(&peer);
 	return rc;
 }
 
@@ -527,7 +538,7 @@ static struct vtb_fig cal_syscall(void)
 static int map_batch(const struct vtb_dom *d, char *at, unsigned pages, unsigned rounds, double *ns_per_page)
 {
 	struct vtb_plat_counters ctr;
-	struct vtb_plat p = { &vtb_platform_proc, &ctr };
+	struct vtb_plat p = { cal_platform(), &ctr };
 	uint64_t t0 = vtb_now_ns();
 	for (unsigned i = 0; i < rounds; i++) {
 		uint64_t gpa = (uint64_t)((i * pages) % 64) * 4096;
@@ -560,11 +571,12 @@ static void *spin(void *arg)
 
 static int cal_map(struct vtb_calib *c, int cpu_b)
 {
-	struct vtb_dom d = { .ram_fd = -1 };
+	struct vtb_dom d = { 0 };
+	const struct vtb_platform_ops *pl = cal_platform();
 	double one[CAL_BATCHES], batch[CAL_BATCHES], remote[CAL_BATCHES];
 	int rc = -1;
 	char *at = mmap(NULL, 16 * 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (at == MAP_FAILED || vtb_proc_dom_create(&d, 0, 80 * 4096))
+	if (at == MAP_FAILED || pl->dom_create(&d, 0, 80 * 4096))
 		goto close;
 	for (int k = 0; k < CAL_BATCHES; k++)
 		if (map_batch(&d, at, 1, 300, &one[k]) || map_batch(&d, at, 16, 40, &batch[k]))
@@ -593,7 +605,7 @@ static int cal_map(struct vtb_calib *c, int cpu_b)
 	}
 	rc = 0;
 close:
-	vtb_proc_dom_destroy(&d);
+	pl->dom_destroy(&d);
 	if (at != MAP_FAILED)
 		munmap(at, 16 * 4096);
 	return rc;

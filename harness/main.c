@@ -71,7 +71,9 @@ static int cmd_list(void)
 	}
 	printf("\nnotify modes:\n  event      doorbells (eventfd) with VIRTIO_F_EVENT_IDX suppression\n"
 	       "  poll       both sides busy-poll; flags suppress every doorbell\n");
-	printf("\nplatforms:\n  %-10s %s\n", vtb_platform_proc.name, vtb_platform_proc.desc);
+	printf("\nplatforms (platform=NAME):\n");
+	for (const struct vtb_platform_ops *const *p = vtb_platforms; *p; p++)
+		printf("  %-10s %s\n", (*p)->name, (*p)->desc);
 	printf("\nsuite keys (default in brackets):\n");
 	for (const struct vtb_key *k = vtb_keys; k->name; k++)
 		printf("  %-10s %s [%s]\n", k->name, k->help, k->def[0] ? k->def : "-");
@@ -191,6 +193,22 @@ static void calib_list_json(FILE *f, const struct vtb_calib *c, unsigned n)
 	fputs("]", f);
 }
 
+/* The platforms the run's cells ran on, each once, in matrix order. */
+static void write_platforms(FILE *f, const struct vtb_cells *cells)
+{
+	fputc('[', f);
+	for (size_t i = 0, n = 0; i < cells->n; i++) {
+		size_t j = 0;
+		while (j < i && strcmp(cells->v[j].platform, cells->v[i].platform))
+			j++;
+		if (j < i)
+			continue;
+		fputs(n++ ? ", " : "", f);
+		vtb_json_str(f, cells->v[i].platform);
+	}
+	fputc(']', f);
+}
+
 /* meta.json is replaced whole or not at all: written to a temporary file,
  * synced, renamed over the last good one, and the directory synced.  On
  * any failure the last good meta.json stays and -errno is returned. */
@@ -218,7 +236,9 @@ static int write_meta(const char *path, const char *run_id, const struct vtb_cel
 	vtb_json_str(f, run_id);
 	fputs(",\n  \"git_rev\": ", f);
 	vtb_json_str(f, VTB_GIT_REV);
-	fputs(",\n  \"platform\": \"proc\",\n  \"host\": {\"cpu\": ", f);
+	fputs(",\n  \"platforms\": ", f);
+	write_platforms(f, cells);
+	fputs(",\n  \"host\": {\"cpu\": ", f);
 	vtb_json_str(f, h->cpu);
 	fputs(", \"kernel\": ", f);
 	vtb_json_str(f, h->kernel);
@@ -411,19 +431,54 @@ static int run_estimate(const struct vtb_cells *cells, bool yes)
 	return 0;
 }
 
-static int run_args(int argc, char **argv, const char **files, const char **kv)
+/* One `vtbench run`, from its arguments to its last meta.json. */
+struct run {
+	/* What was asked. */
+	const char *out, *resume;
+	const char **files, **kv;
+	size_t nf, nkv;
+	bool yes;
+	/* The cells, and where their rows go. */
+	struct vtb_cells cells;
+	bool have_cells;
+	char resume_id[64], run_id[64], dir[4096], started[32];
+	struct vtb_host host;
+	struct vtb_resume rs;
+	FILE *rf;
+	int fd;
+	/* The probes, decided once for the run, and the descriptors held. */
+	struct vtb_probes *probes;
+	int fds0, fds_run;
+	/* The machine's limits: at the start, before each repetition, at the end. */
+	int cpa, cpb;
+	struct vtb_calib cal0, cal1, calr, *calreps;
+	unsigned reps_run;
+	/* The plan: cell order, each one's shm reference, the last reference
+	 * figures per placement, peers skipped, adaptive logs. */
+	size_t *order, *ref;
+	struct vtb_model_cell *last;
+	unsigned *last_rep;
+	char (*skip_why)[160];
+	double *logs;
+	unsigned *nlogs, maxreps;
+	bool *run_now;
+	size_t total, done, failed;
+	double budget;
+	uint64_t t0;
+	bool tty;
+};
+
+/* Suites, KEY=VALUE pairs and options; 0 or 2. */
+static int run_parse(struct run *r, int argc, char **argv)
 {
-	const char *out = NULL, *resume = NULL;
-	size_t nf = 0, nkv = 0;
-	bool yes = false;
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--yes")) {
-			yes = true;
+			r->yes = true;
 			continue;
 		}
-		int m = opt_value(argc, argv, &i, "--resume", "a run directory", &resume);
+		int m = opt_value(argc, argv, &i, "--resume", "a run directory", &r->resume);
 		if (!m)
-			m = opt_value(argc, argv, &i, "--out", "a directory", &out);
+			m = opt_value(argc, argv, &i, "--out", "a directory", &r->out);
 		if (m < 0)
 			return 2;
 		if (m)
@@ -432,57 +487,63 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 			fprintf(stderr, "vtbench: unknown option %s\n", argv[i]);
 			return 2;
 		} else if (strchr(argv[i], '=')) {
-			kv[nkv++] = argv[i];
+			r->kv[r->nkv++] = argv[i];
 		} else {
-			files[nf++] = argv[i];
+			r->files[r->nf++] = argv[i];
 		}
 	}
-	struct vtb_cells cells;
-	char err[512], resume_id[64] = "";
-	if (resume && (nf || nkv || out)) {
+	if (r->resume && (r->nf || r->nkv || r->out)) {
 		fprintf(stderr, "vtbench: --resume DIR runs what DIR's run still lacks: no suites, keys or --out beside it\n");
 		return 2;
 	}
-	if (resume ? vtb_resume_cells(resume, &cells, resume_id, sizeof(resume_id), err, sizeof(err))
-		   : vtb_suite_build(files, nf, kv, nkv, &cells, err, sizeof(err))) {
+	return 0;
+}
+
+/* The matrix: from the suites, or from the interrupted run; 0 or 2. */
+static int run_build(struct run *r)
+{
+	char err[512];
+	if (r->resume ? vtb_resume_cells(r->resume, &r->cells, r->resume_id, sizeof(r->resume_id), err, sizeof(err))
+		      : vtb_suite_build(r->files, r->nf, r->kv, r->nkv, &r->cells, err, sizeof(err))) {
 		fprintf(stderr, "vtbench: %s\n", err);
 		return 2;
 	}
-	if (cells.n == 0) {
+	r->have_cells = true;
+	if (r->cells.n == 0) {
 		fprintf(stderr, "vtbench: the suite gives no cell to run\n");
-		vtb_cells_free(&cells);
 		return 2;
 	}
-	if (run_estimate(&cells, yes)) {
-		vtb_cells_free(&cells);
+	if (run_estimate(&r->cells, r->yes))
 		return 2;
-	}
-	if (resume)
-		out = resume;
+	if (r->resume)
+		r->out = r->resume;
+	return 0;
+}
 
-	/* Probes: decided once for the run. */
+/* Probes on where a cell wants them and they can run; 0 or 2. */
+static int run_probes(struct run *r)
+{
+	struct vtb_cells *cells = &r->cells;
 	bool want = false, need = false;
-	for (size_t i = 0; i < cells.n; i++) {
-		want |= strcmp(cells.v[i].probes, "off") != 0;
-		need |= strcmp(cells.v[i].probes, "on") == 0;
+	for (size_t i = 0; i < cells->n; i++) {
+		want |= strcmp(cells->v[i].probes, "off") != 0;
+		need |= strcmp(cells->v[i].probes, "on") == 0;
 	}
-	int fds0 = vtb_probes_open_fds();
-	struct vtb_probes *probes = NULL;
-	bool can = want && vtb_probes_open(&probes, probe_meta.why, sizeof(probe_meta.why)) == 0;
+	r->fds0 = vtb_probes_open_fds();
+	bool can = want && vtb_probes_open(&r->probes, probe_meta.why, sizeof(probe_meta.why)) == 0;
 	if (need && !can) {
 		fprintf(stderr, "vtbench: probes=on, but they cannot run: %s\n", probe_meta.why);
-		vtb_cells_free(&cells);
 		return 2;
 	}
 	if (can) {
 		probe_meta.why[0] = 0;
-		probe_meta.syscall_hooks = vtb_probes_syscall_hooks(probes);
+		probe_meta.syscall_hooks = vtb_probes_syscall_hooks(r->probes);
 	} else if (!want)
 		snprintf(probe_meta.why, sizeof(probe_meta.why), "probes=off in every cell");
 	size_t non = 0;
-	for (size_t i = 0; i < cells.n; i++)
-		non += cells.v[i].probes_on = can && strcmp(cells.v[i].probes, "off");
-	probe_meta.state = non == cells.n ? "on" : non ? "mixed" : "off";
+	for (size_t i = 0; i < cells->n; i++)
+		non += cells->v[i].probes_on = can && strcmp(cells->v[i].probes, "off");
+	probe_meta.state = non == cells->n ? "on" : non ? "mixed" : "off";
 	if (want && !can)
 		fprintf(stderr, "vtbench: probes off: %s\n", probe_meta.why);
 	struct vtb_perfctr pc;
@@ -490,375 +551,442 @@ static int run_args(int argc, char **argv, const char **files, const char **kv)
 	vtb_perfctr_close(&pc);
 	/* Descriptors the run holds once probes are attached: a cell that
 	 * leaves more behind leaks. */
-	int fds_run = vtb_probes_open_fds();
+	r->fds_run = vtb_probes_open_fds();
+	return 0;
+}
 
-	char run_id[64], dir[4096], path[4200], started[32];
+/* The run's id and directory, created and locked; 0, 2 or 3. */
+static int run_dir(struct run *r)
+{
 	time_t now = time(NULL);
-	strftime(run_id, sizeof(run_id), "%Y%m%d-%H%M%S", gmtime(&now));
-	snprintf(run_id + strlen(run_id), sizeof(run_id) - strlen(run_id), "-%d", (int)getpid());
-	if (resume)
-		snprintf(run_id, sizeof(run_id), "%s", resume_id);
-	snprintf(dir, sizeof(dir), "%s", out ? out : "results");
-	if (!out)
-		snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/%s", run_id);
+	strftime(r->run_id, sizeof(r->run_id), "%Y%m%d-%H%M%S", gmtime(&now));
+	snprintf(r->run_id + strlen(r->run_id), sizeof(r->run_id) - strlen(r->run_id), "-%d", (int)getpid());
+	if (r->resume)
+		snprintf(r->run_id, sizeof(r->run_id), "%s", r->resume_id);
+	snprintf(r->dir, sizeof(r->dir), "%s", r->out ? r->out : "results");
+	if (!r->out)
+		snprintf(r->dir + strlen(r->dir), sizeof(r->dir) - strlen(r->dir), "/%s", r->run_id);
 	int lock_code;
 	struct stat dst;
-	if ((out && !out[0]) || (!stat(dir, &dst) && !S_ISDIR(dst.st_mode))) {
-		fprintf(stderr, out && !out[0] ? "vtbench: --out needs a directory\n" : "vtbench: --out %s: not a directory\n", dir);
-		vtb_probes_close(probes);
-		vtb_cells_free(&cells);
+	if ((r->out && !r->out[0]) || (!stat(r->dir, &dst) && !S_ISDIR(dst.st_mode))) {
+		fprintf(stderr, r->out && !r->out[0] ? "vtbench: --out needs a directory\n" : "vtbench: --out %s: not a directory\n",
+			r->dir);
 		return 2;
 	}
-	if (mkdir_p(dir)) {
-		fprintf(stderr, "vtbench: cannot create %s: %s\n", dir, strerror(errno));
-		vtb_probes_close(probes);
-		vtb_cells_free(&cells);
+	if (mkdir_p(r->dir)) {
+		fprintf(stderr, "vtbench: cannot create %s: %s\n", r->dir, strerror(errno));
 		return errno == ENOTDIR || errno == EEXIST ? 2 : 3;
 	}
-	if (lock_run_dir(dir, &lock_code)) {
-		vtb_probes_close(probes);
-		vtb_cells_free(&cells);
+	if (lock_run_dir(r->dir, &lock_code))
 		return lock_code;
-	}
-	struct vtb_host host;
-	vtb_host_probe(&host);
-	utc_now(started, sizeof(started));
+	vtb_host_probe(&r->host);
+	utc_now(r->started, sizeof(r->started));
+	return 0;
+}
 
-	snprintf(path, sizeof(path), "%s/results.jsonl", dir);
+/* results.jsonl, appended to: a new run needs an empty directory, a
+ * resumed one learns what it holds; 0, 2 or 3. */
+static int run_open_rows(struct run *r)
+{
+	char path[4200], meta_path[4200], err[512];
 	struct stat stt;
-	struct vtb_resume rs = { 0 };
-	if (resume && vtb_resume_scan(dir, &cells, &rs, err, sizeof(err))) {
+	snprintf(path, sizeof(path), "%s/results.jsonl", r->dir);
+	if (r->resume && vtb_resume_scan(r->dir, &r->cells, &r->rs, err, sizeof(err))) {
 		fprintf(stderr, "vtbench: %s\n", err);
-		vtb_probes_close(probes);
-		vtb_cells_free(&cells);
 		return 2;
 	}
-	if (resume)
-		fprintf(stderr, "vtbench: resuming %s: %zu rows already there%s\n", dir, rs.rows,
-			rs.truncated ? " (a partial last line was cut off)" : "");
-	resume_meta.on = resume != NULL;
-	resume_meta.rows = rs.rows;
-	resume_meta.truncated = rs.truncated;
-	if (resume && vtb_resume_orig(dir, &resume_meta.orig, err, sizeof(err))) {
+	if (r->resume)
+		fprintf(stderr, "vtbench: resuming %s: %zu rows already there%s\n", r->dir, r->rs.rows,
+			r->rs.truncated ? " (a partial last line was cut off)" : "");
+	resume_meta.on = r->resume != NULL;
+	resume_meta.rows = r->rs.rows;
+	resume_meta.truncated = r->rs.truncated;
+	if (r->resume && vtb_resume_orig(r->dir, &resume_meta.orig, err, sizeof(err))) {
 		fprintf(stderr, "vtbench: %s\n", err);
-		vtb_probes_close(probes);
-		vtb_cells_free(&cells);
-		free(rs.done);
 		return 2;
 	}
-	char meta_path[4200];
-	snprintf(meta_path, sizeof(meta_path), "%s/meta.json", dir);
-	if (!resume && ((!stat(path, &stt) && stt.st_size > 0) || !stat(meta_path, &stt))) {
-		fprintf(stderr, "vtbench: %s already holds a run (results.jsonl or meta.json); choose another --out\n", dir);
-		vtb_probes_close(probes);
-		vtb_cells_free(&cells);
-		free(rs.done);
+	snprintf(meta_path, sizeof(meta_path), "%s/meta.json", r->dir);
+	if (!r->resume && ((!stat(path, &stt) && stt.st_size > 0) || !stat(meta_path, &stt))) {
+		fprintf(stderr, "vtbench: %s already holds a run (results.jsonl or meta.json); choose another --out\n", r->dir);
 		return 2;
 	}
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	FILE *rf = fd >= 0 ? fdopen(fd, "a") : NULL;
-	if (!rf) {
+	r->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	r->rf = r->fd >= 0 ? fdopen(r->fd, "a") : NULL;
+	if (!r->rf) {
 		fprintf(stderr, "vtbench: cannot open %s: %s\n", path, strerror(errno));
-		vtb_probes_close(probes);
-		vtb_cells_free(&cells);
-		free(rs.done);
+		if (r->fd >= 0)
+			close(r->fd);
 		return 3;
 	}
-	int cpa = cells.v[0].cpu_fe, cpb = cells.v[0].cpu_be;
-	struct vtb_calib cal0, cal1;
-	if (vtb_calibrate(&cal0, cpa, cpb))
-		fprintf(stderr, "vtbench: calibration incomplete: %s\n", cal0.why);
-	snprintf(path, sizeof(path), "%s/meta.json", dir);
-	int we = write_meta(path, run_id, &cells, &host, &cal0, NULL, NULL, 0, started, NULL, 0, 0);
+	return 0;
+}
+
+/* The machine's limits before the first cell, and the first meta.json; 0 or 3. */
+static int run_start(struct run *r)
+{
+	char path[4200];
+	r->cpa = r->cells.v[0].cpu_fe;
+	r->cpb = r->cells.v[0].cpu_be;
+	if (vtb_calibrate(&r->cal0, r->cpa, r->cpb))
+		fprintf(stderr, "vtbench: calibration incomplete: %s\n", r->cal0.why);
+	r->calr = r->cal0;
+	snprintf(path, sizeof(path), "%s/meta.json", r->dir);
+	int we = write_meta(path, r->run_id, &r->cells, &r->host, &r->cal0, NULL, NULL, 0, r->started, NULL, 0, 0);
 	if (we) {
 		fprintf(stderr, "vtbench: cannot write %s: %s\n", path, strerror(-we));
-		fclose(rf);
-		vtb_probes_close(probes);
-		vtb_cells_free(&cells);
-		free(rs.done);
 		return 3;
 	}
-	/* Each cell's reference for the model: the same workload over shm,
-	 * run first in every repetition so its figures are at hand; the last
-	 * one kept per placement, since the placement can flip between the
-	 * reference and the cell (a far cell priced from a near reference
-	 * was under-predicted by 60-80%). */
-	size_t *order = calloc(cells.n, sizeof(*order)), *ref = calloc(cells.n, sizeof(*ref));
-	struct vtb_model_cell *last = calloc(cells.n * 2, sizeof(*last));
-	unsigned *last_rep = calloc(cells.n * 2, sizeof(*last_rep));
-	/* Peer cells this machine cannot run are skipped, each said once. */
-	char (*skip_why)[160] = calloc(cells.n, sizeof(*skip_why));
-	struct vtb_calib *calreps = NULL;
-	double *logs = NULL;
-	unsigned *nlogs = NULL, reps_run = 0;
-	bool *run_now = NULL;
-	bool rf_open = true, probes_open = true;
-	int rc = 3;
-	if (!order || !ref || !last || !last_rep || !skip_why) {
-		fprintf(stderr, "vtbench: out of memory\n");
-		goto out;
-	}
-	vtb_cells_order(&cells, order, ref);
+	return 0;
+}
+
+/* Peer cells this machine cannot run are skipped, each said once; how
+ * many repetitions that drops. */
+static size_t run_skips(struct run *r)
+{
 	size_t skipped = 0;
-	for (size_t i = 0; i < cells.n; i++) {
-		const struct vtb_peer_ops *peer = vtb_peer_find(cells.v[i].transport);
-		if (peer && peer->available(skip_why[i], sizeof(skip_why[i])) == 0)
-			skip_why[i][0] = 0;
+	for (size_t i = 0; i < r->cells.n; i++) {
+		const struct vtb_peer_ops *peer = vtb_peer_find(r->cells.v[i].transport);
+		if (peer && peer->available(r->skip_why[i], sizeof(r->skip_why[i])) == 0)
+			r->skip_why[i][0] = 0;
 		else if (peer) {
 			char name[160];
-			vtb_cell_name(&cells.v[i], name, sizeof(name));
-			fprintf(stderr, "vtbench: skipping %s: %s\n", name, skip_why[i]);
-			skipped += cells.v[i].reps;
+			vtb_cell_name(&r->cells.v[i], name, sizeof(name));
+			fprintf(stderr, "vtbench: skipping %s: %s\n", name, r->skip_why[i]);
+			skipped += r->cells.v[i].reps;
 		}
 	}
-	skip_meta.why = skip_why;
-	skip_meta.cells = &cells;
-	unsigned maxreps = 0;
-	size_t total = 0, done = 0, failed = rs.failed;
-	double budget = 0;
-	for (size_t i = 0; i < cells.n; i++) {
-		total += cells.v[i].reps;
-		unsigned most = cells.v[i].max_reps > cells.v[i].reps ? cells.v[i].max_reps : cells.v[i].reps;
-		if (most > maxreps)
-			maxreps = most;
-		if (cells.v[i].budget > budget)
-			budget = cells.v[i].budget;
+	skip_meta.why = r->skip_why;
+	skip_meta.cells = &r->cells;
+	return skipped;
+}
+
+/* Each cell's reference for the model is the same workload over shm, run
+ * first in every repetition so its figures are at hand; the last one is
+ * kept per placement, since the placement can flip between the reference
+ * and the cell.  0 or 3. */
+static int run_plan(struct run *r)
+{
+	size_t n = r->cells.n;
+	r->order = calloc(n, sizeof(*r->order));
+	r->ref = calloc(n, sizeof(*r->ref));
+	r->last = calloc(n * 2, sizeof(*r->last));
+	r->last_rep = calloc(n * 2, sizeof(*r->last_rep));
+	r->skip_why = calloc(n, sizeof(*r->skip_why));
+	if (!r->order || !r->ref || !r->last || !r->last_rep || !r->skip_why)
+		goto nomem;
+	vtb_cells_order(&r->cells, r->order, r->ref);
+	size_t skipped = run_skips(r);
+	r->failed = r->rs.failed;
+	for (size_t i = 0; i < n; i++) {
+		const struct vtb_cellp *c = &r->cells.v[i];
+		r->total += c->reps;
+		unsigned most = c->max_reps > c->reps ? c->max_reps : c->reps;
+		if (most > r->maxreps)
+			r->maxreps = most;
+		if (c->budget > r->budget)
+			r->budget = c->budget;
 	}
-	total -= skipped;
+	r->total -= skipped;
 	/* Adaptive cells: each repetition's log figure (paired ratio to shm,
-	 * else ops/s), judged before each further repetition. */
-	logs = calloc(cells.n * 2 * (maxreps ? maxreps : 1), sizeof(*logs));
-	nlogs = calloc(cells.n * 3, sizeof(*nlogs));
-	run_now = calloc(cells.n, sizeof(*run_now));
-	if (!logs || !nlogs || !run_now) {
-		fprintf(stderr, "vtbench: out of memory\n");
-		goto out;
+	 * else ops/s) per placement, judged before each further repetition. */
+	unsigned mr = r->maxreps ? r->maxreps : 1;
+	r->logs = calloc(n * 2 * mr, sizeof(*r->logs));
+	r->nlogs = calloc(n * 3, sizeof(*r->nlogs));
+	r->run_now = calloc(n, sizeof(*r->run_now));
+	r->calreps = calloc(mr, sizeof(*r->calreps));
+	if (!r->logs || !r->nlogs || !r->run_now || !r->calreps)
+		goto nomem;
+	return 0;
+nomem:
+	fprintf(stderr, "vtbench: out of memory\n");
+	return 3;
+}
+
+static bool over_budget(const struct run *r)
+{
+	return r->budget > 0 && (double)(vtb_now_ns() - r->t0) / 1e9 > r->budget;
+}
+
+/* Which cells run repetition rep: all up to their minimum, past it only
+ * while the interval is wider than asked and the run within budget.
+ * false: none. */
+static bool run_choose(struct run *r, unsigned rep)
+{
+	bool any = false, over = over_budget(r);
+	for (size_t i = 0; i < r->cells.n; i++) {
+		const struct vtb_cellp *c = &r->cells.v[i];
+		const double *lg[2] = { &r->logs[(i * 2) * r->maxreps], &r->logs[(i * 2 + 1) * r->maxreps] };
+		r->run_now[i] = rep < c->reps ||
+				(!over && rep < c->max_reps &&
+				 vtb_adapt_more_placed(lg, &r->nlogs[i * 3], r->nlogs[i * 3 + 2], c->reps, c->max_reps,
+						       c->ci_pct));
+		if (r->run_now[i] && rep >= c->reps)
+			r->total++;
+		any = any || r->run_now[i];
 	}
-	bool tty = isatty(2);
-	uint64_t t0 = vtb_now_ns();
-	/* Repetition-major: each cell's repetitions are spread over the run, so
-	 * a drift of the machine does not land on one cell. */
-	/* The model prices each repetition with a calibration taken just
-	 * before it: this machine's limits drift by 2x within minutes. */
-	struct vtb_calib calr = cal0;
-	if (!(calreps = calloc(maxreps ? maxreps : 1, sizeof(*calreps)))) {
-		fprintf(stderr, "vtbench: out of memory\n");
-		goto out;
+	return any;
+}
+
+static struct vtb_model_cell model_cell(const struct vtb_cellp *c, const struct vtb_cell_result *res)
+{
+	struct vtb_model_cell mc = { .ops = res->ops, .seconds = res->seconds, .qd = c->qd,
+				     .poll = !strcmp(c->notify, "poll") };
+	memcpy(mc.d, res->d, sizeof(mc.d));
+	memcpy(mc.cpu_s, res->cpu_s, sizeof(mc.cpu_s));
+	return mc;
+}
+
+/* One repetition of cell i: alone, paired with its shm reference (pr),
+ * or by its peer; -1 if the harness could not set it up. */
+static int run_cell(struct run *r, size_t i, unsigned rep, bool paired, struct vtb_cell_result *res,
+		    struct vtb_cell_result *pr)
+{
+	const struct vtb_cellp *c = &r->cells.v[i];
+	const struct vtb_peer_ops *peer = vtb_peer_find(c->transport);
+	struct vtb_probes *probes = c->probes_on ? r->probes : NULL;
+	int ran;
+	/* The placement can flip between any two cells: take it each time. */
+	double pp = vtb_pingpong_ns(c->cpu_fe, c->cpu_be, VTB_PP_CELL, NULL);
+	if (paired) {
+		const struct vtb_cellp *two[2] = { &r->cells.v[r->ref[i]], c };
+		struct vtb_cell_result *out2[2] = { pr, res };
+		ran = vtb_cell_run_pair(two, probes, out2);
+	} else {
+		ran = peer ? peer->run(c, res) : vtb_cell_run(c, probes, res);
 	}
-	for (unsigned rep = 0; rep < maxreps; rep++) {
-		/* Past its minimum a cell runs again only while its interval is
-		 * wider than asked, and only while the run is within budget. */
-		bool any = false, over = budget > 0 && (double)(vtb_now_ns() - t0) / 1e9 > budget;
-		for (size_t i = 0; i < cells.n; i++) {
-			const struct vtb_cellp *c = &cells.v[i];
-			const double *lg[2] = { &logs[(i * 2) * maxreps], &logs[(i * 2 + 1) * maxreps] };
-			run_now[i] = rep < c->reps ||
-				     (!over && rep < c->max_reps &&
-				      vtb_adapt_more_placed(lg, &nlogs[i * 3], nlogs[i * 3 + 2], c->reps, c->max_reps,
-							    c->ci_pct));
-			if (run_now[i] && rep >= c->reps)
-				total++;
-			any = any || run_now[i];
-		}
-		if (!any)
+	if (ran)
+		return -1;
+	if (res->error[0]) {
+		char name[160];
+		vtb_cell_name(c, name, sizeof(name));
+		r->failed++;
+		fprintf(stderr, "%svtbench: %s rep %u: %s\n", r->tty ? "\r\033[K" : "", name, rep, res->error);
+	}
+	res->pingpong_ns = pp;
+	/* And after: a flip during the cell shows as a change. */
+	res->pingpong_after_ns = vtb_pingpong_ns(c->cpu_fe, c->cpu_be, VTB_PP_CELL, NULL);
+	if (paired) {
+		if (pr->error[0])
+			fprintf(stderr, "%svtbench: %s rep %u: its paired shm reference failed: %s\n",
+				r->tty ? "\r\033[K" : "", c->transport, rep, pr->error);
+		pr->pingpong_ns = pp;
+		pr->pingpong_after_ns = res->pingpong_after_ns;
+	}
+	return 0;
+}
+
+/* A cell that leaves bpf/perf descriptors behind leaks: said once per new high. */
+static void run_check_fds(struct run *r)
+{
+	int fds = vtb_probes_open_fds();
+	if (fds - r->fds_run > probe_meta.leaked_fds) {
+		probe_meta.leaked_fds = fds - r->fds_run;
+		fprintf(stderr, "%svtbench: %d bpf/perf descriptors left open after a cell\n", r->tty ? "\r\033[K" : "",
+			fds - r->fds_run);
+	}
+}
+
+/* The model's reference for cell i's repetition: measured in the same
+ * window when paired, else the last one in this placement (or this
+ * repetition's in the other).  NULL: none; refname says which. */
+static const struct vtb_model_cell *run_reference(struct run *r, size_t i, unsigned rep, bool paired,
+						 const struct vtb_cell_result *pr, struct vtb_model_cell *pmc,
+						 size_t pl, char *refname, size_t n)
+{
+	const struct vtb_cellp *c = &r->cells.v[i];
+	char nm[128];
+	refname[0] = 0;
+	if (paired) {
+		if (pr->error[0] || !pr->ops)
+			return NULL;
+		*pmc = model_cell(c, pr);
+		vtb_cell_name(&r->cells.v[r->ref[i]], nm, sizeof(nm));
+		snprintf(refname, n, "%s rep %u paired", nm, rep);
+		return pmc;
+	}
+	if (r->ref[i] == i)
+		return NULL;
+	int s = vtb_model_pick_ref(&r->last_rep[r->ref[i] * 2], (unsigned)pl, rep + 1);
+	if (s < 0)
+		return NULL;
+	size_t k = r->ref[i] * 2 + (size_t)s;
+	vtb_cell_name(&r->cells.v[r->ref[i]], nm, sizeof(nm));
+	snprintf(refname, n, "%s rep %u %s", nm, r->last_rep[k] - 1, k % 2 ? "far" : "near");
+	return &r->last[k];
+}
+
+/* The adaptive rule judges each placement on its own, from the
+ * repetitions that stayed in it (the ratio to shm moves with the
+ * placement). */
+static void run_adapt_log(struct run *r, size_t i, size_t pl, bool paired, const struct vtb_cell_result *res,
+			  const struct vtb_cell_result *pr)
+{
+	r->nlogs[i * 3 + 2]++;
+	bool stayed = res->pingpong_after_ns > 0 &&
+		      !strcmp(vtb_placement_tag(res->pingpong_ns), vtb_placement_tag(res->pingpong_after_ns));
+	unsigned *nk = &r->nlogs[i * 3 + pl];
+	if (res->error[0] || !res->ops || res->seconds <= 0 || !stayed || *nk >= r->maxreps)
+		return;
+	double x = (double)res->ops / res->seconds;
+	if (paired)
+		x = !pr->error[0] && pr->ops && pr->seconds > 0 ? x / ((double)pr->ops / pr->seconds) : 0;
+	if (x > 0)
+		r->logs[(i * 2 + pl) * r->maxreps + (*nk)++] = log(x);
+}
+
+/* Cell i, repetition rep: run, priced, written (whole lines reach the
+ * disk as each cell completes), logged for the adaptive rule; 0 or 3. */
+static int run_rep(struct run *r, size_t i, unsigned rep)
+{
+	const struct vtb_cellp *c = &r->cells.v[i];
+	const struct vtb_peer_ops *peer = vtb_peer_find(c->transport);
+	if ((r->rs.done && r->rs.done[i * r->rs.maxreps + rep]) || (peer && r->skip_why[i][0]))
+		return 0;	/* written before the run was interrupted, or skipped */
+	struct vtb_cell_result res, pr;
+	/* Paired: the shm reference takes turns with the cell in the same
+	 * window; its figures go into this cell's row. */
+	bool paired = !peer && c->pair && r->ref[i] != i;
+	if (run_cell(r, i, rep, paired, &res, &pr)) {
+		fprintf(stderr, "\nvtbench: cannot set up a cell: %s\n", strerror(errno));
+		return 3;
+	}
+	run_check_fds(r);
+	struct vtb_model_cell mc = model_cell(c, &res), pmc;
+	size_t pl = strcmp(vtb_placement_tag(res.pingpong_ns), "far") == 0;
+	char refname[160];
+	const struct vtb_model_cell *rc = run_reference(r, i, rep, paired, &pr, &pmc, pl, refname, sizeof(refname));
+	struct vtb_model_out mo;
+	vtb_model_predict(&r->calr, &mc, rc, &mo);
+	if (!res.error[0] && res.ops) {
+		r->last[i * 2 + pl] = mc;
+		r->last_rep[i * 2 + pl] = rep + 1;
+	}
+	vtb_write_row(r->rf, r->run_id, VTB_GIT_REV, &r->host, c, rep, &res, r->calr.ok && !peer ? &mo : NULL, refname,
+		      paired ? &pr : NULL, paired ? (unsigned)r->ref[i] : 0);
+	run_adapt_log(r, i, pl, paired, &res, &pr);
+	/* A row that cannot reach the disk stops the run, resumable from the
+	 * last whole one. */
+	if (ferror(r->rf) || fflush(r->rf) || fdatasync(r->fd)) {
+		int e = errno ? errno : EIO;
+		fprintf(stderr, "%svtbench: cannot write %s/results.jsonl: %s; the run stops here "
+			"(meta.json is the last good one; ./vtbench run --resume %s finishes it)\n",
+			r->tty ? "\r\033[K" : "", r->dir, strerror(e), r->dir);
+		return 3;
+	}
+	return 0;
+}
+
+/* Repetition-major: each cell's repetitions are spread over the run, so a
+ * drift of the machine does not land on one cell; the model prices each
+ * repetition with a calibration taken just before it.  0 or 3. */
+static int run_reps(struct run *r)
+{
+	r->tty = isatty(2);
+	r->t0 = vtb_now_ns();
+	for (unsigned rep = 0; rep < r->maxreps; rep++) {
+		if (!run_choose(r, rep))
 			break;
-		if (rep > 0 && vtb_calibrate(&calr, cpa, cpb))
-			calr = cal0;
-		calreps[rep] = calr;
-		reps_run = rep + 1;
-		for (size_t oi = 0; oi < cells.n; oi++) {
-			size_t i = order[oi];
-			const struct vtb_cellp *c = &cells.v[i];
-			if (!run_now[i])
+		if (rep > 0 && vtb_calibrate(&r->calr, r->cpa, r->cpb))
+			r->calr = r->cal0;
+		r->calreps[rep] = r->calr;
+		r->reps_run = rep + 1;
+		for (size_t oi = 0; oi < r->cells.n; oi++) {
+			size_t i = r->order[oi];
+			const struct vtb_cellp *c = &r->cells.v[i];
+			if (!r->run_now[i])
 				continue;
-			if (rep >= c->reps && budget > 0 && (double)(vtb_now_ns() - t0) / 1e9 > budget) {
-				total--;
+			if (rep >= c->reps && over_budget(r)) {
+				r->total--;
 				continue;	/* out of budget: no extra repetition starts */
 			}
-			if (tty)
-				progress(done, total, rep, c->reps, c, (double)(vtb_now_ns() - t0) / 1e9);
-			struct vtb_cell_result r;
-			/* The placement can flip between any two cells: take it each time. */
-			double pp = vtb_pingpong_ns(c->cpu_fe, c->cpu_be, VTB_PP_CELL, NULL);
-			if (rs.done && rs.done[i * rs.maxreps + rep]) {
-				done++;
-				continue;	/* written before the run was interrupted */
-			}
-			const struct vtb_peer_ops *peer = vtb_peer_find(c->transport);
-			if (peer && skip_why[i][0]) {
-				done++;
-				continue;
-			}
-			/* Paired: the shm reference takes turns with the cell in
-			 * the same window; its figures go into this cell's row. */
-			struct vtb_cell_result pr;
-			bool paired = !peer && c->pair && ref[i] != i;
-			int ran;
-			if (paired) {
-				const struct vtb_cellp *two[2] = { &cells.v[ref[i]], c };
-				struct vtb_cell_result *out2[2] = { &pr, &r };
-				ran = vtb_cell_run_pair(two, c->probes_on ? probes : NULL, out2);
-			} else {
-				ran = peer ? peer->run(c, &r) : vtb_cell_run(c, c->probes_on ? probes : NULL, &r);
-			}
-			if (ran) {
-				fprintf(stderr, "\nvtbench: cannot set up a cell: %s\n", strerror(errno));
-				goto out;
-			}
-			if (r.error[0]) {
-				char name[160];
-				vtb_cell_name(c, name, sizeof(name));
-				failed++;
-				fprintf(stderr, "%svtbench: %s rep %u: %s\n", tty ? "\r\033[K" : "", name, rep, r.error);
-			}
-			r.pingpong_ns = pp;
-			/* And after: a flip during the cell shows as a change. */
-			r.pingpong_after_ns = vtb_pingpong_ns(c->cpu_fe, c->cpu_be, VTB_PP_CELL, NULL);
-			int fds = vtb_probes_open_fds();
-			if (fds - fds_run > probe_meta.leaked_fds) {
-				probe_meta.leaked_fds = fds - fds_run;
-				fprintf(stderr, "%svtbench: %d bpf/perf descriptors left open after a cell\n",
-					tty ? "\r\033[K" : "", fds - fds_run);
-			}
-			struct vtb_model_cell mc = { .ops = r.ops, .seconds = r.seconds, .qd = c->qd,
-						     .poll = !strcmp(c->notify, "poll") };
-			memcpy(mc.d, r.d, sizeof(mc.d));
-			memcpy(mc.cpu_s, r.cpu_s, sizeof(mc.cpu_s));
-			const struct vtb_model_cell *rc = NULL;
-			char refname[160] = "";
-			size_t pl = strcmp(vtb_placement_tag(pp), "far") == 0;
-			struct vtb_model_cell pmc;
-			if (paired) {
-				if (pr.error[0])
-					fprintf(stderr, "%svtbench: %s rep %u: its paired shm reference failed: %s\n",
-						tty ? "\r\033[K" : "", c->transport, rep, pr.error);
-				pr.pingpong_ns = pp;
-				pr.pingpong_after_ns = r.pingpong_after_ns;
-				if (!pr.error[0] && pr.ops) {
-					/* The model's reference: measured in the same window. */
-					pmc = (struct vtb_model_cell){ .ops = pr.ops, .seconds = pr.seconds, .qd = c->qd,
-								       .poll = !strcmp(c->notify, "poll") };
-					memcpy(pmc.d, pr.d, sizeof(pmc.d));
-					memcpy(pmc.cpu_s, pr.cpu_s, sizeof(pmc.cpu_s));
-					rc = &pmc;
-					char nm[128];
-					vtb_cell_name(&cells.v[ref[i]], nm, sizeof(nm));
-					snprintf(refname, sizeof(refname), "%s rep %u paired", nm, rep);
-				}
-			} else if (ref[i] != i) {
-				/* The reference in this cell's placement (this repetition's
-				 * or an earlier one), else this repetition's in the other. */
-				int s = vtb_model_pick_ref(&last_rep[ref[i] * 2], (unsigned)pl, rep + 1);
-				if (s >= 0) {
-					size_t k = ref[i] * 2 + (size_t)s;
-					rc = &last[k];
-					char nm[128];
-					vtb_cell_name(&cells.v[ref[i]], nm, sizeof(nm));
-					snprintf(refname, sizeof(refname), "%s rep %u %s", nm, last_rep[k] - 1,
-						 k % 2 ? "far" : "near");
-				}
-			}
-			struct vtb_model_out mo;
-			vtb_model_predict(&calr, &mc, rc, &mo);
-			if (!r.error[0] && r.ops) {
-				last[i * 2 + pl] = mc;
-				last_rep[i * 2 + pl] = rep + 1;
-			}
-			vtb_write_row(rf, run_id, VTB_GIT_REV, &host, c, rep, &r, calr.ok && !peer ? &mo : NULL, refname,
-				      paired ? &pr : NULL, paired ? (unsigned)ref[i] : 0);
-			/* The adaptive rule judges each placement on its own, from
-			 * the repetitions that stayed in it (the ratio to shm
-			 * moves with the placement: a cache-line round trip costs
-			 * 5x more far). */
-			nlogs[i * 3 + 2]++;
-			bool stayed = r.pingpong_after_ns > 0 &&
-				      !strcmp(vtb_placement_tag(pp), vtb_placement_tag(r.pingpong_after_ns));
-			unsigned *nk = &nlogs[i * 3 + pl];
-			if (!r.error[0] && r.ops && r.seconds > 0 && stayed && *nk < maxreps) {
-				double x = (double)r.ops / r.seconds;
-				if (paired)
-					x = !pr.error[0] && pr.ops && pr.seconds > 0 ? x / ((double)pr.ops / pr.seconds) : 0;
-				if (x > 0)
-					logs[(i * 2 + pl) * maxreps + (*nk)++] = log(x);
-			}
-			/* Whole lines reach the disk as each cell completes; a row
-			 * that cannot stops the run, resumable from the last whole one. */
-			if (ferror(rf) || fflush(rf) || fdatasync(fd)) {
-				int e = errno ? errno : EIO;
-				fprintf(stderr, "%svtbench: cannot write %s/results.jsonl: %s; the run stops here "
-					"(meta.json is the last good one; ./vtbench run --resume %s finishes it)\n",
-					tty ? "\r\033[K" : "", dir, strerror(e), dir);
-				goto out;
-			}
-			done++;
+			if (r->tty)
+				progress(r->done, r->total, rep, c->reps, c, (double)(vtb_now_ns() - r->t0) / 1e9);
+			if (run_rep(r, i, rep))
+				return 3;
+			r->done++;
 		}
 	}
-	if (tty)
+	if (r->tty)
 		fprintf(stderr, "\r\033[K");
-	int ce = close_synced(rf);
-	rf_open = false;
-	vtb_probes_close(probes);
-	probes_open = false;
+	return 0;
+}
+
+/* The rows closed, the probes detached, the last meta.json and the
+ * summary line; 0, 1 (some cell failed) or 3. */
+static int run_finish(struct run *r)
+{
+	char path[4200], ended[32], moved[256];
+	int ce = close_synced(r->rf);
+	r->rf = NULL;
+	vtb_probes_close(r->probes);
+	r->probes = NULL;
 	if (ce) {
-		fprintf(stderr, "vtbench: cannot write %s/results.jsonl: %s\n", dir, strerror(-ce));
-		goto out;
+		fprintf(stderr, "vtbench: cannot write %s/results.jsonl: %s\n", r->dir, strerror(-ce));
+		return 3;
 	}
 	/* After the run, this process holds no more than before it. */
 	int fds_end = vtb_probes_open_fds();
-	if (fds_end - fds0 > probe_meta.leaked_fds)
-		probe_meta.leaked_fds = fds_end - fds0;
-	char ended[32];
+	if (fds_end - r->fds0 > probe_meta.leaked_fds)
+		probe_meta.leaked_fds = fds_end - r->fds0;
 	utc_now(ended, sizeof(ended));
-	vtb_calibrate(&cal1, cpa, cpb);
-	snprintf(path, sizeof(path), "%s/meta.json", dir);
-	we = write_meta(path, run_id, &cells, &host, &cal0, &cal1, calreps, reps_run, started, ended, failed, total);
+	vtb_calibrate(&r->cal1, r->cpa, r->cpb);
+	snprintf(path, sizeof(path), "%s/meta.json", r->dir);
+	int we = write_meta(path, r->run_id, &r->cells, &r->host, &r->cal0, &r->cal1, r->calreps, r->reps_run, r->started,
+			    ended, r->failed, r->total);
 	if (we) {
 		fprintf(stderr, "vtbench: cannot write %s: %s (the rows are all there; the last good meta.json "
 			"is the run's start)\n", path, strerror(-we));
-		goto out;
+		return 3;
 	}
-	char moved[256];
-	if (vtb_calib_moved(&cal0, &cal1, moved, sizeof(moved)))
+	if (vtb_calib_moved(&r->cal0, &r->cal1, moved, sizeof(moved)))
 		fprintf(stderr, "vtbench: the machine's limits moved during the run: %s\n", moved);
-	fprintf(stderr, "vtbench: %zu rows (%zu failed) in %s; placement %s (ping-pong %.0f ns -> %.0f ns)\n",
-		total, failed, dir, vtb_placement_tag(cal0.pingpong_ns.v), cal0.pingpong_ns.v, cal1.pingpong_ns.v);
-	printf("%s\n", dir);
-	rc = failed ? 1 : 0;
-out:
-	if (rf_open)
-		fclose(rf);
-	if (probes_open)
-		vtb_probes_close(probes);
+	fprintf(stderr, "vtbench: %zu rows (%zu failed) in %s; placement %s (ping-pong %.0f ns -> %.0f ns)\n", r->total,
+		r->failed, r->dir, vtb_placement_tag(r->cal0.pingpong_ns.v), r->cal0.pingpong_ns.v, r->cal1.pingpong_ns.v);
+	printf("%s\n", r->dir);
+	return r->failed ? 1 : 0;
+}
+
+static void run_free(struct run *r)
+{
+	if (r->rf)
+		fclose(r->rf);
+	vtb_probes_close(r->probes);
 	skip_meta.why = NULL;
-	free(calreps);
-	free(order);
-	free(ref);
-	free(skip_why);
-	free(rs.done);
-	free(last);
-	free(last_rep);
-	free(logs);
-	free(nlogs);
-	free(run_now);
-	vtb_cells_free(&cells);
-	return rc;
+	free(r->calreps);
+	free(r->order);
+	free(r->ref);
+	free(r->skip_why);
+	free(r->rs.done);
+	free(r->last);
+	free(r->last_rep);
+	free(r->logs);
+	free(r->nlogs);
+	free(r->run_now);
+	if (r->have_cells)
+		vtb_cells_free(&r->cells);
 }
 
 static int cmd_run(int argc, char **argv)
 {
+	struct run r = { .fd = -1 };
+	int rc;
 	/* As many suites and keys as were given: no fixed limit drops input. */
-	const char **files = calloc((size_t)argc + 1, sizeof(*files)), **kv = calloc((size_t)argc + 1, sizeof(*kv));
-	int rc = 3;
-	if (files && kv)
-		rc = run_args(argc, argv, files, kv);
-	else
+	r.files = calloc((size_t)argc + 1, sizeof(*r.files));
+	r.kv = calloc((size_t)argc + 1, sizeof(*r.kv));
+	if (!r.files || !r.kv) {
 		fprintf(stderr, "vtbench: out of memory\n");
-	free(files);
-	free(kv);
+		rc = 3;
+	} else if (!(rc = run_parse(&r, argc, argv)) && !(rc = run_build(&r)) && !(rc = run_probes(&r)) &&
+		   !(rc = run_dir(&r)) && !(rc = run_open_rows(&r)) && !(rc = run_start(&r)) && !(rc = run_plan(&r)) &&
+		   !(rc = run_reps(&r))) {
+		rc = run_finish(&r);
+	}
+	run_free(&r);
+	free(r.files);
+	free(r.kv);
 	return rc;
 }
 
-/* A CPU number below ncpu, decimal, the whole of [s, end). */
 static int cpu_number(const char *s, const char *end, long ncpu)
 {
 	long v = 0;

@@ -7,18 +7,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 /* A domain: an isolated address space with its own guest RAM. */
 struct vtb_dom {
 	int id;			/* 0: frontend, 1: backend */
-	pid_t pid;		/* filled once the domain's process runs */
-	int ram_fd;		/* guest RAM; a guest-physical address is an offset */
-	uint64_t ram_size;
+	uint64_t ram_size;	/* 0: it has none */
+	void *priv;		/* the platform's */
 };
 
 struct vtb_doorbell {
-	int fd;
+	int fd;			/* what a wait blocks on, where the platform has one */
+	void *priv;		/* the platform's */
 };
 
 /* Seam counters, one set per domain, kept in the cell's stats page so the
@@ -51,12 +50,30 @@ struct vtb_copy_op {
 };
 #define VTB_COPY_MAX_OPS 1024	/* IOV_MAX */
 
-/* proc: where each domain maps its own RAM in its own process. */
-#define VTB_PROC_RAM_BASE 0x200000000000ull
-
 struct vtb_platform_ops {
 	const char *name;
 	const char *desc;
+
+	/* Lifecycle, in the harness before a cell's domains start: their RAM,
+	 * their doorbells, and memory the harness and both domains see (the
+	 * control page, the device's register block, the hypervisor's page). */
+	int (*dom_create)(struct vtb_dom *d, int id, uint64_t ram_size);
+	void (*dom_destroy)(struct vtb_dom *d);
+	int (*doorbell_create)(struct vtb_doorbell *db);
+	void (*doorbell_destroy)(struct vtb_doorbell *db);
+	void *(*shared_create)(uint64_t bytes);	/* zeroed; NULL with errno */
+	void (*shared_destroy)(void *va, uint64_t bytes);
+
+	/* In a domain, once it runs. */
+	/* Learns how to reach peer: handle is what the runner says it is. */
+	int (*attach)(struct vtb_plat *p, struct vtb_dom *peer, uint64_t handle);
+	/* Maps the domain's own RAM into it (not a counted call: a domain
+	 * always owns its memory); NULL with errno. */
+	void *(*map_own)(struct vtb_plat *p, const struct vtb_dom *self);
+	/* Makes db usable from this domain (an event channel's bind). */
+	int (*doorbell_bind)(struct vtb_plat *p, struct vtb_doorbell *db);
+
+	/* The data path. */
 	/* One hypervisor copy call moving n pieces between the caller and
 	 * peer's RAM (to_peer: into it), like a batch of GNTTABOP_copy ops. */
 	int (*copy)(struct vtb_plat *p, const struct vtb_dom *peer, const struct vtb_copy_op *ops,
@@ -76,15 +93,8 @@ struct vtb_plat {
 	struct vtb_plat_counters *ctr;
 };
 
-extern const struct vtb_platform_ops vtb_platform_proc;
-
-/* proc platform setup, used by the harness before the domains fork. */
-int vtb_proc_dom_create(struct vtb_dom *d, int id, uint64_t ram_size);
-void vtb_proc_dom_destroy(struct vtb_dom *d);
-int vtb_proc_doorbell_create(struct vtb_doorbell *db);
-void vtb_proc_doorbell_destroy(struct vtb_doorbell *db);
-/* Maps a domain's own RAM into the calling process (not a seam call: a
- * domain always owns its memory). */
-void *vtb_proc_dom_map_own(const struct vtb_dom *d);
+/* The platforms, registered in transports/platforms.c. */
+extern const struct vtb_platform_ops *const vtb_platforms[];
+const struct vtb_platform_ops *vtb_platform_find(const char *name);
 
 #endif

@@ -247,7 +247,7 @@ def row_problem(r):
 # meta.json fields the analysis reads, and the type each must have; one of
 # another type is left out with a note (the rows still stand on their own).
 META_TYPES = {"run_id": str, "started": str, "ended": (str, type(None)), "git_rev": (str, type(None)),
-              "platform": str, "suite": (str, type(None)), "host": dict, "placement": dict, "probes": dict,
+              "platform": str, "platforms": list, "suite": (str, type(None)), "host": dict, "placement": dict, "probes": dict,
               "calibration": dict, "skipped": list, "cells": int, "rows": int, "failed_rows": int}
 
 

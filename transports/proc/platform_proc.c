@@ -3,59 +3,113 @@
  * the same work a hypervisor would, in the caller's context. */
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "../platform.h"
+#include "proc.h"
 
 #define PAGE 4096ull
 
-int vtb_proc_dom_create(struct vtb_dom *d, int id, uint64_t ram_size)
+static int proc_dom_create(struct vtb_dom *d, int id, uint64_t ram_size)
 {
-	d->id = id;
-	d->pid = 0;
-	d->ram_size = ram_size;
-	d->ram_fd = memfd_create(id == 0 ? "vtb-fe-ram" : "vtb-be-ram", MFD_CLOEXEC);
-	if (d->ram_fd < 0)
-		return -errno;
-	if (ftruncate(d->ram_fd, (off_t)ram_size) < 0) {
-		int e = -errno;
-		close(d->ram_fd);
-		d->ram_fd = -1;
-		return e;
+	struct vtb_proc_dom *pd = calloc(1, sizeof(*pd));
+	int e;
+	if (!pd)
+		return -ENOMEM;
+	*d = (struct vtb_dom){ .id = id, .ram_size = ram_size, .priv = pd };
+	pd->ram_fd = -1;
+	if (!ram_size)
+		return 0;
+	pd->ram_fd = memfd_create(id == 0 ? "vtb-fe-ram" : "vtb-be-ram", MFD_CLOEXEC);
+	if (pd->ram_fd < 0)
+		goto free_priv;
+	if (ftruncate(pd->ram_fd, (off_t)ram_size) < 0)
+		goto close_fd;
+	return 0;
+
+close_fd:
+	e = -errno;
+	close(pd->ram_fd);
+	errno = -e;
+free_priv:
+	e = -errno;
+	free(pd);
+	d->priv = NULL;
+	return e;
+}
+
+static void proc_dom_destroy(struct vtb_dom *d)
+{
+	struct vtb_proc_dom *pd = d->priv;
+	if (!pd)
+		return;
+	if (pd->ram_fd >= 0)
+		close(pd->ram_fd);
+	free(pd);
+	d->priv = NULL;
+}
+
+static void *proc_map_own(struct vtb_plat *p, const struct vtb_dom *d)
+{
+	(void)p;
+	const struct vtb_proc_dom *pd = vtb_proc_dom(d);
+	if (!pd || pd->ram_fd < 0) {
+		errno = ENOENT;
+		return NULL;
 	}
+	/* Populated now: guest RAM exists before the guest runs, and first-touch
+	 * faults must not land in a measurement. */
+	void *va = mmap((void *)(uintptr_t)VTB_PROC_RAM_BASE, d->ram_size, PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_FIXED_NOREPLACE | MAP_POPULATE, pd->ram_fd, 0);
+	return va == MAP_FAILED ? NULL : va;
+}
+
+/* A domain is a process: reaching it is knowing its pid. */
+static int proc_attach(struct vtb_plat *p, struct vtb_dom *peer, uint64_t handle)
+{
+	(void)p;
+	struct vtb_proc_dom *pd = vtb_proc_dom(peer);
+	if (!pd || !handle || handle > (uint64_t)INT32_MAX)
+		return -EINVAL;
+	pd->pid = (pid_t)handle;
 	return 0;
 }
 
-void vtb_proc_dom_destroy(struct vtb_dom *d)
+static int proc_doorbell_create(struct vtb_doorbell *db)
 {
-	if (d->ram_fd >= 0)
-		close(d->ram_fd);
-	d->ram_fd = -1;
-}
-
-void *vtb_proc_dom_map_own(const struct vtb_dom *d)
-{
-	/* Populated now: guest RAM exists before the guest runs, and first-touch
-	 * faults (~10 us each here) must not land in a measurement. */
-	void *p = mmap((void *)(uintptr_t)VTB_PROC_RAM_BASE, d->ram_size, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_FIXED_NOREPLACE | MAP_POPULATE, d->ram_fd, 0);
-	return p == MAP_FAILED ? NULL : p;
-}
-
-int vtb_proc_doorbell_create(struct vtb_doorbell *db)
-{
+	db->priv = NULL;
 	db->fd = eventfd(0, EFD_CLOEXEC);
 	return db->fd < 0 ? -errno : 0;
 }
 
-void vtb_proc_doorbell_destroy(struct vtb_doorbell *db)
+static void proc_doorbell_destroy(struct vtb_doorbell *db)
 {
 	if (db->fd >= 0)
 		close(db->fd);
 	db->fd = -1;
+}
+
+/* An eventfd created before the fork is already the domain's. */
+static int proc_doorbell_bind(struct vtb_plat *p, struct vtb_doorbell *db)
+{
+	(void)p;
+	return db->fd >= 0 ? 0 : -EBADF;
+}
+
+/* Inherited over fork by both domains. */
+static void *proc_shared_create(uint64_t bytes)
+{
+	void *va = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	return va == MAP_FAILED ? NULL : va;
+}
+
+static void proc_shared_destroy(void *va, uint64_t bytes)
+{
+	if (va)
+		munmap(va, bytes);
 }
 
 static int proc_copy(struct vtb_plat *p, const struct vtb_dom *peer, const struct vtb_copy_op *ops,
@@ -63,7 +117,8 @@ static int proc_copy(struct vtb_plat *p, const struct vtb_dom *peer, const struc
 {
 	struct iovec l[VTB_COPY_MAX_OPS], r[VTB_COPY_MAX_OPS];
 	size_t total = 0;
-	if (!peer->pid || n == 0 || n > VTB_COPY_MAX_OPS)
+	const struct vtb_proc_dom *pd = vtb_proc_dom(peer);
+	if (!pd || !pd->pid || n == 0 || n > VTB_COPY_MAX_OPS)
 		return -EINVAL;
 	for (unsigned i = 0; i < n; i++) {
 		if (ops[i].gpa > peer->ram_size || ops[i].len > peer->ram_size - ops[i].gpa)
@@ -77,8 +132,8 @@ static int proc_copy(struct vtb_plat *p, const struct vtb_dom *peer, const struc
 	p->ctr->copies++;
 	p->ctr->copy_segs += n;
 	p->ctr->exits++;
-	ssize_t got = to_peer ? process_vm_writev(peer->pid, l, n, r, n, 0)
-			      : process_vm_readv(peer->pid, l, n, r, n, 0);
+	ssize_t got = to_peer ? process_vm_writev(pd->pid, l, n, r, n, 0)
+			      : process_vm_readv(pd->pid, l, n, r, n, 0);
 	if (got < 0)
 		return -errno;
 	p->ctr->copy_bytes += (uint64_t)got;
@@ -88,7 +143,8 @@ static int proc_copy(struct vtb_plat *p, const struct vtb_dom *peer, const struc
 static void *proc_map(struct vtb_plat *p, const struct vtb_dom *owner, uint64_t gpa,
 		      size_t len, bool write, void *at)
 {
-	if (owner->ram_fd < 0 || gpa % PAGE || len == 0 ||
+	const struct vtb_proc_dom *pd = vtb_proc_dom(owner);
+	if (!pd || pd->ram_fd < 0 || gpa % PAGE || len == 0 ||
 	    gpa > owner->ram_size || len > owner->ram_size - gpa) {
 		errno = EFAULT;
 		return NULL;
@@ -99,7 +155,7 @@ static void *proc_map(struct vtb_plat *p, const struct vtb_dom *owner, uint64_t 
 	/* A hypervisor map installs the translation at once: populate, so the
 	 * cost lands in this call and not in a later fault. */
 	void *va = mmap(at, span, PROT_READ | (write ? PROT_WRITE : 0),
-			MAP_SHARED | MAP_POPULATE | (at ? MAP_FIXED : 0), owner->ram_fd, (off_t)gpa);
+			MAP_SHARED | MAP_POPULATE | (at ? MAP_FIXED : 0), pd->ram_fd, (off_t)gpa);
 	if (va == MAP_FAILED)
 		return NULL;
 	p->ctr->map_bytes += span;
@@ -149,6 +205,15 @@ static int proc_wait(struct vtb_plat *p, struct vtb_doorbell *db)
 const struct vtb_platform_ops vtb_platform_proc = {
 	.name = "proc",
 	.desc = "domains are Linux processes, guest RAM a memfd; process_vm_readv/writev, mmap/munmap, eventfd",
+	.dom_create = proc_dom_create,
+	.dom_destroy = proc_dom_destroy,
+	.doorbell_create = proc_doorbell_create,
+	.doorbell_destroy = proc_doorbell_destroy,
+	.shared_create = proc_shared_create,
+	.shared_destroy = proc_shared_destroy,
+	.attach = proc_attach,
+	.map_own = proc_map_own,
+	.doorbell_bind = proc_doorbell_bind,
 	.copy = proc_copy,
 	.map = proc_map,
 	.unmap = proc_unmap,

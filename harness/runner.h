@@ -1,0 +1,44 @@
+/* A runner: where a cell's domains live and how the harness watches them.
+ * The cell code starts each domain's main loop through it, learns how the
+ * peer reaches it (a handle, published in the control page for the
+ * platform's attach), and waits for the domains to end. */
+#ifndef VTB_RUNNER_H
+#define VTB_RUNNER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* How a domain ended. */
+struct vtb_dom_end {
+	bool ended;
+	bool signaled;		/* killed by signal `code`; else exited with status `code` */
+	int code;
+};
+
+struct vtb_rdom {
+	uint64_t handle;	/* how its peer reaches it (fork: the pid) */
+	int host_pid;		/* the host process the probes watch; 0: none */
+	bool running;
+	struct vtb_dom_end end;
+	void *priv;
+};
+
+struct vtb_runner_ops {
+	const char *name;
+	const char *desc;
+	/* Starts main(arg) as a domain; 0 or -errno.  main's return value is
+	 * the domain's exit status. */
+	int (*start)(struct vtb_rdom *d, int (*main)(const void *arg), const void *arg);
+	/* Reaps domains of d[0..n) that ended, waiting up to wait_ns for one
+	 * to: how many were reaped (their end is filled, running cleared). */
+	int (*reap)(struct vtb_rdom *d, unsigned n, uint64_t wait_ns);
+	/* Ends a running domain at once and reaps it. */
+	void (*kill)(struct vtb_rdom *d);
+};
+
+extern const struct vtb_runner_ops vtb_runner_fork;
+
+/* "killed by signal 9 (Killed)" / "exited with status 1". */
+const char *vtb_dom_end_str(const struct vtb_dom_end *e, char *buf, unsigned n);
+
+#endif

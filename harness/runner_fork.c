@@ -1,0 +1,80 @@
+/* The fork runner: each domain is a child process of the harness, bound
+ * to it (killed if the harness dies); its handle is its pid. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "calib.h"
+#include "runner.h"
+
+static int fork_start(struct vtb_rdom *d, int (*main)(const void *), const void *arg)
+{
+	memset(d, 0, sizeof(*d));
+	pid_t pid = vtb_fork_bound();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		_exit(main(arg));
+	d->handle = (uint64_t)pid;
+	d->host_pid = pid;
+	d->running = true;
+	return 0;
+}
+
+static void fork_ended(struct vtb_rdom *d, int st)
+{
+	d->running = false;
+	d->end.ended = true;
+	d->end.signaled = WIFSIGNALED(st);
+	d->end.code = WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st);
+}
+
+static int fork_reap(struct vtb_rdom *d, unsigned n, uint64_t wait_ns)
+{
+	int got = 0;
+	for (unsigned i = 0; i < n; i++) {
+		int st;
+		if (d[i].running && waitpid((pid_t)d[i].handle, &st, WNOHANG) == (pid_t)d[i].handle) {
+			fork_ended(&d[i], st);
+			got++;
+		}
+	}
+	if (!got && wait_ns) {
+		uint64_t ns = wait_ns < 2000000 ? wait_ns : 2000000;
+		struct timespec ts = { 0, (long)ns };
+		nanosleep(&ts, NULL);
+	}
+	return got;
+}
+
+static void fork_kill(struct vtb_rdom *d)
+{
+	int st;
+	if (!d->running)
+		return;
+	kill((pid_t)d->handle, SIGKILL);
+	while (waitpid((pid_t)d->handle, &st, 0) < 0 && errno == EINTR)
+		;
+	fork_ended(d, st);
+}
+
+const struct vtb_runner_ops vtb_runner_fork = {
+	.name = "fork",
+	.desc = "each domain a child process of the harness; handle: its pid",
+	.start = fork_start,
+	.reap = fork_reap,
+	.kill = fork_kill,
+};
+
+const char *vtb_dom_end_str(const struct vtb_dom_end *e, char *buf, unsigned n)
+{
+	if (e->signaled)
+		snprintf(buf, n, "killed by signal %d (%s)", e->code, strsignal(e->code));
+	else
+		snprintf(buf, n, "exited with status %d", e->code);
+	return buf;
+}
