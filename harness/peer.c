@@ -14,6 +14,7 @@
 
 #include "calib.h"
 #include "peer.h"
+#include "runner.h"
 
 #define TESTPMD "dpdk-testpmd"
 
@@ -53,26 +54,37 @@ static int dpdk_available(char *why, size_t n)
 	return -1;
 }
 
-/* Starts testpmd; its stdout (when out) comes back through a pipe. */
-static pid_t spawn_testpmd(char *const argv[], int *out)
+struct testpmd {
+	char *const *argv;
+	int out;		/* its stdout: the write end of a pipe, or -1 */
+};
+
+/* A testpmd domain's main: it becomes testpmd. */
+static int exec_testpmd(const void *arg)
+{
+	const struct testpmd *t = arg;
+	int null = open("/dev/null", O_RDWR);
+	dup2(null, 0);
+	dup2(t->out >= 0 ? t->out : null, 1);
+	dup2(null, 2);
+	execvp(t->argv[0], t->argv);
+	return 127;
+}
+
+/* Starts testpmd as a domain; its stdout (when out) comes back through a
+ * pipe.  0 or -1. */
+static int spawn_testpmd(struct vtb_rdom *d, char *const argv[], int *out)
 {
 	int p[2] = { -1, -1 };
 	if (out && pipe(p))
 		return -1;
-	pid_t pid = vtb_fork_bound();
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		dup2(null, 0);
-		dup2(out ? p[1] : null, 1);
-		dup2(null, 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
+	struct testpmd t = { argv, p[1] };
+	int e = vtb_runner_fork.start(d, exec_testpmd, &t);
 	if (out) {
 		close(p[1]);
-		*out = pid > 0 ? p[0] : (close(p[0]), -1);
+		*out = e ? (close(p[0]), -1) : p[0];
 	}
-	return pid;
+	return e ? -1 : 0;
 }
 
 static double proc_cpu_s(pid_t pid)
@@ -93,19 +105,10 @@ static double proc_cpu_s(pid_t pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-static void stop(pid_t pid)
+/* testpmd stops its ports and exits on SIGINT. */
+static void stop(struct vtb_rdom *d)
 {
-	int st;
-	if (pid <= 0)
-		return;
-	kill(pid, SIGINT);	/* testpmd stops its ports and exits */
-	for (int i = 0; i < 200; i++) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return;
-		usleep(10000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
+	vtb_runner_fork.stop(d, 2000000000ull);
 }
 
 /* How long a pair may stay silent after its warmup before it is started
@@ -149,16 +152,16 @@ static int dpdk_attempt(const struct vtb_cellp *c, struct vtb_cell_result *r, bo
 			     "--nb-cores=1", "--total-num-mbufs=8192", txd, rxd, NULL };
 	/* The receiver's statistics are read; the other side's are not. */
 	int out = -1;
-	pid_t dev = spawn_testpmd(dev_argv, tx ? &out : NULL), drv = -1;
-	if (dev < 0) {
+	struct vtb_rdom dev, drv = { 0 };
+	if (spawn_testpmd(&dev, dev_argv, tx ? &out : NULL)) {
 		snprintf(r->error, sizeof(r->error), "cannot start " TESTPMD ": %s", strerror(errno));
 		return 0;
 	}
 	/* The vhost side creates the socket the driver connects to. */
 	for (int i = 0; i < 500 && access(sock, F_OK); i++)
 		usleep(10000);
-	drv = spawn_testpmd(drv_argv, tx ? NULL : &out);
-	FILE *f = drv > 0 && out >= 0 ? fdopen(out, "r") : NULL;
+	bool drv_up = !spawn_testpmd(&drv, drv_argv, tx ? NULL : &out);
+	FILE *f = drv_up && out >= 0 ? fdopen(out, "r") : NULL;
 	char line[512];
 	uint64_t t_start = vtb_now_ns(), t0 = 0, t1 = 0, deadline = t_start + (uint64_t)(c->timeout * 1e9);
 	unsigned long long n0 = 0, n1 = 0, n;
@@ -177,18 +180,18 @@ static int dpdk_attempt(const struct vtb_cellp *c, struct vtb_cell_result *r, bo
 		if (!t0 && now - t_start >= (uint64_t)(c->warmup * 1e9) && n > 0) {
 			t0 = now;
 			n0 = n;
-			cpu0[0] = proc_cpu_s(tx ? drv : dev);
-			cpu0[1] = proc_cpu_s(tx ? dev : drv);
+			cpu0[0] = proc_cpu_s(tx ? drv.host_pid : dev.host_pid);
+			cpu0[1] = proc_cpu_s(tx ? dev.host_pid : drv.host_pid);
 		} else if (t0 && now - t0 >= (uint64_t)(c->duration * 1e9)) {
 			t1 = now;
 			n1 = n;
-			r->cpu_s[0] = proc_cpu_s(tx ? drv : dev) - cpu0[0];
-			r->cpu_s[1] = proc_cpu_s(tx ? dev : drv) - cpu0[1];
+			r->cpu_s[0] = proc_cpu_s(tx ? drv.host_pid : dev.host_pid) - cpu0[0];
+			r->cpu_s[1] = proc_cpu_s(tx ? dev.host_pid : drv.host_pid) - cpu0[1];
 			break;
 		}
 	}
-	stop(drv);
-	stop(dev);
+	stop(&drv);
+	stop(&dev);
 	if (f)
 		fclose(f);
 	else if (out >= 0)

@@ -29,11 +29,14 @@ struct vtb_runner_ops {
 	/* Starts main(arg) as a domain; 0 or -errno.  main's return value is
 	 * the domain's exit status. */
 	int (*start)(struct vtb_rdom *d, int (*main)(const void *arg), const void *arg);
-	/* Reaps domains of d[0..n) that ended, waiting up to wait_ns for one
-	 * to: how many were reaped (their end is filled, running cleared). */
+	/* Reaps domains of d[0..n) that ended; if none had, sleeps wait_ns.
+	 * How many were reaped (their end is filled, running cleared). */
 	int (*reap)(struct vtb_rdom *d, unsigned n, uint64_t wait_ns);
 	/* Ends a running domain at once and reaps it. */
 	void (*kill)(struct vtb_rdom *d);
+	/* Asks a running domain to end (fork: SIGINT), gives it grace_ns to,
+	 * then ends it as kill does. */
+	void (*stop)(struct vtb_rdom *d, uint64_t grace_ns);
 };
 
 extern const struct vtb_runner_ops vtb_runner_fork;

@@ -44,8 +44,7 @@ static int fork_reap(struct vtb_rdom *d, unsigned n, uint64_t wait_ns)
 		}
 	}
 	if (!got && wait_ns) {
-		uint64_t ns = wait_ns < 2000000 ? wait_ns : 2000000;
-		struct timespec ts = { 0, (long)ns };
+		struct timespec ts = { (time_t)(wait_ns / 1000000000u), (long)(wait_ns % 1000000000u) };
 		nanosleep(&ts, NULL);
 	}
 	return got;
@@ -62,12 +61,23 @@ static void fork_kill(struct vtb_rdom *d)
 	fork_ended(d, st);
 }
 
+static void fork_stop(struct vtb_rdom *d, uint64_t grace_ns)
+{
+	if (!d->running)
+		return;
+	kill((pid_t)d->handle, SIGINT);
+	for (uint64_t waited = 0; waited < grace_ns && d->running; waited += 10000000)
+		fork_reap(d, 1, 10000000);
+	fork_kill(d);
+}
+
 const struct vtb_runner_ops vtb_runner_fork = {
 	.name = "fork",
 	.desc = "each domain a child process of the harness; handle: its pid",
 	.start = fork_start,
 	.reap = fork_reap,
 	.kill = fork_kill,
+	.stop = fork_stop,
 };
 
 const char *vtb_dom_end_str(const struct vtb_dom_end *e, char *buf, unsigned n)
