@@ -1208,10 +1208,12 @@ void vtb_cell_name(const struct vtb_cellp *c, char *buf, size_t n)
 		 strcmp(c->probes, "auto") ? " probes=" : "", strcmp(c->probes, "auto") ? c->probes : "");
 }
 
-/* Everything but the transport (and what only a transport reads). */
+/* Everything but the transport (and what only a transport reads): two
+ * cells of one workload, the second priced from the first.  The platform
+ * is part of it: a cell is never priced from another platform's. */
 static bool same_workload(const struct vtb_cellp *a, const struct vtb_cellp *b)
 {
-	return !strcmp(a->device, b->device) && !strcmp(a->notify, b->notify) &&
+	return !strcmp(a->device, b->device) && !strcmp(a->notify, b->notify) && !strcmp(a->platform, b->platform) &&
 	       !strcmp(a->pattern, b->pattern) && a->rwmix == b->rwmix && !strcmp(a->mode, b->mode) &&
 	       !strcmp(a->mix, b->mix) && !strcmp(a->backing, b->backing) && a->size == b->size && a->qd == b->qd &&
 	       a->ops == b->ops && a->duration == b->duration && a->warmup == b->warmup && a->seed == b->seed &&

@@ -249,5 +249,23 @@ int main(void)
 	expect_error(NULL, (const char *[]){ "fq_timeout=11" }, 1, "fq_timeout=11: expected a time (10ms)");
 	expect_error(NULL, (const char *[]){ "budget=1mm" }, 1, "budget=1mm: expected a time (600s, 10m) or 0");
 
+	/* Issue 17: the platform is part of a cell's workload: a cell is never
+	 * priced from (or paired with) a reference of another platform. */
+	const char *kv_pl[] = { "transport=shm,grant" };
+	CHECK_EQ(build(NULL, kv_pl, 1, &c), 0);
+	CHECK_EQ(c.n, 2);
+	if (c.n == 2) {
+		size_t order[2], ref[2];
+		vtb_cells_order(&c, order, ref);
+		CHECK(ref[1] == 0 && ref[0] == 0);
+		memcpy(c.v[0].platform, "xen", 4);	/* only the platform differs */
+		vtb_cells_order(&c, order, ref);
+		CHECK(ref[1] == 1);
+		memcpy(c.v[1].platform, "xen", 4);
+		vtb_cells_order(&c, order, ref);
+		CHECK(ref[1] == 0);
+	}
+	vtb_cells_free(&c);
+
 	return vtb_test_end("test_suite");
 }
