@@ -815,8 +815,13 @@ static int check_request(const struct section *s, const struct vtb_transport_ops
 				 "writes; %s/%s carries at most %llu and %llu", at, c->size, c->device,
 				 (unsigned long long)ro, (unsigned long long)ri, t->name, c->variant,
 				 (unsigned long long)mo, (unsigned long long)mi);
-		if (c->ring_bytes && o > 0 && (size_t)o < n)
-			snprintf(err + o, n - (size_t)o, " with ring=%u (raise ring)", c->ring_bytes);
+		/* A limit set by the transport's own sizes (fatvq's ring) says which. */
+		for (const struct vtb_key *k = vtb_keys; k->name && o > 0 && (size_t)o < n; k++) {
+			const struct vtb_xport_opt *x = k->set == set_xopt ? vtb_transport_opt(t, k->name, c->variant) : NULL;
+			if (x && x->type == VTB_XOPT_BYTES)
+				o += snprintf(err + o, n - (size_t)o, " with %s=%llu (raise %s)", k->name,
+					      (unsigned long long)load_uint((const char *)c + k->off, k->len), k->name);
+		}
 		return -1;
 	}
 	return 0;
