@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "peer.h"
-#include "results.h"
 #include "suite.h"
 #include "../workloads/blk/vtb_blk.h"
 #include "../workloads/net/vtb_net.h"
@@ -1303,12 +1302,30 @@ void vtb_list_keys(FILE *f)
 	}
 }
 
+/* A JSON string of the tables' own text (constant, valid UTF-8): only
+ * quotes, backslashes and control bytes need escaping.  Not results.c's
+ * writer: the suite links without the results and probes code (arm64). */
+static void json_text(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
 static void json_strs(FILE *f, const char *const *v)
 {
 	fputc('[', f);
 	for (size_t i = 0; v && v[i]; i++) {
 		fputs(i ? "," : "", f);
-		vtb_json_str(f, v[i]);
+		json_text(f, v[i]);
 	}
 	fputc(']', f);
 }
@@ -1319,22 +1336,22 @@ void vtb_list_json(FILE *f)
 	fputs("{\"transports\":[", f);
 	for (const struct vtb_transport_ops *const *t = vtb_transports; *t; t++) {
 		fputs(t == vtb_transports ? "{\"name\":" : ",{\"name\":", f);
-		vtb_json_str(f, (*t)->name);
+		json_text(f, (*t)->name);
 		fputs(",\"variants\":", f);
 		json_strs(f, (*t)->variants);
 		fputs(",\"caps\":[", f);
 		for (int b = 0, first = 1; vtb_cap_names[b]; b++)
 			if ((*t)->caps & (1u << b)) {
 				fputs(first ? "" : ",", f);
-				vtb_json_str(f, vtb_cap_names[b]);
+				json_text(f, vtb_cap_names[b]);
 				first = 0;
 			}
 		fprintf(f, "],\"max_buffer\":%u,\"options\":[", (*t)->max_buffer);
 		for (const struct vtb_xport_opt *o = (*t)->opts; o && o->name; o++) {
 			fputs(o == (*t)->opts ? "{\"name\":" : ",{\"name\":", f);
-			vtb_json_str(f, o->name);
+			json_text(f, o->name);
 			fprintf(f, ",\"type\":\"%s\",\"default\":", types[o->type]);
-			vtb_json_str(f, o->def);
+			json_text(f, o->def);
 			fprintf(f, ",\"min\":%.17g,\"max\":%.17g,\"min_excluded\":%s,\"pow2\":%s,\"variants\":", o->min,
 				o->max, (o->flags & VTB_XOPT_ABOVE_MIN) ? "true" : "false",
 				(o->flags & VTB_XOPT_POW2) ? "true" : "false");
@@ -1343,7 +1360,7 @@ void vtb_list_json(FILE *f)
 			else
 				fputs("null", f);
 			fputs(",\"desc\":", f);
-			vtb_json_str(f, o->desc);
+			json_text(f, o->desc);
 			fputc('}', f);
 		}
 		fputs("]}", f);
@@ -1353,11 +1370,11 @@ void vtb_list_json(FILE *f)
 		char help[512];
 		vtb_key_help(k, help, sizeof(help));
 		fputs(k == vtb_keys ? "{\"name\":" : ",{\"name\":", f);
-		vtb_json_str(f, k->name);
+		json_text(f, k->name);
 		fputs(",\"default\":", f);
-		vtb_json_str(f, vtb_key_def(k));
+		json_text(f, vtb_key_def(k));
 		fputs(",\"help\":", f);
-		vtb_json_str(f, help);
+		json_text(f, help);
 		fprintf(f, ",\"matrix\":%s,\"transport_option\":%s}", k->no_matrix ? "false" : "true",
 			k->set == set_xopt ? "true" : "false");
 	}
