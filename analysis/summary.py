@@ -15,8 +15,9 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vtba.data import RunError, load_run, merged_pct  # noqa: E402  (standard library only)
-from vtba.overhead import key, probe_overhead  # noqa: E402
+from vtba.data import (RunError, cell_key, ident_fields, ident_replace, load_run, merged_pct,  # noqa: E402
+                       workload_label, workload_of)  # (standard library only)
+from vtba.overhead import probe_overhead  # noqa: E402
 
 
 def load(run_dir):
@@ -31,14 +32,16 @@ def vs_shm(rows):
     cells = {}
     for r in rows:
         if r["error"] is None:
-            cells.setdefault(key(r), []).append(r)
+            cells.setdefault(cell_key(r), []).append(r)
     out = []
-    for k, rs in cells.items():
-        base = cells.get(k[:4] + ("shm", "split") + k[6:])
+    for (idt, pl), rs in cells.items():
+        base = cells.get((ident_replace(idt, transport="shm", variant="split"), pl))
         if not base:
             continue
+        d = ident_fields(idt)
         ops, bops = statistics.median(r["ops_per_s"] for r in rs), statistics.median(r["ops_per_s"] for r in base)
-        rec = {"workload": " ".join(str(x) for x in k[:4] + (k[6],)), "placement": k[7], "transport": f"{k[4]}/{k[5]}",
+        rec = {"workload": f"{workload_label(workload_of(idt))} {d['platform']}", "placement": pl,
+               "transport": f"{d['transport']}/{d['variant']}",
                "ops_per_s": ops, "ops_ratio": ops / bops, "p99_ratio": merged_pct(rs, 99) / max(merged_pct(base, 99), 1),
                "limit": None, "limit_ratio": None, "model_err_pct": None, "relative": None}
         lim = [r["limit"] for r in rs if r.get("limit")]
@@ -57,11 +60,11 @@ def vs_shm(rows):
 def summarize(rows):
     cells = {}
     for r in rows:
-        cells.setdefault(key(r), []).append(r)
+        cells.setdefault(cell_key(r), []).append(r)
     out = []
-    for k, rs in cells.items():
+    for (idt, pl), rs in cells.items():
         ok = [r for r in rs if r["error"] is None]
-        rec = dict(zip(("device", "pattern", "size", "qd", "transport", "variant", "notify", "placement", "probes"), k))
+        rec = dict(ident_fields(idt), placement=pl)
         rec["reps"], rec["failed"] = len(rs), len(rs) - len(ok)
         if ok:
             ops = [r["ops_per_s"] for r in ok]
@@ -81,7 +84,7 @@ def summarize(rows):
 
 
 COLS = [("device", "%-5s"), ("pattern", "%-9s"), ("size", "%6s"), ("qd", "%3s"), ("transport", "%-7s"),
-        ("variant", "%-10s"), ("notify", "%-5s"), ("placement", "%-4s"), ("probes", "%-3s"), ("reps", "%4s"), ("ops_per_s", "%11.0f"), ("spread_pct", "%6.1f"), ("p50_us", "%8.2f"),
+        ("variant", "%-10s"), ("notify", "%-5s"), ("platform", "%-8s"), ("placement", "%-4s"), ("probes", "%-3s"), ("reps", "%4s"), ("ops_per_s", "%11.0f"), ("spread_pct", "%6.1f"), ("p50_us", "%8.2f"),
         ("p99_us", "%8.2f"), ("notifies", "%5.2f"), ("exits", "%5.2f"), ("cpu_fe_us_op", "%7.2f"),
         ("cpu_be_us_op", "%7.2f"), ("failed", "%3s")]
 

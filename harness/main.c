@@ -35,7 +35,7 @@ static void usage(FILE *f)
 	      "      every section; a comma list (qd=1,32) expands into a matrix; says how\n"
 	      "      long it will take, and needs --yes past 20000 repetitions or 24 hours\n"
 	      "  vtbench run --resume DIR   finish an interrupted run\n"
-	      "  vtbench list          devices, transports and variants, platforms, suite keys\n"
+	      "  vtbench list [--json] devices, transports (variants, caps, options), platforms, suite keys\n"
 	      "  vtbench calibrate [cpus=A,B] [--json]\n"
 	      "      the machine's limits: memcpy and hypervisor-copy bandwidth, ping-pong and\n"
 	      "      doorbell round trips, system call, page map and TLB shootdown costs\n"
@@ -51,17 +51,21 @@ static void usage(FILE *f)
 	      "            2 bad input, 3 the harness itself failed\n", f);
 }
 
-static int cmd_list(void)
+static int cmd_list(int argc, char **argv)
 {
+	if (argc == 1 && !strcmp(argv[0], "--json")) {	/* for scripts: transports and keys */
+		vtb_list_json(stdout);
+		return 0;
+	}
+	if (argc) {
+		fprintf(stderr, "vtbench list: unexpected '%s' (--json is the only option)\n", argv[0]);
+		return 2;
+	}
 	printf("devices:\n");
 	for (const struct vtb_workload_ops *const *w = vtb_workloads; *w; w++)
 		printf("  %-10s %s\n", (*w)->name, (*w)->desc);
-	printf("\ntransports (variant: first is the default):\n");
-	for (const struct vtb_transport_ops *const *t = vtb_transports; *t; t++) {
-		printf("  %-10s %s\n", (*t)->name, (*t)->desc);
-		for (int i = 0; (*t)->variants[i]; i++)
-			printf("    variant=%-10s %s\n", (*t)->variants[i], (*t)->variant_desc[i]);
-	}
+	printf("\ntransports (variant: first is the default; caps: what it can do and needs; its own suite keys):\n");
+	vtb_list_transports(stdout);
 	printf("\npeers (run as transport=NAME, written as ordinary rows):\n");
 	for (const struct vtb_peer_ops *const *p = vtb_peers; *p; p++) {
 		char why[160];
@@ -75,8 +79,7 @@ static int cmd_list(void)
 	for (const struct vtb_platform_ops *const *p = vtb_platforms; *p; p++)
 		printf("  %-10s %s\n", (*p)->name, (*p)->desc);
 	printf("\nsuite keys (default in brackets):\n");
-	for (const struct vtb_key *k = vtb_keys; k->name; k++)
-		printf("  %-10s %s [%s]\n", k->name, k->help, k->def[0] ? k->def : "-");
+	vtb_list_keys(stdout);
 	return 0;
 }
 
@@ -1103,7 +1106,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "list"))
-		return cmd_list();
+		return cmd_list(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "calibrate"))
 		return cmd_calibrate(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "report") || !strcmp(argv[1], "compare") || !strcmp(argv[1], "trend"))

@@ -506,11 +506,20 @@ static const char *const fatvq_variant_desc[] = {
 	NULL,
 };
 
+static const struct vtb_xport_opt fatvq_opts[] = {
+	{ "ring", VTB_XOPT_BYTES, "512k", 4096, 64u << 20, VTB_XOPT_POW2, NULL, VTB_XOPT_AT(ring_bytes),
+	  "bytes of each ring (a power of two, 4k..64m)" },
+	{ NULL, VTB_XOPT_UINT, NULL, 0, 0, 0, NULL, 0, 0, NULL },
+};
+
 const struct vtb_transport_ops vtb_transport_fatvq = {
 	.name = "fatvq",
 	.desc = "fat virtqueues: data inline in rings in a pre-shared region, strictly in order, no descriptors",
 	.variants = fatvq_variants,
 	.variant_desc = fatvq_variant_desc,
+	/* No descriptors at all: indirect=1 changes nothing here. */
+	.caps = VTB_CAP_NOTIFY_EVENT | VTB_CAP_NOTIFY_POLL | VTB_CAP_REGION | VTB_CAP_MAX_REQUEST,
+	.opts = fatvq_opts,
 	.region_bytes = fatvq_region_bytes,
 	.max_request = fatvq_max_request,
 	.fe_open = fq_fe_open,

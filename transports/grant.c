@@ -673,6 +673,7 @@ const struct vtb_transport_ops vtb_transport_grant = {
 	.desc = "Xen grant tables v1: the BE reaches only pages the FE granted, by grant reference",
 	.variants = grant_variants,
 	.variant_desc = grant_variant_desc,
+	.caps = VTB_CAP_SPLIT | VTB_CAP_INDIRECT | VTB_CAP_NOTIFY_EVENT | VTB_CAP_NOTIFY_POLL | VTB_CAP_REGION,
 	.region_bytes = grant_region_bytes,
 	.fe_open = grant_fe_open,
 	.be_open = grant_be_open,

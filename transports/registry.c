@@ -21,6 +21,36 @@ const struct vtb_transport_ops *vtb_transport_find(const char *name)
 	return NULL;
 }
 
+const char *const vtb_cap_names[] = {
+	"split", "packed", "indirect", "notify_event", "notify_poll", "region", "be_ram", "max_buffer",
+	"max_request", "reference", NULL,
+};
+
+const struct vtb_xport_opt *vtb_transport_opt(const struct vtb_transport_ops *t, const char *name,
+					      const char *variant)
+{
+	for (const struct vtb_xport_opt *o = t->opts; o && o->name; o++) {
+		if (strcmp(o->name, name))
+			continue;
+		if (!variant || !o->variants)
+			return o;
+		for (const char *const *v = o->variants; *v; v++)
+			if (!strcmp(*v, variant))
+				return o;
+	}
+	return NULL;
+}
+
+const struct vtb_xport_opt *vtb_xport_opt_find(const char *name)
+{
+	for (const struct vtb_transport_ops *const *t = vtb_transports; *t; t++) {
+		const struct vtb_xport_opt *o = vtb_transport_opt(*t, name, NULL);
+		if (o)
+			return o;
+	}
+	return NULL;
+}
+
 int vtb_transport_variant(const struct vtb_transport_ops *t, const char *variant)
 {
 	if (!variant || !*variant)

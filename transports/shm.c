@@ -97,6 +97,8 @@ const struct vtb_transport_ops vtb_transport_shm = {
 	.desc = "shared-memory baseline: BE maps all FE memory (vhost-user style), zero copies",
 	.variants = shm_variants,
 	.variant_desc = shm_variant_desc,
+	.caps = VTB_CAP_SPLIT | VTB_CAP_PACKED | VTB_CAP_INDIRECT | VTB_CAP_NOTIFY_EVENT | VTB_CAP_NOTIFY_POLL |
+		VTB_CAP_REFERENCE,
 	.fe_open = shm_fe_open,
 	.be_open = shm_be_open,
 	VTB_VRING_OPS,

@@ -311,6 +311,8 @@ const struct vtb_transport_ops vtb_transport_swiotlb = {
 	.desc = "bounce buffers in a pre-shared region (restricted-dma-pool): FE copies in and out, BE maps only the region",
 	.variants = swiotlb_variants,
 	.variant_desc = swiotlb_variant_desc,
+	.caps = VTB_CAP_SPLIT | VTB_CAP_INDIRECT | VTB_CAP_NOTIFY_EVENT | VTB_CAP_NOTIFY_POLL | VTB_CAP_REGION |
+		VTB_CAP_MAX_BUFFER,
 	.region_bytes = swiotlb_region_bytes,
 	.max_buffer = TLB_MAX_MAP,
 	.fe_open = swiotlb_fe_open,

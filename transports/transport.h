@@ -4,6 +4,8 @@
 #ifndef VTB_TRANSPORT_H
 #define VTB_TRANSPORT_H
 
+#include <stddef.h>
+
 #include "core/vtb_devio.h"
 #include "core/vtb_vdev.h"
 #include "core/vtb_virtq.h"
@@ -58,11 +60,57 @@ uint64_t vtb_now_ns_fe(void);
 /* FE RAM allocation: returns the guest address, the FE pointer in *va. */
 int vtb_fe_alloc(struct vtb_xenv *env, uint64_t size, uint64_t align, uint64_t *gpa, void **va);
 
+/* What a transport can do and what it needs, fio-style: the suite and
+ * `vtbench list` read these, never a transport's name. */
+enum {
+	VTB_CAP_SPLIT = 1u << 0,	/* split virtqueues (virtio 1.2 §2.7) */
+	VTB_CAP_PACKED = 1u << 1,	/* a variant runs packed virtqueues (§2.8) */
+	VTB_CAP_INDIRECT = 1u << 2,	/* indirect=1 puts chains in indirect tables */
+	VTB_CAP_NOTIFY_EVENT = 1u << 3,	/* notify=event: doorbells */
+	VTB_CAP_NOTIFY_POLL = 1u << 4,	/* notify=poll: busy polling */
+	VTB_CAP_REGION = 1u << 5,	/* needs a region of FE RAM pre-shared by configuration */
+	VTB_CAP_BE_RAM = 1u << 6,	/* needs RAM of the BE's own */
+	VTB_CAP_MAX_BUFFER = 1u << 7,	/* a buffer has a size limit (max_buffer) */
+	VTB_CAP_MAX_REQUEST = 1u << 8,	/* a request has a size limit (max_request) */
+	VTB_CAP_REFERENCE = 1u << 9,	/* the baseline other transports are priced against */
+};
+/* Names of the VTB_CAP_ bits, bit i at [i], for lists and JSON. */
+extern const char *const vtb_cap_names[];
+
+/* A suite key a transport owns (fio's per-ioengine options).  Checked
+ * against these limits whatever the cell's transport (a typo is never
+ * silent), and dropped from the cells of transports and variants that do
+ * not own it, so no two cells differ only in what nothing reads. */
+enum vtb_xopt_type {
+	VTB_XOPT_BYTES,		/* a whole number, k/m/g suffixes */
+	VTB_XOPT_UINT,		/* a whole number */
+	VTB_XOPT_TIME,		/* s, ms, us; lands as ns */
+};
+enum {
+	VTB_XOPT_POW2 = 1u << 0,	/* a power of two */
+	VTB_XOPT_ABOVE_MIN = 1u << 1,	/* min itself is excluded */
+};
+struct vtb_xport_opt {
+	const char *name;		/* the suite key */
+	enum vtb_xopt_type type;
+	const char *def;		/* default, as a suite value */
+	double min, max;		/* bytes, count or seconds */
+	unsigned flags;
+	const char *const *variants;	/* the variants it applies to; NULL: all */
+	/* Where it lands: offsetof(struct vtb_xenv, field) and the field's size
+	 * (an unsigned integer; a time is ns). */
+	size_t env_off, env_size;
+	const char *desc;
+};
+#define VTB_XOPT_AT(field) offsetof(struct vtb_xenv, field), sizeof(((struct vtb_xenv *)0)->field)
+
 struct vtb_transport_ops {
 	const char *name;
 	const char *desc;
 	const char *const *variants;	/* NULL-terminated; first is the default */
 	const char *const *variant_desc;
+	unsigned caps;			/* VTB_CAP_ */
+	const struct vtb_xport_opt *opts;	/* ended by a NULL name; NULL: none */
 	/* Bytes of pre-shared region this transport needs (0: none). */
 	uint64_t (*region_bytes)(const struct vtb_xenv *env);
 	/* Bytes of RAM the BE domain needs of its own (0: none). */
@@ -117,5 +165,10 @@ extern const struct vtb_transport_ops *const vtb_transports[];
 const struct vtb_transport_ops *vtb_transport_find(const char *name);
 /* Index of variant in t->variants, or -1. NULL or "" selects the default. */
 int vtb_transport_variant(const struct vtb_transport_ops *t, const char *variant);
+/* t's option called name that applies to variant (NULL: to any), or NULL. */
+const struct vtb_xport_opt *vtb_transport_opt(const struct vtb_transport_ops *t, const char *name,
+					      const char *variant);
+/* The first transport's option called name, or NULL: its limits are the key's. */
+const struct vtb_xport_opt *vtb_xport_opt_find(const char *name);
 
 #endif

@@ -802,11 +802,22 @@ static const char *const viommu_variant_desc[] = {
 	NULL,
 };
 
+static const char *const viommu_lazy[] = { "lazy", NULL };
+static const struct vtb_xport_opt viommu_opts[] = {
+	{ "fq_size", VTB_XOPT_UINT, "256", 1, 65536, 0, viommu_lazy, VTB_XOPT_AT(fq_size),
+	  "IOVAs a flush queue holds before it syncs (Linux IOVA_FQ_SIZE)" },
+	{ "fq_timeout", VTB_XOPT_TIME, "10ms", 0, 10, VTB_XOPT_ABOVE_MIN, viommu_lazy, VTB_XOPT_AT(fq_timeout_ns),
+	  "age at which the flush queue syncs anyway (Linux IOVA_FQ_TIMEOUT)" },
+	{ NULL, VTB_XOPT_UINT, NULL, 0, 0, 0, NULL, 0, 0, NULL },
+};
+
 const struct vtb_transport_ops vtb_transport_viommu = {
 	.name = "viommu",
 	.desc = "virtio-iommu: the BE reaches only IOVAs the FE mapped with MAP/UNMAP requests",
 	.variants = viommu_variants,
 	.variant_desc = viommu_variant_desc,
+	.caps = VTB_CAP_SPLIT | VTB_CAP_INDIRECT | VTB_CAP_NOTIFY_EVENT | VTB_CAP_NOTIFY_POLL | VTB_CAP_REGION,
+	.opts = viommu_opts,
 	.region_bytes = viommu_region_bytes,
 	.fe_open = viommu_fe_open,
 	.be_open = viommu_be_open,

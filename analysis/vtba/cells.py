@@ -7,7 +7,7 @@ import statistics
 import pandas as pd
 
 from . import stats
-from .data import IDENT, WORKLOAD, ident, placement, workload_label
+from .data import IDENT, WORKLOAD, cell_key, ident_of, workload_label, workload_of
 
 NOISY_CV = 0.10         # a cell whose repetitions vary more than this is flagged
 PAIRED_NOISY_PCT = 5.0  # ... a paired cell whose ratio's 95% CI is wider than this
@@ -21,7 +21,7 @@ def groups(run):
     """{(ident, placement): [rows]} in order of first appearance."""
     g = {}
     for r in run.rows:
-        g.setdefault((ident(r), placement(r)), []).append(r)
+        g.setdefault(cell_key(r), []).append(r)
     return g
 
 
@@ -37,7 +37,7 @@ def cell_record(idt, pl, rows, noisy_cv=NOISY_CV):
     ok_ids = {id(r) for r in ok}
     rec = dict(zip(IDENT, idt))
     rec["placement"] = pl
-    rec["workload"] = workload_label(idt[:len(WORKLOAD)])
+    rec["workload"] = workload_label(workload_of(idt))
     rec["transport_variant"] = f"{rec['transport']}/{rec['variant']}" if rec["variant"] else rec["transport"]
     rec["reps"] = len(rows)
     rec["failed"] = len(rows) - len(ok)

@@ -46,7 +46,7 @@ def pair_cells(fa, fb):
 
 
 def _ident(r):
-    return tuple(r[f] for f in C.IDENT)
+    return C.ident_of(r)
 
 
 # The fastest tenth of a window's operations: what a host that shares or

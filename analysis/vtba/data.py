@@ -14,12 +14,18 @@ SCHEMA = 1
 # one is refused (its fields may mean something else), never guessed at.
 KNOWN_SCHEMAS = {1}
 
-# The fields that make two rows the same cell, across runs too.  Not the
-# seed, the cell index in the suite or the duration: a nightly comparison
-# wants "blk 4k randread qd16 over grant/map in poll mode" whatever else
-# changed.  Placement is kept apart, as a separate column.
+# The fields that make two rows the same cell, across runs too: the one
+# cell identity of analysis/ (summary, overhead, report, compare and trend
+# all key cells through IDENT and the functions below, never by position).
+# Not the seed, the cell index in the suite or the duration: a nightly
+# comparison wants "blk 4k randread qd16 over grant/map in poll mode"
+# whatever else changed.  The platform is part of it: a xen cell is never
+# the proc cell of the same workload.  Placement is kept apart, as a
+# separate column (cell_key adds it).
 IDENT = ("device", "pattern", "mode", "mix", "size", "qd", "rwmix", "notify", "qsize", "indirect", "events",
          "platform", "backing", "probes", "transport", "variant")
+# What a cell runs, whatever carries it: the cells a transport is compared
+# against shm within (harness/suite.c same_workload() includes the platform too).
 WORKLOAD = tuple(f for f in IDENT if f not in ("transport", "variant"))
 
 
@@ -382,9 +388,36 @@ def load_run(path):
     return Run(path, meta, rows, excluded, impossible)
 
 
-def ident(r):
+def ident(r, drop=()):
+    """A row's cell identity (IDENT order), less the fields in drop."""
     c = r["cell"]
-    return tuple(_norm(c.get(f)) for f in IDENT)
+    return tuple(_norm(c.get(f)) for f in IDENT if f not in drop)
+
+
+def ident_of(rec):
+    """The identity of a record keyed by field (a cell of cells.cell_frame)."""
+    return tuple(rec[f] for f in IDENT)
+
+
+def ident_fields(idt, drop=()):
+    """{field: value} of an identity that lacks the fields in drop."""
+    return dict(zip((f for f in IDENT if f not in drop), idt))
+
+
+def ident_replace(idt, **fields):
+    """The same identity with some fields changed: the shm cell of a
+    transport's workload is ident_replace(idt, transport="shm", variant="split")."""
+    return tuple(fields.get(f, v) for f, v in zip(IDENT, idt))
+
+
+def workload_of(idt):
+    """The workload part (WORKLOAD order) of an identity."""
+    return tuple(v for f, v in zip(IDENT, idt) if f in WORKLOAD)
+
+
+def cell_key(r):
+    """A cell within one placement: figures from two placements never mix."""
+    return ident(r), placement(r)
 
 
 def _norm(v):

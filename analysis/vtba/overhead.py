@@ -2,13 +2,13 @@
 Standard library only (analysis/summary.py uses it too)."""
 import statistics
 
+from .data import cell_key, ident, ident_fields, workload_label, workload_of, IDENT
+
 
 def key(r):
-    """A cell within one placement: figures from two placements never mix,
-    nor do figures taken with and without the probes."""
-    c, pl = r["cell"], r.get("placement") or {}
-    return (c["device"], c["pattern"], str(c["size"]), c["qd"], c["transport"], c["variant"], c["notify"],
-            pl.get("tag", "-"), c.get("probes", "off"))
+    """A cell within one placement (data.cell_key): figures from two
+    placements never mix, nor do figures taken with and without the probes."""
+    return cell_key(r)
 
 
 def probe_overhead(rows):
@@ -21,19 +21,22 @@ def probe_overhead(rows):
     by = {}
     for r in rows:
         if r["error"] is None and r["ops_per_s"] > 0:     # a row that measured nothing pairs with nothing
-            by[key(r)[:-2] + (r["rep"], r["cell"].get("probes", "off"))] = r
+            by[(ident(r, drop=("probes",)), r["rep"], r["cell"].get("probes", "off"))] = r
     cells, flipped = {}, 0
-    for k, on in by.items():
-        if k[-1] != "on" or k[:-1] + ("off",) not in by:
+    for (k, rep, probes), on in by.items():
+        if probes != "on" or (k, rep, "off") not in by:
             continue
-        off = by[k[:-1] + ("off",)]
+        off = by[(k, rep, "off")]
         if (on.get("placement") or {}).get("tag") != (off.get("placement") or {}).get("tag"):
             flipped += 1
             continue
-        cells.setdefault(k[:-2], []).append(on["ops_per_s"] / off["ops_per_s"])
+        cells.setdefault(k, []).append(on["ops_per_s"] / off["ops_per_s"])
     out = []
     for k, ratios in cells.items():
-        out.append({"cell": " ".join(str(x) for x in k), "transport": f"{k[4]}/{k[5]}", "pairs": len(ratios),
+        d = ident_fields(k, drop=("probes",))
+        idt = tuple(d.get(f, "") for f in IDENT)
+        out.append({"cell": f"{workload_label(workload_of(idt))} {d['platform']} {d['transport']}/{d['variant']}",
+                    "transport": f"{d['transport']}/{d['variant']}", "pairs": len(ratios),
                     "overhead_pct": 100 * (1 - statistics.median(ratios)),
                     "pair_spread_pct": 100 * (max(ratios) - min(ratios))})
     by_t = {}

@@ -78,7 +78,7 @@ def build(runs, window=7, min_history=3, k=3.0, threshold=5.0, alpha=0.01):
         df = C.cell_frame(run)
         good, present, failed = set(), set(), []
         for _, r in df.iterrows() if len(df) else ():
-            idt = tuple(r[f] for f in C.IDENT)
+            idt = C.ident_of(r)
             present.add((idt, r.placement))
             imp = run.impossible.get((idt, r.placement), [])
             if r.failed or imp:
@@ -107,7 +107,7 @@ def build(runs, window=7, min_history=3, k=3.0, threshold=5.0, alpha=0.01):
                 present.add((idt, pl))
                 d = dict(zip(C.IDENT, idt))
                 failed.append({"board": run.board, "run_id": run.run_id,
-                               "workload": C.workload_label(idt[:len(C.WORKLOAD)]),
+                               "workload": C.workload_label(C.workload_of(idt)),
                                "transport": f"{d['transport']}/{d['variant']}" if d["variant"] else d["transport"],
                                "placement": pl, "kind": "failed", "failed": len(imp), "reps": len(imp),
                                "errors": sorted({w for _, w in imp}), "lines": [n for n, _ in imp]})
@@ -206,7 +206,7 @@ def build(runs, window=7, min_history=3, k=3.0, threshold=5.0, alpha=0.01):
             for idt, pl in sorted({x for x in prev[1] if x[0] not in have}, key=repr):
                 d = dict(zip(C.IDENT, idt))
                 broken.append({"board": board, "run_id": run.run_id, "kind": "missing",
-                               "workload": C.workload_label(idt[:len(C.WORKLOAD)]),
+                               "workload": C.workload_label(C.workload_of(idt)),
                                "transport": f"{d['transport']}/{d['variant']}" if d["variant"] else d["transport"],
                                "placement": pl, "previous": prev[0].run_id})
     for w in runwide:

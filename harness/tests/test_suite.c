@@ -198,5 +198,74 @@ int main(void)
 	const char *kv_pat[] = { "device=net", "pattern=sideways" };
 	expect_error(NULL, kv_pat, 2, "sideways");
 
+	/* Issue 17: a transport's capabilities agree with its ops, and each
+	 * option it declares is a suite key with a default and sane limits. */
+	for (const struct vtb_transport_ops *const *t = vtb_transports; *t; t++) {
+		const struct vtb_transport_ops *x = *t;
+		CHECK(!(x->caps & VTB_CAP_REGION) == !x->region_bytes);
+		CHECK(!(x->caps & VTB_CAP_BE_RAM) == !x->be_ram_bytes);
+		CHECK(!(x->caps & VTB_CAP_MAX_BUFFER) == !x->max_buffer);
+		CHECK(!(x->caps & VTB_CAP_MAX_REQUEST) == !x->max_request);
+		CHECK((x->caps & (VTB_CAP_NOTIFY_EVENT | VTB_CAP_NOTIFY_POLL)) != 0);
+		for (const struct vtb_xport_opt *o = x->opts; o && o->name; o++) {
+			const struct vtb_key *k = vtb_keys;
+			while (k->name && strcmp(k->name, o->name))
+				k++;
+			CHECK(k->name != NULL);
+			CHECK(k->name && vtb_key_def(k) && !strcmp(vtb_key_def(k), o->def));
+			CHECK(o->min <= o->max && o->desc && o->env_off + o->env_size <= sizeof(struct vtb_xenv));
+			CHECK(o->env_size == 4 || o->env_size == 8);
+			for (const char *const *v = o->variants; v && *v; v++)
+				CHECK(vtb_transport_variant(x, *v) >= 0);
+		}
+	}
+	for (const struct vtb_key *k = vtb_keys; k->name; k++) {
+		char help[512];
+		CHECK(vtb_key_def(k) != NULL);
+		vtb_key_help(k, help, sizeof(help));
+		CHECK(help[0] != 0);
+	}
+	/* Options land only in the cells of the transports (and variants) that
+	 * own them: fq_size in viommu/lazy, ring in fatvq, neither in grant. */
+	const char *kv_opt[] = { "transport=viommu,fatvq,grant", "variant=*", "fq_size=12", "fq_timeout=5ms", "ring=8k",
+				 "size=2k" };
+	CHECK_EQ(build(NULL, kv_opt, 6, &c), 0);
+	CHECK_EQ(c.n, 7);
+	for (size_t i = 0; i < c.n; i++) {
+		bool lazy = !strcmp(c.v[i].transport, "viommu") && !strcmp(c.v[i].variant, "lazy");
+		CHECK_EQ(c.v[i].fq_size, lazy ? 12u : 0u);
+		CHECK(c.v[i].fq_timeout == (lazy ? 0.005 : 0));
+		CHECK_EQ(c.v[i].ring_bytes, !strcmp(c.v[i].transport, "fatvq") ? 8192u : 0u);
+		struct vtb_xenv env = { .fq_size = 1 };
+		vtb_cell_xport_env(&c.v[i], vtb_transport_find(c.v[i].transport), &env);
+		CHECK_EQ(env.fq_size, lazy ? 12u : 1u);
+		CHECK_EQ(env.fq_timeout_ns, lazy ? 5000000u : 0u);
+		CHECK_EQ(env.ring_bytes, !strcmp(c.v[i].transport, "fatvq") ? 8192u : 0u);
+	}
+	vtb_cells_free(&c);
+	/* The limits come from the owner's table, checked whatever the transport. */
+	expect_error(NULL, (const char *[]){ "ring=3k" }, 1, "ring=3k: a power of two from 4k to 64m");
+	expect_error(NULL, (const char *[]){ "fq_size=0" }, 1, "fq_size=0: expected 1..65536");
+	expect_error(NULL, (const char *[]){ "fq_timeout=11" }, 1, "fq_timeout=11: expected a time (10ms)");
+	expect_error(NULL, (const char *[]){ "budget=1mm" }, 1, "budget=1mm: expected a time (600s, 10m) or 0");
+
+	/* Issue 17: the platform is part of a cell's workload: a cell is never
+	 * priced from (or paired with) a reference of another platform. */
+	const char *kv_pl[] = { "transport=shm,grant" };
+	CHECK_EQ(build(NULL, kv_pl, 1, &c), 0);
+	CHECK_EQ(c.n, 2);
+	if (c.n == 2) {
+		size_t order[2], ref[2];
+		vtb_cells_order(&c, order, ref);
+		CHECK(ref[1] == 0 && ref[0] == 0);
+		memcpy(c.v[0].platform, "xen", 4);	/* only the platform differs */
+		vtb_cells_order(&c, order, ref);
+		CHECK(ref[1] == 1);
+		memcpy(c.v[1].platform, "xen", 4);
+		vtb_cells_order(&c, order, ref);
+		CHECK(ref[1] == 0);
+	}
+	vtb_cells_free(&c);
+
 	return vtb_test_end("test_suite");
 }
