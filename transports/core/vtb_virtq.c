@@ -245,22 +245,32 @@ static bool pvq_need_event(uint16_t off_wrap, bool cur_wrap, uint16_t num, uint1
 	return vtb_need_event(event, new, old);
 }
 
-static bool pvqd_kick_prepare(struct vtb_vqd *vq)
+/* Whether the peer asked to hear of the positions we moved through since
+ * the last decision (*seen, *seen_wrap), up to cur: the driver's kick and
+ * the device's interrupt are the same question of the other side's event
+ * suppression structure. */
+static bool pvq_peer_wants(uint16_t *seen, bool *seen_wrap, uint16_t cur, bool cur_wrap,
+			   const struct vtb_pvq_event *peer, uint16_t num)
 {
-	uint16_t old = vq->kicked_idx, new = vq->avail_idx;
-	bool wrapped = vq->kicked_wrap != vq->avail_wrap;
-	vq->kicked_idx = new;
-	vq->kicked_wrap = vq->avail_wrap;
-	if (old == new && !wrapped)
+	uint16_t old = *seen;
+	bool wrapped = *seen_wrap != cur_wrap;
+	*seen = cur;
+	*seen_wrap = cur_wrap;
+	if (old == cur && !wrapped)
 		return false;
-	vtb_mb();	/* head flags visible before we read the device's wish */
-	struct vtb_pvq_event ev = pvq_event_read(vq->dev_ev);
+	vtb_mb();	/* our descriptors' flags visible before we read the peer's wish */
+	struct vtb_pvq_event ev = pvq_event_read(peer);
 	if (ev.flags != VTB_RING_EVENT_FLAGS_DESC)
 		return ev.flags != VTB_RING_EVENT_FLAGS_DISABLE;
 	/* Positions as a continuous count: old may sit one lap behind. */
 	if (wrapped)
-		old = (uint16_t)(old - vq->num);
-	return pvq_need_event(ev.off_wrap, vq->avail_wrap, vq->num, new, old);
+		old = (uint16_t)(old - num);
+	return pvq_need_event(ev.off_wrap, cur_wrap, num, cur, old);
+}
+
+static bool pvqd_kick_prepare(struct vtb_vqd *vq)
+{
+	return pvq_peer_wants(&vq->kicked_idx, &vq->kicked_wrap, vq->avail_idx, vq->avail_wrap, vq->dev_ev, vq->num);
 }
 
 static bool pdesc_is_used(const struct vtb_pvq_desc *d, bool wrap, uint16_t *flags_out)
@@ -571,12 +581,14 @@ static int vqdev_add_seg(struct vtb_vqdev *vq, struct vtb_chain *c, const struct
 	return 0;
 }
 
-/* An indirect table's entries, split or packed (both 16 bytes): its length
- * judged (whole entries, at least one, at most a queue's worth) and its
- * address reached, for the pop in progress. */
+/* An indirect table's entries, split or packed (both 16 bytes): refused
+ * without the feature, its length judged (whole entries, at least one, at
+ * most a queue's worth) and its address reached, for the pop in progress. */
 _Static_assert(sizeof(struct vtb_vring_desc) == sizeof(struct vtb_pvq_desc), "one table entry size");
 static int vqdev_table(struct vtb_vqdev *vq, const struct vtb_vring_desc *d, uint32_t *n, const void **tbl)
 {
+	if (!vq->indirect)
+		return vqdev_fail(vq, -VTB_EPROTO);
 	if (d->len == 0 || d->len % sizeof(struct vtb_vring_desc) ||
 	    d->len / sizeof(struct vtb_vring_desc) > VTB_VQ_MAX_SIZE)
 		return vqdev_fail(vq, -VTB_EINVAL);
@@ -588,7 +600,7 @@ static int vqdev_table(struct vtb_vqdev *vq, const struct vtb_vring_desc *d, uin
 
 static int vqdev_walk_indirect(struct vtb_vqdev *vq, struct vtb_chain *c, const struct vtb_vring_desc *d)
 {
-	if (!vq->indirect || (d->flags & VTB_DESC_F_NEXT))
+	if (d->flags & VTB_DESC_F_NEXT)
 		return vqdev_fail(vq, -VTB_EPROTO);
 	uint32_t n;
 	const void *t;
@@ -623,8 +635,6 @@ static int vqdev_walk_indirect(struct vtb_vqdev *vq, struct vtb_chain *c, const 
  * the ring descriptor that points to the table is ignored too. */
 static int pvqdev_walk_indirect(struct vtb_vqdev *vq, struct vtb_chain *c, const struct vtb_vring_desc *d)
 {
-	if (!vq->indirect)
-		return vqdev_fail(vq, -VTB_EPROTO);
 	uint32_t n;
 	const void *t;
 	int e = vqdev_table(vq, d, &n, &t);
@@ -727,19 +737,8 @@ static int pvqdev_push(struct vtb_vqdev *vq, uint16_t id, uint32_t len)
 
 static bool pvqdev_need_notify(struct vtb_vqdev *vq)
 {
-	uint16_t old = vq->signalled_used, new = vq->used_idx;
-	bool wrapped = vq->signalled_wrap != vq->used_wrap;
-	vq->signalled_used = new;
-	vq->signalled_wrap = vq->used_wrap;
-	if (old == new && !wrapped)
-		return false;
-	vtb_mb();	/* used flags visible before we read the driver's wish */
-	struct vtb_pvq_event ev = pvq_event_read(vq->drv_ev);
-	if (ev.flags != VTB_RING_EVENT_FLAGS_DESC)
-		return ev.flags != VTB_RING_EVENT_FLAGS_DISABLE;
-	if (wrapped)
-		old = (uint16_t)(old - vq->num);
-	return pvq_need_event(ev.off_wrap, vq->used_wrap, vq->num, new, old);
+	return pvq_peer_wants(&vq->signalled_used, &vq->signalled_wrap, vq->used_idx, vq->used_wrap, vq->drv_ev,
+			      vq->num);
 }
 
 static bool pvqdev_enable_notify(struct vtb_vqdev *vq)
