@@ -112,6 +112,26 @@ int vtb_vdev_service(struct vtb_vdev_regs *r, struct vtb_vdev_state *st)
 	return 1;
 }
 
+int vtb_vdev_fail(struct vtb_vdev_regs *r, struct vtb_vdev_state *st, int err)
+{
+	st->broken = true;
+	VTB_WRITE_ONCE(r->status, VTB_READ_ONCE(r->status) | VTB_S_NEEDS_RESET);
+	return err;
+}
+
+int vtb_vdev_wait_live(struct vtb_vdev_regs *r, struct vtb_vdev_state *st, int (*side)(void *ctx),
+		       void (*idle)(void *ctx), void *ctx)
+{
+	while (!st->live && !st->broken) {
+		int busy = vtb_vdev_service(r, st);
+		if (side)
+			busy += side(ctx) > 0;
+		if (!busy)
+			idle(ctx);
+	}
+	return st->broken ? -VTB_EPROTO : 0;
+}
+
 static void vdrv_commit(struct vtb_vdrv *d)
 {
 	d->seq++;
