@@ -112,9 +112,8 @@ int vtb_vring_fe_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 		}
 		if (env->poll)
 			vtb_vqd_disable_cb(fe->vq[q]);
-		uint64_t drv_off = packed ? (uint64_t)n * sizeof(struct vtb_pvq_desc) : vtb_vring_avail_off(n);
-		uint64_t dev_off = packed ? drv_off + sizeof(struct vtb_pvq_event) : vtb_vring_used_off(n);
-		err = vtb_vdrv_setup_queue(&fe->drv, q, n, ring_addr, ring_addr + drv_off, ring_addr + dev_off);
+		err = vtb_vdrv_setup_queue(&fe->drv, q, n, ring_addr, ring_addr + vtb_ring_driver_off(n, packed),
+					   ring_addr + vtb_ring_device_off(n, packed));
 		if (err)
 			goto teardown;
 	}
@@ -311,7 +310,10 @@ int vtb_vring_be_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 	for (unsigned q = 0; q < be->nq; q++) {
 		uint16_t n = be->st.q[q].num;
 		bool packed = be->st.features & VTB_BIT(VTB_F_RING_PACKED);
-		void *ring = n ? pol->be_ring(be, be->st.q[q].desc, vtb_ring_bytes(n, packed)) : NULL;
+		/* One mapping for the queue's three areas (vtb_vdev_service
+		 * accepted only that layout); each area's pointer is where the
+		 * driver said it is, within it. */
+		char *ring = n ? pol->be_ring(be, be->st.q[q].desc, vtb_ring_bytes(n, packed)) : NULL;
 		if (!ring) {
 			err = be_fail(be, -EFAULT);
 			goto free_vqs;
@@ -336,7 +338,9 @@ int vtb_vring_be_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 			}
 		}
 		struct vtb_vqdev_params p = {
-			.num = n, .ring = ring, .packed = packed,
+			.num = n, .packed = packed, .desc = ring,
+			.avail = ring + (be->st.q[q].driver - be->st.q[q].desc),
+			.used = ring + (be->st.q[q].device - be->st.q[q].desc),
 			.event_idx = be->st.features & VTB_BIT(VTB_F_EVENT_IDX),
 			.indirect = be->st.features & VTB_BIT(VTB_F_INDIRECT_DESC),
 			/* No be_indirect: the core refuses INDIRECT below. */
