@@ -996,6 +996,28 @@ static void test_separate_areas(void)
 	}
 }
 
+/* The device pops n one-buffer requests and completes each with len0 + k
+ * bytes; the driver reaps requests seq.. of them, in that order. */
+static void serve(struct vtb_vqdev *v, unsigned n, uint32_t len0)
+{
+	struct vtb_seg seg[4];
+	for (unsigned k = 0; k < n; k++) {
+		struct vtb_chain c = { .seg = seg, .max_seg = 4 };
+		CHECK_EQ(vtb_vqdev_pop(v, &c), 1);
+		CHECK_EQ(vtb_vqdev_push(v, c.head, len0 + k), 0);
+	}
+}
+
+static void reap(struct vtb_vqd *d, unsigned seq, unsigned n, uint32_t len0)
+{
+	for (unsigned k = 0; k < n; k++) {
+		uint32_t len = 0;
+		CHECK(vtb_vqd_get_used(d, &len) == seq_tok(seq + k));
+		CHECK_EQ(len, len0 + k);
+	}
+	CHECK(vtb_vqd_get_used(d, NULL) == NULL);
+}
+
 /* A device stopped mid-stream (its base read, as GET_VRING_BASE does) and
  * a second instance started on the same rings at that base: requests the
  * first offered but did not pop are served once by the second, the
@@ -1029,24 +1051,14 @@ static void restart(bool packed)
 	for (unsigned k = 0; k < 5; k++)
 		CHECK_EQ(vtb_vqd_add(d, &sg, 1, 0, seq_tok(seq + k), false), 0);
 	vtb_vqd_kick_prepare(d);
-	struct vtb_seg seg[4];
-	for (unsigned k = 0; k < 2; k++) {
-		struct vtb_chain c = { .seg = seg, .max_seg = 4 };
-		CHECK_EQ(vtb_vqdev_pop(v, &c), 1);
-		CHECK_EQ(vtb_vqdev_push(v, c.head, 100 + k), 0);
-	}
+	serve(v, 2, 100);
 	CHECK_EQ(vtb_vqdev_inflight(v), 0);
 	uint32_t base = vtb_vqdev_base(v);
 	/* Packed: 28 requests of 1 and 3 descriptors by turns, then 2 of 1:
 	 * 58 descriptors, 7 laps of 8 and 2, so both wrap counters flipped
 	 * seven times: clear (bits 15 and 31). */
 	CHECK_EQ(base, packed ? 0x00020002u : (uint16_t)(first + 2));
-	for (unsigned k = 0; k < 2; k++) {
-		uint32_t len = 0;
-		CHECK(vtb_vqd_get_used(d, &len) == seq_tok(seq + k));
-		CHECK_EQ(len, 100 + k);
-	}
-	CHECK(vtb_vqd_get_used(d, NULL) == NULL);
+	reap(d, seq, 2, 100);
 	seq += 2;
 
 	vp.has_base = true;
@@ -1057,20 +1069,12 @@ static void restart(bool packed)
 	if (!v2)
 		return;
 	CHECK_EQ(vtb_vqdev_base(v2), base);
-	for (unsigned k = 0; k < 3; k++) {
-		struct vtb_chain c = { .seg = seg, .max_seg = 4 };
-		CHECK_EQ(vtb_vqdev_pop(v2, &c), 1);
-		CHECK_EQ(vtb_vqdev_push(v2, c.head, 200 + k), 0);
-	}
+	serve(v2, 3, 200);
+	struct vtb_seg seg[4];
 	struct vtb_chain c = { .seg = seg, .max_seg = 4 };
 	CHECK_EQ(vtb_vqdev_pop(v2, &c), 0);	/* nothing served twice */
 	vtb_vqdev_need_notify(v2);
-	for (unsigned k = 0; k < 3; k++) {
-		uint32_t len = 0;
-		CHECK(vtb_vqd_get_used(d, &len) == seq_tok(seq + k));
-		CHECK_EQ(len, 200 + k);
-	}
-	CHECK(vtb_vqd_get_used(d, NULL) == NULL);
+	reap(d, seq, 3, 200);
 	seq += 3;
 	ok = 0;
 	for (unsigned lap = 0; lap < 100; lap++) {
