@@ -1,7 +1,7 @@
-/* Split virtqueue (virtio 1.2 §2.7), driver side and device side.
- * Freestanding: state lives in caller memory (_memsize() + _init()).
- * The ring itself lives in memory both sides reach; each side passes its
- * own pointer to it.  The device side treats everything in the ring as
+/* Split and packed virtqueues (virtio 1.2 §2.7, §2.8), driver side and
+ * device side.  Freestanding: state lives in caller memory (_memsize() +
+ * _init()).  The ring lives in memory both sides reach; each side passes
+ * its own pointers to its areas.  The device side treats everything in the ring as
  * hostile: each shared field is read once, validated, and a violation
  * marks the queue broken (sticky) and returns a negative errno. */
 #ifndef VTB_VIRTQ_H
