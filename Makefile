@@ -37,7 +37,7 @@ ALL_CFLAGS += -DVTB_NO_BPF
 endif
 
 # The portable core and device models: freestanding C11, checked by test-freestanding.
-CORE_SRC := transports/core/vtb_virtq.c transports/core/vtb_vdev.c
+CORE_SRC := transports/core/vtb_virtq.c transports/core/vtb_vdev.c transports/core/vtb_memmap.c
 MODEL_SRC := workloads/blk/blk_dev.c workloads/net/net_dev.c workloads/scmi/scmi_dev.c
 LIB_SRC := $(CORE_SRC) $(MODEL_SRC) \
 	transports/proc/platform_proc.c transports/platforms.c transports/registry.c transports/vring.c transports/shm.c transports/swiotlb.c transports/grant.c transports/viommu.c transports/fatvq.c transports/argo.c \
@@ -48,7 +48,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 
 TESTS := transports/tests/test_virtq transports/tests/test_uapi transports/tests/test_vdev transports/tests/test_vring \
 	transports/tests/test_isolation transports/tests/test_viommu transports/tests/test_grant transports/tests/test_argo \
-	transports/tests/test_swiotlb workloads/tests/test_models harness/tests/test_hist harness/tests/test_suite harness/tests/test_model \
+	transports/tests/test_swiotlb transports/tests/test_memmap workloads/tests/test_models harness/tests/test_hist harness/tests/test_suite harness/tests/test_model \
 	harness/tests/test_probes harness/tests/test_adapt harness/tests/test_report
 TEST_BIN := $(TESTS:%=$(BUILD)/%)
 
@@ -96,7 +96,8 @@ ARM64_AR    := aarch64-linux-gnu-ar
 ARM64_BUILD := build/arm64
 ARM64_CFLAGS := -std=gnu11 $(WARN) -O2 -g -D_GNU_SOURCE -DVTB_NO_BPF -MMD -MP
 ARM64_TESTS := transports/tests/test_virtq workloads/tests/test_models harness/tests/test_suite \
-	harness/tests/test_hist harness/tests/test_model transports/tests/test_uapi harness/tests/test_report
+	harness/tests/test_hist harness/tests/test_model transports/tests/test_uapi transports/tests/test_memmap \
+	harness/tests/test_report
 ARM64_OBJ   := $(filter-out $(ARM64_BUILD)/harness/probes.o,$(LIB_SRC:%.c=$(ARM64_BUILD)/%.o)) \
 	$(ARM64_BUILD)/ci/uring_stub.o
 ARM64_BIN   := $(ARM64_TESTS:%=$(ARM64_BUILD)/%)

@@ -707,9 +707,7 @@ static int ar_be_fail(struct ar_be *b, const char *what, int err)
 {
 	if (!b->st.broken)
 		snprintf(b->env->why, sizeof(b->env->why), "argo BE: %s: %s", what, strerror(-err));
-	b->st.broken = true;
-	VTB_WRITE_ONCE(b->env->regs->status, VTB_READ_ONCE(b->env->regs->status) | VTB_S_NEEDS_RESET);
-	return err;
+	return vtb_vdev_fail(b->env->regs, &b->st, err);
 }
 
 static int ar_be_open(struct vtb_xenv *env, void **out)
@@ -758,13 +756,8 @@ static int ar_be_open(struct vtb_xenv *env, void **out)
 	b->rx = (struct ar_rx){ .ring = (void *)env->be_ram, .len = RING_BYTES };
 	memset(env->be_ram, 0, sizeof(struct vtb_argo_ring));
 	hv_register_ring(env, RING_BE, 0);
-	while (!b->st.live && !b->st.broken)
-		if (!vtb_vdev_service(env->regs, &b->st))
-			sched_yield();
-	if (b->st.broken) {
-		err = -EPROTO;
+	if ((err = vtb_vdev_wait_live(env->regs, &b->st, NULL, relax_yield, NULL)))
 		goto free_all;
-	}
 	env->features = b->st.features;
 	*out = b;
 	return 0;

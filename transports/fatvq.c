@@ -298,9 +298,7 @@ struct fq_be {
 
 static int fq_be_fail(struct fq_be *b, int err)
 {
-	b->st.broken = true;
-	VTB_WRITE_ONCE(b->env->regs->status, VTB_READ_ONCE(b->env->regs->status) | VTB_S_NEEDS_RESET);
-	return err;
+	return vtb_vdev_fail(b->env->regs, &b->st, err);
 }
 
 static int fq_be_open(struct vtb_xenv *env, void **out)
@@ -321,13 +319,8 @@ static int fq_be_open(struct vtb_xenv *env, void **out)
 		err = -errno;
 		goto free_b;
 	}
-	while (!b->st.live && !b->st.broken)
-		if (!vtb_vdev_service(env->regs, &b->st))
-			sched_yield();
-	if (b->st.broken) {
-		err = -EPROTO;
+	if ((err = vtb_vdev_wait_live(env->regs, &b->st, NULL, relax_yield, NULL)))
 		goto unmap;
-	}
 	env->features = b->st.features;
 	b->nq = env->nqueues;
 	for (unsigned q = 0; q < b->nq; q++) {

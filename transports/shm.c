@@ -5,11 +5,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/vtb_memmap.h"
 #include "vring.h"
+
+/* The BE reaches FE RAM through a region table, as a vhost-user backend
+ * reaches guest memory through SET_MEM_TABLE's regions; proc has one
+ * region, all FE RAM at guest address 0. */
+#define SHM_REGIONS 1
 
 struct shm_be {
 	char *fe_ram;
 	uint64_t fe_size;
+	struct vtb_memmap *map;
+	_Alignas(void *) unsigned char map_mem[];
 };
 
 static int shm_fe_ring(struct vtb_vfe *fe, size_t bytes, uint64_t *addr, void **va)
@@ -19,40 +27,51 @@ static int shm_fe_ring(struct vtb_vfe *fe, size_t bytes, uint64_t *addr, void **
 
 static int shm_be_setup(struct vtb_vbe *be)
 {
-	struct shm_be *s = calloc(1, sizeof(*s));
+	struct shm_be *s = calloc(1, sizeof(*s) + vtb_memmap_memsize(SHM_REGIONS));
 	struct vtb_xenv *env = be->env;
+	int e;
 	if (!s)
 		return -ENOMEM;
 	s->fe_size = env->fe->ram_size;
 	s->fe_ram = env->plat->ops->map(env->plat, env->fe, 0, s->fe_size, true, NULL);
 	if (!s->fe_ram) {
-		int e = -errno;
-		free(s);
-		return e;
+		e = -errno;
+		goto free_s;
+	}
+	s->map = vtb_memmap_init(s->map_mem, SHM_REGIONS);
+	struct vtb_mem_region r = { .gpa = 0, .size = s->fe_size, .va = s->fe_ram, .writable = true };
+	if (!s->map || (e = vtb_memmap_add(s->map, &r))) {
+		e = s->map ? e : -EINVAL;
+		goto unmap;
 	}
 	be->priv = s;
 	return 0;
+unmap:
+	env->plat->ops->unmap(env->plat, s->fe_ram, s->fe_size, false);
+free_s:
+	free(s);
+	return e;
 }
 
-static void *shm_at(struct vtb_vbe *be, uint64_t addr, uint64_t len)
+static void *shm_at(struct vtb_vbe *be, uint64_t addr, uint64_t len, bool write)
 {
 	struct shm_be *s = be->priv;
-	return vtb_range_ok(addr, len, s->fe_size) ? s->fe_ram + addr : NULL;
+	return vtb_memmap_xlate(s->map, addr, len, write);
 }
 
 static void *shm_be_ring(struct vtb_vbe *be, uint64_t addr, size_t bytes)
 {
-	return shm_at(be, addr, bytes);
+	return shm_at(be, addr, bytes, true);
 }
 
 static const void *shm_be_indirect(struct vtb_vbe *be, uint64_t addr, uint32_t len)
 {
-	return shm_at(be, addr, len);
+	return shm_at(be, addr, len, false);
 }
 
 static int shm_be_get(struct vtb_vbe *be, struct vtb_vbe_map *m)
 {
-	m->va = shm_at(be, m->addr, m->len);
+	m->va = shm_at(be, m->addr, m->len, m->write);
 	return m->va ? 0 : -EFAULT;
 }
 

@@ -719,7 +719,13 @@ static int vio_be_setup(struct vtb_vbe *be)
 		goto free_v;
 	if (vtb_viommu_dev_init(&v->dev, env->plat, env->fe))
 		goto unmap_region;
-	struct vtb_vqdev_params p = { .num = IOQ_SIZE, .ring = v->region };
+	/* The request queue sits at the region's start in the driver's
+	 * one-allocation layout: configuration, not the driver's word. */
+	struct vtb_vqdev_params p = {
+		.num = IOQ_SIZE, .desc = v->region,
+		.avail = v->region + vtb_ring_driver_off(IOQ_SIZE, false),
+		.used = v->region + vtb_ring_device_off(IOQ_SIZE, false),
+	};
 	v->ioq = vtb_vqdev_init(v->ioq_state, &p);
 	be->priv = v;
 	if (!v->ioq) {	/* refused, never used half-made: be_open then fails */

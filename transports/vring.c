@@ -112,9 +112,8 @@ int vtb_vring_fe_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 		}
 		if (env->poll)
 			vtb_vqd_disable_cb(fe->vq[q]);
-		uint64_t drv_off = packed ? (uint64_t)n * sizeof(struct vtb_pvq_desc) : vtb_vring_avail_off(n);
-		uint64_t dev_off = packed ? drv_off + sizeof(struct vtb_pvq_event) : vtb_vring_used_off(n);
-		err = vtb_vdrv_setup_queue(&fe->drv, q, n, ring_addr, ring_addr + drv_off, ring_addr + dev_off);
+		err = vtb_vdrv_setup_queue(&fe->drv, q, n, ring_addr, ring_addr + vtb_ring_driver_off(n, packed),
+					   ring_addr + vtb_ring_device_off(n, packed));
 		if (err)
 			goto teardown;
 	}
@@ -273,11 +272,16 @@ static const void *be_xlate(void *ctx, uint64_t addr, uint32_t len)
 	return be->pol->be_indirect(be, addr, len);
 }
 
-int vtb_vring_be_fail(struct vtb_vbe *be, int err)
+/* Device-side bad input: sticky NEEDS_RESET (virtio 1.2 §2.1.2). */
+static int be_fail(struct vtb_vbe *be, int err)
 {
-	be->st.broken = true;
-	VTB_WRITE_ONCE(be->env->regs->status, VTB_READ_ONCE(be->env->regs->status) | VTB_S_NEEDS_RESET);
-	return err;
+	return vtb_vdev_fail(be->env->regs, &be->st, err);
+}
+
+static int be_side(void *ctx)
+{
+	struct vtb_vbe *be = ctx;
+	return be->pol->be_service(be);
 }
 
 int vtb_vring_be_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, void **out)
@@ -298,25 +302,20 @@ int vtb_vring_be_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 		goto free_be;
 	if (pol->be_setup && (err = pol->be_setup(be)))
 		goto free_be;
-	while (!be->st.live && !be->st.broken) {
-		int busy = vtb_vdev_service(env->regs, &be->st);
-		if (pol->be_service)
-			busy += pol->be_service(be) > 0;
-		if (!busy)
-			sched_yield();
-	}
-	if (be->st.broken) {
-		err = -EPROTO;
+	err = vtb_vdev_wait_live(env->regs, &be->st, pol->be_service ? be_side : NULL, relax_yield, be);
+	if (err)
 		goto teardown;
-	}
 	env->features = be->st.features;
 	be->nq = env->nqueues;
 	for (unsigned q = 0; q < be->nq; q++) {
 		uint16_t n = be->st.q[q].num;
 		bool packed = be->st.features & VTB_BIT(VTB_F_RING_PACKED);
-		void *ring = n ? pol->be_ring(be, be->st.q[q].desc, vtb_ring_bytes(n, packed)) : NULL;
+		/* One mapping for the queue's three areas (vtb_vdev_service
+		 * accepted only that layout); each area's pointer is where the
+		 * driver said it is, within it. */
+		char *ring = n ? pol->be_ring(be, be->st.q[q].desc, vtb_ring_bytes(n, packed)) : NULL;
 		if (!ring) {
-			err = vtb_vring_be_fail(be, -EFAULT);
+			err = be_fail(be, -EFAULT);
 			goto free_vqs;
 		}
 		be->vq[q] = malloc(vtb_vqdev_memsize(n));
@@ -339,7 +338,9 @@ int vtb_vring_be_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 			}
 		}
 		struct vtb_vqdev_params p = {
-			.num = n, .ring = ring, .packed = packed,
+			.num = n, .packed = packed, .desc = ring,
+			.avail = ring + (be->st.q[q].driver - be->st.q[q].desc),
+			.used = ring + (be->st.q[q].device - be->st.q[q].desc),
 			.event_idx = be->st.features & VTB_BIT(VTB_F_EVENT_IDX),
 			.indirect = be->st.features & VTB_BIT(VTB_F_INDIRECT_DESC),
 			/* No be_indirect: the core refuses INDIRECT below. */
@@ -356,7 +357,7 @@ int vtb_vring_be_open(struct vtb_xenv *env, const struct vtb_vring_policy *pol, 
 			/* Accepted at DRIVER_OK, yet this queue cannot be served with
 			 * what was negotiated: the device needs a reset (§2.1.2),
 			 * and nothing touches the half-made queue. */
-			err = vtb_vring_be_fail(be, -EPROTO);
+			err = be_fail(be, -EPROTO);
 			goto free_vqs;
 		}
 		if (env->poll)
@@ -414,12 +415,12 @@ int vtb_vring_be_pop(void *p, unsigned q, struct vtb_req *req)
 	if (be->st.broken)
 		return -EIO;
 	if (be->pol->be_service && be->pol->be_service(be) < 0)
-		return vtb_vring_be_fail(be, -EPROTO);
+		return be_fail(be, -EPROTO);
 	int r = vtb_vqdev_pop(be->vq[q], &c);
 	if (be->pol->be_indirect_put)	/* the chain is in c.seg now */
 		be->pol->be_indirect_put(be);
 	if (r <= 0)
-		return r < 0 ? vtb_vring_be_fail(be, r) : 0;
+		return r < 0 ? be_fail(be, r) : 0;
 	struct vtb_vbe_slot *s = &be->slot[q][c.head];
 	s->n = 0;
 	if (be->pol->be_get_chain) {
@@ -429,7 +430,7 @@ int vtb_vring_be_pop(void *p, unsigned q, struct vtb_req *req)
 		int e = be->pol->be_get_chain(be, s);
 		if (e) {
 			s->n = 0;	/* the policy released what it took */
-			return vtb_vring_be_fail(be, e);
+			return be_fail(be, e);
 		}
 	}
 	for (unsigned i = 0; i < c.nseg; i++) {
@@ -439,7 +440,7 @@ int vtb_vring_be_pop(void *p, unsigned q, struct vtb_req *req)
 			int e = be->pol->be_get(be, m);
 			if (e) {
 				be_release(be, s, 0);
-				return vtb_vring_be_fail(be, e);
+				return be_fail(be, e);
 			}
 			s->n = i + 1;
 		}
@@ -462,7 +463,7 @@ int vtb_vring_be_push(void *p, struct vtb_req *req, uint32_t written)
 	/* Copy back / unmap before the driver can see the completion. */
 	int e = be_release(be, &be->slot[q][req->head], written);
 	if (e)
-		return vtb_vring_be_fail(be, e);
+		return be_fail(be, e);
 	be->dirty[q] = true;
 	return vtb_vqdev_push(be->vq[q], req->head, written);
 }

@@ -146,8 +146,6 @@ void vtb_vring_be_disable_notify(void *be);
 int vtb_vring_be_wait(void *be);
 bool vtb_vring_be_broken(void *be);
 void vtb_vring_be_close(void *be);
-/* Device-side bad input: sticky NEEDS_RESET (virtio 1.2 §2.1.2). */
-int vtb_vring_be_fail(struct vtb_vbe *be, int err);
 
 #define VTB_VRING_OPS \
 	.fe_add = vtb_vring_fe_add, .fe_kick = vtb_vring_fe_kick, .fe_get = vtb_vring_fe_get, \

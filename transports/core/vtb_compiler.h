@@ -20,6 +20,7 @@
 #define VTB_ENOMEM  12
 #define VTB_EFAULT  14
 #define VTB_EBUSY   16
+#define VTB_EEXIST  17
 #define VTB_EINVAL  22
 #define VTB_ENOSPC  28
 #define VTB_ERANGE  34

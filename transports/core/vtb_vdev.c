@@ -61,13 +61,14 @@ static bool vdev_queues_ok(const struct vtb_vdev_regs *r, struct vtb_vdev_state 
 		uint64_t desc = VTB_READ_ONCE(r->queue[i].desc);
 		uint64_t drv = VTB_READ_ONCE(r->queue[i].driver);
 		uint64_t dev = VTB_READ_ONCE(r->queue[i].device);
-		/* The core wants the contiguous layouts of §2.7 / §2.8. */
+		/* The transports map a queue's ring as one range (vtb_vring_policy's
+		 * be_ring), so this device wants the one-allocation layout of
+		 * vtb_ring_bytes(); the device core itself takes the three areas
+		 * wherever they are. */
 		bool packed = st->features & VTB_BIT(VTB_F_RING_PACKED);
-		uint64_t want_drv = packed ? desc + (uint64_t)num * sizeof(struct vtb_pvq_desc)
-					   : desc + vtb_vring_avail_off((uint16_t)num);
-		uint64_t want_dev = packed ? want_drv + sizeof(struct vtb_pvq_event)
-					   : desc + vtb_vring_used_off((uint16_t)num);
-		if (desc % 16 || drv != want_drv || dev != want_dev || desc > UINT64_MAX - (1u << 20))
+		uint64_t want_drv = desc + vtb_ring_driver_off((uint16_t)num, packed);
+		uint64_t want_dev = desc + vtb_ring_device_off((uint16_t)num, packed);
+		if (desc % VTB_RING_DESC_ALIGN || drv != want_drv || dev != want_dev || desc > UINT64_MAX - (1u << 20))
 			return false;
 		st->q[i].num = (uint16_t)num;
 		st->q[i].desc = desc;
@@ -110,6 +111,26 @@ int vtb_vdev_service(struct vtb_vdev_regs *r, struct vtb_vdev_state *st)
 	VTB_WRITE_ONCE(r->status, status);
 	VTB_STORE_RELEASE(r->ack, req);
 	return 1;
+}
+
+int vtb_vdev_fail(struct vtb_vdev_regs *r, struct vtb_vdev_state *st, int err)
+{
+	st->broken = true;
+	VTB_WRITE_ONCE(r->status, VTB_READ_ONCE(r->status) | VTB_S_NEEDS_RESET);
+	return err;
+}
+
+int vtb_vdev_wait_live(struct vtb_vdev_regs *r, struct vtb_vdev_state *st, int (*side)(void *ctx),
+		       void (*idle)(void *ctx), void *ctx)
+{
+	while (!st->live && !st->broken) {
+		int busy = vtb_vdev_service(r, st);
+		if (side)
+			busy += side(ctx) > 0;
+		if (!busy)
+			idle(ctx);
+	}
+	return st->broken ? -VTB_EPROTO : 0;
 }
 
 static void vdrv_commit(struct vtb_vdrv *d)

@@ -64,6 +64,18 @@ int vtb_vdev_publish(struct vtb_vdev_regs *r, uint32_t device_id, uint64_t featu
 /* Handles one pending driver write, if any. Returns 1 if one was handled,
  * 0 if none was pending. */
 int vtb_vdev_service(struct vtb_vdev_regs *r, struct vtb_vdev_state *st);
+/* Serves the driver's register writes until it sets DRIVER_OK (0) or the
+ * device refuses its setup (-EPROTO, NEEDS_RESET).  side, if not NULL,
+ * serves a channel the device needs during setup (a virtio-iommu's request
+ * queue) each round and returns how many requests it served; idle runs
+ * after a round in which nothing was pending. */
+int vtb_vdev_wait_live(struct vtb_vdev_regs *r, struct vtb_vdev_state *st, int (*side)(void *ctx),
+		       void (*idle)(void *ctx), void *ctx);
+/* Bad input from the driver, found by the device at any time: it needs a
+ * reset (virtio 1.2 §2.1.2).  Sticky: st->broken makes vtb_vdev_service
+ * answer every later write with NEEDS_RESET, and the status says so now.
+ * Returns err, so a failing path can return vtb_vdev_fail(..., err). */
+int vtb_vdev_fail(struct vtb_vdev_regs *r, struct vtb_vdev_state *st, int err);
 /* Config space changed (the device's side of a config interrupt). */
 void vtb_vdev_config_update(struct vtb_vdev_regs *r, const void *config, uint32_t off, uint32_t len);
 

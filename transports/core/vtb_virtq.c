@@ -22,6 +22,54 @@ size_t vtb_vring_bytes(uint16_t num)
 	return vtb_vring_used_off(num) + 6 + 8 * (size_t)num;
 }
 
+size_t vtb_ring_desc_bytes(uint16_t num)
+{
+	return (size_t)num * sizeof(struct vtb_vring_desc);
+}
+
+size_t vtb_ring_driver_bytes(uint16_t num, bool packed)
+{
+	return packed ? sizeof(struct vtb_pvq_event) : 6 + 2 * (size_t)num;
+}
+
+size_t vtb_ring_device_bytes(uint16_t num, bool packed)
+{
+	return packed ? sizeof(struct vtb_pvq_event) : 6 + 8 * (size_t)num;
+}
+
+size_t vtb_ring_driver_off(uint16_t num, bool packed)
+{
+	return packed ? vtb_ring_desc_bytes(num) : vtb_vring_avail_off(num);
+}
+
+size_t vtb_ring_device_off(uint16_t num, bool packed)
+{
+	return packed ? vtb_ring_driver_off(num, true) + sizeof(struct vtb_pvq_event) : vtb_vring_used_off(num);
+}
+
+/* The three areas, for either side: each aligned as §2.7 / §2.8 say, none
+ * wrapping the address space, none overlapping another (the device's
+ * writes would land in what it reads as the driver's). */
+static int vq_areas_check(uint16_t num, bool packed, const void *desc, const void *drv, const void *dev)
+{
+	const struct {
+		uintptr_t at;
+		size_t len, align;
+	} a[3] = {
+		{ (uintptr_t)desc, vtb_ring_desc_bytes(num), VTB_RING_DESC_ALIGN },
+		{ (uintptr_t)drv, vtb_ring_driver_bytes(num, packed), vtb_ring_driver_align(packed) },
+		{ (uintptr_t)dev, vtb_ring_device_bytes(num, packed), VTB_RING_DEVICE_ALIGN },
+	};
+	for (unsigned i = 0; i < 3; i++) {
+		if (!a[i].at || a[i].at % a[i].align || a[i].at > UINTPTR_MAX - a[i].len)
+			return -VTB_EINVAL;
+		for (unsigned j = 0; j < i; j++)
+			if (a[i].at < a[j].at + a[j].len && a[j].at < a[i].at + a[i].len)
+				return -VTB_EINVAL;
+	}
+	return 0;
+}
+
 /* ================================================================ driver */
 
 struct vtb_vqd_state {
@@ -76,10 +124,23 @@ size_t vtb_vqd_memsize(uint16_t num)
 
 struct vtb_vqd *vtb_vqd_init(void *mem, const struct vtb_vqd_params *p)
 {
-	if (!mem || !p || !p->ring || !vtb_vq_num_ok(p->num))
+	if (!mem || !p || !vtb_vq_num_ok(p->num))
 		return NULL;
 	if (p->indirect && p->indirect_max == 0)
 		return NULL;
+	char *ring = p->ring;
+	void *desc = ring ? ring : p->desc;
+	void *drv = ring ? ring + vtb_ring_driver_off(p->num, p->packed) : p->avail;
+	void *dev = ring ? ring + vtb_ring_device_off(p->num, p->packed) : p->used;
+	if (vq_areas_check(p->num, p->packed, desc, drv, dev))
+		return NULL;
+	if (ring) {
+		vtb_memset(ring, 0, vtb_ring_bytes(p->num, p->packed));
+	} else {
+		vtb_memset(desc, 0, vtb_ring_desc_bytes(p->num));
+		vtb_memset(drv, 0, vtb_ring_driver_bytes(p->num, p->packed));
+		vtb_memset(dev, 0, vtb_ring_device_bytes(p->num, p->packed));
+	}
 	vtb_memset(mem, 0, vtb_vqd_memsize(p->num));
 	struct vtb_vqd *vq = mem;
 	char *base = (char *)mem + VTB_ALIGN_UP(sizeof(*vq), (size_t)16);
@@ -94,25 +155,21 @@ struct vtb_vqd *vtb_vqd_init(void *mem, const struct vtb_vqd_params *p)
 	vq->indirect_max = p->indirect ? p->indirect_max : 0;
 	vq->map_indirect = p->map_indirect;
 	vq->map_ctx = p->map_ctx;
+	for (uint16_t i = 0; i < p->num; i++)
+		vq->next[i] = (uint16_t)(i + 1);	/* split: the free list; packed: free buffer ids */
 	if (p->packed) {
 		vq->packed = true;
 		vq->avail_wrap = vq->used_wrap = vq->kicked_wrap = true;
-		vq->pdesc = p->ring;
-		vq->drv_ev = (void *)((char *)p->ring + (size_t)p->num * sizeof(struct vtb_pvq_desc));
-		vq->dev_ev = vq->drv_ev + 1;
-		vtb_memset(p->ring, 0, vtb_pvring_bytes(p->num));
-		for (uint16_t i = 0; i < p->num; i++)
-			vq->next[i] = (uint16_t)(i + 1);	/* free buffer ids */
+		vq->pdesc = desc;
+		vq->drv_ev = drv;
+		vq->dev_ev = dev;
 		return vq;
 	}
-	vq->desc = p->ring;
-	vq->avail = (void *)((char *)p->ring + vtb_vring_avail_off(p->num));
-	vq->used = (void *)((char *)p->ring + vtb_vring_used_off(p->num));
+	vq->desc = desc;
+	vq->avail = drv;
+	vq->used = dev;
 	vq->used_event = &vq->avail->ring[p->num];
 	vq->avail_event = (uint16_t *)&vq->used->ring[p->num];
-	vtb_memset(p->ring, 0, vtb_vring_bytes(p->num));
-	for (uint16_t i = 0; i < p->num; i++)
-		vq->next[i] = (uint16_t)(i + 1);
 	vq->free_tail = (uint16_t)(p->num - 1);
 	return vq;
 }
@@ -222,13 +279,20 @@ static struct vtb_pvq_event pvq_event_read(const struct vtb_pvq_event *ev)
 	return e;
 }
 
+/* A packed position: descriptor index in bits 0-14, wrap counter in 15
+ * (an event off_wrap, a vhost-user base). */
+static uint16_t pvq_pos(uint16_t idx, bool wrap)
+{
+	return (uint16_t)(idx | (wrap ? 0x8000u : 0));
+}
+
 /* Enables the peer's notifications: with EVENT_IDX, off_wrap must be
  * visible no later than the flags that make the peer read it
  * (virtqueue_enable_cb_prepare_packed: virtio_wmb between the two). */
 static void pvq_event_enable(struct vtb_pvq_event *ev, bool event_idx, uint16_t pos, bool wrap)
 {
 	if (event_idx) {
-		VTB_WRITE_ONCE(ev->off_wrap, vtb_le16((uint16_t)(pos | (wrap ? 0x8000u : 0))));
+		VTB_WRITE_ONCE(ev->off_wrap, vtb_le16(pvq_pos(pos, wrap)));
 		VTB_STORE_RELEASE(ev->flags, vtb_le16(VTB_RING_EVENT_FLAGS_DESC));
 	} else {
 		VTB_WRITE_ONCE(ev->flags, vtb_le16(VTB_RING_EVENT_FLAGS_ENABLE));
@@ -245,22 +309,32 @@ static bool pvq_need_event(uint16_t off_wrap, bool cur_wrap, uint16_t num, uint1
 	return vtb_need_event(event, new, old);
 }
 
-static bool pvqd_kick_prepare(struct vtb_vqd *vq)
+/* Whether the peer asked to hear of the positions we moved through since
+ * the last decision (*seen, *seen_wrap), up to cur: the driver's kick and
+ * the device's interrupt are the same question of the other side's event
+ * suppression structure. */
+static bool pvq_peer_wants(uint16_t *seen, bool *seen_wrap, uint16_t cur, bool cur_wrap,
+			   const struct vtb_pvq_event *peer, uint16_t num)
 {
-	uint16_t old = vq->kicked_idx, new = vq->avail_idx;
-	bool wrapped = vq->kicked_wrap != vq->avail_wrap;
-	vq->kicked_idx = new;
-	vq->kicked_wrap = vq->avail_wrap;
-	if (old == new && !wrapped)
+	uint16_t old = *seen;
+	bool wrapped = *seen_wrap != cur_wrap;
+	*seen = cur;
+	*seen_wrap = cur_wrap;
+	if (old == cur && !wrapped)
 		return false;
-	vtb_mb();	/* head flags visible before we read the device's wish */
-	struct vtb_pvq_event ev = pvq_event_read(vq->dev_ev);
+	vtb_mb();	/* our descriptors' flags visible before we read the peer's wish */
+	struct vtb_pvq_event ev = pvq_event_read(peer);
 	if (ev.flags != VTB_RING_EVENT_FLAGS_DESC)
 		return ev.flags != VTB_RING_EVENT_FLAGS_DISABLE;
 	/* Positions as a continuous count: old may sit one lap behind. */
 	if (wrapped)
-		old = (uint16_t)(old - vq->num);
-	return pvq_need_event(ev.off_wrap, vq->avail_wrap, vq->num, new, old);
+		old = (uint16_t)(old - num);
+	return pvq_need_event(ev.off_wrap, cur_wrap, num, cur, old);
+}
+
+static bool pvqd_kick_prepare(struct vtb_vqd *vq)
+{
+	return pvq_peer_wants(&vq->kicked_idx, &vq->kicked_wrap, vq->avail_idx, vq->avail_wrap, vq->dev_ev, vq->num);
 }
 
 static bool pdesc_is_used(const struct vtb_pvq_desc *d, bool wrap, uint16_t *flags_out)
@@ -496,11 +570,38 @@ size_t vtb_vqdev_memsize(uint16_t num)
 	return VTB_ALIGN_UP(sizeof(struct vtb_vqdev) + ((size_t)num + 7) / 8, (size_t)2) + (size_t)num * 2;
 }
 
+/* The used elements written so far become the driver's: they before the
+ * index (virtio_wmb). */
+static void vqdev_publish_used(struct vtb_vqdev *vq)
+{
+	VTB_STORE_RELEASE(vq->used->idx, vtb_le16(vq->used_idx));
+	vq->used_pub = vq->used_idx;
+}
+
+/* A packed base: both positions inside the ring, and the used one at most
+ * a ring's worth of descriptors behind the avail one. */
+static bool pvq_base_ok(uint16_t num, uint16_t avail, uint16_t used)
+{
+	uint16_t a = avail & 0x7fffu, u = used & 0x7fffu;
+	if (a >= num || u >= num)
+		return false;
+	uint32_t behind = (avail >> 15) == (used >> 15) ? (uint32_t)a - u : (uint32_t)a + num - u;
+	return behind <= num;	/* a - u wrapped (used ahead) is huge */
+}
+
+int vtb_vqdev_check(const struct vtb_vqdev_params *p)
+{
+	if (!p || !vtb_vq_num_ok(p->num) || (p->indirect && !p->xlate) ||
+	    vq_areas_check(p->num, p->packed, p->desc, p->avail, p->used))
+		return -VTB_EINVAL;
+	if (p->has_base && p->packed && !pvq_base_ok(p->num, p->avail_base, p->used_base))
+		return -VTB_EINVAL;
+	return 0;
+}
+
 struct vtb_vqdev *vtb_vqdev_init(void *mem, const struct vtb_vqdev_params *p)
 {
-	if (!mem || !p || !p->ring || !vtb_vq_num_ok(p->num))
-		return NULL;
-	if (p->indirect && !p->xlate)
+	if (!mem || vtb_vqdev_check(p))
 		return NULL;
 	vtb_memset(mem, 0, vtb_vqdev_memsize(p->num));
 	struct vtb_vqdev *vq = mem;
@@ -512,20 +613,43 @@ struct vtb_vqdev *vtb_vqdev_init(void *mem, const struct vtb_vqdev_params *p)
 	vq->xlate = p->xlate;
 	vq->xlate_ctx = p->xlate_ctx;
 	if (p->packed) {
+		uint16_t avail = p->has_base ? p->avail_base : pvq_pos(0, true);
+		uint16_t used = p->has_base ? p->used_base : pvq_pos(0, true);
 		vq->packed = true;
-		vq->avail_wrap = vq->used_wrap = vq->signalled_wrap = true;
+		vq->last_avail = avail & 0x7fffu;
+		vq->avail_wrap = avail >> 15;
+		vq->used_idx = vq->signalled_used = used & 0x7fffu;
+		vq->used_wrap = vq->signalled_wrap = used >> 15;
 		vq->chain_len = (uint16_t *)((char *)vq + VTB_ALIGN_UP(sizeof(*vq) + ((size_t)p->num + 7) / 8, (size_t)2));
-		vq->pdesc = p->ring;
-		vq->drv_ev = (const void *)((const char *)p->ring + (size_t)p->num * sizeof(struct vtb_pvq_desc));
-		vq->dev_ev = (struct vtb_pvq_event *)vq->drv_ev + 1;
+		vq->pdesc = p->desc;
+		vq->drv_ev = p->avail;
+		vq->dev_ev = p->used;
 		return vq;
 	}
-	vq->desc = p->ring;
-	vq->avail = (const void *)((const char *)p->ring + vtb_vring_avail_off(p->num));
-	vq->used = (void *)((char *)p->ring + vtb_vring_used_off(p->num));
+	vq->desc = p->desc;
+	vq->avail = p->avail;
+	vq->used = p->used;
 	vq->used_event = &vq->avail->ring[p->num];
 	vq->avail_event = (uint16_t *)&vq->used->ring[p->num];
+	if (p->has_base) {
+		/* The used index is where the last instance left it; the ring
+		 * is the driver's to scribble on, so it is judged like any
+		 * index it offers. */
+		uint16_t used = vtb_le16(VTB_READ_ONCE(vq->used->idx));
+		if ((uint16_t)(p->avail_base - used) > p->num)
+			return NULL;
+		vq->last_avail = vq->avail_seen = p->avail_base;
+		vq->used_idx = vq->used_pub = vq->signalled_used = used;
+	}
 	return vq;
+}
+
+uint32_t vtb_vqdev_base(struct vtb_vqdev *vq)
+{
+	if (vq->packed)
+		return pvq_pos(vq->last_avail, vq->avail_wrap) | (uint32_t)pvq_pos(vq->used_idx, vq->used_wrap) << 16;
+	vqdev_publish_used(vq);	/* even if unchanged: the driver may have scribbled on it */
+	return vq->last_avail;
 }
 
 static int vqdev_fail(struct vtb_vqdev *vq, int err)
@@ -571,12 +695,14 @@ static int vqdev_add_seg(struct vtb_vqdev *vq, struct vtb_chain *c, const struct
 	return 0;
 }
 
-/* An indirect table's entries, split or packed (both 16 bytes): its length
- * judged (whole entries, at least one, at most a queue's worth) and its
- * address reached, for the pop in progress. */
+/* An indirect table's entries, split or packed (both 16 bytes): refused
+ * without the feature, its length judged (whole entries, at least one, at
+ * most a queue's worth) and its address reached, for the pop in progress. */
 _Static_assert(sizeof(struct vtb_vring_desc) == sizeof(struct vtb_pvq_desc), "one table entry size");
 static int vqdev_table(struct vtb_vqdev *vq, const struct vtb_vring_desc *d, uint32_t *n, const void **tbl)
 {
+	if (!vq->indirect)
+		return vqdev_fail(vq, -VTB_EPROTO);
 	if (d->len == 0 || d->len % sizeof(struct vtb_vring_desc) ||
 	    d->len / sizeof(struct vtb_vring_desc) > VTB_VQ_MAX_SIZE)
 		return vqdev_fail(vq, -VTB_EINVAL);
@@ -588,7 +714,7 @@ static int vqdev_table(struct vtb_vqdev *vq, const struct vtb_vring_desc *d, uin
 
 static int vqdev_walk_indirect(struct vtb_vqdev *vq, struct vtb_chain *c, const struct vtb_vring_desc *d)
 {
-	if (!vq->indirect || (d->flags & VTB_DESC_F_NEXT))
+	if (d->flags & VTB_DESC_F_NEXT)
 		return vqdev_fail(vq, -VTB_EPROTO);
 	uint32_t n;
 	const void *t;
@@ -623,8 +749,6 @@ static int vqdev_walk_indirect(struct vtb_vqdev *vq, struct vtb_chain *c, const 
  * the ring descriptor that points to the table is ignored too. */
 static int pvqdev_walk_indirect(struct vtb_vqdev *vq, struct vtb_chain *c, const struct vtb_vring_desc *d)
 {
-	if (!vq->indirect)
-		return vqdev_fail(vq, -VTB_EPROTO);
 	uint32_t n;
 	const void *t;
 	int e = vqdev_table(vq, d, &n, &t);
@@ -727,19 +851,8 @@ static int pvqdev_push(struct vtb_vqdev *vq, uint16_t id, uint32_t len)
 
 static bool pvqdev_need_notify(struct vtb_vqdev *vq)
 {
-	uint16_t old = vq->signalled_used, new = vq->used_idx;
-	bool wrapped = vq->signalled_wrap != vq->used_wrap;
-	vq->signalled_used = new;
-	vq->signalled_wrap = vq->used_wrap;
-	if (old == new && !wrapped)
-		return false;
-	vtb_mb();	/* used flags visible before we read the driver's wish */
-	struct vtb_pvq_event ev = pvq_event_read(vq->drv_ev);
-	if (ev.flags != VTB_RING_EVENT_FLAGS_DESC)
-		return ev.flags != VTB_RING_EVENT_FLAGS_DISABLE;
-	if (wrapped)
-		old = (uint16_t)(old - vq->num);
-	return pvq_need_event(ev.off_wrap, vq->used_wrap, vq->num, new, old);
+	return pvq_peer_wants(&vq->signalled_used, &vq->signalled_wrap, vq->used_idx, vq->used_wrap, vq->drv_ev,
+			      vq->num);
 }
 
 static bool pvqdev_enable_notify(struct vtb_vqdev *vq)
@@ -803,14 +916,6 @@ int vtb_vqdev_pop(struct vtb_vqdev *vq, struct vtb_chain *c)
 	vq->inflight++;
 	vq->last_avail++;
 	return 1;
-}
-
-/* The used elements written so far become the driver's: they before the
- * index (virtio_wmb). */
-static void vqdev_publish_used(struct vtb_vqdev *vq)
-{
-	VTB_STORE_RELEASE(vq->used->idx, vtb_le16(vq->used_idx));
-	vq->used_pub = vq->used_idx;
 }
 
 int vtb_vqdev_push(struct vtb_vqdev *vq, uint16_t head, uint32_t len)

@@ -1,7 +1,7 @@
-/* Split virtqueue (virtio 1.2 §2.7), driver side and device side.
- * Freestanding: state lives in caller memory (_memsize() + _init()).
- * The ring itself lives in memory both sides reach; each side passes its
- * own pointer to it.  The device side treats everything in the ring as
+/* Split and packed virtqueues (virtio 1.2 §2.7, §2.8), driver side and
+ * device side.  Freestanding: state lives in caller memory (_memsize() +
+ * _init()).  The ring lives in memory both sides reach; each side passes
+ * its own pointers to its areas.  The device side treats everything in the ring as
  * hostile: each shared field is read once, validated, and a violation
  * marks the queue broken (sticky) and returns a negative errno. */
 #ifndef VTB_VIRTQ_H
@@ -20,6 +20,22 @@ static inline size_t vtb_ring_bytes(uint16_t num, bool packed)
 }
 size_t vtb_vring_avail_off(uint16_t num);
 size_t vtb_vring_used_off(uint16_t num);
+/* A queue's three areas (§2.6): the descriptor area, the driver area
+ * (split: the avail ring; packed: the driver's event suppression) and the
+ * device area (split: the used ring; packed: the device's event
+ * suppression).  Their sizes, with the event index fields included, their
+ * alignment (§2.7: 16, 2, 4; §2.8: 16, 4, 4), and where each sits in the
+ * one allocation of vtb_ring_bytes() (the driver side's layout here, as
+ * Linux's vring_init with align 4; a device takes each area's address on
+ * its own). */
+size_t vtb_ring_desc_bytes(uint16_t num);
+size_t vtb_ring_driver_bytes(uint16_t num, bool packed);
+size_t vtb_ring_device_bytes(uint16_t num, bool packed);
+#define VTB_RING_DESC_ALIGN 16u
+static inline size_t vtb_ring_driver_align(bool packed) { return packed ? 4 : 2; }
+#define VTB_RING_DEVICE_ALIGN 4u
+size_t vtb_ring_driver_off(uint16_t num, bool packed);
+size_t vtb_ring_device_off(uint16_t num, bool packed);
 static inline bool vtb_vq_num_ok(uint32_t num)
 {
 	return num >= 1 && num <= VTB_VQ_MAX_SIZE && (num & (num - 1)) == 0;
@@ -35,7 +51,11 @@ struct vtb_vqd;
 
 struct vtb_vqd_params {
 	uint16_t num;
-	void *ring;		/* driver's pointer to vtb_vring_bytes(num) */
+	/* The driver's pointer to vtb_ring_bytes(num, packed), the areas laid
+	 * out as vtb_ring_*_off() say; or NULL, and each area on its own
+	 * (aligned and sized as the device's, vtb_vqdev_params). */
+	void *ring;
+	void *desc, *avail, *used;
 	bool event_idx;		/* VIRTIO_F_EVENT_IDX negotiated */
 	bool packed;		/* VIRTIO_F_RING_PACKED: the §2.8 layout */
 	/* Optional indirect tables: num tables of indirect_max entries each,
@@ -57,7 +77,8 @@ struct vtb_vqd_params {
 };
 
 size_t vtb_vqd_memsize(uint16_t num);
-/* Returns the queue placed at mem, or NULL on bad parameters. */
+/* Zeroes the ring and returns the queue placed at mem, or NULL on bad
+ * parameters. */
 struct vtb_vqd *vtb_vqd_init(void *mem, const struct vtb_vqd_params *p);
 /* Adds a chain: out[0..nout) device-readable, then in[0..nin) device-writable.
  * token must be non-NULL; use_indirect puts the chain in an indirect table.
@@ -104,7 +125,13 @@ struct vtb_vqdev;
 
 struct vtb_vqdev_params {
 	uint16_t num;
-	void *ring;		/* device's pointer to the ring memory */
+	/* The device's pointers to the three areas, each on its own (vhost-user
+	 * SET_VRING_ADDR gives three addresses); checked for the alignment and
+	 * the extent of vtb_ring_*_bytes() (no wrap, no overlap).  Packed: the
+	 * device writes used descriptors back into the descriptor area. */
+	void *desc;
+	const void *avail;	/* driver area */
+	void *used;		/* device area */
 	bool event_idx;
 	bool packed;		/* VIRTIO_F_RING_PACKED */
 	bool indirect;		/* VIRTIO_F_INDIRECT_DESC negotiated */
@@ -114,10 +141,34 @@ struct vtb_vqdev_params {
 	 * need_notify instead of per push, as vhost does per burst
 	 * (vhost_add_used_n).  0 or 1: per push. */
 	uint16_t used_batch;
+	/* Where the device starts (vhost-user SET_VRING_BASE).  Without
+	 * has_base: a new queue, at index 0 with the wrap counters set.
+	 * avail_base: the next available entry to consume; split: a
+	 * free-running 16-bit index; packed: the descriptor position in bits
+	 * 0-14 and the driver's wrap counter in bit 15.  used_base: packed
+	 * only, the same layout for the next used position (vhost-user's bits
+	 * 16-31).  Split reads the used index from the used ring, as
+	 * libvhost-user does: it must be no more than num behind avail_base. */
+	bool has_base;
+	uint16_t avail_base;
+	uint16_t used_base;
 };
 
 size_t vtb_vqdev_memsize(uint16_t num);
+/* 0, or -EINVAL: num, the areas (alignment, extent, overlap), the base,
+ * or indirect without xlate.  What a backend answers SET_VRING_ADDR with. */
+int vtb_vqdev_check(const struct vtb_vqdev_params *p);
+/* Returns the queue placed at mem, or NULL: vtb_vqdev_check refused p, or
+ * (split, has_base) the used ring's index is not within num of avail_base. */
 struct vtb_vqdev *vtb_vqdev_init(void *mem, const struct vtb_vqdev_params *p);
+/* The device's position, in vhost-user GET_VRING_BASE's layout: split:
+ * the next avail index; packed: avail_base | used_base << 16 as above.
+ * Split: writes the used index first (the pushes under used_batch
+ * included), so a second instance started at this base (has_base) reads
+ * its own index back, serves the next request, and the driver sees every
+ * completion.  A request popped and not pushed (vtb_vqdev_inflight) counts
+ * as consumed: complete it before stopping. */
+uint32_t vtb_vqdev_base(struct vtb_vqdev *vq);
 /* 1: a chain was popped into c; 0: nothing available; <0: broken. */
 int vtb_vqdev_pop(struct vtb_vqdev *vq, struct vtb_chain *c);
 /* Completes head with len bytes written (heads may complete in any order). */

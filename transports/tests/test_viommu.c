@@ -47,7 +47,8 @@ static void setup(void)
 	CHECK(vtb_vqd_memsize(NUM) <= sizeof(drv_mem) && vtb_vqdev_memsize(NUM) <= sizeof(dev_mem));
 	CHECK(vtb_vring_bytes(NUM) <= BUF);
 	struct vtb_vqd_params dp = { .num = NUM, .ring = region };
-	struct vtb_vqdev_params vp = { .num = NUM, .ring = region };
+	struct vtb_vqdev_params vp = { .num = NUM, .desc = region, .avail = region + vtb_vring_avail_off(NUM),
+				       .used = region + vtb_vring_used_off(NUM) };
 	drv = vtb_vqd_init(drv_mem, &dp);
 	devq = vtb_vqdev_init(dev_mem, &vp);
 	CHECK(drv && devq);

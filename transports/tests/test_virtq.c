@@ -26,6 +26,15 @@ struct pair {
 	struct vtb_vqdev *v;
 };
 
+/* The device's view of a ring in the driver's one-allocation layout at r:
+ * each area's address on its own, as a vhost-user backend gets them. */
+static struct vtb_vqdev_params dev_at(unsigned char *r, uint16_t num, bool packed)
+{
+	return (struct vtb_vqdev_params){ .num = num, .packed = packed, .desc = r,
+					  .avail = r + vtb_ring_driver_off(num, packed),
+					  .used = r + vtb_ring_device_off(num, packed) };
+}
+
 static struct pair mk(uint16_t num, bool event_idx, bool indirect)
 {
 	memset(mem, 0, sizeof(mem));
@@ -35,8 +44,10 @@ static struct pair mk(uint16_t num, bool event_idx, bool indirect)
 		dp.indirect_addr = 0x8000;
 		dp.indirect_max = 8;
 	}
-	struct vtb_vqdev_params vp = { .num = num, .ring = mem, .event_idx = event_idx,
-				       .indirect = indirect, .xlate = xlate };
+	struct vtb_vqdev_params vp = dev_at(mem, num, false);
+	vp.event_idx = event_idx;
+	vp.indirect = indirect;
+	vp.xlate = xlate;
 	struct pair p = { vtb_vqd_init(dstate, &dp), vtb_vqdev_init(vstate, &vp) };
 	return p;
 }
@@ -328,7 +339,8 @@ static struct pair mkp(uint16_t num, bool event_idx)
 {
 	memset(mem, 0, sizeof(mem));
 	struct vtb_vqd_params dp = { .num = num, .ring = mem, .event_idx = event_idx, .packed = true };
-	struct vtb_vqdev_params vp = { .num = num, .ring = mem, .event_idx = event_idx, .packed = true };
+	struct vtb_vqdev_params vp = dev_at(mem, num, true);
+	vp.event_idx = event_idx;
 	struct pair p = { vtb_vqd_init(dstate, &dp), vtb_vqdev_init(vstate, &vp) };
 	return p;
 }
@@ -490,8 +502,9 @@ static struct pair mkpi(uint16_t num)
 	memset(mem, 0, sizeof(mem));
 	struct vtb_vqd_params dp = { .num = num, .ring = mem, .packed = true, .event_idx = true,
 				     .indirect = mem + 0x8000, .indirect_addr = 0x8000, .indirect_max = 8 };
-	struct vtb_vqdev_params vp = { .num = num, .ring = mem, .packed = true, .event_idx = true,
-				       .indirect = true, .xlate = xlate };
+	struct vtb_vqdev_params vp = dev_at(mem, num, true);
+	vp.event_idx = vp.indirect = true;
+	vp.xlate = xlate;
 	struct pair p = { vtb_vqd_init(dstate, &dp), vtb_vqdev_init(vstate, &vp) };
 	return p;
 }
@@ -604,10 +617,13 @@ static void test_packed_indirect(void)
 	c = (struct vtb_chain){ .seg = seg, .max_seg = 8 };
 	CHECK_EQ(vtb_vqdev_pop(p.v, &c), -VTB_EPROTO);
 	/* A device that has no way to reach tables cannot serve the feature. */
-	struct vtb_vqdev_params vp = { .num = N, .ring = mem, .packed = true, .indirect = true };
+	struct vtb_vqdev_params vp = dev_at(mem, N, true);
+	vp.indirect = true;
 	CHECK(vtb_vqdev_init(vstate, &vp) == NULL);
-	vp.packed = false;
+	vp = dev_at(mem, N, false);
+	vp.indirect = true;
 	CHECK(vtb_vqdev_init(vstate, &vp) == NULL);
+	CHECK_EQ(vtb_vqdev_check(&vp), -VTB_EINVAL);
 }
 
 /* Both sides at once, in two threads, each sleeping only after re-arming
@@ -687,8 +703,10 @@ static void concurrent(bool packed, bool event_idx, bool indirect)
 		dp.indirect_addr = 0x8000;
 		dp.indirect_max = 4;
 	}
-	struct vtb_vqdev_params vp = { .num = N, .ring = cmem, .event_idx = event_idx, .packed = packed,
-				       .indirect = indirect, .xlate = cxlate };
+	struct vtb_vqdev_params vp = dev_at(cmem, N, packed);
+	vp.event_idx = event_idx;
+	vp.indirect = indirect;
+	vp.xlate = cxlate;
 	struct vtb_vqd *d = vtb_vqd_init(cdstate, &dp);
 	struct vtb_vqdev *v = vtb_vqdev_init(cvstate, &vp);
 	CHECK(d && v);
@@ -778,7 +796,8 @@ static void test_batched_indices(void)
 {
 	memset(mem, 0, sizeof(mem));
 	struct vtb_vqd_params dp = { .num = N, .ring = mem, .defer_avail = true };
-	struct vtb_vqdev_params vp = { .num = N, .ring = mem, .used_batch = 3 };
+	struct vtb_vqdev_params vp = dev_at(mem, N, false);
+	vp.used_batch = 3;
 	struct pair p = { vtb_vqd_init(dstate, &dp), vtb_vqdev_init(vstate, &vp) };
 	struct vtb_seg seg[4];
 	struct vtb_chain c[N];
@@ -852,7 +871,8 @@ static void test_steady_ring(void)
 	enum { Q = 256 };	/* its descriptor table is one page */
 	memset(mem, 0, sizeof(mem));
 	struct vtb_vqd_params dp = { .num = Q, .ring = mem, .defer_avail = true };
-	struct vtb_vqdev_params vp = { .num = Q, .ring = mem, .used_batch = 32 };
+	struct vtb_vqdev_params vp = dev_at(mem, Q, false);
+	vp.used_batch = 32;
 	static _Alignas(16) unsigned char dst[1 << 13], vst[1 << 12];	/* dstate is too small for Q */
 	CHECK(vtb_vqd_memsize(Q) <= sizeof(dst) && vtb_vqdev_memsize(Q) <= sizeof(vst));
 	struct pair p = { vtb_vqd_init(dst, &dp), vtb_vqdev_init(vst, &vp) };
@@ -892,6 +912,321 @@ static void test_steady_ring(void)
 	CHECK(!vtb_vqd_broken(p.d) && !vtb_vqdev_broken(p.v));
 }
 
+/* ---- the three areas on their own; a device that stops and starts ---- */
+
+/* Three areas in pages of their own, in reverse order, each page followed
+ * by one with no access: a side that derived one area from another's
+ * address would read the wrong memory or fault.  Offsets keep each area
+ * at its minimum alignment only (split avail at 2, used at 4, desc at 16). */
+static unsigned char *areas;
+static size_t pg;
+
+static void areas_at(bool packed, void **desc, void **avail, void **used)
+{
+	if (!areas) {
+		pg = (size_t)sysconf(_SC_PAGESIZE);
+		areas = mmap(NULL, 6 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		CHECK(areas != MAP_FAILED);
+		for (int k = 1; k < 6; k += 2)
+			CHECK_EQ(mprotect(areas + k * pg, pg, PROT_NONE), 0);
+	}
+	*used = areas + 4;
+	*desc = areas + 2 * pg + 16;
+	*avail = areas + 4 * pg + (packed ? 4 : 2);
+}
+
+static void *seq_tok(unsigned seq) { return (void *)(uintptr_t)(seq + 1); }
+
+/* Requests seq .. seq+n-1 offered (each one buffer, three descriptors when
+ * chained), popped, completed in reverse and reaped: each comes back once
+ * with its own length.  Returns the requests that went round. */
+static unsigned rounds(struct vtb_vqd *d, struct vtb_vqdev *v, unsigned seq, unsigned n)
+{
+	struct vtb_seg seg[4];
+	struct vtb_chain c[N];
+	struct vtb_sg sg[3] = { { 0x1000, 16 }, { 0x2000, 64 }, { 0x3000, 1 } };
+	unsigned k;
+	for (k = 0; k < n; k++)
+		if (vtb_vqd_add(d, sg, 1, (seq + k) % 2 ? 2 : 0, seq_tok(seq + k), false))
+			return 0;
+	vtb_vqd_kick_prepare(d);
+	for (k = 0; k < n; k++) {
+		c[k] = (struct vtb_chain){ .seg = seg, .max_seg = 4 };
+		if (vtb_vqdev_pop(v, &c[k]) != 1 || c[k].nseg != ((seq + k) % 2 ? 3 : 1))
+			return 0;
+	}
+	for (k = n; k-- > 0;)
+		if (vtb_vqdev_push(v, c[k].head, seq + k))
+			return 0;
+	vtb_vqdev_need_notify(v);
+	for (k = n; k-- > 0;) {
+		uint32_t len = 0;
+		if (vtb_vqd_get_used(d, &len) != seq_tok(seq + k) || len != seq + k)
+			return 0;
+	}
+	return vtb_vqd_get_used(d, NULL) ? 0 : n;
+}
+
+static void test_separate_areas(void)
+{
+	for (int packed = 0; packed < 2; packed++) {
+		void *desc, *avail, *used;
+		areas_at(packed, &desc, &avail, &used);
+		struct vtb_vqd_params dp = { .num = N, .desc = desc, .avail = avail, .used = used,
+					     .packed = packed, .event_idx = true, .defer_avail = true };
+		struct vtb_vqdev_params vp = { .num = N, .desc = desc, .avail = avail, .used = used,
+					       .packed = packed, .event_idx = true, .used_batch = 2 };
+		struct vtb_vqd *d = vtb_vqd_init(dstate, &dp);
+		struct vtb_vqdev *v = vtb_vqdev_init(vstate, &vp);
+		CHECK(d && v);
+		if (!d || !v)
+			return;
+		unsigned seq = 0, ok = 0;
+		for (unsigned lap = 0; lap < 3000; lap++) {
+			unsigned n = 1 + lap % 2;	/* chains of 1 and 3 descriptors: every position */
+			ok += rounds(d, v, seq, n);
+			seq += n;
+		}
+		CHECK_EQ(ok, seq);
+		CHECK(!vtb_vqd_broken(d) && !vtb_vqdev_broken(v));
+		if (!packed) {
+			CHECK_EQ(((struct vtb_vring_avail *)avail)->idx, (uint16_t)seq);
+			CHECK_EQ(((struct vtb_vring_used *)used)->idx, (uint16_t)seq);
+		}
+	}
+}
+
+/* The device pops n one-buffer requests and completes each with len0 + k
+ * bytes; the driver reaps requests seq.. of them, in that order. */
+static void serve(struct vtb_vqdev *v, unsigned n, uint32_t len0)
+{
+	struct vtb_seg seg[4];
+	for (unsigned k = 0; k < n; k++) {
+		struct vtb_chain c = { .seg = seg, .max_seg = 4 };
+		CHECK_EQ(vtb_vqdev_pop(v, &c), 1);
+		CHECK_EQ(vtb_vqdev_push(v, c.head, len0 + k), 0);
+	}
+}
+
+static void reap(struct vtb_vqd *d, unsigned seq, unsigned n, uint32_t len0)
+{
+	for (unsigned k = 0; k < n; k++) {
+		uint32_t len = 0;
+		CHECK(vtb_vqd_get_used(d, &len) == seq_tok(seq + k));
+		CHECK_EQ(len, len0 + k);
+	}
+	CHECK(vtb_vqd_get_used(d, NULL) == NULL);
+}
+
+/* A device stopped mid-stream (its base read, as GET_VRING_BASE does) and
+ * a second instance started on the same rings at that base: requests the
+ * first offered but did not pop are served once by the second, the
+ * completions of the first (one under the used batch) reach the driver,
+ * and the two go on across the wraps.  Phase one ends with the packed
+ * wrap counters clear and the split indices past 65535. */
+static void restart(bool packed)
+{
+	void *desc, *avail, *used;
+	areas_at(packed, &desc, &avail, &used);
+	struct vtb_vqd_params dp = { .num = N, .desc = desc, .avail = avail, .used = used,
+				     .packed = packed, .event_idx = true };
+	struct vtb_vqdev_params vp = { .num = N, .desc = desc, .avail = avail, .used = used,
+				       .packed = packed, .event_idx = true, .used_batch = 3 };
+	static _Alignas(16) unsigned char vstate2[1 << 12];
+	struct vtb_vqd *d = vtb_vqd_init(dstate, &dp);
+	struct vtb_vqdev *v = vtb_vqdev_init(vstate, &vp);
+	CHECK(d && v);
+	if (!d || !v)
+		return;
+	CHECK_EQ(vtb_vqdev_base(v), packed ? 0x80008000u : 0);	/* what QEMU sends for a new queue */
+	unsigned seq = 0, ok = 0, first = packed ? 28 : 65536 + 27;
+	while (seq < first) {
+		unsigned n = first - seq < 3 ? first - seq : 3;
+		ok += rounds(d, v, seq, n);
+		seq += n;
+	}
+	CHECK_EQ(ok, first);
+	/* Five offered, two popped and completed, three left in the ring. */
+	struct vtb_sg sg = { 0x1000, 16 };
+	for (unsigned k = 0; k < 5; k++)
+		CHECK_EQ(vtb_vqd_add(d, &sg, 1, 0, seq_tok(seq + k), false), 0);
+	vtb_vqd_kick_prepare(d);
+	serve(v, 2, 100);
+	CHECK_EQ(vtb_vqdev_inflight(v), 0);
+	uint32_t base = vtb_vqdev_base(v);
+	/* Packed: 28 requests of 1 and 3 descriptors by turns, then 2 of 1:
+	 * 58 descriptors, 7 laps of 8 and 2, so both wrap counters flipped
+	 * seven times: clear (bits 15 and 31). */
+	CHECK_EQ(base, packed ? 0x00020002u : (uint16_t)(first + 2));
+	reap(d, seq, 2, 100);
+	seq += 2;
+
+	vp.has_base = true;
+	vp.avail_base = (uint16_t)base;
+	vp.used_base = (uint16_t)(base >> 16);
+	struct vtb_vqdev *v2 = vtb_vqdev_init(vstate2, &vp);
+	CHECK(v2 != NULL);
+	if (!v2)
+		return;
+	CHECK_EQ(vtb_vqdev_base(v2), base);
+	serve(v2, 3, 200);
+	struct vtb_seg seg[4];
+	struct vtb_chain c = { .seg = seg, .max_seg = 4 };
+	CHECK_EQ(vtb_vqdev_pop(v2, &c), 0);	/* nothing served twice */
+	vtb_vqdev_need_notify(v2);
+	reap(d, seq, 3, 200);
+	seq += 3;
+	ok = 0;
+	for (unsigned lap = 0; lap < 100; lap++) {
+		ok += rounds(d, v2, seq, 3);
+		seq += 3;
+	}
+	CHECK_EQ(ok, 300);
+	CHECK_EQ(vtb_vqd_num_free(d), N);
+	CHECK(!vtb_vqd_broken(d) && !vtb_vqdev_broken(v2));
+}
+
+static void test_restart(void)
+{
+	restart(false);
+	restart(true);
+}
+
+/* A device started at a base on rings the driver filled by hand (a
+ * vhost-user backend's SET_VRING_BASE on a running queue), and the bases
+ * it refuses. */
+static void test_base_by_hand(void)
+{
+	memset(mem, 0, sizeof(mem));
+	struct vtb_vqdev_params vp = dev_at(mem, N, false);
+	vp.has_base = true;
+	vp.avail_base = 3;
+	used(N)->idx = 3;
+	avail(N)->ring[3] = 1;
+	avail(N)->ring[4] = 6;
+	avail(N)->idx = 5;
+	*desc(1) = (struct vtb_vring_desc){ 0x1000, 16, 0, 0 };
+	*desc(6) = (struct vtb_vring_desc){ 0x2000, 32, VTB_DESC_F_WRITE, 0 };
+	struct vtb_vqdev *v = vtb_vqdev_init(vstate, &vp);
+	CHECK(v != NULL);
+	if (!v)
+		return;
+	struct vtb_seg seg[4];
+	struct vtb_chain c = { .seg = seg, .max_seg = 4 };
+	CHECK_EQ(vtb_vqdev_pop(v, &c), 1);
+	CHECK(c.head == 1 && seg[0].addr == 0x1000);
+	CHECK_EQ(vtb_vqdev_push(v, c.head, 0), 0);
+	CHECK_EQ(vtb_vqdev_pop(v, &c), 1);
+	CHECK(c.head == 6 && seg[0].addr == 0x2000 && seg[0].write);
+	CHECK_EQ(vtb_vqdev_push(v, c.head, 9), 0);
+	CHECK_EQ(vtb_vqdev_pop(v, &c), 0);
+	CHECK_EQ(used(N)->idx, 5);
+	CHECK(used(N)->ring[3].id == 1 && used(N)->ring[4].id == 6 && used(N)->ring[4].len == 9);
+	CHECK_EQ(vtb_vqdev_base(v), 5);
+	/* Split: up to num requests may have been in flight when the last
+	 * instance stopped; a used index further behind, or ahead, is nonsense. */
+	used(N)->idx = (uint16_t)(3 - N);
+	CHECK(vtb_vqdev_init(vstate, &vp) != NULL);
+	used(N)->idx = (uint16_t)(3 - N - 1);
+	CHECK(vtb_vqdev_init(vstate, &vp) == NULL);
+	used(N)->idx = 4;
+	CHECK(vtb_vqdev_init(vstate, &vp) == NULL);
+
+	/* Packed at position 3 of the second lap: wrap counters clear, so a
+	 * descriptor is available with AVAIL 0 and USED 1, and used with both 0. */
+	memset(mem, 0, sizeof(mem));
+	vp = dev_at(mem, N, true);
+	vp.has_base = true;
+	vp.avail_base = 3;
+	vp.used_base = 3;
+	*pd(3) = (struct vtb_pvq_desc){ 0x1000, 16, 5, VTB_PDESC_F_USED };
+	*pd(4) = (struct vtb_pvq_desc){ 0x2000, 16, 2, VTB_PDESC_F_AVAIL };	/* the first lap's: not ours */
+	v = vtb_vqdev_init(vstate, &vp);
+	CHECK(v != NULL);
+	if (!v)
+		return;
+	c = (struct vtb_chain){ .seg = seg, .max_seg = 4 };
+	CHECK_EQ(vtb_vqdev_pop(v, &c), 1);
+	CHECK(c.head == 5 && seg[0].addr == 0x1000);
+	CHECK_EQ(vtb_vqdev_pop(v, &c), 0);
+	CHECK_EQ(vtb_vqdev_push(v, 5, 7), 0);
+	CHECK(pd(3)->id == 5 && pd(3)->len == 7 && pd(3)->flags == 0);
+	CHECK_EQ(vtb_vqdev_base(v), 0x00040004u);
+	/* Positions past the ring, used ahead of avail, or more than a
+	 * ring's worth in flight: -EINVAL.  A full ring in flight is fine. */
+	static const struct {
+		uint16_t avail, used;
+		int want;
+	} pb[] = {
+		{ N, 0, -VTB_EINVAL }, { 0x8000 | N, 0x8000, -VTB_EINVAL }, { 0, N, -VTB_EINVAL },
+		{ 0x8002, 0x8005, -VTB_EINVAL }, { 0x0005, 0x8003, -VTB_EINVAL }, { 0x0003, 0x8003, 0 },
+		{ 0x0003, 0x0003, 0 }, { 0x8007, 0x0000, -VTB_EINVAL }, { 0x0002, 0x8007, 0 },
+	};
+	for (unsigned i = 0; i < VTB_ARRAY_SIZE(pb); i++) {
+		vp.avail_base = pb[i].avail;
+		vp.used_base = pb[i].used;
+		vtb_checks++;
+		if (vtb_vqdev_check(&vp) != pb[i].want || (vtb_vqdev_init(vstate, &vp) == NULL) != (pb[i].want != 0)) {
+			vtb_failed++;
+			fprintf(stderr, "packed base %#x/%#x: check %d, want %d\n", pb[i].avail, pb[i].used,
+				vtb_vqdev_check(&vp), pb[i].want);
+		}
+	}
+}
+
+/* §2.7 / §2.8 alignment of each area, their extent and overlap: -EINVAL,
+ * and neither side builds a queue on them. */
+static void test_area_checks(void)
+{
+	for (int packed = 0; packed < 2; packed++) {
+		struct vtb_vqdev_params ok = { .num = N, .packed = packed, .desc = mem + 0x100, .avail = mem + 0x402,
+					       .used = mem + 0x804 };
+		if (packed)
+			ok.avail = mem + 0x404;
+		CHECK_EQ(vtb_vqdev_check(&ok), 0);
+		struct {
+			const char *what;
+			int d, a, u;
+		} bad[] = {
+			{ "desc at 8", 8, 0, 0 }, { "avail at 1", 0, -1, 0 }, { "used at 2", 0, 0, -2 },
+			{ "avail inside desc", 0, -0x402 + 0x110, 0 }, { "used on avail", 0, 0, 0x402 - 0x804 },
+			{ "packed avail at 2", 0, packed ? -2 : -1, 0 },
+		};
+		for (unsigned i = 0; i < VTB_ARRAY_SIZE(bad); i++) {
+			struct vtb_vqdev_params p = ok;
+			p.desc = (char *)p.desc + bad[i].d;
+			p.avail = (const char *)p.avail + bad[i].a;
+			p.used = (char *)p.used + bad[i].u;
+			struct vtb_vqd_params dp = { .num = N, .packed = packed, .desc = p.desc, .avail = (void *)p.avail,
+						     .used = p.used };
+			vtb_checks++;
+			if (vtb_vqdev_check(&p) != -VTB_EINVAL || vtb_vqdev_init(vstate, &p) || vtb_vqd_init(dstate, &dp)) {
+				vtb_failed++;
+				fprintf(stderr, "%s areas '%s' accepted\n", packed ? "packed" : "split", bad[i].what);
+			}
+		}
+		struct vtb_vqdev_params p = ok;
+		p.used = NULL;
+		CHECK_EQ(vtb_vqdev_check(&p), -VTB_EINVAL);
+		p = ok;
+		p.desc = (void *)(UINTPTR_MAX - 15);	/* aligned, but its end wraps */
+		CHECK_EQ(vtb_vqdev_check(&p), -VTB_EINVAL);
+		p = ok;
+		p.num = 3;
+		CHECK_EQ(vtb_vqdev_check(&p), -VTB_EINVAL);
+	}
+	/* The split avail ring needs only 2: accepted where packed refuses. */
+	struct vtb_vqdev_params s2 = dev_at(mem, N, false);
+	s2.avail = mem + 0x402;
+	CHECK_EQ(vtb_vqdev_check(&s2), 0);
+	CHECK_EQ(vtb_ring_desc_bytes(N), N * 16);
+	CHECK_EQ(vtb_ring_driver_bytes(N, false), 6 + 2 * N);
+	CHECK_EQ(vtb_ring_device_bytes(N, false), 6 + 8 * N);
+	CHECK_EQ(vtb_ring_driver_bytes(N, true), 4);
+	CHECK_EQ(vtb_ring_device_off(N, false) + vtb_ring_device_bytes(N, false), vtb_vring_bytes(N));
+	CHECK_EQ(vtb_ring_device_off(N, true) + vtb_ring_device_bytes(N, true), vtb_pvring_bytes(N));
+}
+
 int main(void)
 {
 	test_steady_ring();
@@ -909,5 +1244,9 @@ int main(void)
 	test_device_ignores_used_tampering();
 	test_suppression();
 	test_concurrent();
+	test_separate_areas();
+	test_restart();
+	test_base_by_hand();
+	test_area_checks();
 	return vtb_test_end("test_virtq");
 }
