@@ -42,6 +42,7 @@ MODEL_SRC := workloads/blk/blk_dev.c workloads/net/net_dev.c workloads/scmi/scmi
 LIB_SRC := $(CORE_SRC) $(MODEL_SRC) \
 	transports/proc/platform_proc.c transports/registry.c transports/vring.c transports/shm.c transports/swiotlb.c transports/grant.c transports/viommu.c transports/fatvq.c transports/argo.c \
 	workloads/workload.c workloads/blk/blk_wl.c workloads/net/net_wl.c workloads/scmi/scmi_wl.c \
+	workloads/vq_engine.c workloads/blk/blk_vq.c workloads/net/net_vq.c workloads/scmi/scmi_vq.c \
 	harness/hist.c harness/suite.c harness/cell.c harness/results.c harness/calib.c harness/model.c harness/peer.c harness/resume.c \
 	harness/probes.c harness/perfctr.c harness/adapt.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -504,8 +504,7 @@ static int fe_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 			goto close;
 		}
 		if (sub)
-			for (unsigned q = 0; q < w->nqueues; q++)
-				t->fe_kick(g.x, q);
+			g.eng->commit(&g, VTB_STREAM_ALL);
 		fs.reap_now = 0;
 		int n = w->fe_reap(&g);	/* entries consumed, not ops */
 		if (n < 0) {
@@ -519,9 +518,7 @@ static int fe_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 			cpu_relax();
 			continue;
 		}
-		if (!t->fe_enable_cb(g.x))
-			t->fe_wait(g.x);
-		t->fe_disable_cb(g.x);
+		g.eng->wait(&g);
 	}
 	VTB_USDT_PHASE(0, 0);
 	uint64_t *a = (uint64_t *)&sh->dom[0].live, *b = (uint64_t *)&sh->dom[0].snap, *o = (uint64_t *)&sh->r.d[0];
