@@ -4,7 +4,8 @@
  * operation on its data buffer and never sees a virtio header, a status
  * byte, a descriptor or a guest address.  The engine maps that onto a
  * device: the virtqueue engines (blk_vq.c, net_vq.c, scmi_vq.c) build
- * the virtio wire through the transport's ops.  Hosted code. */
+ * the virtio wire through the transport's ops; the loopback engines
+ * (loop_engine.c) serve it in memory for the tests.  Hosted code. */
 #ifndef VTB_ENGINE_H
 #define VTB_ENGINE_H
 
@@ -100,6 +101,21 @@ int vtb_io_sync(struct vtb_gen *g, struct vtb_io *io);
 extern const struct vtb_engine_ops vtb_engine_vq_blk;
 extern const struct vtb_engine_ops vtb_engine_vq_net;
 extern const struct vtb_engine_ops vtb_engine_vq_scmi;
+/* The loopback engines: no device, no transport (tests). */
+extern const struct vtb_engine_ops vtb_engine_loop_blk;
+extern const struct vtb_engine_ops vtb_engine_loop_net;
+extern const struct vtb_engine_ops vtb_engine_loop_scmi;
+
+/* Loopback test hooks: the next n completions that carry data come back
+ * with one byte flipped; what the loopback device served. */
+struct vtb_loop_stats {
+	uint64_t reads, writes, bytes_read, bytes_written;	/* blk */
+	uint64_t frames_tx, frames_rx, sink_errors;		/* net */
+	uint64_t calls, notifs;					/* scmi */
+};
+void vtb_loop_corrupt(struct vtb_gen *g, unsigned n);
+const struct vtb_loop_stats *vtb_loop_stats(struct vtb_gen *g);
+
 /* Shared by the virtqueue engines (vq_engine.c). */
 uint64_t vtb_vq_features(struct vtb_gen *g);
 void vtb_vq_config(struct vtb_gen *g, uint32_t off, void *buf, uint32_t len);
