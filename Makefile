@@ -42,13 +42,14 @@ MODEL_SRC := workloads/blk/blk_dev.c workloads/net/net_dev.c workloads/scmi/scmi
 LIB_SRC := $(CORE_SRC) $(MODEL_SRC) \
 	transports/proc/platform_proc.c transports/platforms.c transports/registry.c transports/vring.c transports/shm.c transports/swiotlb.c transports/grant.c transports/viommu.c transports/fatvq.c transports/argo.c \
 	workloads/workload.c workloads/blk/blk_wl.c workloads/net/net_wl.c workloads/scmi/scmi_wl.c \
+	workloads/vq_engine.c workloads/blk/blk_vq.c workloads/net/net_vq.c workloads/scmi/scmi_vq.c workloads/loop_engine.c \
 	harness/hist.c harness/suite.c harness/cell.c harness/domain.c harness/runner_fork.c harness/report.c harness/results.c harness/calib.c harness/model.c harness/peer.c harness/resume.c \
 	harness/probes.c harness/perfctr.c harness/adapt.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 
 TESTS := transports/tests/test_virtq transports/tests/test_uapi transports/tests/test_vdev transports/tests/test_vring \
 	transports/tests/test_isolation transports/tests/test_viommu transports/tests/test_grant transports/tests/test_argo \
-	transports/tests/test_swiotlb transports/tests/test_memmap workloads/tests/test_models harness/tests/test_hist harness/tests/test_suite harness/tests/test_model \
+	transports/tests/test_swiotlb transports/tests/test_memmap workloads/tests/test_models workloads/tests/test_engines harness/tests/test_hist harness/tests/test_suite harness/tests/test_model \
 	harness/tests/test_probes harness/tests/test_adapt harness/tests/test_report
 TEST_BIN := $(TESTS:%=$(BUILD)/%)
 
@@ -95,7 +96,7 @@ ARM64_CC    := aarch64-linux-gnu-gcc
 ARM64_AR    := aarch64-linux-gnu-ar
 ARM64_BUILD := build/arm64
 ARM64_CFLAGS := -std=gnu11 $(WARN) -O2 -g -D_GNU_SOURCE -DVTB_NO_BPF -MMD -MP
-ARM64_TESTS := transports/tests/test_virtq workloads/tests/test_models harness/tests/test_suite \
+ARM64_TESTS := transports/tests/test_virtq workloads/tests/test_models workloads/tests/test_engines harness/tests/test_suite \
 	harness/tests/test_hist harness/tests/test_model transports/tests/test_uapi transports/tests/test_memmap \
 	harness/tests/test_report
 ARM64_OBJ   := $(filter-out $(ARM64_BUILD)/harness/probes.o,$(LIB_SRC:%.c=$(ARM64_BUILD)/%.o)) \

@@ -509,8 +509,7 @@ int vtb_domain_fe(const struct vtb_domargs *a)
 			goto close;
 		}
 		if (sub)
-			for (unsigned q = 0; q < w->nqueues; q++)
-				t->fe_kick(g.x, q);
+			g.eng->commit(&g, VTB_STREAM_ALL);
 		fs.reap_now = 0;
 		int n = w->fe_reap(&g);	/* entries consumed, not ops */
 		if (n < 0) {
@@ -524,9 +523,7 @@ int vtb_domain_fe(const struct vtb_domargs *a)
 			cpu_relax();
 			continue;
 		}
-		if (!t->fe_enable_cb(g.x))
-			t->fe_wait(g.x);
-		t->fe_disable_cb(g.x);
+		g.eng->wait(&g);
 	}
 	VTB_USDT_PHASE(0, 0);
 	uint64_t *lv = (uint64_t *)&sh->dom[0].live, *sn = (uint64_t *)&sh->dom[0].snap, *o = (uint64_t *)&rep.d;

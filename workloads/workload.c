@@ -29,31 +29,18 @@ uint64_t vtb_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void relax(void *ctx)
+int vtb_io_sync(struct vtb_gen *g, struct vtb_io *io)
 {
-	(void)ctx;
-	sched_yield();
-}
-
-void vtb_gen_config(struct vtb_gen *g, uint32_t off, void *buf, uint32_t len)
-{
-	struct vtb_vdrv d = { .r = g->env->regs, .relax = relax };
-	vtb_vdrv_config_read(&d, off, buf, len);
-}
-
-int vtb_gen_sync(struct vtb_gen *g, unsigned q, const struct vtb_sg *sg, unsigned nout,
-		 unsigned nin, uint32_t *len)
-{
-	static char token;
-	int e = g->t->fe_add(g->x, q, sg, nout, nin, &token);
-	if (e)
-		return e;
-	g->t->fe_kick(g->x, q);
+	const struct vtb_engine_ops *e = g->eng;
+	int err = e->queue(g, io);
+	if (err)
+		return err;
+	e->commit(g, io->stream);
 	for (;;) {
-		void *tok = g->t->fe_get(g->x, q, len);
-		if (tok == &token)
+		struct vtb_io *got = e->getevent(g, io->stream);
+		if (got == io)
 			return 0;
-		if (tok || g->t->fe_broken(g->x))
+		if (got || e->broken(g))
 			return -EPROTO;
 		sched_yield();
 	}

@@ -1,5 +1,6 @@
 /* Workloads: per device, the FE load generator and the BE device model
- * glue.  Hosted code; the models themselves are freestanding. */
+ * glue.  The generator reaches the device only through an engine
+ * (engine.h).  Hosted code; the models themselves are freestanding. */
 #ifndef VTB_WORKLOAD_H
 #define VTB_WORKLOAD_H
 
@@ -7,6 +8,7 @@
 #include <stdint.h>
 
 #include "../transports/transport.h"
+#include "engine.h"
 
 /* One cell's parameters, after parsing and defaults. */
 struct vtb_cellp {
@@ -55,6 +57,10 @@ typedef void (*vtb_done_fn)(struct vtb_gen *g, uint64_t t_submit_ns, uint64_t by
 
 /* FE side of a cell. */
 struct vtb_gen {
+	/* The engine; NULL at fe_init picks the device's virtqueue engine. */
+	const struct vtb_engine_ops *eng;
+	void *eng_priv;
+	/* The transport, for the virtqueue engine only (others leave them NULL). */
 	const struct vtb_transport_ops *t;
 	void *x;
 	struct vtb_xenv *env;
@@ -95,12 +101,13 @@ struct vtb_workload_ops {
 	/* FE */
 	uint64_t fe_features;
 	int (*fe_init)(struct vtb_gen *g);
-	/* 1: an op was submitted; 0: none can be now; <0: error. */
+	/* 1: an op was submitted; 0: none can be now; <0: error.  The harness
+	 * then commits through g->eng->commit and sleeps in g->eng->wait. */
 	int (*fe_submit)(struct vtb_gen *g, uint64_t now_ns);
-	/* Consumes every used entry on its queues (ops are reported through
-	 * g->done); returns how many entries it consumed, so that the engine
-	 * sleeps only when nothing moved: a freed TX buffer is progress even
-	 * though it completes no op.  <0 on error. */
+	/* Consumes every completion on its streams (ops are reported through
+	 * g->done); returns how many it consumed, so that the harness sleeps
+	 * only when nothing moved: a freed TX buffer is progress even though
+	 * it completes no op.  <0 on error. */
 	int (*fe_reap)(struct vtb_gen *g);
 	void (*fe_fini)(struct vtb_gen *g);
 };
@@ -113,11 +120,6 @@ const struct vtb_workload_ops *vtb_workload_find(const char *name);
 
 /* Helpers for generators. */
 uint64_t vtb_now_ns(void);
-/* Reads device config space with the generation check. */
-void vtb_gen_config(struct vtb_gen *g, uint32_t off, void *buf, uint32_t len);
-/* Submits one chain and waits for it (setup-time commands only). */
-int vtb_gen_sync(struct vtb_gen *g, unsigned q, const struct vtb_sg *sg, unsigned nout,
-		 unsigned nin, uint32_t *len);
 void vtb_gen_fail(struct vtb_gen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* xorshift PRNG for load generation (not for payloads). */
 static inline uint64_t vtb_rand(uint64_t *s)

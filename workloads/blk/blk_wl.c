@@ -1,5 +1,6 @@
 /* blk workload: BE storage (RAM disk or a file through io_uring) around the
- * freestanding model, and a fio-like FE generator that verifies contents. */
+ * freestanding model, and a fio-like FE generator that verifies contents
+ * through any engine (engine.h; the virtqueue one is blk_vq.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -228,11 +229,10 @@ static void blk_be_fini(void *dev)
 }
 
 /* ------------------------------------------------------------ FE generator */
+/* What it submits and how it checks the answers; the engine (blk_vq.c by
+ * default) turns each io into a device request. */
 struct blk_slot {
-	struct vtb_blk_outhdr *hdr;
-	char *data;
-	uint8_t *status;
-	uint64_t hdr_gpa, data_gpa, status_gpa;
+	struct vtb_io io;	/* first: the engine hands it back */
 	uint64_t t_submit;
 	uint64_t sector;
 	uint32_t nsect;
@@ -313,33 +313,39 @@ static int blk_check(const struct vtb_cellp *cp, char *err, size_t n)
 	return 0;
 }
 
+/* One setup request through slot 0, waited for; its status. */
+static int blk_sync(struct vtb_gen *g, struct blk_slot *s, uint8_t op, uint64_t offset, uint32_t len)
+{
+	s->io.op = op;
+	s->io.offset = offset;
+	s->io.len = len;
+	if (vtb_io_sync(g, &s->io))
+		return -1;
+	return s->io.status;
+}
+
 static int blk_fe_init(struct vtb_gen *g)
 {
 	const struct vtb_cellp *cp = g->cp;
 	struct blk_gen *b = calloc(1, sizeof(*b) + cp->qd * sizeof(struct blk_slot));
 	uint64_t cap;
+	int e;
 	if (!b)
 		return -ENOMEM;
 	g->priv = b;
-	vtb_gen_config(g, offsetof(struct vtb_blk_config, capacity), &cap, sizeof(cap));
+	if (!g->eng)
+		g->eng = &vtb_engine_vq_blk;
+	if (g->eng->open && (e = g->eng->open(g)))
+		return e;
+	g->eng->config(g, offsetof(struct vtb_blk_config, capacity), &cap, sizeof(cap));
 	b->sectors = vtb_le64(cap);
 	if (b->sectors * VTB_BLK_SECTOR < (uint64_t)cp->size * 2)
 		return -ENOSPC;
 	b->rng = cp->seed | 1;
 	b->nslot = cp->qd;
-	for (unsigned i = 0; i < b->nslot; i++) {
-		struct blk_slot *s = &b->slot[i];
-		void *va;
-		if (vtb_fe_alloc(g->env, 16, 16, &s->hdr_gpa, &va))
-			return -ENOMEM;
-		s->hdr = va;
-		if (vtb_fe_alloc(g->env, (uint64_t)cp->size, 4096, &s->data_gpa, &va))
-			return -ENOMEM;
-		s->data = va;
-		if (vtb_fe_alloc(g->env, 1, 1, &s->status_gpa, &va))
-			return -ENOMEM;
-		s->status = va;
-	}
+	for (unsigned i = 0; i < b->nslot; i++)
+		if ((e = g->eng->io_init(g, &b->slot[i].io, 0, (uint32_t)cp->size, 0)))
+			return e;
 	if (!cp->verify)
 		return 0;
 	b->gen = calloc(b->sectors, sizeof(*b->gen));
@@ -347,32 +353,23 @@ static int blk_fe_init(struct vtb_gen *g)
 		return -ENOMEM;
 	/* Exercise the other request types once, checking each answer. */
 	struct blk_slot *s = &b->slot[0];
-	uint32_t len;
-	struct vtb_sg sg[3] = { { s->hdr_gpa, 16 }, { s->data_gpa, VTB_BLK_ID_BYTES }, { s->status_gpa, 1 } };
-	*s->hdr = (struct vtb_blk_outhdr){ .type = vtb_le32(VTB_BLK_T_GET_ID) };
-	if (vtb_gen_sync(g, 0, sg, 1, 2, &len) || *s->status != VTB_BLK_S_OK ||
-	    strncmp(s->data, "vtbench-blk", VTB_BLK_ID_BYTES))
-		vtb_gen_fail(g, "GET_ID: status %u, id '%.20s'", *s->status, s->data);
-	*s->hdr = (struct vtb_blk_outhdr){ .type = vtb_le32(VTB_BLK_T_FLUSH) };
-	sg[1] = sg[2];
-	if (vtb_gen_sync(g, 0, sg, 1, 1, &len) || *s->status != VTB_BLK_S_OK)
-		vtb_gen_fail(g, "FLUSH: status %u", *s->status);
+	int st;
+	if ((st = blk_sync(g, s, VTB_IO_GET_ID, 0, VTB_BLK_ID_BYTES)) != VTB_IO_OK ||
+	    strncmp(s->io.buf, "vtbench-blk", VTB_BLK_ID_BYTES))
+		vtb_gen_fail(g, "GET_ID: status %d (%u), id '%.20s'", st, s->io.raw, (char *)s->io.buf);
+	if ((st = blk_sync(g, s, VTB_IO_FLUSH, 0, 0)) != VTB_IO_OK)
+		vtb_gen_fail(g, "FLUSH: status %d (%u)", st, s->io.raw);
 	/* WRITE_ZEROES over the first 8 sectors, DISCARD over the next 8. */
 	for (int k = 0; k < 2; k++) {
-		struct vtb_blk_dwz seg = { .sector = vtb_le64(8u * k), .num_sectors = vtb_le32(8) };
-		*s->hdr = (struct vtb_blk_outhdr){ .type = vtb_le32(k ? VTB_BLK_T_DISCARD : VTB_BLK_T_WRITE_ZEROES) };
-		memcpy(s->data, &seg, sizeof(seg));
-		struct vtb_sg sg2[3] = { { s->hdr_gpa, 16 }, { s->data_gpa, sizeof(seg) }, { s->status_gpa, 1 } };
-		if (vtb_gen_sync(g, 0, sg2, 2, 1, &len) || *s->status != VTB_BLK_S_OK)
-			vtb_gen_fail(g, "%s: status %u", k ? "DISCARD" : "WRITE_ZEROES", *s->status);
+		if ((st = blk_sync(g, s, k ? VTB_IO_DISCARD : VTB_IO_WRITE_ZEROES, 8ull * k * VTB_BLK_SECTOR,
+				   8 * VTB_BLK_SECTOR)) != VTB_IO_OK)
+			vtb_gen_fail(g, "%s: status %d (%u)", k ? "DISCARD" : "WRITE_ZEROES", st, s->io.raw);
 		for (unsigned i = 0; i < 8; i++)
 			b->gen[8 * k + i] = k ? GEN_UNDEF : GEN_ZERO;
 	}
 	/* An out-of-range read must fail with IOERR, not touch anything. */
-	*s->hdr = (struct vtb_blk_outhdr){ .type = vtb_le32(VTB_BLK_T_IN), .sector = vtb_le64(b->sectors) };
-	struct vtb_sg sg3[3] = { { s->hdr_gpa, 16 }, { s->data_gpa, VTB_BLK_SECTOR }, { s->status_gpa, 1 } };
-	if (vtb_gen_sync(g, 0, sg3, 1, 2, &len) || *s->status != VTB_BLK_S_IOERR)
-		vtb_gen_fail(g, "read past capacity: status %u, want IOERR", *s->status);
+	if ((st = blk_sync(g, s, VTB_IO_READ, b->sectors * VTB_BLK_SECTOR, VTB_BLK_SECTOR)) != VTB_IO_EIO)
+		vtb_gen_fail(g, "read past capacity: status %d (%u), want IOERR", st, s->io.raw);
 	return 0;
 }
 
@@ -423,20 +420,17 @@ static int blk_fe_submit(struct vtb_gen *g, uint64_t now)
 	s->sector = sector;
 	s->nsect = nsect;
 	s->write = write;
-	*s->hdr = (struct vtb_blk_outhdr){
-		.type = vtb_le32(write ? VTB_BLK_T_OUT : VTB_BLK_T_IN),
-		.sector = vtb_le64(sector),
-	};
-	*s->status = 0xff;
-	/* The generations move only once the request is queued: a transport
+	s->io.op = write ? VTB_IO_WRITE : VTB_IO_READ;
+	s->io.offset = sector * VTB_BLK_SECTOR;
+	s->io.len = (uint32_t)cp->size;
+	/* The generations move only once the request is queued: an engine
 	 * that says "no room, try later" must not leave them ahead of the disk. */
 	if (write && cp->verify)
 		for (uint32_t i = 0; i < nsect; i++)
 			sector_fill(cp->seed, sector + i, gen_after(b->gen[sector + i]),
-				    s->data + (size_t)i * VTB_BLK_SECTOR);
-	struct vtb_sg sg[3] = { { s->hdr_gpa, 16 }, { s->data_gpa, (uint32_t)cp->size }, { s->status_gpa, 1 } };
+				    (char *)s->io.buf + (size_t)i * VTB_BLK_SECTOR);
 	s->t_submit = now;
-	int e = g->t->fe_add(g->x, 0, sg, write ? 2 : 1, write ? 1 : 2, s);
+	int e = g->eng->queue(g, &s->io);
 	if (e)
 		return e == -VTB_ENOSPC ? 0 : e;
 	if (write && cp->verify)
@@ -455,7 +449,7 @@ static void blk_verify_read(struct vtb_gen *g, struct blk_gen *b, struct blk_slo
 		if (gen == GEN_UNDEF)
 			continue;
 		sector_fill(g->cp->seed, s->sector + i, gen, want);
-		if (memcmp(want, s->data + (size_t)i * VTB_BLK_SECTOR, VTB_BLK_SECTOR)) {
+		if (memcmp(want, (char *)s->io.buf + (size_t)i * VTB_BLK_SECTOR, VTB_BLK_SECTOR)) {
 			vtb_gen_fail(g, "read of sector %llu (generation %u) returned other data",
 				     (unsigned long long)(s->sector + i), gen);
 			return;
@@ -467,15 +461,14 @@ static int blk_fe_reap(struct vtb_gen *g)
 {
 	struct blk_gen *b = g->priv;
 	struct blk_slot *s;
-	uint32_t len;
 	int n = 0;
-	while ((s = g->t->fe_get(g->x, 0, &len))) {
-		uint8_t st = *s->status;
-		if (st != VTB_BLK_S_OK)
-			vtb_gen_fail(g, "%s of sector %llu: status %u", s->write ? "write" : "read",
-				     (unsigned long long)s->sector, st);
-		else if (len != (s->write ? 1u : (uint32_t)g->cp->size + 1))
-			vtb_gen_fail(g, "used length %u for a %s of %d bytes", len, s->write ? "write" : "read", g->cp->size);
+	while ((s = (struct blk_slot *)g->eng->getevent(g, 0))) {
+		if (s->io.status != VTB_IO_OK)
+			vtb_gen_fail(g, "%s of sector %llu: status %d (%u)", s->write ? "write" : "read",
+				     (unsigned long long)s->sector, s->io.status, s->io.raw);
+		else if (s->io.res != (s->write ? 0u : (uint32_t)g->cp->size))
+			vtb_gen_fail(g, "%u bytes returned for a %s of %d bytes", s->io.res, s->write ? "write" : "read",
+				     g->cp->size);
 		else if (!s->write && g->cp->verify)
 			blk_verify_read(g, b, s);
 		s->busy = false;
@@ -483,12 +476,14 @@ static int blk_fe_reap(struct vtb_gen *g)
 		g->done(g, s->t_submit, (uint64_t)g->cp->size);
 		n++;
 	}
-	return g->t->fe_broken(g->x) ? -EPROTO : n;
+	return g->eng->broken(g) ? -EPROTO : n;
 }
 
 static void blk_fe_fini(struct vtb_gen *g)
 {
 	struct blk_gen *b = g->priv;
+	if (g->eng && g->eng->close)
+		g->eng->close(g);
 	if (b)
 		free(b->gen);
 	free(b);

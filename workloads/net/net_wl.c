@@ -1,5 +1,6 @@
 /* net workload: the model in sink / source / echo, and a generator for
- * mode=tx (BE sinks), rx (BE sources) and rr (BE echoes). */
+ * mode=tx (BE sinks), rx (BE sources) and rr (BE echoes) through any
+ * engine (engine.h; the virtqueue one is net_vq.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,9 +66,10 @@ static unsigned net_be_stats(void *dev, const char **names, uint64_t *vals)
 static void net_be_fini(void *dev) { free(dev); }
 
 /* ------------------------------------------------------------ FE */
+/* Frames to send and frames to expect, through any engine (net_vq.c by
+ * default). */
 struct net_buf {
-	char *va;
-	uint64_t gpa;
+	struct vtb_io io;	/* first: the engine hands it back */
 	uint64_t seq;
 	uint64_t t_submit;
 	bool busy;		/* rx: posted (tx buffers in flight are those off tx_free) */
@@ -75,7 +77,6 @@ struct net_buf {
 
 struct net_gen {
 	bool rx_mode, rr;	/* cp->mode, compared once */
-	uint32_t buflen;	/* header + largest frame */
 	uint64_t tx_seq;	/* next frame we send */
 	uint64_t rx_seq;	/* next frame we expect */
 	unsigned ntx, nrx;
@@ -95,37 +96,39 @@ static uint32_t max_frame(const struct vtb_cellp *cp)
 	return cp->size == VTB_NET_IMIX ? 1518 : (uint32_t)cp->size;
 }
 
-static int alloc_bufs(struct vtb_gen *g, struct net_buf **bufs, unsigned n, uint32_t len)
+static int alloc_bufs(struct vtb_gen *g, struct net_buf **bufs, unsigned n, unsigned stream, uint8_t op)
 {
 	*bufs = calloc(n, sizeof(**bufs));
 	if (!*bufs)
 		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++) {
-		void *va;
-		if (vtb_fe_alloc(g->env, len, 64, &(*bufs)[i].gpa, &va))
-			return -ENOMEM;
-		(*bufs)[i].va = va;
+		int e = g->eng->io_init(g, &(*bufs)[i].io, stream, max_frame(g->cp), 0);
+		if (e)
+			return e;
+		(*bufs)[i].io.op = op;
 	}
 	return 0;
 }
 
 static int post_rx(struct vtb_gen *g, struct net_buf *b, uint64_t now)
 {
-	struct net_gen *n = g->priv;
-	struct vtb_sg sg = { b->gpa, n->buflen };
 	b->t_submit = now;
 	b->busy = true;
-	return g->t->fe_add(g->x, VTB_NET_Q_RX, &sg, 0, 1, b);
+	return g->eng->queue(g, &b->io);
 }
 
 static int net_fe_init(struct vtb_gen *g)
 {
 	const struct vtb_cellp *cp = g->cp;
 	struct net_gen *n = calloc(1, sizeof(*n));
+	int e;
 	if (!n)
 		return -ENOMEM;
 	g->priv = n;
-	n->buflen = (uint32_t)sizeof(struct vtb_net_hdr_v1) + max_frame(cp);
+	if (!g->eng)
+		g->eng = &vtb_engine_vq_net;
+	if (g->eng->open && (e = g->eng->open(g)))
+		return e;
 	n->rx_mode = !strcmp(cp->mode, "rx");
 	n->rr = !strcmp(cp->mode, "rr");
 	bool tx = strcmp(cp->mode, "rx") != 0, rx = strcmp(cp->mode, "tx") != 0;
@@ -133,21 +136,23 @@ static int net_fe_init(struct vtb_gen *g)
 	n->nrx = rx ? cp->qd : 0;
 	n->sent_at = calloc(cp->qd, sizeof(uint64_t));
 	n->tx_free = calloc(n->ntx + 1, sizeof(*n->tx_free));	/* +1: never calloc(0) (rx mode) */
-	if (!n->sent_at || !n->tx_free || alloc_bufs(g, &n->tx, n->ntx, n->buflen) ||
-	    alloc_bufs(g, &n->rx, n->nrx, n->buflen))
+	if (!n->sent_at || !n->tx_free)
 		return -ENOMEM;
+	if ((e = alloc_bufs(g, &n->tx, n->ntx, VTB_NET_Q_TX, VTB_IO_SEND)) ||
+	    (e = alloc_bufs(g, &n->rx, n->nrx, VTB_NET_Q_RX, VTB_IO_RECV)))
+		return e;
 	for (unsigned i = 0; i < n->ntx; i++)
 		n->tx_free[n->ntx_free++] = &n->tx[i];
 	struct vtb_net_config cfg;
-	vtb_gen_config(g, 0, &cfg, sizeof(cfg));
+	g->eng->config(g, 0, &cfg, sizeof(cfg));
 	if (cfg.mac[0] != 0x52 || !(vtb_le16(cfg.status) & 1))
 		vtb_gen_fail(g, "config: unexpected MAC or link down");
 	/* rr posts its RX buffers up front; rx mode posts them as its ops. */
-	if (!strcmp(cp->mode, "rr")) {
+	if (n->rr) {
 		for (unsigned i = 0; i < n->nrx; i++)
 			if (post_rx(g, &n->rx[i], 0))
 				return -ENOSPC;
-		g->t->fe_kick(g->x, VTB_NET_Q_RX);
+		g->eng->commit(g, VTB_NET_Q_RX);
 	}
 	return 0;
 }
@@ -174,19 +179,17 @@ static int net_fe_submit(struct vtb_gen *g, uint64_t now)
 		return 0;	/* TX completions are still on their way */
 	struct net_buf *b = n->tx_free[n->tx_rd];
 	/* The next frame's line is the device's since it read it: ask for it
-	 * now, so the store below and the next one do not wait in turn. */
+	 * now, so the stores below and the next ones do not wait in turn. */
 	if (n->ntx_free > 1)
-		__builtin_prefetch(n->tx_free[n->tx_rd + 1 == n->ntx ? 0 : n->tx_rd + 1]->va, 1);
+		__builtin_prefetch(n->tx_free[n->tx_rd + 1 == n->ntx ? 0 : n->tx_rd + 1]->io.buf, 1);
 	uint32_t len = vtb_net_frame_size(cp->size, n->tx_seq);
-	memset(b->va, 0, sizeof(struct vtb_net_hdr_v1));
-	char *f = b->va + sizeof(struct vtb_net_hdr_v1);
 	if (cp->verify) {
-		vtb_net_frame_fill(cp->seed, n->tx_seq, f, len);
+		vtb_net_frame_fill(cp->seed, n->tx_seq, b->io.buf, len);
 	} else {	/* headers and seq only: a sender writes at least those */
-		vtb_net_frame_fill(cp->seed, n->tx_seq, f, VTB_NET_PAYLOAD_OFF);
+		vtb_net_frame_fill(cp->seed, n->tx_seq, b->io.buf, VTB_NET_PAYLOAD_OFF);
 	}
-	struct vtb_sg sg = { b->gpa, (uint32_t)sizeof(struct vtb_net_hdr_v1) + len };
-	int e = g->t->fe_add(g->x, VTB_NET_Q_TX, &sg, 1, 0, b);
+	b->io.len = len;
+	int e = g->eng->queue(g, &b->io);
 	if (e)
 		return e == -VTB_ENOSPC ? 0 : e;
 	n->ntx_free--;
@@ -203,13 +206,13 @@ static int net_fe_reap(struct vtb_gen *g)
 {
 	struct net_gen *n = g->priv;
 	const struct vtb_cellp *cp = g->cp;
+	const struct vtb_engine_ops *eng = g->eng;
 	bool rr = n->rr;
 	struct net_buf *b;
-	uint32_t len;
 	int progress = 0;
 	bool repost = false;
 
-	while ((b = g->t->fe_get(g->x, VTB_NET_Q_TX, &len))) {
+	while ((b = (struct net_buf *)eng->getevent(g, VTB_NET_Q_TX))) {
 		unsigned wr = n->tx_rd + n->ntx_free;
 		n->tx_free[wr >= n->ntx ? wr - n->ntx : wr] = b;
 		n->ntx_free++;
@@ -219,13 +222,13 @@ static int net_fe_reap(struct vtb_gen *g)
 			g->done(g, b->t_submit, vtb_net_frame_size(cp->size, b->seq));
 		}
 	}
-	while ((b = g->t->fe_get(g->x, VTB_NET_Q_RX, &len))) {
+	while ((b = (struct net_buf *)eng->getevent(g, VTB_NET_Q_RX))) {
 		b->busy = false;
 		uint64_t seq = 0;
-		uint32_t flen = len - (uint32_t)sizeof(struct vtb_net_hdr_v1);
-		if (len < sizeof(struct vtb_net_hdr_v1) + VTB_NET_MIN_FRAME ||
-		    vtb_net_frame_check(cp->seed, b->va + sizeof(struct vtb_net_hdr_v1), flen, cp->verify, &seq))
-			vtb_gen_fail(g, "rx frame %llu: bad length %u or contents", (unsigned long long)n->rx_seq, len);
+		uint32_t flen = b->io.res;
+		if (b->io.status != VTB_IO_OK || flen < VTB_NET_MIN_FRAME ||
+		    vtb_net_frame_check(cp->seed, b->io.buf, flen, cp->verify, &seq))
+			vtb_gen_fail(g, "rx frame %llu: bad length %u or contents", (unsigned long long)n->rx_seq, flen);
 		else if (seq != n->rx_seq || flen != vtb_net_frame_size(cp->size, seq))
 			vtb_gen_fail(g, "rx: got frame %llu of %u bytes, expected frame %llu",
 				     (unsigned long long)seq, flen, (unsigned long long)n->rx_seq);
@@ -240,13 +243,15 @@ static int net_fe_reap(struct vtb_gen *g)
 		}
 	}
 	if (repost)
-		g->t->fe_kick(g->x, VTB_NET_Q_RX);
-	return g->t->fe_broken(g->x) ? -EPROTO : progress;
+		eng->commit(g, VTB_NET_Q_RX);
+	return eng->broken(g) ? -EPROTO : progress;
 }
 
 static void net_fe_fini(struct vtb_gen *g)
 {
 	struct net_gen *n = g->priv;
+	if (g->eng && g->eng->close)
+		g->eng->close(g);
 	if (!n)
 		return;
 	free(n->tx);

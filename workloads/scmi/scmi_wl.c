@@ -1,4 +1,5 @@
-/* scmi workload: an SCMI agent issuing a weighted mix of commands.  Each
+/* scmi workload: an SCMI agent issuing a weighted mix of commands through
+ * any engine (engine.h; the virtqueue one is scmi_vq.c).  Each
  * response is checked byte for byte against what DEN0056 says it must be,
  * for the platform vtb_scmi.h describes (its levels, rates, sensor
  * readings): the FE keeps its own account of the platform's state in
@@ -159,9 +160,7 @@ static void scmi_be_fini(void *dev) { free(dev); }
 #define SCMI_EXPECT_NOTIFS 4096
 
 struct scmi_slot {
-	uint8_t *msg, *resp;
-	uint64_t msg_gpa, resp_gpa;
-	uint32_t msg_len;
+	struct vtb_io io;	/* first: the engine hands it back; buf: message, rbuf: response */
 	uint32_t want_len;
 	uint8_t want[SCMI_RESP_MAX];
 	uint64_t t_submit;
@@ -187,8 +186,7 @@ struct scmi_gen {
 	uint64_t rng;
 	bool events;
 	struct scmi_expect ex;
-	uint8_t **ev;
-	uint64_t *ev_gpa;
+	struct vtb_io *ev;	/* notification buffers */
 	unsigned nev;
 	uint64_t notifs;
 	unsigned nslot;
@@ -422,32 +420,25 @@ static uint32_t build(struct scmi_gen *s, enum scmi_op op, unsigned token, uint3
 
 static int scmi_send(struct vtb_gen *g, struct scmi_slot *sl, uint64_t now)
 {
-	struct vtb_sg sg[2] = { { sl->msg_gpa, sl->msg_len }, { sl->resp_gpa, SCMI_RESP_MAX } };
 	sl->t_submit = now;
-	memset(sl->resp, 0xa5, SCMI_RESP_MAX);
-	return g->t->fe_add(g->x, VTB_SCMI_Q_CMD, sg, 1, 1, sl);
-}
-
-static int post_event(struct vtb_gen *g, unsigned i)
-{
-	struct scmi_gen *s = g->priv;
-	struct vtb_sg sg = { s->ev_gpa[i], 32 };
-	return g->t->fe_add(g->x, VTB_SCMI_Q_EVENT, &sg, 0, 1, s->ev[i]);
+	memset(sl->io.rbuf, 0xa5, SCMI_RESP_MAX);
+	return g->eng->queue(g, &sl->io);
 }
 
 /* A setup command through slot 0, waited for; returns its status
- * (INT32_MIN if the queue failed) and the used length in *len. */
+ * (INT32_MIN if the queue failed) and the response's length in *len. */
 static int32_t setup_cmd(struct vtb_gen *g, const uint32_t *m, uint32_t n, uint32_t *len)
 {
 	struct scmi_gen *s = g->priv;
 	struct scmi_slot *sl = &s->slot[0];
 	uint32_t st;
-	memcpy(sl->msg, m, n);
-	memset(sl->resp, 0xa5, SCMI_RESP_MAX);
-	struct vtb_sg sg[2] = { { sl->msg_gpa, n }, { sl->resp_gpa, SCMI_RESP_MAX } };
-	if (vtb_gen_sync(g, VTB_SCMI_Q_CMD, sg, 1, 1, len))
+	memcpy(sl->io.buf, m, n);
+	sl->io.len = n;
+	memset(sl->io.rbuf, 0xa5, SCMI_RESP_MAX);
+	if (vtb_io_sync(g, &sl->io))
 		return INT32_MIN;
-	memcpy(&st, sl->resp + 4, 4);
+	*len = sl->io.res;
+	memcpy(&st, (uint8_t *)sl->io.rbuf + 4, 4);
 	return (int32_t)vtb_le32(st);
 }
 
@@ -459,6 +450,11 @@ static int scmi_fe_init(struct vtb_gen *g)
 	if (!s)
 		return -ENOMEM;
 	g->priv = s;
+	int e;
+	if (!g->eng)
+		g->eng = &vtb_engine_vq_scmi;
+	if (g->eng->open && (e = g->eng->open(g)))
+		return e;
 	if (parse_mix(cp->mix, s->weight, err, sizeof(err)))
 		return -EINVAL;
 	for (int i = 0; i < OP_COUNT; i++)
@@ -466,19 +462,15 @@ static int scmi_fe_init(struct vtb_gen *g)
 	s->rng = cp->seed | 1;
 	s->nslot = cp->qd;
 	/* Notifications exist only when VIRTIO_SCMI_F_P2A_CHANNELS was. */
-	s->events = cp->events && (g->env->features & VTB_BIT(VTB_SCMI_F_P2A_CHANNELS));
+	s->events = cp->events && (g->eng->features(g) & VTB_BIT(VTB_SCMI_F_P2A_CHANNELS));
 	s->ex.events = s->events;
 	s->ex.seed = cp->seed;
 	for (unsigned d = 0; d < VTB_SCMI_NUM_PERF; d++)
 		s->ex.level[d] = s->ex.lmax[d] = VTB_SCMI_NUM_LEVELS - 1;	/* from reset */
 	for (unsigned i = 0; i < s->nslot; i++) {
-		void *va;
-		if (vtb_fe_alloc(g->env, 4 + VTB_SCMI_MAX_MSG, 8, &s->slot[i].msg_gpa, &va))
-			return -ENOMEM;
-		s->slot[i].msg = va;
-		if (vtb_fe_alloc(g->env, SCMI_RESP_MAX, 8, &s->slot[i].resp_gpa, &va))
-			return -ENOMEM;
-		s->slot[i].resp = va;
+		if ((e = g->eng->io_init(g, &s->slot[i].io, VTB_SCMI_Q_CMD, 4 + VTB_SCMI_MAX_MSG, SCMI_RESP_MAX)))
+			return e;
+		s->slot[i].io.op = VTB_IO_CALL;
 	}
 	uint32_t len;
 	int32_t st;
@@ -502,18 +494,16 @@ static int scmi_fe_init(struct vtb_gen *g)
 	if (s->nev > cp->qsize)
 		s->nev = cp->qsize;
 	s->ev = calloc(s->nev, sizeof(*s->ev));
-	s->ev_gpa = calloc(s->nev, sizeof(*s->ev_gpa));
-	if (!s->ev || !s->ev_gpa)
+	if (!s->ev)
 		return -ENOMEM;
 	for (unsigned i = 0; i < s->nev; i++) {
-		void *va;
-		if (vtb_fe_alloc(g->env, 32, 8, &s->ev_gpa[i], &va))
-			return -ENOMEM;
-		s->ev[i] = va;
-		if (post_event(g, i))
+		if ((e = g->eng->io_init(g, &s->ev[i], VTB_SCMI_Q_EVENT, 32, 0)))
+			return e;
+		s->ev[i].op = VTB_IO_RECV;
+		if (g->eng->queue(g, &s->ev[i]))
 			return -ENOSPC;
 	}
-	g->t->fe_kick(g->x, VTB_SCMI_Q_EVENT);
+	g->eng->commit(g, VTB_SCMI_Q_EVENT);
 	/* Subscribe to level changes on every domain (PERFORMANCE_NOTIFY_LEVEL). */
 	for (uint32_t d = 0; d < VTB_SCMI_NUM_PERF; d++) {
 		uint32_t m[3] = { vtb_le32(SPEC_HDR(SPEC_PERF_NOTIFY_LEVEL, 0, SPEC_PROTO_PERF, 0)), vtb_le32(d), vtb_le32(1) };
@@ -541,8 +531,8 @@ static int scmi_fe_submit(struct vtb_gen *g, uint64_t now)
 		pick -= s->weight[op++];
 	uint32_t p[1 + VTB_SCMI_MAX_MSG / 4];
 	struct scmi_args a;
-	sl->msg_len = build(s, op, token, p, &a);
-	memcpy(sl->msg, p, sl->msg_len);
+	sl->io.len = build(s, op, token, p, &a);
+	memcpy(sl->io.buf, p, sl->io.len);
 	int e = scmi_send(g, sl, now);
 	if (e)
 		return e == -VTB_ENOSPC ? 0 : e;
@@ -558,15 +548,17 @@ static int scmi_fe_submit(struct vtb_gen *g, uint64_t now)
 static int scmi_fe_reap(struct vtb_gen *g)
 {
 	struct scmi_gen *s = g->priv;
+	const struct vtb_engine_ops *eng = g->eng;
 	struct scmi_slot *sl;
-	uint32_t len;
 	int n = 0;
-	while ((sl = g->t->fe_get(g->x, VTB_SCMI_Q_CMD, &len))) {
-		if (len != sl->want_len || memcmp(sl->resp, sl->want, len)) {
+	while ((sl = (struct scmi_slot *)eng->getevent(g, VTB_SCMI_Q_CMD))) {
+		uint32_t len = sl->io.res;
+		const uint8_t *resp = sl->io.rbuf;
+		if (sl->io.status != VTB_IO_OK || len != sl->want_len || memcmp(resp, sl->want, len)) {
 			uint32_t h, st, i = 0;
-			memcpy(&h, sl->msg, 4);
-			memcpy(&st, sl->resp + 4, 4);
-			while (i < len && i < sl->want_len && sl->resp[i] == sl->want[i])
+			memcpy(&h, sl->io.buf, 4);
+			memcpy(&st, resp + 4, 4);
+			while (i < len && i < sl->want_len && resp[i] == sl->want[i])
 				i++;
 			vtb_gen_fail(g, "scmi proto 0x%x msg 0x%x: response of %u bytes (status %d) differs from the spec's "
 				     "(%u bytes) at byte %u", VTB_SCMI_HDR_PROTO(vtb_le32(h)), VTB_SCMI_HDR_ID(vtb_le32(h)), len,
@@ -574,14 +566,14 @@ static int scmi_fe_reap(struct vtb_gen *g)
 		}
 		sl->busy = false;
 		g->inflight--;
-		g->done(g, sl->t_submit, sl->msg_len + len);
+		g->done(g, sl->t_submit, sl->io.len + len);
 		n++;
 	}
-	uint8_t *ev;
+	struct vtb_io *ev;
 	bool repost = false;
-	while (s->events && (ev = g->t->fe_get(g->x, VTB_SCMI_Q_EVENT, &len))) {
-		uint32_t m[4];
-		memcpy(m, ev, sizeof(m));
+	while (s->events && (ev = eng->getevent(g, VTB_SCMI_Q_EVENT))) {
+		uint32_t m[4], len = ev->res;
+		memcpy(m, ev->buf, sizeof(m));
 		struct scmi_expect *ex = &s->ex;
 		if (!ex->ncount) {
 			vtb_gen_fail(g, "scmi: notification (len %u) with no level change to report", len);
@@ -597,26 +589,24 @@ static int scmi_fe_reap(struct vtb_gen *g)
 					     PLAT_AGENT_ID, dom, level);
 		}
 		s->notifs++;
-		unsigned i = 0;
-		while (s->ev[i] != ev)
-			i++;
-		if (post_event(g, i))
+		if (eng->queue(g, ev))
 			return -EPROTO;
 		repost = true;
 		n++;
 	}
 	if (repost)
-		g->t->fe_kick(g->x, VTB_SCMI_Q_EVENT);
-	return g->t->fe_broken(g->x) ? -EPROTO : n;
+		eng->commit(g, VTB_SCMI_Q_EVENT);
+	return eng->broken(g) ? -EPROTO : n;
 }
 
 static void scmi_fe_fini(struct vtb_gen *g)
 {
 	struct scmi_gen *s = g->priv;
+	if (g->eng && g->eng->close)
+		g->eng->close(g);
 	if (!s)
 		return;
 	free(s->ev);
-	free(s->ev_gpa);
 	free(s);
 }
 
