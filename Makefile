@@ -40,7 +40,7 @@ endif
 CORE_SRC := transports/core/vtb_virtq.c transports/core/vtb_vdev.c
 MODEL_SRC := workloads/blk/blk_dev.c workloads/net/net_dev.c workloads/scmi/scmi_dev.c
 LIB_SRC := $(CORE_SRC) $(MODEL_SRC) \
-	transports/proc/platform_proc.c transports/registry.c transports/vring.c transports/shm.c transports/swiotlb.c transports/grant.c transports/viommu.c transports/fatvq.c transports/argo.c \
+	transports/proc/platform_proc.c transports/proc/hv_grant.c transports/proc/hv_argo.c transports/registry.c transports/vring.c transports/shm.c transports/swiotlb.c transports/grant.c transports/viommu.c transports/fatvq.c transports/argo.c \
 	workloads/workload.c workloads/blk/blk_wl.c workloads/net/net_wl.c workloads/scmi/scmi_wl.c \
 	harness/hist.c harness/suite.c harness/cell.c harness/results.c harness/calib.c harness/model.c harness/peer.c harness/resume.c \
 	harness/probes.c harness/perfctr.c harness/adapt.c
@@ -59,7 +59,7 @@ TEST_BIN := $(TESTS:%=$(BUILD)/%)
 FUZZ_BUILD  := build/fuzz
 FUZZ_CFLAGS := -std=gnu11 $(WARN) -O1 -g -D_GNU_SOURCE -DVTB_NO_BPF -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_LIB_SRC := $(CORE_SRC) $(MODEL_SRC) transports/proc/platform_proc.c transports/registry.c transports/vring.c \
+FUZZ_LIB_SRC := $(CORE_SRC) $(MODEL_SRC) transports/proc/platform_proc.c transports/proc/hv_grant.c transports/proc/hv_argo.c transports/registry.c transports/vring.c \
 	transports/shm.c transports/swiotlb.c transports/grant.c transports/viommu.c transports/fatvq.c transports/argo.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
 FUZZ_TARGETS := fuzz_virtq fuzz_blk fuzz_net fuzz_scmi \

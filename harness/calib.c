@@ -298,7 +298,7 @@ static int cal_hv(struct vtb_calib *c, int cpu_b)
 	size_t len = 1 << 20;
 	struct vtb_dom peer = { .ram_fd = -1 };
 	struct vtb_plat_counters ctr;
-	struct vtb_plat p = { &vtb_platform_proc, &ctr };
+	struct vtb_plat p = { &vtb_platform_proc, &ctr, NULL };
 	char *local = malloc(len);
 	double b[CAL_BATCHES], bw[CAL_BATCHES], sg[CAL_BATCHES];
 	int rc = -1;
@@ -356,7 +356,7 @@ static int cal_hv_x(struct vtb_calib *c, int cpu_b)
 	size_t len = 1 << 20;
 	struct vtb_dom peer = { .ram_fd = -1 };
 	struct vtb_plat_counters ctr;
-	struct vtb_plat p = { &vtb_platform_proc, &ctr };
+	struct vtb_plat p = { &vtb_platform_proc, &ctr, NULL };
 	char local[4096];
 	double b[2][CAL_BATCHES];
 	const unsigned rounds = 300;
@@ -527,7 +527,7 @@ static struct vtb_fig cal_syscall(void)
 static int map_batch(const struct vtb_dom *d, char *at, unsigned pages, unsigned rounds, double *ns_per_page)
 {
 	struct vtb_plat_counters ctr;
-	struct vtb_plat p = { &vtb_platform_proc, &ctr };
+	struct vtb_plat p = { &vtb_platform_proc, &ctr, NULL };
 	uint64_t t0 = vtb_now_ns();
 	for (unsigned i = 0; i < rounds; i++) {
 		uint64_t gpa = (uint64_t)((i * pages) % 64) * 4096;

@@ -112,6 +112,7 @@ struct shared {
 	uint32_t pids_ready;		/* harness -> domains: fe_pid and be_pid are set */
 	pid_t fe_pid, be_pid;
 	struct gate *gate;		/* paired: the turns; NULL: a cell on its own */
+	void *hv;			/* the platform's hypervisor page (vtb_plat.hv) */
 	unsigned me;			/* paired: which of the two this is */
 	_Alignas(VTB_SHARED_LINE) uint32_t be_ready;	/* BE -> harness */
 	/* [0]: the FE's lines, [1]: the BE's. */
@@ -220,7 +221,7 @@ static int be_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 {
 	const struct vtb_workload_ops *w = vtb_workload_find(cp->device);
 	const struct vtb_transport_ops *t = vtb_transport_find(cp->transport);
-	struct vtb_plat plat = { &vtb_platform_proc, &sh->dom[1].live };
+	struct vtb_plat plat = { &vtb_platform_proc, &sh->dom[1].live, sh->hv };
 	struct vtb_perfctr pc;
 	/* Each domain times and counts its own measured phase: another
 	 * process's CPU clock is only as fresh as its last tick, and the
@@ -384,7 +385,7 @@ static int fe_main(const struct vtb_cellp *cp, struct shared *sh, struct vtb_xen
 {
 	const struct vtb_workload_ops *w = vtb_workload_find(cp->device);
 	const struct vtb_transport_ops *t = vtb_transport_find(cp->transport);
-	struct vtb_plat plat = { &vtb_platform_proc, &sh->dom[0].live };
+	struct vtb_plat plat = { &vtb_platform_proc, &sh->dom[0].live, sh->hv };
 	struct fe_state fs = { .sh = sh, .target = cp->ops, .usdt = cp->probes_on ? cp->usdt : 0 };
 	struct gate *gt = sh->gate;
 	unsigned me = sh->me;
@@ -638,7 +639,7 @@ static int run_setup(struct cell_run *c, const struct vtb_cellp *cp, struct gate
 		.nqueues = vtb_workload_find(cp->device)->nqueues,
 	};
 	const struct vtb_transport_ops *t = vtb_transport_find(cp->transport);
-	c->env.hv_page = c->hv_page;
+	c->sh->hv = c->hv_page;
 	if (t->be_ram_bytes && vtb_proc_dom_create(&c->be, 1, (t->be_ram_bytes(&c->env) + 4095) & ~4095ull))
 		goto close_bells;
 	if (t->region_bytes) {

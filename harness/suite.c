@@ -622,6 +622,11 @@ static int expand(const struct section *s, size_t i, struct vtb_cellp c, struct 
 			return -1;
 		}
 		copy_str(c.variant, sizeof(c.variant), t->variants[vi]);
+		const char *unsup = vtb_transport_unsupported(t, &vtb_platform_proc);	/* platform=: proc only, so far */
+		if (unsup) {
+			snprintf(err, n, "[%s] transport %s on platform %s: %s", s->name, t->name, c.platform, unsup);
+			return -1;
+		}
 		char why[200];
 		if ((w->resolve && w->resolve(&c, why, sizeof(why))) || w->check(&c, why, sizeof(why))) {
 			snprintf(err, n, "[%s] %s", s->name, why);

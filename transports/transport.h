@@ -36,9 +36,6 @@ struct vtb_xenv {
 	uint32_t ring_bytes;
 	/* BE only: its own RAM, mapped at VTB_PROC_RAM_BASE (argo's ring). */
 	char *be_ram;
-	/* A page only the hypervisor's code paths of both domains touch (argo's
-	 * ring registrations and space waiters). */
-	void *hv_page;
 	/* BE only: device identity for the register block. */
 	uint32_t device_id;
 	uint32_t nqueues;
@@ -74,6 +71,8 @@ struct vtb_transport_ops {
 	 * (*in: in-data and status); 0: no limit.  NULL: none.  The suite
 	 * refuses a cell whose requests exceed them. */
 	void (*max_request)(const struct vtb_xenv *env, uint64_t *out, uint64_t *in);
+	/* Hypervisor services it needs of the platform (VTB_NEEDS_*). */
+	uint32_t needs;
 
 	/* Frontend (driver) side; wanted: device features the FE asks for. */
 	int (*fe_open)(struct vtb_xenv *env, uint64_t wanted, void **fe);
@@ -113,9 +112,14 @@ extern const struct vtb_transport_ops vtb_transport_viommu;
 extern const struct vtb_transport_ops vtb_transport_fatvq;
 extern const struct vtb_transport_ops vtb_transport_argo;
 
+#define VTB_NEEDS_GRANT (1u << 0)	/* vtb_platform_ops.grant */
+#define VTB_NEEDS_ARGO (1u << 1)	/* vtb_platform_ops.argo */
+
 extern const struct vtb_transport_ops *const vtb_transports[];
 const struct vtb_transport_ops *vtb_transport_find(const char *name);
 /* Index of variant in t->variants, or -1. NULL or "" selects the default. */
 int vtb_transport_variant(const struct vtb_transport_ops *t, const char *variant);
+/* Why t cannot run on platform p (a service it needs is missing), or NULL. */
+const char *vtb_transport_unsupported(const struct vtb_transport_ops *t, const struct vtb_platform_ops *p);
 
 #endif

@@ -154,7 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vtb_xenv env = { .fe = &fe_dom, .be = &be_dom, .kick = &kick, .call = &call, .regs = regs,
 				.variant = vname, .poll = true, .qsize = (uint16_t)(8u << (cfg % 3)),
 				.indirect = (cfg >> 2) & 1, .packed = (cfg >> 3) & 1,
-				.hv_page = hv_page, .device_id = 2, .nqueues = 1 };
+				.device_id = 2, .nqueues = 1 };
 	if (T->be_ram_bytes)
 		FZ_CHECK(((T->be_ram_bytes(&env) + 4095) & ~4095ull) <= be_dom.ram_size, "BE RAM too small");
 	if (T->region_bytes) {
@@ -162,8 +162,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		env.shared_gpa = RAM - env.shared_size;
 	}
 	fe.env = be.env = env;
-	fe.plat = (struct vtb_plat){ &vtb_inproc_platform, &fe.ctr };
-	be.plat = (struct vtb_plat){ &vtb_inproc_platform, &be.ctr };
+	fe.plat = (struct vtb_plat){ &vtb_inproc_platform, &fe.ctr, hv_page };
+	be.plat = (struct vtb_plat){ &vtb_inproc_platform, &be.ctr, hv_page };
 	fe.env.plat = &fe.plat;
 	be.env.plat = &be.plat;
 	fe.env.ram = fe_ram;

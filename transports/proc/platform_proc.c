@@ -8,7 +8,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "../platform.h"
+#include "hv.h"
 
 #define PAGE 4096ull
 
@@ -154,4 +154,6 @@ const struct vtb_platform_ops vtb_platform_proc = {
 	.unmap = proc_unmap,
 	.notify = proc_notify,
 	.wait = proc_wait,
+	.grant = &vtb_proc_grant_service,	/* hv_grant.c */
+	.argo = &vtb_proc_argo_service,		/* hv_argo.c */
 };

@@ -43,7 +43,7 @@ static int t_unmap(struct vtb_plat *p, void *va, size_t len, bool keep_va)
 
 static const struct vtb_platform_ops t_platform = {
 	.name = "test", .desc = "both domains in one process", .copy = vtb_inproc_copy, .map = t_map,
-	.unmap = t_unmap, .notify = vtb_inproc_notify, .wait = vtb_inproc_wait,
+	.unmap = t_unmap, .notify = vtb_inproc_notify, .wait = vtb_inproc_wait, .argo = &vtb_proc_argo_service,
 };
 
 struct pair {
@@ -70,8 +70,9 @@ static int pair_open(struct pair *p, const char *variant, bool poll)
 	memset(vtb_inproc_ram[0], 0, RAM);
 	memset(vtb_inproc_ram[1], 0, be_dom.ram_size);
 	struct vtb_xenv env = { .fe = &fe_dom, .be = &be_dom, .kick = &kick, .call = &call, .regs = regs,
-				.variant = variant, .poll = poll, .qsize = 16, .hv_page = hv_page,
+				.variant = variant, .poll = poll, .qsize = 16,
 				.device_id = 2, .nqueues = 1 };
+	vtb_inproc_hv = hv_page;
 	vtb_inproc_side_init(&p->fe, &env, &t_platform);
 	vtb_inproc_side_init(&p->be, &env, &t_platform);
 	p->fe.env.ram = vtb_inproc_ram[0];

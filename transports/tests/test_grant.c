@@ -210,10 +210,11 @@ static bool pair_open(struct pair *p, const char *variant)
 	    vtb_proc_doorbell_create(&p->call))
 		return false;
 	struct vtb_xenv env = { .fe = &fe_dom, .be = &be_dom, .kick = &p->kick, .call = &p->call, .regs = p->regs,
-				.variant = variant, .poll = true, .qsize = 16, .nqueues = 1, .hv_page = p->hv,
+				.variant = variant, .poll = true, .qsize = 16, .nqueues = 1,
 				.device_id = 2 };
 	env.shared_size = (p->t->region_bytes(&env) + 4095) & ~4095ull;
 	env.shared_gpa = RAM - env.shared_size;
+	vtb_inproc_hv = p->hv;
 	vtb_inproc_side_init(&p->fe, &env, &vtb_inproc_platform);
 	vtb_inproc_side_init(&p->be, &env, &vtb_inproc_platform);
 	p->fe.env.ram = fe_ram;

@@ -50,10 +50,13 @@ static unsigned long fe_mapped_bytes(void)
 	return total;
 }
 
+/* The hypervisor page of the pair under test (vtb_plat.hv), both domains. */
+static void *iso_hv;
+
 static int be_child(struct vtb_xenv *env, const struct vtb_transport_ops *t, unsigned long allowed)
 {
 	struct vtb_plat_counters ctr = { 0 };
-	struct vtb_plat plat = { &vtb_platform_proc, &ctr };
+	struct vtb_plat plat = { &vtb_platform_proc, &ctr, iso_hv };
 	void *x;
 	struct vtb_req req;
 	env->plat = &plat;
@@ -114,7 +117,8 @@ static void one(const char *tname, const char *variant, const struct plant *pl, 
 	vtb_proc_doorbell_create(&call);
 	void *hv = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	struct vtb_xenv env = { .fe = &fe, .be = &be, .kick = &kick, .call = &call, .regs = regs,
-				.variant = variant, .poll = true, .qsize = 16, .nqueues = 1, .hv_page = hv };
+				.variant = variant, .poll = true, .qsize = 16, .nqueues = 1 };
+	iso_hv = hv;
 	if (t->be_ram_bytes)
 		vtb_proc_dom_create(&be, 1, (t->be_ram_bytes(&env) + 4095) & ~4095ull);
 	if (t->region_bytes) {
@@ -137,7 +141,7 @@ static void one(const char *tname, const char *variant, const struct plant *pl, 
 	fe.pid = getpid();
 
 	struct vtb_plat_counters ctr = { 0 };
-	struct vtb_plat plat = { &vtb_platform_proc, &ctr };
+	struct vtb_plat plat = { &vtb_platform_proc, &ctr, iso_hv };
 	env.plat = &plat;
 	env.ram = vtb_proc_dom_map_own(&fe);
 	void *x = NULL;

@@ -45,7 +45,7 @@ static void world_start(struct world *w, const struct vtb_transport_ops *t, cons
 	vtb_proc_doorbell_create(&w->kick);
 	vtb_proc_doorbell_create(&w->call);
 	w->env = (struct vtb_xenv){ .fe = &w->fe, .be = &w->be, .kick = &w->kick, .call = &w->call, .regs = w->regs,
-				    .variant = variant, .poll = true, .qsize = QN, .nqueues = 1, .hv_page = w->hv };
+				    .variant = variant, .poll = true, .qsize = QN, .nqueues = 1 };
 	if (t && t->be_ram_bytes)
 		vtb_proc_dom_create(&w->be, 1, (t->be_ram_bytes(&w->env) + 4095) & ~4095ull);
 	if (t && t->region_bytes) {
@@ -59,7 +59,7 @@ static void world_start(struct world *w, const struct vtb_transport_ops *t, cons
 		w->fe.pid = w->pids[1];
 		w->be.pid = getpid();
 		struct vtb_plat_counters ctr = { 0 };
-		struct vtb_plat plat = { &vtb_platform_proc, &ctr };
+		struct vtb_plat plat = { &vtb_platform_proc, &ctr, w->hv };
 		w->env.plat = &plat;
 		w->env.device_id = 2;
 		if (w->be.ram_fd >= 0 && !(w->env.be_ram = vtb_proc_dom_map_own(&w->be)))
@@ -71,7 +71,7 @@ static void world_start(struct world *w, const struct vtb_transport_ops *t, cons
 	w->pids[0] = bp;
 	w->pids[1] = getpid();
 	w->fe.pid = getpid();
-	w->plat = (struct vtb_plat){ &vtb_platform_proc, &w->ctr };
+	w->plat = (struct vtb_plat){ &vtb_platform_proc, &w->ctr, w->hv };
 	w->env.plat = &w->plat;
 	w->env.ram = vtb_proc_dom_map_own(&w->fe);
 }
