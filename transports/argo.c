@@ -119,11 +119,13 @@ static void rx_read(struct ar_rx *x, void *dst, uint32_t n)
 
 /* Next message: 1 with its payload bounds set, 0 if none, <0 if the ring
  * holds garbage (only the hypervisor writes it, but we check anyway). */
-/* A ring pointer the hypervisor path writes.  Xen stores it in one
- * 32-bit store; proc's process_vm_writev may copy a 4-byte field byte by
+/* tx_ptr, which the platform's sendv writes.  Xen stores it in one 32-bit
+ * store under the ring lock; proc's service writes it in the same
+ * process_vm_writev as the message, which may copy a 4-byte field byte by
  * byte (copy_to_user without FSRM), so a torn value is possible while a
- * send lands: read until two reads a pause apart agree (v: the first). */
-static uint32_t hv_ptr_settle(const uint32_t *ptr, uint32_t v)
+ * send lands: read until two reads a pause apart agree (v: the first).
+ * Harmless where the store is atomic. */
+static uint32_t tx_ptr_settle(const uint32_t *ptr, uint32_t v)
 {
 	uint32_t again;
 	for (;;) {
@@ -137,7 +139,7 @@ static uint32_t hv_ptr_settle(const uint32_t *ptr, uint32_t v)
 
 /* Reads a pointer that does not describe a whole message before it is
  * called garbage: a send caught mid-copy by a writer whose CPU was taken
- * away (steal, an interrupt) outlasts hv_ptr_settle's pause, but not this
+ * away (steal, an interrupt) outlasts tx_ptr_settle's pause, but not this
  * many re-reads that all see the same value. */
 #define AR_GARBAGE_READS (1u << 16)
 
@@ -151,7 +153,7 @@ static int rx_next(struct ar_rx *x, uint32_t *type, uint32_t *payload)
 	struct vtb_argo_msg_hdr h;
 	uint32_t len;
 	for (uint32_t same = 0;;) {
-		uint32_t tx = vtb_le32(hv_ptr_settle(&x->ring->tx_ptr, raw));
+		uint32_t tx = vtb_le32(tx_ptr_settle(&x->ring->tx_ptr, raw));
 		if (tx == x->rx)
 			return 0;
 		if (tx < x->len && tx % VTB_ARGO_MSG_SLOT_SIZE == 0) {
