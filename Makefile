@@ -40,7 +40,7 @@ endif
 CORE_SRC := transports/core/vtb_virtq.c transports/core/vtb_vdev.c transports/core/vtb_memmap.c
 MODEL_SRC := workloads/blk/blk_dev.c workloads/net/net_dev.c workloads/scmi/scmi_dev.c
 LIB_SRC := $(CORE_SRC) $(MODEL_SRC) \
-	transports/proc/platform_proc.c transports/platforms.c transports/registry.c transports/vring.c transports/shm.c transports/swiotlb.c transports/grant.c transports/viommu.c transports/fatvq.c transports/argo.c \
+	transports/proc/platform_proc.c transports/platforms.c transports/proc/hv_grant.c transports/proc/hv_argo.c transports/registry.c transports/vring.c transports/shm.c transports/swiotlb.c transports/grant.c transports/viommu.c transports/fatvq.c transports/argo.c \
 	workloads/workload.c workloads/blk/blk_wl.c workloads/net/net_wl.c workloads/scmi/scmi_wl.c \
 	workloads/vq_engine.c workloads/blk/blk_vq.c workloads/net/net_vq.c workloads/scmi/scmi_vq.c workloads/loop_engine.c \
 	harness/hist.c harness/suite.c harness/cell.c harness/domain.c harness/runner_fork.c harness/report.c harness/results.c harness/calib.c harness/model.c harness/peer.c harness/resume.c \
@@ -49,7 +49,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 
 TESTS := transports/tests/test_virtq transports/tests/test_uapi transports/tests/test_vdev transports/tests/test_vring \
 	transports/tests/test_isolation transports/tests/test_viommu transports/tests/test_grant transports/tests/test_argo \
-	transports/tests/test_swiotlb transports/tests/test_memmap workloads/tests/test_models workloads/tests/test_engines harness/tests/test_hist harness/tests/test_suite harness/tests/test_model \
+	transports/tests/test_swiotlb transports/tests/test_memmap transports/tests/test_hvsvc workloads/tests/test_models workloads/tests/test_engines harness/tests/test_hist harness/tests/test_suite harness/tests/test_model \
 	harness/tests/test_probes harness/tests/test_adapt harness/tests/test_report
 TEST_BIN := $(TESTS:%=$(BUILD)/%)
 
@@ -60,7 +60,7 @@ TEST_BIN := $(TESTS:%=$(BUILD)/%)
 FUZZ_BUILD  := build/fuzz
 FUZZ_CFLAGS := -std=gnu11 $(WARN) -O1 -g -D_GNU_SOURCE -DVTB_NO_BPF -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_LIB_SRC := $(CORE_SRC) $(MODEL_SRC) transports/proc/platform_proc.c transports/platforms.c transports/registry.c transports/vring.c \
+FUZZ_LIB_SRC := $(CORE_SRC) $(MODEL_SRC) transports/proc/platform_proc.c transports/platforms.c transports/proc/hv_grant.c transports/proc/hv_argo.c transports/registry.c transports/vring.c \
 	transports/shm.c transports/swiotlb.c transports/grant.c transports/viommu.c transports/fatvq.c transports/argo.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
 FUZZ_TARGETS := fuzz_virtq fuzz_blk fuzz_net fuzz_scmi \

@@ -121,7 +121,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 2;
 	}
-	struct vtb_dom fe_dom, be_dom = { .id = 1, .ram_fd = -1 };
+	struct vtb_dom fe_dom, be_dom = { .id = 1 };
 	struct vtb_doorbell kick, call;
 	struct vtb_vdev_regs *regs = mmap(NULL, sizeof(*regs), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (regs == MAP_FAILED || vtb_proc_dom_create(&fe_dom, 0, cp.mem) || vtb_proc_doorbell_create(&kick) ||
@@ -131,7 +131,8 @@ int main(int argc, char **argv)
 	if (!ram)
 		return 1;
 	vtb_inproc_ram[0] = ram;
-	fe_dom.pid = be_dom.pid = getpid();
+	vtb_proc_dom_set_pid(&fe_dom, getpid());
+	vtb_proc_dom_set_pid(&be_dom, getpid());
 	struct vtb_xenv env = { .fe = &fe_dom, .be = &be_dom, .kick = &kick, .call = &call, .regs = regs,
 				.variant = "split", .poll = argc == 6, .qsize = (uint16_t)cp.qsize, .nqueues = W->nqueues };
 	struct vtb_inproc_side fe = { 0 }, be = { 0 };

@@ -272,7 +272,7 @@ static pid_t spawn_idle(const struct vtb_dom *d, int cpu)
 	pid_t pid = vtb_fork_bound();
 	if (pid == 0) {
 		struct vtb_plat_counters ctr;
-		struct vtb_plat self = { cal_platform(), &ctr };
+		struct vtb_plat self = { cal_platform(), &ctr, NULL };
 		vtb_pin_self(cpu);
 		char *ram = self.ops->map_own(&self, d);
 		if (!ram)
@@ -307,7 +307,7 @@ static int cal_hv(struct vtb_calib *c, int cpu_b)
 	size_t len = 1 << 20;
 	struct vtb_dom peer = { 0 };
 	struct vtb_plat_counters ctr;
-	struct vtb_plat p = { cal_platform(), &ctr };
+	struct vtb_plat p = { cal_platform(), &ctr, NULL };
 	char *local = malloc(len);
 	double b[CAL_BATCHES], bw[CAL_BATCHES], sg[CAL_BATCHES];
 	pid_t pid;
@@ -367,7 +367,7 @@ static int cal_hv_x(struct vtb_calib *c, int cpu_b)
 	size_t len = 1 << 20;
 	struct vtb_dom peer = { 0 };
 	struct vtb_plat_counters ctr;
-	struct vtb_plat p = { cal_platform(), &ctr };
+	struct vtb_plat p = { cal_platform(), &ctr, NULL };
 	char local[4096];
 	double b[2][CAL_BATCHES];
 	const unsigned rounds = 300;
@@ -538,7 +538,7 @@ static struct vtb_fig cal_syscall(void)
 static int map_batch(const struct vtb_dom *d, char *at, unsigned pages, unsigned rounds, double *ns_per_page)
 {
 	struct vtb_plat_counters ctr;
-	struct vtb_plat p = { cal_platform(), &ctr };
+	struct vtb_plat p = { cal_platform(), &ctr, NULL };
 	uint64_t t0 = vtb_now_ns();
 	for (unsigned i = 0; i < rounds; i++) {
 		uint64_t gpa = (uint64_t)((i * pages) % 64) * 4096;

@@ -47,7 +47,6 @@ static void env_init(struct cell_run *c)
 		.fq_size = cp->fq_size, .fq_timeout_ns = (uint64_t)(cp->fq_timeout * 1e9),
 		.ring_bytes = cp->ring_bytes,
 		.nqueues = vtb_workload_find(cp->device)->nqueues,
-		.hv_page = c->hv_page,
 	};
 	if (t->region_bytes) {
 		/* Configuration both domains know, as a device tree would say it. */

@@ -209,7 +209,7 @@ int vtb_domain_be(const struct vtb_domargs *a)
 	struct vtb_xenv *env = a->env;
 	const struct vtb_workload_ops *w = vtb_workload_find(cp->device);
 	const struct vtb_transport_ops *t = vtb_transport_find(cp->transport);
-	struct vtb_plat plat = { a->plat, &sh->dom[1].live };
+	struct vtb_plat plat = { a->plat, &sh->dom[1].live, a->hv };
 	struct vtb_perfctr pc;
 	/* Each domain times and counts its own measured phase: another
 	 * process's CPU clock is only as fresh as its last tick, and the
@@ -384,7 +384,7 @@ int vtb_domain_fe(const struct vtb_domargs *a)
 	struct vtb_xenv *env = a->env;
 	const struct vtb_workload_ops *w = vtb_workload_find(cp->device);
 	const struct vtb_transport_ops *t = vtb_transport_find(cp->transport);
-	struct vtb_plat plat = { a->plat, &sh->dom[0].live };
+	struct vtb_plat plat = { a->plat, &sh->dom[0].live, a->hv };
 	struct vtb_fe_report rep;
 	vtb_fe_report_init(&rep);
 	struct fe_state fs = { .sh = sh, .rep = &rep, .target = cp->ops, .usdt = cp->probes_on ? cp->usdt : 0 };

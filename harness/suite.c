@@ -235,16 +235,15 @@ static int set_transport(const struct vtb_key *k, struct vtb_cellp *c, const cha
 	return copy_str(field(k, c), k->len, name);
 }
 
-/* The platforms a cell may name: the one place that decides it. */
-static bool platform_known(const char *v)
-{
-	return !strcmp(v, "proc");
-}
-
+/* The platforms a cell may name: those registered. */
 static int set_platform(const struct vtb_key *k, struct vtb_cellp *c, const char *v, char *err, size_t n)
 {
-	if (!platform_known(v))
-		BAD("platform=%s: only proc is available", v);
+	if (!vtb_platform_find(v)) {
+		int o = snprintf(err, n, "platform=%s: the platforms are:", v);
+		for (unsigned i = 0; vtb_platforms[i] && o > 0 && (size_t)o < n; i++)
+			o += snprintf(err + o, n - (size_t)o, " %s", vtb_platforms[i]->name);
+		return -1;
+	}
 	return copy_str(field(k, c), k->len, v);
 }
 
@@ -773,6 +772,12 @@ static int resolve_variant(const struct section *s, const struct vtb_transport_o
 		return -1;
 	}
 	copy_str(c->variant, sizeof(c->variant), t->variants[vi]);
+	/* A service the transport needs and the platform lacks. */
+	const char *unsup = vtb_transport_unsupported(t, vtb_platform_find(c->platform));
+	if (unsup) {
+		snprintf(err, n, "[%s] transport %s on platform %s: %s", s->name, t->name, c->platform, unsup);
+		return -1;
+	}
 	return 0;
 }
 

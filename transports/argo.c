@@ -8,22 +8,13 @@
  * entries and in-data on the FE's ring ("the ring for reads").  Variants:
  * sync (a sendv per request and per completion) and batch (requests and
  * completions gathered into one sendv, up to 8 iovs).
- * On proc the hypervisor's part runs in the caller's context: one
- * process_vm_writev carries the message and the new tx_ptr; its own
- * bookkeeping (registrations, tx, the last rx it read, space waiters) sits
- * in a page only those paths touch.  The BE maps no FE memory.  Xen reads
- * a receiver's rx_ptr through its own mapping of the ring; on proc the
- * sender's hypervisor path keeps the last value it saw and re-reads it (one
- * process_vm_readv, counted as a copy) only when that view shows too little
- * space, so hv_copies can exceed the sendv count (xport_ops) slightly.
- * Sizes and errors follow Xen's argo.c: a message takes up to the ring
- * length minus a header and a slot (-EMSGSIZE beyond, ever; -EAGAIN when
- * the space is not there now), and a sender that got -EAGAIN is woken only
- * by the receiver's XEN_ARGO_OP_notify.  Any other sendv error breaks the
- * transport, with the reason in the row.
- * Fault injection (tests): VTB_ARGO_FAIL_SENDV=SIDE:N[:ERRNO] (SIDE fe or
- * be) makes the hypervisor model fail that side's N-th sendv with -ERRNO
- * (default EINVAL). */
+ * The hypervisor's part (register_ring, sendv, notify) is the platform's
+ * Argo service (hvsvc.h; proc's is transports/proc/hv_argo.c).  The BE maps
+ * no FE memory.  Sizes and errors follow Xen's argo.c: a message takes up
+ * to the ring length minus a header and a slot (-EMSGSIZE beyond, ever;
+ * -EAGAIN when the space is not there now), and a sender that got -EAGAIN
+ * is woken only by the receiver's XEN_ARGO_OP_notify.  Any other sendv
+ * error breaks the transport, with the reason in the row. */
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -40,12 +31,9 @@
 #define MAXQ VTB_VDEV_MAX_QUEUES
 #define MSG_REQ 1u
 #define MSG_USED 2u
-#define FE_DOMID 1
-#define BE_DOMID 0
 #define APORT 0x7674
 
 enum { AR_SYNC, AR_BATCH };
-enum { RING_FE, RING_BE };		/* whose receive ring */
 
 /* Records inside a message payload, back to back. */
 struct ar_req {
@@ -69,24 +57,6 @@ struct ar_used {
 /* A BE slot holds the largest request: out-data then in-data. */
 #define AR_SLOT_BYTES ((size_t)AR_MAX_OUT + AR_MAX_IN)
 
-/* The hypervisor's own state for the two rings. */
-struct ar_hv_ring {
-	uint64_t gpa;
-	uint32_t len;
-	uint32_t registered;
-	uint32_t tx;			/* where the next message goes */
-	uint32_t rx_seen;		/* the receiver's rx_ptr when last read, sanitized */
-	uint32_t space_wanted;		/* pending: payload bytes a sender waits for (0: none) */
-	uint32_t pad;
-};
-struct ar_hv {
-	struct ar_hv_ring r[2];
-	/* Not private: each domain's VIRQ_ARGO pending bit, as in its
-	 * shared_info page, which the guest reads (by the domain's own ring). */
-	uint32_t evtchn_pending[2];
-};
-_Static_assert(sizeof(struct ar_hv) <= 4096, "argo hypervisor page");
-
 static uint64_t argo_be_ram(const struct vtb_xenv *env)
 {
 	(void)env;
@@ -95,197 +65,37 @@ static uint64_t argo_be_ram(const struct vtb_xenv *env)
 
 /* ---------------------------------------------------------------- the hypervisor */
 
-struct ar_piece {
-	const void *p;
-	uint32_t len;
-};
-
-/* The test hook (VTB_ARGO_FAIL_SENDV), read at each open: each domain is
- * its own process, so the count is that domain's sendv calls. */
-static struct {
-	int side;		/* RING_BE: the FE's sends; RING_FE: the BE's; -1: off */
-	unsigned long nth, calls;
-	int err;
-} hv_fault = { .side = -1 };
-
-static void hv_fault_init(void)
-{
-	const char *v = getenv("VTB_ARGO_FAIL_SENDV");
-	char side[4] = "";
-	unsigned long nth = 0;
-	int err = EINVAL;
-	hv_fault.side = -1;
-	hv_fault.calls = 0;
-	if (v && sscanf(v, "%2[a-z]:%lu:%d", side, &nth, &err) >= 2 && nth && err > 0) {
-		hv_fault.side = !strcmp(side, "fe") ? RING_BE : !strcmp(side, "be") ? RING_FE : -1;
-		hv_fault.nth = nth;
-		hv_fault.err = err;
-	}
-}
-
-static int hv_fault_due(int to)
-{
-	if (hv_fault.side != to || ++hv_fault.calls != hv_fault.nth)
-		return 0;
-	return -hv_fault.err;
-}
-
-/* VIRQ_ARGO to the domain whose ring is `dom`.  Event mode: its doorbell.
- * notify=poll: the guest keeps the VIRQ masked, so Xen only sets the
- * channel's pending bit (no doorbell: counted as suppressed). */
-static int hv_signal(struct vtb_xenv *env, int dom)
+/* XEN_ARGO_OP_sendv from self to peer's ring (a sendv, counted whatever
+ * it returns). */
+static int ar_sendv(struct vtb_xenv *env, const struct vtb_dom *self, const struct vtb_dom *peer,
+		    const struct vtb_argo_iov *iov, unsigned n, uint32_t type)
 {
 	struct vtb_plat *p = env->plat;
-	if (env->poll) {
-		__atomic_store_n(&((struct ar_hv *)env->hv_page)->evtchn_pending[dom], 1, __ATOMIC_SEQ_CST);
-		p->ctr->notifies_suppressed++;
-		return 0;
-	}
-	return p->ops->notify(p, dom == RING_BE ? env->kick : env->call);
+	p->ctr->xport_ops++;
+	return p->ops->argo->sendv(p, self, APORT, peer, APORT, iov, n, type);
 }
 
-/* Guest side, notify=poll: test and clear our VIRQ's pending bit (a read
- * of shared_info, no hypercall). */
-static bool evtchn_poll(struct vtb_xenv *env, int dom)
+/* XEN_ARGO_OP_notify: Xen signals a sender waiting for space in our ring. */
+static int ar_notify(struct vtb_xenv *env, const struct vtb_dom *self)
 {
-	uint32_t *b = &((struct ar_hv *)env->hv_page)->evtchn_pending[dom];
-	return VTB_READ_ONCE(*b) && __atomic_exchange_n(b, 0, __ATOMIC_SEQ_CST);
+	return env->plat->ops->argo->notify(env->plat, self, NULL, 0, NULL);
 }
 
-/* The receiver's rx_ptr, through a hypervisor copy, sanitized as Xen does.
- * The copy may read the 4 bytes one by one while the receiver stores them:
- * a second read must agree (counted: it is a copy). */
-static int hv_read_rx(struct vtb_plat *p, const struct vtb_dom *dst, struct ar_hv_ring *r)
+/* Our VIRQ_ARGO's pending bit, tested and cleared (notify=poll). */
+static bool ar_virq(struct vtb_xenv *env, const struct vtb_dom *self)
 {
-	uint32_t rx, again;
-	struct vtb_copy_op rd = { r->gpa, &rx, sizeof(rx) }, rd2 = { r->gpa, &again, sizeof(again) };
-	do {
-		if (p->ops->copy(p, dst, &rd, 1, false) || p->ops->copy(p, dst, &rd2, 1, false))
-			return -EFAULT;
-	} while (rx != again);
-	r->rx_seen = vtb_argo_rx_sanitize(vtb_le32(rx), r->len);
-	return 0;
+	return env->plat->ops->argo->virq_pending(env->plat, self);
 }
 
-/* XEN_ARGO_OP_sendv to the ring of `to` (domain dst), as Xen's sendv,
- * iov_count and ringbuf_insert: the same checks in the same order, the same
- * errors.  On -EAGAIN the sender is queued (pending_requeue) to be signalled
- * by the receiver's next notify that finds the space. */
-static int hv_sendv(struct vtb_xenv *env, int to, const struct vtb_dom *dst, const struct ar_piece *iov,
-		    unsigned n)
+/* XEN_ARGO_OP_register_ring: our receive ring, the peer its only sender;
+ * VIRQ_ARGO on the doorbell we wait on (masked under notify=poll). */
+static int ar_register(struct vtb_xenv *env, const struct vtb_dom *self, void *ring, uint64_t gpa,
+		       const struct vtb_dom *peer, struct vtb_doorbell *virq)
 {
-	struct ar_hv_ring *r = &((struct ar_hv *)env->hv_page)[0].r[to];
 	struct vtb_plat *p = env->plat;
-	struct vtb_copy_op ops[2 + 2 * VTB_ARGO_MAXIOV];
-	uint32_t total = 0;
-	p->ctr->xport_ops++;	/* a sendv, whatever it returns */
-	if (n > VTB_ARGO_MAXIOV)
-		return -EINVAL;
-	if (!VTB_LOAD_ACQUIRE(r->registered))
-		return -ECONNREFUSED;
-	int e = hv_fault_due(to);
-	if (e)
-		return e;
-	for (unsigned i = 0; i < n; i++) {
-		if (iov[i].len > VTB_ARGO_MAX_MSG_SIZE)
-			return -EINVAL;
-		total += iov[i].len;
-		if (total > VTB_ARGO_MAX_MSG_SIZE)
-			return -EMSGSIZE;
-	}
-	uint32_t need = (uint32_t)sizeof(struct vtb_argo_msg_hdr) + vtb_argo_roundup(total);
-	if (r->len <= need)
-		return -EMSGSIZE;	/* never fits this ring */
-	if (!vtb_argo_fits(r->len, r->rx_seen, r->tx, total)) {
-		/* Our view of rx_ptr may be stale: read the receiver's. */
-		if ((e = hv_read_rx(p, dst, r)))
-			return e;
-		if (!vtb_argo_fits(r->len, r->rx_seen, r->tx, total)) {
-			if (VTB_READ_ONCE(r->space_wanted) < total)	/* one sender per ring: its entry */
-				VTB_WRITE_ONCE(r->space_wanted, total);
-			/* Xen checks and queues under the ring's lock, which notify
-			 * takes too; here the receiver stores rx_ptr and then reads
-			 * the queue, we queue and then read rx_ptr again, so one of
-			 * us sees the other. */
-			vtb_mb();
-			if ((e = hv_read_rx(p, dst, r)))
-				return e;
-			if (!vtb_argo_fits(r->len, r->rx_seen, r->tx, total))
-				return -EAGAIN;
-		}
-	}
-	struct vtb_argo_msg_hdr h = {
-		.len = vtb_le32((uint32_t)sizeof(h) + total),
-		.source = { .aport = vtb_le32(APORT), .domain_id = vtb_le16((uint16_t)(to == RING_BE ? FE_DOMID : BE_DOMID)) },
-		.message_type = vtb_le32(to == RING_BE ? MSG_REQ : MSG_USED),
-	};
-	uint64_t data = r->gpa + sizeof(struct vtb_argo_ring);
-	unsigned k = 0;
-	uint32_t at = r->tx;
-	ops[k++] = (struct vtb_copy_op){ data + at, &h, sizeof(h) };	/* 16-aligned: never wraps */
-	at = (at + (uint32_t)sizeof(h)) % r->len;
-	for (unsigned i = 0; i < n; i++) {
-		uint32_t left = iov[i].len, done = 0;
-		while (left) {
-			uint32_t piece = r->len - at < left ? r->len - at : left;
-			ops[k++] = (struct vtb_copy_op){ data + at, (char *)iov[i].p + done, piece };
-			at = (at + piece) % r->len;
-			done += piece;
-			left -= piece;
-		}
-	}
-	uint32_t tx = (r->tx + need) % r->len, tx_le = vtb_le32(tx);
-	/* The new tx_ptr goes last in the same copy: on x86 its store is seen
-	 * after the message's. */
-	ops[k++] = (struct vtb_copy_op){ r->gpa + offsetof(struct vtb_argo_ring, tx_ptr), &tx_le, sizeof(tx_le) };
-	if ((e = p->ops->copy(p, dst, ops, k, true)))
-		return e;
-	r->tx = tx;
-	hv_signal(env, to);	/* VIRQ_ARGO to the receiver */
-	return 0;
-}
-
-/* XEN_ARGO_OP_notify by the owner of ring `mine` (notify_check_pending):
- * for each of the caller's rings Xen reads rx_ptr through its mapping and
- * signals a sender queued on -EAGAIN once the payload space covers what it
- * waits for.  On proc the hypervisor reads guest memory with a copy, so the
- * hypercall is one (a syscall, counted: copies and exits), as sendv's reads
- * of rx_ptr are; the caller's own ring, so no torn read. */
-static int hv_notify(struct vtb_xenv *env, int mine, const struct vtb_dom *self)
-{
-	struct ar_hv_ring *r = &((struct ar_hv *)env->hv_page)->r[mine];
-	struct vtb_plat *p = env->plat;
-	uint32_t rx;
-	struct vtb_copy_op rd = { r->gpa, &rx, sizeof(rx) };
-	int e = p->ops->copy(p, self, &rd, 1, false);
-	if (e)
-		return e;
-	vtb_mb();	/* our rx_ptr store, then the read of the queue (sendv: the reverse) */
-	uint32_t want = VTB_READ_ONCE(r->space_wanted);
-	if (!want)
-		return 0;
-	rx = vtb_argo_rx_sanitize(vtb_le32(rx), r->len);
-	if (vtb_argo_payload_space(r->len, rx, r->tx) < want)
-		return 0;
-	VTB_WRITE_ONCE(r->space_wanted, 0);
-	return hv_signal(env, mine == RING_FE ? RING_BE : RING_FE);
-}
-
-/* Registration (XEN_ARGO_OP_register_ring) and the peer's query whether a
- * ring exists (notify with a ring_data entry: XEN_ARGO_RING_EXISTS): the
- * guests' only ways to the hypervisor's records. */
-static void hv_register_ring(struct vtb_xenv *env, int mine, uint64_t gpa)
-{
-	struct ar_hv *hv = env->hv_page;
-	hv->r[mine] = (struct ar_hv_ring){ .gpa = gpa, .len = RING_BYTES };
-	VTB_STORE_RELEASE(hv->r[mine].registered, 1);
-	env->plat->ctr->exits++;
-}
-
-static bool hv_ring_exists(struct vtb_xenv *env, int ring)
-{
-	env->plat->ctr->exits++;
-	return VTB_LOAD_ACQUIRE(((struct ar_hv *)env->hv_page)->r[ring].registered) != 0;
+	if (!p->ops->argo)
+		return -EOPNOTSUPP;
+	return p->ops->argo->register_ring(p, self, ring, gpa, RING_BYTES, APORT, peer, env->poll ? NULL : virq);
 }
 
 /* ---------------------------------------------------------------- receive side */
@@ -309,11 +119,13 @@ static void rx_read(struct ar_rx *x, void *dst, uint32_t n)
 
 /* Next message: 1 with its payload bounds set, 0 if none, <0 if the ring
  * holds garbage (only the hypervisor writes it, but we check anyway). */
-/* A ring pointer the hypervisor path writes.  Xen stores it in one
- * 32-bit store; proc's process_vm_writev may copy a 4-byte field byte by
+/* tx_ptr, which the platform's sendv writes.  Xen stores it in one 32-bit
+ * store under the ring lock; proc's service writes it in the same
+ * process_vm_writev as the message, which may copy a 4-byte field byte by
  * byte (copy_to_user without FSRM), so a torn value is possible while a
- * send lands: read until two reads a pause apart agree (v: the first). */
-static uint32_t hv_ptr_settle(const uint32_t *ptr, uint32_t v)
+ * send lands: read until two reads a pause apart agree (v: the first).
+ * Harmless where the store is atomic. */
+static uint32_t tx_ptr_settle(const uint32_t *ptr, uint32_t v)
 {
 	uint32_t again;
 	for (;;) {
@@ -327,7 +139,7 @@ static uint32_t hv_ptr_settle(const uint32_t *ptr, uint32_t v)
 
 /* Reads a pointer that does not describe a whole message before it is
  * called garbage: a send caught mid-copy by a writer whose CPU was taken
- * away (steal, an interrupt) outlasts hv_ptr_settle's pause, but not this
+ * away (steal, an interrupt) outlasts tx_ptr_settle's pause, but not this
  * many re-reads that all see the same value. */
 #define AR_GARBAGE_READS (1u << 16)
 
@@ -341,7 +153,7 @@ static int rx_next(struct ar_rx *x, uint32_t *type, uint32_t *payload)
 	struct vtb_argo_msg_hdr h;
 	uint32_t len;
 	for (uint32_t same = 0;;) {
-		uint32_t tx = vtb_le32(hv_ptr_settle(&x->ring->tx_ptr, raw));
+		uint32_t tx = vtb_le32(tx_ptr_settle(&x->ring->tx_ptr, raw));
 		if (tx == x->rx)
 			return 0;
 		if (tx < x->len && tx % VTB_ARGO_MSG_SLOT_SIZE == 0) {
@@ -428,7 +240,6 @@ static int ar_fe_open(struct vtb_xenv *env, uint64_t wanted, void **out)
 		return -ENOMEM;
 	f->env = env;
 	f->variant = !strcmp(env->variant, "batch") ? AR_BATCH : AR_SYNC;
-	hv_fault_init();
 	f->drv = (struct vtb_vdrv){ .r = env->regs, .relax = relax_yield };
 	if ((err = vtb_vdrv_reset(&f->drv)) ||
 	    (err = vtb_vdrv_negotiate(&f->drv, wanted | VTB_BIT(VTB_F_VERSION_1), &env->features)))
@@ -455,9 +266,15 @@ static int ar_fe_open(struct vtb_xenv *env, uint64_t wanted, void **out)
 		goto free_all;
 	memset(va, 0, sizeof(struct vtb_argo_ring));
 	f->rx = (struct ar_rx){ .ring = va, .len = RING_BYTES };
-	hv_register_ring(env, RING_FE, gpa);
-	while (!hv_ring_exists(env, RING_BE))
-		sched_yield();
+	if ((err = ar_register(env, env->fe, va, gpa, env->be, env->call)))
+		goto free_all;
+	/* Until the BE's ring exists (notify's ring_data query). */
+	for (uint32_t flags = 0; !(flags & VTB_ARGO_RING_EXISTS);) {
+		if ((err = env->plat->ops->argo->notify(env->plat, env->fe, env->be, APORT, &flags)))
+			goto free_all;
+		if (!(flags & VTB_ARGO_RING_EXISTS))
+			sched_yield();
+	}
 	if ((err = vtb_vdrv_driver_ok(&f->drv)))
 		goto free_all;
 	*out = f;
@@ -484,11 +301,11 @@ static int ar_fe_send(struct ar_fe *f, bool all)
 {
 	/* Stalled: Xen signals the space, so a retry before a VIRQ (event: a
 	 * wake-up; poll: the pending bit) would only cost a hypercall. */
-	if (f->stalled && !(f->env->poll && evtchn_poll(f->env, RING_FE)))
+	if (f->stalled && !(f->env->poll && ar_virq(f->env, f->env->fe)))
 		return -EAGAIN;
 	f->stalled = false;
 	while (f->txcount) {
-		struct ar_piece iov[VTB_ARGO_MAXIOV];
+		struct vtb_argo_iov iov[VTB_ARGO_MAXIOV];
 		unsigned n = 0, k = 0;
 		uint32_t bytes = 0;
 		while (k < f->txcount) {
@@ -496,16 +313,16 @@ static int ar_fe_send(struct ar_fe *f, bool all)
 			uint32_t len = (uint32_t)sizeof(s->hdr) + s->out_len;
 			if (k && (f->variant == AR_SYNC || n + 1 + s->nout > VTB_ARGO_MAXIOV || bytes + len > AR_MAX_MSG))
 				break;
-			iov[n++] = (struct ar_piece){ &s->hdr, sizeof(s->hdr) };
+			iov[n++] = (struct vtb_argo_iov){ &s->hdr, sizeof(s->hdr) };
 			/* The out-data goes straight from our buffers: the hypervisor copies it. */
 			for (unsigned i = 0; i < s->nout; i++)
-				iov[n++] = (struct ar_piece){ f->env->ram + s->out[i].addr, s->out[i].len };
+				iov[n++] = (struct vtb_argo_iov){ f->env->ram + s->out[i].addr, s->out[i].len };
 			bytes += len;
 			k++;
 		}
 		if (!all && f->variant == AR_BATCH && k == f->txcount)
 			break;	/* the batch is still open: the kick sends it */
-		int e = hv_sendv(f->env, RING_BE, f->env->be, iov, n);
+		int e = ar_sendv(f->env, f->env->fe, f->env->be, iov, n, MSG_REQ);
 		if (e) {
 			if (e == -EAGAIN)
 				f->stalled = true;
@@ -613,7 +430,7 @@ static void ar_fe_drain(struct ar_fe *f)
 	 * sender keeps its VIRQ masked and retries once Xen has set the
 	 * channel's pending bit, which only this notify does for space. */
 	int e;
-	if (took && (e = hv_notify(f->env, RING_FE, f->env->fe)))
+	if (took && (e = ar_notify(f->env, f->env->fe)))
 		ar_fe_break(f, "notify", e);
 }
 
@@ -718,7 +535,6 @@ static int ar_be_open(struct vtb_xenv *env, void **out)
 		return -ENOMEM;
 	b->env = env;
 	b->variant = !strcmp(env->variant, "batch") ? AR_BATCH : AR_SYNC;
-	hv_fault_init();
 	if ((err = vtb_vdev_publish(env->regs, env->device_id, env->device_features, env->nqueues,
 				    VTB_VQ_MAX_SIZE, env->config, env->config_len)))
 		goto free_b;
@@ -755,7 +571,8 @@ static int ar_be_open(struct vtb_xenv *env, void **out)
 	/* Our receive ring, in our own RAM at guest address 0. */
 	b->rx = (struct ar_rx){ .ring = (void *)env->be_ram, .len = RING_BYTES };
 	memset(env->be_ram, 0, sizeof(struct vtb_argo_ring));
-	hv_register_ring(env, RING_BE, 0);
+	if ((err = ar_register(env, env->be, env->be_ram, 0, env->fe, env->kick)))
+		goto free_all;
 	if ((err = vtb_vdev_wait_live(env->regs, &b->st, NULL, relax_yield, NULL)))
 		goto free_all;
 	env->features = b->st.features;
@@ -820,7 +637,7 @@ static int ar_be_drain(struct ar_be *b)
 		return ar_be_fail(b, "bad message in the BE's ring", r);
 	/* As the FE's drain: notify after taking messages, in both modes. */
 	int e;
-	if (took && (e = hv_notify(b->env, RING_BE, b->env->be)))
+	if (took && (e = ar_notify(b->env, b->env->be)))
 		return ar_be_fail(b, "notify", e);
 	return 0;
 }
@@ -866,11 +683,11 @@ static int ar_be_send(struct ar_be *b)
 	int e = 0;
 	if (b->st.broken)
 		return -EIO;
-	if (b->stalled && !(b->env->poll && evtchn_poll(b->env, RING_BE)))
+	if (b->stalled && !(b->env->poll && ar_virq(b->env, b->env->be)))
 		return 0;	/* no retry before a VIRQ, as the FE's */
 	b->stalled = false;
 	while (done < b->nout) {
-		struct ar_piece iov[VTB_ARGO_MAXIOV];
+		struct vtb_argo_iov iov[VTB_ARGO_MAXIOV];
 		unsigned n = 0, k = done;
 		uint32_t bytes = 0;
 		while (k < b->nout) {
@@ -879,13 +696,13 @@ static int ar_be_send(struct ar_be *b)
 			uint32_t len = (uint32_t)sizeof(s->used) + s->written;
 			if (n && (n + need > VTB_ARGO_MAXIOV || bytes + len > AR_MAX_MSG || b->variant == AR_SYNC))
 				break;
-			iov[n++] = (struct ar_piece){ &s->used, sizeof(s->used) };
+			iov[n++] = (struct vtb_argo_iov){ &s->used, sizeof(s->used) };
 			if (s->written)
-				iov[n++] = (struct ar_piece){ s->buf + s->out_len, s->written };
+				iov[n++] = (struct vtb_argo_iov){ s->buf + s->out_len, s->written };
 			bytes += len;
 			k++;
 		}
-		e = hv_sendv(b->env, RING_FE, b->env->fe, iov, n);
+		e = ar_sendv(b->env, b->env->be, b->env->fe, iov, n, MSG_USED);
 		if (e) {
 			if (e == -EAGAIN) {
 				e = 0;	/* the FE's ring is full: its notify signals the space */
@@ -987,6 +804,7 @@ const struct vtb_transport_ops vtb_transport_argo = {
 	.caps = VTB_CAP_NOTIFY_EVENT | VTB_CAP_NOTIFY_POLL | VTB_CAP_BE_RAM | VTB_CAP_MAX_REQUEST,
 	.be_ram_bytes = argo_be_ram,
 	.max_request = argo_max_request,
+	.needs = VTB_NEEDS_ARGO,
 	.fe_open = ar_fe_open,
 	.fe_add = ar_fe_add,
 	.fe_kick = ar_fe_kick,

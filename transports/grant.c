@@ -9,18 +9,19 @@
  *   persistent a pool granted once; the BE maps each pool page the first
  *              time it sees it and keeps it (blkback persistent grants); the
  *              FE copies data through the pool.
- * On proc the hypervisor's part (entry checks, GTF_reading/writing, the map
- * or copy) runs in the BE's context through the seam, as a hypercall would. */
+ * The hypervisor's part (entry checks, GTF_reading/writing, the map or
+ * copy) is the platform's grant service (hvsvc.h): the FE shares and ends
+ * references in its own table, the BE maps, unmaps and copies by reference. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/mman.h>
 
 #include "core/vtb_grant.h"
 #include "vring.h"
 
 #define NENT 16384u			/* 32 v1 grant frames */
-#define BE_DOMID 0			/* the backend runs in dom0 */
 #define POOL_PAGES 1024u		/* persistent: 4 MiB */
 #define PAGE VTB_XEN_PAGE_SIZE
 
@@ -45,7 +46,10 @@ static unsigned pages_spanned(uint64_t addr, uint32_t len)
 /* ================================================================ FE */
 struct gnt_fe {
 	int variant;
-	struct vtb_grant_entry_v1 *tbl;
+	struct vtb_plat *plat;
+	const struct vtb_grant_service *svc;
+	struct vtb_gntshr *gs;		/* our table */
+	const struct vtb_dom *be;
 	uint8_t used[NENT];
 	unsigned next;
 	/* persistent pool */
@@ -74,19 +78,15 @@ static int gref_alloc(struct gnt_fe *g, unsigned n)
 	return -1;
 }
 
-/* The documented order: domid, frame, barrier, then flags. */
 static void grant_access(struct gnt_fe *g, uint32_t ref, uint32_t frame, bool readonly)
 {
-	struct vtb_grant_entry_v1 *e = &g->tbl[ref];
-	VTB_WRITE_ONCE(e->domid, (uint16_t)BE_DOMID);
-	VTB_WRITE_ONCE(e->frame, frame);
-	VTB_STORE_RELEASE(e->flags, (uint16_t)(VTB_GTF_permit_access | (readonly ? VTB_GTF_readonly : 0)));
+	g->svc->share(g->plat, g->gs, ref, g->be, frame, readonly);
 }
 
 /* 0, or -EBUSY while the BE still maps the page (the entry then stays). */
 static int end_access(struct gnt_fe *g, uint32_t ref)
 {
-	return vtb_grant_end_access(&g->tbl[ref]) ? 0 : -EBUSY;
+	return g->svc->end(g->plat, g->gs, ref);
 }
 
 static int gnt_fe_setup(struct vtb_vfe *fe)
@@ -96,9 +96,16 @@ static int gnt_fe_setup(struct vtb_vfe *fe)
 	if (!g)
 		return -ENOMEM;
 	g->variant = variant_of(env->variant);
-	g->tbl = (void *)(env->ram + env->shared_gpa);
-	memset(g->tbl, 0, (size_t)NENT * sizeof(*g->tbl));
+	g->plat = env->plat;
+	g->svc = env->plat->ops->grant;
+	g->be = env->be;
 	fe->priv = g;
+	/* Our table, where configuration put it (the grant frames' place). */
+	void *tbl = env->ram + env->shared_gpa;
+	memset(tbl, 0, (size_t)NENT * sizeof(struct vtb_grant_entry_v1));
+	int e = g->svc ? g->svc->setup(env->plat, env->fe, tbl, env->shared_gpa, NENT, &g->gs) : -EOPNOTSUPP;
+	if (e)
+		return e;
 	if (g->variant == GNT_PERSIST) {
 		uint64_t gpa;
 		void *va;
@@ -272,24 +279,24 @@ static void gnt_fe_unmap_indirect(struct vtb_vfe *fe, struct vtb_vfe_req *r)
 
 static void gnt_fe_teardown(struct vtb_vfe *fe)
 {
-	free(fe->priv);
+	struct gnt_fe *g = fe->priv;
+	if (g && g->gs)
+		g->svc->release(g->plat, g->gs);
+	free(g);
 }
 
 /* ================================================================ BE */
 struct gnt_be {
 	int variant;
-	const struct vtb_dom *fe;
-	struct vtb_grant_entry_v1 *tbl;	/* the hypervisor's view of the FE's table */
-	/* The hypervisor's active entries, private to it. */
-	struct vtb_grant_active act[NENT];
-	uint32_t copy_call;		/* the GNTTABOP_copy call in progress */
-	uint32_t copy_pinned[NENT];	/* the copy call that holds a pin on the reference */
-	/* The BE's mappings: reference g is mapped at arena + g * PAGE while
-	 * it has map handles; writable while one of them is. */
+	struct vtb_plat *plat;
+	const struct vtb_grant_service *svc;
+	struct vtb_gnttab *gt;		/* our handle on the FE's grants */
+	/* Grant space mapped linearly: reference r at arena + r * PAGE (the
+	 * service shares one mapping among a reference's handles there). */
 	char *arena;
-	uint16_t mapcount[NENT];	/* map handles on the reference */
-	uint16_t wmapcount[NENT];	/* of which writable */
-	bool writable[NENT];
+	/* Rings and persistent pages, mapped once and kept: 1 read-only,
+	 * 2 writable. */
+	uint8_t kept[NENT];
 	/* The indirect table of the pop in progress: map mapped it (unmapped
 	 * by gnt_be_indirect_put), copy copied it here. */
 	uint64_t ind_addr;
@@ -298,124 +305,40 @@ struct gnt_be {
 	uint8_t ind_copy[VTB_VQ_MAX_SIZE * 16 + 2 * PAGE];	/* used from a page boundary, at the grant's offset */
 };
 
-/* ---- the hypervisor's part ---- */
-
-static uint64_t fe_frames(const struct gnt_be *g)
-{
-	return g->fe->ram_size / PAGE;
-}
-
-/* GNTTABOP_map_grant_ref for one reference, mapped writable only when
- * asked (GNTMAP_readonly otherwise, whatever the grant allows): 0 or a
- * GNTST_* status.  The pin is taken before the frame is read. */
-static int hv_map(struct vtb_vbe *be, uint64_t ref, bool write)
+/* One GNTTABOP_copy for a run of pieces: each piece within one page on
+ * both sides (split at the grant's and the local buffer's page
+ * boundaries); the service checks and pins every reference. */
+static int be_copy(struct vtb_vbe *be, struct vtb_vbe_slot *s, bool to_fe, uint32_t written)
 {
 	struct gnt_be *g = be->priv;
-	struct vtb_plat *p = be->env->plat;
-	uint32_t frame;
-	if (ref >= NENT)
-		return VTB_GNTST_bad_gntref;
-	int st = vtb_grant_pin(&g->tbl[ref], &g->act[ref], BE_DOMID, !write, true, fe_frames(g), &frame);
-	if (st)
-		return st;
-	/* Handles on one reference share its arena slot: the first maps it,
-	 * a writable one upgrades a read-only slot. */
-	if (!g->mapcount[ref] || (write && !g->writable[ref])) {
-		if (!p->ops->map(p, g->fe, (uint64_t)frame * PAGE, PAGE, write, g->arena + ref * PAGE)) {
-			vtb_grant_unpin(&g->tbl[ref], &g->act[ref], !write);	/* undo_out */
-			return VTB_GNTST_general_error;
-		}
-		g->writable[ref] = write;
-	}
-	g->mapcount[ref]++;
-	g->wmapcount[ref] += write;
-	return VTB_GNTST_okay;
-}
-
-/* GNTTABOP_unmap_grant_ref of one handle (write: a writable one): the
- * last handle zaps the PTE (and flushes); then the pin goes. */
-static void hv_unmap(struct vtb_vbe *be, uint64_t ref, bool write)
-{
-	struct gnt_be *g = be->priv;
-	struct vtb_plat *p = be->env->plat;
-	if (ref >= NENT || !g->mapcount[ref] || (write && !g->wmapcount[ref]) ||
-	    (!write && g->mapcount[ref] == g->wmapcount[ref]))
-		return;
-	g->mapcount[ref]--;
-	g->wmapcount[ref] -= write;
-	if (!g->mapcount[ref]) {
-		p->ops->unmap(p, g->arena + ref * PAGE, PAGE, true);
-	} else if (write && !g->wmapcount[ref]) {
-		/* Read-only handles remain: Xen zaps the writable PTE; here the
-		 * shared slot goes read-only (remapped in place). */
-		if (!p->ops->map(p, g->fe, (uint64_t)g->act[ref].frame * PAGE, PAGE, false, g->arena + ref * PAGE))
-			p->ops->unmap(p, g->arena + ref * PAGE, PAGE, true);
-		g->writable[ref] = false;
-	}
-	vtb_grant_unpin(&g->tbl[ref], &g->act[ref], !write);
-}
-
-/* GNTTABOP_copy for a run of pieces, one call: every op within one page
- * on both sides (pieces split at the grant's and the local buffer's page
- * boundaries), every reference pinned before its frame is read and held
- * until the call's copying is done. */
-static int hv_copy(struct vtb_vbe *be, struct vtb_vbe_slot *s, bool to_fe, uint32_t written)
-{
-	struct gnt_be *g = be->priv;
-	struct vtb_plat *p = be->env->plat;
-	struct vtb_copy_op ops[VTB_COPY_MAX_OPS];
-	uint32_t held[VTB_COPY_MAX_OPS];
-	unsigned n = 0, nheld = 0;
-	int rc = 0;
-	if (++g->copy_call == 0) {
-		memset(g->copy_pinned, 0, sizeof(g->copy_pinned));
-		g->copy_call = 1;
-	}
+	struct vtb_gnt_seg segs[VTB_GNT_COPY_MAX_SEGS];
+	unsigned n = 0;
 	for (unsigned i = 0; i < s->n; i++) {
 		struct vtb_vbe_map *m = &s->m[i];
 		uint32_t len = m->len;
 		if (to_fe) {
 			if (!m->write)
-				goto next;
+				continue;
 			len = written < m->len ? written : m->len;
 			written -= len;
 		} else if (m->write) {
-			goto next;
+			continue;
 		}
 		uint64_t a = m->addr & ~VTB_GRANT_DMA_ADDR_OFF;
 		char *local = m->va;
 		for (uint32_t done = 0; done < len;) {
 			uint64_t ref = (a + done) / PAGE, off = (a + done) % PAGE;
 			uint32_t piece = vtb_grant_copy_piece(off, (uintptr_t)(local + done), len - done);
-			if (ref >= NENT) {
-				rc = -EFAULT;	/* GNTST_bad_gntref */
-				goto unpin;
-			}
-			if (n == VTB_COPY_MAX_OPS) {
-				rc = -E2BIG;
-				goto unpin;
-			}
-			if (g->copy_pinned[ref] != g->copy_call) {
-				/* The source is pinned read-only, the destination writable. */
-				uint32_t frame;
-				if (vtb_grant_pin(&g->tbl[ref], &g->act[ref], BE_DOMID, !to_fe, false, fe_frames(g), &frame)) {
-					rc = -EPERM;
-					goto unpin;
-				}
-				g->copy_pinned[ref] = g->copy_call;
-				held[nheld++] = (uint32_t)ref;
-			}
-			ops[n++] = (struct vtb_copy_op){ (uint64_t)g->act[ref].frame * PAGE + off, local + done, piece };
+			if (n == VTB_GNT_COPY_MAX_SEGS)
+				return -E2BIG;
+			/* A reference beyond 32 bits is beyond any table: the
+			 * service refuses UINT32_MAX as it refuses any bad one. */
+			segs[n++] = (struct vtb_gnt_seg){ ref > UINT32_MAX ? UINT32_MAX : (uint32_t)ref, (uint16_t)off,
+							  (uint16_t)piece, local + done, 0 };
 			done += piece;
 		}
-next:;
 	}
-	if (n)
-		rc = p->ops->copy(p, g->fe, ops, n, to_fe);
-unpin:
-	while (nheld--)
-		vtb_grant_unpin(&g->tbl[held[nheld]], &g->act[held[nheld]], !to_fe);
-	return rc;
+	return n ? g->svc->copy(g->plat, g->gt, segs, n, to_fe) : 0;
 }
 
 /* Where buffer m of a chain goes in the BE's local memory, given where the
@@ -452,56 +375,80 @@ static int gnt_be_setup(struct vtb_vbe *be)
 {
 	struct vtb_xenv *env = be->env;
 	struct gnt_be *g = calloc(1, sizeof(*g));
+	int e;
 	if (!g)
 		return -ENOMEM;
 	g->variant = variant_of(env->variant);
-	g->fe = env->fe;
-	/* The hypervisor's own mapping of the FE's grant frames. */
-	g->tbl = env->plat->ops->map(env->plat, env->fe, env->shared_gpa, env->shared_size, true, NULL);
+	g->plat = env->plat;
+	g->svc = env->plat->ops->grant;
+	if (!g->svc) {
+		e = -EOPNOTSUPP;
+		goto free_g;
+	}
+	if ((e = g->svc->open(env->plat, env->be, env->fe, &g->gt)))
+		goto free_g;
 	g->arena = mmap(NULL, (size_t)NENT * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (!g->tbl || g->arena == MAP_FAILED) {
-		if (g->tbl)
-			env->plat->ops->unmap(env->plat, g->tbl, env->shared_size, false);
-		free(g);
-		return -ENOMEM;
+	if (g->arena == MAP_FAILED) {
+		e = -ENOMEM;
+		goto close_gt;
 	}
 	be->priv = g;
 	return 0;
+
+close_gt:
+	g->svc->close(env->plat, g->gt);
+free_g:
+	free(g);
+	return e;
 }
 
-/* Maps [addr, addr+len) of grant space, page by page; NULL on any refusal. */
+/* References first .. first+n-1 (n <= NENT - first). */
+static void ref_run(uint32_t *refs, uint64_t first, unsigned n)
+{
+	for (unsigned k = 0; k < n; k++)
+		refs[k] = (uint32_t)(first + k);
+}
+
+/* Maps [addr, addr+len) of grant space at its place in the arena; NULL on
+ * any refusal. */
 static void *map_range(struct vtb_vbe *be, uint64_t addr, uint64_t len, bool write)
 {
 	struct gnt_be *g = be->priv;
+	uint32_t refs[NENT];
 	if (!vtb_dma_is_grant(addr) || len == 0 || len > (uint64_t)NENT * PAGE)
 		return NULL;
 	uint64_t a = addr & ~VTB_GRANT_DMA_ADDR_OFF, first = a / PAGE;
 	unsigned n = pages_spanned(a, (uint32_t)len);
 	if (first >= NENT || n > NENT - first)
 		return NULL;
-	for (unsigned k = 0; k < n; k++) {
-		if (hv_map(be, first + k, write)) {
-			while (k--)
-				hv_unmap(be, first + k, write);
-			return NULL;
-		}
-	}
+	ref_run(refs, first, n);
+	if (g->svc->map(g->plat, g->gt, refs, n, write, g->arena + first * PAGE))
+		return NULL;
 	return g->arena + a;
 }
 
 /* write: the handles map_range(write) made. */
 static void unmap_range(struct vtb_vbe *be, uint64_t addr, uint64_t len, bool write)
 {
+	struct gnt_be *g = be->priv;
+	uint32_t refs[NENT];
 	uint64_t a = addr & ~VTB_GRANT_DMA_ADDR_OFF;
 	unsigned n = pages_spanned(a, (uint32_t)len);
-	for (unsigned k = 0; k < n; k++)
-		hv_unmap(be, a / PAGE + k, write);
+	if (a / PAGE >= NENT || n > NENT - a / PAGE)
+		return;
+	ref_run(refs, a / PAGE, n);
+	g->svc->unmap(g->plat, g->gt, refs, n, write, true);
 }
 
 /* Rings stay mapped: granted once at setup by the FE. */
 static void *gnt_be_ring(struct vtb_vbe *be, uint64_t addr, size_t bytes)
 {
-	return map_range(be, addr, bytes, true);
+	struct gnt_be *g = be->priv;
+	void *va = map_range(be, addr, bytes, true);
+	uint64_t a = addr & ~VTB_GRANT_DMA_ADDR_OFF;
+	if (va)
+		memset(g->kept + a / PAGE, 2, pages_spanned(a, (uint32_t)bytes));
+	return va;
 }
 
 static int gnt_be_get(struct vtb_vbe *be, struct vtb_vbe_map *m);
@@ -536,7 +483,7 @@ static const void *gnt_be_indirect(struct vtb_vbe *be, uint64_t addr, uint32_t l
 			return NULL;
 		struct vtb_vbe_slot s = { .n = 1, .buf = local, .buf_len = len };
 		s.m[0] = (struct vtb_vbe_map){ .addr = addr, .len = len, .va = local };
-		return hv_copy(be, &s, false, 0) ? NULL : local;
+		return be_copy(be, &s, false, 0) ? NULL : local;
 	}
 	gnt_be_indirect_put(be);	/* one table per pop */
 	void *va = map_range(be, addr, len, false);
@@ -557,9 +504,11 @@ static int gnt_be_get(struct vtb_vbe *be, struct vtb_vbe_map *m)
 		if (!vtb_dma_is_grant(m->addr) || a / PAGE >= NENT || pages_spanned(a, m->len) > NENT - a / PAGE)
 			return -EFAULT;
 		for (unsigned k = 0; k < pages_spanned(a, m->len); k++) {
-			uint64_t ref = a / PAGE + k;
-			if (g->mapcount[ref] ? (m->write && !g->writable[ref]) : hv_map(be, ref, true) != 0)
+			uint32_t ref = (uint32_t)(a / PAGE + k);
+			if (g->kept[ref] ? (m->write && g->kept[ref] != 2)
+					 : g->svc->map(g->plat, g->gt, &ref, 1, true, g->arena + (size_t)ref * PAGE) != 0)
 				return -EPERM;
+			g->kept[ref] = 2;
 		}
 		m->va = g->arena + a;
 		return 0;
@@ -602,12 +551,12 @@ static int gnt_be_get_chain(struct vtb_vbe *be, struct vtb_vbe_slot *s)
 		s->m[i].va = (char *)s->buf + at;
 		end = at + s->m[i].len;
 	}
-	return hv_copy(be, s, false, 0);
+	return be_copy(be, s, false, 0);
 }
 
 static int gnt_be_put_chain(struct vtb_vbe *be, struct vtb_vbe_slot *s, uint32_t written)
 {
-	return hv_copy(be, s, true, written);
+	return be_copy(be, s, true, written);
 }
 
 static void gnt_be_teardown(struct vtb_vbe *be)
@@ -615,14 +564,8 @@ static void gnt_be_teardown(struct vtb_vbe *be)
 	struct gnt_be *g = be->priv;
 	if (!g)
 		return;
-	for (unsigned r = 0; r < NENT; r++) {
-		while (g->wmapcount[r])
-			hv_unmap(be, r, true);
-		while (g->mapcount[r])
-			hv_unmap(be, r, false);
-	}
+	g->svc->close(g->plat, g->gt);	/* unmaps what is still mapped */
 	munmap(g->arena, (size_t)NENT * PAGE);
-	be->env->plat->ops->unmap(be->env->plat, g->tbl, be->env->shared_size, false);
 	free(g);
 }
 
@@ -675,6 +618,7 @@ const struct vtb_transport_ops vtb_transport_grant = {
 	.variant_desc = grant_variant_desc,
 	.caps = VTB_CAP_SPLIT | VTB_CAP_INDIRECT | VTB_CAP_NOTIFY_EVENT | VTB_CAP_NOTIFY_POLL | VTB_CAP_REGION,
 	.region_bytes = grant_region_bytes,
+	.needs = VTB_NEEDS_GRANT,
 	.fe_open = grant_fe_open,
 	.be_open = grant_be_open,
 	VTB_VRING_OPS,

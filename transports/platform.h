@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hvsvc.h"
+
 /* A domain: an isolated address space with its own guest RAM. */
 struct vtb_dom {
 	int id;			/* 0: frontend, 1: backend */
@@ -86,11 +88,17 @@ struct vtb_platform_ops {
 	int (*notify)(struct vtb_plat *p, struct vtb_doorbell *db);
 	/* Blocks until db was rung at least once since the last wait. */
 	int (*wait)(struct vtb_plat *p, struct vtb_doorbell *db);
+	/* Hypervisor services (hvsvc.h); NULL where the platform lacks them. */
+	const struct vtb_grant_service *grant;
+	const struct vtb_argo_service *argo;
 };
 
 struct vtb_plat {
 	const struct vtb_platform_ops *ops;
 	struct vtb_plat_counters *ctr;
+	/* Platform-private state the hypervisor paths of both domains share
+	 * (proc: one page mapped before the domains fork). */
+	void *hv;
 };
 
 /* The platforms, registered in transports/platforms.c. */

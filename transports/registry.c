@@ -61,6 +61,15 @@ int vtb_transport_variant(const struct vtb_transport_ops *t, const char *variant
 	return -1;
 }
 
+const char *vtb_transport_unsupported(const struct vtb_transport_ops *t, const struct vtb_platform_ops *p)
+{
+	if ((t->needs & VTB_NEEDS_GRANT) && !p->grant)
+		return "needs a grant-table service, which the platform does not provide";
+	if ((t->needs & VTB_NEEDS_ARGO) && !p->argo)
+		return "needs an Argo service, which the platform does not provide";
+	return NULL;
+}
+
 uint64_t vtb_now_ns_fe(void)
 {
 	struct timespec ts;

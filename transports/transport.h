@@ -36,11 +36,8 @@ struct vtb_xenv {
 	uint64_t fq_timeout_ns;
 	/* fatvq: bytes of each ring's data area (a power of two). */
 	uint32_t ring_bytes;
-	/* BE only: its own RAM, mapped at VTB_PROC_RAM_BASE (argo's ring). */
+	/* BE only: its own RAM, where the platform maps it (argo's ring). */
 	char *be_ram;
-	/* A page only the hypervisor's code paths of both domains touch (argo's
-	 * ring registrations and space waiters). */
-	void *hv_page;
 	/* BE only: device identity for the register block. */
 	uint32_t device_id;
 	uint32_t nqueues;
@@ -122,6 +119,8 @@ struct vtb_transport_ops {
 	 * (*in: in-data and status); 0: no limit.  NULL: none.  The suite
 	 * refuses a cell whose requests exceed them. */
 	void (*max_request)(const struct vtb_xenv *env, uint64_t *out, uint64_t *in);
+	/* Hypervisor services it needs of the platform (VTB_NEEDS_*). */
+	uint32_t needs;
 
 	/* Frontend (driver) side; wanted: device features the FE asks for. */
 	int (*fe_open)(struct vtb_xenv *env, uint64_t wanted, void **fe);
@@ -161,6 +160,9 @@ extern const struct vtb_transport_ops vtb_transport_viommu;
 extern const struct vtb_transport_ops vtb_transport_fatvq;
 extern const struct vtb_transport_ops vtb_transport_argo;
 
+#define VTB_NEEDS_GRANT (1u << 0)	/* vtb_platform_ops.grant */
+#define VTB_NEEDS_ARGO (1u << 1)	/* vtb_platform_ops.argo */
+
 extern const struct vtb_transport_ops *const vtb_transports[];
 const struct vtb_transport_ops *vtb_transport_find(const char *name);
 /* Index of variant in t->variants, or -1. NULL or "" selects the default. */
@@ -170,5 +172,7 @@ const struct vtb_xport_opt *vtb_transport_opt(const struct vtb_transport_ops *t,
 					      const char *variant);
 /* The first transport's option called name, or NULL: its limits are the key's. */
 const struct vtb_xport_opt *vtb_xport_opt_find(const char *name);
+/* Why t cannot run on platform p (a service it needs is missing), or NULL. */
+const char *vtb_transport_unsupported(const struct vtb_transport_ops *t, const struct vtb_platform_ops *p);
 
 #endif

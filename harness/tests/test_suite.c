@@ -126,7 +126,7 @@ int main(void)
 	expect_error(NULL, (const char *[]){ "device=scmi", "mix=sensor_read:x" }, 2, "bad weight");
 	expect_error(NULL, (const char *[]){ "ops=0", "duration=0" }, 2, "never end");
 	expect_error(NULL, (const char *[]){ "nokey" }, 1, "expected KEY=VALUE");
-	expect_error(NULL, (const char *[]){ "platform=xen" }, 1, "only proc");
+	expect_error(NULL, (const char *[]){ "platform=xen" }, 1, "the platforms are: proc");
 	expect_error(NULL, (const char *[]){ "cpus=0,99" }, 1, "cpus=0,99");
 	expect_error(NULL, (const char *[]){ "duration=fast" }, 1, "expected a time");
 	{

@@ -25,7 +25,7 @@
 #define RAM (16u << 20)	/* as the isolation test: room for every pre-shared region */
 #define HELD 64
 
-static struct vtb_dom fe_dom = { .ram_fd = -1 }, be_dom = { .id = 1, .ram_fd = -1 };
+static struct vtb_dom fe_dom = { 0 }, be_dom = { .id = 1 };
 static char *fe_ram, *be_ram;
 static struct vtb_doorbell kick, call;
 static struct vtb_vdev_regs *regs;
@@ -38,7 +38,7 @@ static char tname[32], vname[32];
 
 static void *own_ram(const struct vtb_dom *d)
 {
-	void *p = mmap(NULL, d->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, d->ram_fd, 0);
+	void *p = mmap(NULL, d->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, vtb_proc_dom_ram_fd(d), 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 
@@ -112,9 +112,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		FZ_CHECK(!vtb_proc_dom_create(&be_dom, 1, need), "BE RAM");
 		FZ_CHECK((be_ram = own_ram(&be_dom)), "map BE RAM");
 		vtb_inproc_ram[1] = be_ram;
-		be_dom.pid = getpid();
+		vtb_proc_dom_set_pid(&be_dom, getpid());
 	}
-	fe_dom.pid = getpid();
+	vtb_proc_dom_set_pid(&fe_dom, getpid());
 	return 0;
 }
 
@@ -154,7 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vtb_xenv env = { .fe = &fe_dom, .be = &be_dom, .kick = &kick, .call = &call, .regs = regs,
 				.variant = vname, .poll = true, .qsize = (uint16_t)(8u << (cfg % 3)),
 				.indirect = (cfg >> 2) & 1, .packed = (cfg >> 3) & 1,
-				.hv_page = hv_page, .device_id = 2, .nqueues = 1 };
+				.device_id = 2, .nqueues = 1 };
 	if (T->be_ram_bytes)
 		FZ_CHECK(((T->be_ram_bytes(&env) + 4095) & ~4095ull) <= be_dom.ram_size, "BE RAM too small");
 	if (T->region_bytes) {
@@ -162,8 +162,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		env.shared_gpa = RAM - env.shared_size;
 	}
 	fe.env = be.env = env;
-	fe.plat = (struct vtb_plat){ &vtb_inproc_platform, &fe.ctr };
-	be.plat = (struct vtb_plat){ &vtb_inproc_platform, &be.ctr };
+	fe.plat = (struct vtb_plat){ &vtb_inproc_platform, &fe.ctr, hv_page };
+	be.plat = (struct vtb_plat){ &vtb_inproc_platform, &be.ctr, hv_page };
 	fe.env.plat = &fe.plat;
 	be.env.plat = &be.plat;
 	fe.env.ram = fe_ram;

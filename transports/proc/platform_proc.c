@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "hv.h"
 #include "proc.h"
 
 #define PAGE 4096ull
@@ -219,4 +220,6 @@ const struct vtb_platform_ops vtb_platform_proc = {
 	.unmap = proc_unmap,
 	.notify = proc_notify,
 	.wait = proc_wait,
+	.grant = &vtb_proc_grant_service,	/* hv_grant.c */
+	.argo = &vtb_proc_argo_service,		/* hv_argo.c */
 };

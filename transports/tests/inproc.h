@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "../transport.h"
+#include "../proc/hv.h"
+#include "procdom.h"
 
 struct vtb_inproc_side {
 	struct vtb_xenv env;
@@ -22,6 +24,8 @@ struct vtb_inproc_side {
 };
 
 static char *vtb_inproc_ram[2];
+/* The hypervisor page both sides' seams share (vtb_plat.hv). */
+static void *vtb_inproc_hv;
 /* Optional: called at every copy call, before it copies (a test's look at
  * what the caller holds while the hypervisor copies). */
 static void (*vtb_inproc_on_copy)(void);
@@ -76,6 +80,8 @@ static int vtb_inproc_wait(struct vtb_plat *p, struct vtb_doorbell *db)
 static const struct vtb_platform_ops vtb_inproc_platform = {
 	.name = "inproc", .desc = "both domains in one process", .copy = vtb_inproc_copy, .map = vtb_inproc_map,
 	.unmap = vtb_inproc_unmap, .notify = vtb_inproc_notify, .wait = vtb_inproc_wait,
+	/* proc's hypervisor services, over this platform's primitives. */
+	.grant = &vtb_proc_grant_service, .argo = &vtb_proc_argo_service,
 };
 
 /* One side's environment on ops (vtb_inproc_platform unless a test needs
@@ -84,7 +90,7 @@ static inline void vtb_inproc_side_init(struct vtb_inproc_side *s, const struct 
 					const struct vtb_platform_ops *ops)
 {
 	s->env = *env;
-	s->plat = (struct vtb_plat){ ops, &s->ctr };
+	s->plat = (struct vtb_plat){ ops, &s->ctr, vtb_inproc_hv };
 	s->env.plat = &s->plat;
 }
 

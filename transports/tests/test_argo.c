@@ -22,7 +22,7 @@
 #define RAM (16u << 20)
 #define RING (1u << 20)
 
-static struct vtb_dom fe_dom = { .ram_fd = -1 }, be_dom = { .id = 1, .ram_fd = -1 };
+static struct vtb_dom fe_dom = { 0 }, be_dom = { .id = 1 };
 static struct vtb_doorbell kick, call;
 static struct vtb_vdev_regs *regs;
 static void *hv_page;
@@ -43,7 +43,7 @@ static int t_unmap(struct vtb_plat *p, void *va, size_t len, bool keep_va)
 
 static const struct vtb_platform_ops t_platform = {
 	.name = "test", .desc = "both domains in one process", .copy = vtb_inproc_copy, .map = t_map,
-	.unmap = t_unmap, .notify = vtb_inproc_notify, .wait = vtb_inproc_wait,
+	.unmap = t_unmap, .notify = vtb_inproc_notify, .wait = vtb_inproc_wait, .argo = &vtb_proc_argo_service,
 };
 
 struct pair {
@@ -70,8 +70,9 @@ static int pair_open(struct pair *p, const char *variant, bool poll)
 	memset(vtb_inproc_ram[0], 0, RAM);
 	memset(vtb_inproc_ram[1], 0, be_dom.ram_size);
 	struct vtb_xenv env = { .fe = &fe_dom, .be = &be_dom, .kick = &kick, .call = &call, .regs = regs,
-				.variant = variant, .poll = poll, .qsize = 16, .hv_page = hv_page,
+				.variant = variant, .poll = poll, .qsize = 16,
 				.device_id = 2, .nqueues = 1 };
+	vtb_inproc_hv = hv_page;
 	vtb_inproc_side_init(&p->fe, &env, &t_platform);
 	vtb_inproc_side_init(&p->be, &env, &t_platform);
 	p->fe.env.ram = vtb_inproc_ram[0];
@@ -388,7 +389,7 @@ static int fault_child(const char *spec, const char *variant)
  * address in its own process). */
 static char *own_ram(const struct vtb_dom *d)
 {
-	void *p = mmap(NULL, d->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, d->ram_fd, 0);
+	void *p = mmap(NULL, d->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, vtb_proc_dom_ram_fd(d), 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 
@@ -406,7 +407,8 @@ int main(void)
 	CHECK(vtb_inproc_ram[0] && vtb_inproc_ram[1]);
 	if (vtb_failed)
 		return vtb_test_end("test_argo");
-	fe_dom.pid = be_dom.pid = getpid();
+	vtb_proc_dom_set_pid(&fe_dom, getpid());
+	vtb_proc_dom_set_pid(&be_dom, getpid());
 
 	test_rx_ptr();
 	test_sizes("sync");

@@ -170,7 +170,7 @@ static void test_race(void)
 }
 
 /* ------------------------------------- the transport, in one process */
-static struct vtb_dom fe_dom = { .ram_fd = -1 }, be_dom = { .id = 1, .ram_fd = -1 };
+static struct vtb_dom fe_dom = { 0 }, be_dom = { .id = 1 };
 static char *fe_ram;
 static struct vtb_grant_entry_v1 *watch_e;	/* an entry a copy must hold pinned */
 static uint16_t watch_bits;
@@ -210,10 +210,11 @@ static bool pair_open(struct pair *p, const char *variant)
 	    vtb_proc_doorbell_create(&p->call))
 		return false;
 	struct vtb_xenv env = { .fe = &fe_dom, .be = &be_dom, .kick = &p->kick, .call = &p->call, .regs = p->regs,
-				.variant = variant, .poll = true, .qsize = 16, .nqueues = 1, .hv_page = p->hv,
+				.variant = variant, .poll = true, .qsize = 16, .nqueues = 1,
 				.device_id = 2 };
 	env.shared_size = (p->t->region_bytes(&env) + 4095) & ~4095ull;
 	env.shared_gpa = RAM - env.shared_size;
+	vtb_inproc_hv = p->hv;
 	vtb_inproc_side_init(&p->fe, &env, &vtb_inproc_platform);
 	vtb_inproc_side_init(&p->be, &env, &vtb_inproc_platform);
 	p->fe.env.ram = fe_ram;
@@ -362,12 +363,13 @@ int main(void)
 	test_race();
 	if (vtb_proc_dom_create(&fe_dom, 0, RAM))
 		return 1;
-	fe_ram = mmap(NULL, RAM, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fe_dom.ram_fd, 0);
+	fe_ram = mmap(NULL, RAM, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, vtb_proc_dom_ram_fd(&fe_dom), 0);
 	vtb_inproc_ram[0] = fe_ram == MAP_FAILED ? NULL : fe_ram;
 	vtb_inproc_on_copy = watch_copy;
 	if (fe_ram == MAP_FAILED)
 		return 1;
-	fe_dom.pid = be_dom.pid = getpid();
+	vtb_proc_dom_set_pid(&fe_dom, getpid());
+	vtb_proc_dom_set_pid(&be_dom, getpid());
 	test_map_pins();
 	test_sub_page("map", false);
 	test_sub_page("persistent", false);

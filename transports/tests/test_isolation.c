@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../../ci/vtb_test.h"
+#include "procdom.h"
 #include "../core/vtb_argo.h"
 #include "../core/vtb_fatvq.h"
 #include "../core/vtb_grant.h"
@@ -50,16 +51,19 @@ static unsigned long fe_mapped_bytes(void)
 	return total;
 }
 
+/* The hypervisor page of the pair under test (vtb_plat.hv), both domains. */
+static void *iso_hv;
+
 static int be_child(struct vtb_xenv *env, const struct vtb_transport_ops *t, unsigned long allowed)
 {
 	struct vtb_plat_counters ctr = { 0 };
-	struct vtb_plat plat = { &vtb_platform_proc, &ctr };
+	struct vtb_plat plat = { &vtb_platform_proc, &ctr, iso_hv };
 	void *x;
 	struct vtb_req req;
 	env->plat = &plat;
 	env->device_id = 2;
 	env->nqueues = 1;
-	if (env->be->ram_fd >= 0 && !(env->be_ram = vtb_proc_dom_map_own(env->be)))
+	if (vtb_proc_dom_ram_fd(env->be) >= 0 && !(env->be_ram = vtb_proc_dom_map_own(env->be)))
 		return 10;
 	if (t->be_open(env, &x))
 		return 10;
@@ -105,7 +109,7 @@ static int be_child(struct vtb_xenv *env, const struct vtb_transport_ops *t, uns
 static void one(const char *tname, const char *variant, const struct plant *pl, unsigned long allowed)
 {
 	const struct vtb_transport_ops *t = vtb_transport_find(tname);
-	struct vtb_dom fe, be = { .id = 1, .ram_fd = -1 };
+	struct vtb_dom fe, be = { .id = 1 };
 	struct vtb_doorbell kick, call;
 	struct vtb_vdev_regs *regs = mmap(NULL, sizeof(*regs), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	volatile pid_t *pids = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -114,7 +118,8 @@ static void one(const char *tname, const char *variant, const struct plant *pl, 
 	vtb_proc_doorbell_create(&call);
 	void *hv = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	struct vtb_xenv env = { .fe = &fe, .be = &be, .kick = &kick, .call = &call, .regs = regs,
-				.variant = variant, .poll = true, .qsize = 16, .nqueues = 1, .hv_page = hv };
+				.variant = variant, .poll = true, .qsize = 16, .nqueues = 1 };
+	iso_hv = hv;
 	if (t->be_ram_bytes)
 		vtb_proc_dom_create(&be, 1, (t->be_ram_bytes(&env) + 4095) & ~4095ull);
 	if (t->region_bytes) {
@@ -127,17 +132,17 @@ static void one(const char *tname, const char *variant, const struct plant *pl, 
 	if (bp == 0) {
 		while (!pids[1])
 			sched_yield();
-		fe.pid = pids[1];
-		be.pid = getpid();
+		vtb_proc_dom_set_pid(&fe, pids[1]);
+		vtb_proc_dom_set_pid(&be, getpid());
 		_exit(be_child(&env, t, allowed));
 	}
-	be.pid = bp;
+	vtb_proc_dom_set_pid(&be, bp);
 	pids[0] = bp;
 	pids[1] = getpid();
-	fe.pid = getpid();
+	vtb_proc_dom_set_pid(&fe, getpid());
 
 	struct vtb_plat_counters ctr = { 0 };
-	struct vtb_plat plat = { &vtb_platform_proc, &ctr };
+	struct vtb_plat plat = { &vtb_platform_proc, &ctr, iso_hv };
 	env.plat = &plat;
 	env.ram = vtb_proc_dom_map_own(&fe);
 	void *x = NULL;
@@ -156,7 +161,7 @@ static void one(const char *tname, const char *variant, const struct plant *pl, 
 		}
 		if (!strcmp(tname, "argo") && pl->argo_tx) {
 			/* The BE zeroed its ring header before it accepted DRIVER_OK. */
-			struct vtb_argo_ring *ring = mmap(NULL, 1u << 16, PROT_READ | PROT_WRITE, MAP_SHARED, be.ram_fd, 0);
+			struct vtb_argo_ring *ring = mmap(NULL, 1u << 16, PROT_READ | PROT_WRITE, MAP_SHARED, vtb_proc_dom_ram_fd(&be), 0);
 			ok = ring != MAP_FAILED;
 			if (ok) {
 				memcpy(ring->ring, &pl->argo_hdr, sizeof(pl->argo_hdr));

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 
 #include "../../ci/vtb_test.h"
+#include "procdom.h"
 #include "../viommu_dev.h"
 
 #define RAM (4u << 20)		/* FE RAM */
@@ -26,7 +27,7 @@ static struct vtb_viommu_dev D;
 static struct vtb_dom fe;
 static uint8_t *fe_ram;
 static struct vtb_plat_counters ctr;
-static struct vtb_plat plat = { &vtb_platform_proc, &ctr };
+static struct vtb_plat plat = { &vtb_platform_proc, &ctr, NULL };
 static int tok;
 
 /* The device reaches the request region only. */

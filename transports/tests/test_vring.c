@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../../ci/vtb_test.h"
+#include "procdom.h"
 #include "../vring.h"
 
 #define RAM (16u << 20)
@@ -37,7 +38,7 @@ typedef int (*child_fn)(struct vtb_xenv *env, const struct vtb_transport_ops *t)
 static void world_start(struct world *w, const struct vtb_transport_ops *t, const char *variant, child_fn fn)
 {
 	memset(w, 0, sizeof(*w));
-	w->be = (struct vtb_dom){ .id = 1, .ram_fd = -1 };
+	w->be = (struct vtb_dom){ .id = 1 };
 	w->regs = mmap(NULL, sizeof(*w->regs), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	w->pids = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	w->hv = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -45,7 +46,7 @@ static void world_start(struct world *w, const struct vtb_transport_ops *t, cons
 	vtb_proc_doorbell_create(&w->kick);
 	vtb_proc_doorbell_create(&w->call);
 	w->env = (struct vtb_xenv){ .fe = &w->fe, .be = &w->be, .kick = &w->kick, .call = &w->call, .regs = w->regs,
-				    .variant = variant, .poll = true, .qsize = QN, .nqueues = 1, .hv_page = w->hv };
+				    .variant = variant, .poll = true, .qsize = QN, .nqueues = 1 };
 	if (t && t->be_ram_bytes)
 		vtb_proc_dom_create(&w->be, 1, (t->be_ram_bytes(&w->env) + 4095) & ~4095ull);
 	if (t && t->region_bytes) {
@@ -56,22 +57,22 @@ static void world_start(struct world *w, const struct vtb_transport_ops *t, cons
 	if (bp == 0) {
 		while (!w->pids[1])
 			sched_yield();
-		w->fe.pid = w->pids[1];
-		w->be.pid = getpid();
+		vtb_proc_dom_set_pid(&w->fe, w->pids[1]);
+		vtb_proc_dom_set_pid(&w->be, getpid());
 		struct vtb_plat_counters ctr = { 0 };
-		struct vtb_plat plat = { &vtb_platform_proc, &ctr };
+		struct vtb_plat plat = { &vtb_platform_proc, &ctr, w->hv };
 		w->env.plat = &plat;
 		w->env.device_id = 2;
-		if (w->be.ram_fd >= 0 && !(w->env.be_ram = vtb_proc_dom_map_own(&w->be)))
+		if (vtb_proc_dom_ram_fd(&w->be) >= 0 && !(w->env.be_ram = vtb_proc_dom_map_own(&w->be)))
 			_exit(10);
 		_exit(fn(&w->env, t));
 	}
 	w->child = bp;
-	w->be.pid = bp;
+	vtb_proc_dom_set_pid(&w->be, bp);
 	w->pids[0] = bp;
 	w->pids[1] = getpid();
-	w->fe.pid = getpid();
-	w->plat = (struct vtb_plat){ &vtb_platform_proc, &w->ctr };
+	vtb_proc_dom_set_pid(&w->fe, getpid());
+	w->plat = (struct vtb_plat){ &vtb_platform_proc, &w->ctr, w->hv };
 	w->env.plat = &w->plat;
 	w->env.ram = vtb_proc_dom_map_own(&w->fe);
 }
