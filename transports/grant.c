@@ -13,9 +13,9 @@
  * copy) is the platform's grant service (hvsvc.h): the FE shares and ends
  * references in its own table, the BE maps, unmaps and copies by reference. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdint.h>
 #include <sys/mman.h>
 
 #include "core/vtb_grant.h"
@@ -294,9 +294,8 @@ struct gnt_be {
 	/* Grant space mapped linearly: reference r at arena + r * PAGE (the
 	 * service shares one mapping among a reference's handles there). */
 	char *arena;
-	/* Rings and persistent pages, mapped once and kept: 1 read-only,
-	 * 2 writable. */
-	uint8_t kept[NENT];
+	/* Rings and persistent pages: mapped writable once and kept. */
+	bool kept[NENT];
 	/* The indirect table of the pop in progress: map mapped it (unmapped
 	 * by gnt_be_indirect_put), copy copied it here. */
 	uint64_t ind_addr;
@@ -447,7 +446,7 @@ static void *gnt_be_ring(struct vtb_vbe *be, uint64_t addr, size_t bytes)
 	void *va = map_range(be, addr, bytes, true);
 	uint64_t a = addr & ~VTB_GRANT_DMA_ADDR_OFF;
 	if (va)
-		memset(g->kept + a / PAGE, 2, pages_spanned(a, (uint32_t)bytes));
+		memset(g->kept + a / PAGE, true, pages_spanned(a, (uint32_t)bytes));
 	return va;
 }
 
@@ -505,10 +504,9 @@ static int gnt_be_get(struct vtb_vbe *be, struct vtb_vbe_map *m)
 			return -EFAULT;
 		for (unsigned k = 0; k < pages_spanned(a, m->len); k++) {
 			uint32_t ref = (uint32_t)(a / PAGE + k);
-			if (g->kept[ref] ? (m->write && g->kept[ref] != 2)
-					 : g->svc->map(g->plat, g->gt, &ref, 1, true, g->arena + (size_t)ref * PAGE) != 0)
+			if (!g->kept[ref] && g->svc->map(g->plat, g->gt, &ref, 1, true, g->arena + (size_t)ref * PAGE))
 				return -EPERM;
-			g->kept[ref] = 2;
+			g->kept[ref] = true;
 		}
 		m->va = g->arena + a;
 		return 0;
