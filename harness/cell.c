@@ -12,6 +12,7 @@
 #include "domain.h"
 #include "probes.h"
 #include "runner.h"
+#include "suite.h"
 
 #define VTB_HV_PAGE 4096u
 
@@ -44,10 +45,10 @@ static void env_init(struct cell_run *c)
 		.fe = &c->fe, .be = &c->be, .kick = &c->kick, .call = &c->call, .regs = c->regs,
 		.variant = cp->variant, .poll = !strcmp(cp->notify, "poll"),
 		.indirect = cp->indirect, .qsize = (uint16_t)cp->qsize,
-		.fq_size = cp->fq_size, .fq_timeout_ns = (uint64_t)(cp->fq_timeout * 1e9),
-		.ring_bytes = cp->ring_bytes,
 		.nqueues = vtb_workload_find(cp->device)->nqueues,
 	};
+	/* The transport's own options, where its table says they land. */
+	vtb_cell_xport_env(cp, t, &c->env);
 	if (t->region_bytes) {
 		/* Configuration both domains know, as a device tree would say it. */
 		c->env.shared_size = page_up(t->region_bytes(&c->env));

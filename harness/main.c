@@ -415,7 +415,8 @@ static int run_estimate(const struct vtb_cells *cells, bool yes)
 	for (size_t i = 0; i < cells->n; i++) {
 		const struct vtb_cellp *c = &cells->v[i];
 		double one = c->warmup + (c->ops ? (double)c->ops * 1e-5 : c->duration) + 0.15;
-		if (c->pair && strcmp(c->transport, "shm"))
+		const struct vtb_transport_ops *t = vtb_transport_find(c->transport);
+		if (c->pair && !(t && (t->caps & VTB_CAP_REFERENCE)))
 			one *= 2;	/* its reference takes every other turn */
 		s += one * c->reps;
 		reps += c->reps;
