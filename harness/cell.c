@@ -269,7 +269,10 @@ static void run_cells(struct cell_run *c, unsigned n, struct vtb_gate *gate, str
 		      double timeout_s, struct vtb_cell_result *const *r)
 {
 	bool alive[2][2];
-	/* The probes watch the last cell's two domains, from before they run. */
+	/* The probes watch the last cell's two domains, from before they run:
+	 * host processes only (a runner whose domains are guests has none). */
+	if (probes && (!c[n - 1].d[0].host_pid || !c[n - 1].d[1].host_pid))
+		probes = NULL;
 	if (probes)
 		vtb_probes_arm(probes, c[n - 1].d[0].host_pid, c[n - 1].d[1].host_pid);
 	for (unsigned i = 0; i < n; i++)
