@@ -377,6 +377,235 @@ static void fe_wake_be(struct vtb_ctl *sh)
 		gate_turn_on(sh->gate, sh->me);
 }
 
+/* The FE's measured loop: the cell, its clocks and its turns. */
+struct fe_loop {
+	const struct vtb_cellp *cp;
+	struct vtb_ctl *sh;
+	struct vtb_xenv *env;
+	const struct vtb_workload_ops *w;
+	struct vtb_gen *g;
+	struct fe_state *fs;
+	struct vtb_fe_report *rep;
+	struct vtb_perfctr *pc;
+	struct vtb_gate *gt;	/* paired: the turns */
+	unsigned me;
+	uint64_t warm_ns, dur_ns;
+	/* Paired: time is counted in own turns only; each turn ends with
+	 * nothing in flight, so a turn's ops are its own. */
+	uint64_t turn_ns, turn_start, own_ns, meas_ns;
+	bool draining, fresh;
+	uint64_t t0, tm, last, cpu0;
+	int cpus[2];
+	double steal0[2];
+};
+
+static void fe_loop_init(struct fe_loop *l)
+{
+	const struct vtb_cellp *cp = l->cp;
+	l->warm_ns = (uint64_t)(cp->warmup * 1e9);
+	l->dur_ns = (uint64_t)(cp->duration * 1e9);
+	l->cpus[0] = cp->cpu_fe;
+	l->cpus[1] = cp->cpu_be;
+	l->steal0[0] = l->steal0[1] = -1;
+	l->turn_ns = l->gt ? (l->dur_ns / VTB_SLICES ? l->dur_ns / VTB_SLICES : 1) : 0;
+	if (l->gt) {
+		vtb_gst(&l->gt->ready[l->me], 1);
+		gate_wait(l->gt, l->me);
+		gate_turn_on(l->gt, l->me);
+		l->turn_start = vtb_now_ns();
+		l->fresh = true;
+	}
+	l->t0 = vtb_now_ns();
+}
+
+/* Paired: a turn that has run its length drains, then hands over and
+ * waits for the next.  true: the measured phase is complete. */
+static bool fe_turn(struct fe_loop *l, uint64_t *now)
+{
+	struct fe_state *fs = l->fs;
+	if (!l->draining && *now - l->turn_start >= l->turn_ns)
+		l->draining = true;
+	if (!l->draining || l->g->inflight)
+		return false;
+	l->own_ns += *now - l->turn_start;
+	if (fs->measuring) {
+		l->meas_ns += *now - l->turn_start;
+		l->rep->slice_dur_ns[fs->slice] += (double)(*now - l->turn_start);
+		if (l->meas_ns >= l->dur_ns)
+			return true;
+		if (fs->slice < VTB_SLICES - 1)
+			fs->slice++;
+	}
+	/* The handover's system calls are the harness's, not the cell's: the
+	 * kernel's count pauses over them. */
+	if (fs->measuring)
+		VTB_USDT_PHASE(0, 0);
+	gate_pass(l->gt, l->me);
+	gate_wait(l->gt, l->me);
+	gate_turn_on(l->gt, l->me);
+	if (fs->measuring)
+		VTB_USDT_PHASE(0, 1);
+	l->draining = false;
+	l->fresh = true;
+	*now = l->turn_start = vtb_now_ns();
+	return false;
+}
+
+/* Whether the warmup is over.  Paired: the measured phase starts with a
+ * turn, once the other cell is set up (its setup would share our CPUs). */
+static bool fe_warm(struct fe_loop *l, uint64_t now)
+{
+	struct vtb_gate *gt = l->gt;
+	bool warm = gt ? l->fresh && l->own_ns >= l->warm_ns &&
+				 (vtb_gld(&gt->ready[!l->me]) || vtb_gld(&gt->done[!l->me]) || vtb_gld(&gt->dead))
+		       : now - l->t0 >= l->warm_ns;
+	l->fresh = false;
+	return warm;
+}
+
+/* The measured phase starts: its slices, and a snapshot of this domain's
+ * counters and clocks; the BE follows on the control page. */
+static void fe_measure_start(struct fe_loop *l, uint64_t *now)
+{
+	struct fe_state *fs = l->fs;
+	struct vtb_fe_report *rep = l->rep;
+	read_steal(l->cpus, l->steal0);
+	*now = vtb_now_ns();
+	if (l->gt)
+		l->turn_start = *now;
+	/* ops=N has no known length: its slices are the warmup's. */
+	fs->slice_ns = l->gt ? l->turn_ns
+			     : (l->cp->ops ? (l->warm_ns ? l->warm_ns : 1000000) : l->dur_ns) / VTB_SLICES;
+	if (!fs->slice_ns)
+		fs->slice_ns = 1;
+	fs->slice_end = l->gt ? UINT64_MAX : *now + fs->slice_ns;
+	rep->slice_ns = (double)fs->slice_ns;
+	vtb_hist_reset(&rep->hist);
+	vtb_hist_reset(&rep->usdt_user);
+	vtb_perfctr_start(l->pc);
+	l->cpu0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
+	l->sh->dom[0].snap = l->sh->dom[0].live;
+	VTB_USDT_PHASE(0, 1);
+	fs->measuring = true;
+	vtb_gst(&l->sh->measuring, 1);
+	l->tm = *now;
+}
+
+/* One round: submit up to the depth, kick, reap, and wait if nothing
+ * moved.  0, or -1 with the FE's error said. */
+static int fe_round(struct fe_loop *l, uint64_t now)
+{
+	struct vtb_gen *g = l->g;
+	struct vtb_xenv *env = l->env;
+	int e = 0, sub = 0;
+	/* One clock read per batch (a vDSO read costs as much as a whole op at
+	 * depth); each submit gets a distinct timestamp, since it keys the
+	 * request USDT. */
+	while (!l->draining && g->inflight < l->cp->qd) {
+		now = l->last = now > l->last ? now : l->last + 1;
+		if ((e = l->w->fe_submit(g, now)) <= 0)
+			break;
+		if (vtb_usdt_sampled(now, l->fs->usdt))
+			VTB_USDT_SUBMIT(now);
+		sub++;
+	}
+	if (e < 0) {
+		domain_error(l->sh->fe_error, sizeof(l->sh->fe_error), "FE: submit failed: %s%s%s", strerror(-e),
+			     env->why[0] ? "; " : "", env->why);
+		return -1;
+	}
+	if (sub)
+		g->eng->commit(g, VTB_STREAM_ALL);
+	l->fs->reap_now = 0;
+	int n = l->w->fe_reap(g);	/* entries consumed, not ops */
+	if (n < 0) {
+		domain_error(l->sh->fe_error, sizeof(l->sh->fe_error), "FE: device failed (queue broken or NEEDS_RESET)%s%s",
+			     env->why[0] ? ": " : "", env->why);
+		return -1;
+	}
+	if (n || sub)
+		return 0;
+	if (env->poll)
+		cpu_relax();
+	else
+		g->eng->wait(g);
+	return 0;
+}
+
+/* The measured phase is over: this domain's counters, time, slices, CPU
+ * and steal into its report; the BE follows. */
+static void fe_measure_end(struct fe_loop *l)
+{
+	struct fe_state *fs = l->fs;
+	struct vtb_fe_report *rep = l->rep;
+	struct vtb_ctl *sh = l->sh;
+	VTB_USDT_PHASE(0, 0);
+	uint64_t *lv = (uint64_t *)&sh->dom[0].live, *sn = (uint64_t *)&sh->dom[0].snap, *o = (uint64_t *)&rep->d;
+	for (size_t i = 0; i < sizeof(struct vtb_plat_counters) / 8; i++)
+		o[i] = lv[i] - sn[i];
+	uint64_t end = fs->t_end ? fs->t_end : vtb_now_ns();
+	rep->seconds = l->gt ? (double)l->meas_ns / 1e9 : (double)(end - l->tm) / 1e9;
+	if (l->gt) {
+		rep->nslices = fs->slice + 1;
+	} else {
+		double left = rep->seconds * 1e9;
+		for (unsigned i = 0; i < VTB_SLICES; i++) {
+			double d = i < VTB_SLICES - 1 && left > fs->slice_ns ? (double)fs->slice_ns : left;
+			rep->slice_dur_ns[i] = d > 0 ? d : 0;
+			left -= rep->slice_dur_ns[i];
+		}
+		rep->nslices = VTB_SLICES;
+	}
+	rep->cpu_s = (double)(cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - l->cpu0) / 1e9;
+	vtb_perfctr_stop(l->pc, &rep->perf);
+	double steal1[2];
+	read_steal(l->cpus, steal1);
+	for (int d = 0; d < 2; d++)
+		rep->steal_s[d] = l->steal0[d] >= 0 && steal1[d] >= l->steal0[d] ? steal1[d] - l->steal0[d] : -1;
+	vtb_gst(&sh->measure_end, 1);
+	rep->verify_errors = l->g->verify_errors;
+	if (l->g->err[0])
+		domain_error(sh->fe_error, sizeof(sh->fe_error), "verification failed (%llu errors): %s",
+			     (unsigned long long)l->g->verify_errors, l->g->err);
+}
+
+/* Warmup, then the measured phase to its end; 0, or -1 with the error said. */
+static int fe_measure(struct fe_loop *l)
+{
+	fe_loop_init(l);
+	for (;;) {
+		uint64_t now = vtb_now_ns();
+		if (l->gt && fe_turn(l, &now))
+			break;
+		if (!l->fs->measuring && fe_warm(l, now))
+			fe_measure_start(l, &now);
+		if (l->fs->measuring && !l->gt &&
+		    (l->cp->ops ? l->fs->measured >= l->cp->ops : now - l->tm >= l->dur_ns))
+			break;
+		if (fe_round(l, now))
+			return -1;
+	}
+	fe_measure_end(l);
+	return 0;
+}
+
+/* The FE is done measuring: its report, then (paired) it waits for the
+ * other's measured phase to end before anything is torn down. */
+static void fe_done_measuring(struct vtb_ctl *sh, const struct vtb_fe_report *rep)
+{
+	report_fe(sh, rep);
+	fe_unpair(sh);
+}
+
+/* The BE must not see a half-torn-down FE: it stops before the transport
+ * closes. */
+static void fe_stop_be(struct vtb_ctl *sh, struct vtb_plat *plat, struct vtb_xenv *env)
+{
+	vtb_gst(&sh->stop, 1);
+	fe_wake_be(sh);
+	plat->ops->notify(plat, env->kick);
+}
+
 int vtb_domain_fe(const struct vtb_domargs *a)
 {
 	const struct vtb_cellp *cp = a->cp;
@@ -388,11 +617,10 @@ int vtb_domain_fe(const struct vtb_domargs *a)
 	struct vtb_fe_report rep;
 	vtb_fe_report_init(&rep);
 	struct fe_state fs = { .sh = sh, .rep = &rep, .target = cp->ops, .usdt = cp->probes_on ? cp->usdt : 0 };
-	struct vtb_gate *gt = sh->gate;
-	unsigned me = sh->me;
 	struct vtb_perfctr pc;
 	struct vtb_gen g = { .t = t, .env = env, .cp = cp, .done = fe_done, .harness = &fs };
-	uint64_t cpu0 = 0;
+	struct fe_loop l = { .cp = cp, .sh = sh, .env = env, .w = w, .g = &g, .fs = &fs, .rep = &rep, .pc = &pc,
+			     .gt = sh->gate, .me = sh->me };
 	int e, rc = 1;
 
 	vtb_pin_self(cp->cpu_fe);
@@ -415,162 +643,16 @@ int vtb_domain_fe(const struct vtb_domargs *a)
 		domain_error(sh->fe_error, sizeof(sh->fe_error), "FE: %s generator init: %s", w->name, strerror(-e));
 		goto close;
 	}
-
-	uint64_t warm_ns = (uint64_t)(cp->warmup * 1e9), dur_ns = (uint64_t)(cp->duration * 1e9);
-	int cpus[2] = { cp->cpu_fe, cp->cpu_be };
-	double steal0[2] = { -1, -1 };
-	/* Paired: time is counted in own turns only; each turn ends with
-	 * nothing in flight, so a turn's ops are its own. */
-	uint64_t turn_ns = gt ? (dur_ns / VTB_SLICES ? dur_ns / VTB_SLICES : 1) : 0;
-	uint64_t turn_start = 0, own_ns = 0, meas_ns = 0;
-	bool draining = false, fresh = false;
-	if (gt) {
-		vtb_gst(&gt->ready[me], 1);
-		gate_wait(gt, me);
-		gate_turn_on(gt, me);
-		turn_start = vtb_now_ns();
-		fresh = true;
-	}
-	uint64_t t0 = vtb_now_ns(), tm = 0, last = 0;
-	for (;;) {
-		uint64_t now = vtb_now_ns();
-		if (gt) {
-			if (!draining && now - turn_start >= turn_ns)
-				draining = true;
-			if (draining && !g.inflight) {
-				own_ns += now - turn_start;
-				if (fs.measuring) {
-					meas_ns += now - turn_start;
-					rep.slice_dur_ns[fs.slice] += (double)(now - turn_start);
-					if (meas_ns >= dur_ns)
-						break;
-					if (fs.slice < VTB_SLICES - 1)
-						fs.slice++;
-				}
-				/* The handover's system calls are the harness's, not
-				 * the cell's: the kernel's count pauses over them. */
-				if (fs.measuring)
-					VTB_USDT_PHASE(0, 0);
-				gate_pass(gt, me);
-				gate_wait(gt, me);
-				gate_turn_on(gt, me);
-				if (fs.measuring)
-					VTB_USDT_PHASE(0, 1);
-				draining = false;
-				fresh = true;
-				now = turn_start = vtb_now_ns();
-			}
-		}
-		/* Paired: the measured phase starts with a turn, once the other
-		 * cell is set up (its setup would share our CPUs). */
-		bool warm = gt ? fresh && own_ns >= warm_ns &&
-				 (vtb_gld(&gt->ready[!me]) || vtb_gld(&gt->done[!me]) || vtb_gld(&gt->dead))
-			       : now - t0 >= warm_ns;
-		fresh = false;
-		if (!fs.measuring && warm) {
-			read_steal(cpus, steal0);
-			now = vtb_now_ns();
-			if (gt)
-				turn_start = now;
-			/* ops=N has no known length: its slices are the warmup's. */
-			fs.slice_ns = gt ? turn_ns : (cp->ops ? (warm_ns ? warm_ns : 1000000) : dur_ns) / VTB_SLICES;
-			if (!fs.slice_ns)
-				fs.slice_ns = 1;
-			fs.slice_end = gt ? UINT64_MAX : now + fs.slice_ns;
-			rep.slice_ns = (double)fs.slice_ns;
-			/* Measured phase starts: snapshot both domains' counters. */
-			vtb_hist_reset(&rep.hist);
-			vtb_hist_reset(&rep.usdt_user);
-			vtb_perfctr_start(&pc);
-			cpu0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
-			sh->dom[0].snap = sh->dom[0].live;
-			VTB_USDT_PHASE(0, 1);
-			fs.measuring = true;
-			__atomic_store_n(&sh->measuring, 1, __ATOMIC_RELEASE);
-			tm = now;
-		}
-		if (fs.measuring && !gt && (cp->ops ? fs.measured >= cp->ops : now - tm >= dur_ns))
-			break;
-		int sub = 0;
-		/* One clock read per batch (a vDSO read costs ~50 ns on a VM, as
-		 * much as a whole op at depth); each submit gets a distinct
-		 * timestamp, since it keys the request USDT. */
-		while (!draining && g.inflight < cp->qd) {
-			now = last = now > last ? now : last + 1;
-			if ((e = w->fe_submit(&g, now)) <= 0)
-				break;
-			if (vtb_usdt_sampled(now, fs.usdt))
-				VTB_USDT_SUBMIT(now);
-			sub++;
-		}
-		if (e < 0) {
-			domain_error(sh->fe_error, sizeof(sh->fe_error), "FE: submit failed: %s%s%s", strerror(-e),
-				     env->why[0] ? "; " : "", env->why);
-			goto close;
-		}
-		if (sub)
-			g.eng->commit(&g, VTB_STREAM_ALL);
-		fs.reap_now = 0;
-		int n = w->fe_reap(&g);	/* entries consumed, not ops */
-		if (n < 0) {
-			domain_error(sh->fe_error, sizeof(sh->fe_error), "FE: device failed (queue broken or NEEDS_RESET)%s%s",
-				     env->why[0] ? ": " : "", env->why);
-			goto close;
-		}
-		if (n || sub)
-			continue;
-		if (env->poll) {
-			cpu_relax();
-			continue;
-		}
-		g.eng->wait(&g);
-	}
-	VTB_USDT_PHASE(0, 0);
-	uint64_t *lv = (uint64_t *)&sh->dom[0].live, *sn = (uint64_t *)&sh->dom[0].snap, *o = (uint64_t *)&rep.d;
-	for (size_t i = 0; i < sizeof(struct vtb_plat_counters) / 8; i++)
-		o[i] = lv[i] - sn[i];
-	uint64_t end = fs.t_end ? fs.t_end : vtb_now_ns();
-	rep.seconds = gt ? (double)meas_ns / 1e9 : (double)(end - tm) / 1e9;
-	if (gt) {
-		rep.nslices = fs.slice + 1;
-	} else {
-		double left = rep.seconds * 1e9;
-		for (unsigned i = 0; i < VTB_SLICES; i++) {
-			double d = i < VTB_SLICES - 1 && left > fs.slice_ns ? (double)fs.slice_ns : left;
-			rep.slice_dur_ns[i] = d > 0 ? d : 0;
-			left -= rep.slice_dur_ns[i];
-		}
-		rep.nslices = VTB_SLICES;
-	}
-	rep.cpu_s = (double)(cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0) / 1e9;
-	vtb_perfctr_stop(&pc, &rep.perf);
-	double steal1[2];
-	read_steal(cpus, steal1);
-	for (int d = 0; d < 2; d++)
-		rep.steal_s[d] = steal0[d] >= 0 && steal1[d] >= steal0[d] ? steal1[d] - steal0[d] : -1;
-	__atomic_store_n(&sh->measure_end, 1, __ATOMIC_RELEASE);
-	rep.verify_errors = g.verify_errors;
-	if (g.err[0])
-		domain_error(sh->fe_error, sizeof(sh->fe_error), "verification failed (%llu errors): %s",
-			     (unsigned long long)g.verify_errors, g.err);
-	rc = 0;
+	rc = fe_measure(&l) ? 1 : 0;
 close:
-	report_fe(sh, &rep);
-	fe_unpair(sh);
+	fe_done_measuring(sh, &rep);
 	w->fe_fini(&g);
-	/* The BE must not see a half-torn-down FE: stop it first. */
-	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
-	fe_wake_be(sh);
-	plat.ops->notify(&plat, env->kick);
+	fe_stop_be(sh, &plat, env);
 	if (g.x)
 		t->fe_close(g.x);
 	return rc;
 stop:
-	report_fe(sh, &rep);
-	fe_unpair(sh);
-	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
-	fe_wake_be(sh);
-	plat.ops->notify(&plat, env->kick);
+	fe_done_measuring(sh, &rep);
+	fe_stop_be(sh, &plat, env);
 	return rc;
 }
-
