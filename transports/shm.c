@@ -39,11 +39,13 @@ static int shm_be_setup(struct vtb_vbe *be)
 		goto free_s;
 	}
 	s->map = vtb_memmap_init(s->map_mem, SHM_REGIONS);
-	struct vtb_mem_region r = { .gpa = 0, .size = s->fe_size, .va = s->fe_ram, .writable = true };
-	if (!s->map || (e = vtb_memmap_add(s->map, &r))) {
-		e = s->map ? e : -EINVAL;
+	if (!s->map) {
+		e = -EINVAL;
 		goto unmap;
 	}
+	struct vtb_mem_region r = { .gpa = 0, .size = s->fe_size, .va = s->fe_ram, .writable = true };
+	if ((e = vtb_memmap_add(s->map, &r)))
+		goto unmap;
 	be->priv = s;
 	return 0;
 unmap:
