@@ -12,7 +12,7 @@
 
 static inline int vtb_proc_dom_create(struct vtb_dom *d, int id, uint64_t ram_size)
 {
-	vtb_platform_proc.dom_destroy(d);
+	/* d may be uninitialised (a test's stack): create overwrites it whole. */
 	return vtb_platform_proc.dom_create(d, id, ram_size);
 }
 

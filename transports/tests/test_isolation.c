@@ -109,7 +109,7 @@ static int be_child(struct vtb_xenv *env, const struct vtb_transport_ops *t, uns
 static void one(const char *tname, const char *variant, const struct plant *pl, unsigned long allowed)
 {
 	const struct vtb_transport_ops *t = vtb_transport_find(tname);
-	struct vtb_dom fe, be = { .id = 1 };
+	struct vtb_dom fe = { 0 }, be = { .id = 1 };
 	struct vtb_doorbell kick, call;
 	struct vtb_vdev_regs *regs = mmap(NULL, sizeof(*regs), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	volatile pid_t *pids = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
