@@ -39,7 +39,9 @@ endif
 # The portable core and device models: freestanding C11, checked by test-freestanding.
 CORE_SRC := transports/core/vtb_virtq.c transports/core/vtb_vdev.c transports/core/vtb_memmap.c
 MODEL_SRC := workloads/blk/blk_dev.c workloads/net/net_dev.c workloads/scmi/scmi_dev.c
-LIB_SRC := $(CORE_SRC) $(MODEL_SRC) \
+# vhost-user's protocol state machine: freestanding too (checked with the core).
+VHU_SRC := transports/vhost_user/vhu_dev.c
+LIB_SRC := $(CORE_SRC) $(MODEL_SRC) $(VHU_SRC) transports/vhost_user/vhu_server.c harness/serve.c \
 	transports/proc/platform_proc.c transports/platforms.c transports/proc/hv_grant.c transports/proc/hv_argo.c transports/registry.c transports/vring.c transports/shm.c transports/swiotlb.c transports/grant.c transports/viommu.c transports/fatvq.c transports/argo.c \
 	workloads/workload.c workloads/blk/blk_wl.c workloads/net/net_wl.c workloads/scmi/scmi_wl.c \
 	workloads/vq_engine.c workloads/blk/blk_vq.c workloads/net/net_vq.c workloads/scmi/scmi_vq.c workloads/loop_engine.c \
@@ -60,7 +62,7 @@ TEST_BIN := $(TESTS:%=$(BUILD)/%)
 FUZZ_BUILD  := build/fuzz
 FUZZ_CFLAGS := -std=gnu11 $(WARN) -O1 -g -D_GNU_SOURCE -DVTB_NO_BPF -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_LIB_SRC := $(CORE_SRC) $(MODEL_SRC) transports/proc/platform_proc.c transports/platforms.c transports/proc/hv_grant.c transports/proc/hv_argo.c transports/registry.c transports/vring.c \
+FUZZ_LIB_SRC := $(CORE_SRC) $(MODEL_SRC) $(VHU_SRC) transports/proc/platform_proc.c transports/platforms.c transports/proc/hv_grant.c transports/proc/hv_argo.c transports/registry.c transports/vring.c \
 	transports/shm.c transports/swiotlb.c transports/grant.c transports/viommu.c transports/fatvq.c transports/argo.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
 FUZZ_TARGETS := fuzz_virtq fuzz_blk fuzz_net fuzz_scmi \
@@ -175,7 +177,7 @@ test: deps
 	$(MAKE) vtbench $(TEST_BIN) $(ARM64_BIN)
 	$(if $(TEST_FUZZ),$(MAKE) $(FUZZ_BIN))
 	@$(PYTHON) ci/run-tests.py --build $(BUILD) $(TESTS:%=--unit %) \
-		--freestanding "$(CORE_SRC) $(MODEL_SRC)" $(TEST_FUZZ) \
+		--freestanding "$(CORE_SRC) $(MODEL_SRC) $(VHU_SRC)" $(TEST_FUZZ) \
 		--arm64 "$(ARM64_TESTS)" --arm64-build $(ARM64_BUILD)
 
 bench: deps

@@ -21,6 +21,7 @@
 #include "probes.h"
 #include "vtb_usdt.h"
 #include "results.h"
+#include "serve.h"
 #include "suite.h"
 
 #ifndef VTB_GIT_REV
@@ -46,6 +47,8 @@ static void usage(FILE *f)
 	      "      per cell B/A with CIs and a test; exit 1 on a significant regression\n"
 	      "  vtbench trend RUN_DIR... [--out DIR] [--window N]\n"
 	      "      time series per cell over nightly runs; exit 1 if the newest run regressed\n"
+	      "  vtbench serve device=blk|net|scmi socket=PATH [KEY=VALUE ...]\n"
+	      "      a device model as a vhost-user backend (vtbench serve help)\n"
 	      "  vtbench version\n"
 	      "exit codes: 0 all cells passed, 1 some cell failed (see its row's \"error\"),\n"
 	      "            2 bad input, 3 the harness itself failed\n", f);
@@ -1110,6 +1113,8 @@ int main(int argc, char **argv)
 		return cmd_list(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "calibrate"))
 		return cmd_calibrate(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "serve"))
+		return vtb_cmd_serve(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "report") || !strcmp(argv[1], "compare") || !strcmp(argv[1], "trend"))
 		return cmd_analysis(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version")) {

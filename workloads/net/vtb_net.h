@@ -15,6 +15,7 @@
 
 #define VTB_NET_ETHERTYPE 0x88b5u	/* IEEE local experimental */
 #define VTB_NET_MIN_FRAME 60u
+#define VTB_NET_ETH_HDR 14u	/* the least echo returns */
 #define VTB_NET_MAX_FRAME 9014u
 #define VTB_NET_IMIX (-1)
 
