@@ -51,7 +51,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 
 TESTS := transports/tests/test_virtq transports/tests/test_uapi transports/tests/test_vdev transports/tests/test_vring \
 	transports/tests/test_isolation transports/tests/test_viommu transports/tests/test_grant transports/tests/test_argo \
-	transports/tests/test_swiotlb transports/tests/test_memmap transports/tests/test_hvsvc workloads/tests/test_models workloads/tests/test_engines harness/tests/test_hist harness/tests/test_suite harness/tests/test_model \
+	transports/tests/test_swiotlb transports/tests/test_memmap transports/tests/test_hvsvc transports/tests/test_vhost_user workloads/tests/test_models workloads/tests/test_engines harness/tests/test_hist harness/tests/test_suite harness/tests/test_model \
 	harness/tests/test_probes harness/tests/test_adapt harness/tests/test_report
 TEST_BIN := $(TESTS:%=$(BUILD)/%)
 

@@ -47,6 +47,7 @@ struct vtb_vhu_server {
 	int lfd, cfd;
 	unsigned rings;
 	unsigned conns;
+	uint64_t refused;	/* messages given up on before vtb_vhu_dev saw them */
 	struct vhu_map maps[VHU_MAX_MAPS];
 	struct vhu_group *grp;
 	struct vtb_vhu_qstats *qs;
@@ -486,6 +487,7 @@ static bool serve_one(struct vtb_vhu_server *s, uint8_t *buf)
 	}
 	if (mh.msg_flags & MSG_CTRUNC) {
 		close_fds(fds, nfds);
+		s->refused++;
 		if (!s->o.quiet)
 			fprintf(stderr, "vtbench serve: more fds than any message carries: connection closed\n");
 		return false;
@@ -498,6 +500,7 @@ static bool serve_one(struct vtb_vhu_server *s, uint8_t *buf)
 	memcpy(&h, buf, sizeof(h));
 	if (h.size > VTB_VHU_MAX_PAYLOAD) {
 		close_fds(fds, nfds);
+		s->refused++;
 		if (!s->o.quiet)
 			fprintf(stderr, "vtbench serve: refused %s (%u): payload of %u bytes: connection closed\n",
 				vtb_vhu_req_name(h.request), h.request, h.size);
@@ -645,7 +648,7 @@ void vtb_vhu_server_stats(struct vtb_vhu_server *s, FILE *f)
 {
 	struct vtb_vhu_qstats t = { 0 }, q;
 	fprintf(f, "{\"device\":\"%s\",\"connections\":%u,\"refused\":%llu,\"notify\":\"%s\",\"queues\":[",
-		s->m.name, s->conns, (unsigned long long)vtb_vhu_dev_refused(s->dev), s->o.poll ? "poll" : "event");
+		s->m.name, s->conns, (unsigned long long)vtb_vhu_server_refused(s), s->o.poll ? "poll" : "event");
 	for (unsigned r = 0; r < s->rings; r++) {
 		vtb_vhu_server_qstats(s, r, &q);
 		fprintf(f, "%s{\"q\":%u,", r ? "," : "", r);
@@ -667,7 +670,7 @@ void vtb_vhu_server_stats(struct vtb_vhu_server *s, FILE *f)
 
 uint64_t vtb_vhu_server_refused(const struct vtb_vhu_server *s)
 {
-	return vtb_vhu_dev_refused(s->dev);
+	return vtb_vhu_dev_refused(s->dev) + s->refused;
 }
 
 unsigned vtb_vhu_server_connections(const struct vtb_vhu_server *s)
