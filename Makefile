@@ -65,7 +65,7 @@ FUZZ_CFLAGS := -std=gnu11 $(WARN) -O1 -g -D_GNU_SOURCE -DVTB_NO_BPF -fno-omit-fr
 FUZZ_LIB_SRC := $(CORE_SRC) $(MODEL_SRC) $(VHU_SRC) transports/proc/platform_proc.c transports/platforms.c transports/proc/hv_grant.c transports/proc/hv_argo.c transports/registry.c transports/vring.c \
 	transports/shm.c transports/swiotlb.c transports/grant.c transports/viommu.c transports/fatvq.c transports/argo.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
-FUZZ_TARGETS := fuzz_virtq fuzz_blk fuzz_net fuzz_scmi \
+FUZZ_TARGETS := fuzz_virtq fuzz_vhost_user fuzz_blk fuzz_net fuzz_scmi \
 	fuzz_xport_shm fuzz_xport_swiotlb fuzz_xport_grant_map fuzz_xport_grant_copy fuzz_xport_grant_persistent \
 	fuzz_xport_viommu_strict fuzz_xport_viommu_lazy fuzz_xport_fatvq fuzz_xport_argo_sync fuzz_xport_argo_batch
 FUZZ_BIN := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
@@ -76,6 +76,8 @@ $(FUZZ_BUILD)/%.o: %.c
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
 
 $(FUZZ_BUILD)/fuzz_virtq: transports/fuzz/fuzz_virtq.c $(FUZZ_LIB_OBJ)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -luring -lpthread -lm
+$(FUZZ_BUILD)/fuzz_vhost_user: transports/fuzz/fuzz_vhost_user.c $(FUZZ_LIB_OBJ)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -luring -lpthread -lm
 $(FUZZ_BUILD)/fuzz_%: workloads/fuzz/fuzz_models.c $(FUZZ_LIB_OBJ)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -DFUZZ_MODEL_$* -o $@ $^ -luring -lpthread -lm

@@ -14,7 +14,7 @@ shift 3
 rc=0
 for t in "$@"; do
 	case $t in
-	fuzz_virtq | fuzz_xport_*) src=transports/fuzz ;;
+	fuzz_virtq | fuzz_vhost_user | fuzz_xport_*) src=transports/fuzz ;;
 	*) src=workloads/fuzz ;;
 	esac
 	seeds=$src/corpus/$t regress=$src/regress/$t work=$build/corpus/$t crashes=$build/crashes
