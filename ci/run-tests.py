@@ -1381,6 +1381,75 @@ def fuzz(build, targets):
         result(f"fuzz smoke {t} ran", False, p.stdout[-500:] + p.stderr[-500:])
 
 
+def _testpmd_tx(sock, secs, size, cpus="0@0,1@0", qsize=256):
+    """testpmd's virtio-user txonly into a vhost-user socket for secs
+    seconds, then SIGINT; (its TX-packets total, its output)."""
+    import signal
+    import time
+    argv = ["dpdk-testpmd", "--lcores", cpus, "--no-huge", "--no-pci", "-m", "256",
+            f"--file-prefix=vtb-vhu-{os.getpid()}", "--vdev",
+            f"net_virtio_user0,path={sock},queues=1,queue_size={qsize}", "--", "--forward-mode=txonly",
+            f"--txpkts={size}", "--nb-cores=1", "--total-num-mbufs=8192", f"--txd={qsize}", f"--rxd={qsize}",
+            "--stats-period=1"]
+    t = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    time.sleep(secs)
+    t.send_signal(signal.SIGINT)
+    try:
+        out, _ = t.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        t.kill()
+        out, _ = t.communicate()
+    tx = None
+    acc = out.find("Accumulated forward statistics")
+    for line in out[acc:].splitlines() if acc >= 0 else []:
+        if "TX-packets:" in line:
+            tx = int(line.split("TX-packets:")[1].split()[0])
+            break
+    return tx, out
+
+
+def vhost_user_dpdk(tmp):
+    """vtbench serve device=net mode=sink fed by DPDK testpmd's virtio-user
+    (txonly), event and poll: packets move, and the frames serve took from
+    its TX ring are exactly testpmd's TX-packets, each 12 + 64 bytes; a
+    SIGUSR1 mid-run writes a stats line no later than the final one."""
+    import signal
+    import time
+    if not shutil.which("dpdk-testpmd"):
+        result("vhost-user: testpmd virtio-user into vtbench serve", False, "dpdk-testpmd not installed")
+        return
+    for notify in ("event", "poll"):
+        sock = os.path.join(tmp, f"vhu-{notify}.sock")
+        stats = os.path.join(tmp, f"vhu-{notify}.jsonl")
+        srv = subprocess.Popen([VTB, "serve", "device=net", "mode=sink", f"notify={notify}", f"socket={sock}",
+                                f"stats={stats}", "cpus=1", "--once"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        for _ in range(500):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.01)
+        import threading
+        mid = threading.Timer(2.0, lambda: srv.send_signal(signal.SIGUSR1))
+        mid.start()
+        tx, out = _testpmd_tx(sock, 4, 64)
+        mid.cancel()
+        try:
+            _, err = srv.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            srv.kill()
+            _, err = srv.communicate()
+        lines = [json.loads(l) for l in open(stats)] if os.path.exists(stats) else []
+        last = lines[-1] if lines else {}
+        q = {x["q"]: x for x in last.get("queues", [])}
+        ok = tx is not None and tx > 0 and srv.returncode == 0 and len(lines) == 2 and \
+            q.get(1, {}).get("ops") == tx and q[1]["bytes"] == tx * (12 + 64) and q[0]["ops"] == 0 and \
+            last["total"]["errors"] == 0 and last["refused"] == 0 and last["connections"] == 1 and \
+            0 < lines[0]["queues"][1]["ops"] <= tx
+        result(f"vhost-user: testpmd virtio-user txonly into vtbench serve net sink ({notify}): "
+               "serve's TX frames == testpmd's TX-packets",
+               ok, f"testpmd tx={tx} serve rc={srv.returncode} stats={lines} {err[-300:]} {out[-400:]}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
@@ -1415,6 +1484,7 @@ def main():
         paired_adaptive(tmp)
         probes(tmp)
         peer(tmp)
+        vhost_user_dpdk(tmp)
         faults(tmp)
         orphans(tmp)
         run_dir_lock(tmp)
