@@ -23,6 +23,7 @@ struct serve_cfg {
 	const char *device, *socket, *backing, *stats, *mode;
 	unsigned queues;
 	bool poll;
+	bool trace;
 	int cpus[64];
 	unsigned ncpus;
 	unsigned conns;
@@ -328,7 +329,7 @@ static void serve_usage(FILE *f)
 {
 	fputs("usage: vtbench serve device=blk|net|scmi socket=PATH [backing=FILE] [queues=N]\n"
 	      "                     [notify=event|poll] [cpus=LIST] [mode=echo|sink|source] [size=BYTES]\n"
-	      "                     [ring=MAX] [stats=FILE] [conns=N | --once]\n"
+	      "                     [ring=MAX] [stats=FILE] [trace=0|1] [conns=N | --once]\n"
 	      "  a vhost-user backend: listens on PATH, serves one front-end at a time and\n"
 	      "  waits for the next after a disconnect (conns=N: exit after N, --once: after 1).\n"
 	      "  Counters as one JSON line on SIGUSR1 and at exit, to stats=FILE (appended)\n"
@@ -362,6 +363,8 @@ static int parse(int argc, char **argv, struct serve_cfg *c)
 			c->mode = v;
 		else if (KEY("notify") && (!strcmp(v, "event") || !strcmp(v, "poll")))
 			c->poll = !strcmp(v, "poll");
+		else if (KEY("trace") && (!strcmp(v, "0") || !strcmp(v, "1")))
+			c->trace = !strcmp(v, "1");
 		else if (KEY("queues") && parse_uint(v, 1, VTB_VHU_MAX_QUEUES, &c->queues))
 			;
 		else if (KEY("conns") && parse_uint(v, 0, 1u << 30, &c->conns))
@@ -432,7 +435,7 @@ int vtb_cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	struct vtb_vhu_server_opts o = {
 		.socket = c.socket, .poll = c.poll, .cpus = c.cpus, .ncpus = c.ncpus, .conns = c.conns,
-		.max_num = (uint16_t)c.ring, .quit = &serve_quit, .dump = &serve_dump, .stats = stats,
+		.max_num = (uint16_t)c.ring, .trace = c.trace, .quit = &serve_quit, .dump = &serve_dump, .stats = stats,
 	};
 	struct vtb_vhu_server *s = vtb_vhu_server_open(&m, &o);
 	if (!s) {

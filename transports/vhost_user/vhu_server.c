@@ -510,6 +510,9 @@ static bool serve_one(struct vtb_vhu_server *s, uint8_t *buf)
 		close_fds(fds, nfds);
 		return false;
 	}
+	if (s->o.trace)
+		fprintf(stderr, "vtbench serve: < %s (%u) flags %#x size %u fds %u\n", vtb_vhu_req_name(h.request),
+			h.request, h.flags, h.size, nfds);
 	bool close_conn;
 	vtb_vhu_dev_handle(s->dev, buf, (uint32_t)sizeof(h) + h.size, fds, nfds, &close_conn);
 	return !close_conn;

@@ -39,6 +39,7 @@ struct vtb_vhu_server_opts {
 	volatile sig_atomic_t *dump;	/* set: write stats, then cleared */
 	FILE *stats;			/* where stats lines go */
 	bool quiet;			/* no log lines (tests of hostile input) */
+	bool trace;			/* a line on stderr per message received */
 };
 
 /* Counters per ring, across connections (vtbench's names). */
