@@ -6,6 +6,7 @@
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 #include <linux/virtio_scmi.h>
+#include <linux/vhost_types.h>
 #include <stddef.h>
 #include <stdint.h>
 #define __XEN_INTERFACE_VERSION__ 0x00040e00
@@ -21,6 +22,7 @@
 #include "../core/vtb_grant.h"
 #include "../core/vtb_viommu.h"
 #include "../core/vtb_virtq.h"
+#include "../vhost_user/vhu_proto.h"
 
 #define SAME_FIELD(ours, theirs, fo, ft) do { \
 	CHECK_EQ(offsetof(ours, fo), offsetof(theirs, ft)); \
@@ -247,6 +249,27 @@ int main(void)
 	CHECK_EQ(vtb_argo_payload_space(4096, 0, 0), 4096 - 32);
 	CHECK_EQ(vtb_argo_payload_space(4096, 32, 16), 0);
 	CHECK_EQ(vtb_argo_payload_space(4096, 16, 4000), 4096 - 3984 - 32);
+
+	/* vhost-user's payloads that are the kernel vhost structs on the wire
+	 * (vhost_types.h); the region's last field is vhost-user's mmap_offset
+	 * where the kernel has flags_padding. */
+	CHECK_EQ(sizeof(struct vtb_vhu_vring_state), sizeof(struct vhost_vring_state));
+	SAME_FIELD(struct vtb_vhu_vring_state, struct vhost_vring_state, index, index);
+	SAME_FIELD(struct vtb_vhu_vring_state, struct vhost_vring_state, num, num);
+	CHECK_EQ(sizeof(struct vtb_vhu_vring_addr), sizeof(struct vhost_vring_addr));
+	SAME_FIELD(struct vtb_vhu_vring_addr, struct vhost_vring_addr, index, index);
+	SAME_FIELD(struct vtb_vhu_vring_addr, struct vhost_vring_addr, flags, flags);
+	SAME_FIELD(struct vtb_vhu_vring_addr, struct vhost_vring_addr, desc, desc_user_addr);
+	SAME_FIELD(struct vtb_vhu_vring_addr, struct vhost_vring_addr, used, used_user_addr);
+	SAME_FIELD(struct vtb_vhu_vring_addr, struct vhost_vring_addr, avail, avail_user_addr);
+	SAME_FIELD(struct vtb_vhu_vring_addr, struct vhost_vring_addr, log, log_guest_addr);
+	CHECK_EQ(VTB_VHU_VRING_F_LOG, 1u << VHOST_VRING_F_LOG);
+	CHECK_EQ(sizeof(struct vtb_vhu_region), sizeof(struct vhost_memory_region));
+	SAME_FIELD(struct vtb_vhu_region, struct vhost_memory_region, gpa, guest_phys_addr);
+	SAME_FIELD(struct vtb_vhu_region, struct vhost_memory_region, size, memory_size);
+	SAME_FIELD(struct vtb_vhu_region, struct vhost_memory_region, uva, userspace_addr);
+	SAME_FIELD(struct vtb_vhu_region, struct vhost_memory_region, mmap_offset, flags_padding);
+	CHECK_EQ(offsetof(struct vtb_vhu_memory, regions), offsetof(struct vhost_memory, regions));
 
 	/* The hypervisor's pin, case by case: transports/tests/test_grant.c. */
 	CHECK_EQ(vtb_dma_to_gref(vtb_grant_to_dma(1234) + 100), 1234);
