@@ -717,6 +717,25 @@ static void test_hostile(void)
 	CHECK_EQ(poll(&p, 1, TMO), 1);
 	uint32_t len;
 	CHECK(vtb_vqd_get_used(g.r[0].vq, &len) == NULL);
+	/* It stays broken when the worker restarts for another reason (a new
+	 * call fd): a good request is not served... */
+	close(g.r[0].call);
+	g.r[0].call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	CHECK_EQ(fe_vring_fd(&g, VTB_VHU_SET_VRING_CALL, 0, g.r[0].call), 0);
+	unsigned char *w = ram_alloc(&g, 512, 512);
+	uint8_t *st2 = ram_alloc(&g, 1, 1);
+	struct vtb_blk_outhdr *h2 = ram_alloc(&g, sizeof(*h2), 16);
+	*h2 = (struct vtb_blk_outhdr){ .type = VTB_BLK_T_OUT, .sector = 1 };
+	struct vtb_sg sg2[3] = { { gpa(&g, h2), 16 }, { gpa(&g, w), 512 }, { gpa(&g, st2), 1 } };
+	CHECK_EQ(fe_add(&g, 0, sg2, 2, 1, st2), 0);
+	usleep(200000);
+	CHECK(vtb_vqd_get_used(g.r[0].vq, &len) == NULL);
+	/* ... and its base, when the front-end stops it, counts the bad
+	 * chain as consumed and not the good one, never popped. */
+	struct vtb_vhu_vring_state s1 = { 0, 0 };
+	CHECK_EQ(fe_send(&g, VTB_VHU_GET_VRING_BASE, 0, &s1, sizeof(s1), NULL, 0), 0);
+	CHECK_EQ(fe_recv(&g, VTB_VHU_GET_VRING_BASE, &s1, sizeof(s1)), 8);
+	CHECK_EQ(s1.num, 1);	/* the bad chain popped; the good one never was */
 	fe_close(&g);
 	CHECK(alive(pid));
 

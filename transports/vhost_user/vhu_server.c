@@ -30,7 +30,7 @@ struct vhu_group {
 	struct vtb_vhu_server *s;
 	unsigned g, first;	/* rings [first, first + model->rings) */
 	uint32_t mask;		/* rings running (local bits), set while stopped */
-	uint32_t broken;	/* worker's: rings it gave up on */
+	uint32_t broken;	/* rings given up on, until set up afresh */
 	uint32_t pushed;	/* worker's: rings with completions not yet signalled */
 	bool reinit;		/* the model's requests are void: start it afresh */
 	bool thread_on;
@@ -260,7 +260,6 @@ static int g_start(struct vhu_group *g)
 			return -EINVAL;
 		g->reinit = false;
 	}
-	g->broken = 0;
 	g->pushed = 0;
 	g->stop = false;
 	int e = pthread_create(&g->thread, NULL, g_run, g);
@@ -332,8 +331,11 @@ static int h_queue_start(void *ctx, unsigned ring, bool fresh)
 	struct vhu_group *g = group_of(s, ring, &lq);
 	g_stop(g);
 	g->mask |= 1u << lq;
-	if (fresh)
+	/* A broken ring stays broken until the front-end sets it up again. */
+	if (fresh) {
 		g->reinit = true;
+		g->broken &= ~(1u << lq);
+	}
 	int e = g_start(g);
 	if (e)
 		g->mask &= ~(1u << lq);
@@ -614,6 +616,7 @@ int vtb_vhu_server_run(struct vtb_vhu_server *s)
 		vtb_vhu_dev_disconnect(s->dev);
 		for (unsigned g = 0; g < s->m.groups; g++) {
 			s->grp[g].mask = 0;
+			s->grp[g].broken = 0;
 			s->grp[g].reinit = true;
 		}
 		close(s->cfd);
