@@ -34,7 +34,7 @@
 #define GPA_BASE 0x40000000ull	/* guest-physical: where RAM starts */
 #define UVA_BASE 0x7e0000000000ull	/* the front-end's "user" address of RAM: never ours */
 #define NUM 64
-#define MAXQ 2
+#define MAXQ 3
 #define TMO 10000	/* ms: a hung server fails the test instead of hanging it */
 
 static char dir[64], sock_path[96], stats_path[96], backing[96];
@@ -383,6 +383,8 @@ static void *fe_wait(struct fe *f, unsigned q, uint32_t *len)
 	return NULL;
 }
 
+static unsigned blk_ring;	/* the request queue blk_req uses */
+
 /* One blk request; its status byte, or -1 when it never completed. */
 static int blk_req(struct fe *f, uint32_t type, uint64_t sector, void *data, uint32_t len, bool in)
 {
@@ -398,10 +400,10 @@ static int blk_req(struct fe *f, uint32_t type, uint64_t sector, void *data, uin
 			nout++;
 	}
 	sg[n++] = (struct vtb_sg){ gpa(f, status), 1 };
-	if (fe_add(f, 0, sg, nout, n - nout, status))
+	if (fe_add(f, blk_ring, sg, nout, n - nout, status))
 		return -1;
 	uint32_t used;
-	if (fe_wait(f, 0, &used) != status)
+	if (fe_wait(f, blk_ring, &used) != status)
 		return -1;
 	return *status;
 }
@@ -507,13 +509,38 @@ static void test_blk(void)
 	CHECK(stat_of("notifies", 0) > 0);
 }
 
+/* queues=3: three request queues, a worker and a model each, all on the
+ * one backing file; each answers GET_ID with its own index. */
+static void test_blk_mq(void)
+{
+	make_backing();
+	pid_t pid = serve("blk", "queues=3", "cpus=0-1", 1);
+	struct fe f = { .event_idx = true };
+	CHECK_EQ(fe_open(&f, 3, VTB_BLK_FEATURES | VTB_BIT(12)), 0);
+	for (unsigned q = 0; q < 3; q++) {
+		blk_ring = q;
+		for (unsigned k = 0; k < 5; k++)
+			blk_io(&f, 1000 * q + 8 * k, 4096, q * 10 + k);
+		unsigned char *id = ram_alloc(&f, VTB_BLK_ID_BYTES, 16);
+		CHECK_EQ(blk_req(&f, VTB_BLK_T_GET_ID, 0, id, VTB_BLK_ID_BYTES, true), VTB_BLK_S_OK);
+		char want[20];
+		snprintf(want, sizeof(want), "vtbench-serve-%u", q);
+		CHECK(!memcmp(id, want, strlen(want)));
+	}
+	blk_ring = 0;
+	fe_close(&f);
+	reap(pid);
+	for (int q = 0; q < 3; q++)
+		CHECK_EQ(stat_of("ops", q), 11);
+}
+
 /* GET_VRING_BASE stops the ring at its base; a restart there goes on, and
- * a reconnect starts afresh. */
+ * a reconnect starts afresh (split in event mode, packed in poll mode). */
 static void test_restart(void)
 {
 	make_backing();
 	for (int packed = 0; packed < 2; packed++) {
-		pid_t pid = serve("blk", "notify=event", NULL, 2);
+		pid_t pid = serve("blk", packed ? "notify=poll" : "notify=event", NULL, 2);
 		struct fe f = { .packed = packed, .event_idx = true };
 		CHECK_EQ(fe_open(&f, 1, VTB_BLK_FEATURES), 0);
 		for (unsigned k = 0; k < 3; k++)
@@ -779,6 +806,7 @@ int main(void)
 	snprintf(backing, sizeof(backing), "%s/disk.img", dir);
 	signal(SIGPIPE, SIG_IGN);
 	test_blk();
+	test_blk_mq();
 	test_restart();
 	test_net_echo();
 	test_scmi();
