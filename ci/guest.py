@@ -48,21 +48,25 @@ def machine_conf():
     return conf
 
 
-def artefacts(arch, kernel="built"):
+def artefacts(arch, kernel="built", dtb="scmi"):
     """(kernel, initrd, dtb or None) for arch x86_64 or arm64; kernel
     "built" (arm64: the kernel built from linux-source with SCMI) or "deb"
-    (arm64: Debian's prebuilt arm64 kernel with its modules)."""
+    (arm64: Debian's prebuilt arm64 kernel with its modules); dtb "scmi"
+    (QEMU's tree + the SCMI node) or "rdp" (also a restricted-dma-pool for
+    every PCI device: those with iommu_platform=on bounce through it)."""
     if arch == "x86_64":
         d = os.path.join(IMAGES, "x86_64")
         return os.path.join(d, "kernel", "vmlinuz"), os.path.join(d, "initramfs.cpio.gz"), None
     if arch != "arm64":
         raise ValueError(f"arch {arch!r}: x86_64 or arm64")
-    dtb = os.path.join(IMAGES, "arm64", "virt-scmi.dtb")
+    if dtb not in ("scmi", "rdp"):
+        raise ValueError(f"dtb {dtb!r}: scmi or rdp")
+    dtb = os.path.join(IMAGES, "arm64", "virt-scmi.dtb" if dtb == "scmi" else "virt-scmi-rdp.dtb")
     if kernel == "deb":
         d = os.path.join(IMAGES, "arm64-deb")
         return os.path.join(d, "kernel", "vmlinuz"), os.path.join(d, "initramfs.cpio.gz"), dtb
     d = os.path.join(IMAGES, "arm64")
-    return os.path.join(d, "Image"), os.path.join(d, "initramfs.cpio.gz"), dtb
+    return os.path.join(d, "kernel", "Image"), os.path.join(d, "initramfs.cpio.gz"), dtb
 
 
 def accel(arch="x86_64"):
@@ -99,10 +103,11 @@ def cmdline(arch, test, args=None, dev=None):
     return " ".join(words)
 
 
-def qemu_cmd(arch, test, args=None, extra_qemu_args=(), boots=1, kernel="built", dev=None, accel_=None):
+def qemu_cmd(arch, test, args=None, extra_qemu_args=(), boots=1, kernel="built", dev=None, accel_=None,
+             dtb="scmi"):
     """The QEMU command line for one guest run (a list)."""
     conf = machine_conf()
-    k, initrd, dtb = artefacts(arch, kernel)
+    k, initrd, dtb = artefacts(arch, kernel, dtb)
     if arch == "x86_64":
         a = accel_ or accel(arch)
         mem = conf["X86_64_MEM"]
@@ -113,7 +118,9 @@ def qemu_cmd(arch, test, args=None, extra_qemu_args=(), boots=1, kernel="built",
         cmd = [conf["ARM64_QEMU"], "-M", conf["ARM64_MACHINE"], "-accel", "tcg",
                "-cpu", conf["ARM64_CPU"], "-smp", conf["ARM64_SMP"], "-dtb", dtb]
     cmd += ["-m", mem, "-object", f"memory-backend-memfd,id=mem,size={mem},share=on",
-            "-machine", "memory-backend=mem", "-nographic", "-nodefaults", "-serial", "stdio",
+            "-machine", "memory-backend=mem", "-nographic", "-nodefaults",
+            # an interactive shell gets the monitor too (Ctrl-A X quits)
+            "-serial", "mon:stdio" if test == "shell" else "stdio",
             "-kernel", k, "-initrd", initrd, "-append", cmdline(arch, test, args, dev)]
     if boots == 1:
         cmd.append("-no-reboot")
@@ -139,6 +146,19 @@ def parse(console):
     return results, rcs
 
 
+def swiotlb(console):
+    """{pool: (nslabs, used, hiwater)} from the guest's VTB-SWIOTLB lines
+    (the last boot's figures win)."""
+    out = {}
+    for line in console.splitlines():
+        i = line.find("VTB-SWIOTLB ")
+        if i >= 0:
+            w = line[i:].split()
+            if len(w) == 5 and all(x.isdigit() for x in w[2:]):
+                out[w[1]] = tuple(int(x) for x in w[2:])
+    return out
+
+
 def writes(console):
     """blk's VTB-WRITE records, in the order the guest made them."""
     out = []
@@ -149,13 +169,13 @@ def writes(console):
     return out
 
 
-def boot(arch, test, args=None, extra_qemu_args=(), timeout=300, boots=1, kernel="built", dev=None):
+def boot(arch, test, args=None, extra_qemu_args=(), timeout=300, boots=1, kernel="built", dev=None, dtb="scmi"):
     """Runs the guest until it has reported VTB-DONE boots times (test
     reboot:NAME makes it reboot in between; then QEMU is stopped here), or
     timeout seconds.  Returns (results, console text, rc)."""
     if boots > 1 and not test.startswith("reboot:"):
         raise ValueError("boots > 1 needs test reboot:NAME")
-    cmd = qemu_cmd(arch, test, args, extra_qemu_args, boots, kernel, dev)
+    cmd = qemu_cmd(arch, test, args, extra_qemu_args, boots, kernel, dev, dtb=dtb)
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     chunks, done, deadline = [], 0, time.monotonic() + timeout
     tail = b""
@@ -259,19 +279,22 @@ def main():
     ap.add_argument("--args", default="", help="K=V,... for vtb_guest")
     ap.add_argument("--dev", default=None)
     ap.add_argument("--kernel", default="built", choices=["built", "deb"])
+    ap.add_argument("--dtb", default="scmi", choices=["scmi", "rdp"])
     ap.add_argument("--boots", type=int, default=1)
     ap.add_argument("--timeout", type=int, default=300)
     ap.add_argument("--print-cmd", action="store_true")
-    ap.add_argument("qemu", nargs="*", help="extra QEMU arguments (after --)")
-    a = ap.parse_args()
+    argv = sys.argv[1:]
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    a = ap.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    a.qemu = extra  # extra QEMU arguments, after --
     args = [w for w in a.args.split(",") if w]
     if a.print_cmd:
-        print(shlex.join(qemu_cmd(a.arch, a.test, args, a.qemu, a.boots, a.kernel, a.dev)))
+        print(shlex.join(qemu_cmd(a.arch, a.test, args, a.qemu, a.boots, a.kernel, a.dev, dtb=a.dtb)))
         return 0
     if a.test == "shell":
-        cmd = qemu_cmd(a.arch, a.test, args, a.qemu, 1, a.kernel, a.dev)
+        cmd = qemu_cmd(a.arch, a.test, args, a.qemu, 1, a.kernel, a.dev, dtb=a.dtb)
         return subprocess.call(cmd)
-    results, console, rc = boot(a.arch, a.test, args, a.qemu, a.timeout, a.boots, a.kernel, a.dev)
+    results, console, rc = boot(a.arch, a.test, args, a.qemu, a.timeout, a.boots, a.kernel, a.dev, a.dtb)
     for r in results:
         print(json.dumps(r))
     if rc == RC_NO_DONE:

@@ -8,6 +8,7 @@
 IMG     := build/images
 IMG_DIR := images
 KEY     := sh $(IMG_DIR)/key.sh
+CACHE   := sh $(IMG_DIR)/cache.sh
 TIMED   := bash $(IMG_DIR)/timed.sh $(IMG)/times.log
 # The modules a Debian kernel's guest loads (those built in are skipped).
 X86_64_MODULES := virtio_pci virtio_blk virtio_net af_packet
@@ -15,7 +16,7 @@ ARM64_DEB_MODULES := virtio_mmio virtio_pci virtio_blk virtio_net af_packet
 GUEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -static
 
 IMAGES := $(IMG)/x86_64/kernel.stamp $(IMG)/x86_64/initramfs.cpio.gz \
-	$(IMG)/arm64/kernel.stamp $(IMG)/arm64/initramfs.cpio.gz $(IMG)/arm64/virt-scmi.dtb \
+	$(IMG)/arm64/kernel.stamp $(IMG)/arm64/initramfs.cpio.gz $(IMG)/arm64/virt-scmi.dtb $(IMG)/arm64/virt-scmi-rdp.dtb \
 	$(IMG)/arm64-deb/kernel.stamp $(IMG)/arm64-deb/initramfs.cpio.gz
 
 .PHONY: images images-clean
@@ -43,16 +44,26 @@ $(IMG)/arm64/dtb.key: .FORCE
 		cd images && sha256sum machine.conf arm64-scmi.dtsi mkdtb.sh'
 
 # -- kernels ---------------------------------------------------------------
+# Kernels are also kept in the per-machine cache (images/cache.sh), by key.
 $(IMG)/x86_64/kernel.stamp: $(IMG)/x86_64/kernel.key
-	$(TIMED) x86_64-kernel-fetch $(IMG_DIR)/fetch-deb-kernel.sh amd64 $(IMG)/x86_64/kernel $(X86_64_MODULES)
+	$(CACHE) get $< $(IMG)/x86_64/kernel || { \
+	$(TIMED) x86_64-kernel-fetch $(IMG_DIR)/fetch-deb-kernel.sh amd64 $(IMG)/x86_64/kernel $(X86_64_MODULES) && \
+	$(CACHE) put $< $(IMG)/x86_64/kernel; }
 	cp $< $@
 $(IMG)/arm64-deb/kernel.stamp: $(IMG)/arm64-deb/kernel.key
-	$(TIMED) arm64-deb-kernel-fetch $(IMG_DIR)/fetch-deb-kernel.sh arm64 $(IMG)/arm64-deb/kernel $(ARM64_DEB_MODULES)
+	$(CACHE) get $< $(IMG)/arm64-deb/kernel || { \
+	$(TIMED) arm64-deb-kernel-fetch $(IMG_DIR)/fetch-deb-kernel.sh arm64 $(IMG)/arm64-deb/kernel $(ARM64_DEB_MODULES) && \
+	$(CACHE) put $< $(IMG)/arm64-deb/kernel; }
 	cp $< $@
+# The source tree and objects stay in arm64-kernel/ (not cached); the
+# kernel, its config and the build's times go to arm64/kernel/.
 $(IMG)/arm64/kernel.stamp: $(IMG)/arm64/kernel.key
+	$(CACHE) get $< $(IMG)/arm64/kernel || { \
 	$(TIMED) arm64-kernel-build $(IMG_DIR)/build-arm64-kernel.sh /usr/src/linux-source-6.12.tar.xz \
-		$(IMG_DIR)/arm64-scmi.config $(IMG)/arm64-kernel
-	cp $(IMG)/arm64-kernel/Image $(IMG)/arm64/Image
+		$(IMG_DIR)/arm64-scmi.config $(IMG)/arm64-kernel && \
+	rm -rf $(IMG)/arm64/kernel && mkdir -p $(IMG)/arm64/kernel && \
+	cp $(IMG)/arm64-kernel/Image $(IMG)/arm64-kernel/config $(IMG)/arm64-kernel/times $(IMG)/arm64/kernel/ && \
+	$(CACHE) put $< $(IMG)/arm64/kernel; }
 	cp $< $@
 
 # -- initramfs contents ----------------------------------------------------
@@ -84,6 +95,8 @@ $(IMG)/arm64-deb/initramfs.cpio.gz: $(IMG)/arm64-deb/busybox.stamp $(IMG)/arm64/
 # -- arm64 device tree -----------------------------------------------------
 $(IMG)/arm64/virt-scmi.dtb: $(IMG)/arm64/dtb.key
 	$(TIMED) arm64-dtb $(IMG_DIR)/mkdtb.sh $@
+$(IMG)/arm64/virt-scmi-rdp.dtb: $(IMG)/arm64/dtb.key
+	$(TIMED) arm64-dtb-rdp $(IMG_DIR)/mkdtb.sh $@ rdp
 
 # Keys made by pattern rules are not intermediate files: deleting them would
 # make the next run rebuild what they key.

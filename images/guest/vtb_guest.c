@@ -808,6 +808,55 @@ static int vtb_scmi_raw_protocols(uint8_t *ids, int max)
 	return n;
 }
 
+/* The protocols Linux made devices for: each scmi_protocol bus device
+ * points at its DT node protocol@ID.  Without raw mode this is what the
+ * guest can see of the list; it omits the base protocol and those no
+ * driver asked for. */
+static int vtb_scmi_device_protocols(uint8_t *ids, int max)
+{
+	static const char bus[] = "/sys/bus/scmi_protocol/devices";
+	DIR *d = opendir(bus);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)) && n < max) {
+		char p[512], target[512];
+		const char *at;
+		ssize_t l;
+		unsigned long id;
+		bool dup = false;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s/of_node", bus, e->d_name);
+		l = readlink(p, target, sizeof(target) - 1);
+		if (l <= 0)
+			continue;
+		target[l] = 0;
+		at = strstr(vtb_basename(target), "protocol@");
+		if (!at)
+			continue;
+		id = strtoul(at + strlen("protocol@"), NULL, 16);
+		for (int i = 0; i < n; i++)
+			dup |= ids[i] == id;
+		if (id <= 0xff && !dup)
+			ids[n++] = (uint8_t)id;
+	}
+	closedir(d);
+	return n;
+}
+
+static void vtb_json_ids(struct vtb_json *j, const char *key, const uint8_t *ids, int n)
+{
+	vtb_json_key(j, key);
+	vtb_json_raw(j, "[");
+	for (int i = 0; i < n; i++)
+		vtb_json_raw(j, "%s%u", i ? "," : "", ids[i]);
+	vtb_json_raw(j, "]");
+}
+
 struct vtb_sensor {
 	char file[300];	/* e.g. /sys/class/hwmon/hwmon0/temp1_input */
 	char label[64];
@@ -865,9 +914,9 @@ static int vtb_scmi(const struct vtb_args *a)
 	uint64_t want_sensors = vtb_arg_u64(a, "sensors", 0);
 	char dir[300] = "", path[400], vendor[64] = "", sub[64] = "", fw[32] = "", pv[32] = "";
 	static struct vtb_sensor sensors[64];
-	uint8_t ids[256];
+	uint8_t ids[256], dev_ids[64];
 	struct vtb_json j;
-	int err = -ENODEV, n;
+	int err = -ENODEV, n, dn;
 
 	/* The driver binds once the virtio device is there; it may come late. */
 	for (unsigned i = 0; i <= probe_s * 10 && err; i++) {
@@ -900,14 +949,12 @@ static int vtb_scmi(const struct vtb_args *a)
 	vtb_result_end(&j, vendor[0] && (!want_vendor || !strcmp(vendor, want_vendor)));
 
 	n = vtb_scmi_raw_protocols(ids, (int)sizeof(ids));
+	dn = vtb_scmi_device_protocols(dev_ids, (int)sizeof(dev_ids));
 	vtb_result_begin(&j, "scmi", "protocols");
-	vtb_json_key(&j, "ids");
-	vtb_json_raw(&j, "[");
-	for (int i = 0; i < n; i++)
-		vtb_json_raw(&j, "%s%u", i ? "," : "", ids[i]);
-	vtb_json_raw(&j, "]");
-	vtb_json_i64(&j, "errno", n < 0 ? -n : 0);
-	vtb_result_end(&j, n > 0);
+	vtb_json_ids(&j, "ids", ids, n);	/* what the platform lists (raw mode) */
+	vtb_json_ids(&j, "device_ids", dev_ids, dn);	/* what Linux bound */
+	vtb_json_i64(&j, "raw_errno", n < 0 ? -n : 0);
+	vtb_result_end(&j, n > 0 || dn > 0);
 
 	n = vtb_scmi_sensors(sensors, 64);
 	for (int pass = 0; pass < 2; pass++) {
