@@ -4,7 +4,7 @@
 log=$1 name=$2
 shift 2
 TIMEFORMAT="$name %R %U %S"
-{ time "$@" 2>&3; } 3>&2 2>>"$log.tmp"
+{ time "$@" 2>&3; } 3>&2 2>>"$log.$$.tmp"
 rc=$?
-tail -1 "$log.tmp" >> "$log" && rm -f "$log.tmp"
+tail -1 "$log.$$.tmp" >> "$log" && rm -f "$log.$$.tmp"
 exit $rc
