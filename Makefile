@@ -1,6 +1,7 @@
 # vtbench.  `make` builds ./vtbench; `make test` runs every test; `make bench`
-# runs the default suite; `make test-arm64` runs the unit tests cross-built
-# for aarch64 under qemu-user (also part of `make test`).  Each installs
+# runs the default suite; `make images` builds the QEMU guests (images/);
+# `make test-arm64` runs the unit tests cross-built for aarch64 under
+# qemu-user (also part of `make test`).  Each installs
 # what is missing first (Debian, root).
 
 CC      ?= cc
@@ -175,11 +176,18 @@ ifneq ($(SANITIZE),1)
 TEST_FUZZ := --fuzz "$(FUZZ_TARGETS)" --fuzz-build $(FUZZ_BUILD)
 endif
 
+# The guests on QEMU's built-in devices run no vtbench code, so SANITIZE=1
+# would only repeat them: plain `make test` only, like the fuzz smoke run.
+ifneq ($(SANITIZE),1)
+TEST_GUESTS := --guests
+endif
+
 test: deps
 	$(MAKE) vtbench $(TEST_BIN) $(ARM64_BIN)
+	$(if $(TEST_GUESTS),$(MAKE) $(IMAGES))
 	$(if $(TEST_FUZZ),$(MAKE) $(FUZZ_BIN))
 	@$(PYTHON) ci/run-tests.py --build $(BUILD) $(TESTS:%=--unit %) \
-		--freestanding "$(CORE_SRC) $(MODEL_SRC) $(VHU_SRC)" $(TEST_FUZZ) \
+		--freestanding "$(CORE_SRC) $(MODEL_SRC) $(VHU_SRC)" $(TEST_FUZZ) $(TEST_GUESTS) \
 		--arm64 "$(ARM64_TESTS)" --arm64-build $(ARM64_BUILD)
 
 bench: deps
@@ -192,7 +200,10 @@ bench: deps
 clean:
 	rm -rf build vtbench
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# Guest kernels, initramfs and device tree for QEMU (`make images`).
+include images/images.mk
+
+-include $(shell find $(BUILD) -path build/images -prune -o -name '*.d' -print 2>/dev/null)
 
 # The net fast path in a fixed schedule, for callgrind's instruction counts
 # per frame (transports/core/README.md).

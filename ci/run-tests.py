@@ -15,6 +15,9 @@ import tempfile
 
 import jsonschema
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import guest  # noqa: E402  (ci/guest.py: boots the QEMU guests of images/)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VTB = os.path.join(ROOT, "vtbench")
 ALLOWED_UNDEF = {"memcpy", "memset", "memmove", "memcmp"}
@@ -1364,6 +1367,297 @@ def compare_real(tmp):
     p, res, flagged, why = judged("planted", planted, 0.2, "0.005")
     result("... and no other cell of it", set(flagged) <= {"grant/copy"}, why)
 
+# -- QEMU guests (images/, `make images`) against QEMU's built-in devices ----
+
+BLK_CHECKS = {f"io_{s}_qd{q}" for s in (512, 4096, 65536, 1 << 20) for q in (1, 4, 16)} | \
+    {"capacity", "serial", "flush", "zero_prep_65536_qd1", "write_zeroes", "discard_prep_65536_qd1",
+     "discard", "final_flush"}
+
+
+def _guest_failures(results, want_checks):
+    """Names of failed checks and of wanted checks that never reported."""
+    bad = [f"{r.get('check')}: {json.dumps(r)}" for r in results if not r.get("ok")]
+    seen = {r.get("check") for r in results}
+    return bad + [f"{c}: not reported" for c in sorted(want_checks - seen)]
+
+
+def _blk_drive(img, serial):
+    return ["-drive", f"file={img},if=none,id=d0,format=raw,cache=none",
+            "-device", f"virtio-blk-pci,drive=d0,serial={serial}"]
+
+
+def _guest_blk(tmp, arch, name, size=64 << 20):
+    """blk on QEMU's virtio-blk-pci: every check in the guest passes, then
+    the backing file holds exactly what the guest says it wrote (and the
+    fill pattern elsewhere); the host check itself must catch one flipped
+    byte in a written region and one outside every region."""
+    img = os.path.join(tmp, f"{name}.img")
+    guest.make_backing(img, size)
+    serial = f"vtb-{name}"
+    results, console, rc = guest.boot(arch, "blk", {"serial": serial, "capacity": size},
+                                      _blk_drive(img, serial), timeout=600)
+    acc = guest.accel(arch)
+    bad = _guest_failures(results, BLK_CHECKS)
+    result(f"{name}: {arch} guest ({acc}) boots, Linux virtio_blk on QEMU's virtio-blk-pci passes every "
+           f"O_DIRECT size/qd, capacity, serial, flush, write-zeroes and discard check (rc 0)",
+           rc == 0 and not bad, "; ".join(bad)[:1500] + console[-1500:])
+    recs = guest.writes(console)
+    why = guest.check_backing(img, recs) if recs else "no VTB-WRITE records"
+    result(f"{name}: the backing file holds exactly the {len(recs)} regions the guest reports, fill elsewhere",
+           why is None, why or "")
+    if why is not None or not recs:
+        return
+    pat = next(r for r in recs if r["kind"] == "pattern")
+    end = max(r["off"] + r["len"] for r in recs)
+    caught = []
+    for at in (pat["off"] + pat["len"] // 2, end + 4096):
+        with open(img, "r+b") as f:
+            f.seek(at)
+            b = f.read(1)
+            f.seek(at)
+            f.write(bytes([b[0] ^ 0x40]))
+        caught.append(guest.check_backing(img, recs) is not None)
+        with open(img, "r+b") as f:
+            f.seek(at)
+            f.write(b)
+    result(f"{name}: the backing-file check catches a flipped byte inside a written region and past them all",
+           caught == [True, True], str(caught))
+
+
+def guest_x86_blk(tmp):
+    _guest_blk(tmp, "x86_64", "guest-x86-blk")
+
+
+def guest_arm64_blk(tmp):
+    """The kernel built from linux-source-6.12 with the SCMI device tree."""
+    _guest_blk(tmp, "arm64", "guest-arm64-blk")
+
+
+def guest_arm64_rdp(tmp):
+    """The restricted-dma-pool tree: a virtio-blk-pci with iommu_platform=on
+    (so Linux uses the DMA API) passes blk with its data bounced through the
+    pool, which the guest's swiotlb debugfs shows used."""
+    img = os.path.join(tmp, "guest-rdp.img")
+    guest.make_backing(img, 64 << 20)
+    drive = ["-drive", f"file={img},if=none,id=d0,format=raw,cache=none",
+             "-device", "virtio-blk-pci,drive=d0,serial=vtb-rdp,disable-legacy=on,iommu_platform=on"]
+    results, console, rc = guest.boot("arm64", "blk", {"serial": "vtb-rdp", "ops": 1}, drive, timeout=600, dtb="rdp")
+    bad = _guest_failures(results, BLK_CHECKS)
+    pools = guest.swiotlb(console)
+    rdp = {k: v for k, v in pools.items() if k.startswith("restricted-dma@")}
+    why = guest.check_backing(img, guest.writes(console))
+    result("guest rdp: arm64 blk through a restricted-dma-pool (iommu_platform=on) passes, the pool's "
+           "high-water mark is above zero, the backing file holds what was written",
+           rc == 0 and not bad and len(rdp) == 1 and all(v[2] > 0 for v in rdp.values()) and why is None,
+           f"pools {pools}; {why}; " + "; ".join(bad)[:1200] + console[-1200:])
+
+
+def guest_scmi_absent(tmp):
+    """scmi without a virtio-scmi device: the DT node is there, no arm-scmi
+    device binds, the tool says so in one result and exits 2 (absent)."""
+    results, console, rc = guest.boot("arm64", "scmi", {"probe_wait": 2}, [], timeout=400)
+    pres = [r for r in results if r.get("check") == "present"]
+    ok = rc == 2 and len(pres) == 1 and pres[0].get("present") is False and pres[0].get("dt_node") is True \
+        and len(results) == 1
+    result("guest scmi: with the SCMI DT node but no virtio-scmi device, the guest reports present=false "
+           "(dt_node=true) and exits 2", ok, json.dumps(results) + console[-1500:])
+
+
+class _UdpEcho:
+    """A loopback UDP echo for QEMU's -netdev dgram: every datagram goes back
+    to its sender, at most max_frames of them, for at most secs seconds."""
+
+    def __init__(self, max_frames=10000, secs=600):
+        import socket
+        import threading
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.5)
+        self.port = self.sock.getsockname()[1]
+        self.count, self.stop, self.max, self.secs = 0, False, max_frames, secs
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        import time as _t
+        end = _t.monotonic() + self.secs
+        while not self.stop and self.count < self.max and _t.monotonic() < end:
+            try:
+                d, a = self.sock.recvfrom(65536)
+            except OSError:
+                continue
+            self.sock.sendto(d, a)
+            self.count += 1
+
+    def close(self):
+        self.stop = True
+        self.t.join()
+        self.sock.close()
+
+
+def _free_udp_port():
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _guest_net(tmp, arch):
+    """net on QEMU's virtio-net-pci whose frames go to a loopback UDP echo:
+    link up, MAC and MTU as set, every frame of 60..1514 bytes back verified."""
+    echo = _UdpEcho()
+    mac = "52:54:00:76:74:62"
+    try:
+        nd = (f"dgram,id=n0,local.type=inet,local.host=127.0.0.1,local.port={_free_udp_port()},"
+              f"remote.type=inet,remote.host=127.0.0.1,remote.port={echo.port}")
+        results, console, rc = guest.boot(arch, "net", {"mac": mac, "mtu": 1500},
+                                          ["-netdev", nd, "-device", f"virtio-net-pci,netdev=n0,mac={mac}"],
+                                          timeout=600)
+    finally:
+        echo.close()
+    bad = _guest_failures(results, {"up", "mac", "mtu", "link", "echo"})
+    e = next((r for r in results if r.get("check") == "echo"), {})
+    result(f"guest net: {arch} virtio_net on QEMU's virtio-net-pci: link up, MAC and MTU as set, "
+           "1455 frames of 60..1514 bytes echoed back byte for byte",
+           rc == 0 and not bad and e.get("sent") == 1455 and e.get("received") == 1455 and echo.count >= 1455,
+           "; ".join(bad)[:1500] + f" echoed {echo.count} " + console[-1000:])
+
+
+def guest_x86_net(tmp):
+    _guest_net(tmp, "x86_64")
+
+
+def guest_arm64_net(tmp):
+    """The built arm64 kernel: AF_PACKET and virtio_net without an IP stack."""
+    _guest_net(tmp, "arm64")
+
+
+def guest_reboot(tmp):
+    """reboot:blk with boots=2: the guest runs blk, reboots (QEMU without
+    -no-reboot resets it), runs blk again on the same device; both pass."""
+    img = os.path.join(tmp, "guest-reboot.img")
+    guest.make_backing(img, 64 << 20)
+    results, console, rc = guest.boot("x86_64", "reboot:blk", {"serial": "vtb-rb", "ops": 1},
+                                      _blk_drive(img, "vtb-rb"), timeout=900, boots=2)
+    per_boot = [[r for r in results if r["boot"] == b] for b in (0, 1)]
+    _, rcs = guest.parse(console)
+    bad = [x for b in per_boot for x in _guest_failures(b, BLK_CHECKS)]
+    result("guest reboot: blk passes on the first boot and again after the guest reboots (two VTB-DONE rc=0)",
+           rcs[:2] == [0, 0] and not bad, f"rcs {rcs}; " + "; ".join(bad)[:1500] + console[-800:])
+
+
+def guest_cmdline(tmp):
+    """What ci/guest.py hands QEMU: the machine.conf shape (the arm64 DT was
+    dumped from it), the DT itself, shared memfd RAM, -no-reboot only for
+    one boot, vtb.args that /init can split."""
+    conf = guest.machine_conf()
+    a = guest.qemu_cmd("arm64", "scmi", {"wait": 1})
+    x = guest.qemu_cmd("x86_64", "reboot:blk", ["ops=1"], boots=2, accel_="tcg")
+    def after(cmd, flag):
+        return [cmd[i + 1] for i, w in enumerate(cmd[:-1]) if w == flag]
+    ok = after(a, "-M") == [conf["ARM64_MACHINE"]] and after(a, "-cpu") == [conf["ARM64_CPU"]] and \
+        after(a, "-smp") == [conf["ARM64_SMP"]] and after(a, "-m") == [conf["ARM64_MEM"]] and \
+        after(a, "-dtb")[0].endswith("virt-scmi.dtb") and "-no-reboot" in a and "-no-reboot" not in x and \
+        f"memory-backend-memfd,id=mem,size={conf['X86_64_MEM']},share=on" in x and \
+        "vtb.test=reboot:blk vtb.args=ops=1" in after(x, "-append")[0]
+    try:
+        guest.cmdline("x86_64", "blk", {"serial": "a b"})
+        ok = False
+    except ValueError:
+        pass
+    result("guest.py builds the QEMU command line from machine.conf (shared memfd RAM, arm64 DT, reboot mode)",
+           ok, " ".join(a) + " | " + " ".join(x))
+    dts = run(["dtc", "-q", "-I", "dtb", "-O", "dts", os.path.join(guest.IMAGES, "arm64", "virt-scmi.dtb")])
+    t = dts.stdout
+    result("arm64 DT: /firmware/scmi is arm,scmi-virtio with protocol@15 (reg 0x15) beside QEMU's own nodes",
+           dts.returncode == 0 and 'compatible = "arm,scmi-virtio"' in t and "protocol@15 {" in t and
+           "reg = <0x15>" in t and "pcie@" in t and "virtio_mmio@" in t, dts.stderr[-500:])
+
+
+def accel_detect(tmp):
+    """images/accel.sh answers kvm or tcg, and tcg for a KVM that cannot run
+    the guest; a /dev/kvm that opens decides nothing by itself."""
+    k, i, _ = guest.artefacts("x86_64")
+    p = run(["sh", "images/accel.sh", k, i, "60"], timeout=120)
+    result(f"accel.sh prints kvm or tcg ({p.stdout.strip()})", p.stdout.strip() in ("kvm", "tcg"), p.stderr[-500:])
+    if p.stdout.strip() == "kvm":
+        return
+    # Where it said tcg but /dev/kvm opens, a KVM boot must really fail here.
+    if os.access("/dev/kvm", os.R_OK | os.W_OK):
+        conf = guest.machine_conf()
+        q = run([conf["X86_64_QEMU"], "-M", conf["X86_64_MACHINE"], "-accel", "kvm", "-cpu", "host", "-m", "256M",
+                 "-nographic", "-no-reboot", "-kernel", k, "-initrd", i,
+                 "-append", "console=ttyS0 quiet panic=-1 vtb.test=boot"], timeout=60, stdin=subprocess.DEVNULL)
+        result("... and a KVM boot of the same guest indeed does not reach VTB-DONE rc=0",
+               "VTB-DONE rc=0" not in q.stdout, q.stdout[-500:])
+
+
+def install_deps_backports(tmp):
+    """install-deps.sh derives bookworm-backports from the machine's own
+    entries (deb822 and one-line), keeps the URI and keyring, and adds
+    nothing where an entry for it exists."""
+    def entry(name, files):
+        d = os.path.join(tmp, "apt-" + name)
+        os.makedirs(os.path.join(d, "sources.list.d"), exist_ok=True)
+        for f, text in files.items():
+            with open(os.path.join(d, f), "w") as fh:
+                fh.write(text)
+        p = run(["sh", "ci/install-deps.sh", "--backports-entry"], env=dict(os.environ, APT_ETC=d), timeout=60)
+        return d, p
+    codename = ""
+    with open("/etc/os-release") as f:
+        for line in f:
+            if line.startswith("VERSION_CODENAME="):
+                codename = line.split("=", 1)[1].strip().strip('"')
+    if codename != "bookworm":
+        result("install-deps backports derivation (bookworm only)", True, "")
+        return
+    d, p = entry("deb822", {"sources.list.d/debian.sources":
+                            "Types: deb\nURIs: http://mirror.invalid/debian\nSuites: bookworm bookworm-updates\n"
+                            "Components: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\n"
+                            "Types: deb\nURIs: http://mirror.invalid/debian-security\nSuites: bookworm-security\n"
+                            "Components: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"})
+    want = (f"write {d}/sources.list.d/vtb-backports.sources\nTypes: deb\nURIs: http://mirror.invalid/debian\n"
+            "Suites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg")
+    result("install-deps: from a deb822 bookworm entry, a bookworm-backports .sources with its URI and keyring",
+           p.returncode == 0 and p.stdout.strip() == want, p.stdout + p.stderr)
+    d, p = entry("list", {"sources.list": "# a comment\ndeb http://mirror.invalid/debian-security bookworm-security main\n"
+                                          "deb [arch=amd64 signed-by=/k.gpg] http://mirror.invalid/debian bookworm main contrib\n"})
+    want = (f"write {d}/sources.list.d/vtb-backports.list\n"
+            "deb [arch=amd64 signed-by=/k.gpg] http://mirror.invalid/debian bookworm-backports main")
+    result("install-deps: from a one-line bookworm entry, the same options and URI for bookworm-backports",
+           p.returncode == 0 and p.stdout.strip() == want, p.stdout + p.stderr)
+    d, p = entry("present", {"sources.list.d/debian.sources":
+                             "Types: deb\nURIs: http://mirror.invalid/debian\nSuites: bookworm\nComponents: main\n",
+                             "sources.list.d/bp.sources":
+                             "Types: deb\nURIs: http://mirror.invalid/debian\nSuites: bookworm-backports\nComponents: main\n"})
+    result("install-deps: an existing bookworm-backports entry is reported present, not duplicated",
+           p.returncode == 0 and p.stdout.strip() == f"present {d}/sources.list.d/bp.sources", p.stdout + p.stderr)
+    d, p = entry("disabled", {"sources.list.d/debian.sources":
+                              "Types: deb\nURIs: http://mirror.invalid/debian\nSuites: bookworm\nComponents: main\n",
+                              "sources.list.d/bp.sources":
+                              "Enabled: no\nTypes: deb\nURIs: http://mirror.invalid/debian\n"
+                              "Suites: bookworm-backports\nComponents: main\n"})
+    result("install-deps: a disabled backports entry does not count as present",
+           p.returncode == 0 and p.stdout.startswith("write "), p.stdout + p.stderr)
+    d, p = entry("none", {"sources.list": "deb http://mirror.invalid/debian-security bookworm-security main\n"})
+    result("install-deps: no entry serving bookworm main is an error, not a guess",
+           p.returncode != 0 and not p.stdout.strip(), p.stdout + p.stderr)
+
+
+def guests(tmp):
+    guest_cmdline(tmp)
+    install_deps_backports(tmp)
+    accel_detect(tmp)
+    guest_x86_blk(tmp)
+    guest_x86_net(tmp)
+    guest_reboot(tmp)
+    guest_arm64_blk(tmp)
+    guest_arm64_net(tmp)
+    guest_arm64_rdp(tmp)
+    guest_scmi_absent(tmp)
+
+
 def fuzz(build, targets):
     """Each libFuzzer target: every seed and saved crash replayed, then a
     few seconds of fuzzing (make fuzz FUZZ_SECONDS=N runs longer)."""
@@ -1544,6 +1838,8 @@ def main():
     ap.add_argument("--arm64", default="", help="unit tests cross-built for aarch64, run under qemu-user")
     ap.add_argument("--arm64-build", default="build/arm64")
     ap.add_argument("--arm64-only", action="store_true", help="run only the aarch64 unit tests")
+    ap.add_argument("--guests", action="store_true",
+                    help="boot the QEMU guests of build/images against QEMU's built-in devices")
     a = ap.parse_args()
     if a.arm64_only:
         arm64(os.path.join(ROOT, a.arm64_build), a.arm64.split())
@@ -1578,6 +1874,8 @@ def main():
         enospc_verify(tmp)
         analysis(tmp)
         compare_real(tmp)
+        if a.guests:
+            guests(tmp)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -1,0 +1,307 @@
+#!/usr/bin/python3
+"""Boots vtbench's QEMU guests (images/, built by `make images`) and returns
+what the guest found.  For ci/run-tests.py and by hand:
+
+    import guest
+    results, console, rc = guest.boot("x86_64", "blk", {"serial": "vtb0"},
+        ["-drive", "file=d.img,if=none,id=d0,format=raw,cache=none",
+         "-device", "virtio-blk-pci,drive=d0,serial=vtb0"])
+
+    python3 ci/guest.py x86_64 blk --args serial=vtb0 -- -drive ... -device ...
+    python3 ci/guest.py arm64 scmi --print-cmd
+
+results: the guest's VTB-RESULT objects in order, each with "boot" (0 for
+the first boot); rc: the guest's VTB-DONE rc of its last boot (0 all checks
+passed, 1 some failed, 2 device absent, 3 bad usage), or -1 when no boot
+reported VTB-DONE (QEMU failed, the guest hung past timeout).  writes(console)
+gives blk's VTB-WRITE records and check_backing() compares a backing file
+with them.
+
+Every guest gets its RAM as a shared memfd (vhost-user backends map it) and
+the -M/-cpu/-smp/-m of images/machine.conf, from which the arm64 device tree
+was dumped.  x86_64 runs under KVM when images/accel.sh boots a guest with it
+(VTB_ACCEL=kvm|tcg overrides), else TCG; arm64 always under TCG."""
+import argparse
+import json
+import os
+import select
+import shlex
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+IMAGES = os.path.join(ROOT, "build", "images")
+RC_NO_DONE = -1
+_accel = None
+
+
+def machine_conf():
+    """images/machine.conf as a dict."""
+    conf = {}
+    with open(os.path.join(ROOT, "images", "machine.conf")) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                k, _, v = line.partition("=")
+                conf[k] = v
+    return conf
+
+
+def artefacts(arch, kernel="built", dtb="scmi"):
+    """(kernel, initrd, dtb or None) for arch x86_64 or arm64; kernel
+    "built" (arm64: the kernel built from linux-source with SCMI) or "deb"
+    (arm64: Debian's prebuilt arm64 kernel with its modules); dtb "scmi"
+    (QEMU's tree + the SCMI node) or "rdp" (also a restricted-dma-pool for
+    every PCI device: those with iommu_platform=on bounce through it)."""
+    if arch == "x86_64":
+        d = os.path.join(IMAGES, "x86_64")
+        return os.path.join(d, "kernel", "vmlinuz"), os.path.join(d, "initramfs.cpio.gz"), None
+    if arch != "arm64":
+        raise ValueError(f"arch {arch!r}: x86_64 or arm64")
+    if dtb not in ("scmi", "rdp"):
+        raise ValueError(f"dtb {dtb!r}: scmi or rdp")
+    dtb = os.path.join(IMAGES, "arm64", "virt-scmi.dtb" if dtb == "scmi" else "virt-scmi-rdp.dtb")
+    if kernel == "deb":
+        d = os.path.join(IMAGES, "arm64-deb")
+        return os.path.join(d, "kernel", "vmlinuz"), os.path.join(d, "initramfs.cpio.gz"), dtb
+    d = os.path.join(IMAGES, "arm64")
+    return os.path.join(d, "kernel", "Image"), os.path.join(d, "initramfs.cpio.gz"), dtb
+
+
+def accel(arch="x86_64"):
+    """kvm or tcg, decided once per process by images/accel.sh."""
+    global _accel
+    if arch != "x86_64" or os.uname().machine != "x86_64":
+        return "tcg"
+    if os.environ.get("VTB_ACCEL") in ("kvm", "tcg"):
+        return os.environ["VTB_ACCEL"]
+    if _accel is None:
+        k, i, _ = artefacts("x86_64")
+        try:
+            p = subprocess.run(["sh", os.path.join(ROOT, "images", "accel.sh"), k, i],
+                               capture_output=True, text=True, timeout=90)
+            _accel = "kvm" if p.stdout.strip() == "kvm" else "tcg"
+        except subprocess.TimeoutExpired:
+            _accel = "tcg"
+    return _accel
+
+
+def cmdline(arch, test, args=None, dev=None):
+    """The kernel command line: console, then what /init reads."""
+    conf = machine_conf()
+    console = conf["X86_64_CONSOLE"] if arch == "x86_64" else conf["ARM64_CONSOLE"]
+    words = [f"console={console}", "quiet", "panic=-1", f"vtb.test={test}"]
+    if dev:
+        words.append(f"vtb.dev={dev}")
+    if args:
+        items = args.items() if isinstance(args, dict) else [a.split("=", 1) for a in args]
+        for k, v in items:
+            if any(c in f"{k}{v}" for c in " ,\"'"):
+                raise ValueError(f"vtb.args {k}={v}: no spaces, commas or quotes")
+        words.append("vtb.args=" + ",".join(f"{k}={v}" for k, v in items))
+    return " ".join(words)
+
+
+def qemu_cmd(arch, test, args=None, extra_qemu_args=(), boots=1, kernel="built", dev=None, accel_=None,
+             dtb="scmi"):
+    """The QEMU command line for one guest run (a list)."""
+    conf = machine_conf()
+    k, initrd, dtb = artefacts(arch, kernel, dtb)
+    if arch == "x86_64":
+        a = accel_ or accel(arch)
+        mem = conf["X86_64_MEM"]
+        cmd = [conf["X86_64_QEMU"], "-M", conf["X86_64_MACHINE"], "-accel", a,
+               "-cpu", "host" if a == "kvm" else "max", "-smp", conf["X86_64_SMP"]]
+    else:
+        mem = conf["ARM64_MEM"]
+        cmd = [conf["ARM64_QEMU"], "-M", conf["ARM64_MACHINE"], "-accel", "tcg",
+               "-cpu", conf["ARM64_CPU"], "-smp", conf["ARM64_SMP"], "-dtb", dtb]
+    cmd += ["-m", mem, "-object", f"memory-backend-memfd,id=mem,size={mem},share=on",
+            "-machine", "memory-backend=mem", "-nographic", "-nodefaults",
+            # an interactive shell gets the monitor too (Ctrl-A X quits)
+            "-serial", "mon:stdio" if test == "shell" else "stdio",
+            "-kernel", k, "-initrd", initrd, "-append", cmdline(arch, test, args, dev)]
+    if boots == 1:
+        cmd.append("-no-reboot")
+    return cmd + list(extra_qemu_args)
+
+
+def parse(console):
+    """VTB-RESULT objects with their boot number, and each boot's rc."""
+    results, rcs = [], []
+    for line in console.splitlines():
+        i = line.find("VTB-RESULT ")
+        if i >= 0:
+            try:
+                r = json.loads(line[i + len("VTB-RESULT "):])
+            except ValueError:
+                r = {"check": "unparsable", "ok": False, "line": line}
+            r["boot"] = len(rcs)
+            results.append(r)
+        i = line.find("VTB-DONE rc=")
+        if i >= 0:
+            word = line[i + len("VTB-DONE rc="):].split()[0]
+            rcs.append(int(word) if word.lstrip("-").isdigit() else RC_NO_DONE)
+    return results, rcs
+
+
+def swiotlb(console):
+    """{pool: (nslabs, used, hiwater)} from the guest's VTB-SWIOTLB lines
+    (the last boot's figures win)."""
+    out = {}
+    for line in console.splitlines():
+        i = line.find("VTB-SWIOTLB ")
+        if i >= 0:
+            w = line[i:].split()
+            if len(w) == 5 and all(x.isdigit() for x in w[2:]):
+                out[w[1]] = tuple(int(x) for x in w[2:])
+    return out
+
+
+def writes(console):
+    """blk's VTB-WRITE records, in the order the guest made them."""
+    out = []
+    for line in console.splitlines():
+        i = line.find("VTB-WRITE ")
+        if i >= 0:
+            out.append(json.loads(line[i + len("VTB-WRITE "):]))
+    return out
+
+
+def boot(arch, test, args=None, extra_qemu_args=(), timeout=300, boots=1, kernel="built", dev=None, dtb="scmi"):
+    """Runs the guest until it has reported VTB-DONE boots times (test
+    reboot:NAME makes it reboot in between; then QEMU is stopped here), or
+    timeout seconds.  Returns (results, console text, rc)."""
+    if boots > 1 and not test.startswith("reboot:"):
+        raise ValueError("boots > 1 needs test reboot:NAME")
+    cmd = qemu_cmd(arch, test, args, extra_qemu_args, boots, kernel, dev, dtb=dtb)
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    chunks, done, deadline = [], 0, time.monotonic() + timeout
+    tail = b""
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                chunks.append(f"\n[guest.py: killed after {timeout} s]\n".encode())
+                break
+            r, _, _ = select.select([p.stdout], [], [], min(left, 1.0))
+            if not r:
+                continue
+            b = os.read(p.stdout.fileno(), 65536)
+            if not b:
+                break
+            chunks.append(b)
+            tail = (tail + b)[-4096:]
+            done = b"".join(chunks).count(b"VTB-DONE rc=") if b"VTB-DONE" in tail else done
+            if boots > 1 and done >= boots:
+                # let the last boot's line end before stopping QEMU
+                time.sleep(0.5)
+                break
+    finally:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        rest = p.stdout.read()
+        if rest:
+            chunks.append(rest)
+        p.stdout.close()
+    console = b"".join(chunks).decode(errors="replace")
+    results, rcs = parse(console)
+    return results, console, rcs[-1] if rcs else RC_NO_DONE
+
+
+# -- blk's backing file --------------------------------------------------
+# The pattern is vtb_guest's: the 8-byte word at offset o holds
+# splitmix64(seed ^ (o / 8)), little-endian.
+
+def pattern(off, length, seed):
+    """The bytes vtb_guest writes at off (the host build of the same tool)."""
+    tool = os.path.join(IMAGES, os.uname().machine.replace("aarch64", "arm64"), "vtb_guest")
+    p = subprocess.run([tool, "pattern", str(off), str(length), str(seed)], capture_output=True, check=True)
+    if len(p.stdout) != length:
+        raise RuntimeError(f"vtb_guest pattern gave {len(p.stdout)} bytes, not {length}")
+    return p.stdout
+
+
+FILL_SEED = 0xF111
+
+
+def make_backing(path, size):
+    """A backing file of size bytes holding the fill pattern, so bytes the
+    guest never wrote can be told from bytes it wrote or zeroed."""
+    with open(path, "wb") as f:
+        f.write(pattern(0, size, FILL_SEED))
+
+
+def check_backing(path, recs, block=4096):
+    """None if path holds exactly what recs say (pattern regions, zeroed
+    regions, the fill pattern everywhere else; each block of a discarded
+    region may read as what it held or as zeros), else the first difference."""
+    size = os.path.getsize(path)
+    want = bytearray(pattern(0, size, FILL_SEED))
+    loose = []
+    for r in recs:
+        o, n = r["off"], r["len"]
+        if o < 0 or n < 0 or o + n > size:
+            return f"record {r} outside the {size}-byte file"
+        if r["kind"] == "pattern":
+            want[o:o + n] = pattern(o, n, r["seed"])
+        elif r["kind"] == "zero":
+            want[o:o + n] = bytes(n)
+        elif r["kind"] == "discard":
+            loose.append((o, n))
+        else:
+            return f"record {r}: unknown kind"
+    with open(path, "rb") as f:
+        got = f.read()
+    zero = bytes(block)
+    for o, n in loose:
+        for b in range(o, o + n, block):
+            e = min(b + block, o + n)
+            if got[b:e] == zero[:e - b]:
+                want[b:e] = got[b:e]
+    if got == want:
+        return None
+    at = next(i for i in range(0, size, block) if got[i:i + block] != want[i:i + block])
+    at += next(i for i in range(block) if got[at + i] != want[at + i])
+    return f"first difference at byte {at}: file {got[at]:#04x}, expected {want[at]:#04x}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description="boot a vtbench guest")
+    ap.add_argument("arch", choices=["x86_64", "arm64"])
+    ap.add_argument("test", help="blk, net, scmi, boot, shell, or reboot:NAME")
+    ap.add_argument("--args", default="", help="K=V,... for vtb_guest")
+    ap.add_argument("--dev", default=None)
+    ap.add_argument("--kernel", default="built", choices=["built", "deb"])
+    ap.add_argument("--dtb", default="scmi", choices=["scmi", "rdp"])
+    ap.add_argument("--boots", type=int, default=1)
+    ap.add_argument("--timeout", type=int, default=300)
+    ap.add_argument("--print-cmd", action="store_true")
+    argv = sys.argv[1:]
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    a = ap.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    a.qemu = extra  # extra QEMU arguments, after --
+    args = [w for w in a.args.split(",") if w]
+    if a.print_cmd:
+        print(shlex.join(qemu_cmd(a.arch, a.test, args, a.qemu, a.boots, a.kernel, a.dev, dtb=a.dtb)))
+        return 0
+    if a.test == "shell":
+        cmd = qemu_cmd(a.arch, a.test, args, a.qemu, 1, a.kernel, a.dev, dtb=a.dtb)
+        return subprocess.call(cmd)
+    results, console, rc = boot(a.arch, a.test, args, a.qemu, a.timeout, a.boots, a.kernel, a.dev, a.dtb)
+    for r in results:
+        print(json.dumps(r))
+    if rc == RC_NO_DONE:
+        sys.stderr.write(console[-3000:])
+    print(f"rc={rc}")
+    return 0 if rc == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1034 @@
+/* vtb_guest: the checks vtbench runs INSIDE a Linux guest, against whatever
+ * device the host gives it (QEMU's own or `vtbench serve`).  One static
+ * binary, one subcommand per device:
+ *
+ *   vtb_guest blk DEV [key=value...]     O_DIRECT pattern I/O, capacity, serial,
+ *                                        flush, discard, write-zeroes
+ *   vtb_guest net IFACE [key=value...]   link, MAC, MTU, an AF_PACKET echo sweep
+ *   vtb_guest scmi [key=value...]        base protocol and hwmon sensors as
+ *                                        Linux shows them
+ *   vtb_guest pattern OFF LEN SEED       (on the host) blk's pattern bytes for
+ *                                        a region, on stdout
+ *
+ * Each check prints one line `VTB-RESULT {json}` on stdout ("ok" true or
+ * false); blk also prints `VTB-WRITE {json}` for every region it leaves on
+ * the device, so the host can check the backing file byte for byte.
+ * Exit code: 0 all checks passed, 1 some failed, 2 the device is absent,
+ * 3 bad usage. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define VTB_RC_OK 0
+#define VTB_RC_FAIL 1
+#define VTB_RC_ABSENT 2
+#define VTB_RC_USAGE 3
+
+static int vtb_failed;
+
+/* ---- output: one JSON object per line, built field by field ---- */
+
+struct vtb_json {
+	char buf[8192];
+	size_t len;
+	bool first;
+};
+
+static void vtb_json_raw(struct vtb_json *j, const char *fmt, ...)
+{
+	va_list ap;
+	size_t room = sizeof(j->buf) - j->len;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(j->buf + j->len, room, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		j->len += (size_t)n < room ? (size_t)n : room - 1;
+}
+
+static void vtb_json_key(struct vtb_json *j, const char *key)
+{
+	vtb_json_raw(j, "%s\"%s\":", j->first ? "" : ",", key);
+	j->first = false;
+}
+
+static void vtb_json_str(struct vtb_json *j, const char *key, const char *val)
+{
+	vtb_json_key(j, key);
+	vtb_json_raw(j, "\"");
+	for (const unsigned char *p = (const unsigned char *)val; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			vtb_json_raw(j, "\\%c", *p);
+		else if (*p < 0x20 || *p >= 0x7f)
+			vtb_json_raw(j, "\\u%04x", *p);
+		else
+			vtb_json_raw(j, "%c", *p);
+	}
+	vtb_json_raw(j, "\"");
+}
+
+static void vtb_json_u64(struct vtb_json *j, const char *key, uint64_t v)
+{
+	vtb_json_key(j, key);
+	vtb_json_raw(j, "%" PRIu64, v);
+}
+
+static void vtb_json_i64(struct vtb_json *j, const char *key, int64_t v)
+{
+	vtb_json_key(j, key);
+	vtb_json_raw(j, "%" PRId64, v);
+}
+
+static void vtb_json_bool(struct vtb_json *j, const char *key, bool v)
+{
+	vtb_json_key(j, key);
+	vtb_json_raw(j, v ? "true" : "false");
+}
+
+static void vtb_result_begin(struct vtb_json *j, const char *test, const char *check)
+{
+	j->len = 0;
+	j->first = true;
+	vtb_json_raw(j, "{");
+	vtb_json_str(j, "test", test);
+	vtb_json_str(j, "check", check);
+}
+
+/* Ends the line; a failed check makes the whole run exit 1. */
+static void vtb_result_end(struct vtb_json *j, bool ok)
+{
+	vtb_json_bool(j, "ok", ok);
+	vtb_json_raw(j, "}");
+	printf("VTB-RESULT %s\n", j->buf);
+	fflush(stdout);
+	if (!ok)
+		vtb_failed = 1;
+}
+
+/* ---- key=value arguments ---- */
+
+struct vtb_args {
+	int n;
+	char **kv;
+};
+
+static const char *vtb_arg(const struct vtb_args *a, const char *key, const char *dflt)
+{
+	size_t kl = strlen(key);
+
+	for (int i = 0; i < a->n; i++)
+		if (!strncmp(a->kv[i], key, kl) && a->kv[i][kl] == '=')
+			return a->kv[i] + kl + 1;
+	return dflt;
+}
+
+static uint64_t vtb_arg_u64(const struct vtb_args *a, const char *key, uint64_t dflt)
+{
+	const char *v = vtb_arg(a, key, NULL);
+
+	return v ? strtoull(v, NULL, 0) : dflt;
+}
+
+/* ---- small sysfs readers ---- */
+
+/* Reads a sysfs file's first line without its newline; -errno on failure. */
+static int vtb_read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (!fgets(buf, (int)len, f))
+		err = ferror(f) ? -EIO : -ENODATA;
+	fclose(f);
+	if (err)
+		return err;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+static int vtb_read_u64(const char *path, uint64_t *v)
+{
+	char buf[64];
+	int err = vtb_read_line(path, buf, sizeof(buf));
+
+	if (err)
+		return err;
+	*v = strtoull(buf, NULL, 0);
+	return 0;
+}
+
+static void vtb_sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* ---- blk ----
+ * The pattern is a function of the seed and the absolute device offset, so
+ * the host recomputes it for any region: each 8-byte word at offset o holds
+ * splitmix64(seed ^ (o / 8)), little-endian.  ci/guest.py has the same. */
+
+static uint64_t vtb_splitmix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* off and len are multiples of 8 (every size here is a sector multiple). */
+static void vtb_pattern_fill(uint8_t *buf, uint64_t off, size_t len, uint64_t seed)
+{
+	for (size_t i = 0; i < len; i += 8) {
+		uint64_t w = vtb_splitmix64(seed ^ ((off + i) / 8));
+
+		for (int b = 0; b < 8; b++)
+			buf[i + b] = (uint8_t)(w >> (8 * b));
+	}
+}
+
+/* Offset of the first byte that differs from the pattern, or -1. */
+static int64_t vtb_pattern_check(const uint8_t *buf, uint64_t off, size_t len, uint64_t seed)
+{
+	for (size_t i = 0; i < len; i += 8) {
+		uint64_t w = vtb_splitmix64(seed ^ ((off + i) / 8));
+
+		for (int b = 0; b < 8; b++)
+			if (buf[i + b] != (uint8_t)(w >> (8 * b)))
+				return (int64_t)(off + i + b);
+	}
+	return -1;
+}
+
+/* Every region starts on this boundary, so a device with 4 KiB logical
+ * blocks or a coarse discard granularity still takes each request whole. */
+#define VTB_BLK_ALIGN 65536u
+
+struct vtb_blk_job {
+	int fd;
+	uint64_t base, size, seed;
+	unsigned qd, idx, ops;
+	bool write;
+	int64_t bad_at;	/* first mismatching device offset, -1 if none */
+	int err;	/* first -errno, 0 if none */
+	uint8_t *buf;
+};
+
+/* One of qd workers: ops requests at base + (op * qd + idx) * size, so the
+ * workers together keep qd requests in flight over one contiguous region. */
+static void *vtb_blk_worker(void *arg)
+{
+	struct vtb_blk_job *j = arg;
+
+	for (unsigned op = 0; op < j->ops && !j->err; op++) {
+		uint64_t off = j->base + ((uint64_t)op * j->qd + j->idx) * j->size;
+		ssize_t n;
+
+		if (j->write) {
+			vtb_pattern_fill(j->buf, off, j->size, j->seed);
+			n = pwrite(j->fd, j->buf, j->size, (off_t)off);
+		} else {
+			memset(j->buf, 0, j->size);
+			n = pread(j->fd, j->buf, j->size, (off_t)off);
+		}
+		if (n < 0)
+			j->err = -errno;
+		else if ((uint64_t)n != j->size)
+			j->err = -EIO;
+		else if (!j->write && j->bad_at < 0)
+			j->bad_at = vtb_pattern_check(j->buf, off, j->size, j->seed);
+	}
+	return NULL;
+}
+
+/* Runs one direction of a (size, qd) pass on qd threads; 0 or -errno. */
+static int vtb_blk_pass(struct vtb_blk_job *jobs, unsigned qd, bool write, int64_t *bad_at)
+{
+	pthread_t tid[16];
+	int err = 0;
+	unsigned started = 0;
+
+	for (unsigned i = 0; i < qd; i++) {
+		jobs[i].write = write;
+		jobs[i].err = 0;
+		jobs[i].bad_at = -1;
+		if (pthread_create(&tid[i], NULL, vtb_blk_worker, &jobs[i])) {
+			err = -EAGAIN;
+			break;
+		}
+		started++;
+	}
+	for (unsigned i = 0; i < started; i++) {
+		pthread_join(tid[i], NULL);
+		if (!err && jobs[i].err)
+			err = jobs[i].err;
+		if (jobs[i].bad_at >= 0 && (*bad_at < 0 || jobs[i].bad_at < *bad_at))
+			*bad_at = jobs[i].bad_at;
+	}
+	return err;
+}
+
+static void vtb_blk_write_record(uint64_t off, uint64_t len, const char *kind, uint64_t seed)
+{
+	printf("VTB-WRITE {\"off\":%" PRIu64 ",\"len\":%" PRIu64 ",\"kind\":\"%s\",\"seed\":%" PRIu64 "}\n",
+	       off, len, kind, seed);
+	fflush(stdout);
+}
+
+/* Writes, reads back and verifies one region of qd * ops requests of size
+ * bytes at base (a multiple of VTB_BLK_ALIGN); returns the bytes it covers,
+ * rounded up to the next region's alignment. */
+static uint64_t vtb_blk_io(int fd, const char *what, uint64_t base, uint64_t size, unsigned qd, unsigned ops,
+			   uint64_t seed)
+{
+	struct vtb_blk_job jobs[16];
+	struct vtb_json j;
+	int64_t bad_at = -1;
+	int err = 0;
+	unsigned made = 0;
+	char name[32];
+
+	memset(jobs, 0, sizeof(jobs));
+	for (; made < qd; made++) {
+		jobs[made] = (struct vtb_blk_job){ .fd = fd, .base = base, .size = size, .seed = seed,
+						   .qd = qd, .idx = made, .ops = ops };
+		if (posix_memalign((void **)&jobs[made].buf, 4096, size)) {
+			err = -ENOMEM;
+			goto free_bufs;
+		}
+	}
+	err = vtb_blk_pass(jobs, qd, true, &bad_at);
+	if (!err)
+		err = vtb_blk_pass(jobs, qd, false, &bad_at);
+free_bufs:
+	for (unsigned i = 0; i < made; i++)
+		free(jobs[i].buf);
+	snprintf(name, sizeof(name), "%s_%" PRIu64 "_qd%u", what, size, qd);
+	vtb_result_begin(&j, "blk", name);
+	vtb_json_u64(&j, "off", base);
+	vtb_json_u64(&j, "len", size * qd * ops);
+	vtb_json_u64(&j, "size", size);
+	vtb_json_u64(&j, "qd", qd);
+	vtb_json_u64(&j, "requests", (uint64_t)qd * ops * 2);
+	vtb_json_u64(&j, "seed", seed);
+	vtb_json_i64(&j, "errno", -err);
+	vtb_json_i64(&j, "bad_at", bad_at);
+	vtb_result_end(&j, !err && bad_at < 0);
+	if (!err)
+		vtb_blk_write_record(base, size * qd * ops, "pattern", seed);
+	return (size * qd * ops + VTB_BLK_ALIGN - 1) / VTB_BLK_ALIGN * VTB_BLK_ALIGN;
+}
+
+static const char *vtb_basename(const char *p)
+{
+	const char *s = strrchr(p, '/');
+
+	return s ? s + 1 : p;
+}
+
+/* Reads len bytes at off with O_DIRECT and reports whether all are zero. */
+static int vtb_blk_read_zero(int fd, uint64_t off, uint64_t len, int64_t *nonzero_at)
+{
+	uint8_t *buf;
+	int err = 0;
+
+	*nonzero_at = -1;
+	if (posix_memalign((void **)&buf, 4096, 65536))
+		return -ENOMEM;
+	for (uint64_t done = 0; done < len && !err && *nonzero_at < 0;) {
+		size_t n = len - done < 65536 ? (size_t)(len - done) : 65536;
+		ssize_t r = pread(fd, buf, n, (off_t)(off + done));
+
+		if (r != (ssize_t)n) {
+			err = r < 0 ? -errno : -EIO;
+			break;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (buf[i]) {
+				*nonzero_at = (int64_t)(off + done + i);
+				break;
+			}
+		done += n;
+	}
+	free(buf);
+	return err;
+}
+
+static int vtb_blk(const char *dev, const struct vtb_args *a)
+{
+	static const uint64_t sizes[] = { 512, 4096, 65536, 1 << 20 };
+	static const unsigned qds[] = { 1, 4, 16 };
+	const char *name = vtb_basename(dev);
+	unsigned ops = (unsigned)vtb_arg_u64(a, "ops", 2);
+	uint64_t seed = vtb_arg_u64(a, "seed", 1);
+	const char *want_serial = vtb_arg(a, "serial", NULL);
+	uint64_t want_cap = vtb_arg_u64(a, "capacity", 0);
+	uint64_t cap = 0, sectors = 0, need = 0, off, gran = 0, dmax = 0, wzmax = 0;
+	char path[256], serial[128] = "", wcache[64] = "";
+	struct vtb_json j;
+	int fd, err, sys_err;
+
+	if (ops < 1 || ops > 64)
+		ops = 2;
+	fd = open(dev, O_RDWR | O_DIRECT);
+	if (fd < 0) {
+		vtb_result_begin(&j, "blk", "open");
+		vtb_json_str(&j, "dev", dev);
+		vtb_json_i64(&j, "errno", errno);
+		vtb_json_bool(&j, "present", false);
+		vtb_result_end(&j, false);
+		return VTB_RC_ABSENT;
+	}
+
+	/* capacity: the ioctl, the sysfs sector count, and what the host set */
+	err = ioctl(fd, BLKGETSIZE64, &cap) ? -errno : 0;
+	snprintf(path, sizeof(path), "/sys/block/%s/size", name);
+	sys_err = vtb_read_u64(path, &sectors);
+	vtb_result_begin(&j, "blk", "capacity");
+	vtb_json_u64(&j, "bytes", cap);
+	vtb_json_u64(&j, "sysfs_sectors", sectors);
+	vtb_json_u64(&j, "expected", want_cap);
+	vtb_json_i64(&j, "errno", -err);
+	vtb_result_end(&j, !err && !sys_err && cap == sectors * 512 && (!want_cap || cap == want_cap));
+
+	/* GET_ID: virtio_blk asks the device on each read of this attribute */
+	snprintf(path, sizeof(path), "/sys/block/%s/serial", name);
+	sys_err = vtb_read_line(path, serial, sizeof(serial));
+	vtb_result_begin(&j, "blk", "serial");
+	vtb_json_str(&j, "serial", serial);
+	vtb_json_str(&j, "expected", want_serial ? want_serial : "");
+	vtb_json_i64(&j, "errno", -sys_err);
+	vtb_result_end(&j, !sys_err && (!want_serial || !strcmp(serial, want_serial)));
+
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
+		for (size_t q = 0; q < sizeof(qds) / sizeof(qds[0]); q++)
+			need += (sizes[s] * qds[q] * ops + VTB_BLK_ALIGN - 1) / VTB_BLK_ALIGN * VTB_BLK_ALIGN;
+	need += 2 << 20;	/* the discard and write-zeroes regions */
+	if (cap < need) {
+		vtb_result_begin(&j, "blk", "room");
+		vtb_json_u64(&j, "need", need);
+		vtb_json_u64(&j, "bytes", cap);
+		vtb_result_end(&j, false);
+		goto close_fd;
+	}
+
+	/* Regions back to back from offset 0, one seed per region. */
+	off = 0;
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
+		for (size_t q = 0; q < sizeof(qds) / sizeof(qds[0]); q++) {
+			off += vtb_blk_io(fd, "io", off, sizes[s], qds[q], ops, seed);
+			seed++;
+		}
+
+	/* flush: fsync on a block device sends VIRTIO_BLK_T_FLUSH when the
+	 * device has a volatile write cache (write_cache "write back"). */
+	snprintf(path, sizeof(path), "/sys/block/%s/queue/write_cache", name);
+	vtb_read_line(path, wcache, sizeof(wcache));
+	err = fsync(fd) ? -errno : 0;
+	vtb_result_begin(&j, "blk", "flush");
+	vtb_json_str(&j, "write_cache", wcache);
+	vtb_json_i64(&j, "errno", -err);
+	vtb_result_end(&j, !err);
+
+	/* write-zeroes: a pattern region, then BLKZEROOUT, then all zero.  The
+	 * kernel falls back to writing zero pages when the device has no
+	 * WRITE_ZEROES; write_zeroes_max_bytes says which one ran. */
+	{
+		uint64_t zoff = off, zlen = 1 << 20, range[2] = { zoff, zlen };
+		int64_t nonzero_at = -1;
+
+		snprintf(path, sizeof(path), "/sys/block/%s/queue/write_zeroes_max_bytes", name);
+		vtb_read_u64(path, &wzmax);
+		off += vtb_blk_io(fd, "zero_prep", zoff, 65536, 1, (unsigned)(zlen / 65536), seed++);
+		err = ioctl(fd, BLKZEROOUT, range) ? -errno : 0;
+		if (!err)
+			err = vtb_blk_read_zero(fd, zoff, zlen, &nonzero_at);
+		vtb_result_begin(&j, "blk", "write_zeroes");
+		vtb_json_u64(&j, "off", zoff);
+		vtb_json_u64(&j, "len", zlen);
+		vtb_json_u64(&j, "write_zeroes_max_bytes", wzmax);
+		vtb_json_i64(&j, "errno", -err);
+		vtb_json_i64(&j, "nonzero_at", nonzero_at);
+		vtb_result_end(&j, !err && nonzero_at < 0);
+		if (!err)
+			vtb_blk_write_record(zoff, zlen, "zero", 0);
+	}
+
+	/* discard: a device without DISCARD has discard_max_bytes 0 and the
+	 * ioctl fails with EOPNOTSUPP; that is reported, not failed, unless the
+	 * host said discard=1.  What a discarded range reads back as is the
+	 * device's choice, so the host does not check its contents. */
+	{
+		uint64_t doff = off, dlen = 1 << 20, range[2];
+		bool want = vtb_arg_u64(a, "discard", 0) != 0;
+
+		snprintf(path, sizeof(path), "/sys/block/%s/queue/discard_granularity", name);
+		vtb_read_u64(path, &gran);
+		snprintf(path, sizeof(path), "/sys/block/%s/queue/discard_max_bytes", name);
+		vtb_read_u64(path, &dmax);
+		off += vtb_blk_io(fd, "discard_prep", doff, 65536, 1, (unsigned)(dlen / 65536), seed++);
+		range[0] = doff;
+		range[1] = dlen;
+		err = ioctl(fd, BLKDISCARD, range) ? -errno : 0;
+		vtb_result_begin(&j, "blk", "discard");
+		vtb_json_u64(&j, "off", doff);
+		vtb_json_u64(&j, "len", dlen);
+		vtb_json_u64(&j, "discard_granularity", gran);
+		vtb_json_u64(&j, "discard_max_bytes", dmax);
+		vtb_json_bool(&j, "supported", dmax > 0);
+		vtb_json_i64(&j, "errno", -err);
+		vtb_result_end(&j, dmax ? !err : (!want && err == -EOPNOTSUPP));
+		if (!err)
+			vtb_blk_write_record(doff, dlen, "discard", 0);
+	}
+	err = fsync(fd) ? -errno : 0;
+	vtb_result_begin(&j, "blk", "final_flush");
+	vtb_json_i64(&j, "errno", -err);
+	vtb_result_end(&j, !err);
+close_fd:
+	close(fd);
+	return vtb_failed ? VTB_RC_FAIL : VTB_RC_OK;
+}
+
+/* ---- net ---- */
+
+#define VTB_ETHERTYPE 0x88b5	/* IEEE 802 local experimental */
+#define VTB_NET_MAGIC 0x76746221u
+
+static int vtb_net_first_iface(char *buf, size_t len)
+{
+	DIR *d = opendir("/sys/class/net");
+	struct dirent *e;
+	int err = -ENODEV;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && strcmp(e->d_name, "lo") &&
+		    snprintf(buf, len, "%s", e->d_name) < (int)len) {
+			err = 0;
+			break;
+		}
+	closedir(d);
+	return err;
+}
+
+static void vtb_net_frame(uint8_t *f, size_t len, const uint8_t *mac, uint32_t seq)
+{
+	uint32_t hdr[3] = { htonl(VTB_NET_MAGIC), htonl(seq), htonl((uint32_t)len) };
+
+	memset(f, 0xff, 6);
+	memcpy(f + 6, mac, 6);
+	f[12] = VTB_ETHERTYPE >> 8;
+	f[13] = VTB_ETHERTYPE & 0xff;
+	memcpy(f + 14, hdr, sizeof(hdr));
+	for (size_t i = 14 + sizeof(hdr); i < len; i++)
+		f[i] = (uint8_t)(vtb_splitmix64(((uint64_t)seq << 16) | i) & 0xff);
+}
+
+/* Waits up to ms for the echo of frame seq; 1 came back equal, 0 timed out,
+ * -1 came back different (counted bad), -errno on a socket error.  Frames of
+ * other sequences (late echoes) are skipped; the MAC addresses may be
+ * swapped by the echoing side, everything from the ethertype on must match. */
+static int vtb_net_await(int fd, const uint8_t *want, size_t len, uint32_t seq, int ms, bool *swapped)
+{
+	uint8_t got[2048];
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct sockaddr_ll from;
+		socklen_t fl = sizeof(from);
+		uint32_t rseq;
+		long left;
+		ssize_t n;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = ms - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0)
+			return 0;
+		if (poll(&p, 1, (int)left) <= 0)
+			continue;
+		n = recvfrom(fd, got, sizeof(got), 0, (struct sockaddr *)&from, &fl);
+		if (n < 0)
+			return errno == EINTR ? 0 : -errno;
+		if (from.sll_pkttype == PACKET_OUTGOING || n < 26)
+			continue;
+		memcpy(&rseq, got + 18, 4);
+		if ((uint32_t)ntohl(rseq) != seq)
+			continue;
+		if ((size_t)n != len || memcmp(got + 12, want + 12, len - 12))
+			return -1;
+		if (!memcmp(got, want, 12))
+			*swapped = false;
+		else if (!memcmp(got, want + 6, 6) && !memcmp(got + 6, want, 6))
+			*swapped = true;
+		else
+			return -1;
+		return 1;
+	}
+}
+
+static int vtb_net(const char *ifarg, const struct vtb_args *a)
+{
+	unsigned lo = (unsigned)vtb_arg_u64(a, "min", 60), hi = (unsigned)vtb_arg_u64(a, "max", 1514);
+	unsigned step = (unsigned)vtb_arg_u64(a, "step", 1);
+	int wait_ms = (int)vtb_arg_u64(a, "timeout_ms", 2000);
+	unsigned link_s = (unsigned)vtb_arg_u64(a, "link_wait", 10);
+	const char *want_mac = vtb_arg(a, "mac", NULL);
+	uint64_t want_mtu = vtb_arg_u64(a, "mtu", 0);
+	uint64_t sent = 0, received = 0, bad = 0, lost = 0, swapped_n = 0;
+	char ifname[IFNAMSIZ] = "", path[256], mac[32] = "", carrier[16] = "", oper[32] = "";
+	struct sockaddr_ll sll;
+	struct ifreq ifr;
+	struct vtb_json j;
+	uint8_t hw[6], frame[2048];
+	int s, ps = -1, err;
+
+	if (lo < 60)
+		lo = 60;
+	if (hi > 1514)
+		hi = 1514;
+	if (!step)
+		step = 1;
+	if (!strcmp(ifarg, "auto"))
+		err = vtb_net_first_iface(ifname, sizeof(ifname));
+	else
+		err = snprintf(ifname, sizeof(ifname), "%s", ifarg) >= (int)sizeof(ifname) ? -EINVAL : 0;
+	/* any socket takes the device ioctls; AF_PACKET needs no IP stack */
+	s = socket(AF_PACKET, SOCK_DGRAM, 0);
+	if (err || s < 0) {
+		vtb_result_begin(&j, "net", "iface");
+		vtb_json_str(&j, "iface", ifname);
+		vtb_json_i64(&j, "errno", err ? -err : errno);
+		vtb_json_bool(&j, "present", false);
+		vtb_result_end(&j, false);
+		if (s >= 0)
+			close(s);
+		return VTB_RC_ABSENT;
+	}
+
+	/* link up, then what the guest sees of the device's config space */
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	err = ioctl(s, SIOCGIFFLAGS, &ifr) ? -errno : 0;
+	if (!err) {
+		ifr.ifr_flags |= IFF_UP;
+		err = ioctl(s, SIOCSIFFLAGS, &ifr) ? -errno : 0;
+	}
+	vtb_result_begin(&j, "net", "up");
+	vtb_json_str(&j, "iface", ifname);
+	vtb_json_i64(&j, "errno", -err);
+	vtb_result_end(&j, !err);
+	if (err) {
+		close(s);
+		return err == -ENODEV ? VTB_RC_ABSENT : VTB_RC_FAIL;
+	}
+
+	err = ioctl(s, SIOCGIFHWADDR, &ifr) ? -errno : 0;
+	memcpy(hw, ifr.ifr_hwaddr.sa_data, 6);
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", hw[0], hw[1], hw[2], hw[3], hw[4], hw[5]);
+	vtb_result_begin(&j, "net", "mac");
+	vtb_json_str(&j, "mac", mac);
+	vtb_json_str(&j, "expected", want_mac ? want_mac : "");
+	vtb_json_i64(&j, "errno", -err);
+	vtb_result_end(&j, !err && (!want_mac || !strcasecmp(mac, want_mac)));
+
+	err = ioctl(s, SIOCGIFMTU, &ifr) ? -errno : 0;
+	vtb_result_begin(&j, "net", "mtu");
+	vtb_json_u64(&j, "mtu", err ? 0 : (uint64_t)ifr.ifr_mtu);
+	vtb_json_u64(&j, "expected", want_mtu);
+	vtb_json_i64(&j, "errno", -err);
+	vtb_result_end(&j, !err && (!want_mtu || (uint64_t)ifr.ifr_mtu == want_mtu));
+	close(s);
+
+	/* carrier follows VIRTIO_NET_S_LINK_UP once the interface is up */
+	snprintf(path, sizeof(path), "/sys/class/net/%s/carrier", ifname);
+	for (unsigned i = 0; i <= link_s * 10; i++) {
+		if (!vtb_read_line(path, carrier, sizeof(carrier)) && !strcmp(carrier, "1"))
+			break;
+		vtb_sleep_ms(100);
+	}
+	snprintf(path, sizeof(path), "/sys/class/net/%s/operstate", ifname);
+	vtb_read_line(path, oper, sizeof(oper));
+	vtb_result_begin(&j, "net", "link");
+	vtb_json_str(&j, "carrier", carrier);
+	vtb_json_str(&j, "operstate", oper);
+	vtb_result_end(&j, !strcmp(carrier, "1"));
+
+	ps = socket(AF_PACKET, SOCK_RAW, htons(VTB_ETHERTYPE));
+	err = ps < 0 ? -errno : 0;
+	if (!err) {
+		memset(&sll, 0, sizeof(sll));
+		sll.sll_family = AF_PACKET;
+		sll.sll_protocol = htons(VTB_ETHERTYPE);
+		sll.sll_ifindex = (int)if_nametoindex(ifname);
+		err = bind(ps, (struct sockaddr *)&sll, sizeof(sll)) ? -errno : 0;
+	}
+	if (err) {
+		vtb_result_begin(&j, "net", "packet_socket");
+		vtb_json_i64(&j, "errno", -err);
+		vtb_result_end(&j, false);
+		goto close_ps;
+	}
+	/* Stop and wait, one frame at a time: a lost echo costs one timeout
+	 * and cannot be confused with a later frame's. */
+	for (unsigned len = lo; len <= hi; len = len + step > hi && len != hi ? hi : len + step) {
+		bool swapped = false;
+		uint32_t seq = (uint32_t)sent;
+		int r;
+
+		vtb_net_frame(frame, len, hw, seq);
+		if (send(ps, frame, len, 0) != (ssize_t)len) {
+			err = -errno;
+			break;
+		}
+		sent++;
+		r = vtb_net_await(ps, frame, len, seq, wait_ms, &swapped);
+		if (r == 1) {
+			received++;
+			swapped_n += swapped;
+		} else if (r == 0) {
+			lost++;
+		} else if (r == -1) {
+			bad++;
+		} else {
+			err = r;
+			break;
+		}
+		if (len == hi)
+			break;
+	}
+	vtb_result_begin(&j, "net", "echo");
+	vtb_json_u64(&j, "min", lo);
+	vtb_json_u64(&j, "max", hi);
+	vtb_json_u64(&j, "step", step);
+	vtb_json_u64(&j, "sent", sent);
+	vtb_json_u64(&j, "received", received);
+	vtb_json_u64(&j, "bad", bad);
+	vtb_json_u64(&j, "lost", lost);
+	vtb_json_u64(&j, "mac_swapped", swapped_n);
+	vtb_json_i64(&j, "errno", -err);
+	vtb_result_end(&j, !err && sent > 0 && received == sent && !bad);
+close_ps:
+	if (ps >= 0)
+		close(ps);
+	return vtb_failed ? VTB_RC_FAIL : VTB_RC_OK;
+}
+
+/* ---- scmi ---- */
+
+/* The arm-scmi platform device's sysfs directory (its driver's link). */
+static int vtb_scmi_find(char *buf, size_t len)
+{
+	static const char drv[] = "/sys/bus/platform/drivers/arm-scmi";
+	DIR *d = opendir(drv);
+	struct dirent *e;
+	int err = -ENODEV;
+
+	if (!d)
+		return -ENODEV;
+	while ((e = readdir(d))) {
+		char p[512];
+		struct stat st;
+
+		snprintf(p, sizeof(p), "%s/%s/vendor_id", drv, e->d_name);
+		if (!stat(p, &st)) {
+			snprintf(buf, len, "%s/%s", drv, e->d_name);
+			err = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return err;
+}
+
+/* BASE_DISCOVER_LIST_PROTOCOLS through the raw debugfs interface (SCMI
+ * v3.2 4.2.2.8): header msg 6 of protocol 0x10, a skip count, then the
+ * reply's status, count and packed protocol ids.  Present only with
+ * CONFIG_ARM_SCMI_RAW_MODE_SUPPORT; returns the count or -errno. */
+static int vtb_scmi_raw_protocols(uint8_t *ids, int max)
+{
+	static const char path[] = "/sys/kernel/debug/scmi/0/raw/message";
+	int n = 0;
+
+	while (n < max) {
+		uint32_t req[2] = { 6u | (0x10u << 10) | ((uint32_t)(n + 1) << 18), (uint32_t)n };
+		uint8_t rsp[128];
+		uint32_t hdr, cnt;
+		int32_t status;
+		ssize_t r;
+		int fd = open(path, O_RDWR);
+
+		if (fd < 0)
+			return -errno;
+		if (write(fd, req, sizeof(req)) != sizeof(req)) {
+			r = -errno;
+			close(fd);
+			return (int)r;
+		}
+		r = read(fd, rsp, sizeof(rsp));
+		close(fd);
+		if (r < 12)
+			return r < 0 ? -errno : -EPROTO;
+		memcpy(&hdr, rsp, 4);
+		memcpy(&status, rsp + 4, 4);
+		memcpy(&cnt, rsp + 8, 4);
+		if (status != 0 || cnt == 0 || cnt > (uint32_t)(r - 12))
+			return status ? -EREMOTEIO : n;
+		for (uint32_t i = 0; i < cnt && n < max; i++)
+			ids[n++] = rsp[12 + i];
+	}
+	return n;
+}
+
+/* The protocols Linux made devices for: each scmi_protocol bus device
+ * points at its DT node protocol@ID.  Without raw mode this is what the
+ * guest can see of the list; it omits the base protocol and those no
+ * driver asked for. */
+static int vtb_scmi_device_protocols(uint8_t *ids, int max)
+{
+	static const char bus[] = "/sys/bus/scmi_protocol/devices";
+	DIR *d = opendir(bus);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)) && n < max) {
+		char p[512], target[512];
+		const char *at;
+		ssize_t l;
+		unsigned long id;
+		bool dup = false;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s/of_node", bus, e->d_name);
+		l = readlink(p, target, sizeof(target) - 1);
+		if (l <= 0)
+			continue;
+		target[l] = 0;
+		at = strstr(vtb_basename(target), "protocol@");
+		if (!at)
+			continue;
+		id = strtoul(at + strlen("protocol@"), NULL, 16);
+		for (int i = 0; i < n; i++)
+			dup |= ids[i] == id;
+		if (id <= 0xff && !dup)
+			ids[n++] = (uint8_t)id;
+	}
+	closedir(d);
+	return n;
+}
+
+static void vtb_json_ids(struct vtb_json *j, const char *key, const uint8_t *ids, int n)
+{
+	vtb_json_key(j, key);
+	vtb_json_raw(j, "[");
+	for (int i = 0; i < n; i++)
+		vtb_json_raw(j, "%s%u", i ? "," : "", ids[i]);
+	vtb_json_raw(j, "]");
+}
+
+struct vtb_sensor {
+	char file[300];	/* e.g. /sys/class/hwmon/hwmon0/temp1_input */
+	char label[64];
+	int64_t v[2];
+	int err[2];
+};
+
+/* Every *_input of every hwmon device named scmi_sensors. */
+static int vtb_scmi_sensors(struct vtb_sensor *s, int max)
+{
+	DIR *d = opendir("/sys/class/hwmon");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char p[300], name[64];
+		DIR *hd;
+		struct dirent *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "/sys/class/hwmon/%s/name", e->d_name);
+		if (vtb_read_line(p, name, sizeof(name)) || strcmp(name, "scmi_sensors"))
+			continue;
+		snprintf(p, sizeof(p), "/sys/class/hwmon/%s", e->d_name);
+		hd = opendir(p);
+		if (!hd)
+			continue;
+		while ((f = readdir(hd)) && n < max) {
+			size_t l = strlen(f->d_name);
+			char lp[400];
+
+			if (l < 7 || strcmp(f->d_name + l - 6, "_input"))
+				continue;
+			if (snprintf(s[n].file, sizeof(s[n].file), "%s/%s", p, f->d_name) >= (int)sizeof(s[n].file))
+				continue;
+			snprintf(lp, sizeof(lp), "%s/%.*slabel", p, (int)(l - 5), f->d_name);
+			if (vtb_read_line(lp, s[n].label, sizeof(s[n].label)))
+				s[n].label[0] = 0;
+			n++;
+		}
+		closedir(hd);
+	}
+	closedir(d);
+	return n;
+}
+
+static int vtb_scmi(const struct vtb_args *a)
+{
+	unsigned wait_s = (unsigned)vtb_arg_u64(a, "wait", 2);
+	unsigned probe_s = (unsigned)vtb_arg_u64(a, "probe_wait", 5);
+	const char *want_vendor = vtb_arg(a, "vendor", NULL);
+	uint64_t want_sensors = vtb_arg_u64(a, "sensors", 0);
+	char dir[300] = "", path[400], vendor[64] = "", sub[64] = "", fw[32] = "", pv[32] = "";
+	static struct vtb_sensor sensors[64];
+	uint8_t ids[256], dev_ids[64];
+	struct vtb_json j;
+	int err = -ENODEV, n, dn;
+
+	/* The driver binds once the virtio device is there; it may come late. */
+	for (unsigned i = 0; i <= probe_s * 10 && err; i++) {
+		err = vtb_scmi_find(dir, sizeof(dir));
+		if (err)
+			vtb_sleep_ms(100);
+	}
+	vtb_result_begin(&j, "scmi", "present");
+	vtb_json_bool(&j, "present", !err);
+	vtb_json_bool(&j, "dt_node", access("/proc/device-tree/firmware/scmi", F_OK) == 0);
+	vtb_json_str(&j, "device", dir);
+	vtb_result_end(&j, !err);
+	if (err)
+		return VTB_RC_ABSENT;
+
+	snprintf(path, sizeof(path), "%s/vendor_id", dir);
+	vtb_read_line(path, vendor, sizeof(vendor));
+	snprintf(path, sizeof(path), "%s/sub_vendor_id", dir);
+	vtb_read_line(path, sub, sizeof(sub));
+	snprintf(path, sizeof(path), "%s/firmware_version", dir);
+	vtb_read_line(path, fw, sizeof(fw));
+	snprintf(path, sizeof(path), "%s/protocol_version", dir);
+	vtb_read_line(path, pv, sizeof(pv));
+	vtb_result_begin(&j, "scmi", "base");
+	vtb_json_str(&j, "vendor_id", vendor);
+	vtb_json_str(&j, "sub_vendor_id", sub);
+	vtb_json_str(&j, "firmware_version", fw);
+	vtb_json_str(&j, "protocol_version", pv);
+	vtb_json_str(&j, "expected_vendor", want_vendor ? want_vendor : "");
+	vtb_result_end(&j, vendor[0] && (!want_vendor || !strcmp(vendor, want_vendor)));
+
+	n = vtb_scmi_raw_protocols(ids, (int)sizeof(ids));
+	dn = vtb_scmi_device_protocols(dev_ids, (int)sizeof(dev_ids));
+	vtb_result_begin(&j, "scmi", "protocols");
+	vtb_json_ids(&j, "ids", ids, n);	/* what the platform lists (raw mode) */
+	vtb_json_ids(&j, "device_ids", dev_ids, dn);	/* what Linux bound */
+	vtb_json_i64(&j, "raw_errno", n < 0 ? -n : 0);
+	vtb_result_end(&j, n > 0 || dn > 0);
+
+	n = vtb_scmi_sensors(sensors, 64);
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass)
+			vtb_sleep_ms(wait_s * 1000);
+		for (int i = 0; i < n; i++) {
+			char v[64];
+
+			sensors[i].err[pass] = vtb_read_line(sensors[i].file, v, sizeof(v));
+			sensors[i].v[pass] = sensors[i].err[pass] ? 0 : strtoll(v, NULL, 10);
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		vtb_result_begin(&j, "scmi", "sensor");
+		vtb_json_str(&j, "file", vtb_basename(sensors[i].file));
+		vtb_json_str(&j, "label", sensors[i].label);
+		vtb_json_i64(&j, "value1", sensors[i].v[0]);
+		vtb_json_i64(&j, "value2", sensors[i].v[1]);
+		vtb_json_bool(&j, "changed", sensors[i].v[0] != sensors[i].v[1]);
+		vtb_json_i64(&j, "errno", -(sensors[i].err[0] ? sensors[i].err[0] : sensors[i].err[1]));
+		vtb_result_end(&j, !sensors[i].err[0] && !sensors[i].err[1]);
+	}
+	vtb_result_begin(&j, "scmi", "sensors");
+	vtb_json_u64(&j, "count", (uint64_t)n);
+	vtb_json_u64(&j, "expected", want_sensors);
+	vtb_result_end(&j, want_sensors ? (uint64_t)n == want_sensors : n > 0);
+	return vtb_failed ? VTB_RC_FAIL : VTB_RC_OK;
+}
+
+/* The host's half of the blk check: the bytes a region should hold. */
+static int vtb_pattern_out(const char *offs, const char *lens, const char *seeds)
+{
+	uint64_t off = strtoull(offs, NULL, 0), len = strtoull(lens, NULL, 0), seed = strtoull(seeds, NULL, 0);
+	static uint8_t buf[1 << 16];
+
+	if (off % 8 || len % 8)
+		return VTB_RC_USAGE;
+	while (len) {
+		size_t n = len < sizeof(buf) ? (size_t)len : sizeof(buf);
+
+		vtb_pattern_fill(buf, off, n, seed);
+		if (fwrite(buf, 1, n, stdout) != n)
+			return VTB_RC_FAIL;
+		off += n;
+		len -= n;
+	}
+	return fflush(stdout) ? VTB_RC_FAIL : VTB_RC_OK;
+}
+
+static int vtb_usage(void)
+{
+	fprintf(stderr, "usage: vtb_guest blk DEV|net IFACE|scmi [key=value...]\n"
+			"       vtb_guest pattern OFF LEN SEED\n");
+	return VTB_RC_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	struct vtb_args a;
+
+	if (argc < 2)
+		return vtb_usage();
+	if (!strcmp(argv[1], "scmi")) {
+		a = (struct vtb_args){ argc - 2, argv + 2 };
+		return vtb_scmi(&a);
+	}
+	if (!strcmp(argv[1], "pattern"))
+		return argc == 5 ? vtb_pattern_out(argv[2], argv[3], argv[4]) : vtb_usage();
+	if (argc < 3)
+		return vtb_usage();
+	a = (struct vtb_args){ argc - 3, argv + 3 };
+	if (!strcmp(argv[1], "blk"))
+		return vtb_blk(argv[2], &a);
+	if (!strcmp(argv[1], "net"))
+		return vtb_net(argv[2], &a);
+	return vtb_usage();
+}

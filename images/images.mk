@@ -1,0 +1,103 @@
+# Guest images for QEMU, from Debian packages only (images/README.md).
+# `make images` builds everything under build/images; each artefact has a
+# .key (what it is built from: package versions, hashes of its recipe
+# files), rewritten only when that changes, and a .stamp copied from the key
+# once the artefact is built, so a rebuild happens only when the recipe or a
+# package changes.  Each step's cost lands in build/images/times.log.
+
+IMG     := build/images
+IMG_DIR := images
+KEY     := sh $(IMG_DIR)/key.sh
+CACHE   := sh $(IMG_DIR)/cache.sh
+TIMED   := bash $(IMG_DIR)/timed.sh $(IMG)/times.log
+# The modules a Debian kernel's guest loads (those built in are skipped).
+X86_64_MODULES := virtio_pci virtio_blk virtio_net af_packet
+ARM64_DEB_MODULES := virtio_mmio virtio_pci virtio_blk virtio_net af_packet
+GUEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -static
+
+IMAGES := $(IMG)/x86_64/kernel.stamp $(IMG)/x86_64/initramfs.cpio.gz \
+	$(IMG)/arm64/kernel.stamp $(IMG)/arm64/initramfs.cpio.gz $(IMG)/arm64/virt-scmi.dtb $(IMG)/arm64/virt-scmi-rdp.dtb \
+	$(IMG)/arm64-deb/kernel.stamp $(IMG)/arm64-deb/initramfs.cpio.gz
+
+.PHONY: images images-clean
+images: deps
+	$(MAKE) $(IMAGES)
+
+images-clean:
+	rm -rf $(IMG)
+
+# -- keys ------------------------------------------------------------------
+$(IMG)/x86_64/kernel.key: .FORCE
+	@$(KEY) $@ sh -c 'images/deb-kernel-name.sh amd64; echo $(X86_64_MODULES); \
+		cd images && sha256sum deb-kernel-name.sh fetch-deb-kernel.sh'
+$(IMG)/arm64-deb/kernel.key: .FORCE
+	@$(KEY) $@ sh -c 'images/deb-kernel-name.sh arm64; echo $(ARM64_DEB_MODULES); \
+		cd images && sha256sum deb-kernel-name.sh fetch-deb-kernel.sh'
+$(IMG)/arm64/kernel.key: .FORCE
+	@$(KEY) $@ sh -c 'dpkg-query -W linux-source-6.12 gcc-aarch64-linux-gnu; \
+		cd images && sha256sum arm64-scmi.config build-arm64-kernel.sh'
+$(IMG)/%/busybox.key: .FORCE
+	@$(KEY) $@ sh -c 'apt-cache show --no-all-versions busybox-static:$(if $(filter x86_64,$*),amd64,arm64) | \
+		sed -n "s/^Version: /busybox-static /p"; sha256sum images/fetch-busybox.sh'
+$(IMG)/arm64/dtb.key: .FORCE
+	@$(KEY) $@ sh -c 'dpkg-query -W qemu-system-arm device-tree-compiler; \
+		cd images && sha256sum machine.conf arm64-scmi.dtsi mkdtb.sh'
+
+# -- kernels ---------------------------------------------------------------
+# Kernels are also kept in the per-machine cache (images/cache.sh), by key.
+$(IMG)/x86_64/kernel.stamp: $(IMG)/x86_64/kernel.key
+	$(CACHE) get $< $(IMG)/x86_64/kernel || { \
+	$(TIMED) x86_64-kernel-fetch $(IMG_DIR)/fetch-deb-kernel.sh amd64 $(IMG)/x86_64/kernel $(X86_64_MODULES) && \
+	$(CACHE) put $< $(IMG)/x86_64/kernel; }
+	cp $< $@
+$(IMG)/arm64-deb/kernel.stamp: $(IMG)/arm64-deb/kernel.key
+	$(CACHE) get $< $(IMG)/arm64-deb/kernel || { \
+	$(TIMED) arm64-deb-kernel-fetch $(IMG_DIR)/fetch-deb-kernel.sh arm64 $(IMG)/arm64-deb/kernel $(ARM64_DEB_MODULES) && \
+	$(CACHE) put $< $(IMG)/arm64-deb/kernel; }
+	cp $< $@
+# The source tree and objects stay in arm64-kernel/ (not cached); the
+# kernel, its config and the build's times go to arm64/kernel/.
+$(IMG)/arm64/kernel.stamp: $(IMG)/arm64/kernel.key
+	$(CACHE) get $< $(IMG)/arm64/kernel || { \
+	$(TIMED) arm64-kernel-build $(IMG_DIR)/build-arm64-kernel.sh /usr/src/linux-source-6.12.tar.xz \
+		$(IMG_DIR)/arm64-scmi.config $(IMG)/arm64-kernel && \
+	rm -rf $(IMG)/arm64/kernel && mkdir -p $(IMG)/arm64/kernel && \
+	cp $(IMG)/arm64-kernel/Image $(IMG)/arm64-kernel/config $(IMG)/arm64-kernel/times $(IMG)/arm64/kernel/ && \
+	$(CACHE) put $< $(IMG)/arm64/kernel; }
+	cp $< $@
+
+# -- initramfs contents ----------------------------------------------------
+$(IMG)/%/busybox.stamp: $(IMG)/%/busybox.key
+	$(TIMED) $*-busybox-fetch $(IMG_DIR)/fetch-busybox.sh $(if $(filter x86_64,$*),amd64,arm64) $(IMG)/$*/busybox
+	cp $< $@
+$(IMG)/arm64-deb/busybox.stamp: $(IMG)/arm64/busybox.stamp
+	@mkdir -p $(dir $@)
+	cp $(IMG)/arm64/busybox $(IMG)/arm64-deb/busybox && cp $< $@
+
+$(IMG)/x86_64/vtb_guest: $(IMG_DIR)/guest/vtb_guest.c
+	@mkdir -p $(dir $@)
+	gcc $(GUEST_CFLAGS) -o $@ $< -lpthread
+$(IMG)/arm64/vtb_guest: $(IMG_DIR)/guest/vtb_guest.c
+	@mkdir -p $(dir $@)
+	aarch64-linux-gnu-gcc $(GUEST_CFLAGS) -o $@ $< -lpthread
+
+INITRAMFS_DEPS = $(IMG_DIR)/init $(IMG_DIR)/mkinitramfs.sh
+
+$(IMG)/x86_64/initramfs.cpio.gz: $(IMG)/x86_64/busybox.stamp $(IMG)/x86_64/vtb_guest $(IMG)/x86_64/kernel.stamp $(INITRAMFS_DEPS)
+	$(TIMED) x86_64-initramfs $(IMG_DIR)/mkinitramfs.sh $@ $(IMG)/x86_64/busybox $(IMG)/x86_64/vtb_guest \
+		$(IMG_DIR)/init $(IMG)/x86_64/kernel/modules $(X86_64_MODULES)
+$(IMG)/arm64/initramfs.cpio.gz: $(IMG)/arm64/busybox.stamp $(IMG)/arm64/vtb_guest $(INITRAMFS_DEPS)
+	$(TIMED) arm64-initramfs $(IMG_DIR)/mkinitramfs.sh $@ $(IMG)/arm64/busybox $(IMG)/arm64/vtb_guest $(IMG_DIR)/init
+$(IMG)/arm64-deb/initramfs.cpio.gz: $(IMG)/arm64-deb/busybox.stamp $(IMG)/arm64/vtb_guest $(IMG)/arm64-deb/kernel.stamp $(INITRAMFS_DEPS)
+	$(TIMED) arm64-deb-initramfs $(IMG_DIR)/mkinitramfs.sh $@ $(IMG)/arm64-deb/busybox $(IMG)/arm64/vtb_guest \
+		$(IMG_DIR)/init $(IMG)/arm64-deb/kernel/modules $(ARM64_DEB_MODULES)
+
+# -- arm64 device tree -----------------------------------------------------
+$(IMG)/arm64/virt-scmi.dtb: $(IMG)/arm64/dtb.key
+	$(TIMED) arm64-dtb $(IMG_DIR)/mkdtb.sh $@
+$(IMG)/arm64/virt-scmi-rdp.dtb: $(IMG)/arm64/dtb.key
+	$(TIMED) arm64-dtb-rdp $(IMG_DIR)/mkdtb.sh $@ rdp
+
+# Keys made by pattern rules are not intermediate files: deleting them would
+# make the next run rebuild what they key.
+.PRECIOUS: $(IMG)/%/busybox.key $(IMG)/%/busybox.stamp
