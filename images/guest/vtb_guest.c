@@ -7,6 +7,8 @@
  *   vtb_guest net IFACE [key=value...]   link, MAC, MTU, an AF_PACKET echo sweep
  *   vtb_guest scmi [key=value...]        base protocol and hwmon sensors as
  *                                        Linux shows them
+ *   vtb_guest blkbench DEV [qd= bs= ms=]   random O_DIRECT reads at a queue depth:
+ *                                        IOPS, interrupts and disk reads per op
  *   vtb_guest pattern OFF LEN SEED       (on the host) blk's pattern bytes for
  *                                        a region, on stdout
  *
@@ -21,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/aio_abi.h>
 #include <linux/fs.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
@@ -36,6 +39,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +49,7 @@
 #define VTB_RC_USAGE 3
 
 static int vtb_failed;
+static int vtb_usage(void);
 
 /* ---- output: one JSON object per line, built field by field ---- */
 
@@ -1004,9 +1009,161 @@ static int vtb_pattern_out(const char *offs, const char *lens, const char *seeds
 	return fflush(stdout) ? VTB_RC_FAIL : VTB_RC_OK;
 }
 
+/* ---- blkbench: random O_DIRECT reads at a fixed queue depth ---- */
+
+/* Linux native AIO by raw syscalls (no libaio in a static build): one
+ * thread keeps qd reads in flight, as fio's libaio engine does. */
+static long vtb_io_setup(unsigned n, aio_context_t *ctx) { return syscall(SYS_io_setup, n, ctx); }
+static long vtb_io_destroy(aio_context_t ctx) { return syscall(SYS_io_destroy, ctx); }
+static long vtb_io_submit(aio_context_t ctx, long n, struct iocb **v) { return syscall(SYS_io_submit, ctx, n, v); }
+static long vtb_io_getevents(aio_context_t ctx, long min, long max, struct io_event *ev)
+{
+	return syscall(SYS_io_getevents, ctx, min, max, ev, NULL);
+}
+
+static double vtb_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* The virtio interrupts the guest took so far: the sum of every
+ * /proc/interrupts line naming a virtio queue. */
+static uint64_t vtb_virtio_irqs(void)
+{
+	FILE *f = fopen("/proc/interrupts", "r");
+	char line[1024];
+	uint64_t sum = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strstr(line, "virtio"))
+			continue;
+		char *p = strchr(line, ':');
+		if (!p)
+			continue;
+		for (p++;;) {
+			char *e;
+			unsigned long long v = strtoull(p, &e, 10);
+			if (e == p)
+				break;
+			sum += v;
+			p = e;
+		}
+	}
+	fclose(f);
+	return sum;
+}
+
+/* Completed reads of a disk, from /sys/block/NAME/stat (field 1). */
+static uint64_t vtb_disk_reads(const char *name)
+{
+	char path[256];
+	unsigned long long r = 0;
+	snprintf(path, sizeof(path), "/sys/block/%s/stat", name);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%llu", &r) != 1)
+			r = 0;
+		fclose(f);
+	}
+	return r;
+}
+
+#define VTB_BENCH_MAX_QD 64
+
+static int vtb_blkbench(const char *dev, const struct vtb_args *a)
+{
+	unsigned qd = (unsigned)vtb_arg_u64(a, "qd", 1);
+	uint32_t bs = (uint32_t)vtb_arg_u64(a, "bs", 4096);
+	double secs = (double)vtb_arg_u64(a, "ms", 5000) / 1000.0;
+	uint64_t seed = vtb_arg_u64(a, "seed", 1), cap = 0, done = 0, errs = 0;
+	static struct iocb cb[VTB_BENCH_MAX_QD];
+	struct iocb *cbp[VTB_BENCH_MAX_QD];
+	struct io_event ev[VTB_BENCH_MAX_QD];
+	aio_context_t ctx = 0;
+	struct vtb_json j;
+	uint8_t *buf = NULL;
+	int fd, rc = VTB_RC_FAIL;
+
+	if (qd < 1 || qd > VTB_BENCH_MAX_QD || bs < 512 || bs % 512 || bs > (1u << 20))
+		return vtb_usage();
+	fd = open(dev, O_RDONLY | O_DIRECT);
+	if (fd < 0)
+		return VTB_RC_ABSENT;
+	if (ioctl(fd, BLKGETSIZE64, &cap) || cap < (uint64_t)bs * 2)
+		goto close_fd;
+	if (posix_memalign((void **)&buf, 4096, (size_t)bs * qd))
+		goto close_fd;
+	if (vtb_io_setup(qd, &ctx))
+		goto free_buf;
+	uint64_t slots = cap / bs, x = seed;
+	for (unsigned i = 0; i < qd; i++) {
+		memset(&cb[i], 0, sizeof(cb[i]));
+		cb[i].aio_fildes = (uint32_t)fd;
+		cb[i].aio_lio_opcode = IOCB_CMD_PREAD;
+		cb[i].aio_buf = (uint64_t)(uintptr_t)(buf + (size_t)i * bs);
+		cb[i].aio_nbytes = bs;
+		cb[i].aio_data = i;
+		cb[i].aio_offset = (int64_t)((vtb_splitmix64(x++) % slots) * bs);
+		cbp[i] = &cb[i];
+	}
+	uint64_t irq0 = vtb_virtio_irqs(), rd0 = vtb_disk_reads(vtb_basename(dev));
+	double t0 = vtb_now(), t1 = t0;
+	if (vtb_io_submit(ctx, qd, cbp) != (long)qd)
+		goto destroy;
+	unsigned inflight = qd;
+	while (inflight) {
+		long n = vtb_io_getevents(ctx, 1, qd, ev);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		t1 = vtb_now();
+		unsigned again = 0;
+		for (long i = 0; i < n; i++) {
+			struct iocb *c = &cb[ev[i].data];
+			if (ev[i].res != (int64_t)bs)
+				errs++;
+			done++;
+			inflight--;
+			if (t1 - t0 < secs) {
+				c->aio_offset = (int64_t)((vtb_splitmix64(x++) % slots) * bs);
+				cbp[again++] = c;
+			}
+		}
+		if (again && vtb_io_submit(ctx, again, cbp) == (long)again)
+			inflight += again;
+		else if (again)
+			errs++;
+	}
+	uint64_t irqs = vtb_virtio_irqs() - irq0, reads = vtb_disk_reads(vtb_basename(dev)) - rd0;
+	double el = t1 - t0;
+	vtb_result_begin(&j, "blkbench", "randread");
+	vtb_json_u64(&j, "qd", qd);
+	vtb_json_u64(&j, "bs", bs);
+	vtb_json_u64(&j, "ops", done);
+	vtb_json_u64(&j, "errors", errs);
+	vtb_json_u64(&j, "usec", (uint64_t)(el * 1e6));
+	vtb_json_u64(&j, "iops", el > 0 ? (uint64_t)((double)done / el) : 0);
+	vtb_json_u64(&j, "disk_reads", reads);
+	vtb_json_u64(&j, "virtio_irqs", irqs);
+	vtb_result_end(&j, errs == 0 && done > 0 && !inflight);
+	rc = vtb_failed ? VTB_RC_FAIL : VTB_RC_OK;
+destroy:
+	vtb_io_destroy(ctx);
+free_buf:
+	free(buf);
+close_fd:
+	close(fd);
+	return rc;
+}
+
 static int vtb_usage(void)
 {
 	fprintf(stderr, "usage: vtb_guest blk DEV|net IFACE|scmi [key=value...]\n"
+			"       vtb_guest blkbench DEV [qd=N] [bs=BYTES] [ms=MS] [seed=N]\n"
 			"       vtb_guest pattern OFF LEN SEED\n");
 	return VTB_RC_USAGE;
 }
@@ -1030,5 +1187,7 @@ int main(int argc, char **argv)
 		return vtb_blk(argv[2], &a);
 	if (!strcmp(argv[1], "net"))
 		return vtb_net(argv[2], &a);
+	if (!strcmp(argv[1], "blkbench"))
+		return vtb_blkbench(argv[2], &a);
 	return vtb_usage();
 }
