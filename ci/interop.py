@@ -30,8 +30,10 @@ class Serve:
         self.err = open(self.err_path, "a")
         self.p = subprocess.Popen([VTB, "serve", f"socket={self.sock}", f"stats={self.stats_path}"] + args,
                                   stdin=subprocess.DEVNULL, stdout=self.err, stderr=self.err, cwd=ROOT)
+        # Ready once it says it listens: by then its SIGUSR1 handler is in
+        # place (a stale socket file of a killed serve proves nothing).
         deadline = time.monotonic() + 20
-        while not os.path.exists(self.sock) and self.p.poll() is None and time.monotonic() < deadline:
+        while self.p.poll() is None and time.monotonic() < deadline and "listening on" not in self.log():
             time.sleep(0.02)
 
     def lines(self):
@@ -79,6 +81,8 @@ class Serve:
         self.err.close()
 
     def log(self):
+        if not self.err.closed:
+            self.err.flush()
         with open(self.err_path, errors="replace") as f:
             return f.read()[-1500:]
 
@@ -208,7 +212,7 @@ def reboot(tmp, result):
            "what was written", rcs == [0, 0] and not _bad(results) and why is None and st.get("refused") == 0,
            f"boots {rcs} backing: {why} " + _why(results, rc, console, srv.log()))
     srv = Serve(tmp, "vu-rb-net", ["device=net", "mode=echo", "--once"])
-    results, console, rc = guest.boot("x86_64", "reboot:net", {"mac": NET_MAC, "mtu": NET_MTU, "step": 16},
+    results, console, rc = guest.boot("x86_64", "reboot:net", {"mac": NET_MAC, "mtu": NET_MTU, "max": NET_MTU + 14, "step": 16},
                                       _net_dev(srv.sock), timeout=600, boots=2)
     st = srv.stop()
     rcs = _boot_rcs(console)
@@ -280,7 +284,7 @@ def reconnect(tmp, result):
            lambda console: guest.check_backing(img, guest.writes(console)))
     sock = os.path.join(tmp, "vu-rc-net.sock")
     _again(tmp, result, "net", lambda s: _net_dev(s, reconnect=True), ["device=net", "mode=echo", "--once"],
-           {"mac": NET_MAC, "mtu": NET_MTU, "step": 16}, sock)
+           {"mac": NET_MAC, "mtu": NET_MTU, "max": NET_MTU + 14, "step": 16}, sock)
 
 
 def run_all(tmp, result):
