@@ -1610,7 +1610,7 @@ def install_deps_backports(tmp):
             if line.startswith("VERSION_CODENAME="):
                 codename = line.split("=", 1)[1].strip().strip('"')
     if codename != "bookworm":
-        result("install-deps backports derivation (bookworm only)", True, "")
+        print(f"skip - install-deps backports derivation: bookworm only, this is {codename!r}")
         return
     d, p = entry("deb822", {"sources.list.d/debian.sources":
                             "Types: deb\nURIs: http://mirror.invalid/debian\nSuites: bookworm bookworm-updates\n"
