@@ -169,10 +169,13 @@ def writes(console):
     return out
 
 
-def boot(arch, test, args=None, extra_qemu_args=(), timeout=300, boots=1, kernel="built", dev=None, dtb="scmi"):
+def boot(arch, test, args=None, extra_qemu_args=(), timeout=300, boots=1, kernel="built", dev=None, dtb="scmi",
+         on_done=None):
     """Runs the guest until it has reported VTB-DONE boots times (test
     reboot:NAME makes it reboot in between; then QEMU is stopped here), or
-    timeout seconds.  Returns (results, console text, rc)."""
+    timeout seconds.  on_done(n), if given, is called as the n-th VTB-DONE
+    (1-based) arrives, e.g. to restart a backend before the next boot.
+    Returns (results, console text, rc)."""
     if boots > 1 and not test.startswith("reboot:"):
         raise ValueError("boots > 1 needs test reboot:NAME")
     cmd = qemu_cmd(arch, test, args, extra_qemu_args, boots, kernel, dev, dtb=dtb)
@@ -193,7 +196,12 @@ def boot(arch, test, args=None, extra_qemu_args=(), timeout=300, boots=1, kernel
                 break
             chunks.append(b)
             tail = (tail + b)[-4096:]
-            done = b"".join(chunks).count(b"VTB-DONE rc=") if b"VTB-DONE" in tail else done
+            if b"VTB-DONE" in tail:
+                now = b"".join(chunks).count(b"VTB-DONE rc=")
+                for n in range(done + 1, now + 1):
+                    if on_done:
+                        on_done(n)
+                done = now
             if boots > 1 and done >= boots:
                 # let the last boot's line end before stopping QEMU
                 time.sleep(0.5)

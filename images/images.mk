@@ -28,17 +28,18 @@ images-clean:
 
 # -- keys ------------------------------------------------------------------
 $(IMG)/x86_64/kernel.key: .FORCE
-	@$(KEY) $@ sh -c 'images/deb-kernel-name.sh amd64; echo $(X86_64_MODULES); \
+	@$(KEY) $@ sh -c 'sh images/apt-memo.sh images/deb-kernel-name.sh amd64; echo $(X86_64_MODULES); \
 		cd images && sha256sum deb-kernel-name.sh fetch-deb-kernel.sh'
 $(IMG)/arm64-deb/kernel.key: .FORCE
-	@$(KEY) $@ sh -c 'images/deb-kernel-name.sh arm64; echo $(ARM64_DEB_MODULES); \
+	@$(KEY) $@ sh -c 'sh images/apt-memo.sh images/deb-kernel-name.sh arm64; echo $(ARM64_DEB_MODULES); \
 		cd images && sha256sum deb-kernel-name.sh fetch-deb-kernel.sh'
 $(IMG)/arm64/kernel.key: .FORCE
 	@$(KEY) $@ sh -c 'dpkg-query -W linux-source-6.12 gcc-aarch64-linux-gnu; \
 		cd images && sha256sum arm64-scmi.config build-arm64-kernel.sh'
 $(IMG)/%/busybox.key: .FORCE
-	@$(KEY) $@ sh -c 'apt-cache show --no-all-versions busybox-static:$(if $(filter x86_64,$*),amd64,arm64) | \
-		sed -n "s/^Version: /busybox-static /p"; sha256sum images/fetch-busybox.sh'
+	@$(KEY) $@ sh -c 'sh images/apt-memo.sh apt-cache show --no-all-versions \
+		busybox-static:$(if $(filter x86_64,$*),amd64,arm64) | sed -n "s/^Version: /busybox-static /p"; \
+		sha256sum images/fetch-busybox.sh'
 $(IMG)/arm64/dtb.key: .FORCE
 	@$(KEY) $@ sh -c 'dpkg-query -W qemu-system-arm device-tree-compiler; \
 		cd images && sha256sum machine.conf arm64-scmi.dtsi mkdtb.sh'

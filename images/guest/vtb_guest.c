@@ -384,19 +384,162 @@ static int vtb_blk_read_zero(int fd, uint64_t off, uint64_t len, int64_t *nonzer
 	return err;
 }
 
+static const uint64_t vtb_blk_sizes[] = { 512, 4096, 65536, 1 << 20 };
+static const unsigned vtb_blk_qds[] = { 1, 4, 16 };
+#define VTB_BLK_SPECIAL_LEN (1u << 20)	/* each of the write-zeroes and discard regions */
+
+/* The value of /sys/block/NAME/ATTR as a number, 0 if unreadable. */
+static uint64_t vtb_blk_attr(const char *name, const char *attr)
+{
+	char path[256];
+	uint64_t v = 0;
+
+	snprintf(path, sizeof(path), "/sys/block/%s/%s", name, attr);
+	vtb_read_u64(path, &v);
+	return v;
+}
+
+/* capacity: the ioctl, the sysfs sector count, and what the host set;
+ * returns the capacity in bytes (0 when unknown). */
+static uint64_t vtb_blk_capacity(int fd, const char *name, uint64_t want)
+{
+	uint64_t cap = 0, sectors = 0;
+	char path[256];
+	struct vtb_json j;
+	int err, sys_err;
+
+	err = ioctl(fd, BLKGETSIZE64, &cap) ? -errno : 0;
+	snprintf(path, sizeof(path), "/sys/block/%s/size", name);
+	sys_err = vtb_read_u64(path, &sectors);
+	vtb_result_begin(&j, "blk", "capacity");
+	vtb_json_u64(&j, "bytes", cap);
+	vtb_json_u64(&j, "sysfs_sectors", sectors);
+	vtb_json_u64(&j, "expected", want);
+	vtb_json_i64(&j, "errno", -err);
+	vtb_result_end(&j, !err && !sys_err && cap == sectors * 512 && (!want || cap == want));
+	return err ? 0 : cap;
+}
+
+/* GET_ID: virtio_blk asks the device on each read of this attribute. */
+static void vtb_blk_serial(const char *name, const char *want)
+{
+	char path[256], serial[128] = "";
+	struct vtb_json j;
+	int err;
+
+	snprintf(path, sizeof(path), "/sys/block/%s/serial", name);
+	err = vtb_read_line(path, serial, sizeof(serial));
+	vtb_result_begin(&j, "blk", "serial");
+	vtb_json_str(&j, "serial", serial);
+	vtb_json_str(&j, "expected", want ? want : "");
+	vtb_json_i64(&j, "errno", -err);
+	vtb_result_end(&j, !err && (!want || !strcmp(serial, want)));
+}
+
+/* The bytes the whole blk check covers, so a small device fails up front. */
+static uint64_t vtb_blk_need(unsigned ops)
+{
+	uint64_t need = 2 * VTB_BLK_SPECIAL_LEN;
+
+	for (size_t s = 0; s < sizeof(vtb_blk_sizes) / sizeof(vtb_blk_sizes[0]); s++)
+		for (size_t q = 0; q < sizeof(vtb_blk_qds) / sizeof(vtb_blk_qds[0]); q++)
+			need += (vtb_blk_sizes[s] * vtb_blk_qds[q] * ops + VTB_BLK_ALIGN - 1) / VTB_BLK_ALIGN *
+				VTB_BLK_ALIGN;
+	return need;
+}
+
+/* Every size at every queue depth, regions back to back from offset 0,
+ * one seed per region; returns the offset after the last. */
+static uint64_t vtb_blk_sweep(int fd, unsigned ops, uint64_t *seed)
+{
+	uint64_t off = 0;
+
+	for (size_t s = 0; s < sizeof(vtb_blk_sizes) / sizeof(vtb_blk_sizes[0]); s++)
+		for (size_t q = 0; q < sizeof(vtb_blk_qds) / sizeof(vtb_blk_qds[0]); q++)
+			off += vtb_blk_io(fd, "io", off, vtb_blk_sizes[s], vtb_blk_qds[q], ops, (*seed)++);
+	return off;
+}
+
+/* fsync on a block device sends VIRTIO_BLK_T_FLUSH when the device has a
+ * volatile write cache (write_cache "write back"). */
+static void vtb_blk_flush(int fd, const char *name, const char *check)
+{
+	char path[256], wcache[64] = "";
+	struct vtb_json j;
+	int err;
+
+	snprintf(path, sizeof(path), "/sys/block/%s/queue/write_cache", name);
+	vtb_read_line(path, wcache, sizeof(wcache));
+	err = fsync(fd) ? -errno : 0;
+	vtb_result_begin(&j, "blk", check);
+	vtb_json_str(&j, "write_cache", wcache);
+	vtb_json_i64(&j, "errno", -err);
+	vtb_result_end(&j, !err);
+}
+
+/* A pattern region, then BLKZEROOUT over it, then all of it must read zero.
+ * The kernel falls back to writing zero pages when the device has no
+ * WRITE_ZEROES; write_zeroes_max_bytes says which one ran.  Returns the
+ * bytes the region covers. */
+static uint64_t vtb_blk_zeroes(int fd, const char *name, uint64_t off, uint64_t seed)
+{
+	uint64_t len = VTB_BLK_SPECIAL_LEN, range[2] = { off, len }, covered;
+	uint64_t wzmax = vtb_blk_attr(name, "queue/write_zeroes_max_bytes");
+	int64_t nonzero_at = -1;
+	struct vtb_json j;
+	int err;
+
+	covered = vtb_blk_io(fd, "zero_prep", off, 65536, 1, (unsigned)(len / 65536), seed);
+	err = ioctl(fd, BLKZEROOUT, range) ? -errno : 0;
+	if (!err)
+		err = vtb_blk_read_zero(fd, off, len, &nonzero_at);
+	vtb_result_begin(&j, "blk", "write_zeroes");
+	vtb_json_u64(&j, "off", off);
+	vtb_json_u64(&j, "len", len);
+	vtb_json_u64(&j, "write_zeroes_max_bytes", wzmax);
+	vtb_json_i64(&j, "errno", -err);
+	vtb_json_i64(&j, "nonzero_at", nonzero_at);
+	vtb_result_end(&j, !err && nonzero_at < 0);
+	if (!err)
+		vtb_blk_write_record(off, len, "zero", 0);
+	return covered;
+}
+
+/* A pattern region, then BLKDISCARD over it.  A device without DISCARD has
+ * discard_max_bytes 0 and the ioctl fails with EOPNOTSUPP: reported, not
+ * failed, unless the host said it must be there.  What a discarded range
+ * reads back as is the device's choice; the host does not check it.
+ * Returns the bytes the region covers. */
+static uint64_t vtb_blk_discard(int fd, const char *name, uint64_t off, uint64_t seed, bool want)
+{
+	uint64_t len = VTB_BLK_SPECIAL_LEN, range[2] = { off, len }, covered;
+	uint64_t gran = vtb_blk_attr(name, "queue/discard_granularity");
+	uint64_t dmax = vtb_blk_attr(name, "queue/discard_max_bytes");
+	struct vtb_json j;
+	int err;
+
+	covered = vtb_blk_io(fd, "discard_prep", off, 65536, 1, (unsigned)(len / 65536), seed);
+	err = ioctl(fd, BLKDISCARD, range) ? -errno : 0;
+	vtb_result_begin(&j, "blk", "discard");
+	vtb_json_u64(&j, "off", off);
+	vtb_json_u64(&j, "len", len);
+	vtb_json_u64(&j, "discard_granularity", gran);
+	vtb_json_u64(&j, "discard_max_bytes", dmax);
+	vtb_json_bool(&j, "supported", dmax > 0);
+	vtb_json_i64(&j, "errno", -err);
+	vtb_result_end(&j, dmax ? !err : (!want && err == -EOPNOTSUPP));
+	if (!err)
+		vtb_blk_write_record(off, len, "discard", 0);
+	return covered;
+}
+
 static int vtb_blk(const char *dev, const struct vtb_args *a)
 {
-	static const uint64_t sizes[] = { 512, 4096, 65536, 1 << 20 };
-	static const unsigned qds[] = { 1, 4, 16 };
 	const char *name = vtb_basename(dev);
 	unsigned ops = (unsigned)vtb_arg_u64(a, "ops", 2);
-	uint64_t seed = vtb_arg_u64(a, "seed", 1);
-	const char *want_serial = vtb_arg(a, "serial", NULL);
-	uint64_t want_cap = vtb_arg_u64(a, "capacity", 0);
-	uint64_t cap = 0, sectors = 0, need = 0, off, gran = 0, dmax = 0, wzmax = 0;
-	char path[256], serial[128] = "", wcache[64] = "";
+	uint64_t seed = vtb_arg_u64(a, "seed", 1), cap, off;
 	struct vtb_json j;
-	int fd, err, sys_err;
+	int fd;
 
 	if (ops < 1 || ops > 64)
 		ops = 2;
@@ -409,112 +552,20 @@ static int vtb_blk(const char *dev, const struct vtb_args *a)
 		vtb_result_end(&j, false);
 		return VTB_RC_ABSENT;
 	}
-
-	/* capacity: the ioctl, the sysfs sector count, and what the host set */
-	err = ioctl(fd, BLKGETSIZE64, &cap) ? -errno : 0;
-	snprintf(path, sizeof(path), "/sys/block/%s/size", name);
-	sys_err = vtb_read_u64(path, &sectors);
-	vtb_result_begin(&j, "blk", "capacity");
-	vtb_json_u64(&j, "bytes", cap);
-	vtb_json_u64(&j, "sysfs_sectors", sectors);
-	vtb_json_u64(&j, "expected", want_cap);
-	vtb_json_i64(&j, "errno", -err);
-	vtb_result_end(&j, !err && !sys_err && cap == sectors * 512 && (!want_cap || cap == want_cap));
-
-	/* GET_ID: virtio_blk asks the device on each read of this attribute */
-	snprintf(path, sizeof(path), "/sys/block/%s/serial", name);
-	sys_err = vtb_read_line(path, serial, sizeof(serial));
-	vtb_result_begin(&j, "blk", "serial");
-	vtb_json_str(&j, "serial", serial);
-	vtb_json_str(&j, "expected", want_serial ? want_serial : "");
-	vtb_json_i64(&j, "errno", -sys_err);
-	vtb_result_end(&j, !sys_err && (!want_serial || !strcmp(serial, want_serial)));
-
-	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
-		for (size_t q = 0; q < sizeof(qds) / sizeof(qds[0]); q++)
-			need += (sizes[s] * qds[q] * ops + VTB_BLK_ALIGN - 1) / VTB_BLK_ALIGN * VTB_BLK_ALIGN;
-	need += 2 << 20;	/* the discard and write-zeroes regions */
-	if (cap < need) {
+	cap = vtb_blk_capacity(fd, name, vtb_arg_u64(a, "capacity", 0));
+	vtb_blk_serial(name, vtb_arg(a, "serial", NULL));
+	if (cap < vtb_blk_need(ops)) {
 		vtb_result_begin(&j, "blk", "room");
-		vtb_json_u64(&j, "need", need);
+		vtb_json_u64(&j, "need", vtb_blk_need(ops));
 		vtb_json_u64(&j, "bytes", cap);
 		vtb_result_end(&j, false);
 		goto close_fd;
 	}
-
-	/* Regions back to back from offset 0, one seed per region. */
-	off = 0;
-	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
-		for (size_t q = 0; q < sizeof(qds) / sizeof(qds[0]); q++) {
-			off += vtb_blk_io(fd, "io", off, sizes[s], qds[q], ops, seed);
-			seed++;
-		}
-
-	/* flush: fsync on a block device sends VIRTIO_BLK_T_FLUSH when the
-	 * device has a volatile write cache (write_cache "write back"). */
-	snprintf(path, sizeof(path), "/sys/block/%s/queue/write_cache", name);
-	vtb_read_line(path, wcache, sizeof(wcache));
-	err = fsync(fd) ? -errno : 0;
-	vtb_result_begin(&j, "blk", "flush");
-	vtb_json_str(&j, "write_cache", wcache);
-	vtb_json_i64(&j, "errno", -err);
-	vtb_result_end(&j, !err);
-
-	/* write-zeroes: a pattern region, then BLKZEROOUT, then all zero.  The
-	 * kernel falls back to writing zero pages when the device has no
-	 * WRITE_ZEROES; write_zeroes_max_bytes says which one ran. */
-	{
-		uint64_t zoff = off, zlen = 1 << 20, range[2] = { zoff, zlen };
-		int64_t nonzero_at = -1;
-
-		snprintf(path, sizeof(path), "/sys/block/%s/queue/write_zeroes_max_bytes", name);
-		vtb_read_u64(path, &wzmax);
-		off += vtb_blk_io(fd, "zero_prep", zoff, 65536, 1, (unsigned)(zlen / 65536), seed++);
-		err = ioctl(fd, BLKZEROOUT, range) ? -errno : 0;
-		if (!err)
-			err = vtb_blk_read_zero(fd, zoff, zlen, &nonzero_at);
-		vtb_result_begin(&j, "blk", "write_zeroes");
-		vtb_json_u64(&j, "off", zoff);
-		vtb_json_u64(&j, "len", zlen);
-		vtb_json_u64(&j, "write_zeroes_max_bytes", wzmax);
-		vtb_json_i64(&j, "errno", -err);
-		vtb_json_i64(&j, "nonzero_at", nonzero_at);
-		vtb_result_end(&j, !err && nonzero_at < 0);
-		if (!err)
-			vtb_blk_write_record(zoff, zlen, "zero", 0);
-	}
-
-	/* discard: a device without DISCARD has discard_max_bytes 0 and the
-	 * ioctl fails with EOPNOTSUPP; that is reported, not failed, unless the
-	 * host said discard=1.  What a discarded range reads back as is the
-	 * device's choice, so the host does not check its contents. */
-	{
-		uint64_t doff = off, dlen = 1 << 20, range[2];
-		bool want = vtb_arg_u64(a, "discard", 0) != 0;
-
-		snprintf(path, sizeof(path), "/sys/block/%s/queue/discard_granularity", name);
-		vtb_read_u64(path, &gran);
-		snprintf(path, sizeof(path), "/sys/block/%s/queue/discard_max_bytes", name);
-		vtb_read_u64(path, &dmax);
-		off += vtb_blk_io(fd, "discard_prep", doff, 65536, 1, (unsigned)(dlen / 65536), seed++);
-		range[0] = doff;
-		range[1] = dlen;
-		err = ioctl(fd, BLKDISCARD, range) ? -errno : 0;
-		vtb_result_begin(&j, "blk", "discard");
-		vtb_json_u64(&j, "off", doff);
-		vtb_json_u64(&j, "len", dlen);
-		vtb_json_u64(&j, "discard_granularity", gran);
-		vtb_json_u64(&j, "discard_max_bytes", dmax);
-		vtb_json_bool(&j, "supported", dmax > 0);
-		vtb_json_i64(&j, "errno", -err);
-		vtb_result_end(&j, dmax ? !err : (!want && err == -EOPNOTSUPP));
-		if (!err)
-			vtb_blk_write_record(doff, dlen, "discard", 0);
-	}
-	err = fsync(fd) ? -errno : 0;
-	vtb_result_begin(&j, "blk", "final_flush");
-	vtb_json_i64(&j, "errno", -err);
-	vtb_result_end(&j, !err);
+	off = vtb_blk_sweep(fd, ops, &seed);
+	vtb_blk_flush(fd, name, "flush");
+	off += vtb_blk_zeroes(fd, name, off, seed++);
+	vtb_blk_discard(fd, name, off, seed++, vtb_arg_u64(a, "discard", 0) != 0);
+	vtb_blk_flush(fd, name, "final_flush");
 close_fd:
 	close(fd);
 	return vtb_failed ? VTB_RC_FAIL : VTB_RC_OK;
@@ -600,49 +651,23 @@ static int vtb_net_await(int fd, const uint8_t *want, size_t len, uint32_t seq, 
 	}
 }
 
-static int vtb_net(const char *ifarg, const struct vtb_args *a)
+/* Link up, then what the guest sees of the device's config space: the MAC
+ * (into hw) and the MTU.  VTB_RC_OK, or VTB_RC_ABSENT / VTB_RC_FAIL when the
+ * interface cannot be brought up. */
+static int vtb_net_config(const char *ifname, const char *want_mac, uint64_t want_mtu, uint8_t *hw)
 {
-	unsigned lo = (unsigned)vtb_arg_u64(a, "min", 60), hi = (unsigned)vtb_arg_u64(a, "max", 1514);
-	unsigned step = (unsigned)vtb_arg_u64(a, "step", 1);
-	int wait_ms = (int)vtb_arg_u64(a, "timeout_ms", 2000);
-	unsigned link_s = (unsigned)vtb_arg_u64(a, "link_wait", 10);
-	const char *want_mac = vtb_arg(a, "mac", NULL);
-	uint64_t want_mtu = vtb_arg_u64(a, "mtu", 0);
-	uint64_t sent = 0, received = 0, bad = 0, lost = 0, swapped_n = 0;
-	char ifname[IFNAMSIZ] = "", path[256], mac[32] = "", carrier[16] = "", oper[32] = "";
-	struct sockaddr_ll sll;
+	char mac[32];
 	struct ifreq ifr;
 	struct vtb_json j;
-	uint8_t hw[6], frame[2048];
-	int s, ps = -1, err;
+	int s, err;
 
-	if (lo < 60)
-		lo = 60;
-	if (hi > 1514)
-		hi = 1514;
-	if (!step)
-		step = 1;
-	if (!strcmp(ifarg, "auto"))
-		err = vtb_net_first_iface(ifname, sizeof(ifname));
-	else
-		err = snprintf(ifname, sizeof(ifname), "%s", ifarg) >= (int)sizeof(ifname) ? -EINVAL : 0;
 	/* any socket takes the device ioctls; AF_PACKET needs no IP stack */
 	s = socket(AF_PACKET, SOCK_DGRAM, 0);
-	if (err || s < 0) {
-		vtb_result_begin(&j, "net", "iface");
-		vtb_json_str(&j, "iface", ifname);
-		vtb_json_i64(&j, "errno", err ? -err : errno);
-		vtb_json_bool(&j, "present", false);
-		vtb_result_end(&j, false);
-		if (s >= 0)
-			close(s);
-		return VTB_RC_ABSENT;
-	}
-
-	/* link up, then what the guest sees of the device's config space */
+	err = s < 0 ? -errno : 0;
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	err = ioctl(s, SIOCGIFFLAGS, &ifr) ? -errno : 0;
+	if (!err)
+		err = ioctl(s, SIOCGIFFLAGS, &ifr) ? -errno : 0;
 	if (!err) {
 		ifr.ifr_flags |= IFF_UP;
 		err = ioctl(s, SIOCSIFFLAGS, &ifr) ? -errno : 0;
@@ -651,10 +676,8 @@ static int vtb_net(const char *ifarg, const struct vtb_args *a)
 	vtb_json_str(&j, "iface", ifname);
 	vtb_json_i64(&j, "errno", -err);
 	vtb_result_end(&j, !err);
-	if (err) {
-		close(s);
-		return err == -ENODEV ? VTB_RC_ABSENT : VTB_RC_FAIL;
-	}
+	if (err)
+		goto close_s;
 
 	err = ioctl(s, SIOCGIFHWADDR, &ifr) ? -errno : 0;
 	memcpy(hw, ifr.ifr_hwaddr.sa_data, 6);
@@ -671,11 +694,22 @@ static int vtb_net(const char *ifarg, const struct vtb_args *a)
 	vtb_json_u64(&j, "expected", want_mtu);
 	vtb_json_i64(&j, "errno", -err);
 	vtb_result_end(&j, !err && (!want_mtu || (uint64_t)ifr.ifr_mtu == want_mtu));
-	close(s);
+	err = 0;
+close_s:
+	if (s >= 0)
+		close(s);
+	return !err ? VTB_RC_OK : err == -ENODEV ? VTB_RC_ABSENT : VTB_RC_FAIL;
+}
 
-	/* carrier follows VIRTIO_NET_S_LINK_UP once the interface is up */
+/* carrier follows VIRTIO_NET_S_LINK_UP once the interface is up; waits up
+ * to wait_s seconds for it. */
+static void vtb_net_link(const char *ifname, unsigned wait_s)
+{
+	char path[256], carrier[16] = "", oper[32] = "";
+	struct vtb_json j;
+
 	snprintf(path, sizeof(path), "/sys/class/net/%s/carrier", ifname);
-	for (unsigned i = 0; i <= link_s * 10; i++) {
+	for (unsigned i = 0; i <= wait_s * 10; i++) {
 		if (!vtb_read_line(path, carrier, sizeof(carrier)) && !strcmp(carrier, "1"))
 			break;
 		vtb_sleep_ms(100);
@@ -686,6 +720,19 @@ static int vtb_net(const char *ifarg, const struct vtb_args *a)
 	vtb_json_str(&j, "carrier", carrier);
 	vtb_json_str(&j, "operstate", oper);
 	vtb_result_end(&j, !strcmp(carrier, "1"));
+}
+
+/* Frames of lo..hi bytes (every step-th, and hi) through an AF_PACKET
+ * socket, each awaited back.  Stop and wait, one frame at a time: a lost
+ * echo costs one timeout and cannot be confused with a later frame's. */
+static void vtb_net_echo(const char *ifname, const uint8_t *hw, unsigned lo, unsigned hi, unsigned step,
+			 int wait_ms)
+{
+	uint64_t sent = 0, received = 0, bad = 0, lost = 0, swapped_n = 0;
+	struct sockaddr_ll sll;
+	struct vtb_json j;
+	uint8_t frame[2048];
+	int ps, err;
 
 	ps = socket(AF_PACKET, SOCK_RAW, htons(VTB_ETHERTYPE));
 	err = ps < 0 ? -errno : 0;
@@ -696,15 +743,7 @@ static int vtb_net(const char *ifarg, const struct vtb_args *a)
 		sll.sll_ifindex = (int)if_nametoindex(ifname);
 		err = bind(ps, (struct sockaddr *)&sll, sizeof(sll)) ? -errno : 0;
 	}
-	if (err) {
-		vtb_result_begin(&j, "net", "packet_socket");
-		vtb_json_i64(&j, "errno", -err);
-		vtb_result_end(&j, false);
-		goto close_ps;
-	}
-	/* Stop and wait, one frame at a time: a lost echo costs one timeout
-	 * and cannot be confused with a later frame's. */
-	for (unsigned len = lo; len <= hi; len = len + step > hi && len != hi ? hi : len + step) {
+	for (unsigned len = lo; !err && len <= hi; len = len + step > hi && len != hi ? hi : len + step) {
 		bool swapped = false;
 		uint32_t seq = (uint32_t)sent;
 		int r;
@@ -725,7 +764,6 @@ static int vtb_net(const char *ifarg, const struct vtb_args *a)
 			bad++;
 		} else {
 			err = r;
-			break;
 		}
 		if (len == hi)
 			break;
@@ -741,9 +779,44 @@ static int vtb_net(const char *ifarg, const struct vtb_args *a)
 	vtb_json_u64(&j, "mac_swapped", swapped_n);
 	vtb_json_i64(&j, "errno", -err);
 	vtb_result_end(&j, !err && sent > 0 && received == sent && !bad);
-close_ps:
 	if (ps >= 0)
 		close(ps);
+}
+
+static int vtb_net(const char *ifarg, const struct vtb_args *a)
+{
+	unsigned lo = (unsigned)vtb_arg_u64(a, "min", 60), hi = (unsigned)vtb_arg_u64(a, "max", 1514);
+	unsigned step = (unsigned)vtb_arg_u64(a, "step", 1);
+	char ifname[IFNAMSIZ] = "";
+	struct vtb_json j;
+	uint8_t hw[6];
+	int err, rc;
+
+	if (lo < 60)
+		lo = 60;
+	if (hi > 1514)
+		hi = 1514;
+	if (hi < lo)
+		hi = lo;
+	if (!step)
+		step = 1;
+	if (!strcmp(ifarg, "auto"))
+		err = vtb_net_first_iface(ifname, sizeof(ifname));
+	else
+		err = snprintf(ifname, sizeof(ifname), "%s", ifarg) >= (int)sizeof(ifname) ? -EINVAL : 0;
+	if (err) {
+		vtb_result_begin(&j, "net", "iface");
+		vtb_json_str(&j, "iface", ifname);
+		vtb_json_i64(&j, "errno", -err);
+		vtb_json_bool(&j, "present", false);
+		vtb_result_end(&j, false);
+		return VTB_RC_ABSENT;
+	}
+	rc = vtb_net_config(ifname, vtb_arg(a, "mac", NULL), vtb_arg_u64(a, "mtu", 0), hw);
+	if (rc != VTB_RC_OK)
+		return rc;
+	vtb_net_link(ifname, (unsigned)vtb_arg_u64(a, "link_wait", 10));
+	vtb_net_echo(ifname, hw, lo, hi, step, (int)vtb_arg_u64(a, "timeout_ms", 2000));
 	return vtb_failed ? VTB_RC_FAIL : VTB_RC_OK;
 }
 
