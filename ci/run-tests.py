@@ -17,6 +17,7 @@ import jsonschema
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import guest  # noqa: E402  (ci/guest.py: boots the QEMU guests of images/)
+import interop  # noqa: E402  (ci/interop.py: those guests against vtbench serve)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VTB = os.path.join(ROOT, "vtbench")
@@ -1681,6 +1682,8 @@ def guests(tmp):
     guest_arm64_net(tmp)
     guest_arm64_rdp(tmp)
     guest_scmi_absent(tmp)
+    # Linux's own drivers against vtbench serve (ci/interop.py)
+    interop.run_all(tmp, result)
 
 
 def fuzz(build, targets):

@@ -256,6 +256,18 @@ static uint32_t scmi_wake(const void *mem)
 	return vtb_scmi_wake_mask(mem);
 }
 
+/* Each sensor's readings so far and the last value given, so a run can
+ * check what a guest read against what the server sent. */
+static void scmi_stats_json(const void *mem, FILE *f)
+{
+	fputs(",\"sensors\":[", f);
+	for (unsigned i = 0; i < VTB_SCMI_NUM_SENSORS; i++)
+		fprintf(f, "%s{\"reads\":%llu,\"last\":%llu}", i ? "," : "",
+			(unsigned long long)vtb_scmi_sensor_reads(mem, i),
+			(unsigned long long)vtb_scmi_sensor_last(mem, i));
+	fputc(']', f);
+}
+
 static int scmi_open(const struct serve_cfg *c, uint64_t *seed, struct vtb_vhu_model *m)
 {
 	if (c->queues != 1) {
@@ -266,7 +278,7 @@ static int scmi_open(const struct serve_cfg *c, uint64_t *seed, struct vtb_vhu_m
 	*m = (struct vtb_vhu_model){
 		.name = "scmi", .groups = 1, .rings = 2, .features = VTB_BIT(VTB_SCMI_F_P2A_CHANNELS),
 		.memsize = vtb_scmi_memsize(), .init = scmi_init, .process = scmi_process,
-		.wake_mask = scmi_wake, .arg = seed,
+		.wake_mask = scmi_wake, .stats_json = scmi_stats_json, .arg = seed,
 	};
 	return 0;
 }

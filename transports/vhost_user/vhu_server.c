@@ -550,6 +550,8 @@ struct vtb_vhu_server *vtb_vhu_server_open(const struct vtb_vhu_model *m, const 
 		gr->model = aligned_alloc(64, VTB_ALIGN_UP(m->memsize, 64));
 		if (gr->stopfd < 0 || !gr->model)
 			goto free_groups;
+		/* The stats read a model before a front-end starts it. */
+		memset(gr->model, 0, m->memsize);
 	}
 	s->hooks = (struct vtb_vhu_hooks){
 		.ctx = s, .map = h_map, .unmap = h_unmap, .close_fd = h_close_fd,
@@ -670,7 +672,10 @@ void vtb_vhu_server_stats(struct vtb_vhu_server *s, FILE *f)
 	}
 	fputs("],\"total\":{", f);
 	qstats_json(f, &t);
-	fputs("}}\n", f);
+	fputc('}', f);
+	for (unsigned g = 0; s->m.stats_json && g < s->m.groups; g++)
+		s->m.stats_json(s->grp[g].model, f);
+	fputs("}\n", f);
 	fflush(f);
 }
 

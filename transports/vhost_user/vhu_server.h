@@ -25,6 +25,9 @@ struct vtb_vhu_model {
 	/* Bit i: ring i of the group would let the model make progress. */
 	uint32_t (*wake_mask)(const void *mem);
 	uint32_t (*config)(void *arg, void *buf, uint32_t cap);
+	/* Optional: the model's own counters of instance mem, as JSON members
+	 * (each "," "\"name\":value") appended to the stats line. */
+	void (*stats_json)(const void *mem, FILE *f);
 	void *arg;
 };
 

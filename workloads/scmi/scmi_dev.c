@@ -547,3 +547,14 @@ const struct vtb_scmi_stats *vtb_scmi_stats(const struct vtb_scmi *s)
 {
 	return &s->stats;
 }
+
+uint64_t vtb_scmi_sensor_reads(const struct vtb_scmi *s, unsigned i)
+{
+	return i < VTB_SCMI_NUM_SENSORS ? s->sensor_reads[i] : 0;
+}
+
+uint64_t vtb_scmi_sensor_last(const struct vtb_scmi *s, unsigned i)
+{
+	uint64_t n = vtb_scmi_sensor_reads(s, i);
+	return n ? vtb_scmi_sensor_value(s->seed, i, n - 1) : 0;
+}

@@ -134,5 +134,8 @@ uint32_t vtb_scmi_wake_mask(const struct vtb_scmi *s);
 /* Handles one message: in/out are flat buffers; returns response bytes. */
 uint32_t vtb_scmi_handle(struct vtb_scmi *s, const void *msg, uint32_t len, void *resp, uint32_t cap);
 const struct vtb_scmi_stats *vtb_scmi_stats(const struct vtb_scmi *s);
+/* Sensor i: how many readings the server gave, and the last one (0 if none). */
+uint64_t vtb_scmi_sensor_reads(const struct vtb_scmi *s, unsigned i);
+uint64_t vtb_scmi_sensor_last(const struct vtb_scmi *s, unsigned i);
 
 #endif
