@@ -200,6 +200,9 @@ static int q_params(struct vtb_vhu_dev *d, unsigned i, struct vtb_vqdev_params *
 	p->indirect = negotiated(d, VTB_F_INDIRECT_DESC);
 	p->xlate = indirect_xlate;
 	p->xlate_ctx = d->map;
+	/* The used index once per burst, as vhost does; a worker makes each
+	 * burst visible with need_notify. */
+	p->used_batch = 32;
 	p->desc = uva_xlate(d, q->addr.desc, vtb_ring_desc_bytes(q->num));
 	p->avail = uva_xlate(d, q->addr.avail, vtb_ring_driver_bytes(q->num, packed));
 	p->used = uva_xlate(d, q->addr.used, vtb_ring_device_bytes(q->num, packed));
