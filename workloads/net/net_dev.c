@@ -88,7 +88,7 @@ void vtb_net_config(const struct vtb_net *n, struct vtb_net_config *c)
  * Echo returns whatever a real stack sends (an ARP request is 42 bytes,
  * unpadded on virtio), so there only an Ethernet header is required;
  * sink and source keep vtbench's own minimum. */
-static uint32_t net_take_tx_copy(struct vtb_net *n, const struct vtb_req *r, bool copy)
+static uint32_t net_take_tx(struct vtb_net *n, const struct vtb_req *r)
 {
 	uint32_t hl = sizeof(struct vtb_net_hdr_v1);
 	uint32_t min = n->mode == VTB_NET_ECHO ? VTB_NET_ETH_HDR : VTB_NET_MIN_FRAME;
@@ -97,16 +97,10 @@ static uint32_t net_take_tx_copy(struct vtb_net *n, const struct vtb_req *r, boo
 		return 0;
 	}
 	uint32_t len = r->out_bytes - hl;
-	if (copy)
-		vtb_req_read(r, hl, n->frame, len);
+	vtb_req_read(r, hl, n->frame, len);
 	n->stats.tx_frames++;
 	n->stats.tx_bytes += len;
 	return len;
-}
-
-static uint32_t net_take_tx(struct vtb_net *n, const struct vtb_req *r)
-{
-	return net_take_tx_copy(n, r, true);
 }
 
 /* Writes header + frame into an RX chain; returns used length, 0 = dropped. */
@@ -132,8 +126,7 @@ static int net_sink(struct vtb_net *n, unsigned budget)
 		int got = n->io.pop(n->io.ctx, VTB_NET_Q_TX, &r);
 		if (got <= 0)
 			return got < 0 ? got : (int)done;
-		/* Unverified, a sink only counts the frame: no copy of it. */
-		uint32_t len = net_take_tx_copy(n, &r, n->verify);
+		uint32_t len = net_take_tx(n, &r);
 		uint64_t seq;
 		if (len && n->verify && vtb_net_frame_check(n->seed, n->frame, len, true, &seq))
 			n->stats.verify_errors++;
