@@ -1856,6 +1856,32 @@ def vhost_user_qemu(tmp):
            "GET_PROTOCOL_FEATURES" in err and "refused" not in err, f"rc={rc} stats={st} {err[-600:]}")
 
 
+def serve_cli(tmp):
+    """vtbench serve refuses what it cannot serve with exit 2 and says why;
+    a socket it cannot bind is exit 3."""
+    odd = os.path.join(tmp, "odd.img")
+    with open(odd, "wb") as f:
+        f.write(bytes(1000))
+    sock = os.path.join(tmp, "cli.sock")
+    cases = [
+        (["device=tape", f"socket={sock}"], 2, "blk, net or scmi"),
+        (["device=blk", f"socket={sock}"], 2, "backing=FILE"),
+        (["device=blk", f"socket={sock}", f"backing={odd}"], 2, "multiple of 512"),
+        (["device=net", f"socket={sock}", "queues=2"], 2, "one queue pair"),
+        (["device=net", f"socket={sock}", "mode=loop"], 2, "echo, sink or source"),
+        (["device=net", f"socket={sock}", "ring=1000"], 2, "bad argument"),
+        (["device=net"], 2, "usage"),
+        (["device=net", "socket=" + os.path.join(tmp, "x" * 120)], 3, "socket="),
+    ]
+    bad = []
+    for args, rc, say in cases:
+        p = run([VTB, "serve"] + args, timeout=30)
+        if p.returncode != rc or say not in p.stderr:
+            bad.append(f"{args}: rc={p.returncode} {p.stderr[-200:]}")
+    result("vhost-user: vtbench serve refuses bad arguments with exit 2 (an unusable socket: 3), saying why",
+           not bad, "; ".join(bad))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
@@ -1892,6 +1918,7 @@ def main():
         paired_adaptive(tmp)
         probes(tmp)
         peer(tmp)
+        serve_cli(tmp)
         vhost_user_dpdk(tmp)
         vhost_user_qemu(tmp)
         faults(tmp)

@@ -13,7 +13,6 @@ struct vhu_queue {
 	bool has_base;
 	uint32_t base;		/* GET_VRING_BASE's layout */
 	int kick, call, err;	/* -1: none */
-	bool started;		/* SET_VRING_KICK seen since the last stop */
 	bool enabled;
 	bool vq_ok;		/* vq initialised for the ring as it stands */
 	bool fresh;		/* vq initialised since it last ran */
@@ -200,6 +199,9 @@ static int q_params(struct vtb_vhu_dev *d, unsigned i, struct vtb_vqdev_params *
 	p->indirect = negotiated(d, VTB_F_INDIRECT_DESC);
 	p->xlate = indirect_xlate;
 	p->xlate_ctx = d->map;
+	/* The used index once per burst, as vhost does; a worker makes each
+	 * burst visible with need_notify. */
+	p->used_batch = 32;
 	p->desc = uva_xlate(d, q->addr.desc, vtb_ring_desc_bytes(q->num));
 	p->avail = uva_xlate(d, q->addr.avail, vtb_ring_driver_bytes(q->num, packed));
 	p->used = uva_xlate(d, q->addr.used, vtb_ring_device_bytes(q->num, packed));
@@ -531,7 +533,6 @@ static int h_vring_state(struct vtb_vhu_dev *d, struct msgctx *m)
 		return 0;
 	default: {	/* GET_VRING_BASE */
 		q_halt(d, s.index);
-		q->started = false;
 		/* The kick fd goes with the stop; a restart sends a new one. */
 		close_fd(d, &q->kick);
 		struct vtb_vhu_vring_state r = { .index = s.index, .num = q->has_base ? q->base : 0 };
@@ -595,11 +596,9 @@ static int h_vring_fd(struct vtb_vhu_dev *d, struct msgctx *m, const int *fds, u
 	*slot = fd;
 	if (m->req == VTB_VHU_SET_VRING_KICK) {
 		/* The kick starts the ring (or restarts it as it stood). */
-		q->started = true;
 		if (!q->vq_ok && (e = q_init(d, idx))) {
 			m->why = e == -VTB_EFAULT ? "ring started with an area outside every region"
 						  : "ring started before its size and addresses, or with a bad base";
-			q->started = false;
 			close_fd(d, slot);
 			return e;
 		}

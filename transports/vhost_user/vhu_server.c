@@ -174,17 +174,23 @@ static void g_wait(struct vhu_group *g, uint32_t lmask)
 	struct pollfd pfd[VTB_VHU_MAX_QUEUES + 1];
 	unsigned ring[VTB_VHU_MAX_QUEUES + 1];
 	unsigned n = 0;
+	bool nofd = false;
 	pfd[n++] = (struct pollfd){ .fd = g->stopfd, .events = POLLIN };
 	for (unsigned lq = 0; lq < g->s->m.rings; lq++) {
 		int fd = vtb_vhu_dev_kickfd(g->s->dev, g->first + lq);
-		if (!(lmask & (1u << lq)) || !g_vq(g, lq) || fd < 0)
+		if (!(lmask & (1u << lq)) || !g_vq(g, lq))
 			continue;
+		if (fd < 0) {
+			nofd = true;
+			continue;
+		}
 		ring[n] = g->first + lq;
 		pfd[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
 		STAT_ADD(g->s->qs[g->first + lq].waits, 1);
 	}
-	/* A ring without a kick fd (NOFD) is polled: sleep briefly. */
-	int r = poll(pfd, n, n == 1 ? 1 : -1);
+	/* A ring without a kick fd (NOFD: the front-end never kicks) is
+	 * looked at again after a short sleep. */
+	int r = poll(pfd, n, nofd || n == 1 ? 1 : -1);
 	if (r <= 0)
 		return;
 	for (unsigned i = 1; i < n; i++) {
