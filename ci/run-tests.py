@@ -1670,7 +1670,42 @@ def guest_tool_host(tmp):
            guest.pattern(4096, 1024, 5) == whole[4096:5120] and whole != guest.pattern(0, 8192, 6), "")
 
 
+def image_cache(tmp):
+    """images/cache.sh: a put then a get gives back the directory for the
+    same key, another key finds nothing, and VTB_IMAGE_CACHE=off finds
+    nothing and stores nothing, yet its put succeeds (a recipe's
+    `get || { build && put; }` must not fail for a disabled cache)."""
+    cache = os.path.join(tmp, "cache")
+    src = os.path.join(tmp, "art")
+    os.makedirs(src)
+    with open(os.path.join(src, "Image"), "w") as f:
+        f.write("kernel bytes")
+    key, other = os.path.join(tmp, "a", "kernel.key"), os.path.join(tmp, "b", "kernel.key")
+    for k, text in ((key, "linux-source 6.12.118\n"), (other, "linux-source 6.12.117\n")):
+        os.makedirs(os.path.dirname(k))
+        with open(k, "w") as f:
+            f.write(text)
+    sh = os.path.join(ROOT, "images", "cache.sh")
+    on = dict(os.environ, VTB_IMAGE_CACHE=cache)
+    off = dict(os.environ, VTB_IMAGE_CACHE="off")
+    put = run(["sh", sh, "put", key, src], env=on, timeout=60)
+    back = os.path.join(tmp, "back")
+    get = run(["sh", sh, "get", key, back], env=on, timeout=60)
+    got = open(os.path.join(back, "Image")).read() if os.path.exists(os.path.join(back, "Image")) else None
+    miss = run(["sh", sh, "get", other, os.path.join(tmp, "miss")], env=on, timeout=60)
+    result("image cache: put then get gives the directory back; another key finds nothing",
+           put.returncode == 0 and get.returncode == 0 and got == "kernel bytes" and miss.returncode == 1,
+           f"put {put.returncode} get {get.returncode} {got!r} miss {miss.returncode} {put.stderr}{get.stderr}")
+    n = len(os.listdir(cache))
+    put_off = run(["sh", sh, "put", other, src], env=off, timeout=60)
+    get_off = run(["sh", sh, "get", key, os.path.join(tmp, "off")], env=off, timeout=60)
+    result("image cache: VTB_IMAGE_CACHE=off finds nothing, stores nothing, and its put succeeds",
+           put_off.returncode == 0 and get_off.returncode == 1 and len(os.listdir(cache)) == n,
+           f"put {put_off.returncode} get {get_off.returncode} {put_off.stderr}")
+
+
 def guests(tmp):
+    image_cache(tmp)
     guest_tool_host(tmp)
     guest_cmdline(tmp)
     install_deps_backports(tmp)
