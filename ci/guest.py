@@ -174,12 +174,17 @@ def boot(arch, test, args=None, extra_qemu_args=(), timeout=300, boots=1, kernel
     """Runs the guest until it has reported VTB-DONE boots times (test
     reboot:NAME makes it reboot in between; then QEMU is stopped here), or
     timeout seconds.  on_done(n), if given, is called as the n-th VTB-DONE
-    (1-based) arrives, e.g. to restart a backend before the next boot.
+    (1-based) arrives, e.g. to restart a backend before the next boot; what
+    it returns, if bytes, goes to the guest's console (test again:NAME runs
+    NAME twice in one boot and waits for a line in between: boots=2).
     Returns (results, console text, rc)."""
-    if boots > 1 and not test.startswith("reboot:"):
-        raise ValueError("boots > 1 needs test reboot:NAME")
-    cmd = qemu_cmd(arch, test, args, extra_qemu_args, boots, kernel, dev, dtb=dtb)
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if boots > 1 and not test.startswith(("reboot:", "again:")):
+        raise ValueError("boots > 1 needs test reboot:NAME or again:NAME")
+    if test.startswith("again:") and boots != 2:
+        raise ValueError("again:NAME makes two passes: boots=2")
+    cmd = qemu_cmd(arch, test, args, extra_qemu_args, 1 if test.startswith("again:") else boots, kernel, dev,
+                   dtb=dtb)
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     chunks, done, deadline = [], 0, time.monotonic() + timeout
     tail = b""
     try:
@@ -199,8 +204,10 @@ def boot(arch, test, args=None, extra_qemu_args=(), timeout=300, boots=1, kernel
             if b"VTB-DONE" in tail:
                 now = b"".join(chunks).count(b"VTB-DONE rc=")
                 for n in range(done + 1, now + 1):
-                    if on_done:
-                        on_done(n)
+                    say = on_done(n) if on_done else None
+                    if isinstance(say, bytes):
+                        p.stdin.write(say)
+                        p.stdin.flush()
                 done = now
             if boots > 1 and done >= boots:
                 # let the last boot's line end before stopping QEMU
@@ -214,6 +221,7 @@ def boot(arch, test, args=None, extra_qemu_args=(), timeout=300, boots=1, kernel
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+        p.stdin.close()
         rest = p.stdout.read()
         if rest:
             chunks.append(rest)

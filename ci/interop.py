@@ -5,7 +5,6 @@ from the host what the backend saw (its counters) and, for blk, what the
 backing file holds.  The checks are outcomes and counts, never times."""
 import json
 import os
-import select
 import signal
 import subprocess
 import time
@@ -246,47 +245,31 @@ def _again(tmp, result, name, dev, serve_args, args, sock, check_after=None):
     (SIGKILL, mid-connection) and a new one started on the same socket;
     QEMU reconnects (reconnect-ms) and the second pass must pass."""
     first = Serve(tmp, f"vu-{name}-1", serve_args, sock=sock)
-    cmd = guest.qemu_cmd("x86_64", f"again:{name}", args, dev(sock))
-    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    buf, second, deadline = b"", None, time.monotonic() + 600
-    try:
-        while time.monotonic() < deadline:
-            r, _, _ = select.select([p.stdout], [], [], 1.0)
-            if r:
-                b = os.read(p.stdout.fileno(), 65536)
-                if not b:
-                    break
-                buf += b
-            dones = buf.count(b"VTB-DONE rc=")
-            if dones >= 1 and second is None:
-                first.kill()
-                second = Serve(tmp, f"vu-{name}-2", serve_args, sock=sock)
-                t = time.monotonic() + 60
-                while time.monotonic() < t and second.snapshot().get("connections", 0) < 1:
-                    time.sleep(0.2)
-                p.stdin.write(b"go\n")
-                p.stdin.flush()
-            if dones >= 2:
-                time.sleep(0.5)
-                break
-    finally:
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        buf += p.stdout.read() or b""
-    st = second.stop() if second else {}
-    console = buf.decode(errors="replace")
-    results, rcs = guest.parse(console)
+    second = []
+
+    def restart(n):
+        if n != 1:
+            return None
+        first.kill()
+        srv = Serve(tmp, f"vu-{name}-2", serve_args, sock=sock)
+        second.append(srv)
+        t = time.monotonic() + 60
+        while time.monotonic() < t and srv.snapshot().get("connections", 0) < 1:
+            time.sleep(0.2)
+        return b"go\n"
+
+    results, console, _ = guest.boot("x86_64", f"again:{name}", args, dev(sock), timeout=600, boots=2,
+                                     on_done=restart)
+    srv = second[0] if second else None
+    st = srv.stop() if srv else {}
+    rcs = _boot_rcs(console)
     extra = check_after(console) if check_after else None
     result(f"interop: {name} on vtbench serve killed (SIGKILL) and restarted under the running guest: "
            "QEMU reconnects and the guest's second pass passes",
            rcs == [0, 0] and not _bad(results) and st.get("connections", 0) >= 1 and st.get("refused") == 0
            and extra is None,
            f"passes {rcs} {extra} second serve {json.dumps(st)[:300]} "
-           + _why(results, rcs[-1] if rcs else -1, console, second.log() if second else ""))
+           + _why(results, rcs[-1] if rcs else -1, console, srv.log() if srv else ""))
 
 
 def reconnect(tmp, result):
