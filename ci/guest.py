@@ -87,11 +87,15 @@ def accel(arch="x86_64"):
     return _accel
 
 
-def cmdline(arch, test, args=None, dev=None):
-    """The kernel command line: console, then what /init reads."""
+def cmdline(arch, test, args=None, dev=None, kargs=()):
+    """The kernel command line: console, the guest configuration's own
+    kernel parameters (kargs, e.g. swiotlb=force), then what /init reads."""
     conf = machine_conf()
     console = conf["X86_64_CONSOLE"] if arch == "x86_64" else conf["ARM64_CONSOLE"]
-    words = [f"console={console}", "quiet", "panic=-1", f"vtb.test={test}"]
+    for w in kargs:
+        if not w or any(c in w for c in " \"'") or w.startswith("vtb."):
+            raise ValueError(f"kernel argument {w!r}: one word, not vtb.*")
+    words = [f"console={console}", "quiet", "panic=-1"] + list(kargs) + [f"vtb.test={test}"]
     if dev:
         words.append(f"vtb.dev={dev}")
     if args:
@@ -104,7 +108,7 @@ def cmdline(arch, test, args=None, dev=None):
 
 
 def qemu_cmd(arch, test, args=None, extra_qemu_args=(), boots=1, kernel="built", dev=None, accel_=None,
-             dtb="scmi"):
+             dtb="scmi", kargs=()):
     """The QEMU command line for one guest run (a list)."""
     conf = machine_conf()
     k, initrd, dtb = artefacts(arch, kernel, dtb)
@@ -121,7 +125,7 @@ def qemu_cmd(arch, test, args=None, extra_qemu_args=(), boots=1, kernel="built",
             "-machine", "memory-backend=mem", "-nographic", "-nodefaults",
             # an interactive shell gets the monitor too (Ctrl-A X quits)
             "-serial", "mon:stdio" if test == "shell" else "stdio",
-            "-kernel", k, "-initrd", initrd, "-append", cmdline(arch, test, args, dev)]
+            "-kernel", k, "-initrd", initrd, "-append", cmdline(arch, test, args, dev, kargs)]
     if boots == 1:
         cmd.append("-no-reboot")
     return cmd + list(extra_qemu_args)
@@ -159,6 +163,56 @@ def swiotlb(console):
     return out
 
 
+def counts(console):
+    """The guest kernel's whole-boot DMA counts from the VTB-COUNTS line
+    (keys as blkbench's: swiotlb_bounced, iommu_map, iommu_unmap and their
+    _bytes; None where the guest kernel has no such event); the last
+    boot's line wins, {} when there is none."""
+    out = {}
+    for line in console.splitlines():
+        i = line.find("VTB-COUNTS ")
+        if i >= 0:
+            try:
+                out = json.loads(line[i + len("VTB-COUNTS "):])
+            except ValueError:
+                out = {"unparsable": line}
+    return out
+
+
+# QEMU's trace events for what the host side counts (with -D FILE).
+HOST_TRACE = ("virtio_iommu_map", "virtio_iommu_unmap", "virtio_queue_notify", "virtio_blk_handle_read")
+
+
+def host_trace_args(path):
+    return [a for e in HOST_TRACE for a in ("-trace", e)] + ["-D", path]
+
+
+def host_counts(path):
+    """What QEMU handled, from a host_trace_args log: virtio-iommu MAP and
+    UNMAP requests, and kicks (virtio_queue_notify) split into those of the
+    virtio-blk device (the vdev its read handler names) and the others."""
+    out = {"iommu_map": 0, "iommu_unmap": 0, "blk_kicks": 0, "other_kicks": 0}
+    blk, kicks = set(), {}
+    with open(path, errors="replace") as f:
+        for line in f:
+            w = line.split()
+            if not w:
+                continue
+            ev = w[0].split(":")[-1]
+            vdev = w[w.index("vdev") + 1] if "vdev" in w[:-1] else None
+            if ev == "virtio_iommu_map":
+                out["iommu_map"] += 1
+            elif ev == "virtio_iommu_unmap":
+                out["iommu_unmap"] += 1
+            elif ev == "virtio_blk_handle_read":
+                blk.add(vdev)
+            elif ev == "virtio_queue_notify":
+                kicks[vdev] = kicks.get(vdev, 0) + 1
+    for vdev, n in kicks.items():
+        out["blk_kicks" if vdev in blk else "other_kicks"] += n
+    return out
+
+
 def writes(console):
     """blk's VTB-WRITE records, in the order the guest made them."""
     out = []
@@ -170,7 +224,7 @@ def writes(console):
 
 
 def boot(arch, test, args=None, extra_qemu_args=(), timeout=300, boots=1, kernel="built", dev=None, dtb="scmi",
-         on_done=None):
+         on_done=None, kargs=()):
     """Runs the guest until it has reported VTB-DONE boots times (test
     reboot:NAME makes it reboot in between; then QEMU is stopped here), or
     timeout seconds.  on_done(n), if given, is called as the n-th VTB-DONE
@@ -183,7 +237,7 @@ def boot(arch, test, args=None, extra_qemu_args=(), timeout=300, boots=1, kernel
     if test.startswith("again:") and boots != 2:
         raise ValueError("again:NAME makes two passes: boots=2")
     cmd = qemu_cmd(arch, test, args, extra_qemu_args, 1 if test.startswith("again:") else boots, kernel, dev,
-                   dtb=dtb)
+                   dtb=dtb, kargs=kargs)
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     chunks, done, deadline = [], 0, time.monotonic() + timeout
     tail = b""

@@ -1453,6 +1453,109 @@ def guest_arm64_rdp(tmp):
            f"pools {pools}; {why}; " + "; ".join(bad)[:1200] + console[-1200:])
 
 
+# The guest DMA configurations of the qemu platform's swiotlb and viommu
+# transports: the device's extra properties, the guest kernel's parameters,
+# whether a virtio-iommu sits in front of the disk.
+GUEST_DMA_CONFIGS = {
+    "plain": ("", [], False),
+    "swiotlb": (",disable-legacy=on,iommu_platform=on", ["swiotlb=force"], False),
+    "viommu-strict": (",disable-legacy=on,iommu_platform=on", ["iommu.strict=1"], True),
+    "viommu-lazy": (",disable-legacy=on,iommu_platform=on", ["iommu.strict=0"], True),
+    "viommu-passthrough": (",disable-legacy=on,iommu_platform=on", ["iommu.passthrough=1"], True),
+}
+
+
+def _guest_dma_run(tmp, name, bs=4096):
+    """blkbench in an x86_64 guest under one DMA configuration; (the
+    blkbench row or None, the guest's whole-boot counts, QEMU's counts,
+    rc, console)."""
+    props, kargs, viommu = GUEST_DMA_CONFIGS[name]
+    img = os.path.join(tmp, f"guest-dma-{name}.img")
+    guest.make_backing(img, 32 << 20)
+    trace = os.path.join(tmp, f"guest-dma-{name}.trace")
+    qemu = (["-device", "virtio-iommu-pci"] if viommu else []) + [
+        "-drive", f"file={img},if=none,id=d0,format=raw,cache=none",
+        "-device", f"virtio-blk-pci,drive=d0,serial=vtb-dma{props}"] + guest.host_trace_args(trace)
+    results, console, rc = guest.boot("x86_64", "blkbench", {"qd": 4, "bs": bs, "ms": 300}, qemu, timeout=400,
+                                      kargs=kargs)
+    row = next((r for r in results if r.get("test") == "blkbench"), None)
+    host = guest.host_counts(trace) if os.path.exists(trace) else {}
+    return row, guest.counts(console), host, rc, console
+
+
+def _near(a, b):
+    """Two counts of the same thing agree within 2% (or 1)."""
+    return a is not None and b is not None and abs(a - b) <= max(1, 0.02 * max(a, b))
+
+
+def guest_counts_parse(tmp):
+    """The two count parsers on hand-made input: QEMU's trace log (with and
+    without the pid@time: prefix) split by device, and the last VTB-COUNTS."""
+    log = os.path.join(tmp, "trace.log")
+    with open(log, "w") as f:
+        f.write("virtio_blk_handle_read vdev 0xb req 0x1 sector 8 nsectors 8\n"
+                "virtio_queue_notify vdev 0xb n 0 vq 0x2\n"
+                "123@1.5:virtio_queue_notify vdev 0xa n 0 vq 0x3\n"
+                "virtio_queue_notify vdev 0xa n 0 vq 0x3\n"
+                "123@1.6:virtio_iommu_map domain=1 virt_start=0x0 virt_end=0xfff phys_start=0x0 flags=1\n"
+                "virtio_iommu_unmap domain=1 virt_start=0x0 virt_end=0xfff\n"
+                "virtio_iommu_unmap domain=1 virt_start=0x0 virt_end=0xfff\n")
+    h = guest.host_counts(log)
+    c = guest.counts('VTB-COUNTS {"iommu_map":1}\nx VTB-COUNTS {"iommu_map":7,"swiotlb_bounced":null}\n')
+    result("guest.host_counts splits kicks by device and counts MAP/UNMAP; guest.counts takes the last line",
+           h == {"iommu_map": 1, "iommu_unmap": 2, "blk_kicks": 1, "other_kicks": 2} and
+           c == {"iommu_map": 7, "swiotlb_bounced": None}, f"{h} {c}")
+
+
+def guest_x86_dma(tmp):
+    """The qemu platform's DMA configurations, counted by the guest kernel
+    (hist triggers on swiotlb:swiotlb_bounced, iommu:map, iommu:unmap) and
+    by QEMU (its trace events): each configuration's signature, and the
+    two sides agreeing where the host can see the operation at all."""
+    bs = 4096
+    for name in GUEST_DMA_CONFIGS:
+        row, gc, hc, rc, console = _guest_dma_run(tmp, name, bs)
+        ok = rc == 0 and row is not None and row.get("ok") and row.get("errors") == 0 and row.get("ops", 0) > 0
+        ops = row["ops"] if ok else 1
+        per = {k: (row.get(k) or 0) / ops for k in ("swiotlb_bounced", "swiotlb_bounced_bytes", "iommu_map",
+                                                     "iommu_unmap")} if ok else {}
+        got = f"rc {rc} row {row} guest {gc} host {hc}"
+        ok = ok and all(gc.get(k) is not None for k in ("swiotlb_bounced", "iommu_map", "iommu_unmap"))
+        if not ok:
+            result(f"guest dma {name}: blkbench runs and the guest kernel reports its DMA counts", False,
+                   got + console[-1500:])
+            continue
+        maps, unmaps = gc["iommu_map"], gc["iommu_unmap"]
+        agree = _near(maps, hc["iommu_map"]) and _near(unmaps, hc["iommu_unmap"])
+        if name == "plain":
+            sig, what = per["swiotlb_bounced"] == 0 and maps == 0 and hc["iommu_map"] == 0, "no bounce, no map"
+        elif name == "swiotlb":
+            # every request's header, data, status (and indirect table) go
+            # through a slot: the data's bytes are all bounced, little more
+            sig = (per["swiotlb_bounced"] >= 1 and bs <= per["swiotlb_bounced_bytes"] <= bs + 1024
+                   and maps == 0 and hc["iommu_map"] == 0)
+            what = "≥ 1 bounce per request, bytes bounced per request within [bs, bs + 1 KiB]"
+        elif name == "viommu-strict":
+            # each unmap is synced at once: the iommu queue is kicked for
+            # every MAP and every UNMAP
+            sig = (per["iommu_map"] >= 2 and _near(maps, unmaps) and per["swiotlb_bounced"] == 0
+                   and hc["other_kicks"] >= 0.98 * (hc["iommu_map"] + hc["iommu_unmap"]))
+            what = "a map and an unmap per buffer (≥ 2 per request), an iommu-queue kick per request"
+        elif name == "viommu-lazy":
+            # the page table is cleared per unmap, the sync waits for the
+            # flush queue: UNMAPs ride behind few kicks
+            sig = (per["iommu_map"] >= 2 and _near(maps, unmaps) and hc["iommu_map"] <= hc["other_kicks"]
+                   and hc["other_kicks"] <= hc["iommu_map"] + hc["iommu_unmap"] / 2)
+            what = "maps = unmaps, iommu-queue kicks ≤ maps + unmaps/2 (unmaps batched behind flushes)"
+        else:
+            sig = maps == 0 and hc["iommu_map"] == 0 and per["swiotlb_bounced"] == 0
+            what = "no map on either side"
+        result(f"guest dma {name}: x86_64 blkbench qd4 {bs} B reads complete without error, {what}", sig, got)
+        note = " (swiotlb bounces are guest memcpys: QEMU cannot see them)" if name == "swiotlb" else ""
+        result(f"guest dma {name}: QEMU's virtio-iommu MAP/UNMAP counts agree with the guest kernel's "
+               f"iommu:map/unmap within 2%{note}", agree, got)
+
+
 def guest_scmi_absent(tmp):
     """scmi without a virtio-scmi device: the DT node is there, no arm-scmi
     device binds, the tool says so in one result and exits 2 (absent)."""
@@ -1564,12 +1667,16 @@ def guest_cmdline(tmp):
         after(a, "-dtb")[0].endswith("virt-scmi.dtb") and "-no-reboot" in a and "-no-reboot" not in x and \
         f"memory-backend-memfd,id=mem,size={conf['X86_64_MEM']},share=on" in x and \
         "vtb.test=reboot:blk vtb.args=ops=1" in after(x, "-append")[0]
-    try:
-        guest.cmdline("x86_64", "blk", {"serial": "a b"})
-        ok = False
-    except ValueError:
-        pass
-    result("guest.py builds the QEMU command line from machine.conf (shared memfd RAM, arm64 DT, reboot mode)",
+    for bad in ({"args": {"serial": "a b"}}, {"kargs": ["a b"]}, {"kargs": ["vtb.test=shell"]}):
+        try:
+            guest.cmdline("x86_64", "blk", **bad)
+            ok = False
+        except ValueError:
+            pass
+    k = guest.cmdline("x86_64", "blkbench", {"qd": 4}, kargs=["swiotlb=force", "iommu.strict=0"])
+    ok = ok and " swiotlb=force iommu.strict=0 vtb.test=blkbench vtb.args=qd=4" in k
+    result("guest.py builds the QEMU command line from machine.conf (shared memfd RAM, arm64 DT, reboot mode, "
+           "a configuration's kernel parameters before vtb.*)",
            ok, " ".join(a) + " | " + " ".join(x))
     dts = run(["dtc", "-q", "-I", "dtb", "-O", "dts", os.path.join(guest.IMAGES, "arm64", "virt-scmi.dtb")])
     t = dts.stdout
@@ -1716,6 +1823,8 @@ def guests(tmp):
     guest_arm64_blk(tmp)
     guest_arm64_net(tmp)
     guest_arm64_rdp(tmp)
+    guest_counts_parse(tmp)
+    guest_x86_dma(tmp)
     guest_scmi_absent(tmp)
     # Linux's own drivers against vtbench serve (ci/interop.py)
     interop.run_all(tmp, result)

@@ -8,7 +8,10 @@
  *   vtb_guest scmi [key=value...]        base protocol and hwmon sensors as
  *                                        Linux shows them
  *   vtb_guest blkbench DEV [qd= bs= ms=]   random O_DIRECT reads at a queue depth:
- *                                        IOPS, interrupts and disk reads per op
+ *                                        IOPS, interrupts, disk reads, swiotlb
+ *                                        bounces and IOMMU maps/unmaps
+ *   vtb_guest counts                     the boot's swiotlb bounces and IOMMU
+ *                                        maps/unmaps: one VTB-COUNTS {json} line
  *   vtb_guest pattern OFF LEN SEED       (on the host) blk's pattern bytes for
  *                                        a region, on stdout
  *
@@ -1144,6 +1147,94 @@ static uint64_t vtb_disk_reads(const char *name)
 	return r;
 }
 
+/* The guest kernel's own DMA counts: /init puts a hist trigger
+ * (vals=hitcount,size) on swiotlb:swiotlb_bounced, iommu:map and iommu:unmap
+ * before any driver loads; a hist file's entries summed give the events and
+ * the bytes they covered since then.  A kernel without the event or tracefs
+ * gives have=false. */
+struct vtb_dma_event {
+	const char *name;	/* JSON key */
+	const char *path;	/* under events/ */
+	bool have;
+	uint64_t hits, bytes;
+};
+
+#define VTB_DMA_EVENTS 3
+static const char *const vtb_dma_names[VTB_DMA_EVENTS][2] = {
+	{ "swiotlb_bounced", "swiotlb/swiotlb_bounced" },
+	{ "iommu_map", "iommu/map" },
+	{ "iommu_unmap", "iommu/unmap" },
+};
+
+static uint64_t vtb_field_u64(const char *line, const char *field)
+{
+	const char *p = strstr(line, field);
+	return p ? strtoull(p + strlen(field), NULL, 10) : 0;
+}
+
+static void vtb_dma_read(struct vtb_dma_event ev[VTB_DMA_EVENTS])
+{
+	for (int i = 0; i < VTB_DMA_EVENTS; i++) {
+		char path[256], line[512];
+		snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s/hist", vtb_dma_names[i][1]);
+		ev[i] = (struct vtb_dma_event){ .name = vtb_dma_names[i][0], .path = vtb_dma_names[i][1] };
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			if (line[0] != '{')
+				continue;
+			ev[i].have = true;
+			ev[i].hits += vtb_field_u64(line, "hitcount:");
+			ev[i].bytes += vtb_field_u64(line, " size:");
+		}
+		/* a trigger with no entry yet still counts as present */
+		if (!ev[i].have) {
+			rewind(f);
+			while (fgets(line, sizeof(line), f))
+				if (strstr(line, "Totals:"))
+					ev[i].have = true;
+		}
+		fclose(f);
+	}
+}
+
+/* ev1 - ev0 as "KEY":hits and "KEY_bytes":bytes; absent events are null. */
+static void vtb_json_dma(struct vtb_json *j, const struct vtb_dma_event *ev0, const struct vtb_dma_event *ev1)
+{
+	for (int i = 0; i < VTB_DMA_EVENTS; i++) {
+		char key[64];
+		snprintf(key, sizeof(key), "%s_bytes", ev1[i].name);
+		if (!ev1[i].have || !ev0[i].have) {
+			vtb_json_key(j, ev1[i].name);
+			vtb_json_raw(j, "null");
+			vtb_json_key(j, key);
+			vtb_json_raw(j, "null");
+			continue;
+		}
+		vtb_json_u64(j, ev1[i].name, ev1[i].hits - ev0[i].hits);
+		vtb_json_u64(j, key, ev1[i].bytes - ev0[i].bytes);
+	}
+}
+
+/* `vtb_guest counts`: the whole boot's DMA counts (since /init's triggers),
+ * one VTB-COUNTS line, for the host to set against QEMU's own count. */
+static int vtb_counts(void)
+{
+	struct vtb_dma_event zero[VTB_DMA_EVENTS], now[VTB_DMA_EVENTS];
+	struct vtb_json j = { .first = true };
+
+	vtb_dma_read(now);
+	for (int i = 0; i < VTB_DMA_EVENTS; i++)
+		zero[i] = (struct vtb_dma_event){ .have = now[i].have };
+	vtb_json_raw(&j, "VTB-COUNTS {");
+	vtb_json_dma(&j, zero, now);
+	vtb_json_raw(&j, "}");
+	printf("%s\n", j.buf);
+	fflush(stdout);
+	return VTB_RC_OK;
+}
+
 #define VTB_BENCH_MAX_QD 64
 
 static int vtb_blkbench(const char *dev, const struct vtb_args *a)
@@ -1182,6 +1273,8 @@ static int vtb_blkbench(const char *dev, const struct vtb_args *a)
 		cb[i].aio_offset = (int64_t)((vtb_splitmix64(x++) % slots) * bs);
 		cbp[i] = &cb[i];
 	}
+	struct vtb_dma_event dma0[VTB_DMA_EVENTS], dma1[VTB_DMA_EVENTS];
+	vtb_dma_read(dma0);
 	uint64_t irq0 = vtb_virtio_irqs(), rd0 = vtb_disk_reads(vtb_basename(dev));
 	double t0 = vtb_now(), t1 = t0;
 	if (vtb_io_submit(ctx, qd, cbp) != (long)qd)
@@ -1212,6 +1305,7 @@ static int vtb_blkbench(const char *dev, const struct vtb_args *a)
 			errs++;
 	}
 	uint64_t irqs = vtb_virtio_irqs() - irq0, reads = vtb_disk_reads(vtb_basename(dev)) - rd0;
+	vtb_dma_read(dma1);
 	double el = t1 - t0;
 	vtb_result_begin(&j, "blkbench", "randread");
 	vtb_json_u64(&j, "qd", qd);
@@ -1222,6 +1316,7 @@ static int vtb_blkbench(const char *dev, const struct vtb_args *a)
 	vtb_json_u64(&j, "iops", el > 0 ? (uint64_t)((double)done / el) : 0);
 	vtb_json_u64(&j, "disk_reads", reads);
 	vtb_json_u64(&j, "virtio_irqs", irqs);
+	vtb_json_dma(&j, dma0, dma1);
 	vtb_result_end(&j, errs == 0 && done > 0 && !inflight);
 	rc = vtb_failed ? VTB_RC_FAIL : VTB_RC_OK;
 destroy:
@@ -1237,6 +1332,7 @@ static int vtb_usage(void)
 {
 	fprintf(stderr, "usage: vtb_guest blk DEV|net IFACE|scmi [key=value...]\n"
 			"       vtb_guest blkbench DEV [qd=N] [bs=BYTES] [ms=MS] [seed=N]\n"
+			"       vtb_guest counts\n"
 			"       vtb_guest pattern OFF LEN SEED\n");
 	return VTB_RC_USAGE;
 }
@@ -1251,6 +1347,8 @@ int main(int argc, char **argv)
 		a = (struct vtb_args){ argc - 2, argv + 2 };
 		return vtb_scmi(&a);
 	}
+	if (!strcmp(argv[1], "counts"))
+		return argc == 2 ? vtb_counts() : vtb_usage();
 	if (!strcmp(argv[1], "pattern"))
 		return argc == 5 ? vtb_pattern_out(argv[2], argv[3], argv[4]) : vtb_usage();
 	if (argc < 3)
