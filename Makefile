@@ -46,7 +46,7 @@ LIB_SRC := $(CORE_SRC) $(MODEL_SRC) $(VHU_SRC) transports/vhost_user/vhu_server.
 	transports/proc/platform_proc.c transports/platforms.c transports/proc/hv_grant.c transports/proc/hv_argo.c transports/registry.c transports/vring.c transports/shm.c transports/swiotlb.c transports/grant.c transports/viommu.c transports/fatvq.c transports/argo.c \
 	workloads/workload.c workloads/blk/blk_wl.c workloads/net/net_wl.c workloads/scmi/scmi_wl.c \
 	workloads/vq_engine.c workloads/blk/blk_vq.c workloads/net/net_vq.c workloads/scmi/scmi_vq.c workloads/loop_engine.c \
-	harness/hist.c harness/suite.c harness/cell.c harness/domain.c harness/runner_fork.c harness/report.c harness/results.c harness/calib.c harness/model.c harness/peer.c harness/resume.c \
+	harness/hist.c harness/suite.c harness/cell.c harness/qemu.c harness/domain.c harness/runner_fork.c harness/report.c harness/results.c harness/calib.c harness/model.c harness/peer.c harness/resume.c \
 	harness/probes.c harness/perfctr.c harness/adapt.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 
@@ -123,7 +123,7 @@ test-arm64: deps
 	$(MAKE) $(ARM64_BIN)
 	@$(PYTHON) ci/run-tests.py --arm64 "$(ARM64_TESTS)" --arm64-build $(ARM64_BUILD) --arm64-only
 
-.PHONY: all deps test test-arm64 bench clean fuzz fuzz-build .FORCE
+.PHONY: all deps test test-arm64 bench bench-qemu clean fuzz fuzz-build .FORCE
 all: vtbench
 
 # Always refreshed, so ./vtbench is the flavour (plain or SANITIZE=1) last asked for.
@@ -189,6 +189,13 @@ test: deps
 	@$(PYTHON) ci/run-tests.py --build $(BUILD) $(TESTS:%=--unit %) \
 		--freestanding "$(CORE_SRC) $(MODEL_SRC) $(VHU_SRC)" $(TEST_FUZZ) $(TEST_GUESTS) \
 		--arm64 "$(ARM64_TESTS)" --arm64-build $(ARM64_BUILD)
+
+# The same workloads inside Linux guests (platform=qemu): not in make bench.
+bench-qemu: deps
+	$(MAKE) vtbench images
+	@dir=$$(./vtbench run harness/suites/qemu.suite); rc=$$?; \
+		echo "results: $$dir"; \
+		[ -n "$$dir" ] && { rep=$$(./vtbench report "$$dir") || rc=3; echo "report: $$rep"; }; exit $$rc
 
 bench: deps
 	$(MAKE) vtbench

@@ -13,6 +13,15 @@
 #define VTB_SLICES 32
 
 /* What a cell's two domains report back to the harness, in a shared page. */
+/* A cell run inside a guest (platform=qemu): what ran it. */
+struct vtb_guest_meta {
+	bool on;
+	char arch[16], accel[8], kernel[64], qemu[80];
+	char config[240];	/* the transport as guest and device configuration */
+	char times[16];		/* hardware | emulated (TCG) */
+	char crosscheck[240];	/* the guest's counts against QEMU's */
+};
+
 struct vtb_cell_result {
 	uint64_t ops, bytes;
 	double seconds;
@@ -37,6 +46,7 @@ struct vtb_cell_result {
 	struct vtb_hist usdt_user;	/* in-process latency of the USDT-sampled ops */
 	struct vtb_perf_result perf[2];	/* each domain's perf_event counters */
 	struct vtb_kresult k;		/* what the eBPF probes saw; k.on false: none */
+	struct vtb_guest_meta guest;	/* guest.on false: not run in a guest */
 };
 
 /* Runs one repetition of a cell in fresh domains.  Returns 0 when the cell

@@ -16,6 +16,7 @@
 #include "cell.h"
 #include "model.h"
 #include "peer.h"
+#include "qemu.h"
 #include "resume.h"
 #include "perfctr.h"
 #include "probes.h"
@@ -646,14 +647,31 @@ static int run_start(struct run *r)
 	return 0;
 }
 
+/* The cell runs inside a guest (platform=qemu), by its executor. */
+static bool in_guest(const struct vtb_cellp *c)
+{
+	return vtb_platform_find(c->platform)->guest;
+}
+
 /* Peer cells this machine cannot run are skipped, each said once; how
  * many repetitions that drops. */
 static size_t run_skips(struct run *r)
 {
 	size_t skipped = 0;
 	for (size_t i = 0; i < r->cells.n; i++) {
-		const struct vtb_peer_ops *peer = vtb_peer_find(r->cells.v[i].transport);
-		if (peer && peer->available(r->skip_why[i], sizeof(r->skip_why[i])) == 0)
+		const struct vtb_cellp *c = &r->cells.v[i];
+		const struct vtb_peer_ops *peer = vtb_peer_find(c->transport);
+		bool guest = in_guest(c);
+		char *why = r->skip_why[i];
+		if (guest && (vtb_qemu_check(c, why, sizeof(r->skip_why[i])) ||
+			      vtb_qemu_available(c, why, sizeof(r->skip_why[i])))) {
+			char name[160];
+			vtb_cell_name(c, name, sizeof(name));
+			fprintf(stderr, "vtbench: skipping %s: %s\n", name, why);
+			skipped += c->reps;
+		} else if (guest)
+			why[0] = 0;
+		else if (peer && peer->available(r->skip_why[i], sizeof(r->skip_why[i])) == 0)
 			r->skip_why[i][0] = 0;
 		else if (peer) {
 			char name[160];
@@ -759,7 +777,9 @@ static int run_cell(struct run *r, size_t i, unsigned rep, bool paired, struct v
 		struct vtb_cell_result *out2[2] = { pr, res };
 		ran = vtb_cell_run_pair(two, probes, out2);
 	} else {
-		ran = peer ? peer->run(c, res) : vtb_cell_run(c, probes, res);
+		ran = in_guest(c) ? vtb_qemu_run(&r->cells, i, rep, res)
+		      : peer	  ? peer->run(c, res)
+				  : vtb_cell_run(c, probes, res);
 	}
 	if (ran)
 		return -1;
@@ -847,12 +867,13 @@ static int run_rep(struct run *r, size_t i, unsigned rep)
 {
 	const struct vtb_cellp *c = &r->cells.v[i];
 	const struct vtb_peer_ops *peer = vtb_peer_find(c->transport);
-	if ((r->rs.done && r->rs.done[i * r->rs.maxreps + rep]) || (peer && r->skip_why[i][0]))
+	bool guest = in_guest(c);
+	if ((r->rs.done && r->rs.done[i * r->rs.maxreps + rep]) || ((peer || guest) && r->skip_why[i][0]))
 		return 0;	/* written before the run was interrupted, or skipped */
 	struct vtb_cell_result res, pr;
 	/* Paired: the shm reference takes turns with the cell in the same
 	 * window; its figures go into this cell's row. */
-	bool paired = !peer && c->pair && r->ref[i] != i;
+	bool paired = !peer && !guest && c->pair && r->ref[i] != i;
 	if (run_cell(r, i, rep, paired, &res, &pr)) {
 		fprintf(stderr, "\nvtbench: cannot set up a cell: %s\n", strerror(errno));
 		return 3;
@@ -868,7 +889,7 @@ static int run_rep(struct run *r, size_t i, unsigned rep)
 		r->last[i * 2 + pl] = mc;
 		r->last_rep[i * 2 + pl] = rep + 1;
 	}
-	vtb_write_row(r->rf, r->run_id, VTB_GIT_REV, &r->host, c, rep, &res, r->calr.ok && !peer ? &mo : NULL, refname,
+	vtb_write_row(r->rf, r->run_id, VTB_GIT_REV, &r->host, c, rep, &res, r->calr.ok && !peer && !guest ? &mo : NULL, refname,
 		      paired ? &pr : NULL, paired ? (unsigned)r->ref[i] : 0);
 	run_adapt_log(r, i, pl, paired, &res, &pr);
 	/* A row that cannot reach the disk stops the run, resumable from the
@@ -955,6 +976,7 @@ static int run_finish(struct run *r)
 
 static void run_free(struct run *r)
 {
+	vtb_qemu_close();
 	if (r->rf)
 		fclose(r->rf);
 	vtb_probes_close(r->probes);

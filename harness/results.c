@@ -340,6 +340,22 @@ static void pair_json(FILE *f, const struct vtb_cell_result *p, unsigned cell, c
 	fputc('}', f);
 }
 
+static void guest_json(FILE *f, const struct vtb_guest_meta *g)
+{
+	fputs(",\"guest\":", f);
+	if (!g->on) {
+		fputs("null", f);
+		return;
+	}
+	const char *k[] = { "arch", "accel", "kernel", "qemu", "config", "times", "crosscheck" };
+	const char *v[] = { g->arch, g->accel, g->kernel, g->qemu, g->config, g->times, g->crosscheck };
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+		fprintf(f, "%c\"%s\":", i ? ',' : '{', k[i]);
+		vtb_json_str(f, v[i]);
+	}
+	fputc('}', f);
+}
+
 void vtb_write_row(FILE *f, const char *run_id, const char *git_rev, const struct vtb_host *h,
 		   const struct vtb_cellp *cp, unsigned rep, const struct vtb_cell_result *r,
 		   const struct vtb_model_out *m, const char *ref, const struct vtb_cell_result *pair, unsigned pair_cell)
@@ -467,6 +483,7 @@ void vtb_write_row(FILE *f, const char *run_id, const char *git_rev, const struc
 	kernel_json(f, cp, r);
 	model_json(f, r, m, ref);
 	pair_json(f, pair, pair_cell, r);
+	guest_json(f, &r->guest);
 	/* A peer program reports throughput and CPU only. */
 	fputs(",\"peer\":", f);
 	if (peer)

@@ -394,6 +394,7 @@ static const char *const notify_ch[] = { "event", "poll", NULL };
 static const char *const pattern_ch[] = { "randread", "randwrite", "read", "write", "randrw", NULL };
 static const char *const mode_ch[] = { "tx", "rx", "rr", NULL };
 static const char *const probes_ch[] = { "auto", "on", "off", NULL };
+static const char *const arch_ch[] = { "x86_64", "arm64", NULL };
 
 /* Every suite key: its default, its help for `vtbench list`, how a value is
  * checked and where it lands.  A transport's option (set_xopt) takes its
@@ -405,7 +406,10 @@ const struct vtb_key vtb_keys[] = {
 	  false, set_str, AT(variant), .expect = "variant too long" },
 	{ "notify", "event", "event: doorbells with EVENT_IDX suppression | poll: busy polling, no doorbells", false,
 	  set_choice, AT(notify), .choices = notify_ch, .expect = "expected event or poll" },
-	{ "platform", "proc", "proc: domains are Linux processes with memfd RAM", false, set_platform, AT(platform) },
+	{ "platform", "proc", "proc: domains are Linux processes with memfd RAM | qemu: the workload inside a Linux guest against its kernel's drivers",
+	  false, set_platform, AT(platform) },
+	{ "arch", "x86_64", "platform=qemu: the guest's architecture (x86_64)", false, set_choice, AT(arch),
+	  .choices = arch_ch, .expect = "expected x86_64 or arm64" },
 	{ "pattern", "randread", "blk: randread | randwrite | read | write | randrw", false, set_choice, AT(pattern),
 	  .choices = pattern_ch, .expect = "expected randread, randwrite, read, write or randrw" },
 	{ "rwmix", "50", "blk randrw: percent reads", false, set_uint, AT(rwmix), .max = 65536,
@@ -772,8 +776,11 @@ static int resolve_variant(const struct section *s, const struct vtb_transport_o
 		return -1;
 	}
 	copy_str(c->variant, sizeof(c->variant), t->variants[vi]);
-	/* A service the transport needs and the platform lacks. */
-	const char *unsup = vtb_transport_unsupported(t, vtb_platform_find(c->platform));
+	/* A service the transport needs and the platform lacks.  A guest
+	 * platform's executor says per cell what it cannot run (the run skips
+	 * those), so a matrix of every transport still expands there. */
+	const struct vtb_platform_ops *pl = vtb_platform_find(c->platform);
+	const char *unsup = pl->guest ? NULL : vtb_transport_unsupported(t, pl);
 	if (unsup) {
 		snprintf(err, n, "[%s] transport %s on platform %s: %s", s->name, t->name, c->platform, unsup);
 		return -1;
@@ -902,6 +909,12 @@ static int transport_cell(const struct section *s, const struct vtb_transport_op
 		return -1;
 	if (c.timeout == 0)
 		c.timeout = (c.ops ? 60 : c.duration) + c.warmup + 30;
+	/* In a guest a cell runs alone, its repetitions fixed before the boot:
+	 * no turns with a shm reference, no adaptive repetitions. */
+	if (vtb_platform_find(c.platform)->guest) {
+		c.pair = false;
+		c.max_reps = 0;
+	}
 	return push_or_oom(out, &c, err, n);
 }
 
@@ -1211,7 +1224,10 @@ void vtb_cell_name(const struct vtb_cellp *c, char *buf, size_t n)
 	char q[32] = "";
 	if (c->qsize != 256)
 		snprintf(q, sizeof(q), " qsize=%u", c->qsize);
-	snprintf(buf, n, "%s %s%s%s/%s %s%s qd=%u%s%s%s%s", c->device,
+	char pl[40] = "";
+	if (strcmp(c->platform, "proc"))
+		snprintf(pl, sizeof(pl), "%s:%s ", c->platform, c->arch);
+	snprintf(buf, n, "%s%s %s%s%s/%s %s%s qd=%u%s%s%s%s", pl, c->device,
 		 c->pattern[0] ? c->pattern : c->mode[0] ? c->mode : "mix", sz, "", c->transport,
 		 c->variant, !strcmp(c->notify, "poll") ? " poll" : " event", c->qd, q, c->indirect ? " indirect" : "",
 		 strcmp(c->probes, "auto") ? " probes=" : "", strcmp(c->probes, "auto") ? c->probes : "");
@@ -1223,6 +1239,7 @@ void vtb_cell_name(const struct vtb_cellp *c, char *buf, size_t n)
 static bool same_workload(const struct vtb_cellp *a, const struct vtb_cellp *b)
 {
 	return !strcmp(a->device, b->device) && !strcmp(a->notify, b->notify) && !strcmp(a->platform, b->platform) &&
+	       !strcmp(a->arch, b->arch) &&
 	       !strcmp(a->pattern, b->pattern) && a->rwmix == b->rwmix && !strcmp(a->mode, b->mode) &&
 	       !strcmp(a->mix, b->mix) && !strcmp(a->backing, b->backing) && a->size == b->size && a->qd == b->qd &&
 	       a->ops == b->ops && a->duration == b->duration && a->warmup == b->warmup && a->seed == b->seed &&

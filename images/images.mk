@@ -76,12 +76,12 @@ $(IMG)/arm64-deb/busybox.stamp: $(IMG)/arm64/busybox.stamp
 	@mkdir -p $(dir $@)
 	cp $(IMG)/arm64/busybox $(IMG)/arm64-deb/busybox && cp $< $@
 
-$(IMG)/x86_64/vtb_guest: $(IMG_DIR)/guest/vtb_guest.c
+$(IMG)/x86_64/vtb_guest: $(IMG_DIR)/guest/vtb_guest.c harness/hist.c harness/hist.h
 	@mkdir -p $(dir $@)
-	gcc $(GUEST_CFLAGS) -o $@ $< -lpthread
-$(IMG)/arm64/vtb_guest: $(IMG_DIR)/guest/vtb_guest.c
+	gcc $(GUEST_CFLAGS) -Iharness -o $@ $< harness/hist.c -lpthread -lm
+$(IMG)/arm64/vtb_guest: $(IMG_DIR)/guest/vtb_guest.c harness/hist.c harness/hist.h
 	@mkdir -p $(dir $@)
-	aarch64-linux-gnu-gcc $(GUEST_CFLAGS) -o $@ $< -lpthread
+	aarch64-linux-gnu-gcc $(GUEST_CFLAGS) -Iharness -o $@ $< harness/hist.c -lpthread -lm
 
 INITRAMFS_DEPS = $(IMG_DIR)/init $(IMG_DIR)/mkinitramfs.sh
 

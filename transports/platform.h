@@ -91,6 +91,9 @@ struct vtb_platform_ops {
 	/* Hypervisor services (hvsvc.h); NULL where the platform lacks them. */
 	const struct vtb_grant_service *grant;
 	const struct vtb_argo_service *argo;
+	/* Cells run inside a guest kernel by the harness's guest executor
+	 * (harness/qemu.c), not over this seam: every hook above is NULL. */
+	bool guest;
 };
 
 struct vtb_plat {

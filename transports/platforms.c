@@ -5,8 +5,17 @@
 #include "platform.h"
 #include "proc/proc.h"
 
+/* The real mechanisms: Linux guests under QEMU, with the guest kernel's
+ * virtio drivers, swiotlb and virtio-iommu. */
+static const struct vtb_platform_ops vtb_platform_qemu = {
+	.name = "qemu",
+	.desc = "Linux guests under QEMU (images/): the guest kernel's virtio-blk driver, swiotlb=force, virtio-iommu",
+	.guest = true,
+};
+
 const struct vtb_platform_ops *const vtb_platforms[] = {
 	&vtb_platform_proc,
+	&vtb_platform_qemu,
 	NULL,
 };
 

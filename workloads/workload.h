@@ -17,6 +17,7 @@ struct vtb_cellp {
 	char variant[16];
 	char notify[8];		/* event | poll */
 	char platform[16];
+	char arch[16];		/* platform=qemu: the guest's architecture */
 	char pattern[16];	/* blk */
 	unsigned rwmix;		/* blk randrw: percent reads */
 	char mode[8];		/* net: tx | rx | rr */

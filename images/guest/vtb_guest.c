@@ -10,6 +10,8 @@
  *   vtb_guest blkbench DEV [qd= bs= ms=]   random O_DIRECT reads at a queue depth:
  *                                        IOPS, interrupts, disk reads, swiotlb
  *                                        bounces and IOMMU maps/unmaps
+ *   vtb_guest cells JOB DEV [seed=N]     vtbench's blk cells as the qemu platform
+ *                                        runs them: VTB-MARK / VTB-ROW lines
  *   vtb_guest counts                     the boot's swiotlb bounces and IOMMU
  *                                        maps/unmaps: one VTB-COUNTS {json} line
  *   vtb_guest pattern OFF LEN SEED       (on the host) blk's pattern bytes for
@@ -43,6 +45,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1328,11 +1331,360 @@ close_fd:
 	return rc;
 }
 
+/* ---- cells: vtbench's own workloads, as the harness's qemu platform runs
+ * them (harness/qemu.c writes the job, reads the rows) ----
+ *
+ * The job file has one line per repetition of a cell, in run order:
+ *   cell=I rep=R device=blk pattern=P size=BYTES qd=N rwmix=PCT warm=NS dur=NS verify=0|1 seed=S
+ * Each runs its warmup, then asks the host for a start mark (VTB-MARK I R
+ * begin, answered by a line on the console), runs the measured phase to
+ * the last completion, asks for the end mark, and prints
+ *   VTB-ROW cell=I rep=R ops= bytes= ns= errors= verify_errors= irqs= ctxsw=
+ *       bounced= bounced_bytes= maps= map_bytes= unmaps= unmap_bytes= hist=IDX:N,...
+ * (a guest kernel without an event gives -1).  Between the two marks the
+ * guest does nothing but the cell, so the host cuts its own trace there. */
+
+#include "hist.h"
+
+#define VTB_CELL_MAX_QD 256
+#define VTB_SECTOR 512u
+
+struct vtb_cell {
+	unsigned cell, rep, qd, rwmix;
+	char pattern[16];
+	uint32_t size;
+	uint64_t warm_ns, dur_ns, seed;
+	bool verify;
+};
+
+struct vtb_phase {
+	uint64_t ops, bytes, errors, verify_errors, ns;
+	struct vtb_hist hist;
+};
+
+/* The disk as the guest has written it: each sector's pattern seed is the
+ * run's seed mixed with its generation (0: as the host created the disk). */
+struct vtb_disk {
+	int fd;
+	uint64_t sectors, seed;
+	uint32_t *gen;
+	uint8_t *busy;		/* sectors under a request in flight */
+	uint64_t next_gen;
+};
+
+static uint64_t vtb_now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+static uint64_t vtb_sector_seed(const struct vtb_disk *d, uint64_t s)
+{
+	return d->gen[s] ? vtb_splitmix64(d->seed ^ ((uint64_t)d->gen[s] << 40)) : d->seed;
+}
+
+static int vtb_cell_parse(char *line, struct vtb_cell *c)
+{
+	memset(c, 0, sizeof(*c));
+	int have = 0;
+	for (char *w = strtok(line, " \t\n"); w; w = strtok(NULL, " \t\n")) {
+		char *v = strchr(w, '=');
+		if (!v)
+			return -EINVAL;
+		*v++ = 0;
+		uint64_t u = strtoull(v, NULL, 10);
+		if (!strcmp(w, "cell"))
+			c->cell = (unsigned)u, have |= 1;
+		else if (!strcmp(w, "rep"))
+			c->rep = (unsigned)u;
+		else if (!strcmp(w, "device") && strcmp(v, "blk"))
+			return -EINVAL;
+		else if (!strcmp(w, "pattern"))
+			snprintf(c->pattern, sizeof(c->pattern), "%s", v), have |= 2;
+		else if (!strcmp(w, "size"))
+			c->size = (uint32_t)u, have |= 4;
+		else if (!strcmp(w, "qd"))
+			c->qd = (unsigned)u, have |= 8;
+		else if (!strcmp(w, "rwmix"))
+			c->rwmix = (unsigned)u;
+		else if (!strcmp(w, "warm"))
+			c->warm_ns = u;
+		else if (!strcmp(w, "dur"))
+			c->dur_ns = u, have |= 16;
+		else if (!strcmp(w, "verify"))
+			c->verify = u != 0;
+		else if (!strcmp(w, "seed"))
+			c->seed = u;
+	}
+	if (have != 31 || !c->qd || c->qd > VTB_CELL_MAX_QD || c->size < VTB_SECTOR || c->size % VTB_SECTOR ||
+	    c->size > (1u << 20))
+		return -EINVAL;
+	return 0;
+}
+
+struct vtb_req {
+	struct iocb cb;
+	uint64_t t0, sector;
+	bool write;
+};
+
+/* The next request's place and direction: sequential patterns walk the
+ * disk, random ones draw from the seed; a range under a request in flight
+ * is skipped so verification never races a write. */
+static void vtb_cell_next(const struct vtb_cell *c, struct vtb_disk *d, uint64_t *x, uint64_t *seq,
+			  struct vtb_req *r)
+{
+	uint64_t spb = c->size / VTB_SECTOR, slots = d->sectors / spb;
+	bool rnd = !strncmp(c->pattern, "rand", 4);
+	for (unsigned tries = 0;; tries++) {
+		uint64_t slot = rnd ? vtb_splitmix64((*x)++) % slots : (*seq)++ % slots;
+		uint64_t s = slot * spb;
+		bool busy = false;
+		for (uint64_t k = 0; k < spb && !busy; k++)
+			busy = d->busy[s + k];
+		if (busy && tries < 64)
+			continue;
+		r->sector = s;
+		break;
+	}
+	if (!strcmp(c->pattern, "randrw"))
+		r->write = vtb_splitmix64((*x)++) % 100 >= c->rwmix;
+	else
+		r->write = strstr(c->pattern, "write") != NULL;
+	for (uint64_t k = 0; k < spb; k++)
+		d->busy[r->sector + k] = 1;
+}
+
+static void vtb_cell_prep(const struct vtb_cell *c, struct vtb_disk *d, struct vtb_req *r, uint8_t *buf)
+{
+	uint64_t spb = c->size / VTB_SECTOR;
+	if (r->write) {
+		uint32_t g = (uint32_t)++d->next_gen;
+		for (uint64_t k = 0; k < spb; k++) {
+			d->gen[r->sector + k] = g;
+			if (c->verify)
+				vtb_pattern_fill(buf + k * VTB_SECTOR, (r->sector + k) * VTB_SECTOR, VTB_SECTOR,
+						 vtb_sector_seed(d, r->sector + k));
+		}
+	}
+	memset(&r->cb, 0, sizeof(r->cb));
+	r->cb.aio_fildes = (uint32_t)d->fd;
+	r->cb.aio_lio_opcode = r->write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD;
+	r->cb.aio_buf = (uint64_t)(uintptr_t)buf;
+	r->cb.aio_nbytes = c->size;
+	r->cb.aio_offset = (int64_t)(r->sector * VTB_SECTOR);
+}
+
+/* A completed request: checked against what the disk must hold. */
+static void vtb_cell_done(const struct vtb_cell *c, struct vtb_disk *d, struct vtb_req *r, const uint8_t *buf,
+			  int64_t res, struct vtb_phase *p, uint64_t now)
+{
+	uint64_t spb = c->size / VTB_SECTOR;
+	if (res != (int64_t)c->size)
+		p->errors++;
+	else if (c->verify && !r->write)
+		for (uint64_t k = 0; k < spb; k++)
+			if (vtb_pattern_check(buf + k * VTB_SECTOR, (r->sector + k) * VTB_SECTOR, VTB_SECTOR,
+					      vtb_sector_seed(d, r->sector + k)) >= 0) {
+				p->verify_errors++;
+				break;
+			}
+	for (uint64_t k = 0; k < spb; k++)
+		d->busy[r->sector + k] = 0;
+	p->ops++;
+	p->bytes += c->size;
+	vtb_hist_add(&p->hist, now - r->t0);
+}
+
+/* qd requests in flight for ns, then drained: p counts every completion. */
+static int vtb_cell_phase(const struct vtb_cell *c, struct vtb_disk *d, uint8_t *bufs, uint64_t ns, uint64_t *x,
+			  uint64_t *seq, struct vtb_phase *p)
+{
+	static struct vtb_req req[VTB_CELL_MAX_QD];
+	struct iocb *cbp[VTB_CELL_MAX_QD];
+	struct io_event ev[VTB_CELL_MAX_QD];
+	aio_context_t ctx = 0;
+	memset(p, 0, sizeof(*p));
+	vtb_hist_reset(&p->hist);
+	if (vtb_io_setup(c->qd, &ctx))
+		return -errno;
+	uint64_t t0 = vtb_now_ns(), last = t0;
+	for (unsigned i = 0; i < c->qd; i++) {
+		vtb_cell_next(c, d, x, seq, &req[i]);
+		vtb_cell_prep(c, d, &req[i], bufs + (size_t)i * c->size);
+		req[i].cb.aio_data = i;
+		req[i].t0 = t0;
+		cbp[i] = &req[i].cb;
+	}
+	unsigned inflight = 0;
+	if (vtb_io_submit(ctx, c->qd, cbp) == (long)c->qd)
+		inflight = c->qd;
+	else
+		p->errors++;
+	while (inflight) {
+		long n = vtb_io_getevents(ctx, 1, c->qd, ev);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			p->errors++;
+			break;
+		}
+		uint64_t now = vtb_now_ns();
+		last = now;
+		unsigned again = 0;
+		for (long i = 0; i < n; i++) {
+			unsigned k = (unsigned)ev[i].data;
+			uint8_t *buf = bufs + (size_t)k * c->size;
+			vtb_cell_done(c, d, &req[k], buf, ev[i].res, p, now);
+			inflight--;
+			if (now - t0 < ns) {
+				vtb_cell_next(c, d, x, seq, &req[k]);
+				vtb_cell_prep(c, d, &req[k], buf);
+				req[k].cb.aio_data = k;
+				req[k].t0 = now;
+				cbp[again++] = &req[k].cb;
+			}
+		}
+		if (again && vtb_io_submit(ctx, again, cbp) == (long)again)
+			inflight += again;
+		else if (again)
+			p->errors++;
+	}
+	p->ns = last - t0;
+	vtb_io_destroy(ctx);
+	return 0;
+}
+
+/* The host's answer to a mark: a line on the console. */
+static int vtb_mark(const struct vtb_cell *c, const char *what)
+{
+	char line[64];
+	printf("VTB-MARK %u %u %s\n", c->cell, c->rep, what);
+	fflush(stdout);
+	return fgets(line, sizeof(line), stdin) ? 0 : -EIO;
+}
+
+static uint64_t vtb_ctxsw(void)
+{
+	FILE *f = fopen("/proc/stat", "r");
+	char line[256];
+	uint64_t v = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "ctxt ", 5))
+			v = strtoull(line + 5, NULL, 10);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static void vtb_row_dma(const char *key, const struct vtb_dma_event *a, const struct vtb_dma_event *b)
+{
+	if (a->have && b->have)
+		printf(" %s=%" PRIu64 " %s_bytes=%" PRIu64, key, b->hits - a->hits, key, b->bytes - a->bytes);
+	else
+		printf(" %s=-1 %s_bytes=-1", key, key);
+}
+
+static int vtb_cell_run(const struct vtb_cell *c, struct vtb_disk *d, uint8_t *bufs)
+{
+	static struct vtb_phase warm, meas;
+	uint64_t x = vtb_splitmix64(c->seed ^ ((uint64_t)c->cell << 32) ^ c->rep), seq = 0;
+	int err = vtb_cell_phase(c, d, bufs, c->warm_ns, &x, &seq, &warm);
+	if (!err)
+		err = vtb_mark(c, "begin");
+	if (err)
+		return err;
+	struct vtb_dma_event dma0[VTB_DMA_EVENTS], dma1[VTB_DMA_EVENTS];
+	vtb_dma_read(dma0);
+	uint64_t irq0 = vtb_virtio_irqs(), cs0 = vtb_ctxsw();
+	err = vtb_cell_phase(c, d, bufs, c->dur_ns, &x, &seq, &meas);
+	uint64_t irqs = vtb_virtio_irqs() - irq0, cs = vtb_ctxsw() - cs0;
+	vtb_dma_read(dma1);
+	if (!err)
+		err = vtb_mark(c, "end");
+	if (err)
+		return err;
+	printf("VTB-ROW cell=%u rep=%u ops=%" PRIu64 " bytes=%" PRIu64 " ns=%" PRIu64 " errors=%" PRIu64
+	       " verify_errors=%" PRIu64 " irqs=%" PRIu64 " ctxsw=%" PRIu64,
+	       c->cell, c->rep, meas.ops, meas.bytes, meas.ns, meas.errors + warm.errors,
+	       meas.verify_errors + warm.verify_errors, irqs, cs);
+	vtb_row_dma("bounced", &dma0[0], &dma1[0]);
+	vtb_row_dma("maps", &dma0[1], &dma1[1]);
+	vtb_row_dma("unmaps", &dma0[2], &dma1[2]);
+	printf(" hist=");
+	bool first = true;
+	for (unsigned i = 0; i < VTB_HIST_BUCKETS; i++)
+		if (meas.hist.b[i]) {
+			printf("%s%u:%" PRIu64, first ? "" : ",", i, meas.hist.b[i]);
+			first = false;
+		}
+	printf("\n");
+	fflush(stdout);
+	return 0;
+}
+
+/* `vtb_guest cells JOB DEV [seed=N]`: every line of JOB against disk DEV,
+ * whose sectors the host filled with the pattern of seed N. */
+static int vtb_cells(const char *job, const char *dev, uint64_t seed)
+{
+	struct vtb_disk d = { .seed = seed };
+	uint64_t cap = 0;
+	uint8_t *bufs = NULL;
+	char line[512];
+	int rc = VTB_RC_FAIL;
+	FILE *f = fopen(job, "r");
+	if (!f)
+		return VTB_RC_USAGE;
+	d.fd = open(dev, O_RDWR | O_DIRECT);
+	if (d.fd < 0) {
+		rc = VTB_RC_ABSENT;
+		goto close_job;
+	}
+	if (ioctl(d.fd, BLKGETSIZE64, &cap) || cap < (1u << 20))
+		goto close_dev;
+	d.sectors = cap / VTB_SECTOR;
+	d.gen = calloc(d.sectors, sizeof(*d.gen));
+	d.busy = calloc(d.sectors, 1);
+	if (!d.gen || !d.busy || posix_memalign((void **)&bufs, 4096, (size_t)VTB_CELL_MAX_QD << 20))
+		goto free_disk;
+	struct utsname u;
+	if (!uname(&u))
+		printf("VTB-GUEST kernel=%s\n", u.release);
+	rc = VTB_RC_OK;
+	while (fgets(line, sizeof(line), f)) {
+		struct vtb_cell c;
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		if (vtb_cell_parse(line, &c)) {
+			printf("VTB-LOG bad job line\n");
+			rc = VTB_RC_USAGE;
+			break;
+		}
+		int err = vtb_cell_run(&c, &d, bufs);
+		if (err) {
+			printf("VTB-LOG cell %u rep %u: %s\n", c.cell, c.rep, strerror(-err));
+			rc = VTB_RC_FAIL;
+			break;
+		}
+	}
+	free(bufs);
+free_disk:
+	free(d.busy);
+	free(d.gen);
+close_dev:
+	close(d.fd);
+close_job:
+	fclose(f);
+	return rc;
+}
+
 static int vtb_usage(void)
 {
 	fprintf(stderr, "usage: vtb_guest blk DEV|net IFACE|scmi [key=value...]\n"
 			"       vtb_guest blkbench DEV [qd=N] [bs=BYTES] [ms=MS] [seed=N]\n"
 			"       vtb_guest counts\n"
+			"       vtb_guest cells JOB DEV [seed=N]\n"
 			"       vtb_guest pattern OFF LEN SEED\n");
 	return VTB_RC_USAGE;
 }
@@ -1360,5 +1712,9 @@ int main(int argc, char **argv)
 		return vtb_net(argv[2], &a);
 	if (!strcmp(argv[1], "blkbench"))
 		return vtb_blkbench(argv[2], &a);
+	if (!strcmp(argv[1], "cells") && argc >= 4) {
+		a = (struct vtb_args){ argc - 4, argv + 4 };
+		return vtb_cells(argv[2], argv[3], vtb_arg_u64(&a, "seed", 1));
+	}
 	return vtb_usage();
 }

@@ -1,0 +1,916 @@
+/* The qemu platform: cells run by vtb_guest inside a Linux guest against
+ * the guest kernel's virtio-blk driver and QEMU's built-in device.
+ *
+ * One boot per configuration (arch, transport, variant, disk, seed): the
+ * harness writes a job (one line per repetition of each cell, repetitions
+ * interleaved), appends it to the image's initramfs as a second cpio
+ * archive, fills the disk with the pattern of the seed, and boots.  The
+ * guest brackets each measured phase with marks the harness answers on the
+ * console; the harness notes where QEMU's trace log stood at each, so
+ * QEMU's own counts (kicks, interrupts, virtio-iommu MAP/UNMAP) are cut to
+ * the same window as the guest kernel's (swiotlb bounces, iommu maps).
+ * Results wait in a table until the run asks for them. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "qemu.h"
+
+#define QEMU_DEFAULT_DISK (64ull << 20)
+#define QEMU_BOOT_S 120.0	/* boot and per-cell slack under TCG */
+#define QEMU_CELL_SLACK_S 20.0
+
+/* A transport as a guest and device configuration. */
+struct qemu_cfg {
+	const char *transport, *variant;
+	const char *kargs;	/* the guest kernel's parameters */
+	const char *devprops;	/* appended to -device virtio-blk-pci */
+	int viommu;		/* a virtio-iommu-pci in front of the disk */
+	const char *desc;
+};
+
+#define DMA ",disable-legacy=on,iommu_platform=on"
+static const struct qemu_cfg qemu_cfgs[] = {
+	{ "shm", "split", "", "", 0, "virtio-blk-pci, split ring, no DMA API (VIRTIO_F_ACCESS_PLATFORM off)" },
+	{ "shm", "packed", "", ",packed=on", 0, "virtio-blk-pci with packed=on: Linux's packed virtqueue" },
+	{ "swiotlb", "pool", "swiotlb=force", DMA, 0,
+	  "swiotlb=force in the guest, iommu_platform=on: every buffer bounces through the guest's swiotlb" },
+	{ "viommu", "strict", "iommu.strict=1", DMA, 1, "virtio-iommu-pci, iommu.strict=1: unmap and sync per buffer" },
+	{ "viommu", "lazy", "iommu.strict=0", DMA, 1, "virtio-iommu-pci, iommu.strict=0: DMA-FQ, syncs batched" },
+	{ "viommu", "passthrough", "iommu.passthrough=1", DMA, 1,
+	  "virtio-iommu-pci, iommu.passthrough=1: identity domain, no map" },
+};
+#undef DMA
+
+static const struct qemu_cfg *qemu_cfg_find(const struct vtb_cellp *c)
+{
+	for (size_t i = 0; i < sizeof(qemu_cfgs) / sizeof(qemu_cfgs[0]); i++)
+		if (!strcmp(qemu_cfgs[i].transport, c->transport) && !strcmp(qemu_cfgs[i].variant, c->variant))
+			return &qemu_cfgs[i];
+	return NULL;
+}
+
+int vtb_qemu_check(const struct vtb_cellp *c, char *why, size_t n)
+{
+	if (!strcmp(c->transport, "grant") || !strcmp(c->transport, "argo") || !strcmp(c->transport, "fatvq")) {
+		snprintf(why, n, "transport=%s has no meaning on platform=qemu: Linux's virtio drivers have no such "
+			 "mechanism under QEMU (grant and argo are Xen's)", c->transport);
+		return -1;
+	}
+	if (strcmp(c->arch, "x86_64")) {
+		snprintf(why, n, "platform=qemu arch=%s: only x86_64 cells run in this version", c->arch);
+		return -1;
+	}
+	if (strcmp(c->device, "blk")) {
+		snprintf(why, n, "platform=qemu device=%s: only blk runs in the guest engine in this version", c->device);
+		return -1;
+	}
+	if (!qemu_cfg_find(c)) {
+		snprintf(why, n, "platform=qemu has no configuration for transport %s/%s", c->transport, c->variant);
+		return -1;
+	}
+	if (c->ops || c->backing[0] || c->size < 512 || c->size % 512 || c->size > (1 << 20) || c->qd > 256) {
+		snprintf(why, n, "platform=qemu blk: duration-timed cells (ops=0), no backing=, size a multiple of 512 "
+			 "up to 1m, qd up to 256");
+		return -1;
+	}
+	return 0;
+}
+
+/* The checkout's root: vtbench is ./vtbench or build/.../vtbench in it. */
+static int qemu_root(char *buf, size_t n)
+{
+	char exe[2048];
+	ssize_t l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (l <= 0)
+		return -1;
+	exe[l] = 0;
+	for (int up = 0; up < 4; up++) {
+		char *slash = strrchr(exe, '/');
+		if (!slash)
+			return -1;
+		*slash = 0;
+		snprintf(buf, n, "%s/images/machine.conf", exe);
+		if (!access(buf, R_OK)) {
+			snprintf(buf, n, "%s", exe);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* KEY's value in images/machine.conf, or dflt. */
+static void qemu_conf(const char *root, const char *key, char *out, size_t n, const char *dflt)
+{
+	char path[4200], line[256];
+	size_t kl = strlen(key);
+	snprintf(out, n, "%s", dflt);
+	snprintf(path, sizeof(path), "%s/images/machine.conf", root);
+	FILE *f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, kl) && line[kl] == '=') {
+			line[strcspn(line, "\r\n")] = 0;
+			snprintf(out, n, "%s", line + kl + 1);
+		}
+	if (f)
+		fclose(f);
+}
+
+static bool on_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	char buf[4096];
+	for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+		size_t l = strcspn(p, ":");
+		snprintf(buf, sizeof(buf), "%.*s/%s", (int)l, p, prog);
+		if (!access(buf, X_OK))
+			return true;
+		p += l + (p[l] == ':');
+	}
+	return false;
+}
+
+int vtb_qemu_available(const struct vtb_cellp *c, char *why, size_t n)
+{
+	char root[4096], path[4300], qemu[64];
+	(void)c;
+	if (qemu_root(root, sizeof(root))) {
+		snprintf(why, n, "platform=qemu: no images/ beside vtbench");
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/build/images/x86_64/initramfs.cpio.gz", root);
+	if (access(path, R_OK)) {
+		snprintf(why, n, "platform=qemu: the x86_64 guest image is not built (make images)");
+		return -1;
+	}
+	qemu_conf(root, "X86_64_QEMU", qemu, sizeof(qemu), "qemu-system-x86_64");
+	if (!on_path(qemu)) {
+		snprintf(why, n, "platform=qemu: %s is not installed (sh ci/install-deps.sh)", qemu);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the results of the boots, waiting for the run ---- */
+
+struct qemu_slot {
+	bool have;
+	struct vtb_cell_result r;
+};
+
+static struct {
+	size_t ncells;
+	unsigned maxreps;
+	bool *booted;			/* cell i's configuration has booted */
+	struct qemu_slot *slot;		/* [cell * maxreps + rep] */
+	char accel[8];
+	char qemu_version[80];
+} qs;
+
+static int qemu_tables(const struct vtb_cells *cells)
+{
+	if (qs.slot && qs.ncells == cells->n)
+		return 0;
+	vtb_qemu_close();
+	unsigned mr = 1;
+	for (size_t i = 0; i < cells->n; i++) {
+		unsigned m = cells->v[i].max_reps > cells->v[i].reps ? cells->v[i].max_reps : cells->v[i].reps;
+		mr = m > mr ? m : mr;
+	}
+	qs.booted = calloc(cells->n, sizeof(*qs.booted));
+	qs.slot = calloc(cells->n * mr, sizeof(*qs.slot));
+	if (!qs.booted || !qs.slot) {
+		vtb_qemu_close();
+		return -1;
+	}
+	qs.ncells = cells->n;
+	qs.maxreps = mr;
+	return 0;
+}
+
+void vtb_qemu_close(void)
+{
+	free(qs.booted);
+	free(qs.slot);
+	qs.booted = NULL;
+	qs.slot = NULL;
+	qs.ncells = 0;
+}
+
+/* Cells a and b boot together. */
+static bool same_boot(const struct vtb_cellp *a, const struct vtb_cellp *b)
+{
+	return !strcmp(a->platform, b->platform) && !strcmp(a->arch, b->arch) && !strcmp(a->transport, b->transport) &&
+	       !strcmp(a->variant, b->variant) && a->disk == b->disk && a->seed == b->seed;
+}
+
+/* ---- the boot's files ---- */
+
+static uint64_t splitmix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* The disk as vtb_guest expects it before its first write: every 8-byte
+ * word at offset o holds splitmix64(seed ^ o / 8), little-endian. */
+static int write_disk(const char *path, uint64_t bytes, uint64_t seed)
+{
+	static uint8_t buf[1 << 16];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return -1;
+	for (uint64_t off = 0; off < bytes; off += sizeof(buf)) {
+		for (size_t i = 0; i < sizeof(buf); i += 8) {
+			uint64_t w = splitmix64(seed ^ ((off + i) / 8));
+			for (int b = 0; b < 8; b++)
+				buf[i + b] = (uint8_t)(w >> (8 * b));
+		}
+		if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf)) {
+			close(fd);
+			return -1;
+		}
+	}
+	return close(fd);
+}
+
+static void cpio_entry(FILE *f, const char *name, unsigned mode, const char *data, size_t len, unsigned ino)
+{
+	size_t nl = strlen(name) + 1;
+	fprintf(f, "070701%08X%08X%08X%08X%08X%08X%08zX%08X%08X%08X%08X%08zX%08X", ino, mode, 0u, 0u, 1u, 0u, len, 0u,
+		0u, 0u, 0u, nl, 0u);
+	fwrite(name, 1, nl, f);
+	for (size_t p = (110 + nl) % 4; p && p < 4; p++)
+		fputc(0, f);
+	fwrite(data, 1, len, f);
+	for (size_t p = len % 4; p && p < 4; p++)
+		fputc(0, f);
+}
+
+/* The image's initramfs, padded, then a newc archive holding /vtb/job:
+ * the kernel unpacks both into the same root. */
+static int write_initrd(const char *path, const char *image, const char *job, size_t joblen)
+{
+	FILE *in = fopen(image, "rb"), *out = fopen(path, "wb");
+	char buf[1 << 16];
+	size_t n, total = 0;
+	int e = -1;
+	if (!in || !out)
+		goto close_files;
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
+		fwrite(buf, 1, n, out);
+		total += n;
+	}
+	for (; total % 512; total++)
+		fputc(0, out);
+	cpio_entry(out, "vtb", 040755, "", 0, 1);
+	cpio_entry(out, "vtb/job", 0100644, job, joblen, 2);
+	cpio_entry(out, "TRAILER!!!", 0, "", 0, 0);
+	e = ferror(in) || ferror(out) ? -1 : 0;
+close_files:
+	if (in)
+		fclose(in);
+	if (out && fclose(out))
+		e = -1;
+	return e;
+}
+
+/* ---- what QEMU counted, from its trace log ---- */
+
+struct host_counts {
+	uint64_t map, unmap, data_kicks, iommu_kicks, data_irqs, iommu_irqs;
+};
+
+/* The virtio-iommu's vdev: the one whose kick a MAP, UNMAP or ATTACH was
+ * handled in (QEMU handles a request inside the kick). */
+static void trace_iommu_vdev(FILE *f, char *vdev, size_t n)
+{
+	char line[512], last[32] = "";
+	vdev[0] = 0;
+	rewind(f);
+	while (fgets(line, sizeof(line), f) && !vdev[0]) {
+		const char *v = strstr(line, "virtio_queue_notify vdev ");
+		if (v)
+			sscanf(v + 25, "%31s", last);
+		else if (strstr(line, "virtio_iommu_map ") || strstr(line, "virtio_iommu_unmap ") ||
+			 strstr(line, "virtio_iommu_attach "))
+			snprintf(vdev, n, "%s", last);
+	}
+}
+
+static void trace_count(FILE *f, long from, long to, const char *iommu, struct host_counts *h)
+{
+	char line[512], vdev[32];
+	memset(h, 0, sizeof(*h));
+	if (fseek(f, from, SEEK_SET))
+		return;
+	while (ftell(f) < to && fgets(line, sizeof(line), f)) {
+		const char *e = strchr(line, ':');
+		e = e && e < strchr(line, ' ') ? e + 1 : line;	/* after "pid@time:" */
+		const char *v = strstr(e, " vdev ");
+		vdev[0] = 0;
+		if (v)
+			sscanf(v + 6, "%31s", vdev);
+		bool io = iommu[0] && !strcmp(vdev, iommu);
+		if (!strncmp(e, "virtio_iommu_map ", 17))
+			h->map++;
+		else if (!strncmp(e, "virtio_iommu_unmap ", 19))
+			h->unmap++;
+		else if (!strncmp(e, "virtio_queue_notify ", 20))
+			*(io ? &h->iommu_kicks : &h->data_kicks) += 1;
+		else if (!strncmp(e, "virtio_notify ", 14) || !strncmp(e, "virtio_notify_irqfd ", 20))
+			*(io ? &h->iommu_irqs : &h->data_irqs) += 1;
+	}
+}
+
+/* ---- the boot ---- */
+
+struct qemu_mark {
+	unsigned cell, rep;
+	long begin, end;	/* trace log offsets */
+	double cpu0[2], cpu1[2];
+};
+
+struct qemu_boot {
+	const struct vtb_cells *cells;
+	size_t *members;	/* cell indices of this configuration */
+	size_t nmembers;
+	const struct qemu_cfg *cfg;
+	char dir[64], trace[96], console_tail[1024], kernel[64];
+	struct qemu_mark *marks;
+	size_t nmarks, cap;
+	pid_t pid;
+	int rc;			/* the guest's VTB-DONE rc, -1 none */
+};
+
+/* The QEMU process's CPU time, split into its vCPU threads (the guest,
+ * FE) and the rest (the device models and their I/O, BE). */
+static void qemu_cpu(pid_t pid, double cpu[2])
+{
+	char path[300], buf[1024];
+	cpu[0] = cpu[1] = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)pid, e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = 0;
+		char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+		unsigned long ut = 0, st = 0;
+		if (!open || !close || sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+			continue;
+		/* QEMU names its vCPU threads "CPU N/TCG" or "CPU N/KVM" */
+		bool vcpu = !strncmp(open + 1, "CPU ", 4);
+		cpu[vcpu ? 0 : 1] += (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	}
+	if (d)
+		closedir(d);
+}
+
+static long file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) ? 0 : (long)st.st_size;
+}
+
+static struct qemu_mark *mark_find(struct qemu_boot *b, unsigned cell, unsigned rep, bool add)
+{
+	for (size_t i = 0; i < b->nmarks; i++)
+		if (b->marks[i].cell == cell && b->marks[i].rep == rep)
+			return &b->marks[i];
+	if (!add)
+		return NULL;
+	if (b->nmarks == b->cap) {
+		size_t nc = b->cap ? b->cap * 2 : 16;
+		struct qemu_mark *m = realloc(b->marks, nc * sizeof(*m));
+		if (!m)
+			return NULL;
+		b->marks = m;
+		b->cap = nc;
+	}
+	b->marks[b->nmarks] = (struct qemu_mark){ .cell = cell, .rep = rep, .begin = -1, .end = -1 };
+	return &b->marks[b->nmarks++];
+}
+
+static uint64_t kv_u64(const char *line, const char *key, bool *ok)
+{
+	char k[40];
+	snprintf(k, sizeof(k), " %s=", key);
+	const char *p = strstr(line, k);
+	if (!p) {
+		*ok = false;
+		return 0;
+	}
+	long long v = strtoll(p + strlen(k), NULL, 10);
+	return v < 0 ? UINT64_MAX : (uint64_t)v;
+}
+
+static void dev_stat(struct vtb_cell_result *r, const char *name, uint64_t v)
+{
+	if (r->ndev >= VTB_DEV_STATS)
+		return;
+	snprintf(r->dev_name_buf[r->ndev], sizeof(r->dev_name_buf[0]), "%s", name);
+	r->dev_names[r->ndev] = r->dev_name_buf[r->ndev];
+	r->dev_vals[r->ndev++] = v;
+}
+
+/* Whether the guest's and QEMU's counts of one thing agree within 2%. */
+static bool near2(uint64_t a, uint64_t b)
+{
+	uint64_t hi = a > b ? a : b, d = a > b ? a - b : b - a;
+	return d <= 1 || (double)d <= 0.02 * (double)hi;
+}
+
+/* A VTB-ROW line into the result of its cell and repetition. */
+static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const char *iommu)
+{
+	bool ok = true;
+	unsigned cell = (unsigned)kv_u64(line, "cell", &ok), rep = (unsigned)kv_u64(line, "rep", &ok);
+	if (!ok || cell >= qs.ncells || rep >= qs.maxreps)
+		return;
+	struct qemu_slot *s = &qs.slot[cell * qs.maxreps + rep];
+	struct vtb_cell_result *r = &s->r;
+	const struct vtb_cellp *c = &b->cells->v[cell];
+	uint64_t ns = kv_u64(line, "ns", &ok), errors = kv_u64(line, "errors", &ok);
+	r->ops = kv_u64(line, "ops", &ok);
+	r->bytes = kv_u64(line, "bytes", &ok);
+	r->seconds = (double)ns / 1e9;
+	r->verify_errors = kv_u64(line, "verify_errors", &ok);
+	uint64_t irqs = kv_u64(line, "irqs", &ok), ctxsw = kv_u64(line, "ctxsw", &ok);
+	uint64_t bounced = kv_u64(line, "bounced", &ok), bounced_b = kv_u64(line, "bounced_bytes", &ok);
+	uint64_t maps = kv_u64(line, "maps", &ok), map_b = kv_u64(line, "maps_bytes", &ok);
+	uint64_t unmaps = kv_u64(line, "unmaps", &ok);
+	const char *h = strstr(line, " hist=");
+	if (!ok || !h) {
+		snprintf(r->error, sizeof(r->error), "the guest's row is incomplete: %.200s", line);
+		s->have = true;
+		return;
+	}
+	for (h += 6; *h >= '0' && *h <= '9';) {
+		char *e;
+		unsigned long idx = strtoul(h, &e, 10);
+		if (*e != ':')
+			break;
+		unsigned long long cnt = strtoull(e + 1, &e, 10);
+		if (idx < VTB_HIST_BUCKETS) {
+			uint64_t lo = vtb_hist_lower((unsigned)idx), w = vtb_hist_width((unsigned)idx);
+			r->hist.b[idx] += cnt;
+			if (!r->hist.count || lo < r->hist.min)
+				r->hist.min = lo;
+			if (lo + w - 1 > r->hist.max)
+				r->hist.max = lo + w - 1;
+			r->hist.count += cnt;
+			r->hist.sum += (double)cnt * (double)(lo + w / 2);
+		}
+		h = *e == ',' ? e + 1 : e;
+	}
+	bool have_dma = bounced != UINT64_MAX && maps != UINT64_MAX && unmaps != UINT64_MAX;
+	/* FE: the guest kernel's driver; BE: QEMU's device model. */
+	r->d[0].maps = have_dma ? maps : 0;
+	r->d[0].map_bytes = have_dma ? map_b : 0;
+	r->d[0].unmaps = have_dma ? unmaps : 0;
+	r->d[0].bounce_copies = have_dma ? bounced : 0;
+	r->d[0].bounce_bytes = have_dma ? bounced_b : 0;
+	struct qemu_mark *m = mark_find(b, cell, rep, false);
+	struct host_counts hc = { 0 };
+	if (m && m->begin >= 0 && m->end >= m->begin && trace)
+		trace_count(trace, m->begin, m->end, iommu, &hc);
+	r->d[0].notifies = hc.data_kicks;
+	r->d[0].flushes = hc.iommu_kicks;	/* each an iommu request batch the guest waited on */
+	r->d[1].notifies = hc.data_irqs;
+	r->d[1].xport_ops = hc.map + hc.unmap;
+	if (m) {
+		r->cpu_s[0] = m->cpu1[0] - m->cpu0[0];
+		r->cpu_s[1] = m->cpu1[1] - m->cpu0[1];
+	}
+	dev_stat(r, "guest_irqs", irqs);
+	dev_stat(r, "guest_ctxsw", ctxsw);
+	dev_stat(r, "host_map", hc.map);
+	dev_stat(r, "host_unmap", hc.unmap);
+	dev_stat(r, "host_kicks", hc.data_kicks);
+	dev_stat(r, "host_iommu_kicks", hc.iommu_kicks);
+	dev_stat(r, "host_irqs", hc.data_irqs);
+	dev_stat(r, "host_iommu_irqs", hc.iommu_irqs);
+	struct vtb_guest_meta *g = &r->guest;
+	g->on = true;
+	snprintf(g->arch, sizeof(g->arch), "%s", c->arch);
+	snprintf(g->accel, sizeof(g->accel), "%s", qs.accel);
+	snprintf(g->kernel, sizeof(g->kernel), "%s", b->kernel);
+	snprintf(g->qemu, sizeof(g->qemu), "%s", qs.qemu_version);
+	snprintf(g->config, sizeof(g->config), "%s%s%s", b->cfg->desc, b->cfg->kargs[0] ? "; kernel: " : "",
+		 b->cfg->kargs);
+	snprintf(g->times, sizeof(g->times), "%s", !strcmp(qs.accel, "kvm") ? "hardware" : "emulated");
+	/* The cross-check: what the guest kernel mapped, QEMU handled. */
+	if (!have_dma)
+		snprintf(g->crosscheck, sizeof(g->crosscheck), "the guest kernel has no swiotlb/iommu tracepoints");
+	else if (!m || m->begin < 0 || m->end < 0)
+		snprintf(g->crosscheck, sizeof(g->crosscheck), "no host window: the marks were not seen");
+	else if (!near2(maps, hc.map) || !near2(unmaps, hc.unmap))
+		snprintf(g->crosscheck, sizeof(g->crosscheck),
+			 "MISMATCH: guest iommu:map %llu unmap %llu, QEMU MAP %llu UNMAP %llu",
+			 (unsigned long long)maps, (unsigned long long)unmaps, (unsigned long long)hc.map,
+			 (unsigned long long)hc.unmap);
+	else if (bounced)
+		snprintf(g->crosscheck, sizeof(g->crosscheck),
+			 "maps agree (%llu/%llu); bounces only the guest can count: a bounce is a memcpy inside it",
+			 (unsigned long long)maps, (unsigned long long)hc.map);
+	else
+		snprintf(g->crosscheck, sizeof(g->crosscheck), "ok: guest and QEMU maps %llu/%llu, unmaps %llu/%llu",
+			 (unsigned long long)maps, (unsigned long long)hc.map, (unsigned long long)unmaps,
+			 (unsigned long long)hc.unmap);
+	r->verified_ok = c->verify && !errors && !r->verify_errors;
+	if (errors)
+		snprintf(r->error, sizeof(r->error), "%llu requests failed in the guest", (unsigned long long)errors);
+	else if (r->verify_errors)
+		snprintf(r->error, sizeof(r->error), "%llu reads returned data the disk does not hold",
+			 (unsigned long long)r->verify_errors);
+	else if (!strncmp(g->crosscheck, "MISMATCH", 8))
+		snprintf(r->error, sizeof(r->error), "guest and host counts disagree: %s", g->crosscheck);
+	s->have = true;
+}
+
+static void keep_tail(struct qemu_boot *b, const char *line)
+{
+	size_t have = strlen(b->console_tail), add = strlen(line);
+	if (add >= sizeof(b->console_tail))
+		line += add - (sizeof(b->console_tail) - 1), add = sizeof(b->console_tail) - 1;
+	if (have + add >= sizeof(b->console_tail)) {
+		size_t drop = have + add - (sizeof(b->console_tail) - 1);
+		memmove(b->console_tail, b->console_tail + drop, have - drop + 1);
+	}
+	strcat(b->console_tail, line);
+}
+
+/* Reads the console until VTB-DONE or the deadline, answering marks. */
+static void qemu_console(struct qemu_boot *b, int out, int in, double timeout_s)
+{
+	char buf[8192], line[16384];
+	size_t ll = 0;
+	uint64_t deadline = vtb_now_ns() + (uint64_t)(timeout_s * 1e9);
+	for (;;) {
+		uint64_t now = vtb_now_ns();
+		if (now >= deadline)
+			return;
+		struct pollfd p = { .fd = out, .events = POLLIN };
+		int left = (int)((deadline - now) / 1000000) + 1;
+		if (poll(&p, 1, left) <= 0)
+			continue;
+		ssize_t n = read(out, buf, sizeof(buf));
+		if (n <= 0)
+			return;
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\r')
+				continue;
+			if (buf[i] != '\n' && ll < sizeof(line) - 1) {
+				line[ll++] = buf[i];
+				continue;
+			}
+			line[ll] = 0;
+			ll = 0;
+			unsigned cell, rep;
+			char what[16];
+			const char *m = strstr(line, "VTB-MARK ");
+			if (m && sscanf(m, "VTB-MARK %u %u %15s", &cell, &rep, what) == 3) {
+				struct qemu_mark *mk = mark_find(b, cell, rep, true);
+				bool begin = !strcmp(what, "begin");
+				if (mk) {
+					*(begin ? &mk->begin : &mk->end) = file_size(b->trace);
+					qemu_cpu(b->pid, begin ? mk->cpu0 : mk->cpu1);
+				}
+				if (write(in, "g\n", 2) != 2)
+					return;
+				continue;
+			}
+			const char *k = strstr(line, "VTB-GUEST kernel=");
+			if (k)
+				snprintf(b->kernel, sizeof(b->kernel), "%s", k + 17);
+			if (strstr(line, "VTB-ROW ")) {
+				keep_tail(b, "VTB-ROW ...\n");
+				continue;	/* parsed once the trace log is complete */
+			}
+			keep_tail(b, line);
+			keep_tail(b, "\n");
+			const char *d = strstr(line, "VTB-DONE rc=");
+			if (d) {
+				b->rc = atoi(d + 12);
+				return;
+			}
+		}
+	}
+}
+
+/* The rows, once QEMU has exited and its trace log is whole. */
+static void qemu_rows(struct qemu_boot *b, const char *console)
+{
+	FILE *trace = fopen(b->trace, "r"), *con = fopen(console, "r");
+	char iommu[32] = "", line[16384];
+	if (trace && b->cfg->viommu)
+		trace_iommu_vdev(trace, iommu, sizeof(iommu));
+	while (con && fgets(line, sizeof(line), con)) {
+		const char *r = strstr(line, "VTB-ROW ");
+		if (r)
+			take_row(b, r + 7, trace, iommu);
+	}
+	if (trace)
+		fclose(trace);
+	if (con)
+		fclose(con);
+}
+
+static void detect_accel(const char *root, const char *kernel, const char *initrd)
+{
+	if (qs.accel[0])
+		return;
+	const char *env = getenv("VTB_ACCEL");
+	if (env && (!strcmp(env, "kvm") || !strcmp(env, "tcg"))) {
+		snprintf(qs.accel, sizeof(qs.accel), "%s", env);
+		return;
+	}
+	char cmd[16384], out[16] = "";
+	snprintf(cmd, sizeof(cmd), "sh '%s/images/accel.sh' '%s' '%s' 2>/dev/null", root, kernel, initrd);
+	FILE *p = popen(cmd, "r");
+	if (p) {
+		if (!fgets(out, sizeof(out), p))
+			out[0] = 0;
+		pclose(p);
+	}
+	snprintf(qs.accel, sizeof(qs.accel), "%s", !strncmp(out, "kvm", 3) ? "kvm" : "tcg");
+}
+
+static void detect_version(const char *qemu)
+{
+	if (qs.qemu_version[0])
+		return;
+	char cmd[256], line[256] = "";
+	snprintf(cmd, sizeof(cmd), "%s --version 2>/dev/null", qemu);
+	FILE *p = popen(cmd, "r");
+	if (p) {
+		if (!fgets(line, sizeof(line), p))
+			line[0] = 0;
+		pclose(p);
+	}
+	line[strcspn(line, "\n")] = 0;
+	const char *v = strstr(line, "version ");
+	snprintf(qs.qemu_version, sizeof(qs.qemu_version), "%s", v ? v + 8 : line[0] ? line : "unknown");
+}
+
+/* The job: every repetition of every member, repetition-major. */
+static char *qemu_job(const struct qemu_boot *b, size_t *len, double *seconds)
+{
+	size_t cap = 4096, n = 0;
+	char *s = malloc(cap);
+	*seconds = 0;
+	for (unsigned rep = 0; s && rep < qs.maxreps; rep++)
+		for (size_t k = 0; k < b->nmembers; k++) {
+			const struct vtb_cellp *c = &b->cells->v[b->members[k]];
+			unsigned reps = c->max_reps > c->reps ? c->max_reps : c->reps;
+			if (rep >= reps)
+				continue;
+			if (cap - n < 512) {
+				char *t = realloc(s, cap *= 2);
+				if (!t) {
+					free(s);
+					return NULL;
+				}
+				s = t;
+			}
+			n += (size_t)snprintf(s + n, cap - n,
+					      "cell=%u rep=%u device=blk pattern=%s size=%d qd=%u rwmix=%u warm=%llu "
+					      "dur=%llu verify=%d seed=%llu\n",
+					      (unsigned)b->members[k], rep, c->pattern, c->size, c->qd, c->rwmix,
+					      (unsigned long long)(c->warmup * 1e9), (unsigned long long)(c->duration * 1e9),
+					      c->verify, (unsigned long long)c->seed);
+			*seconds += c->duration + c->warmup + QEMU_CELL_SLACK_S / 4;
+		}
+	*len = n;
+	return s;
+}
+
+static void fail_members(const struct qemu_boot *b, const char *why)
+{
+	for (size_t k = 0; k < b->nmembers; k++)
+		for (unsigned rep = 0; rep < qs.maxreps; rep++) {
+			struct qemu_slot *s = &qs.slot[b->members[k] * qs.maxreps + rep];
+			if (s->have)
+				continue;
+			memset(&s->r, 0, sizeof(s->r));
+			s->r.steal_s[0] = s->r.steal_s[1] = -1;
+			snprintf(s->r.error, sizeof(s->r.error), "%s", why);
+			s->have = true;
+		}
+}
+
+/* Boots cell i's configuration and runs all its members; -1 if the
+ * harness could not (no memory, no temporary files). */
+static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
+{
+	const struct vtb_cellp *c = &cells->v[i];
+	struct qemu_boot b = { .cells = cells, .cfg = qemu_cfg_find(c), .rc = -1 };
+	char root[4096], kernel[4200], image[4200], initrd[128], disk[128], console[128], why[640];
+	char qemu[64], machine[32], smp[16], mem[16], append[512], drive[256], device[256], memobj[96];
+	int ret = -1, to_q[2] = { -1, -1 }, from_q[2] = { -1, -1 };
+	FILE *con = NULL;
+	char *job = NULL;
+	size_t joblen;
+	double work_s;
+
+	b.members = calloc(cells->n, sizeof(*b.members));
+	if (!b.members || !b.cfg || qemu_root(root, sizeof(root)))
+		goto free_members;
+	for (size_t j = 0; j < cells->n; j++)
+		if (same_boot(c, &cells->v[j]) && !vtb_qemu_check(&cells->v[j], why, sizeof(why))) {
+			b.members[b.nmembers++] = j;
+			qs.booted[j] = true;
+		}
+	snprintf(b.dir, sizeof(b.dir), "/tmp/vtb-qemu-%d-%zu", (int)getpid(), i);
+	if (mkdir(b.dir, 0700) && errno != EEXIST)
+		goto free_members;
+	snprintf(kernel, sizeof(kernel), "%s/build/images/x86_64/kernel/vmlinuz", root);
+	snprintf(image, sizeof(image), "%s/build/images/x86_64/initramfs.cpio.gz", root);
+	snprintf(initrd, sizeof(initrd), "%s/initrd", b.dir);
+	snprintf(disk, sizeof(disk), "%s/disk.img", b.dir);
+	snprintf(console, sizeof(console), "%s/console.log", b.dir);
+	snprintf(b.trace, sizeof(b.trace), "%s/trace.log", b.dir);
+	job = qemu_job(&b, &joblen, &work_s);
+	if (!job)
+		goto remove_dir;
+	if (write_initrd(initrd, image, job, joblen) || write_disk(disk, c->disk ? c->disk : QEMU_DEFAULT_DISK, c->seed))
+		goto remove_files;
+	qemu_conf(root, "X86_64_QEMU", qemu, sizeof(qemu), "qemu-system-x86_64");
+	qemu_conf(root, "X86_64_MACHINE", machine, sizeof(machine), "q35");
+	qemu_conf(root, "X86_64_SMP", smp, sizeof(smp), "1");
+	qemu_conf(root, "X86_64_MEM", mem, sizeof(mem), "512M");
+	detect_accel(root, kernel, image);
+	detect_version(qemu);
+	snprintf(append, sizeof(append), "console=ttyS0 quiet panic=-1 %s vtb.test=cells vtb.args=seed=%llu",
+		 b.cfg->kargs, (unsigned long long)c->seed);
+	snprintf(drive, sizeof(drive), "file=%s,if=none,id=d0,format=raw,cache=none,aio=threads", disk);
+	snprintf(device, sizeof(device), "virtio-blk-pci,drive=d0,serial=vtb-qemu%s", b.cfg->devprops);
+	snprintf(memobj, sizeof(memobj), "memory-backend-memfd,id=mem,size=%s,share=on", mem);
+	bool kvm = !strcmp(qs.accel, "kvm");
+	char *argv[64];
+	int a = 0;
+	argv[a++] = qemu;
+	argv[a++] = "-M";
+	argv[a++] = machine;
+	argv[a++] = "-accel";
+	argv[a++] = qs.accel;
+	argv[a++] = "-cpu";
+	argv[a++] = kvm ? "host" : "max";
+	argv[a++] = "-smp";
+	argv[a++] = smp;
+	argv[a++] = "-m";
+	argv[a++] = mem;
+	argv[a++] = "-object";
+	argv[a++] = memobj;
+	argv[a++] = "-machine";
+	argv[a++] = "memory-backend=mem";
+	argv[a++] = "-name";
+	argv[a++] = "vtbench,debug-threads=on";	/* vCPU threads named "CPU N/TCG" */
+	argv[a++] = "-nographic";
+	argv[a++] = "-nodefaults";
+	argv[a++] = "-no-reboot";
+	argv[a++] = "-serial";
+	argv[a++] = "stdio";
+	argv[a++] = "-kernel";
+	argv[a++] = kernel;
+	argv[a++] = "-initrd";
+	argv[a++] = initrd;
+	argv[a++] = "-append";
+	argv[a++] = append;
+	if (b.cfg->viommu) {
+		argv[a++] = "-device";
+		argv[a++] = "virtio-iommu-pci";
+	}
+	argv[a++] = "-drive";
+	argv[a++] = drive;
+	argv[a++] = "-device";
+	argv[a++] = device;
+	static char *const events[] = { "virtio_iommu_map", "virtio_iommu_unmap", "virtio_iommu_attach",
+					"virtio_queue_notify", "virtio_notify", "virtio_notify_irqfd" };
+	for (size_t e = 0; e < sizeof(events) / sizeof(events[0]); e++) {
+		argv[a++] = "-trace";
+		argv[a++] = events[e];
+	}
+	argv[a++] = "-D";
+	argv[a++] = b.trace;
+	argv[a] = NULL;
+
+	if (pipe(to_q) || pipe(from_q))
+		goto close_pipes;
+	b.pid = fork();
+	if (b.pid < 0)
+		goto close_pipes;
+	if (b.pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		dup2(to_q[0], 0);
+		dup2(from_q[1], 1);
+		dup2(null, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(to_q[0]);
+	close(from_q[1]);
+	to_q[0] = from_q[1] = -1;
+	/* The console is kept whole for the rows; the harness reads a tee. */
+	int tee[2];
+	if (pipe(tee))
+		goto stop_qemu;
+	pid_t teep = fork();
+	if (teep == 0) {
+		close(tee[0]);
+		FILE *log = fopen(console, "w");
+		char buf[8192];
+		ssize_t n;
+		while ((n = read(from_q[0], buf, sizeof(buf))) > 0) {
+			if (log)
+				fwrite(buf, 1, (size_t)n, log), fflush(log);
+			if (write(tee[1], buf, (size_t)n) != n)
+				break;
+		}
+		_exit(log && !fclose(log) ? 0 : 1);
+	}
+	close(tee[1]);
+	if (teep < 0) {
+		close(tee[0]);
+		goto stop_qemu;
+	}
+	qemu_console(&b, tee[0], to_q[1], QEMU_BOOT_S + work_s);
+	close(tee[0]);
+	/* The guest powers off after VTB-DONE; give QEMU a moment, then end it. */
+	for (int k = 0; k < 100 && waitpid(b.pid, NULL, WNOHANG) == 0; k++)
+		usleep(50000);
+	kill(b.pid, SIGKILL);
+	waitpid(b.pid, NULL, 0);
+	b.pid = 0;
+	waitpid(teep, NULL, 0);
+	qemu_rows(&b, console);
+	snprintf(why, sizeof(why), "the guest %s (rc %d); console: %.400s",
+		 b.rc < 0 ? "did not finish" : "did not report this repetition", b.rc, b.console_tail);
+	fail_members(&b, why);
+	ret = 0;
+stop_qemu:
+	if (b.pid > 0) {
+		kill(b.pid, SIGKILL);
+		waitpid(b.pid, NULL, 0);
+	}
+close_pipes:
+	for (int k = 0; k < 2; k++) {
+		if (to_q[k] >= 0)
+			close(to_q[k]);
+		if (from_q[k] >= 0)
+			close(from_q[k]);
+	}
+	if (con)
+		fclose(con);
+remove_files:
+	if (!getenv("VTB_QEMU_KEEP")) {
+		unlink(initrd);
+		unlink(disk);
+		unlink(console);
+		unlink(b.trace);
+	}
+	free(job);
+remove_dir:
+	if (!getenv("VTB_QEMU_KEEP"))
+		rmdir(b.dir);
+free_members:
+	free(b.marks);
+	free(b.members);
+	return ret;
+}
+
+int vtb_qemu_run(const struct vtb_cells *cells, size_t i, unsigned rep, struct vtb_cell_result *r)
+{
+	if (qemu_tables(cells) || rep >= qs.maxreps)
+		return -1;
+	struct qemu_slot *s = &qs.slot[i * qs.maxreps + rep];
+	if (!s->have && !qs.booted[i] && qemu_boot_cfg(cells, i))
+		return -1;
+	if (!s->have) {
+		memset(r, 0, sizeof(*r));
+		r->steal_s[0] = r->steal_s[1] = -1;
+		snprintf(r->error, sizeof(r->error), "the guest's boot did not run this repetition");
+		return 0;
+	}
+	*r = s->r;
+	r->steal_s[0] = r->steal_s[1] = -1;	/* the guest's CPU is QEMU's thread: not read */
+	return 0;
+}
