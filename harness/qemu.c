@@ -726,7 +726,6 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 	char root[4096], kernel[4200], image[4200], initrd[128], disk[128], console[128], why[640];
 	char qemu[64], machine[32], smp[16], mem[16], append[512], drive[256], device[256], memobj[96];
 	int ret = -1, to_q[2] = { -1, -1 }, from_q[2] = { -1, -1 };
-	FILE *con = NULL;
 	char *job = NULL;
 	size_t joblen;
 	double work_s;
@@ -765,36 +764,14 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 	snprintf(device, sizeof(device), "virtio-blk-pci,drive=d0,serial=vtb-qemu%s", b.cfg->devprops);
 	snprintf(memobj, sizeof(memobj), "memory-backend-memfd,id=mem,size=%s,share=on", mem);
 	bool kvm = !strcmp(qs.accel, "kvm");
-	char *argv[64];
+	char *argv[64] = { qemu, "-M", machine, "-accel", qs.accel, "-cpu", kvm ? "host" : "max", "-smp", smp,
+			   "-m", mem, "-object", memobj, "-machine", "memory-backend=mem",
+			   "-name", "vtbench,debug-threads=on",	/* vCPU threads named "CPU N/TCG" */
+			   "-nographic", "-nodefaults", "-no-reboot", "-serial", "stdio", "-kernel", kernel,
+			   "-initrd", initrd, "-append", append };
 	int a = 0;
-	argv[a++] = qemu;
-	argv[a++] = "-M";
-	argv[a++] = machine;
-	argv[a++] = "-accel";
-	argv[a++] = qs.accel;
-	argv[a++] = "-cpu";
-	argv[a++] = kvm ? "host" : "max";
-	argv[a++] = "-smp";
-	argv[a++] = smp;
-	argv[a++] = "-m";
-	argv[a++] = mem;
-	argv[a++] = "-object";
-	argv[a++] = memobj;
-	argv[a++] = "-machine";
-	argv[a++] = "memory-backend=mem";
-	argv[a++] = "-name";
-	argv[a++] = "vtbench,debug-threads=on";	/* vCPU threads named "CPU N/TCG" */
-	argv[a++] = "-nographic";
-	argv[a++] = "-nodefaults";
-	argv[a++] = "-no-reboot";
-	argv[a++] = "-serial";
-	argv[a++] = "stdio";
-	argv[a++] = "-kernel";
-	argv[a++] = kernel;
-	argv[a++] = "-initrd";
-	argv[a++] = initrd;
-	argv[a++] = "-append";
-	argv[a++] = append;
+	while (argv[a])
+		a++;
 	if (b.cfg->viommu) {
 		argv[a++] = "-device";
 		argv[a++] = "virtio-iommu-pci";
@@ -878,8 +855,6 @@ close_pipes:
 		if (from_q[k] >= 0)
 			close(from_q[k]);
 	}
-	if (con)
-		fclose(con);
 remove_files:
 	if (!getenv("VTB_QEMU_KEEP")) {
 		unlink(initrd);
