@@ -1,5 +1,7 @@
 /* The qemu platform: cells run by vtb_guest inside a Linux guest against
- * the guest kernel's virtio-blk driver and QEMU's built-in device.
+ * the guest kernel's virtio-blk and virtio-net drivers and QEMU's built-in
+ * devices; the NIC's other end is a peer thread here that checks, counts
+ * and (for rr) echoes every frame.
  *
  * One boot per configuration (arch, transport, variant, disk, seed): the
  * harness writes a job (one line per repetition of each cell, repetitions
@@ -14,15 +16,22 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../workloads/net/vtb_net.h"
+#include "guest_net.h"
 #include "qemu.h"
+
+_Static_assert(VTB_GN_IMIX == VTB_NET_IMIX, "a net cell's imix size means the same in the guest");
 
 #define QEMU_DEFAULT_DISK (64ull << 20)
 #define QEMU_BOOT_S 120.0	/* boot and per-cell slack under TCG */
@@ -32,15 +41,15 @@
 struct qemu_cfg {
 	const char *transport, *variant;
 	const char *kargs;	/* the guest kernel's parameters */
-	const char *devprops;	/* appended to -device virtio-blk-pci */
+	const char *devprops;	/* appended to -device virtio-blk-pci and virtio-net-pci */
 	int viommu;		/* a virtio-iommu-pci in front of the disk */
 	const char *desc;
 };
 
 #define DMA ",disable-legacy=on,iommu_platform=on"
 static const struct qemu_cfg qemu_cfgs[] = {
-	{ "shm", "split", "", "", 0, "virtio-blk-pci, split ring, no DMA API (VIRTIO_F_ACCESS_PLATFORM off)" },
-	{ "shm", "packed", "", ",packed=on", 0, "virtio-blk-pci with packed=on: Linux's packed virtqueue" },
+	{ "shm", "split", "", "", 0, "split ring, no DMA API (VIRTIO_F_ACCESS_PLATFORM off)" },
+	{ "shm", "packed", "", ",packed=on", 0, "packed=on: Linux's packed virtqueue" },
 	{ "swiotlb", "pool", "swiotlb=force", DMA, 0,
 	  "swiotlb=force in the guest, iommu_platform=on: every buffer bounces through the guest's swiotlb" },
 	{ "viommu", "strict", "iommu.strict=1", DMA, 1, "virtio-iommu-pci, iommu.strict=1: unmap and sync per buffer" },
@@ -69,13 +78,28 @@ int vtb_qemu_check(const struct vtb_cellp *c, char *why, size_t n)
 		snprintf(why, n, "platform=qemu arch=%s: only x86_64 cells run in this version", c->arch);
 		return -1;
 	}
-	if (strcmp(c->device, "blk")) {
-		snprintf(why, n, "platform=qemu device=%s: only blk runs in the guest engine in this version", c->device);
+	if (strcmp(c->device, "blk") && strcmp(c->device, "net")) {
+		snprintf(why, n, "platform=qemu device=%s: only blk and net run in the x86_64 guest engine in this "
+			 "version", c->device);
 		return -1;
 	}
 	if (!qemu_cfg_find(c)) {
 		snprintf(why, n, "platform=qemu has no configuration for transport %s/%s", c->transport, c->variant);
 		return -1;
+	}
+	if (!strcmp(c->device, "net")) {
+		if (strcmp(c->mode, "tx") && strcmp(c->mode, "rr")) {
+			snprintf(why, n, "platform=qemu net mode=%s: the guest sends (tx, to a sink) or asks (rr, to "
+				 "an echo); rx is not in this version", c->mode);
+			return -1;
+		}
+		if (c->ops || !c->qd || c->qd > 256 ||
+		    (c->size != VTB_GN_IMIX && (c->size < (int)VTB_GN_MIN || c->size > (int)VTB_GN_MAX))) {
+			snprintf(why, n, "platform=qemu net: duration-timed cells (ops=0), size %u..%u or imix, qd up "
+				 "to 256", VTB_GN_MIN, VTB_GN_MAX);
+			return -1;
+		}
+		return 0;
 	}
 	if (c->ops || c->backing[0] || c->size < 512 || c->size % 512 || c->size > (1 << 20) || c->qd > 256) {
 		snprintf(why, n, "platform=qemu blk: duration-timed cells (ops=0), no backing=, size a multiple of 512 "
@@ -205,11 +229,12 @@ void vtb_qemu_close(void)
 	qs.ncells = 0;
 }
 
-/* Cells a and b boot together. */
+/* Cells a and b boot together: blk cells share the boot's one disk. */
 static bool same_boot(const struct vtb_cellp *a, const struct vtb_cellp *b)
 {
+	bool disks = strcmp(a->device, "blk") || strcmp(b->device, "blk") || a->disk == b->disk;
 	return !strcmp(a->platform, b->platform) && !strcmp(a->arch, b->arch) && !strcmp(a->transport, b->transport) &&
-	       !strcmp(a->variant, b->variant) && a->disk == b->disk && a->seed == b->seed;
+	       !strcmp(a->variant, b->variant) && disks && a->seed == b->seed;
 }
 
 /* ---- the boot's files ---- */
@@ -285,6 +310,15 @@ close_files:
 	return e;
 }
 
+/* Planted faults, for the test that the cross-check catches a count gone
+ * wrong: VTB_QEMU_FAULT=lose-maps (the trace's count misses every 10th
+ * MAP) and/or drop-frames (the peer loses every 10th sink frame). */
+static bool qemu_fault(const char *what)
+{
+	const char *f = getenv("VTB_QEMU_FAULT");
+	return f && strstr(f, what);
+}
+
 /* ---- what QEMU counted, from its trace log ---- */
 
 struct host_counts {
@@ -311,6 +345,8 @@ static void trace_iommu_vdev(FILE *f, char *vdev, size_t n)
 static void trace_count(FILE *f, long from, long to, const char *iommu, struct host_counts *h)
 {
 	char line[512], vdev[32];
+	bool lose = qemu_fault("lose-maps");
+	uint64_t seen = 0;
 	memset(h, 0, sizeof(*h));
 	if (fseek(f, from, SEEK_SET))
 		return;
@@ -323,7 +359,7 @@ static void trace_count(FILE *f, long from, long to, const char *iommu, struct h
 			sscanf(v + 6, "%31s", vdev);
 		bool io = iommu[0] && !strcmp(vdev, iommu);
 		if (!strncmp(e, "virtio_iommu_map ", 17))
-			h->map++;
+			h->map += !(lose && ++seen % 10 == 0);
 		else if (!strncmp(e, "virtio_iommu_unmap ", 19))
 			h->unmap++;
 		else if (!strncmp(e, "virtio_queue_notify ", 20))
@@ -333,12 +369,144 @@ static void trace_count(FILE *f, long from, long to, const char *iommu, struct h
 	}
 }
 
+/* ---- the NIC's other end ---- */
+
+/* What the peer saw of the guest's frames; snapshots at each mark. */
+struct net_counts {
+	uint64_t frames, bytes, bad, gaps, other, echo_fail;
+};
+
+/* QEMU's -netdev dgram on one end of a datagram socketpair, this thread
+ * on the other: each datagram is one Ethernet frame. */
+struct qemu_net {
+	int fd, qemu_fd;
+	pthread_t thread;
+	bool running;
+	atomic_bool stop;
+	uint64_t next_seq, sunk;
+	bool drop;		/* the planted fault */
+	atomic_uint_least64_t frames, bytes, bad, gaps, other, echo_fail;
+	uint8_t block[VTB_GN_BLOCK];
+	uint8_t rx[65536];
+};
+
+static void net_take(struct qemu_net *n, uint8_t *f, size_t len)
+{
+	if (len < VTB_GN_HDR || len > VTB_GN_MAX || ((unsigned)f[12] << 8 | f[13]) != VTB_GN_ETHERTYPE ||
+	    memcmp(f, vtb_gn_peer_mac, 6)) {
+		atomic_fetch_add(&n->other, 1);	/* not vtb_guest's: counted, never echoed */
+		return;
+	}
+	uint64_t seq = vtb_gn_seq(f);
+	uint8_t flags = f[22];
+	if (n->drop && !(flags & (VTB_GN_ECHO | VTB_GN_FENCE)) && ++n->sunk % 10 == 0)
+		return;
+	if (seq != n->next_seq)
+		atomic_fetch_add(&n->gaps, seq > n->next_seq ? seq - n->next_seq : 1);
+	n->next_seq = seq + 1;
+	if (memcmp(f + 6, vtb_gn_guest_mac, 6) || f[23] || memcmp(f + VTB_GN_HDR, vtb_gn_payload(n->block, seq),
+								len - VTB_GN_HDR))
+		atomic_fetch_add(&n->bad, 1);
+	if (!(flags & VTB_GN_FENCE)) {
+		atomic_fetch_add(&n->frames, 1);
+		atomic_fetch_add(&n->bytes, len);
+	}
+	if (flags & (VTB_GN_ECHO | VTB_GN_FENCE)) {
+		uint8_t mac[6];
+		memcpy(mac, f, 6);
+		memcpy(f, f + 6, 6);
+		memcpy(f + 6, mac, 6);
+		if (send(n->fd, f, len, 0) != (ssize_t)len)
+			atomic_fetch_add(&n->echo_fail, 1);
+	}
+}
+
+static void *net_peer(void *arg)
+{
+	struct qemu_net *n = arg;
+	uint8_t *buf = n->rx;
+	while (!atomic_load(&n->stop)) {
+		struct pollfd p = { .fd = n->fd, .events = POLLIN };
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		ssize_t l = recv(n->fd, buf, sizeof(n->rx), MSG_DONTWAIT);
+		if (l > 0)
+			net_take(n, buf, (size_t)l);
+		else if (l == 0 || (errno != EAGAIN && errno != EINTR))
+			break;
+	}
+	return NULL;
+}
+
+static void net_snapshot(struct qemu_net *n, struct net_counts *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (!n)
+		return;
+	c->frames = atomic_load(&n->frames);
+	c->bytes = atomic_load(&n->bytes);
+	c->bad = atomic_load(&n->bad);
+	c->gaps = atomic_load(&n->gaps);
+	c->other = atomic_load(&n->other);
+	c->echo_fail = atomic_load(&n->echo_fail);
+}
+
+/* The socketpair and the payload block; the thread starts with net_start. */
+static struct qemu_net *net_open(uint64_t seed)
+{
+	int sv[2];
+	struct qemu_net *n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv)) {
+		free(n);
+		return NULL;
+	}
+	n->fd = sv[0];
+	n->qemu_fd = sv[1];	/* inherited by QEMU: no CLOEXEC */
+	fcntl(n->fd, F_SETFD, FD_CLOEXEC);
+	/* an echo QEMU cannot take within a second is counted, not waited on */
+	struct timeval tv = { .tv_sec = 1 };
+	setsockopt(n->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	int big = 4 << 20;
+	setsockopt(n->fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	vtb_gn_block(n->block, seed);
+	n->drop = qemu_fault("drop-frames");
+	atomic_init(&n->stop, false);
+	return n;
+}
+
+static int net_start(struct qemu_net *n)
+{
+	close(n->qemu_fd);	/* QEMU holds it now */
+	n->qemu_fd = -1;
+	if (pthread_create(&n->thread, NULL, net_peer, n))
+		return -1;
+	n->running = true;
+	return 0;
+}
+
+static void net_close(struct qemu_net *n)
+{
+	if (!n)
+		return;
+	if (n->running) {
+		atomic_store(&n->stop, true);
+		pthread_join(n->thread, NULL);
+	}
+	if (n->qemu_fd >= 0)
+		close(n->qemu_fd);
+	close(n->fd);
+	free(n);
+}
+
 /* ---- the boot ---- */
 
 struct qemu_mark {
 	unsigned cell, rep;
 	long begin, end;	/* trace log offsets */
 	double cpu0[2], cpu1[2];
+	struct net_counts net0, net1;
 };
 
 struct qemu_boot {
@@ -346,6 +514,7 @@ struct qemu_boot {
 	size_t *members;	/* cell indices of this configuration */
 	size_t nmembers;
 	const struct qemu_cfg *cfg;
+	struct qemu_net *net;	/* the NIC's peer, when a member is a net cell */
 	char dir[64], trace[96], console_tail[1024], kernel[64];
 	struct qemu_mark *marks;
 	size_t nmarks, cap;
@@ -508,36 +677,63 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 	dev_stat(r, "host_iommu_kicks", hc.iommu_kicks);
 	dev_stat(r, "host_irqs", hc.data_irqs);
 	dev_stat(r, "host_iommu_irqs", hc.iommu_irqs);
+	bool net = !strcmp(c->device, "net");
+	struct net_counts nc = { 0 };
+	if (net && m) {
+		nc.frames = m->net1.frames - m->net0.frames;
+		nc.bytes = m->net1.bytes - m->net0.bytes;
+		nc.bad = m->net1.bad - m->net0.bad;
+		nc.gaps = m->net1.gaps - m->net0.gaps;
+		nc.other = m->net1.other - m->net0.other;
+		nc.echo_fail = m->net1.echo_fail - m->net0.echo_fail;
+		dev_stat(r, "peer_frames", nc.frames);
+		dev_stat(r, "peer_bad", nc.bad);
+		dev_stat(r, "peer_gaps", nc.gaps);
+		dev_stat(r, "peer_other", nc.other);
+		r->verify_errors += nc.bad;
+	}
 	struct vtb_guest_meta *g = &r->guest;
 	g->on = true;
 	snprintf(g->arch, sizeof(g->arch), "%s", c->arch);
 	snprintf(g->accel, sizeof(g->accel), "%s", qs.accel);
 	snprintf(g->kernel, sizeof(g->kernel), "%s", b->kernel);
 	snprintf(g->qemu, sizeof(g->qemu), "%s", qs.qemu_version);
-	snprintf(g->config, sizeof(g->config), "%s%s%s", b->cfg->desc, b->cfg->kargs[0] ? "; kernel: " : "",
-		 b->cfg->kargs);
+	snprintf(g->config, sizeof(g->config), "virtio-%s-pci, %s%s%s", c->device, b->cfg->desc,
+		 b->cfg->kargs[0] ? "; kernel: " : "", b->cfg->kargs);
 	snprintf(g->times, sizeof(g->times), "%s", !strcmp(qs.accel, "kvm") ? "hardware" : "emulated");
-	/* The cross-check: what the guest kernel mapped, QEMU handled. */
-	if (!have_dma)
-		snprintf(g->crosscheck, sizeof(g->crosscheck), "the guest kernel has no swiotlb/iommu tracepoints");
-	else if (!m || m->begin < 0 || m->end < 0)
+	/* The cross-check: what the guest sent, the peer received; what the
+	 * guest kernel mapped, QEMU handled. */
+	bool window = m && m->begin >= 0 && m->end >= 0;
+	bool frames_bad = net && (!near2(r->ops, nc.frames) || nc.gaps || nc.echo_fail);
+	bool maps_bad = have_dma && (!near2(maps, hc.map) || !near2(unmaps, hc.unmap));
+	char frames[160] = "", dma[160];
+	if (net)
+		snprintf(frames, sizeof(frames), "; frames: guest %llu, peer %llu (gaps %llu, foreign %llu, echoes "
+			 "failed %llu)", (unsigned long long)r->ops, (unsigned long long)nc.frames,
+			 (unsigned long long)nc.gaps, (unsigned long long)nc.other, (unsigned long long)nc.echo_fail);
+	snprintf(dma, sizeof(dma), "guest iommu:map %llu unmap %llu, QEMU MAP %llu UNMAP %llu",
+		 (unsigned long long)maps, (unsigned long long)unmaps, (unsigned long long)hc.map,
+		 (unsigned long long)hc.unmap);
+	if (!window)
 		snprintf(g->crosscheck, sizeof(g->crosscheck), "no host window: the marks were not seen");
-	else if (!near2(maps, hc.map) || !near2(unmaps, hc.unmap))
-		snprintf(g->crosscheck, sizeof(g->crosscheck),
-			 "MISMATCH: guest iommu:map %llu unmap %llu, QEMU MAP %llu UNMAP %llu",
-			 (unsigned long long)maps, (unsigned long long)unmaps, (unsigned long long)hc.map,
-			 (unsigned long long)hc.unmap);
+	else if (frames_bad || maps_bad)
+		snprintf(g->crosscheck, sizeof(g->crosscheck), "MISMATCH: %s%s", maps_bad ? dma : "maps agree",
+			 frames);
+	else if (!have_dma)
+		snprintf(g->crosscheck, sizeof(g->crosscheck), "the guest kernel has no swiotlb/iommu tracepoints%s",
+			 frames);
 	else if (bounced)
 		snprintf(g->crosscheck, sizeof(g->crosscheck),
-			 "maps agree (%llu/%llu); bounces only the guest can count: a bounce is a memcpy inside it",
-			 (unsigned long long)maps, (unsigned long long)hc.map);
+			 "maps agree (%llu/%llu); bounces only the guest can count: a bounce is a memcpy inside it%s",
+			 (unsigned long long)maps, (unsigned long long)hc.map, frames);
 	else
-		snprintf(g->crosscheck, sizeof(g->crosscheck), "ok: guest and QEMU maps %llu/%llu, unmaps %llu/%llu",
-			 (unsigned long long)maps, (unsigned long long)hc.map, (unsigned long long)unmaps,
-			 (unsigned long long)hc.unmap);
+		snprintf(g->crosscheck, sizeof(g->crosscheck), "ok: %s%s", dma, frames);
 	r->verified_ok = c->verify && !errors && !r->verify_errors;
 	if (errors)
 		snprintf(r->error, sizeof(r->error), "%llu requests failed in the guest", (unsigned long long)errors);
+	else if (r->verify_errors && net)
+		snprintf(r->error, sizeof(r->error), "%llu frames came back or arrived changed",
+			 (unsigned long long)r->verify_errors);
 	else if (r->verify_errors)
 		snprintf(r->error, sizeof(r->error), "%llu reads returned data the disk does not hold",
 			 (unsigned long long)r->verify_errors);
@@ -593,6 +789,7 @@ static void qemu_console(struct qemu_boot *b, int out, int in, double timeout_s)
 				if (mk) {
 					*(begin ? &mk->begin : &mk->end) = file_size(b->trace);
 					qemu_cpu(b->pid, begin ? mk->cpu0 : mk->cpu1);
+					net_snapshot(b->net, begin ? &mk->net0 : &mk->net1);
 				}
 				if (write(in, "g\n", 2) != 2)
 					return;
@@ -691,10 +888,15 @@ static char *qemu_job(const struct qemu_boot *b, size_t *len, double *seconds)
 				}
 				s = t;
 			}
+			bool net = !strcmp(c->device, "net");
+			char size[16] = "imix";
+			if (c->size != VTB_GN_IMIX)
+				snprintf(size, sizeof(size), "%d", c->size);
 			n += (size_t)snprintf(s + n, cap - n,
-					      "cell=%u rep=%u device=blk pattern=%s size=%d qd=%u rwmix=%u warm=%llu "
+					      "cell=%u rep=%u device=%s %s=%s size=%s qd=%u rwmix=%u warm=%llu "
 					      "dur=%llu verify=%d seed=%llu\n",
-					      (unsigned)b->members[k], rep, c->pattern, c->size, c->qd, c->rwmix,
+					      (unsigned)b->members[k], rep, c->device, net ? "mode" : "pattern",
+					      net ? c->mode : c->pattern, size, c->qd, c->rwmix,
 					      (unsigned long long)(c->warmup * 1e9), (unsigned long long)(c->duration * 1e9),
 					      c->verify, (unsigned long long)c->seed);
 			*seconds += c->duration + c->warmup + QEMU_CELL_SLACK_S / 4;
@@ -725,7 +927,9 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 	struct qemu_boot b = { .cells = cells, .cfg = qemu_cfg_find(c), .rc = -1 };
 	char root[4096], kernel[4200], image[4200], initrd[128], disk[128], console[128], why[640];
 	char qemu[64], machine[32], smp[16], mem[16], append[512], drive[256], device[256], memobj[96];
+	char netdev[96], nic[160];
 	int ret = -1, to_q[2] = { -1, -1 }, from_q[2] = { -1, -1 };
+	pid_t teep = -1;
 	char *job = NULL;
 	size_t joblen;
 	double work_s;
@@ -733,10 +937,18 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 	b.members = calloc(cells->n, sizeof(*b.members));
 	if (!b.members || !b.cfg || qemu_root(root, sizeof(root)))
 		goto free_members;
+	bool has_blk = false, has_net = false;
+	uint64_t disk_bytes = QEMU_DEFAULT_DISK;
 	for (size_t j = 0; j < cells->n; j++)
 		if (same_boot(c, &cells->v[j]) && !vtb_qemu_check(&cells->v[j], why, sizeof(why))) {
 			b.members[b.nmembers++] = j;
 			qs.booted[j] = true;
+			if (!strcmp(cells->v[j].device, "net")) {
+				has_net = true;
+			} else {
+				disk_bytes = cells->v[j].disk ? cells->v[j].disk : QEMU_DEFAULT_DISK;
+				has_blk = true;
+			}
 		}
 	snprintf(b.dir, sizeof(b.dir), "/tmp/vtb-qemu-%d-%zu", (int)getpid(), i);
 	if (mkdir(b.dir, 0700) && errno != EEXIST)
@@ -750,7 +962,10 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 	job = qemu_job(&b, &joblen, &work_s);
 	if (!job)
 		goto remove_dir;
-	if (write_initrd(initrd, image, job, joblen) || write_disk(disk, c->disk ? c->disk : QEMU_DEFAULT_DISK, c->seed))
+	if (write_initrd(initrd, image, job, joblen) ||
+	    (has_blk && write_disk(disk, disk_bytes, c->seed)))
+		goto remove_files;
+	if (has_net && !(b.net = net_open(c->seed)))
 		goto remove_files;
 	qemu_conf(root, "X86_64_QEMU", qemu, sizeof(qemu), "qemu-system-x86_64");
 	qemu_conf(root, "X86_64_MACHINE", machine, sizeof(machine), "q35");
@@ -758,10 +973,16 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 	qemu_conf(root, "X86_64_MEM", mem, sizeof(mem), "512M");
 	detect_accel(root, kernel, image);
 	detect_version(qemu);
-	snprintf(append, sizeof(append), "console=ttyS0 quiet panic=-1 %s vtb.test=cells vtb.args=seed=%llu",
-		 b.cfg->kargs, (unsigned long long)c->seed);
+	/* no IPv6: its router solicitations would be frames no cell sent */
+	snprintf(append, sizeof(append),
+		 "console=ttyS0 quiet panic=-1 ipv6.disable=1 %s vtb.test=cells vtb.args=seed=%llu", b.cfg->kargs,
+		 (unsigned long long)c->seed);
 	snprintf(drive, sizeof(drive), "file=%s,if=none,id=d0,format=raw,cache=none,aio=threads", disk);
 	snprintf(device, sizeof(device), "virtio-blk-pci,drive=d0,serial=vtb-qemu%s", b.cfg->devprops);
+	snprintf(netdev, sizeof(netdev), "dgram,id=n0,local.type=fd,local.str=%d", b.net ? b.net->qemu_fd : -1);
+	snprintf(nic, sizeof(nic), "virtio-net-pci,netdev=n0,romfile=,mac=%02x:%02x:%02x:%02x:%02x:%02x%s",
+		 vtb_gn_guest_mac[0], vtb_gn_guest_mac[1], vtb_gn_guest_mac[2], vtb_gn_guest_mac[3],
+		 vtb_gn_guest_mac[4], vtb_gn_guest_mac[5], b.cfg->devprops);
 	snprintf(memobj, sizeof(memobj), "memory-backend-memfd,id=mem,size=%s,share=on", mem);
 	bool kvm = !strcmp(qs.accel, "kvm");
 	char *argv[64] = { qemu, "-M", machine, "-accel", qs.accel, "-cpu", kvm ? "host" : "max", "-smp", smp,
@@ -776,10 +997,18 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 		argv[a++] = "-device";
 		argv[a++] = "virtio-iommu-pci";
 	}
-	argv[a++] = "-drive";
-	argv[a++] = drive;
-	argv[a++] = "-device";
-	argv[a++] = device;
+	if (has_blk) {
+		argv[a++] = "-drive";
+		argv[a++] = drive;
+		argv[a++] = "-device";
+		argv[a++] = device;
+	}
+	if (has_net) {
+		argv[a++] = "-netdev";
+		argv[a++] = netdev;
+		argv[a++] = "-device";
+		argv[a++] = nic;
+	}
 	static char *const events[] = { "virtio_iommu_map", "virtio_iommu_unmap", "virtio_iommu_attach",
 					"virtio_queue_notify", "virtio_notify", "virtio_notify_irqfd" };
 	for (size_t e = 0; e < sizeof(events) / sizeof(events[0]); e++) {
@@ -810,7 +1039,7 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 	int tee[2];
 	if (pipe(tee))
 		goto stop_qemu;
-	pid_t teep = fork();
+	teep = fork();
 	if (teep == 0) {
 		close(tee[0]);
 		FILE *log = fopen(console, "w");
@@ -825,7 +1054,8 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 		_exit(log && !fclose(log) ? 0 : 1);
 	}
 	close(tee[1]);
-	if (teep < 0) {
+	/* the peer thread starts after the last fork */
+	if (teep < 0 || (b.net && net_start(b.net))) {
 		close(tee[0]);
 		goto stop_qemu;
 	}
@@ -838,6 +1068,9 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 	waitpid(b.pid, NULL, 0);
 	b.pid = 0;
 	waitpid(teep, NULL, 0);
+	teep = -1;
+	net_close(b.net);
+	b.net = NULL;
 	qemu_rows(&b, console);
 	snprintf(why, sizeof(why), "the guest %s (rc %d); console: %.400s",
 		 b.rc < 0 ? "did not finish" : "did not report this repetition", b.rc, b.console_tail);
@@ -848,6 +1081,8 @@ stop_qemu:
 		kill(b.pid, SIGKILL);
 		waitpid(b.pid, NULL, 0);
 	}
+	if (teep > 0)
+		waitpid(teep, NULL, 0);	/* ends with QEMU's output */
 close_pipes:
 	for (int k = 0; k < 2; k++) {
 		if (to_q[k] >= 0)
@@ -856,6 +1091,7 @@ close_pipes:
 			close(from_q[k]);
 	}
 remove_files:
+	net_close(b.net);
 	if (!getenv("VTB_QEMU_KEEP")) {
 		unlink(initrd);
 		unlink(disk);

@@ -76,10 +76,10 @@ $(IMG)/arm64-deb/busybox.stamp: $(IMG)/arm64/busybox.stamp
 	@mkdir -p $(dir $@)
 	cp $(IMG)/arm64/busybox $(IMG)/arm64-deb/busybox && cp $< $@
 
-$(IMG)/x86_64/vtb_guest: $(IMG_DIR)/guest/vtb_guest.c harness/hist.c harness/hist.h
+$(IMG)/x86_64/vtb_guest: $(IMG_DIR)/guest/vtb_guest.c harness/hist.c harness/hist.h harness/guest_net.h
 	@mkdir -p $(dir $@)
 	gcc $(GUEST_CFLAGS) -Iharness -o $@ $< harness/hist.c -lpthread -lm
-$(IMG)/arm64/vtb_guest: $(IMG_DIR)/guest/vtb_guest.c harness/hist.c harness/hist.h
+$(IMG)/arm64/vtb_guest: $(IMG_DIR)/guest/vtb_guest.c harness/hist.c harness/hist.h harness/guest_net.h
 	@mkdir -p $(dir $@)
 	aarch64-linux-gnu-gcc $(GUEST_CFLAGS) -Iharness -o $@ $< harness/hist.c -lpthread -lm
 

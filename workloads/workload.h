@@ -74,7 +74,7 @@ struct vtb_gen {
 	void *priv;
 };
 
-#define VTB_DEV_STATS 8
+#define VTB_DEV_STATS 12
 
 struct vtb_workload_ops {
 	const char *name;

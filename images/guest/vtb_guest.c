@@ -10,8 +10,8 @@
  *   vtb_guest blkbench DEV [qd= bs= ms=]   random O_DIRECT reads at a queue depth:
  *                                        IOPS, interrupts, disk reads, swiotlb
  *                                        bounces and IOMMU maps/unmaps
- *   vtb_guest cells JOB DEV [seed=N]     vtbench's blk cells as the qemu platform
- *                                        runs them: VTB-MARK / VTB-ROW lines
+ *   vtb_guest cells JOB DEV [seed=N]     vtbench's blk and net cells as the qemu
+ *                                        platform runs them: VTB-MARK / VTB-ROW lines
  *   vtb_guest counts                     the boot's swiotlb bounces and IOMMU
  *                                        maps/unmaps: one VTB-COUNTS {json} line
  *   vtb_guest pattern OFF LEN SEED       (on the host) blk's pattern bytes for
@@ -1336,6 +1336,7 @@ close_fd:
  *
  * The job file has one line per repetition of a cell, in run order:
  *   cell=I rep=R device=blk pattern=P size=BYTES qd=N rwmix=PCT warm=NS dur=NS verify=0|1 seed=S
+ *   cell=I rep=R device=net mode=tx|rr size=BYTES|imix qd=N warm=NS dur=NS verify=0|1 seed=S
  * Each runs its warmup, then asks the host for a start mark (VTB-MARK I R
  * begin, answered by a line on the console), runs the measured phase to
  * the last completion, asks for the end mark, and prints
@@ -1344,6 +1345,7 @@ close_fd:
  * (a guest kernel without an event gives -1).  Between the two marks the
  * guest does nothing but the cell, so the host cuts its own trace there. */
 
+#include "guest_net.h"
 #include "hist.h"
 
 #define VTB_CELL_MAX_QD 256
@@ -1351,8 +1353,9 @@ close_fd:
 
 struct vtb_cell {
 	unsigned cell, rep, qd, rwmix;
-	char pattern[16];
-	uint32_t size;
+	bool net;
+	char pattern[16];	/* blk: the pattern; net: tx | rr */
+	int size;		/* net: VTB_GN_IMIX for imix */
 	uint64_t warm_ns, dur_ns, seed;
 	bool verify;
 };
@@ -1398,12 +1401,14 @@ static int vtb_cell_parse(char *line, struct vtb_cell *c)
 			c->cell = (unsigned)u, have |= 1;
 		else if (!strcmp(w, "rep"))
 			c->rep = (unsigned)u;
-		else if (!strcmp(w, "device") && strcmp(v, "blk"))
+		else if (!strcmp(w, "device") && strcmp(v, "blk") && strcmp(v, "net"))
 			return -EINVAL;
-		else if (!strcmp(w, "pattern"))
+		else if (!strcmp(w, "device"))
+			c->net = !strcmp(v, "net");
+		else if (!strcmp(w, "pattern") || !strcmp(w, "mode"))
 			snprintf(c->pattern, sizeof(c->pattern), "%s", v), have |= 2;
 		else if (!strcmp(w, "size"))
-			c->size = (uint32_t)u, have |= 4;
+			c->size = !strcmp(v, "imix") ? VTB_GN_IMIX : u > (1u << 20) ? 0 : (int)u, have |= 4;
 		else if (!strcmp(w, "qd"))
 			c->qd = (unsigned)u, have |= 8;
 		else if (!strcmp(w, "rwmix"))
@@ -1417,8 +1422,12 @@ static int vtb_cell_parse(char *line, struct vtb_cell *c)
 		else if (!strcmp(w, "seed"))
 			c->seed = u;
 	}
-	if (have != 31 || !c->qd || c->qd > VTB_CELL_MAX_QD || c->size < VTB_SECTOR || c->size % VTB_SECTOR ||
-	    c->size > (1u << 20))
+	if (have != 31 || !c->qd || c->qd > VTB_CELL_MAX_QD)
+		return -EINVAL;
+	if (c->net)
+		return (strcmp(c->pattern, "tx") && strcmp(c->pattern, "rr")) ||
+		       (c->size != VTB_GN_IMIX && (c->size < (int)VTB_GN_MIN || c->size > (int)VTB_GN_MAX)) ? -EINVAL : 0;
+	if (c->size < (int)VTB_SECTOR || c->size % VTB_SECTOR || c->size > (1 << 20))
 		return -EINVAL;
 	return 0;
 }
@@ -1556,6 +1565,173 @@ static int vtb_cell_phase(const struct vtb_cell *c, struct vtb_disk *d, uint8_t 
 	return 0;
 }
 
+/* The guest's NIC as net cells use it: an AF_PACKET socket on the
+ * ethertype of guest_net.h, and the boot's payload block. */
+struct vtb_netc {
+	int fd;
+	uint64_t seq;		/* the boot's one stream: the peer checks it has no gap */
+	uint8_t block[VTB_GN_BLOCK];
+	uint8_t frame[VTB_GN_MAX], got[VTB_GN_MAX + 64];
+};
+
+/* The first interface other than lo, up, with an MTU that carries the
+ * largest frame, its carrier waited for; the socket bound to it. */
+static int vtb_netc_open(struct vtb_netc *n, uint64_t seed, uint32_t max_frame)
+{
+	char ifname[IFNAMSIZ], carrier[8] = "", path[96];
+	struct ifreq ifr;
+	int err = -ENODEV;
+	for (int i = 0; i < 100 && (err = vtb_net_first_iface(ifname, sizeof(ifname))); i++)
+		vtb_sleep_ms(100);
+	if (err)
+		return err;
+	n->fd = socket(AF_PACKET, SOCK_RAW, htons(VTB_GN_ETHERTYPE));
+	if (n->fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (max_frame > 1514) {
+		ifr.ifr_mtu = (int)max_frame - 14;
+		if (ioctl(n->fd, SIOCSIFMTU, &ifr))
+			return -errno;
+	}
+	if (ioctl(n->fd, SIOCGIFFLAGS, &ifr))
+		return -errno;
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(n->fd, SIOCSIFFLAGS, &ifr))
+		return -errno;
+	/* the socket would see its own frames too: a copy per frame sent */
+	int one = 1;
+	if (setsockopt(n->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)))
+		return -errno;
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(VTB_GN_ETHERTYPE),
+				   .sll_ifindex = (int)if_nametoindex(ifname) };
+	if (bind(n->fd, (struct sockaddr *)&sll, sizeof(sll)))
+		return -errno;
+	snprintf(path, sizeof(path), "/sys/class/net/%s/carrier", ifname);
+	for (int i = 0; i < 100 && (vtb_read_line(path, carrier, sizeof(carrier)) || strcmp(carrier, "1")); i++)
+		vtb_sleep_ms(100);
+	vtb_gn_block(n->block, seed);
+	return strcmp(carrier, "1") ? -ENOLINK : 0;
+}
+
+static int vtb_netc_send(struct vtb_netc *n, uint32_t len, uint8_t flags)
+{
+	vtb_gn_frame(n->frame, len, n->block, n->seq++, flags);
+	ssize_t r = send(n->fd, n->frame, len, 0);
+	return r == (ssize_t)len ? 0 : r < 0 ? -errno : -EIO;
+}
+
+/* The next frame from the peer within ms: its length, 0 on timeout. */
+static ssize_t vtb_netc_recv(struct vtb_netc *n, int ms)
+{
+	struct pollfd p = { .fd = n->fd, .events = POLLIN };
+	int r = poll(&p, 1, ms);
+	if (r <= 0)
+		return r < 0 && errno != EINTR ? -errno : 0;
+	ssize_t l = recv(n->fd, n->got, sizeof(n->got), 0);
+	return l < 0 ? (errno == EINTR ? 0 : -errno) : l;
+}
+
+/* Whether got is the echo of frame seq of len bytes: the guest's frame
+ * with the MACs swapped, every other byte equal. */
+static bool vtb_netc_echo_ok(struct vtb_netc *n, ssize_t l, uint64_t seq, uint32_t len, uint8_t flags)
+{
+	vtb_gn_frame(n->frame, len, n->block, seq, flags);
+	return l == (ssize_t)len && !memcmp(n->got, vtb_gn_guest_mac, 6) && !memcmp(n->got + 6, vtb_gn_peer_mac, 6) &&
+	       !memcmp(n->got + 12, n->frame + 12, len - 12);
+}
+
+/* A fence through the peer and back: every frame before it has arrived,
+ * so the host's counts at the next mark are whole. */
+static int vtb_netc_fence(struct vtb_netc *n)
+{
+	uint64_t seq = n->seq;
+	int err = vtb_netc_send(n, VTB_GN_MIN, VTB_GN_FENCE);
+	for (int tries = 0; !err && tries < 1000; tries++) {
+		ssize_t l = vtb_netc_recv(n, 2000);
+		if (l <= 0)
+			return l < 0 ? (int)l : -ETIMEDOUT;
+		if ((size_t)l >= VTB_GN_HDR && vtb_gn_seq(n->got) == seq)
+			return vtb_netc_echo_ok(n, l, seq, VTB_GN_MIN, VTB_GN_FENCE) ? 0 : -EBADMSG;
+	}
+	return err ? err : -ETIMEDOUT;
+}
+
+/* tx: frames to the peer's sink for ns, each send an op.  AF_PACKET
+ * blocks on the socket's send buffer, so the kernel, not qd, bounds what
+ * is in flight. */
+static int vtb_netc_tx(const struct vtb_cell *c, struct vtb_netc *n, uint64_t ns, struct vtb_phase *p)
+{
+	uint64_t t0 = vtb_now_ns(), now = t0;
+	while (now - t0 < ns) {
+		uint32_t len = vtb_gn_size(c->size, n->seq);
+		int err = vtb_netc_send(n, len, 0);
+		uint64_t t = vtb_now_ns();
+		if (err == -ENOBUFS) {
+			p->errors++;
+		} else if (err) {
+			return err;
+		} else {
+			p->ops++;
+			p->bytes += len;
+			vtb_hist_add(&p->hist, t - now);
+		}
+		now = t;
+	}
+	p->ns = now - t0;
+	return 0;
+}
+
+/* rr: qd frames in flight through the peer's echo for ns, each echo
+ * checked; an op is a round trip. */
+static int vtb_netc_rr(const struct vtb_cell *c, struct vtb_netc *n, uint64_t ns, struct vtb_phase *p)
+{
+	static uint64_t sent_at[VTB_CELL_MAX_QD];
+	uint64_t t0 = vtb_now_ns(), last = t0, first = n->seq, next = first;
+	unsigned inflight = 0;
+	int err = 0;
+	for (; inflight < c->qd && !err; inflight++) {
+		sent_at[n->seq % c->qd] = vtb_now_ns();
+		err = vtb_netc_send(n, vtb_gn_size(c->size, n->seq), VTB_GN_ECHO);
+	}
+	while (inflight && !err) {
+		ssize_t l = vtb_netc_recv(n, 2000);
+		if (l <= 0) {
+			err = l < 0 ? (int)l : -ETIMEDOUT;
+			break;
+		}
+		uint64_t now = vtb_now_ns(), seq = (size_t)l >= VTB_GN_HDR ? vtb_gn_seq(n->got) : UINT64_MAX;
+		if (seq < first || seq >= n->seq)
+			continue;	/* not one of this phase's */
+		uint32_t len = vtb_gn_size(c->size, seq);
+		if (seq != next || !vtb_netc_echo_ok(n, l, seq, len, VTB_GN_ECHO))
+			p->verify_errors++;
+		next = seq + 1;
+		p->ops++;
+		p->bytes += len;
+		vtb_hist_add(&p->hist, now - sent_at[seq % c->qd]);
+		inflight--;
+		last = now;
+		if (now - t0 < ns) {
+			sent_at[n->seq % c->qd] = now;
+			err = vtb_netc_send(n, vtb_gn_size(c->size, n->seq), VTB_GN_ECHO);
+			inflight += !err;
+		}
+	}
+	p->errors += inflight;
+	p->ns = last - t0;
+	return err == -ETIMEDOUT ? 0 : err;
+}
+
+static int vtb_netc_phase(const struct vtb_cell *c, struct vtb_netc *n, uint64_t ns, struct vtb_phase *p)
+{
+	memset(p, 0, sizeof(*p));
+	vtb_hist_reset(&p->hist);
+	int err = !strcmp(c->pattern, "tx") ? vtb_netc_tx(c, n, ns, p) : vtb_netc_rr(c, n, ns, p);
+	return err ? err : vtb_netc_fence(n);
+}
+
 /* The host's answer to a mark: a line on the console. */
 static int vtb_mark(const struct vtb_cell *c, const char *what)
 {
@@ -1586,11 +1762,73 @@ static void vtb_row_dma(const char *key, const struct vtb_dma_event *a, const st
 		printf(" %s=-1 %s_bytes=-1", key, key);
 }
 
-static int vtb_cell_run(const struct vtb_cell *c, struct vtb_disk *d, uint8_t *bufs)
+/* What a boot's cells run on, opened by the first cell that needs it. */
+struct vtb_cells_env {
+	const char *dev;
+	uint64_t seed;
+	struct vtb_disk d;
+	uint8_t *bufs;
+	struct vtb_netc *net;
+	int net_err;
+};
+
+static int vtb_cells_disk(struct vtb_cells_env *k)
+{
+	uint64_t cap = 0;
+	if (k->d.fd >= 0)
+		return 0;
+	for (int i = 0; i < 50 && access(k->dev, F_OK); i++)
+		vtb_sleep_ms(100);	/* virtio_blk probes asynchronously */
+	k->d.fd = open(k->dev, O_RDWR | O_DIRECT);
+	if (k->d.fd < 0)
+		return -errno;
+	if (ioctl(k->d.fd, BLKGETSIZE64, &cap) || cap < (1u << 20))
+		return -EINVAL;
+	k->d.seed = k->seed;
+	k->d.sectors = cap / VTB_SECTOR;
+	k->d.gen = calloc(k->d.sectors, sizeof(*k->d.gen));
+	k->d.busy = calloc(k->d.sectors, 1);
+	if (!k->d.gen || !k->d.busy || posix_memalign((void **)&k->bufs, 4096, (size_t)VTB_CELL_MAX_QD << 20))
+		return -ENOMEM;
+	return 0;
+}
+
+/* The job's largest frame sets the MTU once, before the first cell. */
+static int vtb_cells_net(struct vtb_cells_env *k, uint32_t max_frame)
+{
+	if (k->net || k->net_err)
+		return k->net_err;
+	k->net = calloc(1, sizeof(*k->net));
+	if (!k->net)
+		return k->net_err = -ENOMEM;
+	k->net->fd = -1;
+	k->net_err = vtb_netc_open(k->net, k->seed, max_frame);
+	return k->net_err;
+}
+
+static void vtb_cells_close(struct vtb_cells_env *k)
+{
+	if (k->net && k->net->fd >= 0)
+		close(k->net->fd);
+	free(k->net);
+	free(k->bufs);
+	free(k->d.busy);
+	free(k->d.gen);
+	if (k->d.fd >= 0)
+		close(k->d.fd);
+}
+
+static int vtb_phase_run(struct vtb_cells_env *k, const struct vtb_cell *c, uint64_t ns, uint64_t *x, uint64_t *seq,
+			 struct vtb_phase *p)
+{
+	return c->net ? vtb_netc_phase(c, k->net, ns, p) : vtb_cell_phase(c, &k->d, k->bufs, ns, x, seq, p);
+}
+
+static int vtb_cell_run(struct vtb_cells_env *k, const struct vtb_cell *c)
 {
 	static struct vtb_phase warm, meas;
 	uint64_t x = vtb_splitmix64(c->seed ^ ((uint64_t)c->cell << 32) ^ c->rep), seq = 0;
-	int err = vtb_cell_phase(c, d, bufs, c->warm_ns, &x, &seq, &warm);
+	int err = vtb_phase_run(k, c, c->warm_ns, &x, &seq, &warm);
 	if (!err)
 		err = vtb_mark(c, "begin");
 	if (err)
@@ -1598,7 +1836,7 @@ static int vtb_cell_run(const struct vtb_cell *c, struct vtb_disk *d, uint8_t *b
 	struct vtb_dma_event dma0[VTB_DMA_EVENTS], dma1[VTB_DMA_EVENTS];
 	vtb_dma_read(dma0);
 	uint64_t irq0 = vtb_virtio_irqs(), cs0 = vtb_ctxsw();
-	err = vtb_cell_phase(c, d, bufs, c->dur_ns, &x, &seq, &meas);
+	err = vtb_phase_run(k, c, c->dur_ns, &x, &seq, &meas);
 	uint64_t irqs = vtb_virtio_irqs() - irq0, cs = vtb_ctxsw() - cs0;
 	vtb_dma_read(dma1);
 	if (!err)
@@ -1624,34 +1862,37 @@ static int vtb_cell_run(const struct vtb_cell *c, struct vtb_disk *d, uint8_t *b
 	return 0;
 }
 
-/* `vtb_guest cells JOB DEV [seed=N]`: every line of JOB against disk DEV,
- * whose sectors the host filled with the pattern of seed N. */
+/* The job's largest net frame (0: no net cell). */
+static uint32_t vtb_job_max_frame(FILE *f)
+{
+	char line[512];
+	uint32_t max = 0;
+	while (fgets(line, sizeof(line), f)) {
+		struct vtb_cell c;
+		if (!vtb_cell_parse(line, &c) && c.net) {
+			uint32_t m = c.size == VTB_GN_IMIX ? 1518 : (uint32_t)c.size;
+			max = m > max ? m : max;
+		}
+	}
+	rewind(f);
+	return max;
+}
+
+/* `vtb_guest cells JOB DEV [seed=N]`: every line of JOB, blk cells against
+ * disk DEV (whose sectors the host filled with the pattern of seed N), net
+ * cells through the first NIC to the harness's peer. */
 static int vtb_cells(const char *job, const char *dev, uint64_t seed)
 {
-	struct vtb_disk d = { .seed = seed };
-	uint64_t cap = 0;
-	uint8_t *bufs = NULL;
+	struct vtb_cells_env k = { .dev = dev, .seed = seed, .d.fd = -1 };
 	char line[512];
-	int rc = VTB_RC_FAIL;
+	int rc = VTB_RC_OK;
 	FILE *f = fopen(job, "r");
 	if (!f)
 		return VTB_RC_USAGE;
-	d.fd = open(dev, O_RDWR | O_DIRECT);
-	if (d.fd < 0) {
-		rc = VTB_RC_ABSENT;
-		goto close_job;
-	}
-	if (ioctl(d.fd, BLKGETSIZE64, &cap) || cap < (1u << 20))
-		goto close_dev;
-	d.sectors = cap / VTB_SECTOR;
-	d.gen = calloc(d.sectors, sizeof(*d.gen));
-	d.busy = calloc(d.sectors, 1);
-	if (!d.gen || !d.busy || posix_memalign((void **)&bufs, 4096, (size_t)VTB_CELL_MAX_QD << 20))
-		goto free_disk;
+	uint32_t max_frame = vtb_job_max_frame(f);
 	struct utsname u;
 	if (!uname(&u))
 		printf("VTB-GUEST kernel=%s\n", u.release);
-	rc = VTB_RC_OK;
 	while (fgets(line, sizeof(line), f)) {
 		struct vtb_cell c;
 		if (line[0] == '#' || line[0] == '\n')
@@ -1661,20 +1902,16 @@ static int vtb_cells(const char *job, const char *dev, uint64_t seed)
 			rc = VTB_RC_USAGE;
 			break;
 		}
-		int err = vtb_cell_run(&c, &d, bufs);
+		int err = c.net ? vtb_cells_net(&k, max_frame) : vtb_cells_disk(&k);
+		if (!err)
+			err = vtb_cell_run(&k, &c);
 		if (err) {
-			printf("VTB-LOG cell %u rep %u: %s\n", c.cell, c.rep, strerror(-err));
-			rc = VTB_RC_FAIL;
+			printf("VTB-LOG cell %u rep %u (%s): %s\n", c.cell, c.rep, c.net ? "net" : k.dev, strerror(-err));
+			rc = err == -ENODEV || err == -ENOENT ? VTB_RC_ABSENT : VTB_RC_FAIL;
 			break;
 		}
 	}
-	free(bufs);
-free_disk:
-	free(d.busy);
-	free(d.gen);
-close_dev:
-	close(d.fd);
-close_job:
+	vtb_cells_close(&k);
 	fclose(f);
 	return rc;
 }

@@ -1,0 +1,77 @@
+/* The frames of a qemu-platform net cell, as vtb_guest sends them through
+ * the guest's NIC and the harness's peer (harness/qemu.c) checks, counts
+ * and echoes them: one definition for both sides.
+ *
+ *   0  dst MAC (the peer)     6  src MAC (the guest)    12 ethertype
+ *   14 seq, little-endian 64  22 flags                  23 0
+ *   24 payload: the boot's block from byte (seq % VTB_GN_SLOTS) * 8
+ *
+ * The payload is a slice of one pseudo-random block made once from the
+ * boot's seed, so filling a frame costs the guest a memcpy, as it costs an
+ * application, and any byte the path changes is caught. */
+#ifndef VTB_GUEST_NET_H
+#define VTB_GUEST_NET_H
+
+#include <stdint.h>
+#include <string.h>
+
+#define VTB_GN_ETHERTYPE 0x88b5u	/* IEEE 802 local experimental */
+#define VTB_GN_HDR 24u
+#define VTB_GN_MIN 60u
+#define VTB_GN_MAX 9014u
+#define VTB_GN_SLOTS 1024u
+#define VTB_GN_BLOCK (VTB_GN_SLOTS * 8u + VTB_GN_MAX)
+#define VTB_GN_ECHO 1u		/* the peer sends it back, MACs swapped */
+#define VTB_GN_FENCE 2u		/* echoed, not counted: everything before it has arrived */
+#define VTB_GN_IMIX (-1)	/* the cell's size: 7:4:1 of 64, 594, 1518 */
+
+static const uint8_t vtb_gn_guest_mac[6] = { 0x52, 0x54, 0x00, 0x76, 0x74, 0x01 };
+static const uint8_t vtb_gn_peer_mac[6] = { 0x52, 0x54, 0x00, 0x76, 0x74, 0x02 };
+
+static inline uint32_t vtb_gn_size(int size, uint64_t seq)
+{
+	static const uint16_t imix[12] = { 64, 594, 64, 64, 1518, 64, 594, 64, 64, 594, 64, 594 };
+	return size == VTB_GN_IMIX ? imix[seq % 12] : (uint32_t)size;
+}
+
+static inline void vtb_gn_block(uint8_t *block, uint64_t seed)
+{
+	for (uint32_t i = 0; i < VTB_GN_BLOCK; i += 8) {
+		uint64_t x = seed ^ ((uint64_t)i << 20) ^ 0x6e6574ull;
+		x += 0x9e3779b97f4a7c15ULL;
+		x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+		x ^= x >> 31;
+		for (uint32_t b = 0; b < 8 && i + b < VTB_GN_BLOCK; b++)
+			block[i + b] = (uint8_t)(x >> (8 * b));
+	}
+}
+
+static inline const uint8_t *vtb_gn_payload(const uint8_t *block, uint64_t seq)
+{
+	return block + (seq % VTB_GN_SLOTS) * 8u;
+}
+
+/* A frame of len bytes (VTB_GN_MIN..VTB_GN_MAX) from the guest. */
+static inline void vtb_gn_frame(uint8_t *f, uint32_t len, const uint8_t *block, uint64_t seq, uint8_t flags)
+{
+	memcpy(f, vtb_gn_peer_mac, 6);
+	memcpy(f + 6, vtb_gn_guest_mac, 6);
+	f[12] = VTB_GN_ETHERTYPE >> 8;
+	f[13] = VTB_GN_ETHERTYPE & 0xff;
+	for (int b = 0; b < 8; b++)
+		f[14 + b] = (uint8_t)(seq >> (8 * b));
+	f[22] = flags;
+	f[23] = 0;
+	memcpy(f + VTB_GN_HDR, vtb_gn_payload(block, seq), len - VTB_GN_HDR);
+}
+
+static inline uint64_t vtb_gn_seq(const uint8_t *f)
+{
+	uint64_t s = 0;
+	for (int b = 7; b >= 0; b--)
+		s = s << 8 | f[14 + b];
+	return s;
+}
+
+#endif
