@@ -1822,6 +1822,7 @@ verify=1
 duration=300ms
 warmup=100ms
 reps=1
+boot_runs=2
 
 [blk]
 device=blk
@@ -1856,6 +1857,8 @@ def guest_qemu_platform(tmp):
     def key(r):
         c = r["cell"]
         return (c["transport"], c["variant"], c["device"] if c["device"] == "blk" else c["device"] + "-" + c["mode"])
+    boots = {(r["cell"]["transport"], r["cell"]["variant"]): r for r in rows if r["cell"]["device"] == "boot"}
+    rows = [r for r in rows if r["cell"]["device"] != "boot"]
     by = {key(r): r for r in rows}
     cfgs = [("shm", "split"), ("shm", "packed"), ("swiotlb", "pool"), ("viommu", "strict"), ("viommu", "lazy"),
             ("viommu", "passthrough")]
@@ -1869,6 +1872,11 @@ def guest_qemu_platform(tmp):
            f"rc={p.returncode} rows={sorted(by)} skipped={len(skipped)} {p.stderr[-800:]}")
     if sorted(by) != sorted(want):
         return
+    result("qemu platform: boot_runs=2 times two whole boots per configuration with hyperfine, one boot row each",
+           sorted(boots) == sorted(cfgs) and
+           all(b["error"] is None and b["ops"] == 2 and b["hist"]["count"] == 2 and b["seconds"] > 0 and
+               b["guest"]["accel"] in ("kvm", "tcg") and "hyperfine" in b["guest"]["config"] for b in boots.values()),
+           str({k: (b["ops"], b["seconds"], b["error"]) for k, b in boots.items()}))
     po = {k: r["per_op"] for k, r in by.items()}
     ds = {k: r["device_stats"] for k, r in by.items()}
     net = [k for k in by if k[2] != "blk"]
@@ -1876,6 +1884,9 @@ def guest_qemu_platform(tmp):
            all(ds[k]["peer_frames"] == by[k]["ops"] and ds[k]["peer_bad"] == 0 and ds[k]["peer_gaps"] == 0 and
                ds[k]["peer_other"] == 0 for k in net),
            str({k: (by[k]["ops"], ds[k]["peer_frames"], ds[k]["peer_bad"], ds[k]["peer_gaps"]) for k in net}))
+    runs = {k: ds[k].get("guest_buf_runs") for k in by if k[2] == "blk"}
+    result("qemu platform: every blk buffer is one physically contiguous run (huge pages), so maps count buffers",
+           all(v == 4 for v in runs.values()), str(runs))
     plain = all(po[(t, v, w)]["maps"] == 0 and po[(t, v, w)]["bounce_copies"] == 0 for t, v in
                 [("shm", "split"), ("shm", "packed"), ("viommu", "passthrough")] for w in ("blk", "net-tx", "net-rr"))
     result("qemu platform: plain, packed and passthrough rows neither bounce nor map", plain, str(po))

@@ -19,7 +19,7 @@ struct vtb_guest_meta {
 	char arch[16], accel[8], kernel[64], qemu[80];
 	char config[240];	/* the transport as guest and device configuration */
 	char times[16];		/* hardware | emulated (TCG) */
-	char crosscheck[240];	/* the guest's counts against QEMU's */
+	char crosscheck[320];	/* the guest's counts against QEMU's */
 };
 
 struct vtb_cell_result {

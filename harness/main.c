@@ -904,6 +904,50 @@ static int run_rep(struct run *r, size_t i, unsigned rep)
 	return 0;
 }
 
+/* platform=qemu with boot_runs=N: per configuration, N whole boots timed
+ * by hyperfine, one device=boot row each, after the cells.  0 or 3. */
+static int run_boots(struct run *r)
+{
+	for (size_t i = 0; i < r->cells.n; i++) {
+		const struct vtb_cellp *c = &r->cells.v[i];
+		bool first = in_guest(c) && c->boot_runs && !r->skip_why[i][0];
+		for (size_t j = 0; first && j < i; j++) {
+			const struct vtb_cellp *o = &r->cells.v[j];
+			first = !(in_guest(o) && o->boot_runs && !r->skip_why[j][0] && !strcmp(o->arch, c->arch) &&
+				  !strcmp(o->transport, c->transport) && !strcmp(o->variant, c->variant));
+		}
+		if (!first)
+			continue;
+		struct vtb_cellp bc = *c;
+		snprintf(bc.device, sizeof(bc.device), "boot");
+		bc.pattern[0] = bc.mode[0] = bc.mix[0] = 0;
+		bc.size = 0;
+		bc.qd = 1;
+		bc.verify = false;
+		bc.index = (unsigned)(r->cells.n + i);	/* beyond the matrix: --resume passes over it */
+		struct vtb_cell_result res;
+		double pp = vtb_pingpong_ns(c->cpu_fe, c->cpu_be, VTB_PP_CELL, NULL);
+		if (vtb_qemu_boot_time(&bc, c->boot_runs, &res)) {
+			fprintf(stderr, "\nvtbench: cannot time the %s/%s boot: %s\n", c->transport, c->variant,
+				strerror(errno));
+			return 3;
+		}
+		res.pingpong_ns = pp;
+		res.pingpong_after_ns = vtb_pingpong_ns(c->cpu_fe, c->cpu_be, VTB_PP_CELL, NULL);
+		r->total++;
+		if (res.error[0]) {
+			r->failed++;
+			fprintf(stderr, "vtbench: boot %s/%s: %s\n", c->transport, c->variant, res.error);
+		}
+		vtb_write_row(r->rf, r->run_id, VTB_GIT_REV, &r->host, &bc, 0, &res, NULL, "", NULL, 0);
+		if (ferror(r->rf) || fflush(r->rf) || fdatasync(r->fd)) {
+			fprintf(stderr, "vtbench: cannot write %s/results.jsonl: %s\n", r->dir, strerror(errno ? errno : EIO));
+			return 3;
+		}
+	}
+	return 0;
+}
+
 /* Repetition-major: each cell's repetitions are spread over the run, so a
  * drift of the machine does not land on one cell; the model prices each
  * repetition with a calibration taken just before it.  0 or 3. */
@@ -1007,7 +1051,7 @@ static int cmd_run(int argc, char **argv)
 		rc = 3;
 	} else if (!(rc = run_parse(&r, argc, argv)) && !(rc = run_build(&r)) && !(rc = run_probes(&r)) &&
 		   !(rc = run_dir(&r)) && !(rc = run_open_rows(&r)) && !(rc = run_start(&r)) && !(rc = run_plan(&r)) &&
-		   !(rc = run_reps(&r))) {
+		   !(rc = run_reps(&r)) && !(rc = run_boots(&r))) {
 		rc = run_finish(&r);
 	}
 	run_free(&r);

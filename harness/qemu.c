@@ -69,9 +69,14 @@ static const struct qemu_cfg *qemu_cfg_find(const struct vtb_cellp *c)
 
 int vtb_qemu_check(const struct vtb_cellp *c, char *why, size_t n)
 {
-	if (!strcmp(c->transport, "grant") || !strcmp(c->transport, "argo") || !strcmp(c->transport, "fatvq")) {
-		snprintf(why, n, "transport=%s has no meaning on platform=qemu: Linux's virtio drivers have no such "
-			 "mechanism under QEMU (grant and argo are Xen's)", c->transport);
+	if (!strcmp(c->transport, "grant") || !strcmp(c->transport, "argo")) {
+		snprintf(why, n, "transport=%s has no meaning on platform=qemu: it is Xen's, and Linux's virtio drivers "
+			 "under QEMU have no such mechanism", c->transport);
+		return -1;
+	}
+	if (!strcmp(c->transport, "fatvq")) {
+		snprintf(why, n, "transport=fatvq has no meaning on platform=qemu: fat virtqueues are a proposal that "
+			 "neither Linux's virtio drivers nor QEMU's devices implement");
 		return -1;
 	}
 	if (strcmp(c->arch, "x86_64")) {
@@ -322,8 +327,18 @@ static bool qemu_fault(const char *what)
 /* ---- what QEMU counted, from its trace log ---- */
 
 struct host_counts {
-	uint64_t map, unmap, data_kicks, iommu_kicks, data_irqs, iommu_irqs;
+	uint64_t map, unmap, map_bytes, unmap_bytes, data_kicks, iommu_kicks, data_irqs, iommu_irqs;
 };
+
+/* The bytes a MAP or UNMAP request covers: virt_start..virt_end. */
+static uint64_t trace_range(const char *e)
+{
+	const char *a = strstr(e, "virt_start="), *b = strstr(e, "virt_end=");
+	if (!a || !b)
+		return 0;
+	uint64_t s = strtoull(a + 11, NULL, 16), t = strtoull(b + 9, NULL, 16);
+	return t >= s ? t - s + 1 : 0;
+}
 
 /* The virtio-iommu's vdev: the one whose kick a MAP, UNMAP or ATTACH was
  * handled in (QEMU handles a request inside the kick). */
@@ -358,10 +373,15 @@ static void trace_count(FILE *f, long from, long to, const char *iommu, struct h
 		if (v)
 			sscanf(v + 6, "%31s", vdev);
 		bool io = iommu[0] && !strcmp(vdev, iommu);
-		if (!strncmp(e, "virtio_iommu_map ", 17))
-			h->map += !(lose && ++seen % 10 == 0);
-		else if (!strncmp(e, "virtio_iommu_unmap ", 19))
+		if (!strncmp(e, "virtio_iommu_map ", 17) && !(lose && ++seen % 10 == 0)) {
+			h->map++;
+			h->map_bytes += trace_range(e);
+		} else if (!strncmp(e, "virtio_iommu_map ", 17)) {
+			continue;
+		} else if (!strncmp(e, "virtio_iommu_unmap ", 19)) {
 			h->unmap++;
+			h->unmap_bytes += trace_range(e);
+		}
 		else if (!strncmp(e, "virtio_queue_notify ", 20))
 			*(io ? &h->iommu_kicks : &h->data_kicks) += 1;
 		else if (!strncmp(e, "virtio_notify ", 14) || !strncmp(e, "virtio_notify_irqfd ", 20))
@@ -509,12 +529,21 @@ struct qemu_mark {
 	struct net_counts net0, net1;
 };
 
+/* One QEMU command line: the image's kernel, the configuration's devices,
+ * the guest's test; what the strings point into lives here too. */
+struct qemu_cmd {
+	char qemu[64], machine[32], smp[16], mem[16], memobj[96], kernel[4200], initrd[4200], append[512];
+	char drive[256], device[256], netdev[96], nic[160];
+	char *argv[64];
+};
+
 struct qemu_boot {
 	const struct vtb_cells *cells;
 	size_t *members;	/* cell indices of this configuration */
 	size_t nmembers;
 	const struct qemu_cfg *cfg;
 	struct qemu_net *net;	/* the NIC's peer, when a member is a net cell */
+	struct qemu_cmd cmd;
 	char dir[64], trace[96], console_tail[1024], kernel[64];
 	struct qemu_mark *marks;
 	size_t nmarks, cap;
@@ -625,7 +654,7 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 	uint64_t irqs = kv_u64(line, "irqs", &ok), ctxsw = kv_u64(line, "ctxsw", &ok);
 	uint64_t bounced = kv_u64(line, "bounced", &ok), bounced_b = kv_u64(line, "bounced_bytes", &ok);
 	uint64_t maps = kv_u64(line, "maps", &ok), map_b = kv_u64(line, "maps_bytes", &ok);
-	uint64_t unmaps = kv_u64(line, "unmaps", &ok);
+	uint64_t unmaps = kv_u64(line, "unmaps", &ok), unmap_b = kv_u64(line, "unmaps_bytes", &ok);
 	const char *h = strstr(line, " hist=");
 	if (!ok || !h) {
 		snprintf(r->error, sizeof(r->error), "the guest's row is incomplete: %.200s", line);
@@ -677,7 +706,10 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 	dev_stat(r, "host_iommu_kicks", hc.iommu_kicks);
 	dev_stat(r, "host_irqs", hc.data_irqs);
 	dev_stat(r, "host_iommu_irqs", hc.iommu_irqs);
-	bool net = !strcmp(c->device, "net");
+	bool net = !strcmp(c->device, "net"), have_runs = true;
+	uint64_t runs = kv_u64(line, "buf_runs", &have_runs);
+	if (!net && have_runs)
+		dev_stat(r, "guest_buf_runs", runs);	/* over the cell's qd buffers: qd when each is one run */
 	struct net_counts nc = { 0 };
 	if (net && m) {
 		nc.frames = m->net1.frames - m->net0.frames;
@@ -702,18 +734,23 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 		 b->cfg->kargs[0] ? "; kernel: " : "", b->cfg->kargs);
 	snprintf(g->times, sizeof(g->times), "%s", !strcmp(qs.accel, "kvm") ? "hardware" : "emulated");
 	/* The cross-check: what the guest sent, the peer received; what the
-	 * guest kernel mapped, QEMU handled. */
+	 * guest kernel mapped, QEMU handled, byte for byte.  One iommu_map()
+	 * may reach QEMU as several MAP requests (the driver sends one per
+	 * page-size chunk the range's alignment allows), never as fewer. */
 	bool window = m && m->begin >= 0 && m->end >= 0;
 	bool frames_bad = net && (!near2(r->ops, nc.frames) || nc.gaps || nc.echo_fail);
-	bool maps_bad = have_dma && (!near2(maps, hc.map) || !near2(unmaps, hc.unmap));
-	char frames[160] = "", dma[160];
+	bool maps_bad = have_dma && (!near2(map_b, hc.map_bytes) || !near2(unmap_b, hc.unmap_bytes) ||
+				     (hc.map < maps && !near2(maps, hc.map)) ||
+				     (hc.unmap < unmaps && !near2(unmaps, hc.unmap)));
+	char frames[160] = "", dma[200];
 	if (net)
 		snprintf(frames, sizeof(frames), "; frames: guest %llu, peer %llu (gaps %llu, foreign %llu, echoes "
 			 "failed %llu)", (unsigned long long)r->ops, (unsigned long long)nc.frames,
 			 (unsigned long long)nc.gaps, (unsigned long long)nc.other, (unsigned long long)nc.echo_fail);
-	snprintf(dma, sizeof(dma), "guest iommu:map %llu unmap %llu, QEMU MAP %llu UNMAP %llu",
-		 (unsigned long long)maps, (unsigned long long)unmaps, (unsigned long long)hc.map,
-		 (unsigned long long)hc.unmap);
+	snprintf(dma, sizeof(dma), "guest iommu:map %llu (%llu B) unmap %llu (%llu B), QEMU MAP %llu (%llu B) "
+		 "UNMAP %llu (%llu B)", (unsigned long long)maps, (unsigned long long)map_b,
+		 (unsigned long long)unmaps, (unsigned long long)unmap_b, (unsigned long long)hc.map,
+		 (unsigned long long)hc.map_bytes, (unsigned long long)hc.unmap, (unsigned long long)hc.unmap_bytes);
 	if (!window)
 		snprintf(g->crosscheck, sizeof(g->crosscheck), "no host window: the marks were not seen");
 	else if (frames_bad || maps_bad)
@@ -919,6 +956,65 @@ static void fail_members(const struct qemu_boot *b, const char *why)
 		}
 }
 
+/* disk: a virtio-blk disk's image or NULL; net_fd: the NIC's socket or
+ * -1; trace: QEMU's trace log or NULL for none. */
+static void qemu_cmd_build(struct qemu_cmd *q, const char *root, const struct qemu_cfg *cfg, const char *initrd,
+			   const char *test, const char *disk, int net_fd, const char *trace)
+{
+	qemu_conf(root, "X86_64_QEMU", q->qemu, sizeof(q->qemu), "qemu-system-x86_64");
+	qemu_conf(root, "X86_64_MACHINE", q->machine, sizeof(q->machine), "q35");
+	qemu_conf(root, "X86_64_SMP", q->smp, sizeof(q->smp), "1");
+	qemu_conf(root, "X86_64_MEM", q->mem, sizeof(q->mem), "512M");
+	snprintf(q->kernel, sizeof(q->kernel), "%s/build/images/x86_64/kernel/vmlinuz", root);
+	snprintf(q->initrd, sizeof(q->initrd), "%s", initrd);
+	/* no IPv6: its router solicitations would be frames no cell sent */
+	snprintf(q->append, sizeof(q->append), "console=ttyS0 quiet panic=-1 ipv6.disable=1 %s %s", cfg->kargs, test);
+	snprintf(q->drive, sizeof(q->drive), "file=%s,if=none,id=d0,format=raw,cache=none,aio=threads",
+		 disk ? disk : "");
+	snprintf(q->device, sizeof(q->device), "virtio-blk-pci,drive=d0,serial=vtb-qemu%s", cfg->devprops);
+	snprintf(q->netdev, sizeof(q->netdev), "dgram,id=n0,local.type=fd,local.str=%d", net_fd);
+	snprintf(q->nic, sizeof(q->nic), "virtio-net-pci,netdev=n0,romfile=,mac=%02x:%02x:%02x:%02x:%02x:%02x%s",
+		 vtb_gn_guest_mac[0], vtb_gn_guest_mac[1], vtb_gn_guest_mac[2], vtb_gn_guest_mac[3],
+		 vtb_gn_guest_mac[4], vtb_gn_guest_mac[5], cfg->devprops);
+	snprintf(q->memobj, sizeof(q->memobj), "memory-backend-memfd,id=mem,size=%s,share=on", q->mem);
+	bool kvm = !strcmp(qs.accel, "kvm");
+	char *const base[] = { q->qemu, "-M", q->machine, "-accel", qs.accel, "-cpu", kvm ? "host" : "max",
+			       "-smp", q->smp, "-m", q->mem, "-object", q->memobj, "-machine", "memory-backend=mem",
+			       "-name", "vtbench,debug-threads=on",	/* vCPU threads named "CPU N/TCG" */
+			       "-nographic", "-nodefaults", "-no-reboot", "-serial", "stdio", "-kernel", q->kernel,
+			       "-initrd", q->initrd, "-append", q->append };
+	int a = 0;
+	for (size_t k = 0; k < sizeof(base) / sizeof(base[0]); k++)
+		q->argv[a++] = base[k];
+	if (cfg->viommu) {
+		q->argv[a++] = "-device";
+		q->argv[a++] = "virtio-iommu-pci";
+	}
+	if (disk) {
+		q->argv[a++] = "-drive";
+		q->argv[a++] = q->drive;
+		q->argv[a++] = "-device";
+		q->argv[a++] = q->device;
+	}
+	if (net_fd >= 0) {
+		q->argv[a++] = "-netdev";
+		q->argv[a++] = q->netdev;
+		q->argv[a++] = "-device";
+		q->argv[a++] = q->nic;
+	}
+	static char *const events[] = { "virtio_iommu_map", "virtio_iommu_unmap", "virtio_iommu_attach",
+					"virtio_queue_notify", "virtio_notify", "virtio_notify_irqfd" };
+	for (size_t e = 0; trace && e < sizeof(events) / sizeof(events[0]); e++) {
+		q->argv[a++] = "-trace";
+		q->argv[a++] = events[e];
+	}
+	if (trace) {
+		q->argv[a++] = "-D";
+		q->argv[a++] = (char *)trace;
+	}
+	q->argv[a] = NULL;
+}
+
 /* Boots cell i's configuration and runs all its members; -1 if the
  * harness could not (no memory, no temporary files). */
 static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
@@ -926,8 +1022,6 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 	const struct vtb_cellp *c = &cells->v[i];
 	struct qemu_boot b = { .cells = cells, .cfg = qemu_cfg_find(c), .rc = -1 };
 	char root[4096], kernel[4200], image[4200], initrd[128], disk[128], console[128], why[640];
-	char qemu[64], machine[32], smp[16], mem[16], append[512], drive[256], device[256], memobj[96];
-	char netdev[96], nic[160];
 	int ret = -1, to_q[2] = { -1, -1 }, from_q[2] = { -1, -1 };
 	pid_t teep = -1;
 	char *job = NULL;
@@ -967,58 +1061,13 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 		goto remove_files;
 	if (has_net && !(b.net = net_open(c->seed)))
 		goto remove_files;
-	qemu_conf(root, "X86_64_QEMU", qemu, sizeof(qemu), "qemu-system-x86_64");
-	qemu_conf(root, "X86_64_MACHINE", machine, sizeof(machine), "q35");
-	qemu_conf(root, "X86_64_SMP", smp, sizeof(smp), "1");
-	qemu_conf(root, "X86_64_MEM", mem, sizeof(mem), "512M");
+	struct qemu_cmd *q = &b.cmd;
+	char test[96];
+	qemu_conf(root, "X86_64_QEMU", q->qemu, sizeof(q->qemu), "qemu-system-x86_64");
 	detect_accel(root, kernel, image);
-	detect_version(qemu);
-	/* no IPv6: its router solicitations would be frames no cell sent */
-	snprintf(append, sizeof(append),
-		 "console=ttyS0 quiet panic=-1 ipv6.disable=1 %s vtb.test=cells vtb.args=seed=%llu", b.cfg->kargs,
-		 (unsigned long long)c->seed);
-	snprintf(drive, sizeof(drive), "file=%s,if=none,id=d0,format=raw,cache=none,aio=threads", disk);
-	snprintf(device, sizeof(device), "virtio-blk-pci,drive=d0,serial=vtb-qemu%s", b.cfg->devprops);
-	snprintf(netdev, sizeof(netdev), "dgram,id=n0,local.type=fd,local.str=%d", b.net ? b.net->qemu_fd : -1);
-	snprintf(nic, sizeof(nic), "virtio-net-pci,netdev=n0,romfile=,mac=%02x:%02x:%02x:%02x:%02x:%02x%s",
-		 vtb_gn_guest_mac[0], vtb_gn_guest_mac[1], vtb_gn_guest_mac[2], vtb_gn_guest_mac[3],
-		 vtb_gn_guest_mac[4], vtb_gn_guest_mac[5], b.cfg->devprops);
-	snprintf(memobj, sizeof(memobj), "memory-backend-memfd,id=mem,size=%s,share=on", mem);
-	bool kvm = !strcmp(qs.accel, "kvm");
-	char *argv[64] = { qemu, "-M", machine, "-accel", qs.accel, "-cpu", kvm ? "host" : "max", "-smp", smp,
-			   "-m", mem, "-object", memobj, "-machine", "memory-backend=mem",
-			   "-name", "vtbench,debug-threads=on",	/* vCPU threads named "CPU N/TCG" */
-			   "-nographic", "-nodefaults", "-no-reboot", "-serial", "stdio", "-kernel", kernel,
-			   "-initrd", initrd, "-append", append };
-	int a = 0;
-	while (argv[a])
-		a++;
-	if (b.cfg->viommu) {
-		argv[a++] = "-device";
-		argv[a++] = "virtio-iommu-pci";
-	}
-	if (has_blk) {
-		argv[a++] = "-drive";
-		argv[a++] = drive;
-		argv[a++] = "-device";
-		argv[a++] = device;
-	}
-	if (has_net) {
-		argv[a++] = "-netdev";
-		argv[a++] = netdev;
-		argv[a++] = "-device";
-		argv[a++] = nic;
-	}
-	static char *const events[] = { "virtio_iommu_map", "virtio_iommu_unmap", "virtio_iommu_attach",
-					"virtio_queue_notify", "virtio_notify", "virtio_notify_irqfd" };
-	for (size_t e = 0; e < sizeof(events) / sizeof(events[0]); e++) {
-		argv[a++] = "-trace";
-		argv[a++] = events[e];
-	}
-	argv[a++] = "-D";
-	argv[a++] = b.trace;
-	argv[a] = NULL;
-
+	detect_version(q->qemu);
+	snprintf(test, sizeof(test), "vtb.test=cells vtb.args=seed=%llu", (unsigned long long)c->seed);
+	qemu_cmd_build(q, root, b.cfg, initrd, test, has_blk ? disk : NULL, b.net ? b.net->qemu_fd : -1, b.trace);
 	if (pipe(to_q) || pipe(from_q))
 		goto close_pipes;
 	b.pid = fork();
@@ -1029,7 +1078,7 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 		dup2(to_q[0], 0);
 		dup2(from_q[1], 1);
 		dup2(null, 2);
-		execvp(argv[0], argv);
+		execvp(q->argv[0], q->argv);
 		_exit(127);
 	}
 	close(to_q[0]);
@@ -1123,5 +1172,116 @@ int vtb_qemu_run(const struct vtb_cells *cells, size_t i, unsigned rep, struct v
 	}
 	*r = s->r;
 	r->steal_s[0] = r->steal_s[1] = -1;	/* the guest's CPU is QEMU's thread: not read */
+	return 0;
+}
+
+/* ---- boot timings: hyperfine over whole boots ---- */
+
+/* hyperfine's per-run wall times (s) from its --export-json file. */
+static unsigned hyperfine_times(const char *path, double *t, unsigned max)
+{
+	char buf[1 << 16];
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = 0;
+	const char *p = strstr(buf, "\"times\"");
+	unsigned k = 0;
+	if (!p || !(p = strchr(p, '[')))
+		return 0;
+	for (p++; k < max;) {
+		char *e;
+		double v = strtod(p, &e);
+		if (e == p)
+			break;
+		t[k++] = v;
+		p = e + strspn(e, " ,\n\t");
+	}
+	return k;
+}
+
+int vtb_qemu_boot_time(const struct vtb_cellp *c, unsigned runs, struct vtb_cell_result *r)
+{
+	const struct qemu_cfg *cfg = qemu_cfg_find(c);
+	char root[4096], image[4200], dir[64], disk[96], json[96], nruns[16], cmd[16384], why[256];
+	struct qemu_cmd *q = calloc(1, sizeof(*q));
+	double t[128];
+	memset(r, 0, sizeof(*r));
+	r->steal_s[0] = r->steal_s[1] = -1;
+	if (!q || !cfg || qemu_root(root, sizeof(root)) || runs == 0 || runs > 128) {
+		free(q);
+		return -1;
+	}
+	if (!on_path("hyperfine")) {
+		snprintf(r->error, sizeof(r->error), "boot timing needs hyperfine (sh ci/install-deps.sh)");
+		free(q);
+		return 0;
+	}
+	snprintf(dir, sizeof(dir), "/tmp/vtb-qemu-%d-boot", (int)getpid());
+	snprintf(disk, sizeof(disk), "%s/disk.img", dir);
+	snprintf(json, sizeof(json), "%s/hyperfine.json", dir);
+	snprintf(image, sizeof(image), "%s/build/images/x86_64/initramfs.cpio.gz", root);
+	int fd = mkdir(dir, 0700) && errno != EEXIST ? -1 : open(disk, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || ftruncate(fd, 16 << 20) || close(fd)) {
+		snprintf(r->error, sizeof(r->error), "boot timing: cannot create %s", disk);
+		goto remove_dir;
+	}
+	qemu_conf(root, "X86_64_QEMU", q->qemu, sizeof(q->qemu), "qemu-system-x86_64");
+	snprintf(cmd, sizeof(cmd), "%s/build/images/x86_64/kernel/vmlinuz", root);
+	detect_accel(root, cmd, image);
+	detect_version(q->qemu);
+	/* The configuration's devices as its cells have them, a disk, no
+	 * trace: from QEMU's start to the guest powering off after /init. */
+	qemu_cmd_build(q, root, cfg, image, "vtb.test=boot", disk, -1, NULL);
+	size_t n = 0;
+	for (int a = 0; q->argv[a] && n < sizeof(cmd) - 8; a++)
+		n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, "%s'%s'", a ? " " : "", q->argv[a]);
+	snprintf(nruns, sizeof(nruns), "%u", runs);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		execlp("hyperfine", "hyperfine", "--runs", nruns, "--style", "none", "--shell=none", "--export-json", json,
+		       "--", cmd, (char *)NULL);
+		_exit(127);
+	}
+	int st = 0;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		snprintf(r->error, sizeof(r->error), "hyperfine over the %s/%s boot failed (status %d)", c->transport,
+			 c->variant, st);
+		goto remove_files;
+	}
+	unsigned k = hyperfine_times(json, t, runs);
+	if (k != runs) {
+		snprintf(r->error, sizeof(r->error), "hyperfine's %s holds %u of %u boot times", json, k, runs);
+		goto remove_files;
+	}
+	vtb_hist_reset(&r->hist);
+	for (unsigned i = 0; i < k; i++) {
+		r->seconds += t[i];
+		vtb_hist_add(&r->hist, (uint64_t)(t[i] * 1e9));
+	}
+	r->ops = k;
+	struct vtb_guest_meta *g = &r->guest;
+	g->on = true;
+	snprintf(g->arch, sizeof(g->arch), "%s", c->arch);
+	snprintf(g->accel, sizeof(g->accel), "%s", qs.accel);
+	snprintf(g->qemu, sizeof(g->qemu), "%s", qs.qemu_version);
+	snprintf(g->config, sizeof(g->config), "virtio-blk-pci, %s%s%s; a whole boot to /init's end, timed by hyperfine",
+		 cfg->desc, cfg->kargs[0] ? "; kernel: " : "", cfg->kargs);
+	snprintf(g->times, sizeof(g->times), "%s", !strcmp(qs.accel, "kvm") ? "hardware" : "emulated");
+	snprintf(why, sizeof(why), "no counts: a boot row times whole boots (%u runs)", k);
+	snprintf(g->crosscheck, sizeof(g->crosscheck), "%s", why);
+remove_files:
+	if (!getenv("VTB_QEMU_KEEP"))
+		unlink(json);
+	unlink(disk);
+remove_dir:
+	if (!getenv("VTB_QEMU_KEEP"))
+		rmdir(dir);
+	free(q);
 	return 0;
 }

@@ -20,6 +20,11 @@ int vtb_qemu_available(const struct vtb_cellp *c, char *why, size_t n);
  * when the harness could not set it up; a failure of the cell is in
  * r->error. */
 int vtb_qemu_run(const struct vtb_cells *cells, size_t i, unsigned rep, struct vtb_cell_result *r);
+/* Times `runs` whole boots of c's configuration (QEMU's start to the
+ * guest's poweroff after /init, the configuration's devices, no trace)
+ * with hyperfine: r->ops boots in r->seconds, each boot's time in r->hist.
+ * 0 (a failure is in r->error), or -1 when the harness could not try. */
+int vtb_qemu_boot_time(const struct vtb_cellp *c, unsigned runs, struct vtb_cell_result *r);
 /* Frees what the boots left (their results, their files). */
 void vtb_qemu_close(void);
 

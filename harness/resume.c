@@ -453,6 +453,8 @@ int vtb_resume_scan(const char *dir, const struct vtb_cells *cells, struct vtb_r
 	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
 		long idx = field(line, "\"index\":"), rep = field(line, ",\"rep\":");
 		lineno++;
+		if (strstr(line, "{\"device\":\"boot\""))
+			continue;	/* a boot timing, written after the cells: timed again */
 		if (idx < 0 || rep < 0 || (size_t)idx >= cells->n || (unsigned long)rep >= most_reps(&cells->v[idx])) {
 			snprintf(err, n, "--resume: %s:%zu holds a row this run's cells do not (index %ld, rep %ld)", path,
 				 lineno, idx, rep);

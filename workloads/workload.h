@@ -18,6 +18,7 @@ struct vtb_cellp {
 	char notify[8];		/* event | poll */
 	char platform[16];
 	char arch[16];		/* platform=qemu: the guest's architecture */
+	unsigned boot_runs;	/* platform=qemu: whole boots per configuration hyperfine times (0: none) */
 	char pattern[16];	/* blk */
 	unsigned rwmix;		/* blk randrw: percent reads */
 	char mode[8];		/* net: tx | rx | rr */

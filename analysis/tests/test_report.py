@@ -163,3 +163,41 @@ def test_report_of_a_run_without_meta_or_model(tmp_path):
     assert p.returncode == 0, p.stderr
     html = open(out / "index.html").read()
     assert "meta.json: missing" in html and "No cell in this run carries a relative model prediction" in html
+
+
+def test_guest_rows_sit_beside_proc_rows_and_model_vs_real(tmp_path):
+    """A qemu cell is in the section of its workload with the proc cells,
+    named by its platform, its TCG times labelled; the model vs real table
+    sets the proc counts of swiotlb and viommu against the guest's."""
+    g = np.random.default_rng(7)
+    rows = []
+    counts = {("proc", "viommu", "strict"): 3.0, ("qemu", "viommu", "strict"): 4.0,
+              ("proc", "swiotlb", "pool"): 0.0, ("qemu", "swiotlb", "pool"): 0.0}
+    for i, (plat, t, v) in enumerate([("proc", "shm", "split"), ("proc", "viommu", "strict"),
+                                      ("proc", "swiotlb", "pool"), ("qemu", "shm", "split"),
+                                      ("qemu", "viommu", "strict"), ("qemu", "swiotlb", "pool")]):
+        for rep in range(3):
+            r = synth.row("G", {"platform": plat, "transport": t, "variant": v, "notify": "event", "index": i}, rep,
+                          1e5 / (1 + i), g.lognormal(9, 0.2, 300))
+            r["per_op"]["maps"] = r["per_op"]["unmaps"] = counts.get((plat, t, v), 0.0)
+            r["per_op"]["bounce_copies"] = 4.0 if t == "swiotlb" and plat == "qemu" else 3.0 if t == "swiotlb" else 0
+            if plat == "qemu":
+                r["guest"] = {"on": True, "arch": "x86_64", "accel": "tcg", "kernel": "6.12", "qemu": "10.0.2",
+                              "config": "c", "times": "emulated", "crosscheck": "ok"}
+                r["model"] = None
+            rows.append(r)
+    d = synth.write_run(str(tmp_path / "g"), rows, run_id="G")
+    from conftest import cli
+    p = cli("report", d)
+    assert p.returncode == 0, p.stderr
+    html = open(os.path.join(d, "report", "index.html")).read()
+    df = pd.read_csv(os.path.join(d, "report", "decision.csv"))
+    assert sorted(set(df["platform"])) == ["proc", "qemu"] and len(df) == 6
+    assert set(df[df["platform"] == "qemu"]["accel"]) == {"tcg"}
+    # one workload section for both platforms, each ratio within its own platform
+    assert html.count('<h3 id="w') == 1
+    assert (df[df["transport_variant"] == "shm/split"]["ops_ratio"] == 1.0).all()
+    assert html.count("times emulated") >= 3
+    real = html[html.index('id="real"'):html.index('id="model"')]
+    assert "viommu/strict" in real and "swiotlb/pool" in real and "shm/split" not in real
+    assert "3 · <b>4</b>" in real      # proc maps 3 per op, the guest's 4

@@ -12,7 +12,7 @@ from .data import IDENT, WORKLOAD, cell_key, ident_of, workload_label, workload_
 NOISY_CV = 0.10         # a cell whose repetitions vary more than this is flagged
 PAIRED_NOISY_PCT = 5.0  # ... a paired cell whose ratio's 95% CI is wider than this
 PER_OP = ("copies", "copy_bytes", "maps", "unmaps", "flushes", "notifies", "notifies_suppressed", "exits", "waits",
-          "syscalls", "ctx_switches", "tlb_flushes")
+          "syscalls", "ctx_switches", "tlb_flushes", "bounce_copies", "xport_ops")
 TERMS = ("hv_copy", "bounce", "map", "doorbell", "reclaim")
 BASE = ("shm", "split")
 
@@ -39,6 +39,13 @@ def cell_record(idt, pl, rows, noisy_cv=NOISY_CV):
     rec["placement"] = pl
     rec["workload"] = workload_label(workload_of(idt))
     rec["transport_variant"] = f"{rec['transport']}/{rec['variant']}" if rec["variant"] else rec["transport"]
+    # Figures name a cell of another platform by it too: sections hold
+    # every platform's cells of a workload.
+    plat = rec.get("platform") or "proc"
+    rec["label"] = rec["transport_variant"] if plat == "proc" else f"{plat}:{rec['transport_variant']}"
+    guest = next((r["guest"] for r in rows if r.get("guest")), None) or {}
+    rec["accel"] = guest.get("accel")
+    rec["times"] = guest.get("times")
     rec["reps"] = len(rows)
     rec["failed"] = len(rows) - len(ok)
     rec["errors"] = sorted({r["error"] if r["error"] is not None else "no operations measured"

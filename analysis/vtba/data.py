@@ -431,6 +431,8 @@ def placement(r):
 def workload_label(w):
     """A short name for a workload tuple (WORKLOAD order)."""
     d = dict(zip(WORKLOAD, w))
+    if d["device"] == "boot":     # platform=qemu boot_runs: whole boots, timed by hyperfine
+        return "boot: QEMU start to the guest's /init done"
     what = {"blk": d["pattern"], "net": d["mode"], "scmi": d["mix"]}.get(d["device"], d["pattern"] or d["mode"])
     parts = [d["device"], str(what)]
     if d["device"] != "scmi":

@@ -9,15 +9,15 @@ import os
 
 from . import cells as C
 from . import html
-from .data import human_size, load_run
+from .data import WORKLOAD, human_size, load_run
 from .overhead import probe_overhead
 from .plots import Figures
 
-DECISION_COLS = ["workload", "placement", "transport_variant", "reps", "failed", "ops_per_s", "ops_lo", "ops_hi", "cv",
+DECISION_COLS = ["workload", "placement", "platform", "accel", "transport_variant", "reps", "failed", "ops_per_s", "ops_lo", "ops_hi", "cv",
                  "noisy", "ops_ratio", "ops_ratio_lo", "ops_ratio_hi", "p50_us", "p99_us", "p999_us", "p99_ratio",
                  "p99_ratio_lo", "p99_ratio_hi", "limit", "limit_ratio", "model_pred_ns", "model_meas_ns",
                  "model_err_pct", "model_relative", "best", "lines"]
-COST_COLS = ["workload", "placement", "transport_variant", "copies", "copy_bytes", "maps", "unmaps", "flushes",
+COST_COLS = ["workload", "placement", "platform", "transport_variant", "copies", "copy_bytes", "maps", "unmaps", "flushes",
              "exits", "notifies", "notifies_suppressed", "waits", "syscalls", "ctx_switches", "tlb_flushes",
              "cpu_fe_us_op", "cpu_be_us_op", "term_hv_copy_ns", "term_bounce_ns", "term_map_ns", "term_doorbell_ns",
              "model_wake_ns", "lines"]
@@ -56,19 +56,19 @@ def _warnings(run, df):
         w.append(("probes", f"probes {pr['state']}: {pr['why']} (exits are then counted by the transports alone)"))
     if len(df):
         for _, r in df[df["failed"] > 0].iterrows():
-            w.append(("failed", f"{r.workload} {r.transport_variant} [{r.placement}]: {r.failed} of {r.reps} repetitions "
+            w.append(("failed", f"{r.workload} {r.label} [{r.placement}]: {r.failed} of {r.reps} repetitions "
                                 f"failed: {'; '.join(r.errors)} (results.jsonl lines {_lines(r.lines)})"))
         if "noisy" in df:
             for _, r in df[df["noisy"] == True].iterrows():  # noqa: E712 (NaN-safe)
                 if r.get("ops_ratio_paired") == True:  # noqa: E712
-                    w.append(("noisy", f"{r.workload} {r.transport_variant} [{r.placement}]: its paired ratio to shm "
+                    w.append(("noisy", f"{r.workload} {r.label} [{r.placement}]: its paired ratio to shm "
                                        f"is known to ±{r.ops_ratio_hw_pct:.1f}% (95%) over {r.ops_ratio_n} repetitions"))
                     continue
-                w.append(("noisy", f"{r.workload} {r.transport_variant} [{r.placement}]: repetitions vary "
+                w.append(("noisy", f"{r.workload} {r.label} [{r.placement}]: repetitions vary "
                                    f"(CV {100 * r.cv:.0f}% over {r.reps - r.failed}); its ratios are uncertain"))
         if "verified" in df:
             for _, r in df[df["verified"] == False].iterrows():  # noqa: E712
-                w.append(("verify", f"{r.workload} {r.transport_variant}: data verification FAILED"))
+                w.append(("verify", f"{r.workload} {r.label}: data verification FAILED"))
     return w
 
 
@@ -118,9 +118,13 @@ def build(run_dir, out_dir=None):
     figs = Figures()
     workloads = []
     if len(df):
-        order = list(dict.fromkeys(zip(df["workload_key"], df["placement"])))
+        # One section per workload and placement, every platform's cells
+        # in it: a qemu row sits beside the proc row of its mechanism
+        # (ratios stay within a platform: vs_base keys by workload_key).
+        df["_wk_any_platform"] = [_without_platform(wk) for wk in df["workload_key"]]
+        order = list(dict.fromkeys(zip(df["_wk_any_platform"], df["placement"])))
         for n, (wk, pl) in enumerate(order):
-            g = df[(df["workload_key"] == wk) & (df["placement"] == pl)]
+            g = df[(df["_wk_any_platform"] == wk) & (df["placement"] == pl)]
             workloads.append(_workload_section(n, g, figs))
     size_figs = _size_figures(df, figs) if len(df) else []
     svgs = figs.render()
@@ -137,10 +141,11 @@ def build(run_dir, out_dir=None):
         model = {"cells": len(e), "median_abs": float(e.median()), "within15": int((e <= 15).sum()),
                  "worst": rel_cells.loc[e.idxmax(), ["workload", "transport_variant", "model_err_pct"]].tolist()}
     precision = _precision(df)
+    real = _model_vs_real(df) if len(df) else None
     po, po_src = _probe_overhead(run)
     ctx = {
         "run": run, "meta": run.meta, "workloads": workloads, "svgs": svgs, "size_figs": size_figs,
-        "warnings": _warnings(run, df), "model": model, "precision": precision,
+        "warnings": _warnings(run, df), "model": model, "precision": precision, "real": real,
         "probe_overhead": po, "probe_overhead_src": po_src,
         "calibration": _calibration_table(run.meta.get("calibration") or {}),
         "csv_links": {k: "data:text/csv;base64," + base64.b64encode(v.encode()).decode() for k, v in csvs.items()},
@@ -154,13 +159,54 @@ def build(run_dir, out_dir=None):
     return path, run, df
 
 
+def _without_platform(wk):
+    return tuple(v for f, v in zip(WORKLOAD, wk) if f != "platform")
+
+
+def _order(s):
+    if s.name == "platform":
+        return s.map(lambda v: (v != "proc", v))
+    if s.name == "transport":
+        return s.map(lambda v: (v != "shm", v))
+    return s
+
+
+# What the model vs real section sets side by side: the proc model's count
+# per op of each against the guest kernel's (and QEMU's) for the same cell.
+REAL_COUNTS = (("maps", "maps"), ("unmaps", "unmaps"), ("bounce_copies", "bounces"), ("copy_bytes", "bytes copied"),
+               ("notifies", "doorbells"), ("flushes", "flushes"))
+REAL_TRANSPORTS = ("swiotlb", "viommu")
+
+
+def _model_vs_real(df):
+    """For swiotlb and viommu: each proc cell's counts per op beside the
+    guest-platform cell of the same workload, transport and variant."""
+    if "platform" not in df or df["platform"].nunique() < 2:
+        return None
+    out = []
+    keyed = {}
+    for _, r in df.iterrows():
+        keyed.setdefault((r["_wk_any_platform"], r.placement, r.transport, r.variant), {})[r.platform] = r
+    for (wk, pl, t, v), by in keyed.items():
+        if t not in REAL_TRANSPORTS or "proc" not in by:
+            continue
+        for plat, g in by.items():
+            if plat == "proc":
+                continue
+            p = by["proc"]
+            out.append({"workload": p.workload, "placement": pl, "mechanism": f"{t}/{v}", "platform": plat,
+                        "accel": g.get("accel"),
+                        "counts": [(label, p.get(k), g.get(k)) for k, label in REAL_COUNTS]})
+    return {"rows": out, "labels": [label for _, label in REAL_COUNTS]} if out else None
+
+
 def _workload_section(n, g, figs):
-    g = g.sort_values(["transport", "variant"], key=lambda s: s.map(lambda v: (v != "shm", v)) if s.name == "transport" else s)
+    g = g.sort_values(["platform", "transport", "variant"], key=_order)
     name = g.iloc[0]["workload"]
     pl = g.iloc[0]["placement"]
     sid = f"w{n}"
     ok = g[g["ops_per_s"].notna()] if "ops_per_s" in g else g[:0]
-    labels = list(ok["transport_variant"])
+    labels = list(ok["label"])
     fig = {}
     if len(ok):
         terms = [(t, [x if x == x else 0 for x in ok.get(f"term_{t}_ns", [math.nan] * len(ok))]) for t in C.TERMS]
@@ -181,7 +227,7 @@ def _workload_section(n, g, figs):
             hr = [x for x in r._ok if x.get("hist", {}).get("buckets")]
             if hr:
                 x, y = Hists(hr).cdf()
-                series.append((r.transport_variant, [(a / 1000, b) for a, b in zip(x, y)]))
+                series.append((r.label, [(a / 1000, b) for a, b in zip(x, y)]))
         fig["cdf"] = figs.lines(f"{sid}-cdf", f"{name}: latency CDF (merged repetitions)", series, "latency (µs)",
                                 "fraction of requests", logx=True, steps=True, yrange=(0, 1))
     return {"id": sid, "name": name, "placement": pl, "rows": [r for _, r in g.iterrows()], "fig": fig}

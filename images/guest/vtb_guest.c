@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1341,8 +1342,9 @@ close_fd:
  * begin, answered by a line on the console), runs the measured phase to
  * the last completion, asks for the end mark, and prints
  *   VTB-ROW cell=I rep=R ops= bytes= ns= errors= verify_errors= irqs= ctxsw=
- *       bounced= bounced_bytes= maps= map_bytes= unmaps= unmap_bytes= hist=IDX:N,...
- * (a guest kernel without an event gives -1).  Between the two marks the
+ *       bounced= bounced_bytes= maps= map_bytes= unmaps= unmap_bytes= buf_runs= hist=IDX:N,...
+ * (a guest kernel without an event gives -1; buf_runs: the physically
+ * contiguous runs of a blk cell's qd buffers, 0 for net or unknown).  Between the two marks the
  * guest does nothing but the cell, so the host cuts its own trace there. */
 
 #include "guest_net.h"
@@ -1762,6 +1764,44 @@ static void vtb_row_dma(const char *key, const struct vtb_dma_event *a, const st
 		printf(" %s=-1 %s_bytes=-1", key, key);
 }
 
+#define VTB_HUGE (2u << 20)
+
+static void vtb_write_str(const char *path, const char *v)
+{
+	int fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return;
+	if (write(fd, v, strlen(v)) < 0)
+		printf("VTB-LOG %s: %s\n", path, strerror(errno));
+	close(fd);
+}
+
+/* The physically contiguous runs of n buffers of len bytes at bufs (faulted
+ * in first), from /proc/self/pagemap; 0 if it cannot be read. */
+static uint64_t vtb_buf_runs(uint8_t *bufs, size_t len, unsigned n)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	uint64_t runs = 0;
+	if (fd < 0)
+		return 0;
+	memset(bufs, 0, len * n);
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t prev = UINT64_MAX;
+		for (size_t off = 0; off < len; off += 4096) {
+			uint64_t e = 0, va = (uint64_t)(uintptr_t)(bufs + i * len + off);
+			if (pread(fd, &e, sizeof(e), (off_t)(va / 4096 * 8)) != (ssize_t)sizeof(e) || !(e >> 63)) {
+				close(fd);
+				return 0;
+			}
+			uint64_t pfn = e & ((1ull << 55) - 1);
+			runs += pfn != prev + 1;
+			prev = pfn;
+		}
+	}
+	close(fd);
+	return runs;
+}
+
 /* What a boot's cells run on, opened by the first cell that needs it. */
 struct vtb_cells_env {
 	const char *dev;
@@ -1788,8 +1828,17 @@ static int vtb_cells_disk(struct vtb_cells_env *k)
 	k->d.sectors = cap / VTB_SECTOR;
 	k->d.gen = calloc(k->d.sectors, sizeof(*k->d.gen));
 	k->d.busy = calloc(k->d.sectors, 1);
-	if (!k->d.gen || !k->d.busy || posix_memalign((void **)&k->bufs, 4096, (size_t)VTB_CELL_MAX_QD << 20))
+	/* The IOMMU maps each physically contiguous run of a buffer once, so a
+	 * request's maps hang on its buffer's layout, which 4 KiB pages leave
+	 * to the page allocator's luck: huge pages make every buffer one run in
+	 * every boot (the row's buf_runs says if not).  Debian's kernel ships
+	 * with THP off; madvise turns it on for this region only. */
+	vtb_write_str("/sys/kernel/mm/transparent_hugepage/enabled", "madvise");
+	vtb_write_str("/sys/kernel/mm/transparent_hugepage/defrag", "madvise");
+	if (!k->d.gen || !k->d.busy ||
+	    posix_memalign((void **)&k->bufs, VTB_HUGE, (size_t)VTB_CELL_MAX_QD << 20))
 		return -ENOMEM;
+	madvise(k->bufs, (size_t)VTB_CELL_MAX_QD << 20, MADV_HUGEPAGE);
 	return 0;
 }
 
@@ -1828,6 +1877,7 @@ static int vtb_cell_run(struct vtb_cells_env *k, const struct vtb_cell *c)
 {
 	static struct vtb_phase warm, meas;
 	uint64_t x = vtb_splitmix64(c->seed ^ ((uint64_t)c->cell << 32) ^ c->rep), seq = 0;
+	uint64_t runs = c->net ? 0 : vtb_buf_runs(k->bufs, (size_t)c->size, c->qd);
 	int err = vtb_phase_run(k, c, c->warm_ns, &x, &seq, &warm);
 	if (!err)
 		err = vtb_mark(c, "begin");
@@ -1850,7 +1900,7 @@ static int vtb_cell_run(struct vtb_cells_env *k, const struct vtb_cell *c)
 	vtb_row_dma("bounced", &dma0[0], &dma1[0]);
 	vtb_row_dma("maps", &dma0[1], &dma1[1]);
 	vtb_row_dma("unmaps", &dma0[2], &dma1[2]);
-	printf(" hist=");
+	printf(" buf_runs=%" PRIu64 " hist=", runs);
 	bool first = true;
 	for (unsigned i = 0; i < VTB_HIST_BUCKETS; i++)
 		if (meas.hist.b[i]) {
