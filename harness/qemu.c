@@ -1,7 +1,8 @@
 /* The qemu platform: cells run by vtb_guest inside a Linux guest against
  * the guest kernel's virtio-blk and virtio-net drivers and QEMU's built-in
- * devices; the NIC's other end is a peer thread here that checks, counts
- * and (for rr) echoes every frame.
+ * devices (x86_64), or its arm_scmi driver and a vtbench serve over
+ * vhost-user-scmi (arm64); the NIC's other end is a peer thread here that
+ * checks, counts and (for rr) echoes every frame.
  *
  * One boot per configuration (arch, transport, variant, disk, seed): the
  * harness writes a job (one line per repetition of each cell, repetitions
@@ -79,14 +80,27 @@ int vtb_qemu_check(const struct vtb_cellp *c, char *why, size_t n)
 			 "neither Linux's virtio drivers nor QEMU's devices implement");
 		return -1;
 	}
-	if (strcmp(c->arch, "x86_64")) {
-		snprintf(why, n, "platform=qemu arch=%s: only x86_64 cells run in this version", c->arch);
+	bool arm64 = !strcmp(c->arch, "arm64");
+	if (arm64 != !strcmp(c->device, "scmi")) {
+		snprintf(why, n, "platform=qemu: %s", arm64 ? "the arm64 guest runs scmi cells only in this version"
+							    : "scmi runs in the arm64 guest (arch=arm64): Linux's arm_scmi "
+							      "finds its virtio transport in the device tree");
 		return -1;
 	}
-	if (strcmp(c->device, "blk") && strcmp(c->device, "net")) {
-		snprintf(why, n, "platform=qemu device=%s: only blk and net run in the x86_64 guest engine in this "
-			 "version", c->device);
+	if (arm64 && (strcmp(c->transport, "shm") || strcmp(c->variant, "split"))) {
+		snprintf(why, n, "platform=qemu arch=arm64 scmi: only shm/split (plain vhost-user-scmi-pci, served "
+			 "by vtbench serve) in this version");
 		return -1;
+	}
+	if (arm64) {
+		if (strncmp(c->mix, "sensor_read:", 12) || strchr(c->mix, ',') || c->qd != 1 || c->ops ||
+		    !c->events) {
+			snprintf(why, n, "platform=qemu scmi: mix=sensor_read:N only (Linux shows SCMI sensors to user "
+				 "space through hwmon; its clock and perf users are not a load generator), qd=1, "
+				 "ops=0, events=1 (vtbench serve offers the P2A channels)");
+			return -1;
+		}
+		return 0;
 	}
 	if (!qemu_cfg_find(c)) {
 		snprintf(why, n, "platform=qemu has no configuration for transport %s/%s", c->transport, c->variant);
@@ -170,17 +184,23 @@ static bool on_path(const char *prog)
 int vtb_qemu_available(const struct vtb_cellp *c, char *why, size_t n)
 {
 	char root[4096], path[4300], qemu[64];
-	(void)c;
+	bool arm64 = !strcmp(c->arch, "arm64");
 	if (qemu_root(root, sizeof(root))) {
 		snprintf(why, n, "platform=qemu: no images/ beside vtbench");
 		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/build/images/x86_64/initramfs.cpio.gz", root);
+	snprintf(path, sizeof(path), "%s/build/images/%s/initramfs.cpio.gz", root, c->arch);
 	if (access(path, R_OK)) {
-		snprintf(why, n, "platform=qemu: the x86_64 guest image is not built (make images)");
+		snprintf(why, n, "platform=qemu: the %s guest image is not built (make images)", c->arch);
 		return -1;
 	}
-	qemu_conf(root, "X86_64_QEMU", qemu, sizeof(qemu), "qemu-system-x86_64");
+	snprintf(path, sizeof(path), "%s/build/images/arm64/virt-scmi.dtb", root);
+	if (arm64 && access(path, R_OK)) {
+		snprintf(why, n, "platform=qemu: the arm64 guest's device tree is not built (make images)");
+		return -1;
+	}
+	qemu_conf(root, arm64 ? "ARM64_QEMU" : "X86_64_QEMU", qemu, sizeof(qemu),
+		  arm64 ? "qemu-system-aarch64" : "qemu-system-x86_64");
 	if (!on_path(qemu)) {
 		snprintf(why, n, "platform=qemu: %s is not installed (sh ci/install-deps.sh)", qemu);
 		return -1;
@@ -203,6 +223,13 @@ static struct {
 	char accel[8];
 	char qemu_version[80];
 } qs;
+
+/* The accelerator a guest of arch boots with: KVM where x86_64's boot
+ * test found it usable, TCG for arm64 (emulated on this x86 host). */
+static const char *qemu_accel(const char *arch)
+{
+	return strcmp(arch, "arm64") && qs.accel[0] ? qs.accel : "tcg";
+}
 
 static int qemu_tables(const struct vtb_cells *cells)
 {
@@ -520,6 +547,128 @@ static void net_close(struct qemu_net *n)
 	free(n);
 }
 
+/* ---- the scmi device: vtbench serve over vhost-user ---- */
+
+static long file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) ? 0 : (long)st.st_size;
+}
+
+
+/* serve's counters at a mark: the "total" of its queues and the sensor
+ * readings its SCMI server answered. */
+struct serve_counts {
+	bool ok;
+	uint64_t ops, doorbells_in, notifies, suppressed, errors, reads;
+};
+
+struct qemu_serve {
+	pid_t pid;
+	char sock[96], stats[96], log[96];
+};
+
+static uint64_t json_u64_after(const char *from, const char *key)
+{
+	const char *p = from ? strstr(from, key) : NULL;
+	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+/* The last whole line of path into buf; its length, 0 if none. */
+static size_t last_line(const char *path, char *buf, size_t n)
+{
+	FILE *f = fopen(path, "r");
+	size_t l = 0;
+	buf[0] = 0;
+	while (f && fgets(buf + 0, (int)n, f))
+		l = strlen(buf);
+	if (f)
+		fclose(f);
+	return l && buf[l - 1] == '\n' ? l : 0;
+}
+
+/* vtbench serve device=scmi on dir/scmi.sock, ready when it says so. */
+static int serve_start(struct qemu_serve *sv, const char *dir)
+{
+	char exe[4096], line[512];
+	ssize_t l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (l <= 0)
+		return -1;
+	exe[l] = 0;
+	snprintf(sv->sock, sizeof(sv->sock), "%s/scmi.sock", dir);
+	snprintf(sv->stats, sizeof(sv->stats), "%s/serve.stats", dir);
+	snprintf(sv->log, sizeof(sv->log), "%s/serve.log", dir);
+	char sock[128], stats[128];
+	snprintf(sock, sizeof(sock), "socket=%s", sv->sock);
+	snprintf(stats, sizeof(stats), "stats=%s", sv->stats);
+	sv->pid = fork();
+	if (sv->pid < 0)
+		return -1;
+	if (sv->pid == 0) {
+		int null = open("/dev/null", O_RDONLY), log = open(sv->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(null, 0);
+		dup2(log, 1);
+		dup2(log, 2);
+		execl(exe, exe, "serve", "device=scmi", sock, stats, "--once", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 1000; i++) {	/* its SIGUSR1 handler is set once it listens */
+		FILE *f = fopen(sv->log, "r");
+		bool up = false;
+		while (f && fgets(line, sizeof(line), f))
+			up |= strstr(line, "listening on") != NULL;
+		if (f)
+			fclose(f);
+		if (up)
+			return 0;
+		if (waitpid(sv->pid, NULL, WNOHANG) == sv->pid) {
+			sv->pid = 0;
+			return -1;
+		}
+		usleep(20000);
+	}
+	return -1;
+}
+
+/* serve's counters now: SIGUSR1, then its next stats line. */
+static void serve_snapshot(struct qemu_serve *sv, struct serve_counts *c)
+{
+	char line[4096];
+	memset(c, 0, sizeof(*c));
+	if (sv->pid <= 0)
+		return;
+	long before = file_size(sv->stats);
+	kill(sv->pid, SIGUSR1);
+	for (int i = 0; i < 500 && (file_size(sv->stats) <= before || !last_line(sv->stats, line, sizeof(line)));
+	     i++)
+		usleep(10000);
+	if (file_size(sv->stats) <= before || !last_line(sv->stats, line, sizeof(line)))
+		return;
+	const char *t = strstr(line, "\"total\":{");
+	c->ok = t != NULL;
+	c->ops = json_u64_after(t, "\"ops\":");
+	c->doorbells_in = json_u64_after(t, "\"doorbells_in\":");
+	c->notifies = json_u64_after(t, "\"notifies\":");
+	c->suppressed = json_u64_after(t, "\"notifies_suppressed\":");
+	c->errors = json_u64_after(t, "\"errors\":");
+	for (const char *p = strstr(line, "\"sensors\":["); p && (p = strstr(p, "\"reads\":")); p += 8)
+		c->reads += strtoull(p + 8, NULL, 10);
+}
+
+static void serve_stop(struct qemu_serve *sv)
+{
+	if (sv->pid <= 0)
+		return;
+	/* --once: it exits when QEMU has gone; a moment, then it is ended */
+	for (int k = 0; k < 100 && waitpid(sv->pid, NULL, WNOHANG) == 0; k++)
+		usleep(20000);
+	if (kill(sv->pid, 0) == 0) {
+		kill(sv->pid, SIGKILL);
+		waitpid(sv->pid, NULL, 0);
+	}
+	sv->pid = 0;
+}
+
 /* ---- the boot ---- */
 
 struct qemu_mark {
@@ -527,13 +676,14 @@ struct qemu_mark {
 	long begin, end;	/* trace log offsets */
 	double cpu0[2], cpu1[2];
 	struct net_counts net0, net1;
+	struct serve_counts sv0, sv1;
 };
 
 /* One QEMU command line: the image's kernel, the configuration's devices,
  * the guest's test; what the strings point into lives here too. */
 struct qemu_cmd {
-	char qemu[64], machine[32], smp[16], mem[16], memobj[96], kernel[4200], initrd[4200], append[512];
-	char drive[256], device[256], netdev[96], nic[160];
+	char qemu[64], machine[32], smp[16], mem[16], cpu[32], memobj[96], kernel[4200], dtb[4200];
+	char initrd[4200], append[512], drive[256], device[256], netdev[96], nic[160], chardev[160];
 	char *argv[64];
 };
 
@@ -543,6 +693,7 @@ struct qemu_boot {
 	size_t nmembers;
 	const struct qemu_cfg *cfg;
 	struct qemu_net *net;	/* the NIC's peer, when a member is a net cell */
+	struct qemu_serve serve;	/* the scmi device's backend, when a member is an scmi cell */
 	struct qemu_cmd cmd;
 	char dir[64], trace[96], console_tail[1024], kernel[64];
 	struct qemu_mark *marks;
@@ -580,12 +731,6 @@ static void qemu_cpu(pid_t pid, double cpu[2])
 	}
 	if (d)
 		closedir(d);
-}
-
-static long file_size(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) ? 0 : (long)st.st_size;
 }
 
 static struct qemu_mark *mark_find(struct qemu_boot *b, unsigned cell, unsigned rep, bool add)
@@ -706,10 +851,32 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 	dev_stat(r, "host_iommu_kicks", hc.iommu_kicks);
 	dev_stat(r, "host_irqs", hc.data_irqs);
 	dev_stat(r, "host_iommu_irqs", hc.iommu_irqs);
-	bool net = !strcmp(c->device, "net"), have_runs = true;
+	bool net = !strcmp(c->device, "net"), scmi = !strcmp(c->device, "scmi"), have_runs = true;
+	struct serve_counts sc = { 0 };
+	if (scmi && m && m->sv0.ok && m->sv1.ok) {
+		sc.ok = true;
+		sc.ops = m->sv1.ops - m->sv0.ops;
+		sc.doorbells_in = m->sv1.doorbells_in - m->sv0.doorbells_in;
+		sc.notifies = m->sv1.notifies - m->sv0.notifies;
+		sc.suppressed = m->sv1.suppressed - m->sv0.suppressed;
+		sc.errors = m->sv1.errors - m->sv0.errors;
+		sc.reads = m->sv1.reads - m->sv0.reads;
+		/* vhost-user: the kicks and interrupts go to and from serve, not QEMU */
+		r->d[0].notifies = sc.doorbells_in;
+		r->d[1].notifies = sc.notifies;
+		r->d[1].notifies_suppressed = sc.suppressed;
+		dev_stat(r, "serve_ops", sc.ops);
+		dev_stat(r, "serve_sensor_reads", sc.reads);
+		dev_stat(r, "serve_kicks", sc.doorbells_in);
+		dev_stat(r, "serve_irqs", sc.notifies);
+	}
 	uint64_t runs = kv_u64(line, "buf_runs", &have_runs);
-	if (!net && have_runs)
+	if (!net && !scmi && have_runs)
 		dev_stat(r, "guest_buf_runs", runs);	/* over the cell's qd buffers: qd when each is one run */
+	bool have_stalls = true;
+	uint64_t stalls = kv_u64(line, "tx_stalls", &have_stalls);
+	if (net && have_stalls)
+		dev_stat(r, "guest_tx_stalls", stalls);	/* a stalled TX queue the guest had to restart */
 	struct net_counts nc = { 0 };
 	if (net && m) {
 		nc.frames = m->net1.frames - m->net0.frames;
@@ -727,18 +894,28 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 	struct vtb_guest_meta *g = &r->guest;
 	g->on = true;
 	snprintf(g->arch, sizeof(g->arch), "%s", c->arch);
-	snprintf(g->accel, sizeof(g->accel), "%s", qs.accel);
+	snprintf(g->accel, sizeof(g->accel), "%s", qemu_accel(c->arch));
 	snprintf(g->kernel, sizeof(g->kernel), "%s", b->kernel);
 	snprintf(g->qemu, sizeof(g->qemu), "%s", qs.qemu_version);
-	snprintf(g->config, sizeof(g->config), "virtio-%s-pci, %s%s%s", c->device, b->cfg->desc,
-		 b->cfg->kargs[0] ? "; kernel: " : "", b->cfg->kargs);
-	snprintf(g->times, sizeof(g->times), "%s", !strcmp(qs.accel, "kvm") ? "hardware" : "emulated");
+	if (scmi)
+		snprintf(g->config, sizeof(g->config), "vhost-user-scmi-pci served by vtbench serve device=scmi, "
+			 "Linux's arm_scmi over virtio, hwmon sensor reads; %s", b->cfg->desc);
+	else
+		snprintf(g->config, sizeof(g->config), "virtio-%s-pci, %s%s%s", c->device, b->cfg->desc,
+			 b->cfg->kargs[0] ? "; kernel: " : "", b->cfg->kargs);
+	snprintf(g->times, sizeof(g->times), "%s", !strcmp(qemu_accel(c->arch), "kvm") ? "hardware" : "emulated");
 	/* The cross-check: what the guest sent, the peer received; what the
 	 * guest kernel mapped, QEMU handled, byte for byte.  One iommu_map()
 	 * may reach QEMU as several MAP requests (the driver sends one per
 	 * page-size chunk the range's alignment allows), never as fewer. */
 	bool window = m && m->begin >= 0 && m->end >= 0;
 	bool frames_bad = net && (!near2(r->ops, nc.frames) || nc.gaps || nc.echo_fail);
+	bool scmi_bad = scmi && (!sc.ok || !near2(r->ops, sc.reads) || sc.errors);
+	char reads[160] = "";
+	if (scmi)
+		snprintf(reads, sizeof(reads), "; sensor readings: guest %llu, vtbench serve %llu (%s, %llu ring errors)",
+			 (unsigned long long)r->ops, (unsigned long long)sc.reads,
+			 sc.ok ? "its counters at both marks" : "serve's counters missing", (unsigned long long)sc.errors);
 	bool maps_bad = have_dma && (!near2(map_b, hc.map_bytes) || !near2(unmap_b, hc.unmap_bytes) ||
 				     (hc.map < maps && !near2(maps, hc.map)) ||
 				     (hc.unmap < unmaps && !near2(unmaps, hc.unmap)));
@@ -753,9 +930,11 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 		 (unsigned long long)hc.map_bytes, (unsigned long long)hc.unmap, (unsigned long long)hc.unmap_bytes);
 	if (!window)
 		snprintf(g->crosscheck, sizeof(g->crosscheck), "no host window: the marks were not seen");
-	else if (frames_bad || maps_bad)
-		snprintf(g->crosscheck, sizeof(g->crosscheck), "MISMATCH: %s%s", maps_bad ? dma : "maps agree",
-			 frames);
+	else if (frames_bad || maps_bad || scmi_bad)
+		snprintf(g->crosscheck, sizeof(g->crosscheck), "MISMATCH: %s%s%s", maps_bad ? dma : "maps agree",
+			 frames, reads);
+	else if (scmi)
+		snprintf(g->crosscheck, sizeof(g->crosscheck), "ok%s", reads);
 	else if (!have_dma)
 		snprintf(g->crosscheck, sizeof(g->crosscheck), "the guest kernel has no swiotlb/iommu tracepoints%s",
 			 frames);
@@ -768,6 +947,9 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 	r->verified_ok = c->verify && !errors && !r->verify_errors;
 	if (errors)
 		snprintf(r->error, sizeof(r->error), "%llu requests failed in the guest", (unsigned long long)errors);
+	else if (r->verify_errors && scmi)
+		snprintf(r->error, sizeof(r->error), "%llu sensor readings were not numbers",
+			 (unsigned long long)r->verify_errors);
 	else if (r->verify_errors && net)
 		snprintf(r->error, sizeof(r->error), "%llu frames came back or arrived changed",
 			 (unsigned long long)r->verify_errors);
@@ -827,6 +1009,7 @@ static void qemu_console(struct qemu_boot *b, int out, int in, double timeout_s)
 					*(begin ? &mk->begin : &mk->end) = file_size(b->trace);
 					qemu_cpu(b->pid, begin ? mk->cpu0 : mk->cpu1);
 					net_snapshot(b->net, begin ? &mk->net0 : &mk->net1);
+					serve_snapshot(&b->serve, begin ? &mk->sv0 : &mk->sv1);
 				}
 				if (write(in, "g\n", 2) != 2)
 					return;
@@ -925,15 +1108,16 @@ static char *qemu_job(const struct qemu_boot *b, size_t *len, double *seconds)
 				}
 				s = t;
 			}
-			bool net = !strcmp(c->device, "net");
+			bool net = !strcmp(c->device, "net"), scmi = !strcmp(c->device, "scmi");
 			char size[16] = "imix";
 			if (c->size != VTB_GN_IMIX)
 				snprintf(size, sizeof(size), "%d", c->size);
 			n += (size_t)snprintf(s + n, cap - n,
 					      "cell=%u rep=%u device=%s %s=%s size=%s qd=%u rwmix=%u warm=%llu "
 					      "dur=%llu verify=%d seed=%llu\n",
-					      (unsigned)b->members[k], rep, c->device, net ? "mode" : "pattern",
-					      net ? c->mode : c->pattern, size, c->qd, c->rwmix,
+					      (unsigned)b->members[k], rep, c->device,
+					      scmi ? "mix" : net ? "mode" : "pattern",
+					      scmi ? "sensor_read" : net ? c->mode : c->pattern, size, c->qd, c->rwmix,
 					      (unsigned long long)(c->warmup * 1e9), (unsigned long long)(c->duration * 1e9),
 					      c->verify, (unsigned long long)c->seed);
 			*seconds += c->duration + c->warmup + QEMU_CELL_SLACK_S / 4;
@@ -957,18 +1141,30 @@ static void fail_members(const struct qemu_boot *b, const char *why)
 }
 
 /* disk: a virtio-blk disk's image or NULL; net_fd: the NIC's socket or
- * -1; trace: QEMU's trace log or NULL for none. */
-static void qemu_cmd_build(struct qemu_cmd *q, const char *root, const struct qemu_cfg *cfg, const char *initrd,
-			   const char *test, const char *disk, int net_fd, const char *trace)
+ * -1; scmi: vtbench serve's socket for a vhost-user-scmi-pci or NULL;
+ * trace: QEMU's trace log or NULL for none. */
+static void qemu_cmd_build(struct qemu_cmd *q, const char *root, const char *arch, const struct qemu_cfg *cfg,
+			   const char *initrd, const char *test, const char *disk, int net_fd, const char *scmi,
+			   const char *trace)
 {
-	qemu_conf(root, "X86_64_QEMU", q->qemu, sizeof(q->qemu), "qemu-system-x86_64");
-	qemu_conf(root, "X86_64_MACHINE", q->machine, sizeof(q->machine), "q35");
-	qemu_conf(root, "X86_64_SMP", q->smp, sizeof(q->smp), "1");
-	qemu_conf(root, "X86_64_MEM", q->mem, sizeof(q->mem), "512M");
-	snprintf(q->kernel, sizeof(q->kernel), "%s/build/images/x86_64/kernel/vmlinuz", root);
+	bool arm64 = !strcmp(arch, "arm64");
+	const char *pfx = arm64 ? "ARM64" : "X86_64";
+	char key[32], console[32];
+#define CONF(k, buf, dflt) (snprintf(key, sizeof(key), "%s_%s", pfx, k), qemu_conf(root, key, buf, sizeof(buf), dflt))
+	CONF("QEMU", q->qemu, arm64 ? "qemu-system-aarch64" : "qemu-system-x86_64");
+	CONF("MACHINE", q->machine, arm64 ? "virt" : "q35");
+	CONF("SMP", q->smp, "1");
+	CONF("MEM", q->mem, "512M");
+	CONF("CPU", q->cpu, arm64 ? "cortex-a57" : "max");
+	CONF("CONSOLE", console, arm64 ? "ttyAMA0" : "ttyS0");
+#undef CONF
+	snprintf(q->kernel, sizeof(q->kernel), "%s/build/images/%s", root,
+		 arm64 ? "arm64/kernel/Image" : "x86_64/kernel/vmlinuz");
+	snprintf(q->dtb, sizeof(q->dtb), "%s/build/images/arm64/virt-scmi.dtb", root);
 	snprintf(q->initrd, sizeof(q->initrd), "%s", initrd);
 	/* no IPv6: its router solicitations would be frames no cell sent */
-	snprintf(q->append, sizeof(q->append), "console=ttyS0 quiet panic=-1 ipv6.disable=1 %s %s", cfg->kargs, test);
+	snprintf(q->append, sizeof(q->append), "console=%s quiet panic=-1 ipv6.disable=1 %s %s", console, cfg->kargs,
+		 test);
 	snprintf(q->drive, sizeof(q->drive), "file=%s,if=none,id=d0,format=raw,cache=none,aio=threads",
 		 disk ? disk : "");
 	snprintf(q->device, sizeof(q->device), "virtio-blk-pci,drive=d0,serial=vtb-qemu%s", cfg->devprops);
@@ -976,9 +1172,11 @@ static void qemu_cmd_build(struct qemu_cmd *q, const char *root, const struct qe
 	snprintf(q->nic, sizeof(q->nic), "virtio-net-pci,netdev=n0,romfile=,mac=%02x:%02x:%02x:%02x:%02x:%02x%s",
 		 vtb_gn_guest_mac[0], vtb_gn_guest_mac[1], vtb_gn_guest_mac[2], vtb_gn_guest_mac[3],
 		 vtb_gn_guest_mac[4], vtb_gn_guest_mac[5], cfg->devprops);
+	snprintf(q->chardev, sizeof(q->chardev), "socket,id=vscmi,path=%s", scmi ? scmi : "");
 	snprintf(q->memobj, sizeof(q->memobj), "memory-backend-memfd,id=mem,size=%s,share=on", q->mem);
-	bool kvm = !strcmp(qs.accel, "kvm");
-	char *const base[] = { q->qemu, "-M", q->machine, "-accel", qs.accel, "-cpu", kvm ? "host" : "max",
+	const char *accel = qemu_accel(arch);
+	bool kvm = !strcmp(accel, "kvm");
+	char *const base[] = { q->qemu, "-M", q->machine, "-accel", (char *)accel, "-cpu", kvm ? "host" : q->cpu,
 			       "-smp", q->smp, "-m", q->mem, "-object", q->memobj, "-machine", "memory-backend=mem",
 			       "-name", "vtbench,debug-threads=on",	/* vCPU threads named "CPU N/TCG" */
 			       "-nographic", "-nodefaults", "-no-reboot", "-serial", "stdio", "-kernel", q->kernel,
@@ -986,6 +1184,10 @@ static void qemu_cmd_build(struct qemu_cmd *q, const char *root, const struct qe
 	int a = 0;
 	for (size_t k = 0; k < sizeof(base) / sizeof(base[0]); k++)
 		q->argv[a++] = base[k];
+	if (arm64) {
+		q->argv[a++] = "-dtb";	/* the SCMI node arm_scmi probes from */
+		q->argv[a++] = q->dtb;
+	}
 	if (cfg->viommu) {
 		q->argv[a++] = "-device";
 		q->argv[a++] = "virtio-iommu-pci";
@@ -1001,6 +1203,12 @@ static void qemu_cmd_build(struct qemu_cmd *q, const char *root, const struct qe
 		q->argv[a++] = q->netdev;
 		q->argv[a++] = "-device";
 		q->argv[a++] = q->nic;
+	}
+	if (scmi) {
+		q->argv[a++] = "-chardev";
+		q->argv[a++] = q->chardev;
+		q->argv[a++] = "-device";
+		q->argv[a++] = "vhost-user-scmi-pci,chardev=vscmi";
 	}
 	static char *const events[] = { "virtio_iommu_map", "virtio_iommu_unmap", "virtio_iommu_attach",
 					"virtio_queue_notify", "virtio_notify", "virtio_notify_irqfd" };
@@ -1031,7 +1239,7 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 	b.members = calloc(cells->n, sizeof(*b.members));
 	if (!b.members || !b.cfg || qemu_root(root, sizeof(root)))
 		goto free_members;
-	bool has_blk = false, has_net = false;
+	bool has_blk = false, has_net = false, has_scmi = false;
 	uint64_t disk_bytes = QEMU_DEFAULT_DISK;
 	for (size_t j = 0; j < cells->n; j++)
 		if (same_boot(c, &cells->v[j]) && !vtb_qemu_check(&cells->v[j], why, sizeof(why))) {
@@ -1039,6 +1247,8 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 			qs.booted[j] = true;
 			if (!strcmp(cells->v[j].device, "net")) {
 				has_net = true;
+			} else if (!strcmp(cells->v[j].device, "scmi")) {
+				has_scmi = true;
 			} else {
 				disk_bytes = cells->v[j].disk ? cells->v[j].disk : QEMU_DEFAULT_DISK;
 				has_blk = true;
@@ -1048,7 +1258,7 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 	if (mkdir(b.dir, 0700) && errno != EEXIST)
 		goto free_members;
 	snprintf(kernel, sizeof(kernel), "%s/build/images/x86_64/kernel/vmlinuz", root);
-	snprintf(image, sizeof(image), "%s/build/images/x86_64/initramfs.cpio.gz", root);
+	snprintf(image, sizeof(image), "%s/build/images/%s/initramfs.cpio.gz", root, c->arch);
 	snprintf(initrd, sizeof(initrd), "%s/initrd", b.dir);
 	snprintf(disk, sizeof(disk), "%s/disk.img", b.dir);
 	snprintf(console, sizeof(console), "%s/console.log", b.dir);
@@ -1061,13 +1271,23 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 		goto remove_files;
 	if (has_net && !(b.net = net_open(c->seed)))
 		goto remove_files;
+	if (has_scmi && serve_start(&b.serve, b.dir)) {
+		snprintf(why, sizeof(why), "vtbench serve device=scmi did not start (%s)", b.serve.log);
+		fail_members(&b, why);
+		ret = 0;
+		goto remove_files;
+	}
 	struct qemu_cmd *q = &b.cmd;
 	char test[96];
-	qemu_conf(root, "X86_64_QEMU", q->qemu, sizeof(q->qemu), "qemu-system-x86_64");
-	detect_accel(root, kernel, image);
+	bool arm64 = !strcmp(c->arch, "arm64");
+	qemu_conf(root, arm64 ? "ARM64_QEMU" : "X86_64_QEMU", q->qemu, sizeof(q->qemu),
+		  arm64 ? "qemu-system-aarch64" : "qemu-system-x86_64");
+	if (!arm64)
+		detect_accel(root, kernel, image);
 	detect_version(q->qemu);
 	snprintf(test, sizeof(test), "vtb.test=cells vtb.args=seed=%llu", (unsigned long long)c->seed);
-	qemu_cmd_build(q, root, b.cfg, initrd, test, has_blk ? disk : NULL, b.net ? b.net->qemu_fd : -1, b.trace);
+	qemu_cmd_build(q, root, c->arch, b.cfg, initrd, test, has_blk ? disk : NULL, b.net ? b.net->qemu_fd : -1,
+		       has_scmi ? b.serve.sock : NULL, b.trace);
 	if (pipe(to_q) || pipe(from_q))
 		goto close_pipes;
 	b.pid = fork();
@@ -1120,6 +1340,7 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 	teep = -1;
 	net_close(b.net);
 	b.net = NULL;
+	serve_stop(&b.serve);
 	qemu_rows(&b, console);
 	snprintf(why, sizeof(why), "the guest %s (rc %d); console: %.400s",
 		 b.rc < 0 ? "did not finish" : "did not report this repetition", b.rc, b.console_tail);
@@ -1141,6 +1362,7 @@ close_pipes:
 	}
 remove_files:
 	net_close(b.net);
+	serve_stop(&b.serve);
 	if (!getenv("VTB_QEMU_KEEP")) {
 		unlink(initrd);
 		unlink(disk);
@@ -1221,19 +1443,23 @@ int vtb_qemu_boot_time(const struct vtb_cellp *c, unsigned runs, struct vtb_cell
 	snprintf(dir, sizeof(dir), "/tmp/vtb-qemu-%d-boot", (int)getpid());
 	snprintf(disk, sizeof(disk), "%s/disk.img", dir);
 	snprintf(json, sizeof(json), "%s/hyperfine.json", dir);
-	snprintf(image, sizeof(image), "%s/build/images/x86_64/initramfs.cpio.gz", root);
+	bool arm64 = !strcmp(c->arch, "arm64");
+	snprintf(image, sizeof(image), "%s/build/images/%s/initramfs.cpio.gz", root, c->arch);
 	int fd = mkdir(dir, 0700) && errno != EEXIST ? -1 : open(disk, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0 || ftruncate(fd, 16 << 20) || close(fd)) {
 		snprintf(r->error, sizeof(r->error), "boot timing: cannot create %s", disk);
 		goto remove_dir;
 	}
-	qemu_conf(root, "X86_64_QEMU", q->qemu, sizeof(q->qemu), "qemu-system-x86_64");
+	qemu_conf(root, arm64 ? "ARM64_QEMU" : "X86_64_QEMU", q->qemu, sizeof(q->qemu),
+		  arm64 ? "qemu-system-aarch64" : "qemu-system-x86_64");
 	snprintf(cmd, sizeof(cmd), "%s/build/images/x86_64/kernel/vmlinuz", root);
-	detect_accel(root, cmd, image);
+	if (!arm64)
+		detect_accel(root, cmd, image);
 	detect_version(q->qemu);
-	/* The configuration's devices as its cells have them, a disk, no
-	 * trace: from QEMU's start to the guest powering off after /init. */
-	qemu_cmd_build(q, root, cfg, image, "vtb.test=boot", disk, -1, NULL);
+	/* The configuration's devices as its cells have them (x86_64: a disk;
+	 * arm64: none, the scmi device needs its backend), no trace: from
+	 * QEMU's start to the guest powering off after /init. */
+	qemu_cmd_build(q, root, c->arch, cfg, image, "vtb.test=boot", arm64 ? NULL : disk, -1, NULL, NULL);
 	size_t n = 0;
 	for (int a = 0; q->argv[a] && n < sizeof(cmd) - 8; a++)
 		n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, "%s'%s'", a ? " " : "", q->argv[a]);
@@ -1268,11 +1494,11 @@ int vtb_qemu_boot_time(const struct vtb_cellp *c, unsigned runs, struct vtb_cell
 	struct vtb_guest_meta *g = &r->guest;
 	g->on = true;
 	snprintf(g->arch, sizeof(g->arch), "%s", c->arch);
-	snprintf(g->accel, sizeof(g->accel), "%s", qs.accel);
+	snprintf(g->accel, sizeof(g->accel), "%s", qemu_accel(c->arch));
 	snprintf(g->qemu, sizeof(g->qemu), "%s", qs.qemu_version);
-	snprintf(g->config, sizeof(g->config), "virtio-blk-pci, %s%s%s; a whole boot to /init's end, timed by hyperfine",
-		 cfg->desc, cfg->kargs[0] ? "; kernel: " : "", cfg->kargs);
-	snprintf(g->times, sizeof(g->times), "%s", !strcmp(qs.accel, "kvm") ? "hardware" : "emulated");
+	snprintf(g->config, sizeof(g->config), "%s, %s%s%s; a whole boot to /init's end, timed by hyperfine",
+		 arm64 ? "no virtio device" : "virtio-blk-pci", cfg->desc, cfg->kargs[0] ? "; kernel: " : "", cfg->kargs);
+	snprintf(g->times, sizeof(g->times), "%s", !strcmp(qemu_accel(c->arch), "kvm") ? "hardware" : "emulated");
 	snprintf(why, sizeof(why), "no counts: a boot row times whole boots (%u runs)", k);
 	snprintf(g->crosscheck, sizeof(g->crosscheck), "%s", why);
 remove_files:

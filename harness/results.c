@@ -389,6 +389,10 @@ void vtb_write_row(FILE *f, const char *run_id, const char *git_rev, const struc
 	vtb_json_str(f, cp->notify);
 	fputs(",\"platform\":", f);
 	vtb_json_str(f, cp->platform);
+	if (vtb_platform_find(cp->platform) && vtb_platform_find(cp->platform)->guest) {
+		fputs(",\"arch\":", f);	/* the guest's: part of the cell there, meaningless on proc */
+		vtb_json_str(f, cp->arch);
+	}
 	fputs(",\"pattern\":", f);
 	vtb_json_str(f, cp->pattern[0] ? cp->pattern : cp->mode[0] ? cp->mode : "mix");
 	fputs(",\"mode\":", f);

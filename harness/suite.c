@@ -410,7 +410,7 @@ const struct vtb_key vtb_keys[] = {
 	  false, set_platform, AT(platform) },
 	{ "boot_runs", "0", "platform=qemu: whole boots per configuration timed with hyperfine, written as device=boot rows "
 	  "(0: none; never a matrix)", true, set_uint, AT(boot_runs), .max = 100, .expect = "expected a whole number up to 100" },
-	{ "arch", "x86_64", "platform=qemu: the guest's architecture (x86_64)", false, set_choice, AT(arch),
+	{ "arch", "x86_64", "platform=qemu: the guest's architecture: x86_64 (blk, net) or arm64 (scmi)", false, set_choice, AT(arch),
 	  .choices = arch_ch, .expect = "expected x86_64 or arm64" },
 	{ "pattern", "randread", "blk: randread | randwrite | read | write | randrw", false, set_choice, AT(pattern),
 	  .choices = pattern_ch, .expect = "expected randread, randwrite, read, write or randrw" },

@@ -75,7 +75,7 @@ struct vtb_gen {
 	void *priv;
 };
 
-#define VTB_DEV_STATS 12
+#define VTB_DEV_STATS 16
 
 struct vtb_workload_ops {
 	const char *name;

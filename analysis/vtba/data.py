@@ -23,7 +23,7 @@ KNOWN_SCHEMAS = {1}
 # the proc cell of the same workload.  Placement is kept apart, as a
 # separate column (cell_key adds it).
 IDENT = ("device", "pattern", "mode", "mix", "size", "qd", "rwmix", "notify", "qsize", "indirect", "events",
-         "platform", "backing", "probes", "transport", "variant")
+         "platform", "arch", "backing", "probes", "transport", "variant")
 # What a cell runs, whatever carries it: the cells a transport is compared
 # against shm within (harness/suite.c same_workload() includes the platform too).
 WORKLOAD = tuple(f for f in IDENT if f not in ("transport", "variant"))
@@ -122,7 +122,8 @@ def _count(name, v):
     return None
 
 
-CELL_STR = ("device", "transport", "variant", "notify", "platform", "pattern", "mode", "mix", "backing", "probes")
+CELL_STR = ("device", "transport", "variant", "notify", "platform", "arch", "pattern", "mode", "mix", "backing",
+            "probes")
 CELL_INT = ("qd", "rwmix", "qsize", "index")
 CELL_BOOL = ("indirect", "events")
 CELL_REQUIRED = ("device", "transport", "variant", "notify", "platform", "pattern", "size", "qd")
@@ -432,7 +433,7 @@ def workload_label(w):
     """A short name for a workload tuple (WORKLOAD order)."""
     d = dict(zip(WORKLOAD, w))
     if d["device"] == "boot":     # platform=qemu boot_runs: whole boots, timed by hyperfine
-        return "boot: QEMU start to the guest's /init done"
+        return f"boot {d['arch']}: QEMU start to the guest's /init done"
     what = {"blk": d["pattern"], "net": d["mode"], "scmi": d["mix"]}.get(d["device"], d["pattern"] or d["mode"])
     parts = [d["device"], str(what)]
     if d["device"] != "scmi":

@@ -1338,13 +1338,15 @@ close_fd:
  * The job file has one line per repetition of a cell, in run order:
  *   cell=I rep=R device=blk pattern=P size=BYTES qd=N rwmix=PCT warm=NS dur=NS verify=0|1 seed=S
  *   cell=I rep=R device=net mode=tx|rr size=BYTES|imix qd=N warm=NS dur=NS verify=0|1 seed=S
+ *   cell=I rep=R device=scmi mix=sensor_read qd=1 warm=NS dur=NS verify=0|1 seed=S
  * Each runs its warmup, then asks the host for a start mark (VTB-MARK I R
  * begin, answered by a line on the console), runs the measured phase to
  * the last completion, asks for the end mark, and prints
  *   VTB-ROW cell=I rep=R ops= bytes= ns= errors= verify_errors= irqs= ctxsw=
  *       bounced= bounced_bytes= maps= map_bytes= unmaps= unmap_bytes= buf_runs= hist=IDX:N,...
  * (a guest kernel without an event gives -1; buf_runs: the physically
- * contiguous runs of a blk cell's qd buffers, 0 for net or unknown).  Between the two marks the
+ * contiguous runs of a blk cell's qd buffers, 0 for net or unknown;
+ * tx_stalls: net sends that waited 2 s for a full TX queue).  Between the two marks the
  * guest does nothing but the cell, so the host cuts its own trace there. */
 
 #include "guest_net.h"
@@ -1355,7 +1357,7 @@ close_fd:
 
 struct vtb_cell {
 	unsigned cell, rep, qd, rwmix;
-	bool net;
+	bool net, scmi;
 	char pattern[16];	/* blk: the pattern; net: tx | rr */
 	int size;		/* net: VTB_GN_IMIX for imix */
 	uint64_t warm_ns, dur_ns, seed;
@@ -1403,11 +1405,11 @@ static int vtb_cell_parse(char *line, struct vtb_cell *c)
 			c->cell = (unsigned)u, have |= 1;
 		else if (!strcmp(w, "rep"))
 			c->rep = (unsigned)u;
-		else if (!strcmp(w, "device") && strcmp(v, "blk") && strcmp(v, "net"))
+		else if (!strcmp(w, "device") && strcmp(v, "blk") && strcmp(v, "net") && strcmp(v, "scmi"))
 			return -EINVAL;
 		else if (!strcmp(w, "device"))
-			c->net = !strcmp(v, "net");
-		else if (!strcmp(w, "pattern") || !strcmp(w, "mode"))
+			c->net = !strcmp(v, "net"), c->scmi = !strcmp(v, "scmi");
+		else if (!strcmp(w, "pattern") || !strcmp(w, "mode") || !strcmp(w, "mix"))
 			snprintf(c->pattern, sizeof(c->pattern), "%s", v), have |= 2;
 		else if (!strcmp(w, "size"))
 			c->size = !strcmp(v, "imix") ? VTB_GN_IMIX : u > (1u << 20) ? 0 : (int)u, have |= 4;
@@ -1424,6 +1426,8 @@ static int vtb_cell_parse(char *line, struct vtb_cell *c)
 		else if (!strcmp(w, "seed"))
 			c->seed = u;
 	}
+	if (c->scmi)	/* no size: hwmon reads are the sensor's */
+		return (have | 4) != 31 || c->qd != 1 || strcmp(c->pattern, "sensor_read") ? -EINVAL : 0;
 	if (have != 31 || !c->qd || c->qd > VTB_CELL_MAX_QD)
 		return -EINVAL;
 	if (c->net)
@@ -1570,7 +1574,8 @@ static int vtb_cell_phase(const struct vtb_cell *c, struct vtb_disk *d, uint8_t 
 /* The guest's NIC as net cells use it: an AF_PACKET socket on the
  * ethertype of guest_net.h, and the boot's payload block. */
 struct vtb_netc {
-	int fd;
+	int fd, rescue_fd;	/* rescue: a second socket, for a stalled TX queue */
+	uint64_t stalls;
 	uint64_t seq;		/* the boot's one stream: the peer checks it has no gap */
 	uint8_t block[VTB_GN_BLOCK];
 	uint8_t frame[VTB_GN_MAX], got[VTB_GN_MAX + 64];
@@ -1610,6 +1615,10 @@ static int vtb_netc_open(struct vtb_netc *n, uint64_t seed, uint32_t max_frame)
 				   .sll_ifindex = (int)if_nametoindex(ifname) };
 	if (bind(n->fd, (struct sockaddr *)&sll, sizeof(sll)))
 		return -errno;
+	n->rescue_fd = socket(AF_PACKET, SOCK_RAW, 0);	/* sends only: no protocol to receive */
+	if (n->rescue_fd < 0 || bind(n->rescue_fd, (struct sockaddr *)&(struct sockaddr_ll){ .sll_family = AF_PACKET,
+			.sll_ifindex = sll.sll_ifindex }, sizeof(struct sockaddr_ll)))
+		return -errno;
 	snprintf(path, sizeof(path), "/sys/class/net/%s/carrier", ifname);
 	for (int i = 0; i < 100 && (vtb_read_line(path, carrier, sizeof(carrier)) || strcmp(carrier, "1")); i++)
 		vtb_sleep_ms(100);
@@ -1617,11 +1626,30 @@ static int vtb_netc_open(struct vtb_netc *n, uint64_t seed, uint32_t max_frame)
 	return strcmp(carrier, "1") ? -ENOLINK : 0;
 }
 
+/* A frame out.  The socket's send buffer full for 2 s is a TX queue
+ * whose completions stopped coming back: the frame then goes out through
+ * a second socket, whose transmit makes the driver reclaim what the
+ * device finished.  The row counts each such stall. */
 static int vtb_netc_send(struct vtb_netc *n, uint32_t len, uint8_t flags)
 {
 	vtb_gn_frame(n->frame, len, n->block, n->seq++, flags);
-	ssize_t r = send(n->fd, n->frame, len, 0);
-	return r == (ssize_t)len ? 0 : r < 0 ? -errno : -EIO;
+	for (;;) {
+		ssize_t r = send(n->fd, n->frame, len, MSG_DONTWAIT);
+		if (r == (ssize_t)len)
+			return 0;
+		if (r >= 0)
+			return -EIO;
+		if (errno != EAGAIN && errno != ENOBUFS && errno != EINTR)
+			return -errno;
+		struct pollfd p = { .fd = n->fd, .events = POLLOUT };
+		if (errno == EINTR || poll(&p, 1, 2000) != 0)
+			continue;
+		n->stalls++;
+		printf("VTB-LOG net: TX stalled 2 s (frame %llu); sent through a second socket\n",
+		       (unsigned long long)(n->seq - 1));
+		r = send(n->rescue_fd, n->frame, len, 0);
+		return r == (ssize_t)len ? 0 : r < 0 ? -errno : -EIO;
+	}
 }
 
 /* The next frame from the peer within ms: its length, 0 on timeout. */
@@ -1734,6 +1762,55 @@ static int vtb_netc_phase(const struct vtb_cell *c, struct vtb_netc *n, uint64_t
 	return err ? err : vtb_netc_fence(n);
 }
 
+/* scmi: SENSOR_READING_GET through Linux's scmi-hwmon, one sensor after
+ * another: each read of an *_input is one synchronous SCMI command. */
+#define VTB_SCMI_MAX 32
+struct vtb_scmic {
+	int fd[VTB_SCMI_MAX];
+	unsigned n, next;
+};
+
+static int vtb_scmic_open(struct vtb_scmic *m)
+{
+	static struct vtb_sensor s[VTB_SCMI_MAX];
+	int n = 0;
+	for (int i = 0; i < 100 && !(n = vtb_scmi_sensors(s, VTB_SCMI_MAX)); i++)
+		vtb_sleep_ms(100);	/* arm_scmi probes after the virtio device */
+	for (int i = 0; i < n; i++)
+		if ((m->fd[m->n] = open(s[i].file, O_RDONLY)) >= 0)
+			m->n++;
+	return m->n ? 0 : -ENODEV;
+}
+
+/* Reads for ns: an op is one reading, verified as a number. */
+static int vtb_scmic_phase(struct vtb_scmic *m, uint64_t ns, struct vtb_phase *p)
+{
+	char buf[32];
+	memset(p, 0, sizeof(*p));
+	vtb_hist_reset(&p->hist);
+	uint64_t t0 = vtb_now_ns(), now = t0;
+	while (now - t0 < ns) {
+		ssize_t l = pread(m->fd[m->next], buf, sizeof(buf) - 1, 0);
+		uint64_t t = vtb_now_ns();
+		m->next = (m->next + 1) % m->n;
+		if (l <= 0) {
+			p->errors++;
+		} else {
+			char *e;
+			buf[l] = 0;
+			errno = 0;
+			(void)strtoll(buf, &e, 10);
+			p->verify_errors += errno || e == buf || (*e && *e != '\n');
+			p->ops++;
+			p->bytes += (uint64_t)l;
+			vtb_hist_add(&p->hist, t - now);
+		}
+		now = t;
+	}
+	p->ns = now - t0;
+	return 0;
+}
+
 /* The host's answer to a mark: a line on the console. */
 static int vtb_mark(const struct vtb_cell *c, const char *what)
 {
@@ -1810,6 +1887,8 @@ struct vtb_cells_env {
 	uint8_t *bufs;
 	struct vtb_netc *net;
 	int net_err;
+	struct vtb_scmic *scmi;
+	int scmi_err;
 };
 
 static int vtb_cells_disk(struct vtb_cells_env *k)
@@ -1850,13 +1929,26 @@ static int vtb_cells_net(struct vtb_cells_env *k, uint32_t max_frame)
 	k->net = calloc(1, sizeof(*k->net));
 	if (!k->net)
 		return k->net_err = -ENOMEM;
-	k->net->fd = -1;
+	k->net->fd = k->net->rescue_fd = -1;
 	k->net_err = vtb_netc_open(k->net, k->seed, max_frame);
 	return k->net_err;
 }
 
+static int vtb_cells_scmi(struct vtb_cells_env *k)
+{
+	if (k->scmi || k->scmi_err)
+		return k->scmi_err;
+	k->scmi = calloc(1, sizeof(*k->scmi));
+	return k->scmi_err = k->scmi ? vtb_scmic_open(k->scmi) : -ENOMEM;
+}
+
 static void vtb_cells_close(struct vtb_cells_env *k)
 {
+	if (k->net && k->net->rescue_fd >= 0)
+		close(k->net->rescue_fd);
+	for (unsigned i = 0; k->scmi && i < k->scmi->n; i++)
+		close(k->scmi->fd[i]);
+	free(k->scmi);
 	if (k->net && k->net->fd >= 0)
 		close(k->net->fd);
 	free(k->net);
@@ -1870,6 +1962,8 @@ static void vtb_cells_close(struct vtb_cells_env *k)
 static int vtb_phase_run(struct vtb_cells_env *k, const struct vtb_cell *c, uint64_t ns, uint64_t *x, uint64_t *seq,
 			 struct vtb_phase *p)
 {
+	if (c->scmi)
+		return vtb_scmic_phase(k->scmi, ns, p);
 	return c->net ? vtb_netc_phase(c, k->net, ns, p) : vtb_cell_phase(c, &k->d, k->bufs, ns, x, seq, p);
 }
 
@@ -1877,7 +1971,8 @@ static int vtb_cell_run(struct vtb_cells_env *k, const struct vtb_cell *c)
 {
 	static struct vtb_phase warm, meas;
 	uint64_t x = vtb_splitmix64(c->seed ^ ((uint64_t)c->cell << 32) ^ c->rep), seq = 0;
-	uint64_t runs = c->net ? 0 : vtb_buf_runs(k->bufs, (size_t)c->size, c->qd);
+	uint64_t runs = c->net || c->scmi ? 0 : vtb_buf_runs(k->bufs, (size_t)c->size, c->qd);
+	uint64_t stalls0 = c->net ? k->net->stalls : 0;
 	int err = vtb_phase_run(k, c, c->warm_ns, &x, &seq, &warm);
 	if (!err)
 		err = vtb_mark(c, "begin");
@@ -1900,7 +1995,7 @@ static int vtb_cell_run(struct vtb_cells_env *k, const struct vtb_cell *c)
 	vtb_row_dma("bounced", &dma0[0], &dma1[0]);
 	vtb_row_dma("maps", &dma0[1], &dma1[1]);
 	vtb_row_dma("unmaps", &dma0[2], &dma1[2]);
-	printf(" buf_runs=%" PRIu64 " hist=", runs);
+	printf(" buf_runs=%" PRIu64 " tx_stalls=%" PRIu64 " hist=", runs, c->net ? k->net->stalls - stalls0 : 0);
 	bool first = true;
 	for (unsigned i = 0; i < VTB_HIST_BUCKETS; i++)
 		if (meas.hist.b[i]) {
@@ -1952,11 +2047,12 @@ static int vtb_cells(const char *job, const char *dev, uint64_t seed)
 			rc = VTB_RC_USAGE;
 			break;
 		}
-		int err = c.net ? vtb_cells_net(&k, max_frame) : vtb_cells_disk(&k);
+		int err = c.scmi ? vtb_cells_scmi(&k) : c.net ? vtb_cells_net(&k, max_frame) : vtb_cells_disk(&k);
 		if (!err)
 			err = vtb_cell_run(&k, &c);
 		if (err) {
-			printf("VTB-LOG cell %u rep %u (%s): %s\n", c.cell, c.rep, c.net ? "net" : k.dev, strerror(-err));
+			printf("VTB-LOG cell %u rep %u (%s): %s\n", c.cell, c.rep, c.scmi ? "scmi" : c.net ? "net" : k.dev,
+			       strerror(-err));
 			rc = err == -ENODEV || err == -ENOENT ? VTB_RC_ABSENT : VTB_RC_FAIL;
 			break;
 		}
