@@ -23,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -423,8 +425,13 @@ struct net_counts {
 	uint64_t frames, bytes, bad, gaps, other, echo_fail;
 };
 
-/* QEMU's -netdev dgram on one end of a datagram socketpair, this thread
- * on the other: each datagram is one Ethernet frame. */
+/* QEMU's -netdev dgram on one of two connected UDP sockets on loopback,
+ * this thread on the other: each datagram is one Ethernet frame.  Not a
+ * unix socketpair: its receive queue holds 10 datagrams (max_dgram_qlen),
+ * so QEMU kept stopping its TX queue to wait for this thread, and once in
+ * a few boots never restarted it.  UDP never blocks the sender; a frame the
+ * receiver had no room for would be a gap in the sequence, which fails the
+ * row, and the buffers hold seconds of frames. */
 struct qemu_net {
 	int fd, qemu_fd;
 	pthread_t thread;
@@ -432,7 +439,7 @@ struct qemu_net {
 	atomic_bool stop;
 	uint64_t next_seq, sunk;
 	bool drop;		/* the planted fault */
-	atomic_uint_least64_t frames, bytes, bad, gaps, other, echo_fail;
+	atomic_uint_least64_t frames, bytes, bad, gaps, other, echo_fail, recv_errors;
 	uint8_t block[VTB_GN_BLOCK];
 	uint8_t rx[65536];
 };
@@ -479,8 +486,8 @@ static void *net_peer(void *arg)
 		ssize_t l = recv(n->fd, buf, sizeof(n->rx), MSG_DONTWAIT);
 		if (l > 0)
 			net_take(n, buf, (size_t)l);
-		else if (l == 0 || (errno != EAGAIN && errno != EINTR))
-			break;
+		else if (l < 0 && errno != EAGAIN && errno != EINTR)
+			atomic_fetch_add(&n->recv_errors, 1);	/* e.g. ECONNREFUSED before QEMU's socket is read */
 	}
 	return NULL;
 }
@@ -498,25 +505,47 @@ static void net_snapshot(struct qemu_net *n, struct net_counts *c)
 	c->echo_fail = atomic_load(&n->echo_fail);
 }
 
-/* The socketpair and the payload block; the thread starts with net_start. */
+/* A UDP socket on 127.0.0.1, any port, with a receive buffer of bytes
+ * (forced past rmem_max where the harness may). */
+static int udp_loopback(int bytes)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)))
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int udp_connect(int fd, int to)
+{
+	struct sockaddr_in a;
+	socklen_t l = sizeof(a);
+	return getsockname(to, (struct sockaddr *)&a, &l) || connect(fd, (struct sockaddr *)&a, l) ? -1 : 0;
+}
+
+/* The two sockets and the payload block; the thread starts with net_start. */
 static struct qemu_net *net_open(uint64_t seed)
 {
-	int sv[2];
 	struct qemu_net *n = calloc(1, sizeof(*n));
 	if (!n)
 		return NULL;
-	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv)) {
+	n->fd = udp_loopback(64 << 20);
+	n->qemu_fd = udp_loopback(8 << 20);	/* inherited by QEMU: no CLOEXEC */
+	if (n->fd < 0 || n->qemu_fd < 0 || udp_connect(n->fd, n->qemu_fd) || udp_connect(n->qemu_fd, n->fd)) {
+		if (n->fd >= 0)
+			close(n->fd);
+		if (n->qemu_fd >= 0)
+			close(n->qemu_fd);
 		free(n);
 		return NULL;
 	}
-	n->fd = sv[0];
-	n->qemu_fd = sv[1];	/* inherited by QEMU: no CLOEXEC */
 	fcntl(n->fd, F_SETFD, FD_CLOEXEC);
-	/* an echo QEMU cannot take within a second is counted, not waited on */
-	struct timeval tv = { .tv_sec = 1 };
-	setsockopt(n->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	int big = 4 << 20;
-	setsockopt(n->fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	vtb_gn_block(n->block, seed);
 	n->drop = qemu_fault("drop-frames");
 	atomic_init(&n->stop, false);
