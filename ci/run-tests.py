@@ -1822,7 +1822,6 @@ verify=1
 duration=300ms
 warmup=100ms
 reps=1
-boot_runs=1
 
 [blk]
 device=blk
@@ -1843,6 +1842,18 @@ mix=sensor_read:100
 transport=shm
 variant=split
 qd=1
+boot_runs=1
+
+# one x86_64 configuration's boot timed too (boot_runs is per cell: the
+# first cell of a configuration that asks for it times that configuration)
+[boot]
+device=blk
+pattern=randread
+size=4k
+qd=1
+transport=viommu
+variant=strict
+boot_runs=1
 """
 
 
@@ -1868,7 +1879,8 @@ def guest_qemu_platform(tmp):
     boots = {(r["cell"]["arch"], r["cell"]["transport"], r["cell"]["variant"]): r for r in rows
              if r["cell"]["device"] == "boot"}
     scmi = [r for r in rows if r["cell"]["device"] == "scmi"]
-    rows = [r for r in rows if r["cell"]["device"] not in ("boot", "scmi")]
+    rows = [r for r in rows if r["cell"]["device"] not in ("boot", "scmi") and
+            not (r["cell"]["pattern"] == "randread" and r["cell"]["device"] == "blk")]
     by = {key(r): r for r in rows}
     cfgs = [("shm", "split"), ("shm", "packed"), ("swiotlb", "pool"), ("viommu", "strict"), ("viommu", "lazy"),
             ("viommu", "passthrough")]
@@ -1883,15 +1895,16 @@ def guest_qemu_platform(tmp):
     if sorted(by) != sorted(want):
         return
     result("qemu platform: arm64 scmi over plain vhost-user-scmi-pci: every hwmon reading in the guest is one "
-           "SENSOR_READING_GET vtbench serve answered, a kick and an interrupt each",
+           "SENSOR_READING_GET vtbench serve answered, an interrupt each, at most a kick each (EVENT_IDX spares the "
+           "kicks that serve, still polling, does not need)",
            len(scmi) == 1 and scmi[0]["error"] is None and scmi[0]["verified"] is True and scmi[0]["ops"] > 0 and
            scmi[0]["device_stats"]["serve_sensor_reads"] == scmi[0]["ops"] and
            scmi[0]["guest"]["crosscheck"].startswith("ok") and
-           0.98 <= scmi[0]["device_stats"]["serve_kicks"] / scmi[0]["ops"] <= 1.02 and
+           0 < scmi[0]["device_stats"]["serve_kicks"] <= scmi[0]["ops"] + 1 and
            0.98 <= scmi[0]["device_stats"]["serve_irqs"] / scmi[0]["ops"] <= 1.02,
            str([(r["ops"], r["error"], r["device_stats"], r["guest"]["crosscheck"]) for r in scmi]))
-    result("qemu platform: boot_runs=1 times a whole boot per configuration with hyperfine, one boot row each",
-           sorted(boots) == sorted([("x86_64",) + k for k in cfgs] + [("arm64", "shm", "split")]) and
+    result("qemu platform: boot_runs=1 times a whole boot of each configuration asking for it with hyperfine, "
+           "one boot row each", sorted(boots) == [("arm64", "shm", "split"), ("x86_64", "viommu", "strict")] and
            all(b["error"] is None and b["ops"] == 1 and b["hist"]["count"] == 1 and b["seconds"] > 0 and
                b["guest"]["accel"] in ("kvm", "tcg") and "hyperfine" in b["guest"]["config"] for b in boots.values()),
            str({k: (b["ops"], b["seconds"], b["error"]) for k, b in boots.items()}))
