@@ -2034,8 +2034,11 @@ def _testpmd_tx(sock, secs, size, cpus="0@0,1@0", qsize=256):
 def vhost_user_dpdk(tmp):
     """vtbench serve device=net mode=sink fed by DPDK testpmd's virtio-user
     (txonly), event and poll: packets move, and the frames serve took from
-    its TX ring are exactly testpmd's TX-packets, each 12 + 64 bytes; a
-    SIGUSR1 mid-run writes a stats line no later than the final one."""
+    its TX ring are testpmd's TX-packets, each 12 + 64 bytes, less those
+    still in the ring when testpmd stopped it (GET_VRING_BASE stops the
+    back-end where it is: at most the ring's 256, seen once as one 32-frame
+    burst under ASan and load); a SIGUSR1 mid-run writes a stats line no
+    later than the final one."""
     import signal
     import time
     if not shutil.which("dpdk-testpmd"):
@@ -2065,11 +2068,12 @@ def vhost_user_dpdk(tmp):
         last = lines[-1] if lines else {}
         q = {x["q"]: x for x in last.get("queues", [])}
         ok = tx is not None and tx > 0 and srv.returncode == 0 and len(lines) == 2 and \
-            q.get(1, {}).get("ops") == tx and q[1]["bytes"] == tx * (12 + 64) and q[0]["ops"] == 0 and \
+            tx - 256 <= q.get(1, {}).get("ops", -1) <= tx and q[1]["bytes"] == q[1]["ops"] * (12 + 64) and \
+            q[0]["ops"] == 0 and \
             last["total"]["errors"] == 0 and last["refused"] == 0 and last["connections"] == 1 and \
             0 < lines[0]["queues"][1]["ops"] <= tx
         result(f"vhost-user: testpmd virtio-user txonly into vtbench serve net sink ({notify}): "
-               "serve's TX frames == testpmd's TX-packets",
+               "serve's TX frames are testpmd's TX-packets, less at most a ring still unread at its stop",
                ok, f"testpmd tx={tx} serve rc={srv.returncode} stats={lines} {err[-300:]} {out[-400:]}")
 
 
