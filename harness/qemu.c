@@ -108,6 +108,20 @@ int vtb_qemu_check(const struct vtb_cellp *c, char *why, size_t n)
 		snprintf(why, n, "platform=qemu has no configuration for transport %s/%s", c->transport, c->variant);
 		return -1;
 	}
+	if (strcmp(c->backend, "qemu") && strcmp(c->device, "blk")) {
+		snprintf(why, n, "platform=qemu backend=%s: blk cells only in this version (net cells' other end is the "
+			 "harness's peer, scmi's is vtbench serve)", c->backend);
+		return -1;
+	}
+	if (!strcmp(c->backend, "vtbench") && strcmp(c->transport, "shm")) {
+		snprintf(why, n, "platform=qemu backend=vtbench: shm only: vtbench serve does not offer "
+			 "VIRTIO_F_ACCESS_PLATFORM (it takes guest-physical addresses, no vhost-user IOTLB)");
+		return -1;
+	}
+	if (!strcmp(c->backend, "qsd") && strcmp(c->transport, "shm")) {
+		snprintf(why, n, "platform=qemu backend=qsd: shm only in this version");
+		return -1;
+	}
 	if (!strcmp(c->device, "net")) {
 		if (strcmp(c->mode, "tx") && strcmp(c->mode, "rr")) {
 			snprintf(why, n, "platform=qemu net mode=%s: the guest sends (tx, to a sink) or asks (rr, to "
@@ -268,7 +282,7 @@ static bool same_boot(const struct vtb_cellp *a, const struct vtb_cellp *b)
 {
 	bool disks = strcmp(a->device, "blk") || strcmp(b->device, "blk") || a->disk == b->disk;
 	return !strcmp(a->platform, b->platform) && !strcmp(a->arch, b->arch) && !strcmp(a->transport, b->transport) &&
-	       !strcmp(a->variant, b->variant) && disks && a->seed == b->seed;
+	       !strcmp(a->variant, b->variant) && !strcmp(a->backend, b->backend) && disks && a->seed == b->seed;
 }
 
 /* ---- the boot's files ---- */
@@ -592,8 +606,12 @@ struct serve_counts {
 	uint64_t ops, doorbells_in, notifies, suppressed, errors, reads;
 };
 
+/* A device's vhost-user backend process: vtbench serve (scmi, or blk with
+ * backend=vtbench), whose counters the marks read, or qemu-storage-daemon
+ * (backend=qsd), which has none to read. */
 struct qemu_serve {
 	pid_t pid;
+	bool counters;		/* vtbench serve: SIGUSR1 writes a stats line */
 	char sock[96], stats[96], log[96];
 };
 
@@ -616,20 +634,10 @@ static size_t last_line(const char *path, char *buf, size_t n)
 	return l && buf[l - 1] == '\n' ? l : 0;
 }
 
-/* vtbench serve device=scmi on dir/scmi.sock, ready when it says so. */
-static int serve_start(struct qemu_serve *sv, const char *dir)
+/* Starts argv with stdio to sv->log; ready when ready() says so of the
+ * log or the socket, within 20 s. */
+static int backend_start(struct qemu_serve *sv, char *const argv[], bool (*ready)(const struct qemu_serve *))
 {
-	char exe[4096], line[512];
-	ssize_t l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (l <= 0)
-		return -1;
-	exe[l] = 0;
-	snprintf(sv->sock, sizeof(sv->sock), "%s/scmi.sock", dir);
-	snprintf(sv->stats, sizeof(sv->stats), "%s/serve.stats", dir);
-	snprintf(sv->log, sizeof(sv->log), "%s/serve.log", dir);
-	char sock[128], stats[128];
-	snprintf(sock, sizeof(sock), "socket=%s", sv->sock);
-	snprintf(stats, sizeof(stats), "stats=%s", sv->stats);
 	sv->pid = fork();
 	if (sv->pid < 0)
 		return -1;
@@ -638,17 +646,11 @@ static int serve_start(struct qemu_serve *sv, const char *dir)
 		dup2(null, 0);
 		dup2(log, 1);
 		dup2(log, 2);
-		execl(exe, exe, "serve", "device=scmi", sock, stats, "--once", (char *)NULL);
+		execvp(argv[0], argv);
 		_exit(127);
 	}
-	for (int i = 0; i < 1000; i++) {	/* its SIGUSR1 handler is set once it listens */
-		FILE *f = fopen(sv->log, "r");
-		bool up = false;
-		while (f && fgets(line, sizeof(line), f))
-			up |= strstr(line, "listening on") != NULL;
-		if (f)
-			fclose(f);
-		if (up)
+	for (int i = 0; i < 1000; i++) {
+		if (ready(sv))
 			return 0;
 		if (waitpid(sv->pid, NULL, WNOHANG) == sv->pid) {
 			sv->pid = 0;
@@ -659,12 +661,67 @@ static int serve_start(struct qemu_serve *sv, const char *dir)
 	return -1;
 }
 
+/* serve's SIGUSR1 handler is set once it listens */
+static bool serve_ready(const struct qemu_serve *sv)
+{
+	char line[512];
+	bool up = false;
+	FILE *f = fopen(sv->log, "r");
+	while (f && fgets(line, sizeof(line), f))
+		up |= strstr(line, "listening on") != NULL;
+	if (f)
+		fclose(f);
+	return up;
+}
+
+static bool socket_ready(const struct qemu_serve *sv)
+{
+	struct stat st;
+	return !stat(sv->sock, &st) && S_ISSOCK(st.st_mode);
+}
+
+/* vtbench serve device=DEV on dir/DEV.sock (blk: disk as its backing). */
+static int serve_start(struct qemu_serve *sv, const char *dir, const char *device, const char *disk)
+{
+	char exe[4096], dev[32], sock[128], stats[128], backing[160];
+	ssize_t l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (l <= 0)
+		return -1;
+	exe[l] = 0;
+	snprintf(sv->sock, sizeof(sv->sock), "%s/%s.sock", dir, device);
+	snprintf(sv->stats, sizeof(sv->stats), "%s/serve.stats", dir);
+	snprintf(sv->log, sizeof(sv->log), "%s/serve.log", dir);
+	snprintf(dev, sizeof(dev), "device=%s", device);
+	snprintf(sock, sizeof(sock), "socket=%s", sv->sock);
+	snprintf(stats, sizeof(stats), "stats=%s", sv->stats);
+	snprintf(backing, sizeof(backing), "backing=%s", disk ? disk : "");
+	char *argv[] = { exe, "serve", dev, sock, stats, "--once", disk ? backing : NULL, NULL };
+	sv->counters = true;
+	return backend_start(sv, argv, serve_ready);
+}
+
+/* qemu-storage-daemon exporting disk as vhost-user-blk on dir/qsd.sock,
+ * O_DIRECT with thread-pool I/O as the built-in disk's -drive. */
+static int qsd_start(struct qemu_serve *sv, const char *dir, const char *disk)
+{
+	char blockdev[256], export[256];
+	snprintf(sv->sock, sizeof(sv->sock), "%s/qsd.sock", dir);
+	snprintf(sv->log, sizeof(sv->log), "%s/qsd.log", dir);
+	sv->stats[0] = 0;
+	snprintf(blockdev, sizeof(blockdev), "driver=file,node-name=d0,filename=%s,cache.direct=on,aio=threads", disk);
+	snprintf(export, sizeof(export), "type=vhost-user-blk,id=e0,node-name=d0,addr.type=unix,addr.path=%s,"
+		 "writable=on,num-queues=1", sv->sock);
+	char *argv[] = { "qemu-storage-daemon", "--blockdev", blockdev, "--export", export, NULL };
+	sv->counters = false;
+	return backend_start(sv, argv, socket_ready);
+}
+
 /* serve's counters now: SIGUSR1, then its next stats line. */
 static void serve_snapshot(struct qemu_serve *sv, struct serve_counts *c)
 {
 	char line[4096];
 	memset(c, 0, sizeof(*c));
-	if (sv->pid <= 0)
+	if (sv->pid <= 0 || !sv->counters)
 		return;
 	long before = file_size(sv->stats);
 	kill(sv->pid, SIGUSR1);
@@ -688,10 +745,13 @@ static void serve_stop(struct qemu_serve *sv)
 {
 	if (sv->pid <= 0)
 		return;
-	/* --once: it exits when QEMU has gone; a moment, then it is ended */
+	/* serve --once exits when QEMU has gone: a moment, then it is ended;
+	 * qemu-storage-daemon serves until told to stop */
+	if (!sv->counters)
+		kill(sv->pid, SIGTERM);
 	for (int k = 0; k < 100 && waitpid(sv->pid, NULL, WNOHANG) == 0; k++)
 		usleep(20000);
-	if (kill(sv->pid, 0) == 0) {
+	if (waitpid(sv->pid, NULL, WNOHANG) == 0) {
 		kill(sv->pid, SIGKILL);
 		waitpid(sv->pid, NULL, 0);
 	}
@@ -712,7 +772,7 @@ struct qemu_mark {
  * the guest's test; what the strings point into lives here too. */
 struct qemu_cmd {
 	char qemu[64], machine[32], smp[16], mem[16], cpu[32], memobj[96], kernel[4200], dtb[4200];
-	char initrd[4200], append[512], drive[256], device[256], netdev[96], nic[160], chardev[160];
+	char initrd[4200], append[512], drive[256], device[256], netdev[96], nic[160], chardev[160], blkchar[160];
 	char *argv[64];
 };
 
@@ -722,7 +782,7 @@ struct qemu_boot {
 	size_t nmembers;
 	const struct qemu_cfg *cfg;
 	struct qemu_net *net;	/* the NIC's peer, when a member is a net cell */
-	struct qemu_serve serve;	/* the scmi device's backend, when a member is an scmi cell */
+	struct qemu_serve serve;	/* the scmi device's backend, or the disk's with backend=vtbench|qsd */
 	struct qemu_cmd cmd;
 	char dir[64], trace[96], console_tail[1024], kernel[64];
 	struct qemu_mark *marks;
@@ -730,6 +790,24 @@ struct qemu_boot {
 	pid_t pid;
 	int rc;			/* the guest's VTB-DONE rc, -1 none */
 };
+
+/* A process's CPU time, all its threads, in seconds. */
+static double proc_cpu_s(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *close = strrchr(buf, ')');
+	unsigned long ut = 0, st = 0;
+	if (!close || sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
 
 /* The QEMU process's CPU time, split into its vCPU threads (the guest,
  * FE) and the rest (the device models and their I/O, BE). */
@@ -792,6 +870,24 @@ static uint64_t kv_u64(const char *line, const char *key, bool *ok)
 	}
 	long long v = strtoll(p + strlen(k), NULL, 10);
 	return v < 0 ? UINT64_MAX : (uint64_t)v;
+}
+
+/* What serve counted between two marks; ok only if both were read. */
+static void serve_delta(const struct serve_counts *a, const struct serve_counts *b, struct serve_counts *d)
+{
+	*d = (struct serve_counts){
+		.ok = a->ok && b->ok, .ops = b->ops - a->ops, .doorbells_in = b->doorbells_in - a->doorbells_in,
+		.notifies = b->notifies - a->notifies, .suppressed = b->suppressed - a->suppressed,
+		.errors = b->errors - a->errors, .reads = b->reads - a->reads,
+	};
+}
+
+static void net_delta(const struct net_counts *a, const struct net_counts *b, struct net_counts *d)
+{
+	*d = (struct net_counts){
+		.frames = b->frames - a->frames, .bytes = b->bytes - a->bytes, .bad = b->bad - a->bad,
+		.gaps = b->gaps - a->gaps, .other = b->other - a->other, .echo_fail = b->echo_fail - a->echo_fail,
+	};
 }
 
 static void dev_stat(struct vtb_cell_result *r, const char *name, uint64_t v)
@@ -874,46 +970,49 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 	}
 	dev_stat(r, "guest_irqs", irqs);
 	dev_stat(r, "guest_ctxsw", ctxsw);
-	dev_stat(r, "host_map", hc.map);
-	dev_stat(r, "host_unmap", hc.unmap);
-	dev_stat(r, "host_kicks", hc.data_kicks);
-	dev_stat(r, "host_iommu_kicks", hc.iommu_kicks);
-	dev_stat(r, "host_irqs", hc.data_irqs);
-	dev_stat(r, "host_iommu_irqs", hc.iommu_irqs);
 	bool net = !strcmp(c->device, "net"), scmi = !strcmp(c->device, "scmi"), have_runs = true;
+	/* vhost-user: the data path's kicks and interrupts bypass QEMU, so its
+	 * trace sees none of them; serve counts its own, qemu-storage-daemon
+	 * keeps no count vtbench can read */
+	bool vhu_blk = !net && !scmi && strcmp(c->backend, "qemu"), qsd = vhu_blk && !strcmp(c->backend, "qsd");
+	if (!vhu_blk) {
+		dev_stat(r, "host_map", hc.map);
+		dev_stat(r, "host_unmap", hc.unmap);
+		dev_stat(r, "host_kicks", hc.data_kicks);
+		dev_stat(r, "host_iommu_kicks", hc.iommu_kicks);
+		dev_stat(r, "host_irqs", hc.data_irqs);
+		dev_stat(r, "host_iommu_irqs", hc.iommu_irqs);
+	}
 	struct serve_counts sc = { 0 };
-	if (scmi && m && m->sv0.ok && m->sv1.ok) {
-		sc.ok = true;
-		sc.ops = m->sv1.ops - m->sv0.ops;
-		sc.doorbells_in = m->sv1.doorbells_in - m->sv0.doorbells_in;
-		sc.notifies = m->sv1.notifies - m->sv0.notifies;
-		sc.suppressed = m->sv1.suppressed - m->sv0.suppressed;
-		sc.errors = m->sv1.errors - m->sv0.errors;
-		sc.reads = m->sv1.reads - m->sv0.reads;
-		/* vhost-user: the kicks and interrupts go to and from serve, not QEMU */
+	if ((scmi || vhu_blk) && m)
+		serve_delta(&m->sv0, &m->sv1, &sc);
+	if (sc.ok) {
 		r->d[0].notifies = sc.doorbells_in;
 		r->d[1].notifies = sc.notifies;
 		r->d[1].notifies_suppressed = sc.suppressed;
 		dev_stat(r, "serve_ops", sc.ops);
-		dev_stat(r, "serve_sensor_reads", sc.reads);
+		if (scmi)
+			dev_stat(r, "serve_sensor_reads", sc.reads);
 		dev_stat(r, "serve_kicks", sc.doorbells_in);
 		dev_stat(r, "serve_irqs", sc.notifies);
+	} else if (qsd) {
+		r->d[0].notifies = r->d[1].notifies = 0;
 	}
 	uint64_t runs = kv_u64(line, "buf_runs", &have_runs);
 	if (!net && !scmi && have_runs)
 		dev_stat(r, "guest_buf_runs", runs);	/* over the cell's qd buffers: qd when each is one run */
+	/* the kernel's own count of the CQEs it posted (-1: none read) */
+	bool have_cqes = true;
+	uint64_t cqes = kv_u64(line, "uring_cqes", &have_cqes);
+	if (!net && !scmi && have_cqes && cqes != UINT64_MAX && !strcmp(c->guest_io, "io_uring"))
+		dev_stat(r, "guest_uring_cqes", cqes);
 	bool have_stalls = true;
 	uint64_t stalls = kv_u64(line, "tx_stalls", &have_stalls);
 	if (net && have_stalls)
 		dev_stat(r, "guest_tx_stalls", stalls);	/* a stalled TX queue the guest had to restart */
 	struct net_counts nc = { 0 };
 	if (net && m) {
-		nc.frames = m->net1.frames - m->net0.frames;
-		nc.bytes = m->net1.bytes - m->net0.bytes;
-		nc.bad = m->net1.bad - m->net0.bad;
-		nc.gaps = m->net1.gaps - m->net0.gaps;
-		nc.other = m->net1.other - m->net0.other;
-		nc.echo_fail = m->net1.echo_fail - m->net0.echo_fail;
+		net_delta(&m->net0, &m->net1, &nc);
 		dev_stat(r, "peer_frames", nc.frames);
 		dev_stat(r, "peer_bad", nc.bad);
 		dev_stat(r, "peer_gaps", nc.gaps);
@@ -929,6 +1028,10 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 	if (scmi)
 		snprintf(g->config, sizeof(g->config), "vhost-user-scmi-pci served by vtbench serve device=scmi, "
 			 "Linux's arm_scmi over virtio, hwmon sensor reads; %s", b->cfg->desc);
+	else if (vhu_blk)
+		snprintf(g->config, sizeof(g->config), "vhost-user-blk-pci served by %s, %s", qsd ?
+			 "qemu-storage-daemon (O_DIRECT, thread-pool I/O)" : "vtbench serve device=blk (the proc "
+			 "platform's blk device model)", b->cfg->desc);
 	else
 		snprintf(g->config, sizeof(g->config), "virtio-%s-pci, %s%s%s", c->device, b->cfg->desc,
 			 b->cfg->kargs[0] ? "; kernel: " : "", b->cfg->kargs);
@@ -939,12 +1042,16 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 	 * page-size chunk the range's alignment allows), never as fewer. */
 	bool window = m && m->begin >= 0 && m->end >= 0;
 	bool frames_bad = net && (!near2(r->ops, nc.frames) || nc.gaps || nc.echo_fail);
-	bool scmi_bad = scmi && (!sc.ok || !near2(r->ops, sc.reads) || sc.errors);
+	bool serve_bad = (scmi || (vhu_blk && !qsd)) && (!sc.ok || !near2(r->ops, scmi ? sc.reads : sc.ops) || sc.errors);
 	char reads[160] = "";
-	if (scmi)
-		snprintf(reads, sizeof(reads), "; sensor readings: guest %llu, vtbench serve %llu (%s, %llu ring errors)",
-			 (unsigned long long)r->ops, (unsigned long long)sc.reads,
+	if (scmi || (vhu_blk && !qsd))
+		snprintf(reads, sizeof(reads), "; %s: guest %llu, vtbench serve %llu (%s, %llu ring errors)",
+			 scmi ? "sensor readings" : "requests", (unsigned long long)r->ops,
+			 (unsigned long long)(scmi ? sc.reads : sc.ops),
 			 sc.ok ? "its counters at both marks" : "serve's counters missing", (unsigned long long)sc.errors);
+	else if (qsd)
+		snprintf(reads, sizeof(reads), "; requests: no host-side count (qemu-storage-daemon keeps none vtbench "
+			 "reads; the guest verified every read)");
 	bool maps_bad = have_dma && (!near2(map_b, hc.map_bytes) || !near2(unmap_b, hc.unmap_bytes) ||
 				     (hc.map < maps && !near2(maps, hc.map)) ||
 				     (hc.unmap < unmaps && !near2(unmaps, hc.unmap)));
@@ -959,11 +1066,13 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 		 (unsigned long long)hc.map_bytes, (unsigned long long)hc.unmap, (unsigned long long)hc.unmap_bytes);
 	if (!window)
 		snprintf(g->crosscheck, sizeof(g->crosscheck), "no host window: the marks were not seen");
-	else if (frames_bad || maps_bad || scmi_bad)
+	else if (frames_bad || maps_bad || serve_bad)
 		snprintf(g->crosscheck, sizeof(g->crosscheck), "MISMATCH: %s%s%s", maps_bad ? dma : "maps agree",
 			 frames, reads);
-	else if (scmi)
+	else if (scmi || (vhu_blk && !qsd))
 		snprintf(g->crosscheck, sizeof(g->crosscheck), "ok%s", reads);
+	else if (qsd)
+		snprintf(g->crosscheck, sizeof(g->crosscheck), "guest only%s", reads);
 	else if (!have_dma)
 		snprintf(g->crosscheck, sizeof(g->crosscheck), "the guest kernel has no swiotlb/iommu tracepoints%s",
 			 frames);
@@ -1037,6 +1146,9 @@ static void qemu_console(struct qemu_boot *b, int out, int in, double timeout_s)
 				if (mk) {
 					*(begin ? &mk->begin : &mk->end) = file_size(b->trace);
 					qemu_cpu(b->pid, begin ? mk->cpu0 : mk->cpu1);
+					/* a vhost-user backend's process is the device side too */
+					if (b->serve.pid > 0)
+						(begin ? mk->cpu0 : mk->cpu1)[1] += proc_cpu_s(b->serve.pid);
 					net_snapshot(b->net, begin ? &mk->net0 : &mk->net1);
 					serve_snapshot(&b->serve, begin ? &mk->sv0 : &mk->sv1);
 				}
@@ -1143,12 +1255,13 @@ static char *qemu_job(const struct qemu_boot *b, size_t *len, double *seconds)
 				snprintf(size, sizeof(size), "%d", c->size);
 			n += (size_t)snprintf(s + n, cap - n,
 					      "cell=%u rep=%u device=%s %s=%s size=%s qd=%u rwmix=%u warm=%llu "
-					      "dur=%llu verify=%d seed=%llu\n",
+					      "dur=%llu verify=%d seed=%llu%s%s\n",
 					      (unsigned)b->members[k], rep, c->device,
 					      scmi ? "mix" : net ? "mode" : "pattern",
 					      scmi ? "sensor_read" : net ? c->mode : c->pattern, size, c->qd, c->rwmix,
 					      (unsigned long long)(c->warmup * 1e9), (unsigned long long)(c->duration * 1e9),
-					      c->verify, (unsigned long long)c->seed);
+					      c->verify, (unsigned long long)c->seed, net || scmi ? "" : " io=",
+					      net || scmi ? "" : c->guest_io);
 			*seconds += c->duration + c->warmup + QEMU_CELL_SLACK_S / 4;
 		}
 	*len = n;
@@ -1173,8 +1286,8 @@ static void fail_members(const struct qemu_boot *b, const char *why)
  * -1; scmi: vtbench serve's socket for a vhost-user-scmi-pci or NULL;
  * trace: QEMU's trace log or NULL for none. */
 static void qemu_cmd_build(struct qemu_cmd *q, const char *root, const char *arch, const struct qemu_cfg *cfg,
-			   const char *initrd, const char *test, const char *disk, int net_fd, const char *scmi,
-			   const char *trace)
+			   const char *initrd, const char *test, const char *disk, const char *blk_sock, int net_fd,
+			   const char *scmi, const char *trace)
 {
 	bool arm64 = !strcmp(arch, "arm64");
 	const char *pfx = arm64 ? "ARM64" : "X86_64";
@@ -1202,6 +1315,10 @@ static void qemu_cmd_build(struct qemu_cmd *q, const char *root, const char *arc
 		 vtb_gn_guest_mac[0], vtb_gn_guest_mac[1], vtb_gn_guest_mac[2], vtb_gn_guest_mac[3],
 		 vtb_gn_guest_mac[4], vtb_gn_guest_mac[5], cfg->devprops);
 	snprintf(q->chardev, sizeof(q->chardev), "socket,id=vscmi,path=%s", scmi ? scmi : "");
+	snprintf(q->blkchar, sizeof(q->blkchar), "socket,id=vblk,path=%s", blk_sock ? blk_sock : "");
+	if (blk_sock)	/* the disk is the backend's: QEMU passes its rings on */
+		snprintf(q->device, sizeof(q->device), "vhost-user-blk-pci,chardev=vblk,num-queues=1%s",
+			 cfg->devprops);
 	snprintf(q->memobj, sizeof(q->memobj), "memory-backend-memfd,id=mem,size=%s,share=on", q->mem);
 	const char *accel = qemu_accel(arch);
 	bool kvm = !strcmp(accel, "kvm");
@@ -1224,6 +1341,11 @@ static void qemu_cmd_build(struct qemu_cmd *q, const char *root, const char *arc
 	if (disk) {
 		q->argv[a++] = "-drive";
 		q->argv[a++] = q->drive;
+		q->argv[a++] = "-device";
+		q->argv[a++] = q->device;
+	} else if (blk_sock) {
+		q->argv[a++] = "-chardev";
+		q->argv[a++] = q->blkchar;
 		q->argv[a++] = "-device";
 		q->argv[a++] = q->device;
 	}
@@ -1300,8 +1422,12 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 		goto remove_files;
 	if (has_net && !(b.net = net_open(c->seed)))
 		goto remove_files;
-	if (has_scmi && serve_start(&b.serve, b.dir)) {
-		snprintf(why, sizeof(why), "vtbench serve device=scmi did not start (%s)", b.serve.log);
+	bool serve_blk = has_blk && !strcmp(c->backend, "vtbench"), qsd_blk = has_blk && !strcmp(c->backend, "qsd");
+	if ((has_scmi && serve_start(&b.serve, b.dir, "scmi", NULL)) ||
+	    (serve_blk && serve_start(&b.serve, b.dir, "blk", disk)) || (qsd_blk && qsd_start(&b.serve, b.dir, disk))) {
+		snprintf(why, sizeof(why), "%s did not start (%s)",
+			 qsd_blk ? "qemu-storage-daemon" : has_scmi ? "vtbench serve device=scmi" : "vtbench serve device=blk",
+			 b.serve.log);
 		fail_members(&b, why);
 		ret = 0;
 		goto remove_files;
@@ -1315,7 +1441,8 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 		detect_accel(root, kernel, image);
 	detect_version(q->qemu);
 	snprintf(test, sizeof(test), "vtb.test=cells vtb.args=seed=%llu", (unsigned long long)c->seed);
-	qemu_cmd_build(q, root, c->arch, b.cfg, initrd, test, has_blk ? disk : NULL, b.net ? b.net->qemu_fd : -1,
+	qemu_cmd_build(q, root, c->arch, b.cfg, initrd, test, has_blk && !b.serve.pid ? disk : NULL,
+		       has_blk && b.serve.pid ? b.serve.sock : NULL, b.net ? b.net->qemu_fd : -1,
 		       has_scmi ? b.serve.sock : NULL, b.trace);
 	if (pipe(to_q) || pipe(from_q))
 		goto close_pipes;
@@ -1397,6 +1524,10 @@ remove_files:
 		unlink(disk);
 		unlink(console);
 		unlink(b.trace);
+		const char *backend_files[] = { b.serve.sock, b.serve.stats, b.serve.log };
+		for (size_t k = 0; k < sizeof(backend_files) / sizeof(backend_files[0]); k++)
+			if (backend_files[k][0])
+				unlink(backend_files[k]);
 	}
 	free(job);
 remove_dir:
@@ -1488,7 +1619,7 @@ int vtb_qemu_boot_time(const struct vtb_cellp *c, unsigned runs, struct vtb_cell
 	/* The configuration's devices as its cells have them (x86_64: a disk;
 	 * arm64: none, the scmi device needs its backend), no trace: from
 	 * QEMU's start to the guest powering off after /init. */
-	qemu_cmd_build(q, root, c->arch, cfg, image, "vtb.test=boot", arm64 ? NULL : disk, -1, NULL, NULL);
+	qemu_cmd_build(q, root, c->arch, cfg, image, "vtb.test=boot", arm64 ? NULL : disk, NULL, -1, NULL, NULL);
 	size_t n = 0;
 	for (int a = 0; q->argv[a] && n < sizeof(cmd) - 8; a++)
 		n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, "%s'%s'", a ? " " : "", q->argv[a]);

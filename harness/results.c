@@ -392,6 +392,12 @@ void vtb_write_row(FILE *f, const char *run_id, const char *git_rev, const struc
 	if (vtb_platform_find(cp->platform) && vtb_platform_find(cp->platform)->guest) {
 		fputs(",\"arch\":", f);	/* the guest's: part of the cell there, meaningless on proc */
 		vtb_json_str(f, cp->arch);
+		if (!strcmp(cp->device, "blk")) {
+			fputs(",\"guest_io\":", f);
+			vtb_json_str(f, cp->guest_io);
+			fputs(",\"backend\":", f);
+			vtb_json_str(f, cp->backend);
+		}
 	}
 	fputs(",\"pattern\":", f);
 	vtb_json_str(f, cp->pattern[0] ? cp->pattern : cp->mode[0] ? cp->mode : "mix");

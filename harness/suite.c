@@ -395,6 +395,8 @@ static const char *const pattern_ch[] = { "randread", "randwrite", "read", "writ
 static const char *const mode_ch[] = { "tx", "rx", "rr", NULL };
 static const char *const probes_ch[] = { "auto", "on", "off", NULL };
 static const char *const arch_ch[] = { "x86_64", "arm64", NULL };
+static const char *const guest_io_ch[] = { "io_uring", "aio", NULL };
+static const char *const backend_ch[] = { "qemu", "vtbench", "qsd", NULL };
 
 /* Every suite key: its default, its help for `vtbench list`, how a value is
  * checked and where it lands.  A transport's option (set_xopt) takes its
@@ -412,6 +414,12 @@ const struct vtb_key vtb_keys[] = {
 	  "(0: none; never a matrix)", true, set_uint, AT(boot_runs), .max = 100, .expect = "expected a whole number up to 100" },
 	{ "arch", "x86_64", "platform=qemu: the guest's architecture: x86_64 (blk, net) or arm64 (scmi)", false, set_choice, AT(arch),
 	  .choices = arch_ch, .expect = "expected x86_64 or arm64" },
+	{ "guest_io", "io_uring", "platform=qemu blk: how the guest engine submits its O_DIRECT requests: io_uring | aio "
+	  "(Linux native AIO)", false, set_choice, AT(guest_io), .choices = guest_io_ch,
+	  .expect = "expected io_uring or aio" },
+	{ "backend", "qemu", "platform=qemu blk: the disk's device: qemu (QEMU's virtio-blk) | vtbench (vtbench serve "
+	  "over vhost-user, the proc platform's device model) | qsd (qemu-storage-daemon over vhost-user)", false,
+	  set_choice, AT(backend), .choices = backend_ch, .expect = "expected qemu, vtbench or qsd" },
 	{ "pattern", "randread", "blk: randread | randwrite | read | write | randrw", false, set_choice, AT(pattern),
 	  .choices = pattern_ch, .expect = "expected randread, randwrite, read, write or randrw" },
 	{ "rwmix", "50", "blk randrw: percent reads", false, set_uint, AT(rwmix), .max = 65536,

@@ -18,6 +18,8 @@ struct vtb_cellp {
 	char notify[8];		/* event | poll */
 	char platform[16];
 	char arch[16];		/* platform=qemu: the guest's architecture */
+	char guest_io[12];	/* platform=qemu blk: how the guest submits, io_uring | aio */
+	char backend[12];	/* platform=qemu blk: the disk's device, qemu | vtbench | qsd */
 	unsigned boot_runs;	/* platform=qemu: whole boots per configuration hyperfine times (0: none) */
 	char pattern[16];	/* blk */
 	unsigned rwmix;		/* blk randrw: percent reads */

@@ -23,7 +23,7 @@ KNOWN_SCHEMAS = {1}
 # the proc cell of the same workload.  Placement is kept apart, as a
 # separate column (cell_key adds it).
 IDENT = ("device", "pattern", "mode", "mix", "size", "qd", "rwmix", "notify", "qsize", "indirect", "events",
-         "platform", "arch", "backing", "probes", "transport", "variant")
+         "platform", "arch", "guest_io", "backend", "backing", "probes", "transport", "variant")
 # What a cell runs, whatever carries it: the cells a transport is compared
 # against shm within (harness/suite.c same_workload() includes the platform too).
 WORKLOAD = tuple(f for f in IDENT if f not in ("transport", "variant"))
@@ -122,8 +122,8 @@ def _count(name, v):
     return None
 
 
-CELL_STR = ("device", "transport", "variant", "notify", "platform", "arch", "pattern", "mode", "mix", "backing",
-            "probes")
+CELL_STR = ("device", "transport", "variant", "notify", "platform", "arch", "guest_io", "backend", "pattern",
+            "mode", "mix", "backing", "probes")
 CELL_INT = ("qd", "rwmix", "qsize", "index")
 CELL_BOOL = ("indirect", "events")
 CELL_REQUIRED = ("device", "transport", "variant", "notify", "platform", "pattern", "size", "qd")
@@ -441,6 +441,10 @@ def workload_label(w):
     parts += [f"qd{d['qd']}", d["notify"]]
     if d["probes"] not in ("", "on", "auto"):
         parts.append(f"probes={d['probes']}")
+    if d.get("guest_io") == "aio":     # the guest's io_uring is the default; its native AIO is named
+        parts.append("guest_io=aio")
+    if d.get("backend") not in (None, "", "qemu"):     # the disk served over vhost-user
+        parts.append(f"backend={d['backend']}")
     return " ".join(p for p in parts if p != "")
 
 

@@ -30,6 +30,7 @@
 #include <inttypes.h>
 #include <linux/aio_abi.h>
 #include <linux/fs.h>
+#include <linux/io_uring.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
@@ -1336,7 +1337,7 @@ close_fd:
  * them (harness/qemu.c writes the job, reads the rows) ----
  *
  * The job file has one line per repetition of a cell, in run order:
- *   cell=I rep=R device=blk pattern=P size=BYTES qd=N rwmix=PCT warm=NS dur=NS verify=0|1 seed=S
+ *   cell=I rep=R device=blk pattern=P size=BYTES qd=N rwmix=PCT warm=NS dur=NS verify=0|1 seed=S [io=io_uring|aio]
  *   cell=I rep=R device=net mode=tx|rr size=BYTES|imix qd=N warm=NS dur=NS verify=0|1 seed=S
  *   cell=I rep=R device=scmi mix=sensor_read qd=1 warm=NS dur=NS verify=0|1 seed=S
  * Each runs its warmup, then asks the host for a start mark (VTB-MARK I R
@@ -1346,7 +1347,8 @@ close_fd:
  *       bounced= bounced_bytes= maps= map_bytes= unmaps= unmap_bytes= buf_runs= hist=IDX:N,...
  * (a guest kernel without an event gives -1; buf_runs: the physically
  * contiguous runs of a blk cell's qd buffers, 0 for net or unknown;
- * tx_stalls: net sends that waited 2 s for a full TX queue).  Between the two marks the
+ * tx_stalls: net sends that waited 2 s for a full TX queue; uring_cqes:
+ * the completions the kernel posted on an io_uring cell's ring, -1 else).  Between the two marks the
  * guest does nothing but the cell, so the host cuts its own trace there. */
 
 #include "guest_net.h"
@@ -1355,9 +1357,13 @@ close_fd:
 #define VTB_CELL_MAX_QD 256
 #define VTB_SECTOR 512u
 
+/* How a blk cell's requests reach the kernel. */
+enum vtb_bio_kind { VTB_BIO_URING, VTB_BIO_AIO, VTB_BIO_KINDS };
+
 struct vtb_cell {
 	unsigned cell, rep, qd, rwmix;
 	bool net, scmi;
+	enum vtb_bio_kind io;
 	char pattern[16];	/* blk: the pattern; net: tx | rr */
 	int size;		/* net: VTB_GN_IMIX for imix */
 	uint64_t warm_ns, dur_ns, seed;
@@ -1425,6 +1431,10 @@ static int vtb_cell_parse(char *line, struct vtb_cell *c)
 			c->verify = u != 0;
 		else if (!strcmp(w, "seed"))
 			c->seed = u;
+		else if (!strcmp(w, "io") && !strcmp(v, "aio"))
+			c->io = VTB_BIO_AIO;
+		else if (!strcmp(w, "io") && strcmp(v, "io_uring"))
+			return -EINVAL;
 	}
 	if (c->scmi)	/* no size: hwmon reads are the sensor's */
 		return (have | 4) != 31 || c->qd != 1 || strcmp(c->pattern, "sensor_read") ? -EINVAL : 0;
@@ -1439,10 +1449,223 @@ static int vtb_cell_parse(char *line, struct vtb_cell *c)
 }
 
 struct vtb_req {
-	struct iocb cb;
 	uint64_t t0, sector;
 	bool write;
 };
+
+/* ---- the blk submission engines: io_uring and Linux native AIO, both by
+ * raw syscalls (a static build links neither liburing nor libaio) ---- */
+
+#define VTB_BIO_DEPTH VTB_CELL_MAX_QD
+
+struct vtb_uring {
+	int fd;
+	unsigned *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_tail, *cq_mask;
+	struct io_uring_sqe *sqes;
+	struct io_uring_cqe *cqes;
+	void *sq_map, *cq_map;
+	size_t sq_len, cq_len, sqes_len;
+	unsigned queued;	/* SQEs written since the last enter */
+};
+
+struct vtb_bio {
+	enum vtb_bio_kind kind;
+	bool open;
+	aio_context_t aio;
+	struct iocb cb[VTB_BIO_DEPTH];
+	struct iocb *cbp[VTB_BIO_DEPTH];
+	unsigned queued;	/* AIO: iocbs in cbp not yet submitted */
+	struct vtb_uring u;
+};
+
+struct vtb_bio_done {
+	uint64_t tag;
+	int64_t res;
+};
+
+static void vtb_uring_close(struct vtb_uring *u)
+{
+	if (u->sqes)
+		munmap(u->sqes, u->sqes_len);
+	if (u->cq_map && u->cq_map != u->sq_map)
+		munmap(u->cq_map, u->cq_len);
+	if (u->sq_map)
+		munmap(u->sq_map, u->sq_len);
+	close(u->fd);
+	memset(u, 0, sizeof(*u));
+	u->fd = -1;
+}
+
+/* A ring of depth entries, mapped as io_uring_setup(2) lays it out. */
+static int vtb_uring_open(struct vtb_uring *u, unsigned depth)
+{
+	struct io_uring_params p;
+	int err;
+	memset(u, 0, sizeof(*u));
+	memset(&p, 0, sizeof(p));
+	u->fd = (int)syscall(SYS_io_uring_setup, depth, &p);
+	if (u->fd < 0)
+		return -errno;
+	u->sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+	u->cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	if (p.features & IORING_FEAT_SINGLE_MMAP)
+		u->sq_len = u->cq_len = u->sq_len > u->cq_len ? u->sq_len : u->cq_len;
+	u->sq_map = mmap(NULL, u->sq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, u->fd, IORING_OFF_SQ_RING);
+	if (u->sq_map == MAP_FAILED) {
+		u->sq_map = NULL;
+		goto fail_map;
+	}
+	u->cq_map = u->sq_map;
+	if (!(p.features & IORING_FEAT_SINGLE_MMAP)) {
+		u->cq_map = mmap(NULL, u->cq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, u->fd,
+				 IORING_OFF_CQ_RING);
+		if (u->cq_map == MAP_FAILED) {
+			u->cq_map = NULL;
+			goto fail_map;
+		}
+	}
+	u->sqes_len = p.sq_entries * sizeof(struct io_uring_sqe);
+	u->sqes = mmap(NULL, u->sqes_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, u->fd, IORING_OFF_SQES);
+	if (u->sqes == MAP_FAILED) {
+		u->sqes = NULL;
+		goto fail_map;
+	}
+	u->sq_tail = (unsigned *)((char *)u->sq_map + p.sq_off.tail);
+	u->sq_mask = (unsigned *)((char *)u->sq_map + p.sq_off.ring_mask);
+	u->sq_array = (unsigned *)((char *)u->sq_map + p.sq_off.array);
+	u->cq_head = (unsigned *)((char *)u->cq_map + p.cq_off.head);
+	u->cq_tail = (unsigned *)((char *)u->cq_map + p.cq_off.tail);
+	u->cq_mask = (unsigned *)((char *)u->cq_map + p.cq_off.ring_mask);
+	u->cqes = (struct io_uring_cqe *)((char *)u->cq_map + p.cq_off.cqes);
+	return 0;
+fail_map:
+	err = -errno;
+	vtb_uring_close(u);
+	return err;
+}
+
+/* The kernel's own count of completions posted on the ring (its fdinfo
+ * CqTail), so a row shows the requests went through io_uring; -1 unread. */
+static int64_t vtb_uring_cq_tail(const struct vtb_uring *u)
+{
+	char path[64], line[128];
+	int64_t tail = -1;
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", u->fd);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (tail < 0 && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "CqTail:", 7))
+			tail = (int64_t)strtoull(line + 7, NULL, 10);
+	fclose(f);
+	return tail;
+}
+
+static int vtb_bio_open(struct vtb_bio *b, enum vtb_bio_kind kind)
+{
+	memset(b, 0, sizeof(*b));
+	b->kind = kind;
+	int err = kind == VTB_BIO_URING ? vtb_uring_open(&b->u, VTB_BIO_DEPTH)
+					: vtb_io_setup(VTB_BIO_DEPTH, &b->aio) ? -errno : 0;
+	b->open = !err;
+	return err;
+}
+
+static void vtb_bio_close(struct vtb_bio *b)
+{
+	if (!b->open)
+		return;
+	if (b->kind == VTB_BIO_URING)
+		vtb_uring_close(&b->u);
+	else
+		vtb_io_destroy(b->aio);
+	b->open = false;
+}
+
+/* Queues one request for the next vtb_bio_submit; tag comes back with its
+ * completion.  The caller keeps at most VTB_BIO_DEPTH in flight. */
+static void vtb_bio_queue(struct vtb_bio *b, int fd, bool write, void *buf, uint32_t len, uint64_t off, uint64_t tag)
+{
+	if (b->kind == VTB_BIO_AIO) {
+		struct iocb *cb = &b->cb[tag % VTB_BIO_DEPTH];
+		memset(cb, 0, sizeof(*cb));
+		cb->aio_fildes = (uint32_t)fd;
+		cb->aio_lio_opcode = write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD;
+		cb->aio_buf = (uint64_t)(uintptr_t)buf;
+		cb->aio_nbytes = len;
+		cb->aio_offset = (int64_t)off;
+		cb->aio_data = tag;
+		b->cbp[b->queued++] = cb;
+		return;
+	}
+	struct vtb_uring *u = &b->u;
+	unsigned tail = *u->sq_tail, i = tail & *u->sq_mask;	/* the tail is ours alone */
+	struct io_uring_sqe *e = &u->sqes[i];
+	memset(e, 0, sizeof(*e));
+	e->opcode = write ? IORING_OP_WRITE : IORING_OP_READ;
+	e->fd = fd;
+	e->addr = (uint64_t)(uintptr_t)buf;
+	e->len = len;
+	e->off = off;
+	e->user_data = tag;
+	u->sq_array[i] = i;
+	__atomic_store_n(u->sq_tail, tail + 1, __ATOMIC_RELEASE);
+	u->queued++;
+}
+
+/* Hands the queued requests to the kernel: how many it took, or -errno. */
+static long vtb_bio_submit(struct vtb_bio *b)
+{
+	long n;
+	if (b->kind == VTB_BIO_AIO) {
+		if (!b->queued)
+			return 0;
+		do
+			n = vtb_io_submit(b->aio, b->queued, b->cbp);
+		while (n < 0 && errno == EINTR);
+		b->queued = 0;
+		return n < 0 ? -errno : n;
+	}
+	unsigned want = b->u.queued;
+	if (!want)
+		return 0;
+	do
+		n = syscall(SYS_io_uring_enter, b->u.fd, want, 0, 0, NULL, 0);
+	while (n < 0 && errno == EINTR);
+	b->u.queued = 0;	/* what the kernel did not take stays unsubmitted: counted as lost */
+	return n < 0 ? -errno : n;
+}
+
+/* At least one completion (blocking for it), at most max: how many, or -errno. */
+static long vtb_bio_reap(struct vtb_bio *b, struct vtb_bio_done *d, unsigned max)
+{
+	if (b->kind == VTB_BIO_AIO) {
+		struct io_event ev[VTB_BIO_DEPTH];
+		long n;
+		do
+			n = vtb_io_getevents(b->aio, 1, max < VTB_BIO_DEPTH ? max : VTB_BIO_DEPTH, ev);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return -errno;
+		for (long i = 0; i < n; i++)
+			d[i] = (struct vtb_bio_done){ .tag = ev[i].data, .res = ev[i].res };
+		return n;
+	}
+	struct vtb_uring *u = &b->u;
+	for (;;) {
+		unsigned head = *u->cq_head, tail = __atomic_load_n(u->cq_tail, __ATOMIC_ACQUIRE);
+		unsigned n = 0;
+		for (; head != tail && n < max; head++, n++) {
+			const struct io_uring_cqe *e = &u->cqes[head & *u->cq_mask];
+			d[n] = (struct vtb_bio_done){ .tag = e->user_data, .res = e->res };
+		}
+		__atomic_store_n(u->cq_head, head, __ATOMIC_RELEASE);
+		if (n)
+			return n;
+		if (syscall(SYS_io_uring_enter, u->fd, 0, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0 && errno != EINTR)
+			return -errno;
+	}
+}
 
 /* The next request's place and direction: sequential patterns walk the
  * disk, random ones draw from the seed; a range under a request in flight
@@ -1483,12 +1706,6 @@ static void vtb_cell_prep(const struct vtb_cell *c, struct vtb_disk *d, struct v
 						 vtb_sector_seed(d, r->sector + k));
 		}
 	}
-	memset(&r->cb, 0, sizeof(r->cb));
-	r->cb.aio_fildes = (uint32_t)d->fd;
-	r->cb.aio_lio_opcode = r->write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD;
-	r->cb.aio_buf = (uint64_t)(uintptr_t)buf;
-	r->cb.aio_nbytes = c->size;
-	r->cb.aio_offset = (int64_t)(r->sector * VTB_SECTOR);
 }
 
 /* A completed request: checked against what the disk must hold. */
@@ -1513,34 +1730,27 @@ static void vtb_cell_done(const struct vtb_cell *c, struct vtb_disk *d, struct v
 }
 
 /* qd requests in flight for ns, then drained: p counts every completion. */
-static int vtb_cell_phase(const struct vtb_cell *c, struct vtb_disk *d, uint8_t *bufs, uint64_t ns, uint64_t *x,
-			  uint64_t *seq, struct vtb_phase *p)
+static int vtb_cell_phase(const struct vtb_cell *c, struct vtb_disk *d, struct vtb_bio *b, uint8_t *bufs, uint64_t ns,
+			  uint64_t *x, uint64_t *seq, struct vtb_phase *p)
 {
 	static struct vtb_req req[VTB_CELL_MAX_QD];
-	struct iocb *cbp[VTB_CELL_MAX_QD];
-	struct io_event ev[VTB_CELL_MAX_QD];
-	aio_context_t ctx = 0;
+	static struct vtb_bio_done done[VTB_CELL_MAX_QD];
 	memset(p, 0, sizeof(*p));
 	vtb_hist_reset(&p->hist);
-	if (vtb_io_setup(c->qd, &ctx))
-		return -errno;
 	uint64_t t0 = vtb_now_ns(), last = t0;
 	for (unsigned i = 0; i < c->qd; i++) {
+		uint8_t *buf = bufs + (size_t)i * c->size;
 		vtb_cell_next(c, d, x, seq, &req[i]);
-		vtb_cell_prep(c, d, &req[i], bufs + (size_t)i * c->size);
-		req[i].cb.aio_data = i;
+		vtb_cell_prep(c, d, &req[i], buf);
 		req[i].t0 = t0;
-		cbp[i] = &req[i].cb;
+		vtb_bio_queue(b, d->fd, req[i].write, buf, (uint32_t)c->size, req[i].sector * VTB_SECTOR, i);
 	}
-	unsigned inflight = 0;
-	if (vtb_io_submit(ctx, c->qd, cbp) == (long)c->qd)
-		inflight = c->qd;
-	else
+	long took = vtb_bio_submit(b);
+	unsigned inflight = took > 0 ? (unsigned)took : 0;
+	if (inflight != c->qd)
 		p->errors++;
 	while (inflight) {
-		long n = vtb_io_getevents(ctx, 1, c->qd, ev);
-		if (n < 0 && errno == EINTR)
-			continue;
+		long n = vtb_bio_reap(b, done, c->qd);
 		if (n <= 0) {
 			p->errors++;
 			break;
@@ -1549,25 +1759,28 @@ static int vtb_cell_phase(const struct vtb_cell *c, struct vtb_disk *d, uint8_t 
 		last = now;
 		unsigned again = 0;
 		for (long i = 0; i < n; i++) {
-			unsigned k = (unsigned)ev[i].data;
+			unsigned k = (unsigned)done[i].tag;
+			if (k >= c->qd) {	/* not a tag this phase gave out */
+				p->errors++;
+				continue;
+			}
 			uint8_t *buf = bufs + (size_t)k * c->size;
-			vtb_cell_done(c, d, &req[k], buf, ev[i].res, p, now);
+			vtb_cell_done(c, d, &req[k], buf, done[i].res, p, now);
 			inflight--;
 			if (now - t0 < ns) {
 				vtb_cell_next(c, d, x, seq, &req[k]);
 				vtb_cell_prep(c, d, &req[k], buf);
-				req[k].cb.aio_data = k;
 				req[k].t0 = now;
-				cbp[again++] = &req[k].cb;
+				vtb_bio_queue(b, d->fd, req[k].write, buf, (uint32_t)c->size, req[k].sector * VTB_SECTOR, k);
+				again++;
 			}
 		}
-		if (again && vtb_io_submit(ctx, again, cbp) == (long)again)
-			inflight += again;
-		else if (again)
+		took = vtb_bio_submit(b);
+		inflight += took > 0 ? (unsigned)took : 0;
+		if (took != (long)again)
 			p->errors++;
 	}
 	p->ns = last - t0;
-	vtb_io_destroy(ctx);
 	return 0;
 }
 
@@ -1885,6 +2098,7 @@ struct vtb_cells_env {
 	uint64_t seed;
 	struct vtb_disk d;
 	uint8_t *bufs;
+	struct vtb_bio bio[VTB_BIO_KINDS];	/* opened by the first cell of each kind */
 	struct vtb_netc *net;
 	int net_err;
 	struct vtb_scmic *scmi;
@@ -1952,6 +2166,8 @@ static void vtb_cells_close(struct vtb_cells_env *k)
 	if (k->net && k->net->fd >= 0)
 		close(k->net->fd);
 	free(k->net);
+	for (unsigned i = 0; i < VTB_BIO_KINDS; i++)
+		vtb_bio_close(&k->bio[i]);
 	free(k->bufs);
 	free(k->d.busy);
 	free(k->d.gen);
@@ -1964,7 +2180,7 @@ static int vtb_phase_run(struct vtb_cells_env *k, const struct vtb_cell *c, uint
 {
 	if (c->scmi)
 		return vtb_scmic_phase(k->scmi, ns, p);
-	return c->net ? vtb_netc_phase(c, k->net, ns, p) : vtb_cell_phase(c, &k->d, k->bufs, ns, x, seq, p);
+	return c->net ? vtb_netc_phase(c, k->net, ns, p) : vtb_cell_phase(c, &k->d, &k->bio[c->io], k->bufs, ns, x, seq, p);
 }
 
 static int vtb_cell_run(struct vtb_cells_env *k, const struct vtb_cell *c)
@@ -1980,9 +2196,14 @@ static int vtb_cell_run(struct vtb_cells_env *k, const struct vtb_cell *c)
 		return err;
 	struct vtb_dma_event dma0[VTB_DMA_EVENTS], dma1[VTB_DMA_EVENTS];
 	vtb_dma_read(dma0);
+	const struct vtb_bio *bio = c->net || c->scmi ? NULL : &k->bio[c->io];
+	int64_t cq0 = bio && bio->kind == VTB_BIO_URING ? vtb_uring_cq_tail(&bio->u) : -1;
 	uint64_t irq0 = vtb_virtio_irqs(), cs0 = vtb_ctxsw();
 	err = vtb_phase_run(k, c, c->dur_ns, &x, &seq, &meas);
 	uint64_t irqs = vtb_virtio_irqs() - irq0, cs = vtb_ctxsw() - cs0;
+	int64_t cq1 = cq0 >= 0 ? vtb_uring_cq_tail(&bio->u) : -1;
+	/* the tail is a free-running u32 */
+	long long cqes = cq0 >= 0 && cq1 >= 0 ? (long long)(uint32_t)((uint32_t)cq1 - (uint32_t)cq0) : -1;
 	vtb_dma_read(dma1);
 	if (!err)
 		err = vtb_mark(c, "end");
@@ -1995,7 +2216,8 @@ static int vtb_cell_run(struct vtb_cells_env *k, const struct vtb_cell *c)
 	vtb_row_dma("bounced", &dma0[0], &dma1[0]);
 	vtb_row_dma("maps", &dma0[1], &dma1[1]);
 	vtb_row_dma("unmaps", &dma0[2], &dma1[2]);
-	printf(" buf_runs=%" PRIu64 " tx_stalls=%" PRIu64 " hist=", runs, c->net ? k->net->stalls - stalls0 : 0);
+	printf(" buf_runs=%" PRIu64 " tx_stalls=%" PRIu64 " uring_cqes=%lld hist=", runs,
+	       c->net ? k->net->stalls - stalls0 : 0, cqes);
 	bool first = true;
 	for (unsigned i = 0; i < VTB_HIST_BUCKETS; i++)
 		if (meas.hist.b[i]) {
@@ -2048,6 +2270,9 @@ static int vtb_cells(const char *job, const char *dev, uint64_t seed)
 			break;
 		}
 		int err = c.scmi ? vtb_cells_scmi(&k) : c.net ? vtb_cells_net(&k, max_frame) : vtb_cells_disk(&k);
+		if (!err && !c.net && !c.scmi && !k.bio[c.io].open && (err = vtb_bio_open(&k.bio[c.io], c.io)))
+			printf("VTB-LOG cell %u: the guest kernel has no %s: %s\n", c.cell,
+			       c.io == VTB_BIO_AIO ? "native AIO" : "io_uring", strerror(-err));
 		if (!err)
 			err = vtb_cell_run(&k, &c);
 		if (err) {
