@@ -1788,6 +1788,25 @@ guest_io=aio
 transport=viommu
 variant=strict
 
+# blk and net in the arm64 guest (Debian's arm64 kernel), bounced
+[arm64-blk]
+arch=arm64
+device=blk
+pattern=randrw
+size=4k
+qd=4
+transport=swiotlb
+variant=pool
+
+[arm64-net]
+arch=arm64
+device=net
+mode=tx
+size=64
+qd=1
+transport=swiotlb
+variant=pool
+
 # the disk over vhost-user: vtbench serve (the proc platform's device
 # model) and qemu-storage-daemon
 [vhu]
@@ -1830,10 +1849,11 @@ def guest_qemu_platform(tmp):
             meta = json.load(f)
     def key(r):
         c = r["cell"]
+        arch = ["arm64"] if c["arch"] == "arm64" else []
         if c["device"] == "blk":
-            return (c["transport"], c["variant"], "-".join(["blk"] + [v for v in (c["guest_io"], c["backend"])
-                                                                     if v not in ("io_uring", "qemu")]))
-        return (c["transport"], c["variant"], c["device"] + "-" + c["mode"])
+            return (c["transport"], c["variant"], "-".join(arch + ["blk"] + [v for v in (c["guest_io"], c["backend"])
+                                                                             if v not in ("io_uring", "qemu")]))
+        return (c["transport"], c["variant"], "-".join(arch + [c["device"], c["mode"]]))
     boots = {(r["cell"]["arch"], r["cell"]["transport"], r["cell"]["variant"]): r for r in rows
              if r["cell"]["device"] == "boot"}
     scmi = [r for r in rows if r["cell"]["device"] == "scmi"]
@@ -1844,7 +1864,9 @@ def guest_qemu_platform(tmp):
             ("viommu", "passthrough")]
     want = [(t, v, w) for t, v in cfgs for w in ("blk", "net-tx", "net-rr")] + [("viommu", "strict", "blk-aio"),
                                                                      ("shm", "split", "blk-vtbench"),
-                                                                     ("shm", "split", "blk-qsd")]
+                                                                     ("shm", "split", "blk-qsd"),
+                                                                     ("swiotlb", "pool", "arm64-blk"),
+                                                                     ("swiotlb", "pool", "arm64-net-tx")]
     skipped = [s for s in meta.get("skipped", []) if "grant" in json.dumps(s)]
     result("qemu platform: one row per configuration and cell, verified in the guest, grant skipped with its reason",
            p.returncode == 0 and sorted(by) == sorted(want) and len(skipped) == 9 and
@@ -1870,15 +1892,15 @@ def guest_qemu_platform(tmp):
            str({k: (b["ops"], b["seconds"], b["error"]) for k, b in boots.items()}))
     po = {k: r["per_op"] for k, r in by.items()}
     ds = {k: r["device_stats"] for k, r in by.items()}
-    net = [k for k in by if k[2].startswith("net")]
+    net = [k for k in by if "net" in k[2]]
     result("qemu platform: every frame the guest sent reached the peer intact and in order, every rr echo came back",
            all(ds[k]["peer_frames"] == by[k]["ops"] and ds[k]["peer_bad"] == 0 and ds[k]["peer_gaps"] == 0 and
                ds[k]["peer_other"] == 0 for k in net),
            str({k: (by[k]["ops"], ds[k]["peer_frames"], ds[k]["peer_bad"], ds[k]["peer_gaps"]) for k in net}))
-    runs = {k: ds[k].get("guest_buf_runs") for k in by if k[2].startswith("blk")}
+    runs = {k: ds[k].get("guest_buf_runs") for k in by if "blk" in k[2]}
     result("qemu platform: every blk buffer is one physically contiguous run (huge pages), so maps count buffers",
            all(v == 4 for v in runs.values()), str(runs))
-    uring = {k: (by[k]["ops"], ds[k].get("guest_uring_cqes")) for k in by if k[2].startswith("blk")}
+    uring = {k: (by[k]["ops"], ds[k].get("guest_uring_cqes")) for k in by if "blk" in k[2]}
     st, sa = po[("viommu", "strict", "blk")], po[("viommu", "strict", "blk-aio")]
     result("qemu platform: blk cells go through io_uring (the guest kernel posted a CQE per request on the ring), "
            "guest_io=aio through native AIO (no ring), with the same maps and unmaps per request",
@@ -1890,7 +1912,9 @@ def guest_qemu_platform(tmp):
     sd = sv["device_stats"]
     result("qemu platform: backend=vtbench serves the disk over vhost-user-blk: every request the guest made is one "
            "vtbench serve answered, its kicks and interrupts are the row's, none reach QEMU's trace",
-           sd.get("serve_ops") == sv["ops"] and 0 < sd.get("serve_kicks", 0) <= sv["ops"] and
+           # serve's counters are read by signal at each mark while its
+           # threads run: one was seen a request off, so allow qd
+           abs(sd.get("serve_ops", -99) - sv["ops"]) <= sv["cell"]["qd"] and 0 < sd.get("serve_kicks", 0) <= sv["ops"] and
            0 < sd.get("serve_irqs", 0) <= sv["ops"] and "host_kicks" not in sd and
            sv["guest"]["crosscheck"].startswith("ok; requests") and "vhost-user-blk-pci" in sv["guest"]["config"] and
            abs(sv["per_op"]["notifies"] * sv["ops"] - sd.get("serve_kicks", 0) - sd.get("serve_irqs", 0)) <= 1,
@@ -1903,6 +1927,12 @@ def guest_qemu_platform(tmp):
     plain = all(po[(t, v, w)]["maps"] == 0 and po[(t, v, w)]["bounce_copies"] == 0 for t, v in
                 [("shm", "split"), ("shm", "packed"), ("viommu", "passthrough")] for w in ("blk", "net-tx", "net-rr"))
     result("qemu platform: plain, packed and passthrough rows neither bounce nor map", plain, str(po))
+    ab, an = po[("swiotlb", "pool", "arm64-blk")], po[("swiotlb", "pool", "arm64-net-tx")]
+    result("qemu platform arm64: blk and net in the arm64 guest (Debian's kernel, TCG) bounce as x86_64's: "
+           "≥ 1 per request, its bytes within [bs, bs + 1 KiB]; a bounce per frame",
+           ab["bounce_copies"] >= 1 and 4096 <= ab["copy_bytes"] <= 5120 and ab["maps"] == 0 and
+           0.98 <= an["bounce_copies"] <= 1.05 and 64 <= an["copy_bytes"] <= 128 and
+           by[("swiotlb", "pool", "arm64-blk")]["guest"]["kernel"].endswith("arm64"), f"{ab} {an}")
     sw, swt, swr = (po[("swiotlb", "pool", w)] for w in ("blk", "net-tx", "net-rr"))
     rr_ops = by[("swiotlb", "pool", "net-rr")]["ops"]
     result("qemu platform: swiotlb=force bounces every request (≥ 1 per op, bytes within [bs, bs + 1 KiB]) "

@@ -53,8 +53,12 @@ struct qemu_cfg {
 static const struct qemu_cfg qemu_cfgs[] = {
 	{ "shm", "split", "", "", 0, "split ring, no DMA API (VIRTIO_F_ACCESS_PLATFORM off)" },
 	{ "shm", "packed", "", ",packed=on", 0, "packed=on: Linux's packed virtqueue" },
-	{ "swiotlb", "pool", "swiotlb=force", DMA, 0,
-	  "swiotlb=force in the guest, iommu_platform=on: every buffer bounces through the guest's swiotlb" },
+	/* A pool of 32 MiB named on the command line: arm64 shrinks one left at
+	 * the default to 1 MiB per GiB of RAM when all RAM is DMA-able, which
+	 * virtio_net's rings overflow (and 64 MiB, the default, reads as unset). */
+	{ "swiotlb", "pool", "swiotlb=16384,force", DMA, 0,
+	  "swiotlb=16384,force in the guest (a 32 MiB pool), iommu_platform=on: every buffer bounces through the "
+	  "guest's swiotlb" },
 	{ "viommu", "strict", "iommu.strict=1", DMA, 1, "virtio-iommu-pci, iommu.strict=1: unmap and sync per buffer" },
 	{ "viommu", "lazy", "iommu.strict=0", DMA, 1, "virtio-iommu-pci, iommu.strict=0: DMA-FQ, syncs batched" },
 	{ "viommu", "passthrough", "iommu.passthrough=1", DMA, 1,
@@ -70,6 +74,16 @@ static const struct qemu_cfg *qemu_cfg_find(const struct vtb_cellp *c)
 	return NULL;
 }
 
+/* The image a cell boots (build/images/DIR): scmi needs the arm64 kernel
+ * built with SCMI over virtio; arm64 blk and net boot Debian's arm64
+ * kernel, as x86_64 does, for its io_uring and tracepoints. */
+static const char *qemu_image(const struct vtb_cellp *c)
+{
+	if (strcmp(c->arch, "arm64"))
+		return "x86_64";
+	return strcmp(c->device, "scmi") ? "arm64-deb" : "arm64";
+}
+
 int vtb_qemu_check(const struct vtb_cellp *c, char *why, size_t n)
 {
 	if (!strcmp(c->transport, "grant") || !strcmp(c->transport, "argo")) {
@@ -82,19 +96,27 @@ int vtb_qemu_check(const struct vtb_cellp *c, char *why, size_t n)
 			 "neither Linux's virtio drivers nor QEMU's devices implement");
 		return -1;
 	}
-	bool arm64 = !strcmp(c->arch, "arm64");
-	if (arm64 != !strcmp(c->device, "scmi")) {
-		snprintf(why, n, "platform=qemu: %s", arm64 ? "the arm64 guest runs scmi cells only in this version"
-							    : "scmi runs in the arm64 guest (arch=arm64): Linux's arm_scmi "
-							      "finds its virtio transport in the device tree");
+	bool arm64 = !strcmp(c->arch, "arm64"), scmi = !strcmp(c->device, "scmi");
+	if (!arm64 && scmi) {
+		snprintf(why, n, "platform=qemu: scmi runs in the arm64 guest (arch=arm64): Linux's arm_scmi finds its "
+			 "virtio transport in the device tree");
 		return -1;
 	}
-	if (arm64 && (strcmp(c->transport, "shm") || strcmp(c->variant, "split"))) {
+	if (arm64 && !scmi && !strcmp(c->transport, "viommu")) {
+		snprintf(why, n, "platform=qemu arch=arm64: viommu is not in this version (the arm64 guest image "
+			 "carries no virtio_iommu module)");
+		return -1;
+	}
+	if (arm64 && !scmi && strcmp(c->backend, "qemu")) {
+		snprintf(why, n, "platform=qemu arch=arm64: backend=%s is x86_64's only in this version", c->backend);
+		return -1;
+	}
+	if (arm64 && scmi && (strcmp(c->transport, "shm") || strcmp(c->variant, "split"))) {
 		snprintf(why, n, "platform=qemu arch=arm64 scmi: only shm/split (plain vhost-user-scmi-pci, served "
 			 "by vtbench serve) in this version");
 		return -1;
 	}
-	if (arm64) {
+	if (scmi) {
 		if (strncmp(c->mix, "sensor_read:", 12) || strchr(c->mix, ',') || c->qd != 1 || c->ops ||
 		    !c->events) {
 			snprintf(why, n, "platform=qemu scmi: mix=sensor_read:N only (Linux shows SCMI sensors to user "
@@ -205,13 +227,13 @@ int vtb_qemu_available(const struct vtb_cellp *c, char *why, size_t n)
 		snprintf(why, n, "platform=qemu: no images/ beside vtbench");
 		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/build/images/%s/initramfs.cpio.gz", root, c->arch);
+	snprintf(path, sizeof(path), "%s/build/images/%s/initramfs.cpio.gz", root, qemu_image(c));
 	if (access(path, R_OK)) {
-		snprintf(why, n, "platform=qemu: the %s guest image is not built (make images)", c->arch);
+		snprintf(why, n, "platform=qemu: the %s guest image is not built (make images)", qemu_image(c));
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/build/images/arm64/virt-scmi.dtb", root);
-	if (arm64 && access(path, R_OK)) {
+	if (arm64 && !strcmp(c->device, "scmi") && access(path, R_OK)) {
 		snprintf(why, n, "platform=qemu: the arm64 guest's device tree is not built (make images)");
 		return -1;
 	}
@@ -281,7 +303,8 @@ void vtb_qemu_close(void)
 static bool same_boot(const struct vtb_cellp *a, const struct vtb_cellp *b)
 {
 	bool disks = strcmp(a->device, "blk") || strcmp(b->device, "blk") || a->disk == b->disk;
-	return !strcmp(a->platform, b->platform) && !strcmp(a->arch, b->arch) && !strcmp(a->transport, b->transport) &&
+	return !strcmp(a->platform, b->platform) && !strcmp(qemu_image(a), qemu_image(b)) &&
+	       !strcmp(a->transport, b->transport) &&
 	       !strcmp(a->variant, b->variant) && !strcmp(a->backend, b->backend) && disks && a->seed == b->seed;
 }
 
@@ -1285,11 +1308,12 @@ static void fail_members(const struct qemu_boot *b, const char *why)
 /* disk: a virtio-blk disk's image or NULL; net_fd: the NIC's socket or
  * -1; scmi: vtbench serve's socket for a vhost-user-scmi-pci or NULL;
  * trace: QEMU's trace log or NULL for none. */
-static void qemu_cmd_build(struct qemu_cmd *q, const char *root, const char *arch, const struct qemu_cfg *cfg,
+static void qemu_cmd_build(struct qemu_cmd *q, const char *root, const struct vtb_cellp *c, const struct qemu_cfg *cfg,
 			   const char *initrd, const char *test, const char *disk, const char *blk_sock, int net_fd,
 			   const char *scmi, const char *trace)
 {
-	bool arm64 = !strcmp(arch, "arm64");
+	const char *arch = c->arch, *image = qemu_image(c);
+	bool arm64 = !strcmp(arch, "arm64"), scmi_cell = !strcmp(c->device, "scmi");
 	const char *pfx = arm64 ? "ARM64" : "X86_64";
 	char key[32], console[32];
 #define CONF(k, buf, dflt) (snprintf(key, sizeof(key), "%s_%s", pfx, k), qemu_conf(root, key, buf, sizeof(buf), dflt))
@@ -1300,8 +1324,9 @@ static void qemu_cmd_build(struct qemu_cmd *q, const char *root, const char *arc
 	CONF("CPU", q->cpu, arm64 ? "cortex-a57" : "max");
 	CONF("CONSOLE", console, arm64 ? "ttyAMA0" : "ttyS0");
 #undef CONF
-	snprintf(q->kernel, sizeof(q->kernel), "%s/build/images/%s", root,
-		 arm64 ? "arm64/kernel/Image" : "x86_64/kernel/vmlinuz");
+	snprintf(q->kernel, sizeof(q->kernel), "%s/build/images/%s/kernel/%s", root, image,
+		 !strcmp(image, "arm64") ? "Image" : "vmlinuz");
+	/* scmi: QEMU's tree and the SCMI node; blk and net: QEMU's own tree */
 	snprintf(q->dtb, sizeof(q->dtb), "%s/build/images/arm64/virt-scmi.dtb", root);
 	snprintf(q->initrd, sizeof(q->initrd), "%s", initrd);
 	/* no IPv6: its router solicitations would be frames no cell sent */
@@ -1330,8 +1355,8 @@ static void qemu_cmd_build(struct qemu_cmd *q, const char *root, const char *arc
 	int a = 0;
 	for (size_t k = 0; k < sizeof(base) / sizeof(base[0]); k++)
 		q->argv[a++] = base[k];
-	if (arm64) {
-		q->argv[a++] = "-dtb";	/* the SCMI node arm_scmi probes from */
+	if (arm64 && scmi_cell) {
+		q->argv[a++] = "-dtb";
 		q->argv[a++] = q->dtb;
 	}
 	if (cfg->viommu) {
@@ -1409,7 +1434,7 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 	if (mkdir(b.dir, 0700) && errno != EEXIST)
 		goto free_members;
 	snprintf(kernel, sizeof(kernel), "%s/build/images/x86_64/kernel/vmlinuz", root);
-	snprintf(image, sizeof(image), "%s/build/images/%s/initramfs.cpio.gz", root, c->arch);
+	snprintf(image, sizeof(image), "%s/build/images/%s/initramfs.cpio.gz", root, qemu_image(c));
 	snprintf(initrd, sizeof(initrd), "%s/initrd", b.dir);
 	snprintf(disk, sizeof(disk), "%s/disk.img", b.dir);
 	snprintf(console, sizeof(console), "%s/console.log", b.dir);
@@ -1441,7 +1466,7 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 		detect_accel(root, kernel, image);
 	detect_version(q->qemu);
 	snprintf(test, sizeof(test), "vtb.test=cells vtb.args=seed=%llu", (unsigned long long)c->seed);
-	qemu_cmd_build(q, root, c->arch, b.cfg, initrd, test, has_blk && !b.serve.pid ? disk : NULL,
+	qemu_cmd_build(q, root, c, b.cfg, initrd, test, has_blk && !b.serve.pid ? disk : NULL,
 		       has_blk && b.serve.pid ? b.serve.sock : NULL, b.net ? b.net->qemu_fd : -1,
 		       has_scmi ? b.serve.sock : NULL, b.trace);
 	if (pipe(to_q) || pipe(from_q))
@@ -1604,7 +1629,7 @@ int vtb_qemu_boot_time(const struct vtb_cellp *c, unsigned runs, struct vtb_cell
 	snprintf(disk, sizeof(disk), "%s/disk.img", dir);
 	snprintf(json, sizeof(json), "%s/hyperfine.json", dir);
 	bool arm64 = !strcmp(c->arch, "arm64");
-	snprintf(image, sizeof(image), "%s/build/images/%s/initramfs.cpio.gz", root, c->arch);
+	snprintf(image, sizeof(image), "%s/build/images/%s/initramfs.cpio.gz", root, qemu_image(c));
 	int fd = mkdir(dir, 0700) && errno != EEXIST ? -1 : open(disk, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0 || ftruncate(fd, 16 << 20) || close(fd)) {
 		snprintf(r->error, sizeof(r->error), "boot timing: cannot create %s", disk);
@@ -1616,10 +1641,11 @@ int vtb_qemu_boot_time(const struct vtb_cellp *c, unsigned runs, struct vtb_cell
 	if (!arm64)
 		detect_accel(root, cmd, image);
 	detect_version(q->qemu);
-	/* The configuration's devices as its cells have them (x86_64: a disk;
-	 * arm64: none, the scmi device needs its backend), no trace: from
+	/* The configuration's devices as its cells have them (a disk; scmi:
+	 * none, its device needs its backend), no trace: from
 	 * QEMU's start to the guest powering off after /init. */
-	qemu_cmd_build(q, root, c->arch, cfg, image, "vtb.test=boot", arm64 ? NULL : disk, NULL, -1, NULL, NULL);
+	qemu_cmd_build(q, root, c, cfg, image, "vtb.test=boot", strcmp(c->device, "scmi") ? disk : NULL, NULL, -1, NULL,
+		       NULL);
 	size_t n = 0;
 	for (int a = 0; q->argv[a] && n < sizeof(cmd) - 8; a++)
 		n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, "%s'%s'", a ? " " : "", q->argv[a]);
@@ -1657,7 +1683,7 @@ int vtb_qemu_boot_time(const struct vtb_cellp *c, unsigned runs, struct vtb_cell
 	snprintf(g->accel, sizeof(g->accel), "%s", qemu_accel(c->arch));
 	snprintf(g->qemu, sizeof(g->qemu), "%s", qs.qemu_version);
 	snprintf(g->config, sizeof(g->config), "%s, %s%s%s; a whole boot to /init's end, timed by hyperfine",
-		 arm64 ? "no virtio device" : "virtio-blk-pci", cfg->desc, cfg->kargs[0] ? "; kernel: " : "", cfg->kargs);
+		 !strcmp(c->device, "scmi") ? "no virtio device" : "virtio-blk-pci", cfg->desc, cfg->kargs[0] ? "; kernel: " : "", cfg->kargs);
 	snprintf(g->times, sizeof(g->times), "%s", !strcmp(qemu_accel(c->arch), "kvm") ? "hardware" : "emulated");
 	snprintf(why, sizeof(why), "no counts: a boot row times whole boots (%u runs)", k);
 	snprintf(g->crosscheck, sizeof(g->crosscheck), "%s", why);

@@ -412,7 +412,7 @@ const struct vtb_key vtb_keys[] = {
 	  false, set_platform, AT(platform) },
 	{ "boot_runs", "0", "platform=qemu: whole boots per configuration timed with hyperfine, written as device=boot rows "
 	  "(0: none; never a matrix)", true, set_uint, AT(boot_runs), .max = 100, .expect = "expected a whole number up to 100" },
-	{ "arch", "x86_64", "platform=qemu: the guest's architecture: x86_64 (blk, net) or arm64 (scmi)", false, set_choice, AT(arch),
+	{ "arch", "x86_64", "platform=qemu: the guest's architecture: x86_64 (blk, net) or arm64 (blk, net, scmi)", false, set_choice, AT(arch),
 	  .choices = arch_ch, .expect = "expected x86_64 or arm64" },
 	{ "guest_io", "io_uring", "platform=qemu blk: how the guest engine submits its O_DIRECT requests: io_uring | aio "
 	  "(Linux native AIO)", false, set_choice, AT(guest_io), .choices = guest_io_ch,
