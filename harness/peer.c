@@ -89,20 +89,9 @@ static int spawn_testpmd(struct vtb_rdom *d, char *const argv[], int *out)
 
 static double proc_cpu_s(pid_t pid)
 {
-	char path[64], buf[1024];
+	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	char *p = strrchr(buf, ')');
-	unsigned long ut = 0, st = 0;
-	/* After "pid (comm)": state and 10 fields, then utime and stime. */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-		return 0;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	return vtb_stat_cpu_s(path, NULL, 0);
 }
 
 /* testpmd stops its ports and exits on SIGINT. */

@@ -33,6 +33,7 @@
 #include "../workloads/net/vtb_net.h"
 #include "guest_net.h"
 #include "qemu.h"
+#include "runner.h"
 
 _Static_assert(VTB_GN_IMIX == VTB_NET_IMIX, "a net cell's imix size means the same in the guest");
 
@@ -817,26 +818,16 @@ struct qemu_boot {
 /* A process's CPU time, all its threads, in seconds. */
 static double proc_cpu_s(pid_t pid)
 {
-	char path[64], buf[1024];
+	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	char *close = strrchr(buf, ')');
-	unsigned long ut = 0, st = 0;
-	if (!close || sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-		return 0;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	return vtb_stat_cpu_s(path, NULL, 0);
 }
 
 /* The QEMU process's CPU time, split into its vCPU threads (the guest,
  * FE) and the rest (the device models and their I/O, BE). */
 static void qemu_cpu(pid_t pid, double cpu[2])
 {
-	char path[300], buf[1024];
+	char path[300], comm[32];
 	cpu[0] = cpu[1] = 0;
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	DIR *d = opendir(path);
@@ -845,19 +836,9 @@ static void qemu_cpu(pid_t pid, double cpu[2])
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)pid, e->d_name);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue;
-		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = 0;
-		char *open = strchr(buf, '('), *close = strrchr(buf, ')');
-		unsigned long ut = 0, st = 0;
-		if (!open || !close || sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-			continue;
+		double s = vtb_stat_cpu_s(path, comm, sizeof(comm));
 		/* QEMU names its vCPU threads "CPU N/TCG" or "CPU N/KVM" */
-		bool vcpu = !strncmp(open + 1, "CPU ", 4);
-		cpu[vcpu ? 0 : 1] += (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+		cpu[strncmp(comm, "CPU ", 4) ? 1 : 0] += s;
 	}
 	if (d)
 		closedir(d);

@@ -44,4 +44,9 @@ extern const struct vtb_runner_ops vtb_runner_fork;
 /* "killed by signal 9 (Killed)" / "exited with status 1". */
 const char *vtb_dom_end_str(const struct vtb_dom_end *e, char *buf, unsigned n);
 
+/* The CPU time (user + system, s) in a /proc/PID/stat or
+ * /proc/PID/task/TID/stat file, 0 if it cannot be read; comm, if not NULL,
+ * gets the name between the parentheses ("" if unread). */
+double vtb_stat_cpu_s(const char *path, char *comm, unsigned n);
+
 #endif

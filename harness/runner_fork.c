@@ -88,3 +88,25 @@ const char *vtb_dom_end_str(const struct vtb_dom_end *e, char *buf, unsigned n)
 		snprintf(buf, n, "exited with status %d", e->code);
 	return buf;
 }
+
+double vtb_stat_cpu_s(const char *path, char *comm, unsigned n)
+{
+	char buf[1024];
+	if (comm && n)
+		comm[0] = 0;
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = 0;
+	char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+	unsigned long ut = 0, st = 0;
+	/* After "pid (comm)": state and 10 fields, then utime and stime. */
+	if (!open || !close || close < open ||
+	    sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return 0;
+	if (comm && n)
+		snprintf(comm, n, "%.*s", (int)(close - open - 1), open + 1);
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
