@@ -1765,7 +1765,7 @@ qd=4
 
 [net]
 device=net
-mode=tx,rr
+mode=tx,rr,rx
 size=64
 qd=1
 
@@ -1806,6 +1806,26 @@ size=64
 qd=1
 transport=swiotlb
 variant=pool
+
+# the seed threads' pre-shared region: a restricted-dma-pool in the device
+# tree (the arm64 kernel vtbench builds), and a virtio-iommu on arm64
+[arm64-rdp]
+arch=arm64
+device=blk
+pattern=randrw
+size=4k
+qd=4
+transport=swiotlb
+variant=rdp
+
+[arm64-viommu]
+arch=arm64
+device=blk
+pattern=randrw
+size=4k
+qd=4
+transport=viommu
+variant=strict
 
 # the disk over vhost-user: vtbench serve (the proc platform's device
 # model) and qemu-storage-daemon
@@ -1862,14 +1882,13 @@ def guest_qemu_platform(tmp):
     by = {key(r): r for r in rows}
     cfgs = [("shm", "split"), ("shm", "packed"), ("swiotlb", "pool"), ("viommu", "strict"), ("viommu", "lazy"),
             ("viommu", "passthrough")]
-    want = [(t, v, w) for t, v in cfgs for w in ("blk", "net-tx", "net-rr")] + [("viommu", "strict", "blk-aio"),
-                                                                     ("shm", "split", "blk-vtbench"),
-                                                                     ("shm", "split", "blk-qsd"),
-                                                                     ("swiotlb", "pool", "arm64-blk"),
-                                                                     ("swiotlb", "pool", "arm64-net-tx")]
+    want = [(t, v, w) for t, v in cfgs for w in ("blk", "net-tx", "net-rr", "net-rx")] + [
+        ("viommu", "strict", "blk-aio"), ("shm", "split", "blk-vtbench"), ("shm", "split", "blk-qsd"),
+        ("swiotlb", "pool", "arm64-blk"), ("swiotlb", "pool", "arm64-net-tx"), ("swiotlb", "rdp", "arm64-blk"),
+        ("viommu", "strict", "arm64-blk")]
     skipped = [s for s in meta.get("skipped", []) if "grant" in json.dumps(s)]
     result("qemu platform: one row per configuration and cell, verified in the guest, grant skipped with its reason",
-           p.returncode == 0 and sorted(by) == sorted(want) and len(skipped) == 9 and
+           p.returncode == 0 and sorted(by) == sorted(want) and len(skipped) == 12 and
            all(r["verified"] is True and r["error"] is None and r["ops"] > 0 and r["cell"]["platform"] == "qemu"
                and r["guest"]["accel"] in ("kvm", "tcg") and r["guest"]["kernel"] for r in rows) and
            all("no meaning on platform=qemu" in json.dumps(s) for s in skipped),
@@ -1892,11 +1911,19 @@ def guest_qemu_platform(tmp):
            str({k: (b["ops"], b["seconds"], b["error"]) for k, b in boots.items()}))
     po = {k: r["per_op"] for k, r in by.items()}
     ds = {k: r["device_stats"] for k, r in by.items()}
-    net = [k for k in by if "net" in k[2]]
+    net = [k for k in by if "net" in k[2] and not k[2].endswith("rx")]
+    rx = [k for k in by if k[2].endswith("net-rx")]
     result("qemu platform: every frame the guest sent reached the peer intact and in order, every rr echo came back",
            all(ds[k]["peer_frames"] == by[k]["ops"] and ds[k]["peer_bad"] == 0 and ds[k]["peer_gaps"] == 0 and
                ds[k]["peer_other"] == 0 for k in net),
            str({k: (by[k]["ops"], ds[k]["peer_frames"], ds[k]["peer_bad"], ds[k]["peer_gaps"]) for k in net}))
+    result("qemu platform rx: every frame the peer sent for the guest's pulls arrived intact and in order, a pull "
+           "per frame at qd 1",
+           len(rx) == 6 and all(ds[k]["peer_sent"] == by[k]["ops"] > 0 and ds[k]["peer_send_fail"] == 0 and
+                                ds[k]["peer_bad"] == 0 and ds[k]["peer_gaps"] == 0 and
+                                ds[k]["peer_frames"] == 0 and ds[k]["peer_pulls"] == by[k]["ops"] and
+                                by[k]["verified"] is True for k in rx),
+           str({k: (by[k]["ops"], ds[k].get("peer_sent"), ds[k].get("peer_pulls"), ds[k]["peer_bad"]) for k in rx}))
     runs = {k: ds[k].get("guest_buf_runs") for k in by if "blk" in k[2]}
     result("qemu platform: every blk buffer is one physically contiguous run (huge pages), so maps count buffers",
            all(v == 4 for v in runs.values()), str(runs))
@@ -1925,7 +1952,8 @@ def guest_qemu_platform(tmp):
            "qemu-storage-daemon" in q["guest"]["config"] and "host_kicks" not in q["device_stats"],
            f"{q['ops']} {q['device_stats']} {q['guest']}")
     plain = all(po[(t, v, w)]["maps"] == 0 and po[(t, v, w)]["bounce_copies"] == 0 for t, v in
-                [("shm", "split"), ("shm", "packed"), ("viommu", "passthrough")] for w in ("blk", "net-tx", "net-rr"))
+                [("shm", "split"), ("shm", "packed"), ("viommu", "passthrough")]
+                for w in ("blk", "net-tx", "net-rr", "net-rx"))
     result("qemu platform: plain, packed and passthrough rows neither bounce nor map", plain, str(po))
     ab, an = po[("swiotlb", "pool", "arm64-blk")], po[("swiotlb", "pool", "arm64-net-tx")]
     result("qemu platform arm64: blk and net in the arm64 guest (Debian's kernel, TCG) bounce as x86_64's: "
@@ -1933,7 +1961,26 @@ def guest_qemu_platform(tmp):
            ab["bounce_copies"] >= 1 and 4096 <= ab["copy_bytes"] <= 5120 and ab["maps"] == 0 and
            0.98 <= an["bounce_copies"] <= 1.05 and 64 <= an["copy_bytes"] <= 128 and
            by[("swiotlb", "pool", "arm64-blk")]["guest"]["kernel"].endswith("arm64"), f"{ab} {an}")
+    rd, av = po[("swiotlb", "rdp", "arm64-blk")], by[("viommu", "strict", "arm64-blk")]
+    result("qemu platform arm64: blk through the device tree's restricted-dma-pool (the arm64 kernel vtbench builds) "
+           "bounces every request as swiotlb=force does; a virtio-iommu in strict mode maps and unmaps every buffer, "
+           "QEMU's MAP and UNMAP agreeing",
+           rd["bounce_copies"] >= 1 and 4096 <= rd["copy_bytes"] <= 5120 and rd["maps"] == 0 and
+           "+deb" not in by[("swiotlb", "rdp", "arm64-blk")]["guest"]["kernel"] and
+           av["per_op"]["maps"] >= 2 and abs(av["per_op"]["maps"] - av["per_op"]["unmaps"]) <= 0.02 * av["per_op"]["maps"]
+           and av["guest"]["crosscheck"].startswith("ok") and av["guest"]["kernel"].endswith("arm64"),
+           f"{rd} {by[('swiotlb', 'rdp', 'arm64-blk')]['guest']} {av['per_op']} {av['guest']}")
     sw, swt, swr = (po[("swiotlb", "pool", w)] for w in ("blk", "net-tx", "net-rr"))
+    rxo, rxd = by[("swiotlb", "pool", "net-rx")]["ops"], ds[("swiotlb", "pool", "net-rx")]
+    swx, stx = po[("swiotlb", "pool", "net-rx")], po[("viommu", "strict", "net-rx")]
+    sto, std = by[("viommu", "strict", "net-rx")]["ops"], ds[("viommu", "strict", "net-rx")]
+    # a frame received and a pull sent per op, rx buffers mapped as virtio_net refills its 256-entry ring
+    result("qemu platform rx: swiotlb bounces every frame received and every pull sent; strict maps and unmaps "
+           "each of them",
+           abs(swx["bounce_copies"] * rxo - rxo - rxd["peer_pulls"]) <= 256 and
+           abs(stx["maps"] * sto - sto - std["peer_pulls"]) <= 256 and
+           abs(stx["unmaps"] * sto - sto - std["peer_pulls"]) <= 256,
+           f"swiotlb {swx} ops {rxo} pulls {rxd['peer_pulls']}; strict {stx} ops {sto} pulls {std['peer_pulls']}")
     rr_ops = by[("swiotlb", "pool", "net-rr")]["ops"]
     result("qemu platform: swiotlb=force bounces every request (≥ 1 per op, bytes within [bs, bs + 1 KiB]) "
            "and every frame (tx: 1, its bytes and the 12-byte header; rr: 1 and the rx ring's refills)",

@@ -38,6 +38,7 @@ struct vtb_cell_result {
 	unsigned nslices;		/* slices used */
 	uint64_t verify_errors;
 	bool verified_ok;
+	bool notifies_unknown;		/* no count of the doorbells exists: per_op.notifies null */
 	char error[640];		/* empty: success */
 	unsigned ndev;
 	const char *dev_names[VTB_DEV_STATS];

@@ -8,7 +8,14 @@
  *
  * The payload is a slice of one pseudo-random block made once from the
  * boot's seed, so filling a frame costs the guest a memcpy, as it costs an
- * application, and any byte the path changes is caught. */
+ * application, and any byte the path changes is caught.
+ *
+ * rx turns the direction round: a pull frame from the guest (flags
+ * VTB_GN_PULL, VTB_GN_MIN bytes) carries at 24 the number of frames it
+ * asks for and at 28 their size (both little-endian 32, the size as
+ * vtb_gn_size takes it), the block's bytes from 32; the peer answers with
+ * that many frames of its own stream (seq from 0 for the boot), the MACs
+ * the other way round, laid out as above. */
 #ifndef VTB_GUEST_NET_H
 #define VTB_GUEST_NET_H
 
@@ -23,6 +30,10 @@
 #define VTB_GN_BLOCK (VTB_GN_SLOTS * 8u + VTB_GN_MAX)
 #define VTB_GN_ECHO 1u		/* the peer sends it back, MACs swapped */
 #define VTB_GN_FENCE 2u		/* echoed, not counted: everything before it has arrived */
+#define VTB_GN_PULL 4u		/* not counted: send me N frames of size S */
+#define VTB_GN_PULL_COUNT 24u
+#define VTB_GN_PULL_SIZE 28u
+#define VTB_GN_PULL_DATA 32u
 #define VTB_GN_IMIX (-1)	/* the cell's size: 7:4:1 of 64, 594, 1518 */
 
 static const uint8_t vtb_gn_guest_mac[6] = { 0x52, 0x54, 0x00, 0x76, 0x74, 0x01 };
@@ -52,11 +63,23 @@ static inline const uint8_t *vtb_gn_payload(const uint8_t *block, uint64_t seq)
 	return block + (seq % VTB_GN_SLOTS) * 8u;
 }
 
-/* A frame of len bytes (VTB_GN_MIN..VTB_GN_MAX) from the guest. */
-static inline void vtb_gn_frame(uint8_t *f, uint32_t len, const uint8_t *block, uint64_t seq, uint8_t flags)
+static inline void vtb_gn_le32(uint8_t *p, uint32_t v)
 {
-	memcpy(f, vtb_gn_peer_mac, 6);
-	memcpy(f + 6, vtb_gn_guest_mac, 6);
+	for (int b = 0; b < 4; b++)
+		p[b] = (uint8_t)(v >> (8 * b));
+}
+
+static inline uint32_t vtb_gn_get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* A frame of len bytes (VTB_GN_MIN..VTB_GN_MAX) from src to dst. */
+static inline void vtb_gn_frame_to(uint8_t *f, const uint8_t *dst, const uint8_t *src, uint32_t len,
+				   const uint8_t *block, uint64_t seq, uint8_t flags)
+{
+	memcpy(f, dst, 6);
+	memcpy(f + 6, src, 6);
 	f[12] = VTB_GN_ETHERTYPE >> 8;
 	f[13] = VTB_GN_ETHERTYPE & 0xff;
 	for (int b = 0; b < 8; b++)
@@ -64,6 +87,20 @@ static inline void vtb_gn_frame(uint8_t *f, uint32_t len, const uint8_t *block, 
 	f[22] = flags;
 	f[23] = 0;
 	memcpy(f + VTB_GN_HDR, vtb_gn_payload(block, seq), len - VTB_GN_HDR);
+}
+
+/* A frame of len bytes from the guest to the peer. */
+static inline void vtb_gn_frame(uint8_t *f, uint32_t len, const uint8_t *block, uint64_t seq, uint8_t flags)
+{
+	vtb_gn_frame_to(f, vtb_gn_peer_mac, vtb_gn_guest_mac, len, block, seq, flags);
+}
+
+/* The guest's pull: count frames of size (as vtb_gn_size takes it). */
+static inline void vtb_gn_pull(uint8_t *f, const uint8_t *block, uint64_t seq, uint32_t count, int size)
+{
+	vtb_gn_frame(f, VTB_GN_MIN, block, seq, VTB_GN_PULL);
+	vtb_gn_le32(f + VTB_GN_PULL_COUNT, count);
+	vtb_gn_le32(f + VTB_GN_PULL_SIZE, (uint32_t)size);
 }
 
 static inline uint64_t vtb_gn_seq(const uint8_t *f)

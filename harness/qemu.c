@@ -48,22 +48,32 @@ struct qemu_cfg {
 	const char *devprops;	/* appended to -device virtio-blk-pci and virtio-net-pci */
 	int viommu;		/* a virtio-iommu-pci in front of the disk */
 	const char *desc;
+	/* arm64 only, in the kernel vtbench builds (build/images/arm64) and
+	 * with this device tree of it; NULL: any arch, QEMU's own tree */
+	const char *dtb;
 };
 
 #define DMA ",disable-legacy=on,iommu_platform=on"
 static const struct qemu_cfg qemu_cfgs[] = {
-	{ "shm", "split", "", "", 0, "split ring, no DMA API (VIRTIO_F_ACCESS_PLATFORM off)" },
-	{ "shm", "packed", "", ",packed=on", 0, "packed=on: Linux's packed virtqueue" },
+	{ "shm", "split", "", "", 0, "split ring, no DMA API (VIRTIO_F_ACCESS_PLATFORM off)", NULL },
+	{ "shm", "packed", "", ",packed=on", 0, "packed=on: Linux's packed virtqueue", NULL },
 	/* A pool of 32 MiB named on the command line: arm64 shrinks one left at
 	 * the default to 1 MiB per GiB of RAM when all RAM is DMA-able, which
 	 * virtio_net's rings overflow (and 64 MiB, the default, reads as unset). */
 	{ "swiotlb", "pool", "swiotlb=16384,force", DMA, 0,
 	  "swiotlb=16384,force in the guest (a 32 MiB pool), iommu_platform=on: every buffer bounces through the "
-	  "guest's swiotlb" },
-	{ "viommu", "strict", "iommu.strict=1", DMA, 1, "virtio-iommu-pci, iommu.strict=1: unmap and sync per buffer" },
-	{ "viommu", "lazy", "iommu.strict=0", DMA, 1, "virtio-iommu-pci, iommu.strict=0: DMA-FQ, syncs batched" },
+	  "guest's swiotlb", NULL },
+	/* The seed threads' pre-shared region: a reserved-memory node the
+	 * PCIe host bridge's devices must bounce through; Debian's arm64
+	 * kernel is built without CONFIG_DMA_RESTRICTED_POOL. */
+	{ "swiotlb", "rdp", "", DMA, 0,
+	  "a 16 MiB restricted-dma-pool in the device tree for the PCIe host bridge, iommu_platform=on: every buffer "
+	  "bounces through the pool",
+	  "virt-scmi-rdp.dtb" },
+	{ "viommu", "strict", "iommu.strict=1", DMA, 1, "virtio-iommu-pci, iommu.strict=1: unmap and sync per buffer", NULL },
+	{ "viommu", "lazy", "iommu.strict=0", DMA, 1, "virtio-iommu-pci, iommu.strict=0: DMA-FQ, syncs batched", NULL },
 	{ "viommu", "passthrough", "iommu.passthrough=1", DMA, 1,
-	  "virtio-iommu-pci, iommu.passthrough=1: identity domain, no map" },
+	  "virtio-iommu-pci, iommu.passthrough=1: identity domain, no map", NULL },
 };
 #undef DMA
 
@@ -75,14 +85,25 @@ static const struct qemu_cfg *qemu_cfg_find(const struct vtb_cellp *c)
 	return NULL;
 }
 
-/* The image a cell boots (build/images/DIR): scmi needs the arm64 kernel
- * built with SCMI over virtio; arm64 blk and net boot Debian's arm64
- * kernel, as x86_64 does, for its io_uring and tracepoints. */
+/* The image a cell boots (build/images/DIR): scmi and the restricted
+ * pool need the arm64 kernel vtbench builds; arm64's other blk and net
+ * cells boot Debian's arm64 kernel, as x86_64 does. */
 static const char *qemu_image(const struct vtb_cellp *c)
 {
 	if (strcmp(c->arch, "arm64"))
 		return "x86_64";
-	return strcmp(c->device, "scmi") ? "arm64-deb" : "arm64";
+	const struct qemu_cfg *cfg = qemu_cfg_find(c);
+	return strcmp(c->device, "scmi") && !(cfg && cfg->dtb) ? "arm64-deb" : "arm64";
+}
+
+/* The device tree an arm64 boot of the built kernel passes, under
+ * build/images/arm64; NULL: QEMU's own. */
+static const char *qemu_dtb(const struct vtb_cellp *c)
+{
+	if (strcmp(qemu_image(c), "arm64"))
+		return NULL;
+	const struct qemu_cfg *cfg = qemu_cfg_find(c);
+	return cfg && cfg->dtb ? cfg->dtb : "virt-scmi.dtb";
 }
 
 int vtb_qemu_check(const struct vtb_cellp *c, char *why, size_t n)
@@ -101,11 +122,6 @@ int vtb_qemu_check(const struct vtb_cellp *c, char *why, size_t n)
 	if (!arm64 && scmi) {
 		snprintf(why, n, "platform=qemu: scmi runs in the arm64 guest (arch=arm64): Linux's arm_scmi finds its "
 			 "virtio transport in the device tree");
-		return -1;
-	}
-	if (arm64 && !scmi && !strcmp(c->transport, "viommu")) {
-		snprintf(why, n, "platform=qemu arch=arm64: viommu is not in this version (the arm64 guest image "
-			 "carries no virtio_iommu module)");
 		return -1;
 	}
 	if (arm64 && !scmi && strcmp(c->backend, "qemu")) {
@@ -127,8 +143,19 @@ int vtb_qemu_check(const struct vtb_cellp *c, char *why, size_t n)
 		}
 		return 0;
 	}
-	if (!qemu_cfg_find(c)) {
+	const struct qemu_cfg *cfg = qemu_cfg_find(c);
+	if (!cfg) {
 		snprintf(why, n, "platform=qemu has no configuration for transport %s/%s", c->transport, c->variant);
+		return -1;
+	}
+	if (cfg->dtb && !arm64) {
+		snprintf(why, n, "platform=qemu %s/%s: arm64 only (arch=arm64): a restricted-dma-pool is a device-tree "
+			 "node, and the x86_64 guest boots without a device tree", c->transport, c->variant);
+		return -1;
+	}
+	if (cfg->dtb && !strcmp(c->device, "net") && !strcmp(c->mode, "rr")) {
+		snprintf(why, n, "platform=qemu %s/%s net: tx only: the arm64 kernel vtbench builds has no IP stack "
+			 "for rr's UDP socket", c->transport, c->variant);
 		return -1;
 	}
 	if (strcmp(c->backend, "qemu") && strcmp(c->device, "blk")) {
@@ -146,9 +173,9 @@ int vtb_qemu_check(const struct vtb_cellp *c, char *why, size_t n)
 		return -1;
 	}
 	if (!strcmp(c->device, "net")) {
-		if (strcmp(c->mode, "tx") && strcmp(c->mode, "rr")) {
-			snprintf(why, n, "platform=qemu net mode=%s: the guest sends (tx, to a sink) or asks (rr, to "
-				 "an echo); rx is not in this version", c->mode);
+		if (strcmp(c->mode, "tx") && strcmp(c->mode, "rr") && strcmp(c->mode, "rx")) {
+			snprintf(why, n, "platform=qemu net mode=%s: tx (to a sink), rr (through an echo) or rx (pulled "
+				 "from the peer)", c->mode);
 			return -1;
 		}
 		if (c->ops || !c->qd || c->qd > 256 ||
@@ -233,9 +260,9 @@ int vtb_qemu_available(const struct vtb_cellp *c, char *why, size_t n)
 		snprintf(why, n, "platform=qemu: the %s guest image is not built (make images)", qemu_image(c));
 		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/build/images/arm64/virt-scmi.dtb", root);
-	if (arm64 && !strcmp(c->device, "scmi") && access(path, R_OK)) {
-		snprintf(why, n, "platform=qemu: the arm64 guest's device tree is not built (make images)");
+	snprintf(path, sizeof(path), "%s/build/images/arm64/%s", root, qemu_dtb(c) ? qemu_dtb(c) : "");
+	if (qemu_dtb(c) && access(path, R_OK)) {
+		snprintf(why, n, "platform=qemu: the arm64 guest's device tree %s is not built (make images)", qemu_dtb(c));
 		return -1;
 	}
 	qemu_conf(root, arm64 ? "ARM64_QEMU" : "X86_64_QEMU", qemu, sizeof(qemu),
@@ -461,6 +488,7 @@ static void trace_count(FILE *f, long from, long to, const char *iommu, struct h
 /* What the peer saw of the guest's frames; snapshots at each mark. */
 struct net_counts {
 	uint64_t frames, bytes, bad, gaps, other, echo_fail;
+	uint64_t pulls, sent, sent_bytes, send_fail;	/* rx: the guest's pulls, the frames they got */
 };
 
 /* QEMU's -netdev dgram on one of two connected UDP sockets on loopback,
@@ -478,9 +506,37 @@ struct qemu_net {
 	uint64_t next_seq, sunk;
 	bool drop;		/* the planted fault */
 	atomic_uint_least64_t frames, bytes, bad, gaps, other, echo_fail, recv_errors;
+	atomic_uint_least64_t pulls, sent, sent_bytes, send_fail;
+	uint64_t tx_seq;	/* the peer's own stream, to the guest */
 	uint8_t block[VTB_GN_BLOCK];
-	uint8_t rx[65536];
+	uint8_t rx[65536], tx[VTB_GN_MAX];
 };
+
+#define NET_PULL_MAX 4096u	/* frames one pull may ask for: a guest's qd is at most 256 */
+
+/* A pull: the frames it asks for, to the guest; a pull that asks for
+ * more than a window or a size no cell has is bad, and answered with none. */
+static void net_pull(struct qemu_net *n, const uint8_t *f)
+{
+	uint32_t count = vtb_gn_get32(f + VTB_GN_PULL_COUNT);
+	int size = (int)vtb_gn_get32(f + VTB_GN_PULL_SIZE);
+	if (!count || count > NET_PULL_MAX ||
+	    (size != VTB_GN_IMIX && (size < (int)VTB_GN_MIN || size > (int)VTB_GN_MAX))) {
+		atomic_fetch_add(&n->bad, 1);
+		return;
+	}
+	atomic_fetch_add(&n->pulls, 1);
+	for (uint32_t i = 0; i < count; i++) {
+		uint32_t len = vtb_gn_size(size, n->tx_seq);
+		vtb_gn_frame_to(n->tx, vtb_gn_guest_mac, vtb_gn_peer_mac, len, n->block, n->tx_seq++, 0);
+		if (send(n->fd, n->tx, len, 0) != (ssize_t)len) {
+			atomic_fetch_add(&n->send_fail, 1);
+			continue;
+		}
+		atomic_fetch_add(&n->sent, 1);
+		atomic_fetch_add(&n->sent_bytes, len);
+	}
+}
 
 static void net_take(struct qemu_net *n, uint8_t *f, size_t len)
 {
@@ -491,14 +547,23 @@ static void net_take(struct qemu_net *n, uint8_t *f, size_t len)
 	}
 	uint64_t seq = vtb_gn_seq(f);
 	uint8_t flags = f[22];
-	if (n->drop && !(flags & (VTB_GN_ECHO | VTB_GN_FENCE)) && ++n->sunk % 10 == 0)
+	bool pull = flags & VTB_GN_PULL;
+	if (n->drop && !(flags & (VTB_GN_ECHO | VTB_GN_FENCE | VTB_GN_PULL)) && ++n->sunk % 10 == 0)
 		return;
 	if (seq != n->next_seq)
 		atomic_fetch_add(&n->gaps, seq > n->next_seq ? seq - n->next_seq : 1);
 	n->next_seq = seq + 1;
-	if (memcmp(f + 6, vtb_gn_guest_mac, 6) || f[23] || memcmp(f + VTB_GN_HDR, vtb_gn_payload(n->block, seq),
-								len - VTB_GN_HDR))
+	size_t from = pull ? VTB_GN_PULL_DATA : VTB_GN_HDR;	/* a pull's count and size replace payload */
+	if (memcmp(f + 6, vtb_gn_guest_mac, 6) || f[23] || (pull && len != VTB_GN_MIN) ||
+	    memcmp(f + from, vtb_gn_payload(n->block, seq) + (from - VTB_GN_HDR), len - from)) {
 		atomic_fetch_add(&n->bad, 1);
+		if (pull)
+			return;	/* unanswered: its count may be what changed */
+	}
+	if (pull) {
+		net_pull(n, f);
+		return;
+	}
 	if (!(flags & VTB_GN_FENCE)) {
 		atomic_fetch_add(&n->frames, 1);
 		atomic_fetch_add(&n->bytes, len);
@@ -541,6 +606,10 @@ static void net_snapshot(struct qemu_net *n, struct net_counts *c)
 	c->gaps = atomic_load(&n->gaps);
 	c->other = atomic_load(&n->other);
 	c->echo_fail = atomic_load(&n->echo_fail);
+	c->pulls = atomic_load(&n->pulls);
+	c->sent = atomic_load(&n->sent);
+	c->sent_bytes = atomic_load(&n->sent_bytes);
+	c->send_fail = atomic_load(&n->send_fail);
 }
 
 /* A UDP socket on 127.0.0.1, any port, with a receive buffer of bytes
@@ -891,6 +960,8 @@ static void net_delta(const struct net_counts *a, const struct net_counts *b, st
 	*d = (struct net_counts){
 		.frames = b->frames - a->frames, .bytes = b->bytes - a->bytes, .bad = b->bad - a->bad,
 		.gaps = b->gaps - a->gaps, .other = b->other - a->other, .echo_fail = b->echo_fail - a->echo_fail,
+		.pulls = b->pulls - a->pulls, .sent = b->sent - a->sent, .sent_bytes = b->sent_bytes - a->sent_bytes,
+		.send_fail = b->send_fail - a->send_fail,
 	};
 }
 
@@ -953,6 +1024,11 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 		}
 		h = *e == ',' ? e + 1 : e;
 	}
+	/* A kernel built without an IOMMU (the arm64 kernel vtbench builds) has
+	 * no iommu events, and no maps to count where no virtio-iommu is. */
+	bool no_iommu = maps == UINT64_MAX && unmaps == UINT64_MAX && !b->cfg->viommu;
+	if (no_iommu)
+		maps = map_b = unmaps = unmap_b = 0;
 	bool have_dma = bounced != UINT64_MAX && maps != UINT64_MAX && unmaps != UINT64_MAX;
 	/* FE: the guest kernel's driver; BE: QEMU's device model. */
 	r->d[0].maps = have_dma ? maps : 0;
@@ -999,8 +1075,9 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 			dev_stat(r, "serve_sensor_reads", sc.reads);
 		dev_stat(r, "serve_kicks", sc.doorbells_in);
 		dev_stat(r, "serve_irqs", sc.notifies);
-	} else if (qsd) {
+	} else if (qsd) {	/* its kicks and interrupts bypass QEMU's trace: unknown, not 0 */
 		r->d[0].notifies = r->d[1].notifies = 0;
+		r->notifies_unknown = true;
 	}
 	uint64_t runs = kv_u64(line, "buf_runs", &have_runs);
 	if (!net && !scmi && have_runs)
@@ -1015,12 +1092,18 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 	if (net && have_stalls)
 		dev_stat(r, "guest_tx_stalls", stalls);	/* a stalled TX queue the guest had to restart */
 	struct net_counts nc = { 0 };
+	bool rx = net && !strcmp(c->mode, "rx");
 	if (net && m) {
 		net_delta(&m->net0, &m->net1, &nc);
 		dev_stat(r, "peer_frames", nc.frames);
 		dev_stat(r, "peer_bad", nc.bad);
 		dev_stat(r, "peer_gaps", nc.gaps);
 		dev_stat(r, "peer_other", nc.other);
+		if (rx) {
+			dev_stat(r, "peer_pulls", nc.pulls);
+			dev_stat(r, "peer_sent", nc.sent);
+			dev_stat(r, "peer_send_fail", nc.send_fail);
+		}
 		r->verify_errors += nc.bad;
 	}
 	struct vtb_guest_meta *g = &r->guest;
@@ -1045,7 +1128,7 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 	 * may reach QEMU as several MAP requests (the driver sends one per
 	 * page-size chunk the range's alignment allows), never as fewer. */
 	bool window = m && m->begin >= 0 && m->end >= 0;
-	bool frames_bad = net && (!near2(r->ops, nc.frames) || nc.gaps || nc.echo_fail);
+	bool frames_bad = net && (!near2(r->ops, rx ? nc.sent : nc.frames) || nc.gaps || nc.echo_fail || nc.send_fail);
 	bool serve_bad = (scmi || (vhu_blk && !qsd)) && (!sc.ok || !near2(r->ops, scmi ? sc.reads : sc.ops) || sc.errors);
 	char reads[160] = "";
 	if (scmi || (vhu_blk && !qsd))
@@ -1059,8 +1142,12 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 	bool maps_bad = have_dma && (!near2(map_b, hc.map_bytes) || !near2(unmap_b, hc.unmap_bytes) ||
 				     (hc.map < maps && !near2(maps, hc.map)) ||
 				     (hc.unmap < unmaps && !near2(unmaps, hc.unmap)));
-	char frames[160] = "", dma[200];
-	if (net)
+	char frames[200] = "", dma[200];
+	if (rx)
+		snprintf(frames, sizeof(frames), "; frames: peer sent %llu (for %llu pulls, %llu sends failed), guest "
+			 "received %llu", (unsigned long long)nc.sent, (unsigned long long)nc.pulls,
+			 (unsigned long long)nc.send_fail, (unsigned long long)r->ops);
+	else if (net)
 		snprintf(frames, sizeof(frames), "; frames: guest %llu, peer %llu (gaps %llu, foreign %llu, echoes "
 			 "failed %llu)", (unsigned long long)r->ops, (unsigned long long)nc.frames,
 			 (unsigned long long)nc.gaps, (unsigned long long)nc.other, (unsigned long long)nc.echo_fail);
@@ -1082,8 +1169,9 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 			 frames);
 	else if (bounced)
 		snprintf(g->crosscheck, sizeof(g->crosscheck),
-			 "maps agree (%llu/%llu); bounces only the guest can count: a bounce is a memcpy inside it%s",
-			 (unsigned long long)maps, (unsigned long long)hc.map, frames);
+			 "maps agree (%llu/%llu%s); bounces only the guest can count: a bounce is a memcpy inside it%s",
+			 (unsigned long long)maps, (unsigned long long)hc.map,
+			 no_iommu ? ", a kernel without an IOMMU" : "", frames);
 	else
 		snprintf(g->crosscheck, sizeof(g->crosscheck), "ok: %s%s", dma, frames);
 	r->verified_ok = c->verify && !errors && !r->verify_errors;
@@ -1286,15 +1374,23 @@ static void fail_members(const struct qemu_boot *b, const char *why)
 		}
 }
 
-/* disk: a virtio-blk disk's image or NULL; net_fd: the NIC's socket or
- * -1; scmi: vtbench serve's socket for a vhost-user-scmi-pci or NULL;
- * trace: QEMU's trace log or NULL for none. */
+/* What a boot attaches besides its configuration: NULL (-1) for none. */
+struct qemu_attach {
+	const char *initrd, *test;	/* the initramfs; vtb.test= and its arguments */
+	const char *disk;		/* a virtio-blk disk's image */
+	const char *blk_sock;		/* a vhost-user-blk backend's socket */
+	const char *scmi_sock;		/* vtbench serve's, for a vhost-user-scmi-pci */
+	const char *trace;		/* QEMU's trace log */
+	int net_fd;			/* the NIC's socket */
+};
+
 static void qemu_cmd_build(struct qemu_cmd *q, const char *root, const struct vtb_cellp *c, const struct qemu_cfg *cfg,
-			   const char *initrd, const char *test, const char *disk, const char *blk_sock, int net_fd,
-			   const char *scmi, const char *trace)
+			   const struct qemu_attach *at)
 {
+	const char *disk = at->disk, *blk_sock = at->blk_sock, *scmi = at->scmi_sock, *trace = at->trace;
+	int net_fd = at->net_fd;
 	const char *arch = c->arch, *image = qemu_image(c);
-	bool arm64 = !strcmp(arch, "arm64"), scmi_cell = !strcmp(c->device, "scmi");
+	bool arm64 = !strcmp(arch, "arm64");
 	const char *pfx = arm64 ? "ARM64" : "X86_64";
 	char key[32], console[32];
 #define CONF(k, buf, dflt) (snprintf(key, sizeof(key), "%s_%s", pfx, k), qemu_conf(root, key, buf, sizeof(buf), dflt))
@@ -1307,12 +1403,12 @@ static void qemu_cmd_build(struct qemu_cmd *q, const char *root, const struct vt
 #undef CONF
 	snprintf(q->kernel, sizeof(q->kernel), "%s/build/images/%s/kernel/%s", root, image,
 		 !strcmp(image, "arm64") ? "Image" : "vmlinuz");
-	/* scmi: QEMU's tree and the SCMI node; blk and net: QEMU's own tree */
-	snprintf(q->dtb, sizeof(q->dtb), "%s/build/images/arm64/virt-scmi.dtb", root);
-	snprintf(q->initrd, sizeof(q->initrd), "%s", initrd);
+	/* the built kernel: QEMU's tree with the SCMI node (and the pool) */
+	snprintf(q->dtb, sizeof(q->dtb), "%s/build/images/arm64/%s", root, qemu_dtb(c) ? qemu_dtb(c) : "");
+	snprintf(q->initrd, sizeof(q->initrd), "%s", at->initrd);
 	/* no IPv6: its router solicitations would be frames no cell sent */
 	snprintf(q->append, sizeof(q->append), "console=%s quiet panic=-1 ipv6.disable=1 %s %s", console, cfg->kargs,
-		 test);
+		 at->test);
 	snprintf(q->drive, sizeof(q->drive), "file=%s,if=none,id=d0,format=raw,cache=none,aio=threads",
 		 disk ? disk : "");
 	snprintf(q->device, sizeof(q->device), "virtio-blk-pci,drive=d0,serial=vtb-qemu%s", cfg->devprops);
@@ -1336,7 +1432,7 @@ static void qemu_cmd_build(struct qemu_cmd *q, const char *root, const struct vt
 	int a = 0;
 	for (size_t k = 0; k < sizeof(base) / sizeof(base[0]); k++)
 		q->argv[a++] = base[k];
-	if (arm64 && scmi_cell) {
+	if (qemu_dtb(c)) {
 		q->argv[a++] = "-dtb";
 		q->argv[a++] = q->dtb;
 	}
@@ -1447,9 +1543,16 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 		detect_accel(root, kernel, image);
 	detect_version(q->qemu);
 	snprintf(test, sizeof(test), "vtb.test=cells vtb.args=seed=%llu", (unsigned long long)c->seed);
-	qemu_cmd_build(q, root, c, b.cfg, initrd, test, has_blk && !b.serve.pid ? disk : NULL,
-		       has_blk && b.serve.pid ? b.serve.sock : NULL, b.net ? b.net->qemu_fd : -1,
-		       has_scmi ? b.serve.sock : NULL, b.trace);
+	const struct qemu_attach at = {
+		.initrd = initrd,
+		.test = test,
+		.disk = has_blk && !b.serve.pid ? disk : NULL,
+		.blk_sock = has_blk && b.serve.pid ? b.serve.sock : NULL,
+		.scmi_sock = has_scmi ? b.serve.sock : NULL,
+		.trace = b.trace,
+		.net_fd = b.net ? b.net->qemu_fd : -1,
+	};
+	qemu_cmd_build(q, root, c, b.cfg, &at);
 	if (pipe(to_q) || pipe(from_q))
 		goto close_pipes;
 	b.pid = fork();
@@ -1625,8 +1728,13 @@ int vtb_qemu_boot_time(const struct vtb_cellp *c, unsigned runs, struct vtb_cell
 	/* The configuration's devices as its cells have them (a disk; scmi:
 	 * none, its device needs its backend), no trace: from
 	 * QEMU's start to the guest powering off after /init. */
-	qemu_cmd_build(q, root, c, cfg, image, "vtb.test=boot", strcmp(c->device, "scmi") ? disk : NULL, NULL, -1, NULL,
-		       NULL);
+	const struct qemu_attach at = {
+		.initrd = image,
+		.test = "vtb.test=boot",
+		.disk = strcmp(c->device, "scmi") ? disk : NULL,
+		.net_fd = -1,
+	};
+	qemu_cmd_build(q, root, c, cfg, &at);
 	size_t n = 0;
 	for (int a = 0; q->argv[a] && n < sizeof(cmd) - 8; a++)
 		n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, "%s'%s'", a ? " " : "", q->argv[a]);

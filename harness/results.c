@@ -459,13 +459,16 @@ void vtb_write_row(FILE *f, const char *run_id, const char *git_rev, const struc
 
 	const struct vtb_kresult *kr = &r->k;
 	uint64_t exits = kr->on ? kdom_exits(&kr->d[0]) + kdom_exits(&kr->d[1]) : fe->exits + be->exits;
+	char notifies[32] = "null";
+	if (!r->notifies_unknown)
+		snprintf(notifies, sizeof(notifies), "%.6g", per(fe->notifies + be->notifies, ops));
 	fprintf(f, ",\"per_op\":{\"copies\":%.6g,\"copy_bytes\":%.6g,\"maps\":%.6g,\"unmaps\":%.6g,"
-		   "\"flushes\":%.6g,\"notifies\":%.6g,\"notifies_suppressed\":%.6g,\"exits\":%.6g,"
+		   "\"flushes\":%.6g,\"notifies\":%s,\"notifies_suppressed\":%.6g,\"exits\":%.6g,"
 		   "\"waits\":%.6g,\"hv_copies\":%.6g,\"bounce_copies\":%.6g,\"xport_ops\":%.6g",
 		per(fe->copies + be->copies + fe->bounce_copies + be->bounce_copies, ops),
 		per(fe->copy_bytes + be->copy_bytes + fe->bounce_bytes + be->bounce_bytes, ops),
 		per(fe->maps + be->maps, ops), per(fe->unmaps + be->unmaps, ops),
-		per(fe->flushes + be->flushes, ops), per(fe->notifies + be->notifies, ops),
+		per(fe->flushes + be->flushes, ops), notifies,
 		per(fe->notifies_suppressed + be->notifies_suppressed, ops),
 		per(exits, ops), per(fe->waits + be->waits, ops),
 		per(fe->copies + be->copies, ops), per(fe->bounce_copies + be->bounce_copies, ops),

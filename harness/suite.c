@@ -774,22 +774,40 @@ static int peer_cell(const struct section *s, const struct vtb_peer_ops *peer, s
 	return push_or_oom(out, &c, err, n);
 }
 
+/* Whether variant of t is one of guest platform pl's own configurations. */
+static bool guest_variant(const struct vtb_platform_ops *pl, const struct vtb_transport_ops *t, const char *variant)
+{
+	size_t tl = strlen(t->name);
+	for (int k = 0; pl->guest_variants && pl->guest_variants[k]; k++) {
+		const char *g = pl->guest_variants[k];
+		if (!strncmp(g, t->name, tl) && g[tl] == '/' && !strcmp(g + tl + 1, variant))
+			return true;
+	}
+	return false;
+}
+
 /* c.variant as t names it (the default for ""); -1 naming t's variants. */
 static int resolve_variant(const struct section *s, const struct vtb_transport_ops *t, struct vtb_cellp *c,
 			   char *err, size_t n)
 {
+	const struct vtb_platform_ops *pl = vtb_platform_find(c->platform);
 	int vi = vtb_transport_variant(t, c->variant);
+	if (vi < 0 && guest_variant(pl, t, c->variant))
+		return 0;	/* the guest's configuration, not the transport's */
 	if (vi < 0) {
 		int o = snprintf(err, n, "[%s] transport %s has no variant '%s'; it has:", s->name, t->name, c->variant);
 		for (int k = 0; t->variants[k] && o > 0 && (size_t)o < n; k++)
 			o += snprintf(err + o, n - (size_t)o, " %s", t->variants[k]);
+		for (int k = 0; pl->guest_variants && pl->guest_variants[k] && o > 0 && (size_t)o < n; k++)
+			if (guest_variant(pl, t, strchr(pl->guest_variants[k], '/') + 1))
+				o += snprintf(err + o, n - (size_t)o, " %s (platform=%s)",
+					      strchr(pl->guest_variants[k], '/') + 1, pl->name);
 		return -1;
 	}
 	copy_str(c->variant, sizeof(c->variant), t->variants[vi]);
 	/* A service the transport needs and the platform lacks.  A guest
 	 * platform's executor says per cell what it cannot run (the run skips
 	 * those), so a matrix of every transport still expands there. */
-	const struct vtb_platform_ops *pl = vtb_platform_find(c->platform);
 	const char *unsup = pl->guest ? NULL : vtb_transport_unsupported(t, pl);
 	if (unsup) {
 		snprintf(err, n, "[%s] transport %s on platform %s: %s", s->name, t->name, c->platform, unsup);

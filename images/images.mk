@@ -13,7 +13,7 @@ TIMED   := bash $(IMG_DIR)/timed.sh $(IMG)/times.log
 # The modules a Debian kernel's guest loads (those built in are skipped),
 # in order: virtio_iommu before the drivers of the devices behind it.
 X86_64_MODULES := virtio_iommu virtio_pci virtio_blk virtio_net af_packet
-ARM64_DEB_MODULES := virtio_mmio virtio_pci virtio_blk virtio_net af_packet
+ARM64_DEB_MODULES := virtio_iommu virtio_mmio virtio_pci virtio_blk virtio_net af_packet
 GUEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -static
 
 IMAGES := $(IMG)/x86_64/kernel.stamp $(IMG)/x86_64/initramfs.cpio.gz \

@@ -94,6 +94,9 @@ struct vtb_platform_ops {
 	/* Cells run inside a guest kernel by the harness's guest executor
 	 * (harness/qemu.c), not over this seam: every hook above is NULL. */
 	bool guest;
+	/* "transport/variant" names a guest platform's configurations add to
+	 * the transports' own variants (NULL-terminated; NULL: none). */
+	const char *const *guest_variants;
 };
 
 struct vtb_plat {

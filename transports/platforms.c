@@ -11,6 +11,8 @@ static const struct vtb_platform_ops vtb_platform_qemu = {
 	.name = "qemu",
 	.desc = "Linux guests under QEMU (images/): the guest kernel's virtio-blk driver, swiotlb=force, virtio-iommu",
 	.guest = true,
+	/* arm64: a restricted-dma-pool in the device tree (harness/qemu.c) */
+	.guest_variants = (const char *const[]){ "swiotlb/rdp", NULL },
 };
 
 const struct vtb_platform_ops *const vtb_platforms[] = {

@@ -102,6 +102,15 @@ int main(void)
 	CHECK(!strcmp(c.v[1].variant, "pool"));
 	vtb_cells_free(&c);
 	expect_error(NULL, (const char *[]){ "transport=grant/teleport" }, 1, "has no variant 'teleport'");
+	/* A guest platform's own configurations: there only, and named there. */
+	const char *kv9[] = { "platform=qemu", "arch=arm64", "transport=swiotlb/rdp" };
+	CHECK_EQ(build(NULL, kv9, 3, &c), 0);
+	CHECK(c.n == 1 && !strcmp(c.v[0].transport, "swiotlb") && !strcmp(c.v[0].variant, "rdp"));
+	vtb_cells_free(&c);
+	expect_error(NULL, (const char *[]){ "transport=swiotlb/rdp" }, 1, "has no variant 'rdp'; it has: pool");
+	expect_error(NULL, (const char *[]){ "platform=qemu", "transport=swiotlb/x" }, 2,
+		     "it has: pool rdp (platform=qemu)");
+	expect_error(NULL, (const char *[]){ "platform=qemu", "transport=shm/rdp" }, 2, "it has: split packed");
 	/* Packed rings carry indirect tables too (§2.8.7). */
 	const char *kv8[] = { "transport=shm/packed", "indirect=1" };
 	CHECK_EQ(build(NULL, kv8, 2, &c), 0);

@@ -1338,7 +1338,7 @@ close_fd:
  *
  * The job file has one line per repetition of a cell, in run order:
  *   cell=I rep=R device=blk pattern=P size=BYTES qd=N rwmix=PCT warm=NS dur=NS verify=0|1 seed=S [io=io_uring|aio]
- *   cell=I rep=R device=net mode=tx|rr size=BYTES|imix qd=N warm=NS dur=NS verify=0|1 seed=S
+ *   cell=I rep=R device=net mode=tx|rr|rx size=BYTES|imix qd=N warm=NS dur=NS verify=0|1 seed=S
  *   cell=I rep=R device=scmi mix=sensor_read qd=1 warm=NS dur=NS verify=0|1 seed=S
  * Each runs its warmup, then asks the host for a start mark (VTB-MARK I R
  * begin, answered by a line on the console), runs the measured phase to
@@ -1364,7 +1364,7 @@ struct vtb_cell {
 	unsigned cell, rep, qd, rwmix;
 	bool net, scmi;
 	enum vtb_bio_kind io;
-	char pattern[16];	/* blk: the pattern; net: tx | rr */
+	char pattern[16];	/* blk: the pattern; net: tx | rr | rx */
 	int size;		/* net: VTB_GN_IMIX for imix */
 	uint64_t warm_ns, dur_ns, seed;
 	bool verify;
@@ -1441,7 +1441,7 @@ static int vtb_cell_parse(char *line, struct vtb_cell *c)
 	if (have != 31 || !c->qd || c->qd > VTB_CELL_MAX_QD)
 		return -EINVAL;
 	if (c->net)
-		return (strcmp(c->pattern, "tx") && strcmp(c->pattern, "rr")) ||
+		return (strcmp(c->pattern, "tx") && strcmp(c->pattern, "rr") && strcmp(c->pattern, "rx")) ||
 		       (c->size != VTB_GN_IMIX && (c->size < (int)VTB_GN_MIN || c->size > (int)VTB_GN_MAX)) ? -EINVAL : 0;
 	if (c->size < (int)VTB_SECTOR || c->size % VTB_SECTOR || c->size > (1 << 20))
 		return -EINVAL;
@@ -1613,7 +1613,9 @@ static void vtb_bio_queue(struct vtb_bio *b, int fd, bool write, void *buf, uint
 	u->queued++;
 }
 
-/* Hands the queued requests to the kernel: how many it took, or -errno. */
+/* Hands the queued requests to the kernel: how many it took, or -errno.
+ * What it did not take stays queued, first in line for the next call (an
+ * SQE the kernel did not consume is still on the ring). */
 static long vtb_bio_submit(struct vtb_bio *b)
 {
 	long n;
@@ -1623,8 +1625,11 @@ static long vtb_bio_submit(struct vtb_bio *b)
 		do
 			n = vtb_io_submit(b->aio, b->queued, b->cbp);
 		while (n < 0 && errno == EINTR);
-		b->queued = 0;
-		return n < 0 ? -errno : n;
+		if (n < 0)
+			return -errno;
+		b->queued -= (unsigned)n;
+		memmove(b->cbp, b->cbp + n, b->queued * sizeof(b->cbp[0]));
+		return n;
 	}
 	unsigned want = b->u.queued;
 	if (!want)
@@ -1632,8 +1637,10 @@ static long vtb_bio_submit(struct vtb_bio *b)
 	do
 		n = syscall(SYS_io_uring_enter, b->u.fd, want, 0, 0, NULL, 0);
 	while (n < 0 && errno == EINTR);
-	b->u.queued = 0;	/* what the kernel did not take stays unsubmitted: counted as lost */
-	return n < 0 ? -errno : n;
+	if (n < 0)
+		return -errno;
+	b->u.queued -= (unsigned)n;
+	return n;
 }
 
 /* At least one completion (blocking for it), at most max: how many, or -errno. */
@@ -1790,6 +1797,7 @@ struct vtb_netc {
 	int fd, rescue_fd;	/* rescue: a second socket, for a stalled TX queue */
 	uint64_t stalls;
 	uint64_t seq;		/* the boot's one stream: the peer checks it has no gap */
+	uint64_t rx_next, rx_asked;	/* the peer's stream: next expected, asked for up to */
 	uint8_t block[VTB_GN_BLOCK];
 	uint8_t frame[VTB_GN_MAX], got[VTB_GN_MAX + 64];
 };
@@ -1967,11 +1975,82 @@ static int vtb_netc_rr(const struct vtb_cell *c, struct vtb_netc *n, uint64_t ns
 	return err == -ETIMEDOUT ? 0 : err;
 }
 
+/* Asks the peer for count more frames of the cell's size. */
+static int vtb_netc_pull(const struct vtb_cell *c, struct vtb_netc *n, uint32_t count, uint64_t now,
+			 uint64_t *asked_at)
+{
+	vtb_gn_pull(n->frame, n->block, n->seq, count, c->size);
+	n->seq++;
+	for (uint32_t i = 0; i < count; i++)
+		asked_at[(n->rx_asked + i) % c->qd] = now;
+	int err = 0;
+	for (;;) {
+		ssize_t r = send(n->fd, n->frame, VTB_GN_MIN, 0);
+		if (r == (ssize_t)VTB_GN_MIN)
+			break;
+		if (r >= 0 || errno != EINTR) {
+			err = r < 0 ? -errno : -EIO;
+			break;
+		}
+	}
+	if (!err)
+		n->rx_asked += count;
+	return err;
+}
+
+/* Whether got is the peer's frame seq of len bytes. */
+static bool vtb_netc_rx_ok(struct vtb_netc *n, ssize_t l, uint64_t seq, uint32_t len)
+{
+	vtb_gn_frame_to(n->frame, vtb_gn_guest_mac, vtb_gn_peer_mac, len, n->block, seq, 0);
+	return l == (ssize_t)len && !memcmp(n->got, n->frame, len);
+}
+
+/* rx: frames from the peer for ns, each checked, an op.  The guest keeps
+ * qd frames asked for and not yet arrived: it asks for the first qd, then
+ * again for each half window that arrived (a pull frame per qd/2 frames,
+ * one per frame at qd 1), and after ns takes what it asked for and stops. */
+static int vtb_netc_rx(const struct vtb_cell *c, struct vtb_netc *n, uint64_t ns, struct vtb_phase *p)
+{
+	static uint64_t asked_at[VTB_CELL_MAX_QD];
+	uint64_t t0 = vtb_now_ns(), last = t0;
+	unsigned half = c->qd / 2 ? c->qd / 2 : 1, since = 0;
+	int err = vtb_netc_pull(c, n, c->qd, t0, asked_at);
+	while (!err && n->rx_next < n->rx_asked) {
+		ssize_t l = vtb_netc_recv(n, 2000);
+		if (l <= 0) {
+			err = l < 0 ? (int)l : -ETIMEDOUT;
+			break;
+		}
+		uint64_t now = vtb_now_ns(), seq = (size_t)l >= VTB_GN_HDR ? vtb_gn_seq(n->got) : UINT64_MAX;
+		if ((size_t)l < VTB_GN_HDR || memcmp(n->got + 6, vtb_gn_peer_mac, 6) || n->got[22] ||
+		    seq < n->rx_next || seq >= n->rx_asked)
+			continue;	/* an echo, or not asked for in this phase */
+		uint32_t len = vtb_gn_size(c->size, seq);
+		if (seq != n->rx_next || !vtb_netc_rx_ok(n, l, seq, len))
+			p->verify_errors++;
+		n->rx_next = seq + 1;
+		p->ops++;
+		p->bytes += len;
+		vtb_hist_add(&p->hist, now - asked_at[seq % c->qd]);
+		last = now;
+		if (++since >= half && now - t0 < ns) {
+			err = vtb_netc_pull(c, n, since, now, asked_at);
+			since = 0;
+		}
+	}
+	p->errors += n->rx_asked - n->rx_next;
+	n->rx_next = n->rx_asked;	/* what never came is not waited for again */
+	p->ns = last - t0;
+	return err == -ETIMEDOUT ? 0 : err;
+}
+
 static int vtb_netc_phase(const struct vtb_cell *c, struct vtb_netc *n, uint64_t ns, struct vtb_phase *p)
 {
 	memset(p, 0, sizeof(*p));
 	vtb_hist_reset(&p->hist);
-	int err = !strcmp(c->pattern, "tx") ? vtb_netc_tx(c, n, ns, p) : vtb_netc_rr(c, n, ns, p);
+	int err = !strcmp(c->pattern, "tx")   ? vtb_netc_tx(c, n, ns, p)
+		  : !strcmp(c->pattern, "rr") ? vtb_netc_rr(c, n, ns, p)
+					      : vtb_netc_rx(c, n, ns, p);
 	return err ? err : vtb_netc_fence(n);
 }
 
