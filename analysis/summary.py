@@ -10,6 +10,7 @@ Standard library only; `vtbench report` (pandas, gnuplot, HTML) builds on the
 same reading of results.jsonl (analysis/vtba/data.py)."""
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -75,7 +76,8 @@ def summarize(rows):
             for p in (50, 99):
                 rec[f"p{p}_us"] = merged_pct(ok, p) / 1000
             for f in ("notifies", "notifies_suppressed", "exits", "copies", "maps"):
-                rec[f] = statistics.median(r["per_op"][f] for r in ok)
+                known = [r["per_op"][f] for r in ok if r["per_op"][f] is not None]   # null: no count exists
+                rec[f] = statistics.median(known) if known else math.nan
             for d in ("fe", "be"):
                 rec[f"cpu_{d}_us_op"] = statistics.median(1e6 * r["cpu_s"][d] / r["ops"] for r in ok if r["ops"])
             rec["verified"] = all(r["verified"] is not False for r in ok)

@@ -42,7 +42,13 @@ def cell_record(idt, pl, rows, noisy_cv=NOISY_CV):
     # Figures name a cell of another platform by it too: sections hold
     # every platform's cells of a workload.
     plat = rec.get("platform") or "proc"
-    rec["label"] = rec["transport_variant"] if plat == "proc" else f"{plat}:{rec['transport_variant']}"
+    # A guest's arch and the device's backend and the guest's I/O engine are
+    # settings of the platform, so a section sets them side by side too.
+    rec["platform_label"] = plat if rec.get("arch") in (None, "", "x86_64") else f"{plat} {rec['arch']}"
+    rec["setting"] = " ".join(f"{k}={rec[k]}" for k, dflt in (("backend", "qemu"), ("guest_io", "io_uring"))
+                              if rec.get(k) not in (None, "", dflt))
+    label = rec["transport_variant"] + (f" {rec['setting']}" if rec["setting"] else "")
+    rec["label"] = label if rec["platform_label"] == "proc" else f"{rec['platform_label']}:{label}"
     guest = next((r["guest"] for r in rows if r.get("guest")), None) or {}
     rec["accel"] = guest.get("accel")
     rec["times"] = guest.get("times")

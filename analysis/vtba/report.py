@@ -9,7 +9,7 @@ import os
 
 from . import cells as C
 from . import html
-from .data import WORKLOAD, human_size, load_run
+from .data import WORKLOAD, human_size, load_run, workload_label
 from .overhead import probe_overhead
 from .plots import Figures
 
@@ -119,8 +119,9 @@ def build(run_dir, out_dir=None):
     workloads = []
     if len(df):
         # One section per workload and placement, every platform's cells
-        # in it: a qemu row sits beside the proc row of its mechanism
-        # (ratios stay within a platform: vs_base keys by workload_key).
+        # in it (each guest arch, backend and guest I/O engine): a qemu row
+        # sits beside the proc row of its mechanism (ratios stay within a
+        # platform and its settings: vs_base keys by workload_key).
         df["_wk_any_platform"] = [_without_platform(wk) for wk in df["workload_key"]]
         order = list(dict.fromkeys(zip(df["_wk_any_platform"], df["placement"])))
         for n, (wk, pl) in enumerate(order):
@@ -159,13 +160,19 @@ def build(run_dir, out_dir=None):
     return path, run, df
 
 
+# The fields of a workload that say where it ran, not what it ran.
+PLATFORM_FIELDS = ("platform", "arch", "backend", "guest_io")
+
+
 def _without_platform(wk):
-    return tuple(v for f, v in zip(WORKLOAD, wk) if f != "platform")
+    return tuple(v for f, v in zip(WORKLOAD, wk) if f not in PLATFORM_FIELDS)
 
 
 def _order(s):
     if s.name == "platform":
         return s.map(lambda v: (v != "proc", v))
+    if s.name in ("arch", "backend", "guest_io"):
+        return s.map(lambda v: (v not in ("", "x86_64", "qemu", "io_uring"), v))
     if s.name == "transport":
         return s.map(lambda v: (v != "shm", v))
     return s
@@ -186,7 +193,7 @@ def _model_vs_real(df):
     out = []
     keyed = {}
     for _, r in df.iterrows():
-        keyed.setdefault((r["_wk_any_platform"], r.placement, r.transport, r.variant), {})[r.platform] = r
+        keyed.setdefault((r["_wk_any_platform"], r.placement, r.transport, r.variant), {})[r.platform_label] = r
     for (wk, pl, t, v), by in keyed.items():
         if t not in REAL_TRANSPORTS or "proc" not in by:
             continue
@@ -200,9 +207,20 @@ def _model_vs_real(df):
     return {"rows": out, "labels": [label for _, label in REAL_COUNTS]} if out else None
 
 
+def _section_name(r):
+    """The workload a section holds, without the platform settings its
+    rows differ in (each row's platform column names them)."""
+    w = dict(zip(WORKLOAD, r["workload_key"]))
+    for f, dflt in (("backend", "qemu"), ("guest_io", "io_uring")):
+        if f in w:
+            w[f] = dflt
+    return workload_label(tuple(w[f] for f in WORKLOAD))
+
+
 def _workload_section(n, g, figs):
-    g = g.sort_values(["platform", "transport", "variant"], key=_order)
-    name = g.iloc[0]["workload"]
+    g = g.sort_values([c for c in ("platform", "arch", "backend", "guest_io", "transport", "variant") if c in g],
+                      key=_order)
+    name = _section_name(g.iloc[0])
     pl = g.iloc[0]["placement"]
     sid = f"w{n}"
     ok = g[g["ops_per_s"].notna()] if "ops_per_s" in g else g[:0]
