@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""vtbench report | compare | trend: the analysis commands, reached
+"""vtbench report | compare | trend | export: the analysis commands, reached
 through ./vtbench (which runs this file with Debian's python3)."""
 import argparse
 import math
@@ -32,6 +32,11 @@ def cmd_report(a):
         print(e, file=sys.stderr)
     print(path)
     return 0
+
+
+def cmd_export(a):
+    from vtba import export
+    return export.main(a)
 
 
 def cmd_compare(a):
@@ -114,6 +119,12 @@ def main(argv=None):
     p.add_argument("--alpha", type=ALPHA, default=0.01,
                    help="family-wise error rate per run: a false alarm in one night of 1/alpha (default 0.01)")
     p.set_defaults(fn=cmd_trend)
+    p = sub.add_parser("export", help="a run in another tool's format")
+    p.add_argument("--squad", action="store_true", required=True,
+                   help="SQUAD's submission files: tests.json, metrics.json, metadata.json")
+    p.add_argument("run_dir")
+    p.add_argument("--out", help="output directory (default RUN_DIR/squad)")
+    p.set_defaults(fn=cmd_export)
     a = ap.parse_args(argv)
     if a.cmd == "trend" and a.min_history > a.window:
         ap.error(f"trend: --min-history {a.min_history} exceeds --window {a.window}: no run could be judged")

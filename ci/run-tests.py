@@ -2007,6 +2007,138 @@ def guest_qemu_platform(tmp):
            all(r["cpu_s"]["fe"] > 0 and r["cpu_s"]["be"] >= 0 for r in rows), str([r["cpu_s"] for r in rows]))
 
 
+NIGHTLY_SUITE = """# ci/nightly's test: two cells, enough repetitions for compare to judge
+[global]
+device=blk
+pattern=randread
+size=4k
+qd=4
+transport=shm/split,grant/copy
+reps=6
+duration=200ms
+warmup=50ms
+probes=off
+"""
+SQUAD_NAME = re.compile(r"[A-Za-z0-9_.+-]+")
+
+
+def squad_format_errors(tests, metrics, metadata):
+    """What breaks SQUAD's submission formats (its doc/intro.rst): tests
+    {SUITE/TEST: pass|fail}, metrics {SUITE/METRIC: number | [numbers]},
+    metadata {KEY: string} with a job_id, suite_versions {SUITE: string};
+    a test or metric name holds no slash, the suite may."""
+    bad = []
+    for k, v in tests.items():
+        suite, _, name = k.rpartition("/")
+        if not suite or not SQUAD_NAME.fullmatch(name) or str(v).lower() not in ("pass", "fail"):
+            bad.append(f"test {k}: {v}")
+    for k, v in metrics.items():
+        suite, _, name = k.rpartition("/")
+        vals = v if isinstance(v, list) else [v]
+        if not suite or not SQUAD_NAME.fullmatch(name) or not vals or \
+                not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in vals):
+            bad.append(f"metric {k}: {v}")
+    for k, v in metadata.items():
+        ok = isinstance(v, dict) and all(isinstance(x, str) for x in v.values()) if k == "suite_versions" \
+            else isinstance(v, str)
+        if not ok:
+            bad.append(f"metadata {k}: {v!r}")
+    if not metadata.get("job_id"):
+        bad.append("metadata has no job_id")
+    return bad
+
+
+def nightly(tmp):
+    """ci/nightly three times on one board, the third night's grant/copy
+    rows scaled by 0.2 after the run (VTB_NIGHTLY_PLANT): nights one and two
+    are good, the third flags exactly that cell against the second, with
+    the revisions between; the front page, the board's page, latest.json,
+    the trend and each night's provenance and SQUAD files are written, and
+    the SQUAD files hold the rows' figures in SQUAD's format."""
+    suite = os.path.join(tmp, "nightly.suite")
+    with open(suite, "w") as f:
+        f.write(NIGHTLY_SUITE)
+    top = os.path.join(tmp, "nightly")
+    rcs, outs = [], []
+    for i in range(3):
+        env = dict(os.environ, VTB_NIGHTLY_PLANT="transport=grant,variant=copy:0.2") if i == 2 else None
+        # --threshold 50 on throughput: a planted 80% drop, never two nights' drift on a loaded CI
+        # machine (whose p99 moves several-fold from night to night)
+        p = run([os.path.join(ROOT, "ci", "nightly"), top, "--board", "ci-board", "--suite", suite,
+                 "--threshold", "50", "--metric", "ops"], timeout=600, env=env)
+        rcs.append(p.returncode)
+        outs.append(p.stdout.strip().splitlines()[-1] if p.stdout.strip() else p.stderr[-600:])
+    board = os.path.join(top, "ci-board")
+    ns = sorted(d for d in os.listdir(board) if os.path.isfile(os.path.join(board, d, "nightly.json"))) \
+        if os.path.isdir(board) else []
+    verdicts = []
+    for d in ns:
+        with open(os.path.join(board, d, "nightly.json")) as f:
+            verdicts.append(json.load(f))
+    regs = verdicts[2]["regressions"] if len(verdicts) == 3 else []
+    # (a cell is flagged once per placement both nights measured it in)
+    result("ci/nightly: two good nights, then exactly the planted regression (grant/copy throughput) flagged "
+           "against the night before, exit 1",
+           rcs == [0, 0, 1] and [v["status"] for v in verdicts] == ["ok", "ok", "regression"] and
+           not verdicts[0]["regressions"] and not verdicts[1]["regressions"] and 1 <= len(regs) <= 2 and
+           all(r["transport"] == "grant/copy" and r["metric"] == "ops" and r["hi"] < 1 and
+               r["from_night"] == ns[1] and r["to_night"] == ns[2] and r["from_rev"] for r in regs) and
+           len({r["placement"] for r in regs}) == len(regs) and verdicts[2]["planted"],
+           f"rc {rcs} {outs} {[(v['status'], v['regressions']) for v in verdicts]}")
+    if len(verdicts) != 3:
+        return
+    latest = json.load(open(os.path.join(board, "latest.json")))
+    front = open(os.path.join(top, "index.html")).read()
+    page = open(os.path.join(board, "index.html")).read()
+    prov = json.load(open(os.path.join(board, ns[2], "provenance.json")))
+    result("ci/nightly: latest.json is the newest night with its regression; the front page lists the board and "
+           "its status; the board's page links every night's report and comparison and embeds the trend",
+           latest["night"] == ns[2] and latest["status"] == "regression" and latest["regressions"] == regs and
+           "ci-board/index.html" in front and "regression" in front and
+           all(f"{n}/report/index.html" in page for n in ns) and
+           all(f"{n}/compare.html" in page for n in ns[1:]) and 'src="trend/index.html"' in page and
+           os.path.isfile(os.path.join(board, "trend", "index.html")) and "planted" in page and
+           all(os.path.isfile(os.path.join(board, n, "report", "index.html")) for n in ns),
+           f"{latest.get('night')} {latest.get('status')} {sorted(os.listdir(board))}")
+    result("ci/nightly: each night records what it was made with (vtbench revision, kernel, CPU, QEMU, "
+           "calibration fingerprint)",
+           all(prov.get(k) for k in ("vtbench", "kernel", "cpu", "calibration")) and "hypervisor" in prov and
+           "qemu" in prov, str(prov))
+    sq = os.path.join(board, ns[0], "squad")
+    tests, metrics, metadata = (json.load(open(os.path.join(sq, f))) for f in
+                                ("tests.json", "metrics.json", "metadata.json"))
+    rows = rows_of(os.path.join(board, ns[0]))
+    grant = sorted(r["ops_per_s"] for r in rows if r["cell"]["transport"] == "grant")
+    mg = [v for k, v in metrics.items() if "grant_copy" in k and k.endswith(".ops_per_s")]
+    places = {(r["cell"]["transport"], r["placement"]["tag"]) for r in rows}
+    result("vtbench export --squad: a test per cell and placement, passed, and each one's throughput per "
+           "repetition as a metric, in SQUAD's submission format",
+           not squad_format_errors(tests, metrics, metadata) and len(tests) == len(places) and
+           set(tests.values()) == {"pass"} and sorted(x for v in mg for x in v) == grant and
+           metadata["job_id"] == json.load(open(os.path.join(board, ns[0], "meta.json")))["run_id"],
+           f"{squad_format_errors(tests, metrics, metadata)} {tests} {mg} {grant}")
+    # a failed repetition makes its cell a failed test
+    bad = os.path.join(tmp, "nightly-failed")
+    shutil.copytree(os.path.join(board, ns[0]), bad, ignore=shutil.ignore_patterns("squad", "report"))
+    lines = open(os.path.join(bad, "results.jsonl")).read().splitlines()
+    r0 = json.loads(lines[0])
+    r0["error"], r0["ops"], r0["ops_per_s"], r0["verified"] = "planted: BE killed by signal 9", 0, 0.0, None
+    lines[0] = json.dumps(r0)
+    with open(os.path.join(bad, "results.jsonl"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    p = run([VTB, "export", "--squad", bad, "--out", os.path.join(bad, "sq")], timeout=120)
+    t2 = json.load(open(os.path.join(bad, "sq", "tests.json"))) if p.returncode == 0 else {}
+    failed = f"_{r0['cell']['transport']}_{r0['cell']['variant']}_placement-{r0['placement']['tag']}"
+    result("vtbench export --squad: a cell with a failed repetition is a failed test, the others pass",
+           p.returncode == 0 and len(t2) == len(places) and
+           all((v == "fail") == k.endswith(failed) for k, v in t2.items()), f"{p.stderr[-400:]} {failed} {t2}")
+    # the checker itself: what SQUAD would refuse, it names
+    result("squad format check refuses a result other than pass or fail, a name outside a suite, a string "
+           "metric, a number in metadata and metadata without a job_id",
+           len(squad_format_errors({"a/b/c/d": "pass", "a/x/y": "maybe", "top": "pass"},
+                                   {"s/m": "fast", "s/n": [1, 2]}, {"n": 3})) == 5)
+
+
 def guest_qemu_crosscheck(tmp):
     """The cross-check can fail: with a map lost from QEMU's count and one
     sink frame in ten lost by the peer (VTB_QEMU_FAULT), the row fails and
@@ -2303,6 +2435,7 @@ def main():
         timed(enospc_verify, tmp)
         timed(analysis, tmp)
         timed(compare_real, tmp)
+        timed(nightly, tmp)
         if a.guests:
             timed(guests, tmp)
     print(f"{passed} passed, {failed} failed")

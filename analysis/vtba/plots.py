@@ -71,7 +71,8 @@ class Figures:
         if logx:
             body.append("set logscale x")
         if xtime:
-            body += ["set xdata time", "set timefmt '%s'", "set format x '%m-%d\\n%H:%M'"]
+            # double quotes: gnuplot reads \n as a line break only there
+            body += ["set xdata time", "set timefmt '%s'", 'set format x "%m-%d\\n%H:%M"']
         if logy:
             body.append("set logscale y")
         if yrange:

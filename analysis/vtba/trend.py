@@ -13,6 +13,7 @@ board regressed in any series; otherwise 4 when the newest run of a board
 is broken: it lacks a cell its board's previous run measured, or a cell of
 it has failed (or impossible, hence excluded) repetitions."""
 import calendar
+import json
 import os
 import statistics
 import sys
@@ -213,12 +214,38 @@ def build(runs, window=7, min_history=3, k=3.0, threshold=5.0, alpha=0.01):
         w["newest"] = w["run_id"] == newest[w["board"]]
         if w["newest"] and w["status"] == "regression":
             latest.append(dict(w, workload="(every cell)", transport="(all)"))
-    return {"runs": [{"run_id": r.run_id, "path": r.path, "board": r.board, "started": r.started,
-                      "git_rev": r.meta.get("git_rev"), "excluded": r.excluded} for r in runs],
+    return {"runs": _provenance_changes([{"run_id": r.run_id, "path": r.path, "board": r.board, "started": r.started,
+                                          "git_rev": r.meta.get("git_rev"), "excluded": r.excluded,
+                                          "provenance": _provenance(r.path)} for r in runs]),
             "params": {"window": window, "min_history": min_history, "k": k, "threshold_pct": threshold,
                        "alpha": alpha},
             "series": list(series.values()), "flagged": flagged, "runwide": runwide, "newest_regressions": latest,
             "newest_broken": broken}
+
+
+def _provenance(path):
+    """What ci/nightly recorded the run was made with (provenance.json
+    beside it), or None."""
+    try:
+        with open(os.path.join(path, "provenance.json")) as f:
+            p = json.load(f)
+        return p if isinstance(p, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _provenance_changes(runs):
+    """Each run's provenance fields that differ from its board's previous
+    run's (runs in time order), so a regression meets its cause: another
+    vtbench, kernel, hypervisor, QEMU or calibration."""
+    last = {}
+    for r in runs:
+        p, prev = r["provenance"], last.get(r["board"])
+        r["changed"] = sorted(k for k in set(p or {}) | set(prev or {})
+                              if prev is not None and p is not None and (p or {}).get(k) != (prev or {}).get(k))
+        if p is not None:
+            last[r["board"]] = p
+    return runs
 
 
 def _py(v):
