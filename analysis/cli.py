@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""vtbench report | compare | trend | export: the analysis commands, reached
+"""vtbench report | compare | trend | export | lava: the analysis commands, reached
 through ./vtbench (which runs this file with Debian's python3)."""
 import argparse
 import math
@@ -35,8 +35,17 @@ def cmd_report(a):
 
 
 def cmd_export(a):
+    if a.lava:
+        from vtba import lava
+        sys.stdout.write(lava.shell(lava.cases(a.run_dir)))
+        return 0
     from vtba import export
     return export.main(a)
+
+
+def cmd_lava_job(a):
+    from vtba import lava
+    return lava.cmd_job(a)
 
 
 def cmd_compare(a):
@@ -120,11 +129,29 @@ def main(argv=None):
                    help="family-wise error rate per run: a false alarm in one night of 1/alpha (default 0.01)")
     p.set_defaults(fn=cmd_trend)
     p = sub.add_parser("export", help="a run in another tool's format")
-    p.add_argument("--squad", action="store_true", required=True,
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--squad", action="store_true",
                    help="SQUAD's submission files: tests.json, metrics.json, metadata.json")
+    g.add_argument("--lava", action="store_true",
+                   help="the lava-test-case calls of LAVA's test shell, a case per cell and measurement (stdout)")
     p.add_argument("run_dir")
-    p.add_argument("--out", help="output directory (default RUN_DIR/squad)")
+    p.add_argument("--out", help="--squad: output directory (default RUN_DIR/squad)")
     p.set_defaults(fn=cmd_export)
+    p = sub.add_parser("lava", help="LAVA jobs from ci/lava's templates")
+    lsub = p.add_subparsers(dest="lava_cmd", required=True)
+    p = lsub.add_parser("job", help="render a LAVA job, checked against LAVA's job schema")
+    p.add_argument("--device", required=True, help="qemu-amd64, qemu-arm64 or board")
+    p.add_argument("--suite", default="harness/suites/default.suite", help="the suite, relative to the checkout")
+    p.add_argument("--repository", required=True, help="the vtbench git repository LAVA clones")
+    p.add_argument("--revision", help="its revision (default: this checkout's HEAD)")
+    p.add_argument("--rootfs", help="qemu-*: the Debian image's URL")
+    p.add_argument("--kernel", help="qemu-*: a kernel's URL (default: the image boots its own)")
+    p.add_argument("--device-type", help="board: the lab's device type")
+    p.add_argument("--board-actions", help="board: a YAML file with the lab's deploy and boot actions")
+    p.add_argument("--artifacts", help="where the run directory's tarball goes (a directory or URL prefix)")
+    p.add_argument("--job-minutes", type=_number(10, integer=True), default=120, help="the job's timeout")
+    p.add_argument("--out", help="write the job here (default stdout)")
+    p.set_defaults(fn=cmd_lava_job)
     a = ap.parse_args(argv)
     if a.cmd == "trend" and a.min_history > a.window:
         ap.error(f"trend: --min-history {a.min_history} exceeds --window {a.window}: no run could be judged")

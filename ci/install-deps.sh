@@ -15,7 +15,7 @@
 # APT_ETC (default /etc/apt) is where the sources are read and written.
 set -e
 APT_ETC=${APT_ETC:-/etc/apt}
-PKGS="build-essential clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev systemtap-sdt-dev libcap2-bin util-linux liburing-dev linux-libc-dev libxen-dev python3 python3-jsonschema dpdk-dev python3-pandas python3-scipy python3-jinja2 python3-pytest python3-pytest-xdist python3-pil gnuplot-nox chromium fonts-dejavu-core gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static"
+PKGS="build-essential clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev systemtap-sdt-dev libcap2-bin util-linux liburing-dev linux-libc-dev libxen-dev python3 python3-jsonschema dpdk-dev python3-pandas python3-scipy python3-jinja2 python3-yaml lava-common python3-pytest python3-pytest-xdist python3-pil gnuplot-nox chromium fonts-dejavu-core gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static"
 # images/: kernel build, initramfs, device tree; hyperfine: platform=qemu boot timings
 PKGS="$PKGS busybox-static device-tree-compiler linux-source-6.12 bc flex bison libssl-dev cpio kmod xz-utils gzip hyperfine"
 QEMU_PKGS="qemu-system-x86 qemu-system-arm qemu-utils"	# qemu-utils: qemu-storage-daemon (backend=qsd)

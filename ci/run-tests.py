@@ -10,6 +10,7 @@ import math
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -2132,11 +2133,111 @@ def nightly(tmp):
     result("vtbench export --squad: a cell with a failed repetition is a failed test, the others pass",
            p.returncode == 0 and len(t2) == len(places) and
            all((v == "fail") == k.endswith(failed) for k, v in t2.items()), f"{p.stderr[-400:]} {failed} {t2}")
+    lava_checks(tmp, os.path.join(board, ns[0]), bad, r0)
     # the checker itself: what SQUAD would refuse, it names
     result("squad format check refuses a result other than pass or fail, a name outside a suite, a string "
            "metric, a number in metadata and metadata without a job_id",
            len(squad_format_errors({"a/b/c/d": "pass", "a/x/y": "maybe", "top": "pass"},
                                    {"s/m": "fast", "s/n": [1, 2]}, {"n": 3})) == 5)
+
+
+LAVA_BOARD_ACTIONS = """- deploy:
+    to: tftp
+    timeout: {minutes: 10}
+    kernel: {url: "https://lab.example.org/Image", type: image}
+    ramdisk: {url: "https://lab.example.org/rootfs.cpio.gz", compression: gz}
+    dtb: {url: "https://lab.example.org/board.dtb"}
+    os: debian
+- boot:
+    method: u-boot
+    commands: ramdisk
+    timeout: {minutes: 10}
+    prompts: ["root@"]
+"""
+
+
+def lava_checks(tmp, good_run, failed_run, failed_row):
+    """vtbench lava job renders jobs LAVA's own schema (Debian's
+    lava-common) accepts, for a QEMU device of each arch and for a board
+    with the lab's deploy and boot actions, and refuses one it would
+    reject; vtbench export --lava gives a lava-test-case per cell and
+    measurement (the cell's figures), a failed cell one failed case with its
+    reason, and runs in a shell."""
+    repo, rev = "https://git.example.org/vtbench.git", "0123456789abcdef0123456789abcdef01234567"
+    acts = os.path.join(tmp, "board-actions.yaml")
+    with open(acts, "w") as f:
+        f.write(LAVA_BOARD_ACTIONS)
+    jobs, errs = {}, []
+    for dev in ("qemu-amd64", "qemu-arm64", "board"):
+        extra = ["--device-type", "synquacer", "--board-actions", acts] if dev == "board" else \
+            ["--rootfs", f"https://lab.example.org/debian-{dev[5:]}.img"]
+        p = run([VTB, "lava", "job", "--device", dev, "--repository", repo, "--revision", rev,
+                 "--suite", "harness/suites/default.suite", *extra], timeout=120)
+        errs.append(p.stderr[-300:])
+        try:
+            import yaml
+            jobs[dev] = yaml.safe_load(p.stdout) if p.returncode == 0 else None
+        except Exception as e:   # noqa: BLE001
+            errs.append(str(e))
+    def test_of(j):
+        t = [a["test"] for a in (j or {}).get("actions", []) if "test" in a]
+        return t[0]["definitions"][0] if t else {}
+    ok = all(jobs.get(d) for d in ("qemu-amd64", "qemu-arm64", "board")) and all(
+        test_of(j)["repository"] == repo and test_of(j)["revision"] == rev and
+        test_of(j)["path"] == "ci/lava/vtbench.yaml" and
+        test_of(j)["params"]["SUITE"] == "harness/suites/default.suite" for j in jobs.values())
+    ok = ok and jobs["qemu-arm64"]["context"]["arch"] == "arm64" and jobs["qemu-amd64"]["device_type"] == "qemu" \
+        and jobs["board"]["device_type"] == "synquacer" and \
+        [next(iter(a)) for a in jobs["board"]["actions"]] == ["deploy", "boot", "test"]
+    with open(acts, "w") as f:
+        f.write(LAVA_BOARD_ACTIONS.replace("    to: tftp\n", ""))
+    p = run([VTB, "lava", "job", "--device", "board", "--device-type", "synquacer", "--board-actions", acts,
+             "--repository", repo, "--revision", rev], timeout=120)
+    result("vtbench lava job: QEMU jobs (amd64, arm64) and a board job with the lab's deploy and boot actions, each "
+           "accepted by LAVA's own job schema, the test action cloning vtbench at the revision asked; a job LAVA "
+           "would reject is refused with its reason",
+           ok and p.returncode == 2 and "not one LAVA accepts" in p.stderr, f"{errs} {p.returncode} {p.stderr[-300:]}")
+    from lava_common.schemas.test.testdef import validate as validate_testdef
+    import yaml
+    try:
+        validate_testdef(yaml.safe_load(open(os.path.join(ROOT, "ci", "lava", "vtbench.yaml"))))
+        why = None
+    except Exception as e:   # noqa: BLE001
+        why = str(e)
+    result("ci/lava/vtbench.yaml is a test definition LAVA's schema accepts", why is None, str(why))
+    # the cases, through a stub lava-test-case that records its arguments
+    stub = os.path.join(tmp, "lava-bin")
+    os.makedirs(stub, exist_ok=True)
+    log = os.path.join(tmp, "lava-cases.log")
+    with open(os.path.join(stub, "lava-test-case"), "w") as f:
+        f.write(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {shlex_quote(log)}\n')
+    os.chmod(os.path.join(stub, "lava-test-case"), 0o755)
+    rows = rows_of(good_run)
+    p = run([VTB, "export", "--lava", good_run], timeout=120)
+    sh = run(["sh", "-c", p.stdout], timeout=60, env=dict(os.environ, PATH=stub + ":" + os.environ["PATH"]))
+    got = open(log).read().splitlines() if os.path.exists(log) else []
+    name_ok = all(re.fullmatch(r"[-_a-zA-Z0-9.]+", g.split()[0]) for g in got)
+    ops = [g for g in got if ".ops_per_s " in g]
+    grant_med = statistics.median(r["ops_per_s"] for r in rows if r["cell"]["transport"] == "grant"
+                                  and r["placement"]["tag"] == rows[0]["placement"]["tag"])
+    grant_case = [g for g in ops if "grant_copy" in g and f"placement-{rows[0]['placement']['tag']}" in g]
+    meas = float(grant_case[0].split("--measurement ")[1].split()[0]) if grant_case else -1
+    result("vtbench export --lava: a passed lava-test-case per cell and measurement, its figure the cell's (ops/s "
+           "the repetitions' median), names LAVA takes",
+           p.returncode == 0 and sh.returncode == 0 and got and name_ok and all("--result pass" in g for g in got) and
+           len(ops) == len({(r["cell"]["transport"], r["placement"]["tag"]) for r in rows}) and
+           abs(meas - grant_med) <= 1e-5 * grant_med + 1 and all("--units " in g for g in got),
+           f"{p.stderr[-300:]} {sh.stderr[-300:]} {got[:4]} {meas} {grant_med}")
+    p = run([VTB, "export", "--lava", failed_run], timeout=120)
+    fails = [ln for ln in p.stdout.splitlines() if "--result fail" in ln]
+    result("vtbench export --lava: a cell with a failed repetition is one failed case, its reason printed before it",
+           p.returncode == 0 and len(fails) == 1 and "--measurement" not in fails[0] and
+           failed_row["error"] in p.stdout.split(fails[0])[0].splitlines()[-1], p.stdout[-800:])
+
+
+def shlex_quote(s):
+    import shlex
+    return shlex.quote(s)
 
 
 def guest_qemu_crosscheck(tmp):

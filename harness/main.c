@@ -48,8 +48,11 @@ static void usage(FILE *f)
 	      "      per cell B/A with CIs and a test; exit 1 on a significant regression\n"
 	      "  vtbench trend RUN_DIR... [--out DIR] [--window N]\n"
 	      "      time series per cell over nightly runs; exit 1 if the newest run regressed\n"
-	      "  vtbench export --squad RUN_DIR [--out DIR]\n"
-	      "      the run as SQUAD's tests, metrics and metadata JSON (default RUN_DIR/squad)\n"
+	      "  vtbench export --squad RUN_DIR [--out DIR] | --lava RUN_DIR\n"
+	      "      the run as SQUAD's tests, metrics and metadata JSON (default RUN_DIR/squad), or as\n"
+	      "      LAVA's lava-test-case calls\n"
+	      "  vtbench lava job --device qemu-amd64|qemu-arm64|board --repository URL [...]\n"
+	      "      a LAVA job from ci/lava's templates, checked against LAVA's schema\n"
 	      "  vtbench serve device=blk|net|scmi socket=PATH [KEY=VALUE ...]\n"
 	      "      a device model as a vhost-user backend (vtbench serve help)\n"
 	      "  vtbench version\n"
@@ -1184,7 +1187,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "serve"))
 		return vtb_cmd_serve(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "report") || !strcmp(argv[1], "compare") || !strcmp(argv[1], "trend") ||
-	    !strcmp(argv[1], "export"))
+	    !strcmp(argv[1], "export") || !strcmp(argv[1], "lava"))
 		return cmd_analysis(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version")) {
 		printf("vtbench %s\n", VTB_GIT_REV);
