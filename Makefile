@@ -119,6 +119,25 @@ $(ARM64_BUILD)/%: %.c $(ARM64_BUILD)/libvtb.a
 	@mkdir -p $(dir $@)
 	$(ARM64_CC) $(ARM64_CFLAGS) -o $@ $< $(ARM64_BUILD)/libvtb.a -lpthread -lm
 
+# vtbench itself for aarch64, static (arm64 liburing from Debian's
+# liburing-dev:arm64), no probes: the arm64 guest image runs it on the proc
+# platform (images/, vtb.test=vtbench).
+ARM64_VTB_OBJ := $(filter-out $(ARM64_BUILD)/ci/uring_stub.o,$(ARM64_OBJ)) $(ARM64_BUILD)/harness/probes.o \
+	$(ARM64_BUILD)/harness/main.o
+
+$(ARM64_BUILD)/syscall_names.h:
+	@mkdir -p $(dir $@)
+	echo '#include <sys/syscall.h>' | $(ARM64_CC) -E -dM - | \
+		sed -n 's/^#define __NR_\([a-z0-9_]*\) \([0-9][0-9]*\)$$/{ \2, "\1" },/p' | sort -n -t' ' -k2 > $@.tmp && mv $@.tmp $@
+
+$(ARM64_BUILD)/harness/probes.o: $(ARM64_BUILD)/syscall_names.h
+$(ARM64_BUILD)/harness/probes.o: ARM64_CFLAGS += -I$(ARM64_BUILD)
+$(ARM64_BUILD)/harness/main.o: ARM64_CFLAGS += -DVTB_GIT_REV='"$(GIT_REV)"'
+$(ARM64_BUILD)/harness/main.o: .FORCE
+
+$(ARM64_BUILD)/vtbench: $(ARM64_VTB_OBJ)
+	$(ARM64_CC) -static -o $@ $^ -L/usr/lib/aarch64-linux-gnu -luring -lpthread -lm
+
 test-arm64: deps
 	$(MAKE) $(ARM64_BIN)
 	@$(PYTHON) ci/run-tests.py --arm64 "$(ARM64_TESTS)" --arm64-build $(ARM64_BUILD) --arm64-only
@@ -184,7 +203,7 @@ endif
 
 test: deps
 	$(MAKE) vtbench $(TEST_BIN) $(ARM64_BIN)
-	$(if $(TEST_GUESTS),$(MAKE) $(IMAGES))
+	$(if $(TEST_GUESTS),$(MAKE) $(IMAGES) $(ARM64_BUILD)/vtbench)
 	$(if $(TEST_FUZZ),$(MAKE) $(FUZZ_BIN))
 	@$(PYTHON) ci/run-tests.py --build $(BUILD) $(TESTS:%=--unit %) \
 		--freestanding "$(CORE_SRC) $(MODEL_SRC) $(VHU_SRC)" $(TEST_FUZZ) $(TEST_GUESTS) \

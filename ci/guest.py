@@ -22,8 +22,10 @@ the -M/-cpu/-smp/-m of images/machine.conf, from which the arm64 device tree
 was dumped.  x86_64 runs under KVM when images/accel.sh boots a guest with it
 (VTB_ACCEL=kvm|tcg overrides), else TCG; arm64 always under TCG."""
 import argparse
+import gzip
 import json
 import os
+import re
 import select
 import shlex
 import subprocess
@@ -108,10 +110,12 @@ def cmdline(arch, test, args=None, dev=None, kargs=()):
 
 
 def qemu_cmd(arch, test, args=None, extra_qemu_args=(), boots=1, kernel="built", dev=None, accel_=None,
-             dtb="scmi", kargs=()):
-    """The QEMU command line for one guest run (a list)."""
+             dtb="scmi", kargs=(), initrd=None):
+    """The QEMU command line for one guest run (a list); initrd: another
+    initramfs than the image's (initrd_with)."""
     conf = machine_conf()
-    k, initrd, dtb = artefacts(arch, kernel, dtb)
+    k, image_initrd, dtb = artefacts(arch, kernel, dtb)
+    initrd = initrd or image_initrd
     if arch == "x86_64":
         a = accel_ or accel(arch)
         mem = conf["X86_64_MEM"]
@@ -129,6 +133,49 @@ def qemu_cmd(arch, test, args=None, extra_qemu_args=(), boots=1, kernel="built",
     if boots == 1:
         cmd.append("-no-reboot")
     return cmd + list(extra_qemu_args)
+
+
+def _cpio_newc(files):
+    """A cpio archive (newc, as the kernel unpacks an initramfs) of
+    {path in the archive: (bytes, mode)}, with the directories they need."""
+    out, ino = bytearray(), 1
+    dirs = sorted({"/".join(p.split("/")[:i]) for p in files for i in range(1, p.count("/") + 1)})
+    entries = [(d, b"", 0o40755) for d in dirs] + [(p, data, mode) for p, (data, mode) in sorted(files.items())]
+    for name, data, mode in entries + [("TRAILER!!!", b"", 0)]:
+        nb = name.encode() + b"\0"
+        out += b"070701" + b"".join(b"%08X" % v for v in (ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(nb), 0))
+        out += nb + b"\0" * (-(110 + len(nb)) % 4) + data + b"\0" * (-len(data) % 4)
+        ino += 1
+    return bytes(out)
+
+
+def initrd_with(base, files, out):
+    """base (an image's initramfs) with files appended as a second archive
+    (the kernel unpacks both, the later over the earlier): {path in the
+    guest: host file}.  Returns out."""
+    blobs = {}
+    for guest_path, host_path in files.items():
+        with open(host_path, "rb") as f:
+            blobs[guest_path.lstrip("/")] = (f.read(), 0o100755 if os.access(host_path, os.X_OK) else 0o100644)
+    with open(base, "rb") as f, open(out, "wb") as o:
+        o.write(f.read())
+        o.write(gzip.compress(_cpio_newc(blobs), 6))
+    return out
+
+
+def run_of(console, out_dir):
+    """The run vtb.test=vtbench handed back on the console (VTB-RUN FILE
+    LINE), rebuilt as a run directory; its file names."""
+    files = {}
+    for line in console.splitlines():
+        m = re.match(r"VTB-RUN (meta\.json|results\.jsonl) (.*)$", line.rstrip("\r"))
+        if m:
+            files.setdefault(m.group(1), []).append(m.group(2))
+    os.makedirs(out_dir, exist_ok=True)
+    for name, lines in files.items():
+        with open(os.path.join(out_dir, name), "w") as f:
+            f.write("\n".join(lines) + "\n")
+    return sorted(files)
 
 
 def parse(console):
@@ -224,7 +271,7 @@ def writes(console):
 
 
 def boot(arch, test, args=None, extra_qemu_args=(), timeout=300, boots=1, kernel="built", dev=None, dtb="scmi",
-         on_done=None, kargs=()):
+         on_done=None, kargs=(), initrd=None):
     """Runs the guest until it has reported VTB-DONE boots times (test
     reboot:NAME makes it reboot in between; then QEMU is stopped here), or
     timeout seconds.  on_done(n), if given, is called as the n-th VTB-DONE
@@ -237,7 +284,7 @@ def boot(arch, test, args=None, extra_qemu_args=(), timeout=300, boots=1, kernel
     if test.startswith("again:") and boots != 2:
         raise ValueError("again:NAME makes two passes: boots=2")
     cmd = qemu_cmd(arch, test, args, extra_qemu_args, 1 if test.startswith("again:") else boots, kernel, dev,
-                   dtb=dtb, kargs=kargs)
+                   dtb=dtb, kargs=kargs, initrd=initrd)
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     chunks, done, deadline = [], 0, time.monotonic() + timeout
     tail = b""

@@ -137,6 +137,12 @@ if [ "$(dpkg --print-architecture)" = amd64 ] && ! dpkg --print-foreign-architec
 	$SUDO dpkg --add-architecture arm64
 	need_update=1
 fi
+# The aarch64 vtbench (the arm64 image's proc suite) links Debian's arm64
+# liburing statically.
+if [ "$(dpkg --print-architecture)" = amd64 ]; then
+	dpkg-query -W -f='${Status}' liburing-dev:arm64 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing liburing-dev:arm64"
+fi
 qemu_old=""
 for p in $QEMU_PKGS; do
 	v=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || true)

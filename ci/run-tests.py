@@ -2240,6 +2240,59 @@ def shlex_quote(s):
     return shlex.quote(s)
 
 
+ARM64_PROC_SUITE = """# vtbench on the proc platform inside the arm64 guest (TCG)
+[global]
+transport=shm/split,grant/copy,swiotlb/pool
+notify=event
+verify=1
+reps=1
+warmup=0
+ops=200
+probes=off
+
+[blk]
+device=blk
+pattern=randrw
+size=4k
+qd=4
+
+[net]
+device=net
+mode=rr
+size=64
+qd=1
+"""
+
+
+def guest_arm64_proc(tmp):
+    """vtbench itself cross-built for aarch64 (static, Debian's arm64
+    liburing) runs a small proc suite inside the arm64 guest (Debian's
+    arm64 kernel, TCG): every row verified, in the schema, on aarch64, its
+    per-op costs the ones each transport's expectations hold it to, as on
+    x86_64."""
+    vtb = os.path.join(ROOT, "build", "arm64", "vtbench")
+    suite = os.path.join(tmp, "arm64-proc.suite")
+    with open(suite, "w") as f:
+        f.write(ARM64_PROC_SUITE)
+    _, base, _ = guest.artefacts("arm64", "deb")
+    rd = guest.initrd_with(base, {"/bin/vtbench": vtb, "/vtb/suite": suite}, os.path.join(tmp, "arm64-proc.initrd"))
+    _, console, rc = guest.boot("arm64", "vtbench", kernel="deb", initrd=rd, timeout=600)
+    d = os.path.join(tmp, "arm64-proc-run")
+    got = guest.run_of(console, d)
+    rows = rows_of(d) if "results.jsonl" in got else []
+    meta = json.load(open(os.path.join(d, "meta.json"))) if "meta.json" in got else {}
+    schema = json.load(open(os.path.join(ROOT, "results", "schema.json")))
+    bad = [e.message for r in rows for e in jsonschema.Draft202012Validator(schema).iter_errors(r)]
+    costs = [p for r in rows for p in cost_problems(r)]
+    result("arm64: vtbench (aarch64, static) runs the proc platform inside the arm64 guest: 6 rows verified, in the "
+           "schema, on aarch64, each transport's per-op costs as its expectations say",
+           rc == 0 and len(rows) == 6 and all(r["error"] is None and r["verified"] is True for r in rows) and
+           not bad and not costs and "aarch64" in (meta.get("host") or {}).get("kernel", "") and
+           meta.get("git_rev") not in (None, "", "unknown"),
+           f"rc={rc} rows={len(rows)} {bad[:2]} {costs[:3]} {meta.get('host')} "
+           + "\n".join(ln for ln in console.splitlines() if "VTB-LOG" in ln)[-1500:])
+
+
 def guest_qemu_crosscheck(tmp):
     """The cross-check can fail: with a map lost from QEMU's count and one
     sink frame in ten lost by the peer (VTB_QEMU_FAULT), the row fails and
@@ -2271,6 +2324,7 @@ def guests(tmp):
     timed(guest_arm64_blk, tmp)
     timed(guest_arm64_net, tmp)
     timed(guest_arm64_rdp, tmp)
+    timed(guest_arm64_proc, tmp)
     timed(guest_counts_parse, tmp)
     timed(guest_qemu_platform, tmp)
     timed(guest_qemu_crosscheck, tmp)
