@@ -1921,6 +1921,7 @@ def guest_qemu_platform(tmp):
     result("qemu platform rx: every frame the peer sent for the guest's pulls arrived intact and in order, a pull "
            "per frame at qd 1",
            len(rx) == 6 and all(ds[k]["peer_sent"] == by[k]["ops"] > 0 and ds[k]["peer_send_fail"] == 0 and
+                                ds[k]["peer_sent_bytes"] == by[k]["bytes"] and
                                 ds[k]["peer_bad"] == 0 and ds[k]["peer_gaps"] == 0 and
                                 ds[k]["peer_frames"] == 0 and ds[k]["peer_pulls"] == by[k]["ops"] and
                                 by[k]["verified"] is True for k in rx),

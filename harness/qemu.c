@@ -1102,6 +1102,7 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 		if (rx) {
 			dev_stat(r, "peer_pulls", nc.pulls);
 			dev_stat(r, "peer_sent", nc.sent);
+			dev_stat(r, "peer_sent_bytes", nc.sent_bytes);
 			dev_stat(r, "peer_send_fail", nc.send_fail);
 		}
 		r->verify_errors += nc.bad;
@@ -1128,7 +1129,8 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 	 * may reach QEMU as several MAP requests (the driver sends one per
 	 * page-size chunk the range's alignment allows), never as fewer. */
 	bool window = m && m->begin >= 0 && m->end >= 0;
-	bool frames_bad = net && (!near2(r->ops, rx ? nc.sent : nc.frames) || nc.gaps || nc.echo_fail || nc.send_fail);
+	bool frames_bad = net && (!near2(r->ops, rx ? nc.sent : nc.frames) || (rx && !near2(r->bytes, nc.sent_bytes)) ||
+				  nc.gaps || nc.echo_fail || nc.send_fail);
 	bool serve_bad = (scmi || (vhu_blk && !qsd)) && (!sc.ok || !near2(r->ops, scmi ? sc.reads : sc.ops) || sc.errors);
 	char reads[160] = "";
 	if (scmi || (vhu_blk && !qsd))
@@ -1144,9 +1146,10 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 				     (hc.unmap < unmaps && !near2(unmaps, hc.unmap)));
 	char frames[200] = "", dma[200];
 	if (rx)
-		snprintf(frames, sizeof(frames), "; frames: peer sent %llu (for %llu pulls, %llu sends failed), guest "
-			 "received %llu", (unsigned long long)nc.sent, (unsigned long long)nc.pulls,
-			 (unsigned long long)nc.send_fail, (unsigned long long)r->ops);
+		snprintf(frames, sizeof(frames), "; frames: peer sent %llu, %llu B (for %llu pulls, %llu sends failed), "
+			 "guest received %llu, %llu B", (unsigned long long)nc.sent, (unsigned long long)nc.sent_bytes,
+			 (unsigned long long)nc.pulls, (unsigned long long)nc.send_fail, (unsigned long long)r->ops,
+			 (unsigned long long)r->bytes);
 	else if (net)
 		snprintf(frames, sizeof(frames), "; frames: guest %llu, peer %llu (gaps %llu, foreign %llu, echoes "
 			 "failed %llu)", (unsigned long long)r->ops, (unsigned long long)nc.frames,

@@ -77,7 +77,7 @@ struct vtb_gen {
 	void *priv;
 };
 
-#define VTB_DEV_STATS 16
+#define VTB_DEV_STATS 24
 
 struct vtb_workload_ops {
 	const char *name;
