@@ -93,7 +93,7 @@ def cmdline(arch, test, args=None, dev=None, kargs=()):
     """The kernel command line: console, the guest configuration's own
     kernel parameters (kargs, e.g. swiotlb=force), then what /init reads."""
     conf = machine_conf()
-    console = conf["X86_64_CONSOLE"] if arch == "x86_64" else conf["ARM64_CONSOLE"]
+    console = {"x86_64": conf["X86_64_CONSOLE"], "xen": "hvc0"}.get(arch, conf["ARM64_CONSOLE"])
     for w in kargs:
         if not w or any(c in w for c in " \"'") or w.startswith("vtb."):
             raise ValueError(f"kernel argument {w!r}: one word, not vtb.*")
@@ -109,10 +109,32 @@ def cmdline(arch, test, args=None, dev=None, kargs=()):
     return " ".join(words)
 
 
+# The xen guest: Debian's Xen 4.17 under QEMU (x86_64, TCG: it needs smap=0
+# there), the x86_64 image's kernel and initramfs as its PV dom0.
+XEN_ARGS = "console=com1 com1=115200 dom0_mem=512M,max:512M smap=0 loglvl=all guest_loglvl=all"
+XEN_QEMU_MEM, XEN_SMP = "1G", "2"
+
+
+def xen_cmd(test, args=None, extra_qemu_args=(), initrd=None, kargs=()):
+    """QEMU booting Xen as a multiboot kernel, dom0's kernel and initramfs
+    its modules (-initrd "KERNEL ARGS,INITRD"; a comma inside ARGS doubled)."""
+    conf = machine_conf()
+    xen = os.path.join(IMAGES, "xen", "xen")
+    k, image_initrd, _ = artefacts("x86_64")
+    dom0 = cmdline("xen", test, args, kargs=kargs).replace(",", ",,")
+    return [conf["X86_64_QEMU"], "-M", conf["X86_64_MACHINE"], "-accel", "tcg", "-cpu", "max", "-smp", XEN_SMP,
+            "-m", XEN_QEMU_MEM, "-nographic", "-nodefaults", "-serial", "stdio", "-no-reboot",
+            "-kernel", xen, "-append", XEN_ARGS, "-initrd", f"{k} {dom0},{initrd or image_initrd}"] + \
+        list(extra_qemu_args)
+
+
 def qemu_cmd(arch, test, args=None, extra_qemu_args=(), boots=1, kernel="built", dev=None, accel_=None,
              dtb="scmi", kargs=(), initrd=None):
     """The QEMU command line for one guest run (a list); initrd: another
-    initramfs than the image's (initrd_with)."""
+    initramfs than the image's (initrd_with); arch xen: Xen with the
+    x86_64 image as dom0."""
+    if arch == "xen":
+        return xen_cmd(test, args, extra_qemu_args, initrd, kargs)
     conf = machine_conf()
     k, image_initrd, dtb = artefacts(arch, kernel, dtb)
     initrd = initrd or image_initrd

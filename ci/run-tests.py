@@ -2294,6 +2294,21 @@ def guest_arm64_proc(tmp):
            + "\n".join(ln for ln in console.splitlines() if "VTB-LOG" in ln)[-1500:])
 
 
+def guest_xen_dom0(tmp):
+    """The xen image: Debian's Xen 4.17 boots under QEMU (TCG, smap=0) with
+    the x86_64 image's kernel and initramfs as PV dom0, which reaches /init,
+    sees Xen 4.17 as the control domain and has the Xen devices issue 20's
+    services use: event channels, privcmd, grant maps, grant allocation."""
+    results, console, rc = guest.boot("xen", "boot", timeout=400)
+    hv = next((r for r in results if r.get("check") == "hypervisor"), {})
+    devs = set(hv.get("devices", "").split())
+    result("xen: Debian's Xen 4.17 boots the x86_64 image as PV dom0 (TCG): /init reached, Xen 4.17 seen, "
+           "dom0 the control domain with /dev/xen/{evtchn,privcmd,gntdev,gntalloc}",
+           rc == 0 and "(XEN) Xen version 4.17" in console and hv.get("hypervisor", "").startswith("xen 4.17") and
+           hv.get("capabilities") == "control_d" and {"evtchn", "privcmd", "gntdev", "gntalloc"} <= devs,
+           f"rc={rc} {hv} " + "\n".join(ln for ln in console.splitlines() if "VTB-" in ln or "(XEN) Xen" in ln)[-1500:])
+
+
 def guest_qemu_crosscheck(tmp):
     """The cross-check can fail: with a map lost from QEMU's count and one
     sink frame in ten lost by the peer (VTB_QEMU_FAULT), the row fails and
@@ -2326,6 +2341,7 @@ def guests(tmp):
     timed(guest_arm64_net, tmp)
     timed(guest_arm64_rdp, tmp)
     timed(guest_arm64_proc, tmp)
+    timed(guest_xen_dom0, tmp)
     timed(guest_counts_parse, tmp)
     timed(guest_qemu_platform, tmp)
     timed(guest_qemu_crosscheck, tmp)

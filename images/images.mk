@@ -13,12 +13,15 @@ TIMED   := bash $(IMG_DIR)/timed.sh $(IMG)/times.log
 # The modules a Debian kernel's guest loads (those built in are skipped),
 # in order: virtio_iommu before the drivers of the devices behind it.
 X86_64_MODULES := virtio_iommu virtio_pci virtio_blk virtio_net af_packet
+# What a dom0 under Xen loads besides (the xen image): event channels,
+# xenfs, privcmd, grant maps and grant allocation; elsewhere they stay unloaded.
+X86_64_XEN_MODULES := xen-evtchn xenfs xen-privcmd xen-gntdev xen-gntalloc
 ARM64_DEB_MODULES := virtio_iommu virtio_mmio virtio_pci virtio_blk virtio_net af_packet
 GUEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -static
 
 IMAGES := $(IMG)/x86_64/kernel.stamp $(IMG)/x86_64/initramfs.cpio.gz \
 	$(IMG)/arm64/kernel.stamp $(IMG)/arm64/initramfs.cpio.gz $(IMG)/arm64/virt-scmi.dtb $(IMG)/arm64/virt-scmi-rdp.dtb \
-	$(IMG)/arm64-deb/kernel.stamp $(IMG)/arm64-deb/initramfs.cpio.gz
+	$(IMG)/arm64-deb/kernel.stamp $(IMG)/arm64-deb/initramfs.cpio.gz $(IMG)/xen/xen.stamp
 
 .PHONY: images images-clean
 images: deps
@@ -29,7 +32,7 @@ images-clean:
 
 # -- keys ------------------------------------------------------------------
 $(IMG)/x86_64/kernel.key: .FORCE
-	@$(KEY) $@ sh -c 'sh images/apt-memo.sh images/deb-kernel-name.sh amd64; echo $(X86_64_MODULES); \
+	@$(KEY) $@ sh -c 'sh images/apt-memo.sh images/deb-kernel-name.sh amd64; echo $(X86_64_MODULES) $(X86_64_XEN_MODULES); \
 		cd images && sha256sum deb-kernel-name.sh fetch-deb-kernel.sh'
 $(IMG)/arm64-deb/kernel.key: .FORCE
 	@$(KEY) $@ sh -c 'sh images/apt-memo.sh images/deb-kernel-name.sh arm64; echo $(ARM64_DEB_MODULES); \
@@ -41,6 +44,9 @@ $(IMG)/%/busybox.key: .FORCE
 	@$(KEY) $@ sh -c 'sh images/apt-memo.sh apt-cache show --no-all-versions \
 		busybox-static:$(if $(filter x86_64,$*),amd64,arm64) | sed -n "s/^Version: /busybox-static /p"; \
 		sha256sum images/fetch-busybox.sh'
+$(IMG)/xen/xen.key: .FORCE
+	@$(KEY) $@ sh -c 'sh images/apt-memo.sh apt-cache show --no-all-versions xen-hypervisor-4.17-amd64 | \
+		sed -n "s/^Version: /xen-hypervisor-4.17-amd64 /p"; sha256sum images/fetch-xen.sh'
 $(IMG)/arm64/dtb.key: .FORCE
 	@$(KEY) $@ sh -c 'dpkg-query -W qemu-system-arm device-tree-compiler; \
 		cd images && sha256sum machine.conf arm64-scmi.dtsi mkdtb.sh'
@@ -49,7 +55,8 @@ $(IMG)/arm64/dtb.key: .FORCE
 # Kernels are also kept in the per-machine cache (images/cache.sh), by key.
 $(IMG)/x86_64/kernel.stamp: $(IMG)/x86_64/kernel.key
 	$(CACHE) get $< $(IMG)/x86_64/kernel || { \
-	$(TIMED) x86_64-kernel-fetch $(IMG_DIR)/fetch-deb-kernel.sh amd64 $(IMG)/x86_64/kernel $(X86_64_MODULES) && \
+	$(TIMED) x86_64-kernel-fetch $(IMG_DIR)/fetch-deb-kernel.sh amd64 $(IMG)/x86_64/kernel $(X86_64_MODULES) \
+		$(X86_64_XEN_MODULES) && \
 	$(CACHE) put $< $(IMG)/x86_64/kernel; }
 	cp $< $@
 $(IMG)/arm64-deb/kernel.stamp: $(IMG)/arm64-deb/kernel.key
@@ -66,6 +73,11 @@ $(IMG)/arm64/kernel.stamp: $(IMG)/arm64/kernel.key
 	rm -rf $(IMG)/arm64/kernel && mkdir -p $(IMG)/arm64/kernel && \
 	cp $(IMG)/arm64-kernel/Image $(IMG)/arm64-kernel/config $(IMG)/arm64-kernel/times $(IMG)/arm64/kernel/ && \
 	$(CACHE) put $< $(IMG)/arm64/kernel; }
+	cp $< $@
+
+# Debian's Xen hypervisor (the xen guest: this x86_64 kernel and initramfs as dom0).
+$(IMG)/xen/xen.stamp: $(IMG)/xen/xen.key
+	$(TIMED) xen-fetch $(IMG_DIR)/fetch-xen.sh $(IMG)/xen
 	cp $< $@
 
 # -- initramfs contents ----------------------------------------------------
@@ -86,8 +98,8 @@ $(IMG)/arm64/vtb_guest: $(IMG_DIR)/guest/vtb_guest.c harness/hist.c harness/hist
 INITRAMFS_DEPS = $(IMG_DIR)/init $(IMG_DIR)/mkinitramfs.sh
 
 $(IMG)/x86_64/initramfs.cpio.gz: $(IMG)/x86_64/busybox.stamp $(IMG)/x86_64/vtb_guest $(IMG)/x86_64/kernel.stamp $(INITRAMFS_DEPS)
-	$(TIMED) x86_64-initramfs $(IMG_DIR)/mkinitramfs.sh $@ $(IMG)/x86_64/busybox $(IMG)/x86_64/vtb_guest \
-		$(IMG_DIR)/init $(IMG)/x86_64/kernel/modules $(X86_64_MODULES)
+	VTB_XEN_MODULES="$(X86_64_XEN_MODULES)" $(TIMED) x86_64-initramfs $(IMG_DIR)/mkinitramfs.sh $@ \
+		$(IMG)/x86_64/busybox $(IMG)/x86_64/vtb_guest $(IMG_DIR)/init $(IMG)/x86_64/kernel/modules $(X86_64_MODULES)
 $(IMG)/arm64/initramfs.cpio.gz: $(IMG)/arm64/busybox.stamp $(IMG)/arm64/vtb_guest $(INITRAMFS_DEPS)
 	$(TIMED) arm64-initramfs $(IMG_DIR)/mkinitramfs.sh $@ $(IMG)/arm64/busybox $(IMG)/arm64/vtb_guest $(IMG_DIR)/init
 $(IMG)/arm64-deb/initramfs.cpio.gz: $(IMG)/arm64-deb/busybox.stamp $(IMG)/arm64/vtb_guest $(IMG)/arm64-deb/kernel.stamp $(INITRAMFS_DEPS)

@@ -20,5 +20,7 @@ if [ $# -gt 0 ]; then
 	shift
 	echo "$@" > "$tmp/etc/vtb-modules"
 fi
+# VTB_XEN_MODULES: loaded only when the kernel runs under Xen
+[ -z "${VTB_XEN_MODULES:-}" ] || echo "$VTB_XEN_MODULES" > "$tmp/etc/vtb-modules-xen"
 (cd "$tmp" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -9 > "$out.tmp"
 mv "$out.tmp" "$out"
