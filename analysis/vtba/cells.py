@@ -160,6 +160,6 @@ def vs_base(df, base=BASE):
     if "ops_per_s" in df:
         for _, g in df.groupby(["workload_key", "placement"]):
             g = g[g["ops_per_s"].notna()]
-            if len(g):
+            if len(g) > 1:      # a cell alone in its workload is best of nothing
                 df.loc[g["ops_per_s"].idxmax(), "best"] = True
     return df
