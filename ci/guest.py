@@ -120,7 +120,8 @@ def xen_cmd(test, args=None, extra_qemu_args=(), initrd=None, kargs=()):
     its modules (-initrd "KERNEL ARGS,INITRD"; a comma inside ARGS doubled)."""
     conf = machine_conf()
     xen = os.path.join(IMAGES, "xen", "xen")
-    k, image_initrd, _ = artefacts("x86_64")
+    k, _, _ = artefacts("x86_64")
+    image_initrd = os.path.join(IMAGES, "xen", "dom0-initramfs.cpio.gz")   # x86_64's + the toolstack
     dom0 = cmdline("xen", test, args, kargs=kargs).replace(",", ",,")
     return [conf["X86_64_QEMU"], "-M", conf["X86_64_MACHINE"], "-accel", "tcg", "-cpu", "max", "-smp", XEN_SMP,
             "-m", XEN_QEMU_MEM, "-nographic", "-nodefaults", "-serial", "stdio", "-no-reboot",

@@ -2301,12 +2301,17 @@ def guest_xen_dom0(tmp):
     services use: event channels, privcmd, grant maps, grant allocation."""
     results, console, rc = guest.boot("xen", "boot", timeout=400)
     hv = next((r for r in results if r.get("check") == "hypervisor"), {})
+    ts = next((r for r in results if r.get("check") == "toolstack"), {})
     devs = set(hv.get("devices", "").split())
     result("xen: Debian's Xen 4.17 boots the x86_64 image as PV dom0 (TCG): /init reached, Xen 4.17 seen, "
            "dom0 the control domain with /dev/xen/{evtchn,privcmd,gntdev,gntalloc}",
            rc == 0 and "(XEN) Xen version 4.17" in console and hv.get("hypervisor", "").startswith("xen 4.17") and
            hv.get("capabilities") == "control_d" and {"evtchn", "privcmd", "gntdev", "gntalloc"} <= devs,
            f"rc={rc} {hv} " + "\n".join(ln for ln in console.splitlines() if "VTB-" in ln or "(XEN) Xen" in ln)[-1500:])
+    result("xen: dom0 runs Debian's toolstack: xenstored and xen-init-dom0 started by /init, xl info names Xen "
+           "4.17, xl list shows Domain-0 as domain 0",
+           ts.get("xen_version", "").startswith("4.17") and ts.get("domains", "").split()[:1] == ["Domain-0:0"],
+           f"{ts} " + "\n".join(ln for ln in console.splitlines() if "VTB-LOG" in ln)[-800:])
 
 
 def guest_qemu_crosscheck(tmp):

@@ -21,7 +21,8 @@ GUEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -static
 
 IMAGES := $(IMG)/x86_64/kernel.stamp $(IMG)/x86_64/initramfs.cpio.gz \
 	$(IMG)/arm64/kernel.stamp $(IMG)/arm64/initramfs.cpio.gz $(IMG)/arm64/virt-scmi.dtb $(IMG)/arm64/virt-scmi-rdp.dtb \
-	$(IMG)/arm64-deb/kernel.stamp $(IMG)/arm64-deb/initramfs.cpio.gz $(IMG)/xen/xen.stamp
+	$(IMG)/arm64-deb/kernel.stamp $(IMG)/arm64-deb/initramfs.cpio.gz $(IMG)/xen/xen.stamp \
+	$(IMG)/xen/dom0-initramfs.cpio.gz
 
 .PHONY: images images-clean
 images: deps
@@ -47,6 +48,9 @@ $(IMG)/%/busybox.key: .FORCE
 $(IMG)/xen/xen.key: .FORCE
 	@$(KEY) $@ sh -c 'sh images/apt-memo.sh apt-cache show --no-all-versions xen-hypervisor-4.17-amd64 | \
 		sed -n "s/^Version: /xen-hypervisor-4.17-amd64 /p"; sha256sum images/fetch-xen.sh'
+$(IMG)/xen/tools.key: .FORCE
+	@$(KEY) $@ sh -c 'sh images/apt-memo.sh apt-cache show --no-all-versions xen-utils-4.17 | \
+		sed -n "s/^Version: /xen-utils-4.17 /p"; dpkg-query -W libc6; sha256sum images/fetch-xen-tools.sh'
 $(IMG)/arm64/dtb.key: .FORCE
 	@$(KEY) $@ sh -c 'dpkg-query -W qemu-system-arm device-tree-compiler; \
 		cd images && sha256sum machine.conf arm64-scmi.dtsi mkdtb.sh'
@@ -79,6 +83,12 @@ $(IMG)/arm64/kernel.stamp: $(IMG)/arm64/kernel.key
 $(IMG)/xen/xen.stamp: $(IMG)/xen/xen.key
 	$(TIMED) xen-fetch $(IMG_DIR)/fetch-xen.sh $(IMG)/xen
 	cp $< $@
+# dom0's toolstack (xenstored, xen-init-dom0, xl, xenconsoled and their
+# libraries), appended to the x86_64 initramfs: dom0's initramfs.
+$(IMG)/xen/tools.cpio.gz: $(IMG)/xen/tools.key
+	$(TIMED) xen-tools-fetch $(IMG_DIR)/fetch-xen-tools.sh $@
+$(IMG)/xen/dom0-initramfs.cpio.gz: $(IMG)/x86_64/initramfs.cpio.gz $(IMG)/xen/tools.cpio.gz
+	cat $^ > $@.tmp && mv $@.tmp $@
 
 # -- initramfs contents ----------------------------------------------------
 $(IMG)/%/busybox.stamp: $(IMG)/%/busybox.key
