@@ -2314,6 +2314,23 @@ def guest_xen_dom0(tmp):
            f"{ts} " + "\n".join(ln for ln in console.splitlines() if "VTB-LOG" in ln)[-800:])
 
 
+def guest_xen_domu(tmp):
+    """dom0 starts a PV domU with xl create (the x86_64 kernel and
+    initramfs again, xenconsoled logging its console): the domU reaches
+    /init, sees Xen 4.17 as an unprivileged domain, powers off, and dom0
+    hands its console back."""
+    _, console, rc = guest.boot("xen", "xen-domu", timeout=500)
+    domu = [ln.split("VTB-DOMU ", 1)[1] for ln in console.splitlines() if "VTB-DOMU VTB-" in ln]
+    res = [json.loads(ln.split("VTB-RESULT ", 1)[1]) for ln in domu if ln.startswith("VTB-RESULT ")]
+    hv = next((r for r in res if r.get("check") == "hypervisor"), {})
+    result("xen: dom0's xl create starts a PV domU that reaches /init under Xen 4.17 as an unprivileged domain "
+           "(no control_d), powers off, its console handed back by xenconsoled",
+           rc == 0 and any(r.get("check") == "init" and r.get("ok") for r in res) and
+           hv.get("hypervisor", "").startswith("xen 4.17") and hv.get("capabilities") == "" and
+           "VTB-DONE rc=0 test=boot" in domu,
+           f"rc={rc} {res} " + "\n".join(ln for ln in console.splitlines() if "VTB-LOG" in ln and "[" not in ln)[-800:])
+
+
 def guest_qemu_crosscheck(tmp):
     """The cross-check can fail: with a map lost from QEMU's count and one
     sink frame in ten lost by the peer (VTB_QEMU_FAULT), the row fails and
@@ -2347,6 +2364,7 @@ def guests(tmp):
     timed(guest_arm64_rdp, tmp)
     timed(guest_arm64_proc, tmp)
     timed(guest_xen_dom0, tmp)
+    timed(guest_xen_domu, tmp)
     timed(guest_counts_parse, tmp)
     timed(guest_qemu_platform, tmp)
     timed(guest_qemu_crosscheck, tmp)

@@ -33,6 +33,8 @@ done | sort -u | while read -r lib; do
 	esac
 done
 cp -L /lib64/ld-linux-x86-64.so.2 "$st/lib64/"
+# glibc loads it at run time for pthread_cancel (xl, xenconsoled): ldd does not list it
+cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$st/lib/x86_64-linux-gnu/"
 cp "$tmp/root/etc/xen/xl.conf" "$st/etc/xen/"
 (cd "$st" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -6 > "$out.tmp"
 mv "$out.tmp" "$out"

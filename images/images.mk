@@ -50,7 +50,7 @@ $(IMG)/xen/xen.key: .FORCE
 		sed -n "s/^Version: /xen-hypervisor-4.17-amd64 /p"; sha256sum images/fetch-xen.sh'
 $(IMG)/xen/tools.key: .FORCE
 	@$(KEY) $@ sh -c 'sh images/apt-memo.sh apt-cache show --no-all-versions xen-utils-4.17 | \
-		sed -n "s/^Version: /xen-utils-4.17 /p"; dpkg-query -W libc6; sha256sum images/fetch-xen-tools.sh'
+		sed -n "s/^Version: /xen-utils-4.17 /p"; dpkg-query -W libc6 libgcc-s1; sha256sum images/fetch-xen-tools.sh'
 $(IMG)/arm64/dtb.key: .FORCE
 	@$(KEY) $@ sh -c 'dpkg-query -W qemu-system-arm device-tree-compiler; \
 		cd images && sha256sum machine.conf arm64-scmi.dtsi mkdtb.sh'
@@ -87,7 +87,13 @@ $(IMG)/xen/xen.stamp: $(IMG)/xen/xen.key
 # libraries), appended to the x86_64 initramfs: dom0's initramfs.
 $(IMG)/xen/tools.cpio.gz: $(IMG)/xen/tools.key
 	$(TIMED) xen-tools-fetch $(IMG_DIR)/fetch-xen-tools.sh $@
-$(IMG)/xen/dom0-initramfs.cpio.gz: $(IMG)/x86_64/initramfs.cpio.gz $(IMG)/xen/tools.cpio.gz
+# A PV domU dom0 starts with xl create: the x86_64 kernel and initramfs again.
+$(IMG)/xen/domu.cpio.gz: $(IMG)/x86_64/kernel.stamp $(IMG)/x86_64/initramfs.cpio.gz
+	d=$$(mktemp -d) && mkdir -p $$d/boot && cp $(IMG)/x86_64/kernel/vmlinuz $$d/boot/domu-vmlinuz && \
+	cp $(IMG)/x86_64/initramfs.cpio.gz $$d/boot/domu-initramfs.cpio.gz && \
+	(cd $$d && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -1 > $@.tmp && \
+	rm -rf $$d && mv $@.tmp $@
+$(IMG)/xen/dom0-initramfs.cpio.gz: $(IMG)/x86_64/initramfs.cpio.gz $(IMG)/xen/tools.cpio.gz $(IMG)/xen/domu.cpio.gz
 	cat $^ > $@.tmp && mv $@.tmp $@
 
 # -- initramfs contents ----------------------------------------------------
