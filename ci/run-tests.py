@@ -77,7 +77,12 @@ def arm64(build, tests):
         if not qemu:
             result(name, False, "qemu-aarch64 not installed (qemu-user-static)")
             continue
-        p = run([qemu, "-L", "/usr/aarch64-linux-gnu", path], timeout=600)
+        # The cross toolchain's own C library, loader and libc alike: with
+        # Debian's libc6:arm64 also installed (multiarch, for the arm64
+        # -dev packages) the loader would find that libc through the host's
+        # ld.so.cache, a different build of 2.36, and the two hang together.
+        p = run([qemu, "-L", "/usr/aarch64-linux-gnu", "-E", "LD_LIBRARY_PATH=/usr/aarch64-linux-gnu/lib", path],
+                timeout=600)
         sys.stdout.write(p.stdout)
         result(name, p.returncode == 0, p.stderr.strip()[-2000:])
 
