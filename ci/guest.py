@@ -93,7 +93,7 @@ def cmdline(arch, test, args=None, dev=None, kargs=()):
     """The kernel command line: console, the guest configuration's own
     kernel parameters (kargs, e.g. swiotlb=force), then what /init reads."""
     conf = machine_conf()
-    console = {"x86_64": conf["X86_64_CONSOLE"], "xen": "hvc0"}.get(arch, conf["ARM64_CONSOLE"])
+    console = {"x86_64": conf["X86_64_CONSOLE"], "xen": "hvc0", "xen-argo": "hvc0"}.get(arch, conf["ARM64_CONSOLE"])
     for w in kargs:
         if not w or any(c in w for c in " \"'") or w.startswith("vtb."):
             raise ValueError(f"kernel argument {w!r}: one word, not vtb.*")
@@ -115,17 +115,19 @@ XEN_ARGS = "console=com1 com1=115200 dom0_mem=512M,max:512M smap=0 loglvl=all gu
 XEN_QEMU_MEM, XEN_SMP = "1G", "2"
 
 
-def xen_cmd(test, args=None, extra_qemu_args=(), initrd=None, kargs=()):
+def xen_cmd(test, args=None, extra_qemu_args=(), initrd=None, kargs=(), argo=False):
     """QEMU booting Xen as a multiboot kernel, dom0's kernel and initramfs
-    its modules (-initrd "KERNEL ARGS,INITRD"; a comma inside ARGS doubled)."""
+    its modules (-initrd "KERNEL ARGS,INITRD"; a comma inside ARGS doubled).
+    argo: the hypervisor built from Debian's source with Argo, argo=1."""
     conf = machine_conf()
-    xen = os.path.join(IMAGES, "xen", "xen")
+    xen = os.path.join(IMAGES, "xen-argo", "build", "xen") if argo else os.path.join(IMAGES, "xen", "xen")
     k, _, _ = artefacts("x86_64")
     image_initrd = os.path.join(IMAGES, "xen", "dom0-initramfs.cpio.gz")   # x86_64's + the toolstack
     dom0 = cmdline("xen", test, args, kargs=kargs).replace(",", ",,")
     return [conf["X86_64_QEMU"], "-M", conf["X86_64_MACHINE"], "-accel", "tcg", "-cpu", "max", "-smp", XEN_SMP,
             "-m", XEN_QEMU_MEM, "-nographic", "-nodefaults", "-serial", "stdio", "-no-reboot",
-            "-kernel", xen, "-append", XEN_ARGS, "-initrd", f"{k} {dom0},{initrd or image_initrd}"] + \
+            "-kernel", xen, "-append", XEN_ARGS + (" argo=1" if argo else ""),
+            "-initrd", f"{k} {dom0},{initrd or image_initrd}"] + \
         list(extra_qemu_args)
 
 
@@ -134,8 +136,8 @@ def qemu_cmd(arch, test, args=None, extra_qemu_args=(), boots=1, kernel="built",
     """The QEMU command line for one guest run (a list); initrd: another
     initramfs than the image's (initrd_with); arch xen: Xen with the
     x86_64 image as dom0."""
-    if arch == "xen":
-        return xen_cmd(test, args, extra_qemu_args, initrd, kargs)
+    if arch in ("xen", "xen-argo"):
+        return xen_cmd(test, args, extra_qemu_args, initrd, kargs, argo=arch == "xen-argo")
     conf = machine_conf()
     k, image_initrd, dtb = artefacts(arch, kernel, dtb)
     initrd = initrd or image_initrd
@@ -414,7 +416,7 @@ def check_backing(path, recs, block=4096):
 
 def main():
     ap = argparse.ArgumentParser(description="boot a vtbench guest")
-    ap.add_argument("arch", choices=["x86_64", "arm64"])
+    ap.add_argument("arch", choices=["x86_64", "arm64", "xen", "xen-argo"])
     ap.add_argument("test", help="blk, net, scmi, boot, shell, or reboot:NAME")
     ap.add_argument("--args", default="", help="K=V,... for vtb_guest")
     ap.add_argument("--dev", default=None)

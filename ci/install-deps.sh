@@ -18,6 +18,8 @@ APT_ETC=${APT_ETC:-/etc/apt}
 PKGS="build-essential clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev systemtap-sdt-dev libcap2-bin util-linux liburing-dev linux-libc-dev libxen-dev python3 python3-jsonschema dpdk-dev python3-pandas python3-scipy python3-jinja2 python3-yaml lava-common python3-pytest python3-pytest-xdist python3-pil gnuplot-nox chromium fonts-dejavu-core gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static"
 # images/: kernel build, initramfs, device tree; hyperfine: platform=qemu boot timings
 PKGS="$PKGS busybox-static device-tree-compiler linux-source-6.12 bc flex bison libssl-dev cpio kmod xz-utils gzip hyperfine"
+# images/: Xen's source package unpacked (dpkg-source) and its hypervisor built
+PKGS="$PKGS dpkg-dev"
 QEMU_PKGS="qemu-system-x86 qemu-system-arm qemu-utils"	# qemu-utils: qemu-storage-daemon (backend=qsd)
 QEMU_MIN=${VTB_QEMU_MIN:-1:10}	# VTB_QEMU_MIN: to exercise the backports path by hand
 
@@ -84,18 +86,21 @@ has_word() {	# has_word LIST WORD: LIST's |-separated words include WORD
 	return 1
 }
 
-# Prints "present FILE" when an enabled entry already serves SUITE-backports,
-# else the file to write and its text; fails when no entry serves SUITE main.
-backports_entry() {
-	suite=$1 src=""
+# derived_entry SUITE TYPE TARGET NAME: an entry of TYPE (deb, deb-src) for
+# suite TARGET, main, from the entry that serves SUITE main (its URI and
+# keyring).  Prints "present FILE" when an enabled entry already has TYPE
+# for TARGET, else the file to write (sources.list.d/NAME) and its text;
+# fails when no entry serves SUITE main.
+derived_entry() {
+	suite=$1 type=$2 target=$3 name=$4 src=""
 	entries=$(apt_entries)
 	while read -r fmt file types uris suites comps signed opts; do
 		[ -n "$fmt" ] || continue
-		has_word "$types" deb || continue
-		if has_word "$suites" "$suite-backports"; then
+		if has_word "$types" "$type" && has_word "$suites" "$target"; then
 			echo "present $file"
 			return 0
 		fi
+		has_word "$types" deb || continue
 		[ -z "$src" ] && has_word "$suites" "$suite" && has_word "$comps" main &&
 			src="$fmt $file ${uris%%|*} $signed $opts"
 	done <<EOF
@@ -105,25 +110,52 @@ EOF
 	set -- $src
 	fmt=$1 file=$2 uri=$3 signed=$4 opts=$5
 	if [ "$fmt" = deb822 ]; then
-		[ "$signed" != inline ] || { echo "install-deps: $file has an inline key; add $suite-backports by hand" >&2; return 1; }
-		echo "write $APT_ETC/sources.list.d/vtb-backports.sources"
-		echo "Types: deb"
+		[ "$signed" != inline ] || { echo "install-deps: $file has an inline key; add $type $target by hand" >&2; return 1; }
+		echo "write $APT_ETC/sources.list.d/$name.sources"
+		echo "Types: $type"
 		echo "URIs: $uri"
-		echo "Suites: $suite-backports"
+		echo "Suites: $target"
 		echo "Components: main"
 		[ "$signed" = - ] || echo "Signed-By: $(echo "$signed" | tr '|' ' ')"
 	else
-		echo "write $APT_ETC/sources.list.d/vtb-backports.list"
+		echo "write $APT_ETC/sources.list.d/$name.list"
 		if [ "$opts" = - ]; then
-			echo "deb $uri $suite-backports main"
+			echo "$type $uri $target main"
 		else
-			echo "deb [$(echo "$opts" | tr '|' ' ')] $uri $suite-backports main"
+			echo "$type [$(echo "$opts" | tr '|' ' ')] $uri $target main"
 		fi
 	fi
 }
 
+backports_entry() {
+	derived_entry "$1" deb "$1-backports" vtb-backports
+}
+
+# The release's source packages: images/ builds Xen with Argo from Debian's
+# own source package (the release's was there when the security update's
+# was not).
+src_entry() {
+	derived_entry "$1" deb-src "$1" vtb-src
+}
+
+# write_entry WHAT ENTRY: writes a derived entry (not a present one), says
+# so; 0 when it wrote one.
+write_entry() {
+	case $2 in
+	write*)
+		dst=$(echo "$2" | head -1 | cut -d' ' -f2)
+		echo "vtbench: adding $1 ($dst), derived from this machine's apt sources" >&2
+		echo "$2" | tail -n +2 | $SUDO tee "$dst.tmp" >/dev/null && $SUDO mv "$dst.tmp" "$dst" ;;
+	*) return 1 ;;
+	esac
+}
+
 if [ "${1:-}" = --backports-entry ]; then
 	backports_entry "$(codename)"
+	exit $?
+fi
+if [ "${1:-}" = --src-entry ]; then
+	src_entry "$(codename)"
 	exit $?
 fi
 
@@ -151,15 +183,13 @@ done
 qemu_target=""
 if [ -n "$qemu_old" ] && [ "$(codename)" = bookworm ]; then
 	entry=$(backports_entry bookworm)
-	case $entry in
-	present*) ;;
-	write*)
-		dst=$(echo "$entry" | head -1 | cut -d' ' -f2)
-		echo "vtbench: adding bookworm-backports ($dst), derived from this machine's apt sources" >&2
-		echo "$entry" | tail -n +2 | $SUDO tee "$dst.tmp" >/dev/null && $SUDO mv "$dst.tmp" "$dst"
-		need_update=1 ;;
-	esac
+	! write_entry bookworm-backports "$entry" || need_update=1
 	qemu_target="-t bookworm-backports"
+fi
+# images/ builds a Xen hypervisor with Argo from Debian's source package
+if [ "$(dpkg --print-architecture)" = amd64 ] && [ "$(codename)" = bookworm ]; then
+	entry=$(src_entry bookworm)
+	! write_entry "bookworm's source packages" "$entry" || need_update=1
 fi
 [ -z "$missing" ] && [ -z "$qemu_old" ] && [ -z "$need_update" ] && exit 0
 echo "vtbench: installing$missing$qemu_old" >&2

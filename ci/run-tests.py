@@ -1648,13 +1648,13 @@ def install_deps_backports(tmp):
     """install-deps.sh derives bookworm-backports from the machine's own
     entries (deb822 and one-line), keeps the URI and keyring, and adds
     nothing where an entry for it exists."""
-    def entry(name, files):
+    def entry(name, files, what="--backports-entry"):
         d = os.path.join(tmp, "apt-" + name)
         os.makedirs(os.path.join(d, "sources.list.d"), exist_ok=True)
         for f, text in files.items():
             with open(os.path.join(d, f), "w") as fh:
                 fh.write(text)
-        p = run(["sh", "ci/install-deps.sh", "--backports-entry"], env=dict(os.environ, APT_ETC=d), timeout=60)
+        p = run(["sh", "ci/install-deps.sh", what], env=dict(os.environ, APT_ETC=d), timeout=60)
         return d, p
     codename = ""
     with open("/etc/os-release") as f:
@@ -1692,6 +1692,17 @@ def install_deps_backports(tmp):
                               "Suites: bookworm-backports\nComponents: main\n"})
     result("install-deps: a disabled backports entry does not count as present",
            p.returncode == 0 and p.stdout.startswith("write "), p.stdout + p.stderr)
+    deb822 = ("Types: deb\nURIs: http://mirror.invalid/debian\nSuites: bookworm bookworm-updates\n"
+              "Components: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")
+    d, p = entry("src", {"sources.list.d/debian.sources": deb822}, "--src-entry")
+    want = (f"write {d}/sources.list.d/vtb-src.sources\nTypes: deb-src\nURIs: http://mirror.invalid/debian\n"
+            "Suites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg")
+    d2, p2 = entry("src-present", {"sources.list.d/debian.sources": deb822.replace("Types: deb", "Types: deb deb-src")},
+                   "--src-entry")
+    result("install-deps: the release's deb-src entry derived the same way (Xen's source package), and one "
+           "already there reported present",
+           p.returncode == 0 and p.stdout.strip() == want and p2.returncode == 0 and
+           p2.stdout.strip() == f"present {d2}/sources.list.d/debian.sources", p.stdout + p.stderr + p2.stdout)
     d, p = entry("none", {"sources.list": "deb http://mirror.invalid/debian-security bookworm-security main\n"})
     result("install-deps: no entry serving bookworm main is an error, not a guess",
            p.returncode != 0 and not p.stdout.strip(), p.stdout + p.stderr)
@@ -2317,6 +2328,26 @@ def guest_xen_dom0(tmp):
            "4.17, xl list shows Domain-0 as domain 0",
            ts.get("xen_version", "").startswith("4.17") and ts.get("domains", "").split()[:1] == ["Domain-0:0"],
            f"{ts} " + "\n".join(ln for ln in console.splitlines() if "VTB-LOG" in ln)[-800:])
+    argo = next((r for r in results if r.get("check") == "argo"), {})
+    result("xen: Debian's hypervisor has no Argo: argo_op from dom0's privcmd is -ENOSYS",
+           argo.get("argo") == "not built" and argo.get("errno") == 38, str(argo))
+
+
+def guest_xen_argo(tmp):
+    """The hypervisor built from Debian's Xen source package with
+    CONFIG_ARGO=y, booted with argo=1: dom0 reaches /init with the toolstack,
+    and argo_op(notify) from its privcmd succeeds (Argo enabled for the
+    domain); the build's config has ARGO and UNSUPPORTED."""
+    results, console, rc = guest.boot("xen-argo", "boot", timeout=400)
+    argo = next((r for r in results if r.get("check") == "argo"), {})
+    ts = next((r for r in results if r.get("check") == "toolstack"), {})
+    cfg = open(os.path.join(guest.IMAGES, "xen-argo", "build", "config")).read().splitlines()
+    result("xen: the Argo build (Debian's source, CONFIG_ARGO=y) boots dom0 with argo=1: xl info says 4.17, "
+           "argo_op(notify) from dom0 returns 0",
+           rc == 0 and "argo=1" in console and ts.get("xen_version", "").startswith("4.17") and
+           argo.get("argo") == "enabled" and argo.get("ret") == 0 and
+           "CONFIG_ARGO=y" in cfg and "CONFIG_UNSUPPORTED=y" in cfg,
+           f"rc={rc} {argo} {ts} " + "\n".join(ln for ln in console.splitlines() if "VTB-LOG" in ln)[-600:])
 
 
 def guest_xen_domu(tmp):
@@ -2370,6 +2401,7 @@ def guests(tmp):
     timed(guest_arm64_proc, tmp)
     timed(guest_xen_dom0, tmp)
     timed(guest_xen_domu, tmp)
+    timed(guest_xen_argo, tmp)
     timed(guest_counts_parse, tmp)
     timed(guest_qemu_platform, tmp)
     timed(guest_qemu_crosscheck, tmp)

@@ -22,7 +22,7 @@ GUEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -static
 IMAGES := $(IMG)/x86_64/kernel.stamp $(IMG)/x86_64/initramfs.cpio.gz \
 	$(IMG)/arm64/kernel.stamp $(IMG)/arm64/initramfs.cpio.gz $(IMG)/arm64/virt-scmi.dtb $(IMG)/arm64/virt-scmi-rdp.dtb \
 	$(IMG)/arm64-deb/kernel.stamp $(IMG)/arm64-deb/initramfs.cpio.gz $(IMG)/xen/xen.stamp \
-	$(IMG)/xen/dom0-initramfs.cpio.gz
+	$(IMG)/xen/dom0-initramfs.cpio.gz $(IMG)/xen-argo/xen.stamp
 
 .PHONY: images images-clean
 images: deps
@@ -48,6 +48,9 @@ $(IMG)/%/busybox.key: .FORCE
 $(IMG)/xen/xen.key: .FORCE
 	@$(KEY) $@ sh -c 'sh images/apt-memo.sh apt-cache show --no-all-versions xen-hypervisor-4.17-amd64 | \
 		sed -n "s/^Version: /xen-hypervisor-4.17-amd64 /p"; sha256sum images/fetch-xen.sh'
+$(IMG)/xen-argo/xen.key: .FORCE $(IMG)/xen/xen.key
+	@$(KEY) $@ sh -c 'sh images/apt-memo.sh apt-cache showsrc --only-source xen | sed -n "s/^Version: /xen source /p" | \
+		head -1; cat $(IMG)/xen/xen.key; sha256sum images/build-xen-argo.sh'
 $(IMG)/xen/tools.key: .FORCE
 	@$(KEY) $@ sh -c 'sh images/apt-memo.sh apt-cache show --no-all-versions xen-utils-4.17 | \
 		sed -n "s/^Version: /xen-utils-4.17 /p"; dpkg-query -W libc6 libgcc-s1; sha256sum images/fetch-xen-tools.sh'
@@ -82,6 +85,13 @@ $(IMG)/arm64/kernel.stamp: $(IMG)/arm64/kernel.key
 # Debian's Xen hypervisor (the xen guest: this x86_64 kernel and initramfs as dom0).
 $(IMG)/xen/xen.stamp: $(IMG)/xen/xen.key
 	$(TIMED) xen-fetch $(IMG_DIR)/fetch-xen.sh $(IMG)/xen
+	cp $< $@
+# The hypervisor again, from Debian's source package with Argo (issue 20):
+# booted with argo=1.  Kept in the per-machine cache by key, as the kernels.
+$(IMG)/xen-argo/xen.stamp: $(IMG)/xen-argo/xen.key $(IMG)/xen/xen.stamp
+	$(CACHE) get $< $(IMG)/xen-argo/build || { \
+	$(TIMED) xen-argo-build $(IMG_DIR)/build-xen-argo.sh $(IMG)/xen/config $(IMG)/xen-argo/build && \
+	$(CACHE) put $< $(IMG)/xen-argo/build; }
 	cp $< $@
 # dom0's toolstack (xenstored, xen-init-dom0, xl, xenconsoled and their
 # libraries), appended to the x86_64 initramfs: dom0's initramfs.

@@ -2371,9 +2371,42 @@ static int vtb_usage(void)
 	fprintf(stderr, "usage: vtb_guest blk DEV|net IFACE|scmi [key=value...]\n"
 			"       vtb_guest blkbench DEV [qd=N] [bs=BYTES] [ms=MS] [seed=N]\n"
 			"       vtb_guest counts\n"
+			"       vtb_guest xen-argo          (dom0 under Xen: is Argo there)\n"
 			"       vtb_guest cells JOB DEV [seed=N]\n"
 			"       vtb_guest pattern OFF LEN SEED\n");
 	return VTB_RC_USAGE;
+}
+
+/* ---- Xen: whether the hypervisor offers Argo ----
+ * One hypercall from user space through dom0's privcmd (Linux's uapi
+ * <xen/privcmd.h>): argo_op(XEN_ARGO_OP_notify) with no ring data, which
+ * Xen's argo.c answers 0 when the domain has Argo, -EOPNOTSUPP when the
+ * hypervisor has Argo but was booted without argo=1, and the hypercall
+ * table -ENOSYS when it was built without it (Debian's). */
+struct vtb_privcmd_hypercall {
+	uint64_t op, arg[5];
+};
+#define VTB_IOCTL_PRIVCMD_HYPERCALL _IOC(_IOC_NONE, 'P', 0, sizeof(struct vtb_privcmd_hypercall))
+#define VTB_HYPERVISOR_ARGO_OP 39	/* xen/include/public/xen.h */
+#define VTB_XEN_ARGO_OP_NOTIFY 4	/* xen/include/public/argo.h */
+
+static int vtb_xen_argo(void)
+{
+	int fd = open("/dev/xen/privcmd", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		printf("VTB-RESULT {\"test\":\"xen\",\"check\":\"argo\",\"ok\":false,\"error\":\"/dev/xen/privcmd: %s\"}\n",
+		       strerror(errno));
+		return 2;
+	}
+	struct vtb_privcmd_hypercall h = { .op = VTB_HYPERVISOR_ARGO_OP, .arg = { VTB_XEN_ARGO_OP_NOTIFY } };
+	long r = ioctl(fd, VTB_IOCTL_PRIVCMD_HYPERCALL, &h);
+	int e = r < 0 ? errno : 0;
+	close(fd);
+	const char *state = r == 0 ? "enabled" : e == EOPNOTSUPP ? "built, not enabled (argo=1)" :
+			    e == ENOSYS ? "not built" : "unknown";
+	printf("VTB-RESULT {\"test\":\"xen\",\"check\":\"argo\",\"ret\":%ld,\"errno\":%d,\"argo\":\"%s\",\"ok\":true}\n",
+	       r, e, state);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -2388,6 +2421,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "counts"))
 		return argc == 2 ? vtb_counts() : vtb_usage();
+	if (!strcmp(argv[1], "xen-argo"))
+		return argc == 2 ? vtb_xen_argo() : vtb_usage();
 	if (!strcmp(argv[1], "pattern"))
 		return argc == 5 ? vtb_pattern_out(argv[2], argv[3], argv[4]) : vtb_usage();
 	if (argc < 3)
