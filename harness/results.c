@@ -1,4 +1,6 @@
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -9,6 +11,41 @@
 #include "results.h"
 #include "../workloads/net/vtb_net.h"
 
+/* An Arm CPU by the MIDR fields arm64's /proc/cpuinfo gives instead of a
+ * "model name" (Arm's TRMs: implementer 0x41 is Arm Ltd), so lab boards
+ * are told apart in trend's board names. */
+static void arm_cpu_name(char *out, size_t n, unsigned implementer, unsigned part)
+{
+	static const struct {
+		unsigned part;
+		const char *name;
+	} arm[] = {
+		{ 0xd03, "Cortex-A53" }, { 0xd04, "Cortex-A35" }, { 0xd05, "Cortex-A55" }, { 0xd07, "Cortex-A57" },
+		{ 0xd08, "Cortex-A72" }, { 0xd09, "Cortex-A73" }, { 0xd0a, "Cortex-A75" }, { 0xd0b, "Cortex-A76" },
+		{ 0xd0c, "Neoverse-N1" }, { 0xd40, "Neoverse-V1" }, { 0xd41, "Cortex-A78" }, { 0xd49, "Neoverse-N2" },
+	};
+	for (size_t i = 0; implementer == 0x41 && i < sizeof(arm) / sizeof(arm[0]); i++)
+		if (arm[i].part == part) {
+			snprintf(out, n, "Arm %s", arm[i].name);
+			return;
+		}
+	snprintf(out, n, "implementer 0x%02x part 0x%03x", implementer, part);
+}
+
+/* The value after "KEY\t: " in a /proc/cpuinfo line, or NULL. */
+static char *cpuinfo_value(char *line, const char *key)
+{
+	size_t kl = strlen(key);
+	if (strncmp(line, key, kl) || (line[kl] != ' ' && line[kl] != '\t' && line[kl] != ':'))
+		return NULL;
+	char *c = strchr(line, ':');
+	if (!c)
+		return NULL;
+	c += 1 + (c[1] == ' ');
+	c[strcspn(c, "\n")] = 0;
+	return c;
+}
+
 void vtb_host_probe(struct vtb_host *h)
 {
 	struct utsname u;
@@ -16,19 +53,23 @@ void vtb_host_probe(struct vtb_host *h)
 	snprintf(h->cpu, sizeof(h->cpu), "unknown");
 	FILE *f = fopen("/proc/cpuinfo", "r");
 	char line[256];
-	while (f && fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, "model name", 10)) {
-			char *c = strchr(line, ':');
-			if (c) {
-				c += 2;
-				c[strcspn(c, "\n")] = 0;
-				snprintf(h->cpu, sizeof(h->cpu), "%s", c);
-			}
-			break;
+	long implementer = -1, part = -1;
+	bool named = false;
+	while (f && fgets(line, sizeof(line), f) && !named) {
+		char *v;
+		if ((v = cpuinfo_value(line, "model name"))) {
+			snprintf(h->cpu, sizeof(h->cpu), "%s", v);
+			named = true;
+		} else if ((v = cpuinfo_value(line, "CPU implementer")) && implementer < 0) {
+			implementer = strtol(v, NULL, 0);
+		} else if ((v = cpuinfo_value(line, "CPU part")) && part < 0) {
+			part = strtol(v, NULL, 0);
 		}
 	}
 	if (f)
 		fclose(f);
+	if (!named && implementer >= 0 && part >= 0)
+		arm_cpu_name(h->cpu, sizeof(h->cpu), (unsigned)implementer, (unsigned)part);
 	if (!uname(&u)) {
 		snprintf(h->kernel, sizeof(h->kernel), "%s %s %s", u.sysname, u.release, u.machine);
 		snprintf(h->hostname, sizeof(h->hostname), "%s", u.nodename);
