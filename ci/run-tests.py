@@ -1764,6 +1764,14 @@ def image_cache(tmp):
 
 
 
+# The blk cell the guest suites share: one random read/write pattern.
+SMALL_BLK_SECTION = """[blk]
+device=blk
+pattern=randrw
+size=4k
+qd=4
+"""
+
 QEMU_TEST_SUITE = """
 [global]
 platform=qemu
@@ -1774,12 +1782,7 @@ duration=300ms
 warmup=100ms
 reps=1
 
-[blk]
-device=blk
-pattern=randrw
-size=4k
-qd=4
-
+""" + SMALL_BLK_SECTION + """
 [net]
 device=net
 mode=tx,rr,rx
@@ -2267,12 +2270,7 @@ warmup=0
 ops=200
 probes=off
 
-[blk]
-device=blk
-pattern=randrw
-size=4k
-qd=4
-
+""" + SMALL_BLK_SECTION + """
 [net]
 device=net
 mode=rr

@@ -165,6 +165,13 @@ def test_report_of_a_run_without_meta_or_model(tmp_path):
     assert "meta.json: missing" in html and "No cell in this run carries a relative model prediction" in html
 
 
+def tcg_guest_row(r, arch, crosscheck):
+    """Make synthetic row R a qemu guest's under TCG: no model, times emulated."""
+    r["guest"] = {"on": True, "arch": arch, "accel": "tcg", "kernel": "6.12", "qemu": "10.0.2",
+                  "config": "c", "times": "emulated", "crosscheck": crosscheck}
+    r["model"] = None
+
+
 def test_guest_rows_sit_beside_proc_rows_and_model_vs_real(tmp_path):
     """A qemu cell is in the section of its workload with the proc cells,
     named by its platform, its TCG times labelled; the model vs real table
@@ -182,9 +189,7 @@ def test_guest_rows_sit_beside_proc_rows_and_model_vs_real(tmp_path):
             r["per_op"]["maps"] = r["per_op"]["unmaps"] = counts.get((plat, t, v), 0.0)
             r["per_op"]["bounce_copies"] = 4.0 if t == "swiotlb" and plat == "qemu" else 3.0 if t == "swiotlb" else 0
             if plat == "qemu":
-                r["guest"] = {"on": True, "arch": "x86_64", "accel": "tcg", "kernel": "6.12", "qemu": "10.0.2",
-                              "config": "c", "times": "emulated", "crosscheck": "ok"}
-                r["model"] = None
+                tcg_guest_row(r, "x86_64", "ok")
             rows.append(r)
     d = synth.write_run(str(tmp_path / "g"), rows, run_id="G")
     from conftest import cli
@@ -218,9 +223,7 @@ def test_backends_and_arches_share_a_section_and_an_unknown_count_is_a_dash(tmp_
                                 "transport": "shm", "variant": "split", "notify": "event", "index": i}, rep,
                           1e4 / (1 + i), g.lognormal(9, 0.2, 300))
             r["per_op"]["notifies"] = None if backend == "qsd" else 1.5
-            r["guest"] = {"on": True, "arch": arch, "accel": "tcg", "kernel": "6.12", "qemu": "10.0.2",
-                          "config": "c", "times": "emulated", "crosscheck": "guest only" if backend == "qsd" else "ok"}
-            r["model"] = None
+            tcg_guest_row(r, arch, "guest only" if backend == "qsd" else "ok")
             rows.append(r)
     d = synth.write_run(str(tmp_path / "b"), rows, run_id="B")
     from conftest import cli

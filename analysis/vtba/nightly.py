@@ -17,15 +17,19 @@ from .data import write_text
 STATUSES = ("ok", "regression", "broken", "failed")
 
 
-def nights(board_dir):
-    """The board's nights with a verdict, oldest first (names sort in time)."""
-    out = []
-    for name in sorted(os.listdir(board_dir)):
-        p = os.path.join(board_dir, name, "nightly.json")
+def _each_json(top, leaf):
+    """(subdirectory name, parsed TOP/NAME/LEAF) for each subdirectory of
+    TOP that holds LEAF, in name order."""
+    for name in sorted(os.listdir(top)):
+        p = os.path.join(top, name, leaf)
         if os.path.isfile(p):
             with open(p) as f:
-                out.append(json.load(f))
-    return out
+                yield name, json.load(f)
+
+
+def nights(board_dir):
+    """The board's nights with a verdict, oldest first (names sort in time)."""
+    return [n for _, n in _each_json(board_dir, "nightly.json")]
 
 
 def calibration_fingerprint(meta):
@@ -77,11 +81,6 @@ def write_board(board_dir, board):
 
 def write_front(top):
     """DIR/index.html: each board with its newest night's verdict."""
-    boards = []
-    for name in sorted(os.listdir(top)):
-        p = os.path.join(top, name, "latest.json")
-        if os.path.isfile(p):
-            with open(p) as f:
-                boards.append(dict(json.load(f), dir=name))
+    boards = [dict(latest, dir=name) for name, latest in _each_json(top, "latest.json")]
     write_text(os.path.join(top, "index.html"), html.render("nightly_index.html.j2", boards=boards))
     return boards
