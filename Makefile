@@ -142,6 +142,25 @@ test-arm64: deps
 	$(MAKE) $(ARM64_BIN)
 	@$(PYTHON) ci/run-tests.py --arm64 "$(ARM64_TESTS)" --arm64-build $(ARM64_BUILD) --arm64-only
 
+# vtbench for this machine's arch, static and without probes: what runs
+# inside a guest whose initramfs has no libraries (the LAVA QEMU job of
+# ci/lava, rendered with --vtbench).
+STATIC_BUILD  := build/static
+STATIC_CFLAGS := -std=gnu11 $(WARN) -O2 -g -D_GNU_SOURCE -DVTB_NO_BPF -MMD -MP
+STATIC_OBJ    := $(LIB_SRC:%.c=$(STATIC_BUILD)/%.o) $(STATIC_BUILD)/harness/main.o
+
+$(STATIC_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STATIC_CFLAGS) -c -o $@ $<
+
+$(STATIC_BUILD)/harness/probes.o: $(BPFDIR)/syscall_names.h
+$(STATIC_BUILD)/harness/probes.o: STATIC_CFLAGS += -I$(BPFDIR)
+$(STATIC_BUILD)/harness/main.o: STATIC_CFLAGS += -DVTB_GIT_REV='"$(GIT_REV)"'
+$(STATIC_BUILD)/harness/main.o: .FORCE
+
+$(STATIC_BUILD)/vtbench: $(STATIC_OBJ)
+	$(CC) -static -o $@ $^ -luring -lpthread -lm
+
 .PHONY: all deps test test-arm64 bench bench-qemu clean fuzz fuzz-build .FORCE
 all: vtbench
 
@@ -203,7 +222,7 @@ endif
 
 test: deps
 	$(MAKE) vtbench $(TEST_BIN) $(ARM64_BIN)
-	$(if $(TEST_GUESTS),$(MAKE) $(IMAGES) $(ARM64_BUILD)/vtbench)
+	$(if $(TEST_GUESTS),$(MAKE) $(IMAGES) $(ARM64_BUILD)/vtbench $(STATIC_BUILD)/vtbench)
 	$(if $(TEST_FUZZ),$(MAKE) $(FUZZ_BIN))
 	@$(PYTHON) ci/run-tests.py --build $(BUILD) $(TESTS:%=--unit %) \
 		--freestanding "$(CORE_SRC) $(MODEL_SRC) $(VHU_SRC)" $(TEST_FUZZ) $(TEST_GUESTS) \

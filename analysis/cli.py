@@ -48,6 +48,11 @@ def cmd_lava_job(a):
     return lava.cmd_job(a)
 
 
+def cmd_lava_device(a):
+    from vtba import lava
+    return lava.cmd_device(a)
+
+
 def cmd_compare(a):
     from vtba import compare
     return compare.main(a)
@@ -146,12 +151,28 @@ def main(argv=None):
     p.add_argument("--revision", help="its revision (default: this checkout's HEAD)")
     p.add_argument("--rootfs", help="qemu-*: the Debian image's URL")
     p.add_argument("--kernel", help="qemu-*: a kernel's URL (default: the image boots its own)")
+    p.add_argument("--ramdisk", help="qemu-*: instead of --rootfs, a gzipped cpio ramdisk whose init opens a root "
+                                     "shell on the console (with --kernel)")
+    p.add_argument("--kernel-args", default="", help="--ramdisk: the kernel command line after console=")
+    p.add_argument("--prompt", help="the shell prompt LAVA waits for (default root@)")
+    p.add_argument("--vtbench", help="--ramdisk: a prebuilt vtbench's URL (make build/static/vtbench), put into "
+                                     "the ramdisk and run instead of a build on the device")
     p.add_argument("--device-type", help="board: the lab's device type")
     p.add_argument("--board-actions", help="board: a YAML file with the lab's deploy and boot actions")
     p.add_argument("--artifacts", help="where the run directory's tarball goes (a directory or URL prefix)")
     p.add_argument("--job-minutes", type=_number(10, integer=True), default=120, help="the job's timeout")
     p.add_argument("--out", help="write the job here (default stdout)")
     p.set_defaults(fn=cmd_lava_job)
+    p = lsub.add_parser("device", help="a QEMU device dictionary for lava-run on this machine (no LAVA server)")
+    p.add_argument("--arch", choices=("amd64", "arm64"), default="amd64")
+    p.add_argument("--accel", default="tcg", help="tcg or kvm (default tcg)")
+    p.add_argument("--memory", type=_number(256, integer=True), default=2048, help="MiB (default 2048)")
+    p.add_argument("--smp", type=_number(1, integer=True), default=2, help="vCPUs (default 2)")
+    p.add_argument("--share", action="append", default=[], metavar="TAG=DIR[:ro]",
+                   help="a host directory the guest mounts over virtio-9p (repeatable)")
+    p.add_argument("--test-minutes", type=_number(1, integer=True), default=30, help="the test shell's timeout")
+    p.add_argument("--out", help="write the device dictionary here (default stdout)")
+    p.set_defaults(fn=cmd_lava_device)
     a = ap.parse_args(argv)
     if a.cmd == "trend" and a.min_history > a.window:
         ap.error(f"trend: --min-history {a.min_history} exceeds --window {a.window}: no run could be judged")

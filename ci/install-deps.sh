@@ -20,6 +20,8 @@ PKGS="build-essential clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev system
 PKGS="$PKGS busybox-static device-tree-compiler linux-source-6.12 bc flex bison libssl-dev cpio kmod xz-utils gzip hyperfine"
 # images/: Xen's source package unpacked (dpkg-source) and its hypervisor built
 PKGS="$PKGS dpkg-dev"
+# ci/lava: Debian's LAVA dispatcher, whose lava-run runs make test's QEMU job
+PKGS="$PKGS lava-dispatcher"
 QEMU_PKGS="qemu-system-x86 qemu-system-arm qemu-utils"	# qemu-utils: qemu-storage-daemon (backend=qsd)
 QEMU_MIN=${VTB_QEMU_MIN:-1:10}	# VTB_QEMU_MIN: to exercise the backports path by hand
 

@@ -2310,6 +2310,84 @@ def guest_arm64_proc(tmp):
            + "\n".join(ln for ln in console.splitlines() if "VTB-LOG" in ln)[-1500:])
 
 
+def lava_run_qemu(tmp):
+    """LAVA for real: Debian's lava-dispatcher runs the rendered QEMU job
+    (amd64) with lava-run and a device dictionary (no LAVA server).  LAVA
+    appends its test overlay and the prebuilt static vtbench to the x86_64
+    image's ramdisk, boots it, clones this checkout's HEAD as the test
+    definition's repository and runs ci/lava/qemu-test.suite in the guest,
+    whose host /usr (Python and its packages, read-only over virtio-9p)
+    runs vtbench export --lava; the run directory comes back through a
+    writable share."""
+    sys.path.insert(0, os.path.join(ROOT, "analysis"))
+    from vtba import lava
+    art, out = os.path.join(tmp, "lava-art"), os.path.join(tmp, "lava-out")
+    os.makedirs(art)
+    os.makedirs(out)
+    dev, job = os.path.join(tmp, "lava-device.yaml"), os.path.join(tmp, "lava-job.yaml")
+    kernel, ramdisk, _ = guest.artefacts("x86_64")
+    p = run([VTB, "lava", "device", "--arch", "amd64", "--accel", guest.accel(), "--share", "hostusr=/usr:ro",
+             "--share", "hostalt=/etc/alternatives:ro", "--share", f"artifacts={art}", "--out", dev], timeout=60)
+    rev = run(["git", "-C", ROOT, "rev-parse", "HEAD"], timeout=30).stdout.strip()
+    q = run([VTB, "lava", "job", "--device", "qemu-amd64", "--suite", "ci/lava/qemu-test.suite", "--repository", ROOT,
+             "--revision", rev, "--kernel", "file://" + kernel, "--ramdisk", "file://" + ramdisk,
+             "--kernel-args", "vtb.test=shell vtb.9p=hostusr:/usr:ro,hostalt:/etc/alternatives:ro,artifacts:/artifacts",
+             "--vtbench", "file://" + os.path.join(ROOT, "build", "static", "vtbench"), "--artifacts", "/artifacts",
+             "--job-minutes", "20", "--out", job], timeout=60)
+    if p.returncode or q.returncode:
+        result("lava-run: the QEMU job and its device dictionary render", False, p.stderr[-500:] + q.stderr[-500:])
+        return
+    t = time.monotonic()
+    r = run(["lava-run", "--job-id", str(os.getpid()), "--output-dir", out, "--device", dev, job], timeout=1200)
+    log = r.stdout
+    with open(os.path.join(tmp, "lava-run.log"), "w") as f:
+        f.write(log + r.stderr)
+    verdict, cases = lava.job_results(log)
+    cases = [c for c in cases if c.get("definition") == "0_vtbench"]
+    by = {c["case"]: c for c in cases}
+    tars = sorted(f for f in os.listdir(art) if f.endswith(".tar.gz"))
+    run_dir = None
+    if len(tars) == 1:
+        subprocess.run(["tar", "-xzf", os.path.join(art, tars[0]), "-C", art], check=False)
+        run_dir = os.path.join(art, tars[0][:-len(".tar.gz")])
+    result(f"lava-run: the QEMU job (amd64, ramdisk, {guest.accel()}) finishes, vtbench built from its prebuilt "
+           f"binary and the suite run in the guest, the run directory attached ({time.monotonic() - t:.0f} s)",
+           r.returncode == 0 and verdict == "pass" and by.get("vtbench-build", {}).get("result") == "pass" and
+           by.get("vtbench-run", {}).get("result") == "pass" and run_dir is not None and
+           os.path.isfile(os.path.join(run_dir, "results.jsonl")),
+           f"rc={r.returncode} verdict={verdict} tars={tars} cases={len(cases)} "
+           + "\n".join(ln for ln in log.splitlines() if '"lvl": "error"' in ln or "exception" in ln)[-1500:])
+    if run_dir is None or not os.path.isfile(os.path.join(run_dir, "results.jsonl")):
+        return
+    want = lava.cases(run_dir)
+    got = [c for c in cases if c["case"] not in ("vtbench-build", "vtbench-run")]
+
+    def same(a, b):
+        return a is None and b is None or a is not None and b is not None and math.isclose(a, b, rel_tol=1e-5)
+    diff = [(w[0], w[1], w[2], g.get("result"), g.get("measurement"))
+            for w, g in zip(want, got) if w[0] != g["case"] or w[1] != g.get("result") or
+            not same(w[2], g.get("measurement")) or (w[3] or None) != g.get("units")]
+    rows = rows_of(run_dir)
+    ok_rows = [x for x in rows if x["error"] is None]
+    thru = {w[0]: by.get(w[0], {}).get("measurement") for w in want if w[0].endswith(".ops_per_s")}
+    raw = sorted(x["ops_per_s"] for x in ok_rows)
+    result("lava-run: LAVA's results are the run's cells, one case per cell and measurement, each figure the "
+           "run directory's (ops/s, p99, ratio to shm, per-op counts), each cell's ops/s its row's",
+           len(got) == len(want) and not diff and len(ok_rows) == 6 and
+           all(x["verified"] is True for x in ok_rows) and len(thru) == 6 and
+           all(v is not None for v in thru.values()) and
+           all(math.isclose(a, b, rel_tol=1e-5) for a, b in zip(sorted(thru.values()), raw)),
+           f"{len(got)} vs {len(want)} {diff[:4]} {sorted(thru.values())} {raw}")
+    failed = [x for x in rows if x["error"] is not None]
+    fcases = [c for c in got if c["result"] == "fail"]
+    reason = next((ln for ln in log.splitlines() if "failed: timeout" in ln and "vtbench: proc." in ln), "")
+    result("lava-run: the cell that failed in the guest (its watchdog's timeout) is one failed test case, its "
+           "reason printed on the console before it",
+           len(failed) == 1 and failed[0]["error"].startswith("timeout") and len(fcases) == 1 and
+           fcases[0]["case"] in reason and "timeout: cell still running" in reason,
+           f"{[x['error'] for x in failed]} {fcases} {reason[:300]}")
+
+
 def guest_xen_dom0(tmp):
     """The xen image: Debian's Xen 4.17 boots under QEMU (TCG, smap=0) with
     the x86_64 image's kernel and initramfs as PV dom0, which reaches /init,
@@ -2399,6 +2477,7 @@ def guests(tmp):
     timed(guest_arm64_net, tmp)
     timed(guest_arm64_rdp, tmp)
     timed(guest_arm64_proc, tmp)
+    timed(lava_run_qemu, tmp)
     timed(guest_xen_dom0, tmp)
     timed(guest_xen_domu, tmp)
     timed(guest_xen_argo, tmp)

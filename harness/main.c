@@ -416,7 +416,8 @@ static int opt_value(int argc, char **argv, int *i, const char *name, const char
 /* Says how many cells and repetitions the run has and about how long it
  * takes; refuses one past the caps without --yes.  The guess per
  * repetition: warmup + duration (ops=N: 10 us an op), 0.15 s to set the
- * domains up, and a calibration (1 s) per repetition round. */
+ * domains up, at most the cell's timeout, and a calibration (1 s) per
+ * repetition round. */
 static int run_estimate(const struct vtb_cells *cells, bool yes)
 {
 	double s = 2.0, reps = 0;
@@ -424,6 +425,8 @@ static int run_estimate(const struct vtb_cells *cells, bool yes)
 	for (size_t i = 0; i < cells->n; i++) {
 		const struct vtb_cellp *c = &cells->v[i];
 		double one = c->warmup + (c->ops ? (double)c->ops * 1e-5 : c->duration) + 0.15;
+		if (c->timeout > 0 && one > c->timeout)
+			one = c->timeout;	/* the watchdog ends it by then */
 		const struct vtb_transport_ops *t = vtb_transport_find(c->transport);
 		if (c->pair && !(t && (t->caps & VTB_CAP_REFERENCE)))
 			one *= 2;	/* its reference takes every other turn */

@@ -12,7 +12,7 @@ CACHE   := sh $(IMG_DIR)/cache.sh
 TIMED   := bash $(IMG_DIR)/timed.sh $(IMG)/times.log
 # The modules a Debian kernel's guest loads (those built in are skipped),
 # in order: virtio_iommu before the drivers of the devices behind it.
-X86_64_MODULES := virtio_iommu virtio_pci virtio_blk virtio_net af_packet
+X86_64_MODULES := virtio_iommu virtio_pci virtio_blk virtio_net af_packet 9pnet_virtio 9p
 # What a dom0 under Xen loads besides (the xen image): event channels,
 # xenfs, privcmd, grant maps and grant allocation; elsewhere they stay unloaded.
 X86_64_XEN_MODULES := xen-evtchn xenfs xen-privcmd xen-gntdev xen-gntalloc

@@ -51,14 +51,27 @@ def validate_testdef(path):
         validate(yaml.safe_load(f))
 
 
+def _env():
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(LAVA_DIR), undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+
+
+# Where a job's prebuilt vtbench lands in its ramdisk: a directory every
+# ramdisk has, since LAVA copies a file overlay into an existing one.
+VTBENCH_PATH = "/bin/vtbench"
+
+
 def render_job(device, suite, repository, revision, artifacts="", rootfs=None, kernel=None, device_type=None,
-               board_actions=None, job_minutes=120, test_minutes=100):
+               board_actions=None, job_minutes=120, test_minutes=100, ramdisk=None, kernel_args="", prompt=None,
+               vtbench=None):
     if device not in DEVICES:
         raise RunError(f"--device {device}: one of {', '.join(DEVICES)}")
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(LAVA_DIR), undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env = _env()
     ctx = {"suite": suite, "repository": repository, "revision": revision, "artifacts": artifacts,
-           "job_minutes": job_minutes, "test_minutes": min(test_minutes, job_minutes)}
+           "job_minutes": job_minutes, "test_minutes": min(test_minutes, job_minutes),
+           "vtbench_path": VTBENCH_PATH if vtbench else ""}
+    if vtbench and not ramdisk:
+        raise RunError("--vtbench: goes into a --ramdisk (a board or a disk image builds vtbench itself)")
     if device == "board":
         if not device_type or not board_actions:
             raise RunError("--device board: needs --device-type (the lab's) and --board-actions FILE (its deploy "
@@ -73,28 +86,69 @@ def render_job(device, suite, repository, revision, artifacts="", rootfs=None, k
         text = env.get_template("board.yaml.j2").render(
             device_type=device_type, board_actions=yaml.safe_dump(acts, default_flow_style=False).rstrip(), **ctx)
     else:
-        if not rootfs:
+        if bool(rootfs) == bool(ramdisk):
             raise RunError(f"--device {device}: needs --rootfs URL (a Debian image with a root login on the "
-                           "serial console and the network the test definition installs from)")
+                           "serial console and the network the test definition installs from) or --ramdisk URL "
+                           "with --kernel URL")
+        if ramdisk and not kernel:
+            raise RunError("--ramdisk: needs --kernel URL")
         arch = device.split("-")[1]
         text = env.get_template("qemu.yaml.j2").render(
-            arch=arch, rootfs=rootfs, kernel=kernel, console="ttyAMA0" if arch == "arm64" else "ttyS0",
-            memory_mb=4096, prompt="root@", **ctx)
+            arch=arch, rootfs=rootfs, kernel=kernel, ramdisk=ramdisk, kernel_args=kernel_args, vtbench=vtbench,
+            console="ttyAMA0" if arch == "arm64" else "ttyS0", memory_mb=4096,
+            prompt=prompt or "root@", **ctx)
     why = validate_job(text)
     if why:
         raise RunError(f"the rendered job is not one LAVA accepts: {why}")
     return text
 
 
+def _write_or_print(out, text):
+    if out:
+        write_text(out, text)
+        print(out)
+    else:
+        print(text, end="")
+
+
 def cmd_job(a):
     validate_testdef(os.path.join(LAVA_DIR, "vtbench.yaml"))
     text = render_job(a.device, a.suite, a.repository, a.revision or _revision() or "HEAD", a.artifacts or "",
-                      a.rootfs, a.kernel, a.device_type, a.board_actions, a.job_minutes)
-    if a.out:
-        write_text(a.out, text)
-        print(a.out)
-    else:
-        print(text, end="")
+                      a.rootfs, a.kernel, a.device_type, a.board_actions, a.job_minutes, ramdisk=a.ramdisk,
+                      kernel_args=a.kernel_args, prompt=a.prompt, vtbench=a.vtbench)
+    _write_or_print(a.out, text)
+    return 0
+
+
+def render_device(arch="amd64", accel="tcg", memory_mb=2048, smp=2, shares=(), test_minutes=30, boot_minutes=5):
+    """A device dictionary for lava-run: a QEMU device on this machine,
+    each share (TAG=DIR[:ro]) a virtio-9p export of a host directory."""
+    extra = []
+    for sh in shares:
+        tag, _, path = sh.partition("=")
+        ro = path.endswith(":ro")
+        path = path[:-3] if ro else path
+        if not tag or not path or not os.path.isdir(path):
+            raise RunError(f"--share {sh}: TAG=DIR[:ro], DIR an existing directory")
+        extra.append(f"-virtfs local,path={os.path.abspath(path)},mount_tag={tag},security_model=none"
+                     + (",readonly=on" if ro else ""))
+    text = _env().get_template("qemu-device.yaml.j2").render(
+        arch=arch, command="qemu-system-aarch64" if arch == "arm64" else "qemu-system-x86_64", accel=accel,
+        cpu="cortex-a57" if accel == "tcg" else "host", console="ttyAMA0" if arch == "arm64" else "ttyS0",
+        memory_mb=memory_mb, smp=smp, extra=extra, test_minutes=test_minutes, boot_minutes=boot_minutes)
+    try:
+        from lava_common.schemas.device import validate
+    except ImportError:
+        raise RunError("lava_common is not installed (Debian's lava-common; sh ci/install-deps.sh)") from None
+    try:
+        validate(yaml.safe_load(text))
+    except Exception as e:   # noqa: BLE001 (voluptuous raises its own Invalid tree)
+        raise RunError(f"the rendered device dictionary is not one LAVA accepts: {type(e).__name__}: {e}") from None
+    return text
+
+
+def cmd_device(a):
+    _write_or_print(a.out, render_device(a.arch, a.accel, a.memory, a.smp, a.share, a.test_minutes))
     return 0
 
 
@@ -130,3 +184,30 @@ def shell(case_list):
             cmd += f" --measurement {value:.6g} --units {shlex.quote(units)}"
         lines.append(cmd)
     return "\n".join(lines) + "\n"
+
+
+def job_results(log_text):
+    """What a lava-run log (its stdout: a YAML mapping per line) recorded:
+    (the job's verdict, the test definitions' cases in order, each a dict
+    with case, definition, result and, where given, measurement and
+    units), the dispatcher's own "lava" cases left out."""
+    verdict, out = None, []
+    for line in log_text.splitlines():
+        if '"lvl": "results"' not in line:
+            continue
+        try:
+            rec = yaml.safe_load(line)
+        except yaml.YAMLError:
+            continue
+        msg = rec.get("msg") if isinstance(rec, dict) else None
+        if not isinstance(msg, dict):
+            continue
+        if msg.get("definition") == "lava":
+            if msg.get("case") == "job":
+                verdict = msg.get("result")
+            continue
+        case = {k: msg[k] for k in ("case", "definition", "result", "units") if k in msg}
+        if "measurement" in msg:
+            case["measurement"] = float(msg["measurement"])
+        out.append(case)
+    return verdict, out
