@@ -2339,9 +2339,9 @@ def lava_run_qemu(tmp):
         return
     t = time.monotonic()
     r = run(["lava-run", "--job-id", str(os.getpid()), "--output-dir", out, "--device", dev, job], timeout=1200)
-    log = r.stdout
+    log = r.stdout + r.stderr     # lava-run logs to stderr
     with open(os.path.join(tmp, "lava-run.log"), "w") as f:
-        f.write(log + r.stderr)
+        f.write(log)
     verdict, cases = lava.job_results(log)
     cases = [c for c in cases if c.get("definition") == "0_vtbench"]
     by = {c["case"]: c for c in cases}
@@ -2353,14 +2353,15 @@ def lava_run_qemu(tmp):
     result(f"lava-run: the QEMU job (amd64, ramdisk, {guest.accel()}) finishes, vtbench built from its prebuilt "
            f"binary and the suite run in the guest, the run directory attached ({time.monotonic() - t:.0f} s)",
            r.returncode == 0 and verdict == "pass" and by.get("vtbench-build", {}).get("result") == "pass" and
-           by.get("vtbench-run", {}).get("result") == "pass" and run_dir is not None and
+           by.get("vtbench-run", {}).get("result") == "pass" and
+           by.get("vtbench-run-directory", {}).get("result") == "pass" and run_dir is not None and
            os.path.isfile(os.path.join(run_dir, "results.jsonl")),
            f"rc={r.returncode} verdict={verdict} tars={tars} cases={len(cases)} "
            + "\n".join(ln for ln in log.splitlines() if '"lvl": "error"' in ln or "exception" in ln)[-1500:])
     if run_dir is None or not os.path.isfile(os.path.join(run_dir, "results.jsonl")):
         return
     want = lava.cases(run_dir)
-    got = [c for c in cases if c["case"] not in ("vtbench-build", "vtbench-run")]
+    got = [c for c in cases if c["case"] not in ("vtbench-build", "vtbench-run", "vtbench-run-directory")]
 
     def same(a, b):
         return a is None and b is None or a is not None and b is not None and math.isclose(a, b, rel_tol=1e-5)
@@ -2375,9 +2376,9 @@ def lava_run_qemu(tmp):
            "run directory's (ops/s, p99, ratio to shm, per-op counts), each cell's ops/s its row's",
            len(got) == len(want) and not diff and len(ok_rows) == 6 and
            all(x["verified"] is True for x in ok_rows) and len(thru) == 6 and
-           all(v is not None for v in thru.values()) and
+           None not in thru.values() and
            all(math.isclose(a, b, rel_tol=1e-5) for a, b in zip(sorted(thru.values()), raw)),
-           f"{len(got)} vs {len(want)} {diff[:4]} {sorted(thru.values())} {raw}")
+           f"{len(got)} vs {len(want)} {diff[:4]} {thru} {raw}")
     failed = [x for x in rows if x["error"] is not None]
     fcases = [c for c in got if c["result"] == "fail"]
     reason = next((ln for ln in log.splitlines() if "failed: timeout" in ln and "vtbench: proc." in ln), "")
