@@ -19,8 +19,8 @@
 #ifndef VTB_GUEST_NET_H
 #define VTB_GUEST_NET_H
 
+#include <stdbool.h>
 #include <stdint.h>
-#include <string.h>
 
 #define VTB_GN_ETHERTYPE 0x88b5u	/* IEEE 802 local experimental */
 #define VTB_GN_HDR 24u
@@ -78,15 +78,15 @@ static inline uint32_t vtb_gn_get32(const uint8_t *p)
 static inline void vtb_gn_frame_to(uint8_t *f, const uint8_t *dst, const uint8_t *src, uint32_t len,
 				   const uint8_t *block, uint64_t seq, uint8_t flags)
 {
-	memcpy(f, dst, 6);
-	memcpy(f + 6, src, 6);
+	__builtin_memcpy(f, dst, 6);
+	__builtin_memcpy(f + 6, src, 6);
 	f[12] = VTB_GN_ETHERTYPE >> 8;
 	f[13] = VTB_GN_ETHERTYPE & 0xff;
 	for (int b = 0; b < 8; b++)
 		f[14 + b] = (uint8_t)(seq >> (8 * b));
 	f[22] = flags;
 	f[23] = 0;
-	memcpy(f + VTB_GN_HDR, vtb_gn_payload(block, seq), len - VTB_GN_HDR);
+	__builtin_memcpy(f + VTB_GN_HDR, vtb_gn_payload(block, seq), len - VTB_GN_HDR);
 }
 
 /* A frame of len bytes from the guest to the peer. */
@@ -109,6 +109,72 @@ static inline uint64_t vtb_gn_seq(const uint8_t *f)
 	for (int b = 7; b >= 0; b--)
 		s = s << 8 | f[14 + b];
 	return s;
+}
+
+/* What the peer does with a frame from the guest (vtb_gn_take): the
+ * harness's peer over a socket and vtbench serve's net model (mode=guest)
+ * are the same peer. */
+struct vtb_gn_taken {
+	bool other;		/* not vtb_guest's: counted, never echoed */
+	bool lost;		/* the planted fault dropped it */
+	bool bad;		/* a header or payload byte changed */
+	bool counted;		/* a data frame: one frame, len bytes */
+	bool echo;		/* send it back: its MACs are swapped in place */
+	uint64_t gap;		/* frames missing before it */
+	uint32_t pull_count;	/* a good pull: send this many frames... */
+	int pull_size;		/* ...of this size (vtb_gn_size's) */
+};
+
+#define VTB_GN_PULL_MAX 4096u	/* frames one pull may ask for: a guest's qd is at most 256 */
+
+/* Classifies frame f (len bytes) against the boot's block and the next
+ * sequence number expected (*next_seq, advanced).  plant: NULL, or the
+ * planted fault's count of data frames, every tenth of which is lost. */
+static inline struct vtb_gn_taken vtb_gn_take(uint8_t *f, uint32_t len, const uint8_t *block, uint64_t *next_seq,
+					      uint64_t *plant)
+{
+	struct vtb_gn_taken t = { 0 };
+	if (len < VTB_GN_HDR || len > VTB_GN_MAX || ((unsigned)f[12] << 8 | f[13]) != VTB_GN_ETHERTYPE ||
+	    __builtin_memcmp(f, vtb_gn_peer_mac, 6)) {
+		t.other = true;
+		return t;
+	}
+	uint64_t seq = vtb_gn_seq(f);
+	uint8_t flags = f[22];
+	bool pull = flags & VTB_GN_PULL;
+	if (plant && !(flags & (VTB_GN_ECHO | VTB_GN_FENCE | VTB_GN_PULL)) && ++*plant % 10 == 0) {
+		t.lost = true;
+		return t;
+	}
+	if (seq != *next_seq)
+		t.gap = seq > *next_seq ? seq - *next_seq : 1;
+	*next_seq = seq + 1;
+	uint32_t from = pull ? VTB_GN_PULL_DATA : VTB_GN_HDR;	/* a pull's count and size replace payload */
+	if (__builtin_memcmp(f + 6, vtb_gn_guest_mac, 6) || f[23] || (pull && len != VTB_GN_MIN) ||
+	    __builtin_memcmp(f + from, vtb_gn_payload(block, seq) + (from - VTB_GN_HDR), len - from)) {
+		t.bad = true;
+		if (pull)
+			return t;	/* unanswered: its count may be what changed */
+	}
+	if (pull) {
+		uint32_t count = vtb_gn_get32(f + VTB_GN_PULL_COUNT);
+		int size = (int)vtb_gn_get32(f + VTB_GN_PULL_SIZE);
+		if (!count || count > VTB_GN_PULL_MAX ||
+		    (size != VTB_GN_IMIX && (size < (int)VTB_GN_MIN || size > (int)VTB_GN_MAX)))
+			t.bad = true;	/* more than a window, or a size no cell has: none */
+		else
+			t.pull_count = count, t.pull_size = size;
+		return t;
+	}
+	t.counted = !(flags & VTB_GN_FENCE);
+	if (flags & (VTB_GN_ECHO | VTB_GN_FENCE)) {
+		uint8_t mac[6];
+		__builtin_memcpy(mac, f, 6);
+		__builtin_memcpy(f, f + 6, 6);
+		__builtin_memcpy(f + 6, mac, 6);
+		t.echo = true;
+	}
+	return t;
 }
 
 #endif

@@ -512,19 +512,9 @@ struct qemu_net {
 	uint8_t rx[65536], tx[VTB_GN_MAX];
 };
 
-#define NET_PULL_MAX 4096u	/* frames one pull may ask for: a guest's qd is at most 256 */
-
-/* A pull: the frames it asks for, to the guest; a pull that asks for
- * more than a window or a size no cell has is bad, and answered with none. */
-static void net_pull(struct qemu_net *n, const uint8_t *f)
+/* The frames a pull asks for, to the guest. */
+static void net_pull(struct qemu_net *n, uint32_t count, int size)
 {
-	uint32_t count = vtb_gn_get32(f + VTB_GN_PULL_COUNT);
-	int size = (int)vtb_gn_get32(f + VTB_GN_PULL_SIZE);
-	if (!count || count > NET_PULL_MAX ||
-	    (size != VTB_GN_IMIX && (size < (int)VTB_GN_MIN || size > (int)VTB_GN_MAX))) {
-		atomic_fetch_add(&n->bad, 1);
-		return;
-	}
 	atomic_fetch_add(&n->pulls, 1);
 	for (uint32_t i = 0; i < count; i++) {
 		uint32_t len = vtb_gn_size(size, n->tx_seq);
@@ -540,42 +530,20 @@ static void net_pull(struct qemu_net *n, const uint8_t *f)
 
 static void net_take(struct qemu_net *n, uint8_t *f, size_t len)
 {
-	if (len < VTB_GN_HDR || len > VTB_GN_MAX || ((unsigned)f[12] << 8 | f[13]) != VTB_GN_ETHERTYPE ||
-	    memcmp(f, vtb_gn_peer_mac, 6)) {
-		atomic_fetch_add(&n->other, 1);	/* not vtb_guest's: counted, never echoed */
-		return;
-	}
-	uint64_t seq = vtb_gn_seq(f);
-	uint8_t flags = f[22];
-	bool pull = flags & VTB_GN_PULL;
-	if (n->drop && !(flags & (VTB_GN_ECHO | VTB_GN_FENCE | VTB_GN_PULL)) && ++n->sunk % 10 == 0)
-		return;
-	if (seq != n->next_seq)
-		atomic_fetch_add(&n->gaps, seq > n->next_seq ? seq - n->next_seq : 1);
-	n->next_seq = seq + 1;
-	size_t from = pull ? VTB_GN_PULL_DATA : VTB_GN_HDR;	/* a pull's count and size replace payload */
-	if (memcmp(f + 6, vtb_gn_guest_mac, 6) || f[23] || (pull && len != VTB_GN_MIN) ||
-	    memcmp(f + from, vtb_gn_payload(n->block, seq) + (from - VTB_GN_HDR), len - from)) {
+	struct vtb_gn_taken t = vtb_gn_take(f, (uint32_t)len, n->block, &n->next_seq, n->drop ? &n->sunk : NULL);
+	if (t.other)
+		atomic_fetch_add(&n->other, 1);
+	atomic_fetch_add(&n->gaps, t.gap);
+	if (t.bad)
 		atomic_fetch_add(&n->bad, 1);
-		if (pull)
-			return;	/* unanswered: its count may be what changed */
-	}
-	if (pull) {
-		net_pull(n, f);
-		return;
-	}
-	if (!(flags & VTB_GN_FENCE)) {
+	if (t.pull_count)
+		net_pull(n, t.pull_count, t.pull_size);
+	if (t.counted) {
 		atomic_fetch_add(&n->frames, 1);
 		atomic_fetch_add(&n->bytes, len);
 	}
-	if (flags & (VTB_GN_ECHO | VTB_GN_FENCE)) {
-		uint8_t mac[6];
-		memcpy(mac, f, 6);
-		memcpy(f, f + 6, 6);
-		memcpy(f + 6, mac, 6);
-		if (send(n->fd, f, len, 0) != (ssize_t)len)
-			atomic_fetch_add(&n->echo_fail, 1);
-	}
+	if (t.echo && send(n->fd, f, len, 0) != (ssize_t)len)
+		atomic_fetch_add(&n->echo_fail, 1);
 }
 
 static void *net_peer(void *arg)

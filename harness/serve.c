@@ -208,6 +208,17 @@ static uint32_t net_config(void *arg, void *buf, uint32_t cap)
 	return k;
 }
 
+/* mode=guest: what the qemu platform's peer counts, for its cross-check. */
+static void net_stats_json(const void *mem, FILE *f)
+{
+	const struct vtb_net_stats *s = vtb_net_stats(mem);
+	fprintf(f, ",\"peer\":{\"frames\":%llu,\"bytes\":%llu,\"bad\":%llu,\"gaps\":%llu,\"other\":%llu,"
+		"\"pulls\":%llu,\"sent\":%llu,\"sent_bytes\":%llu,\"drops\":%llu}",
+		(unsigned long long)s->peer_frames, (unsigned long long)s->peer_bytes, (unsigned long long)s->peer_bad,
+		(unsigned long long)s->peer_gaps, (unsigned long long)s->peer_other, (unsigned long long)s->peer_pulls,
+		(unsigned long long)s->peer_sent, (unsigned long long)s->peer_sent_bytes, (unsigned long long)s->drops);
+}
+
 static int net_open(const struct serve_cfg *c, struct serve_net *n, struct vtb_vhu_model *m)
 {
 	if (c->queues != 1) {
@@ -220,8 +231,10 @@ static int net_open(const struct serve_cfg *c, struct serve_net *n, struct vtb_v
 		n->mode = VTB_NET_SINK;
 	else if (!strcmp(c->mode, "source"))
 		n->mode = VTB_NET_SOURCE;
+	else if (!strcmp(c->mode, "guest"))
+		n->mode = VTB_NET_GUEST;
 	else {
-		fprintf(stderr, "vtbench serve: mode=%s: echo, sink or source\n", c->mode);
+		fprintf(stderr, "vtbench serve: mode=%s: echo, sink, source or guest\n", c->mode);
 		return -EINVAL;
 	}
 	n->size = c->size;
@@ -230,6 +243,7 @@ static int net_open(const struct serve_cfg *c, struct serve_net *n, struct vtb_v
 		.name = "net", .groups = 1, .rings = 2, .features = VTB_NET_FEATURES,
 		.memsize = vtb_net_memsize(), .init = net_init, .process = net_process,
 		.wake_mask = net_wake, .config = net_config, .arg = n,
+		.stats_json = n->mode == VTB_NET_GUEST ? net_stats_json : NULL,
 	};
 	return 0;
 }
@@ -340,8 +354,8 @@ static bool parse_uint(const char *v, unsigned lo, unsigned hi, unsigned *out)
 static void serve_usage(FILE *f)
 {
 	fputs("usage: vtbench serve device=blk|net|scmi socket=PATH [backing=FILE] [queues=N]\n"
-	      "                     [notify=event|poll] [cpus=LIST] [mode=echo|sink|source] [size=BYTES]\n"
-	      "                     [ring=MAX] [stats=FILE] [trace=0|1] [conns=N | --once]\n"
+	      "                     [notify=event|poll] [cpus=LIST] [mode=echo|sink|source|guest] [size=BYTES]\n"
+	      "                     [ring=MAX] [seed=N] [stats=FILE] [trace=0|1] [conns=N | --once]\n"
 	      "  a vhost-user backend: listens on PATH, serves one front-end at a time and\n"
 	      "  waits for the next after a disconnect (conns=N: exit after N, --once: after 1).\n"
 	      "  Counters as one JSON line on SIGUSR1 and at exit, to stats=FILE (appended)\n"
@@ -388,6 +402,12 @@ static int parse(int argc, char **argv, struct serve_cfg *c)
 			if (!parse_uint(v, VTB_NET_MIN_FRAME, VTB_NET_MAX_FRAME, &s))
 				goto bad;
 			c->size = (int)s;
+		} else if (KEY("seed")) {
+			char *end;
+			errno = 0;
+			c->seed = strtoull(v, &end, 0);
+			if (errno || end == v || *end || *v == '-')
+				goto bad;
 		} else if (KEY("cpus")) {
 			if (parse_cpus(v, c))
 				goto bad;

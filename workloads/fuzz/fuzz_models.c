@@ -117,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r = vtb_blk_process(m, 1 + fz_u8(&f) % 4);
 #elif defined(FUZZ_MODEL_net)
 	FZ_CHECK(vtb_net_memsize() <= sizeof(mem), "memsize");
-	uint8_t mode = fz_u8(&f) % 3;
+	uint8_t mode = fz_u8(&f) % 4;	/* sink, source, echo, guest */
 	struct vtb_net *m = vtb_net_init(mem, (enum vtb_net_mode)mode, 64 + fz_u8(&f) * 6, 1, mode == VTB_NET_SINK, &dio);
 	FZ_CHECK(m, "init");
 	while (f.n && io.pops_left && r >= 0)

@@ -1,5 +1,6 @@
 #include "vtb_net.h"
 #include "../vtb_pattern.h"
+#include "../../harness/guest_net.h"	/* the guest's framing, one definition for every peer */
 
 struct vtb_net {
 	struct vtb_dev_io io;
@@ -11,8 +12,16 @@ struct vtb_net {
 	bool tx_held;		/* echo: a TX frame waits for an RX buffer */
 	struct vtb_req tx;
 	struct vtb_net_stats stats;
+	/* GUEST */
+	uint32_t echo_len;	/* n->frame waits for an RX buffer to go back in */
+	uint32_t pull_left;	/* frames of a pull still to send */
+	int pull_size;
+	uint64_t next_seq;	/* the guest's next frame */
+	uint64_t peer_seq;	/* the peer's own stream */
 	uint8_t frame[VTB_NET_MAX_FRAME];	/* linearised frame */
+	uint8_t block[VTB_GN_BLOCK];	/* the boot's payload block (GUEST) */
 };
+_Static_assert(VTB_GN_MAX == VTB_NET_MAX_FRAME, "the guest's largest frame fits the model's");
 
 static const uint8_t fe_mac[6] = { 0x52, 0x54, 0x00, 0x76, 0x74, 0x01 };
 static const uint8_t be_mac[6] = { 0x52, 0x54, 0x00, 0x76, 0x74, 0x02 };
@@ -60,7 +69,7 @@ size_t vtb_net_memsize(void)
 struct vtb_net *vtb_net_init(void *mem, enum vtb_net_mode mode, int size, uint64_t seed,
 			     bool verify, const struct vtb_dev_io *io)
 {
-	if (!mem || !io || mode > VTB_NET_ECHO)
+	if (!mem || !io || mode > VTB_NET_GUEST)
 		return NULL;
 	if (size != VTB_NET_IMIX && (size < (int)VTB_NET_MIN_FRAME || size > (int)VTB_NET_MAX_FRAME))
 		return NULL;
@@ -71,6 +80,8 @@ struct vtb_net *vtb_net_init(void *mem, enum vtb_net_mode mode, int size, uint64
 	n->size = size;
 	n->seed = seed;
 	n->verify = verify;
+	if (mode == VTB_NET_GUEST)
+		vtb_gn_block(n->block, seed);
 	return n;
 }
 
@@ -91,7 +102,7 @@ void vtb_net_config(const struct vtb_net *n, struct vtb_net_config *c)
 static uint32_t net_take_tx(struct vtb_net *n, const struct vtb_req *r)
 {
 	uint32_t hl = sizeof(struct vtb_net_hdr_v1);
-	uint32_t min = n->mode == VTB_NET_ECHO ? VTB_NET_ETH_HDR : VTB_NET_MIN_FRAME;
+	uint32_t min = n->mode == VTB_NET_ECHO || n->mode == VTB_NET_GUEST ? VTB_NET_ETH_HDR : VTB_NET_MIN_FRAME;
 	if (r->out_bytes < hl + min || r->out_bytes - hl > VTB_NET_MAX_FRAME) {
 		n->stats.bad_frames++;
 		return 0;
@@ -190,6 +201,74 @@ static int net_echo(struct vtb_net *n, unsigned budget)
 	return (int)done;
 }
 
+/* GUEST: into one RX buffer, what is owed first (the echo of the last
+ * frame taken, then a pull's frames); 0 when nothing is owed, 1 when a
+ * buffer took it, 2 when none was posted. */
+static int guest_give(struct vtb_net *n)
+{
+	if (!n->echo_len && !n->pull_left)
+		return 0;
+	struct vtb_req rx;
+	int got = n->io.pop(n->io.ctx, VTB_NET_Q_RX, &rx);
+	if (got <= 0)
+		return got < 0 ? got : 2;
+	uint32_t len = n->echo_len;
+	if (len) {
+		n->echo_len = 0;
+	} else {
+		len = vtb_gn_size(n->pull_size, n->peer_seq);
+		vtb_gn_frame_to(n->frame, vtb_gn_guest_mac, vtb_gn_peer_mac, len, n->block, n->peer_seq++, 0);
+		n->pull_left--;
+		n->stats.peer_sent++;
+		n->stats.peer_sent_bytes += len;
+	}
+	int e = n->io.push(n->io.ctx, &rx, net_deliver(n, &rx, len));
+	return e ? e : 1;
+}
+
+static int net_guest(struct vtb_net *n, unsigned budget)
+{
+	unsigned done = 0;
+	while (done < budget) {
+		int g = guest_give(n);
+		if (g < 0)
+			return g;
+		if (g == 2)	/* owed, no buffer: wait for the FE to post one */
+			return (int)done;
+		if (g == 1) {
+			done++;
+			continue;
+		}
+		struct vtb_req r;
+		int got = n->io.pop(n->io.ctx, VTB_NET_Q_TX, &r);
+		if (got <= 0)
+			return got < 0 ? got : (int)done;
+		uint32_t len = net_take_tx(n, &r);
+		int e = n->io.push(n->io.ctx, &r, 0);	/* copied out: TX completes */
+		if (e)
+			return e;
+		done++;
+		if (!len)
+			continue;
+		struct vtb_gn_taken t = vtb_gn_take(n->frame, len, n->block, &n->next_seq, NULL);
+		n->stats.peer_other += t.other;
+		n->stats.peer_gaps += t.gap;
+		n->stats.peer_bad += t.bad;
+		if (t.counted) {
+			n->stats.peer_frames++;
+			n->stats.peer_bytes += len;
+		}
+		if (t.echo)
+			n->echo_len = len;
+		if (t.pull_count) {
+			n->stats.peer_pulls++;
+			n->pull_left = t.pull_count;
+			n->pull_size = t.pull_size;
+		}
+	}
+	return (int)done;
+}
+
 int vtb_net_process(struct vtb_net *n, unsigned budget)
 {
 	switch (n->mode) {
@@ -197,6 +276,8 @@ int vtb_net_process(struct vtb_net *n, unsigned budget)
 		return net_sink(n, budget);
 	case VTB_NET_SOURCE:
 		return net_source(n, budget);
+	case VTB_NET_GUEST:
+		return net_guest(n, budget);
 	default:
 		return net_echo(n, budget);
 	}
@@ -208,6 +289,8 @@ uint32_t vtb_net_wake_mask(const struct vtb_net *n)
 		return 1u << VTB_NET_Q_TX;
 	if (n->mode == VTB_NET_SOURCE)
 		return 1u << VTB_NET_Q_RX;
+	if (n->mode == VTB_NET_GUEST)
+		return 1u << (n->echo_len || n->pull_left ? VTB_NET_Q_RX : VTB_NET_Q_TX);
 	return 1u << (n->tx_held ? VTB_NET_Q_RX : VTB_NET_Q_TX);
 }
 

@@ -42,7 +42,10 @@ struct vtb_net_config {
 _Static_assert(offsetof(struct vtb_net_config, status) == 6, "netcfg.status");
 _Static_assert(offsetof(struct vtb_net_config, mtu) == 10, "netcfg.mtu");
 
-enum vtb_net_mode { VTB_NET_SINK, VTB_NET_SOURCE, VTB_NET_ECHO };
+/* GUEST: the peer of a qemu-platform net cell (harness/guest_net.h): the
+ * guest's data frames counted and checked, its echo and fence frames sent
+ * back, its pulls answered with frames of the peer's own stream. */
+enum vtb_net_mode { VTB_NET_SINK, VTB_NET_SOURCE, VTB_NET_ECHO, VTB_NET_GUEST };
 
 struct vtb_net_stats {
 	uint64_t tx_frames, tx_bytes;	/* taken from the TX queue */
@@ -50,6 +53,9 @@ struct vtb_net_stats {
 	uint64_t drops;			/* RX buffer too small */
 	uint64_t bad_frames;		/* malformed TX chains */
 	uint64_t verify_errors;		/* sink: payload mismatch */
+	/* GUEST: what the harness's peer counts (harness/qemu.c's net_counts) */
+	uint64_t peer_frames, peer_bytes, peer_bad, peer_gaps, peer_other;
+	uint64_t peer_pulls, peer_sent, peer_sent_bytes;
 };
 
 #define VTB_NET_FEATURES (VTB_BIT(VTB_NET_F_MTU) | VTB_BIT(VTB_NET_F_MAC) | VTB_BIT(VTB_NET_F_STATUS))
@@ -64,7 +70,8 @@ int vtb_net_frame_check(uint64_t seed, const void *frame, uint32_t len, bool ful
 
 struct vtb_net;
 size_t vtb_net_memsize(void);
-/* size: frame bytes for source mode (or VTB_NET_IMIX); verify: sink checks payloads. */
+/* size: frame bytes for source mode (or VTB_NET_IMIX); verify: sink checks
+ * payloads; seed: the stream's, and GUEST's boot block. */
 struct vtb_net *vtb_net_init(void *mem, enum vtb_net_mode mode, int size, uint64_t seed,
 			     bool verify, const struct vtb_dev_io *io);
 void vtb_net_config(const struct vtb_net *n, struct vtb_net_config *cfg);

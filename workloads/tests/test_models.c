@@ -7,6 +7,7 @@
 #include "../blk/vtb_blk.h"
 #include "../net/vtb_net.h"
 #include "../scmi/vtb_scmi.h"
+#include "../../harness/guest_net.h"
 
 /* ---------------------------------------------------------------- fake io */
 #define FQ 16
@@ -200,7 +201,7 @@ static void test_blk(void)
 /* ---------------------------------------------------------------- net */
 static void test_net(void)
 {
-	static _Alignas(16) unsigned char mem[16384];
+	static _Alignas(16) unsigned char mem[32768];
 	struct fake f = { 0 };
 	struct vtb_dev_io io = { &f, f_pop, f_push };
 	unsigned char tx[12 + 200], rx[12 + 1600], frame[200];
@@ -294,6 +295,78 @@ static void test_net(void)
 	CHECK_EQ(vtb_net_stats(n)->tx_frames, 2);
 	CHECK_EQ(vtb_net_stats(n)->verify_errors, 1);
 	CHECK_EQ(vtb_net_stats(n)->bad_frames, 1);
+}
+
+/* GUEST: the qemu platform's peer protocol (harness/guest_net.h), as the
+ * harness's socket peer speaks it: data frames counted and checked, echoes
+ * back with the MACs swapped, a pull answered from the peer's own stream
+ * as RX buffers come, gaps, bad payloads and foreign frames counted. */
+static void test_net_guest(void)
+{
+	static _Alignas(16) unsigned char mem[32768];
+	static uint8_t block[VTB_GN_BLOCK];
+	struct fake f = { 0 };
+	struct vtb_dev_io io = { &f, f_pop, f_push };
+	static unsigned char tx[8][12 + 128], rx[4][12 + 1600];
+	CHECK(vtb_net_memsize() <= sizeof(mem));
+	struct vtb_net *n = vtb_net_init(mem, VTB_NET_GUEST, 64, 9, false, &io);
+	CHECK(n != NULL);
+	vtb_gn_block(block, 9);
+	const struct vtb_net_stats *st = vtb_net_stats(n);
+	/* seq 0: a data frame, sunk */
+	memset(tx, 0, sizeof(tx));
+	vtb_gn_frame(tx[0] + 12, 100, block, 0, 0);
+	seg(f_add(&f, VTB_NET_Q_TX), tx[0], 12 + 100, false);
+	CHECK_EQ(vtb_net_process(n, 8), 1);
+	CHECK_EQ(st->peer_frames, 1);
+	CHECK_EQ(st->peer_bytes, 100);
+	CHECK_EQ(vtb_net_wake_mask(n), 1u << VTB_NET_Q_TX);
+	/* seq 1: an echo waits for an RX buffer, comes back MACs swapped */
+	vtb_gn_frame(tx[1] + 12, 64, block, 1, VTB_GN_ECHO);
+	seg(f_add(&f, VTB_NET_Q_TX), tx[1], 12 + 64, false);
+	CHECK_EQ(vtb_net_process(n, 8), 1);
+	CHECK_EQ(vtb_net_wake_mask(n), 1u << VTB_NET_Q_RX);
+	seg(f_add(&f, VTB_NET_Q_RX), rx[0], sizeof(rx[0]), true);
+	CHECK_EQ(vtb_net_process(n, 8), 1);
+	CHECK_EQ(f.written[2], 12 + 64);
+	CHECK(!memcmp(rx[0] + 12, vtb_gn_guest_mac, 6) && !memcmp(rx[0] + 18, vtb_gn_peer_mac, 6));
+	CHECK(!memcmp(rx[0] + 12 + VTB_GN_HDR, vtb_gn_payload(block, 1), 64 - VTB_GN_HDR));
+	CHECK_EQ(st->peer_frames, 2);
+	/* seq 2: a pull of 3 frames of 80 bytes, answered as buffers come */
+	vtb_gn_pull(tx[2] + 12, block, 2, 3, 80);
+	seg(f_add(&f, VTB_NET_Q_TX), tx[2], 12 + VTB_GN_MIN, false);
+	seg(f_add(&f, VTB_NET_Q_RX), rx[1], sizeof(rx[1]), true);
+	seg(f_add(&f, VTB_NET_Q_RX), rx[2], sizeof(rx[2]), true);
+	CHECK_EQ(vtb_net_process(n, 8), 3);	/* the pull's TX, then two frames */
+	CHECK_EQ(vtb_net_wake_mask(n), 1u << VTB_NET_Q_RX);
+	seg(f_add(&f, VTB_NET_Q_RX), rx[3], sizeof(rx[3]), true);
+	CHECK_EQ(vtb_net_process(n, 8), 1);
+	CHECK_EQ(st->peer_pulls, 1);
+	CHECK_EQ(st->peer_sent, 3);
+	CHECK_EQ(st->peer_sent_bytes, 240);
+	CHECK_EQ(st->peer_frames, 2);		/* a pull is not a data frame */
+	for (int k = 0; k < 3; k++) {
+		const uint8_t *g = rx[1 + k] + 12;
+		CHECK_EQ(f.written[4 + k], 12 + 80);
+		CHECK(!memcmp(g, vtb_gn_guest_mac, 6) && vtb_gn_seq(g) == (uint64_t)k);
+		CHECK(!memcmp(g + VTB_GN_HDR, vtb_gn_payload(block, (uint64_t)k), 80 - VTB_GN_HDR));
+	}
+	CHECK_EQ(vtb_net_wake_mask(n), 1u << VTB_NET_Q_TX);
+	/* seq 5 after 2: a gap of two; a changed payload byte: bad; another
+	 * ethertype: foreign, never echoed */
+	vtb_gn_frame(tx[3] + 12, 64, block, 5, 0);
+	seg(f_add(&f, VTB_NET_Q_TX), tx[3], 12 + 64, false);
+	vtb_gn_frame(tx[4] + 12, 64, block, 6, 0);
+	tx[4][12 + 40] ^= 1;
+	seg(f_add(&f, VTB_NET_Q_TX), tx[4], 12 + 64, false);
+	vtb_gn_frame(tx[5] + 12, 64, block, 7, VTB_GN_ECHO);
+	tx[5][12 + 12] = 0x08;
+	seg(f_add(&f, VTB_NET_Q_TX), tx[5], 12 + 64, false);
+	CHECK_EQ(vtb_net_process(n, 8), 3);
+	CHECK_EQ(st->peer_gaps, 2);
+	CHECK_EQ(st->peer_bad, 1);
+	CHECK_EQ(st->peer_other, 1);
+	CHECK_EQ(vtb_net_wake_mask(n), 1u << VTB_NET_Q_TX);	/* nothing owed */
 }
 
 /* ---------------------------------------------------------------- scmi */
@@ -648,6 +721,7 @@ int main(void)
 {
 	test_blk();
 	test_net();
+	test_net_guest();
 	test_scmi();
 	test_scmi_spec_words();
 	test_scmi_perf();
