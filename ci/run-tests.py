@@ -1858,6 +1858,17 @@ backend=vtbench,qsd
 transport=shm
 variant=split
 
+# the NIC over vhost-user: vtbench serve's net model as the guest's peer
+# (in the boot of [vhu]'s backend=vtbench disk)
+[vhu-net]
+device=net
+mode=tx,rr,rx
+size=64
+qd=1
+backend=vtbench
+transport=shm
+variant=split
+
 # one x86_64 configuration's boot timed too (boot_runs is per cell: the
 # first cell of a configuration that asks for it times that configuration)
 [boot]
@@ -1893,7 +1904,8 @@ def guest_qemu_platform(tmp):
         if c["device"] == "blk":
             return (c["transport"], c["variant"], "-".join(arch + ["blk"] + [v for v in (c["guest_io"], c["backend"])
                                                                              if v not in ("io_uring", "qemu")]))
-        return (c["transport"], c["variant"], "-".join(arch + [c["device"], c["mode"]]))
+        served = [c["backend"]] if c.get("backend", "qemu") != "qemu" else []
+        return (c["transport"], c["variant"], "-".join(arch + served + [c["device"], c["mode"]]))
     boots = {(r["cell"]["arch"], r["cell"]["transport"], r["cell"]["variant"]): r for r in rows
              if r["cell"]["device"] == "boot"}
     scmi = [r for r in rows if r["cell"]["device"] == "scmi"]
@@ -1904,6 +1916,7 @@ def guest_qemu_platform(tmp):
             ("viommu", "passthrough")]
     want = [(t, v, w) for t, v in cfgs for w in ("blk", "net-tx", "net-rr", "net-rx")] + [
         ("viommu", "strict", "blk-aio"), ("shm", "split", "blk-vtbench"), ("shm", "split", "blk-qsd"),
+        ("shm", "split", "vtbench-net-tx"), ("shm", "split", "vtbench-net-rr"), ("shm", "split", "vtbench-net-rx"),
         ("swiotlb", "pool", "arm64-blk"), ("swiotlb", "pool", "arm64-net-tx"), ("swiotlb", "rdp", "arm64-blk"),
         ("viommu", "strict", "arm64-blk")]
     skipped = [s for s in meta.get("skipped", []) if "grant" in json.dumps(s)]
@@ -1939,7 +1952,7 @@ def guest_qemu_platform(tmp):
            str({k: (by[k]["ops"], ds[k]["peer_frames"], ds[k]["peer_bad"], ds[k]["peer_gaps"]) for k in net}))
     result("qemu platform rx: every frame the peer sent for the guest's pulls arrived intact and in order, a pull "
            "per frame at qd 1",
-           len(rx) == 6 and all(ds[k]["peer_sent"] == by[k]["ops"] > 0 and ds[k]["peer_send_fail"] == 0 and
+           len(rx) == 7 and all(ds[k]["peer_sent"] == by[k]["ops"] > 0 and ds[k]["peer_send_fail"] == 0 and
                                 ds[k]["peer_sent_bytes"] == by[k]["bytes"] and
                                 ds[k]["peer_bad"] == 0 and ds[k]["peer_gaps"] == 0 and
                                 ds[k]["peer_frames"] == 0 and ds[k]["peer_pulls"] == by[k]["ops"] and
@@ -1967,6 +1980,20 @@ def guest_qemu_platform(tmp):
            sv["guest"]["crosscheck"].startswith("ok; requests") and "vhost-user-blk-pci" in sv["guest"]["config"] and
            abs(sv["per_op"]["notifies"] * sv["ops"] - sd.get("serve_kicks", 0) - sd.get("serve_irqs", 0)) <= 1,
            f"{sv['ops']} {sd} {sv['per_op']} {sv['guest']}")
+    served = {k: by[k] for k in by if k[2].startswith("vtbench-net")}
+    result("qemu platform: backend=vtbench serves the NIC over vhost-user: vtbench serve's net model is the guest's "
+           "peer (its counts are the frame checks above), its kicks and interrupts are the row's notifies, none "
+           "reach QEMU's trace; rr takes a kick and two interrupts (TX done, RX) per round trip",
+           len(served) == 3 and all(
+               r["guest"]["crosscheck"].startswith("ok: vtbench serve's peer counts") and
+               "vhost-user" in r["guest"]["config"] and "host_kicks" not in r["device_stats"] and
+               r["device_stats"].get("serve_kicks", 0) > 0 and r["device_stats"].get("serve_irqs", 0) > 0 and
+               abs(r["per_op"]["notifies"] * r["ops"] - r["device_stats"]["serve_kicks"] -
+                   r["device_stats"]["serve_irqs"]) <= 1 for r in served.values()) and
+           abs(served[("shm", "split", "vtbench-net-rr")]["device_stats"].get("serve_irqs", 0) -
+               2 * served[("shm", "split", "vtbench-net-rr")]["ops"]) <= 2,
+           str({k: (r["ops"], r["device_stats"], r["per_op"]["notifies"], r["guest"]["crosscheck"][:80])
+                for k, r in served.items()}))
     result("qemu platform: backend=qsd serves the disk from qemu-storage-daemon, verified by the guest, and the row "
            "says no host-side count exists rather than showing QEMU's zero",
            q["verified"] is True and q["guest"]["crosscheck"].startswith("guest only") and

@@ -158,9 +158,8 @@ int vtb_qemu_check(const struct vtb_cellp *c, char *why, size_t n)
 			 "for rr's UDP socket", c->transport, c->variant);
 		return -1;
 	}
-	if (strcmp(c->backend, "qemu") && strcmp(c->device, "blk")) {
-		snprintf(why, n, "platform=qemu backend=%s: blk cells only in this version (net cells' other end is the "
-			 "harness's peer, scmi's is vtbench serve)", c->backend);
+	if (!strcmp(c->backend, "qsd") && strcmp(c->device, "blk")) {
+		snprintf(why, n, "platform=qemu backend=qsd: blk cells only (qemu-storage-daemon exports disks)");
 		return -1;
 	}
 	if (!strcmp(c->backend, "vtbench") && strcmp(c->transport, "shm")) {
@@ -665,6 +664,7 @@ static long file_size(const char *path)
 struct serve_counts {
 	bool ok;
 	uint64_t ops, doorbells_in, notifies, suppressed, errors, reads;
+	struct net_counts net;	/* device=net mode=guest: what it saw as the guest's peer */
 };
 
 /* A device's vhost-user backend process: vtbench serve (scmi, or blk with
@@ -742,21 +742,26 @@ static bool socket_ready(const struct qemu_serve *sv)
 }
 
 /* vtbench serve device=DEV on dir/DEV.sock (blk: disk as its backing). */
-static int serve_start(struct qemu_serve *sv, const char *dir, const char *device, const char *disk)
+static int serve_start(struct qemu_serve *sv, const char *dir, const char *device, const char *disk, uint64_t seed)
 {
-	char exe[4096], dev[32], sock[128], stats[128], backing[160];
+	char exe[4096], dev[32], sock[128], stats[128], backing[160], seedarg[48];
 	ssize_t l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (l <= 0)
 		return -1;
 	exe[l] = 0;
 	snprintf(sv->sock, sizeof(sv->sock), "%s/%s.sock", dir, device);
-	snprintf(sv->stats, sizeof(sv->stats), "%s/serve.stats", dir);
-	snprintf(sv->log, sizeof(sv->log), "%s/serve.log", dir);
+	snprintf(sv->stats, sizeof(sv->stats), "%s/serve-%s.stats", dir, device);
+	snprintf(sv->log, sizeof(sv->log), "%s/serve-%s.log", dir, device);
 	snprintf(dev, sizeof(dev), "device=%s", device);
 	snprintf(sock, sizeof(sock), "socket=%s", sv->sock);
 	snprintf(stats, sizeof(stats), "stats=%s", sv->stats);
 	snprintf(backing, sizeof(backing), "backing=%s", disk ? disk : "");
-	char *argv[] = { exe, "serve", dev, sock, stats, "--once", disk ? backing : NULL, NULL };
+	snprintf(seedarg, sizeof(seedarg), "seed=%llu", (unsigned long long)seed);
+	char *argv[] = { exe, "serve", dev, sock, stats, "--once", NULL, NULL, NULL };
+	if (disk)
+		argv[6] = backing;
+	else if (!strcmp(device, "net"))	/* the guest's peer, its frames the boot seed's */
+		argv[6] = "mode=guest", argv[7] = seedarg;
 	sv->counters = true;
 	return backend_start(sv, argv, serve_ready);
 }
@@ -800,6 +805,16 @@ static void serve_snapshot(struct qemu_serve *sv, struct serve_counts *c)
 	c->errors = json_u64_after(t, "\"errors\":");
 	for (const char *p = strstr(line, "\"sensors\":["); p && (p = strstr(p, "\"reads\":")); p += 8)
 		c->reads += strtoull(p + 8, NULL, 10);
+	const char *g = strstr(line, "\"peer\":{");
+	if (g)
+		c->net = (struct net_counts){
+			.frames = json_u64_after(g, "\"frames\":"), .bytes = json_u64_after(g, "\"bytes\":"),
+			.bad = json_u64_after(g, "\"bad\":"), .gaps = json_u64_after(g, "\"gaps\":"),
+			.other = json_u64_after(g, "\"other\":"), .pulls = json_u64_after(g, "\"pulls\":"),
+			.sent = json_u64_after(g, "\"sent\":"), .sent_bytes = json_u64_after(g, "\"sent_bytes\":"),
+			/* an RX buffer too small for what it owed the guest */
+			.echo_fail = json_u64_after(g, "\"drops\":"),
+		};
 }
 
 static void serve_stop(struct qemu_serve *sv)
@@ -827,6 +842,7 @@ struct qemu_mark {
 	double cpu0[2], cpu1[2];
 	struct net_counts net0, net1;
 	struct serve_counts sv0, sv1;
+	struct serve_counts nsv0, nsv1;	/* the NIC's vtbench serve */
 };
 
 /* One QEMU command line: the image's kernel, the configuration's devices,
@@ -834,6 +850,7 @@ struct qemu_mark {
 struct qemu_cmd {
 	char qemu[64], machine[32], smp[16], mem[16], cpu[32], memobj[96], kernel[4200], dtb[4200];
 	char initrd[4200], append[512], drive[256], device[256], netdev[96], nic[160], chardev[160], blkchar[160];
+	char netchar[160];
 	char *argv[64];
 };
 
@@ -844,6 +861,7 @@ struct qemu_boot {
 	const struct qemu_cfg *cfg;
 	struct qemu_net *net;	/* the NIC's peer, when a member is a net cell */
 	struct qemu_serve serve;	/* the scmi device's backend, or the disk's with backend=vtbench|qsd */
+	struct qemu_serve nserve;	/* the NIC's with backend=vtbench: the guest's peer */
 	struct qemu_cmd cmd;
 	char dir[64], trace[96], console_tail[1024], kernel[64];
 	struct qemu_mark *marks;
@@ -1023,7 +1041,8 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 	 * trace sees none of them; serve counts its own, qemu-storage-daemon
 	 * keeps no count vtbench can read */
 	bool vhu_blk = !net && !scmi && strcmp(c->backend, "qemu"), qsd = vhu_blk && !strcmp(c->backend, "qsd");
-	if (!vhu_blk) {
+	bool vhu_net = net && !strcmp(c->backend, "vtbench");
+	if (!vhu_blk && !vhu_net) {
 		dev_stat(r, "host_map", hc.map);
 		dev_stat(r, "host_unmap", hc.unmap);
 		dev_stat(r, "host_kicks", hc.data_kicks);
@@ -1034,6 +1053,8 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 	struct serve_counts sc = { 0 };
 	if ((scmi || vhu_blk) && m)
 		serve_delta(&m->sv0, &m->sv1, &sc);
+	else if (vhu_net && m)
+		serve_delta(&m->nsv0, &m->nsv1, &sc);
 	if (sc.ok) {
 		r->d[0].notifies = sc.doorbells_in;
 		r->d[1].notifies = sc.notifies;
@@ -1084,6 +1105,9 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 	if (scmi)
 		snprintf(g->config, sizeof(g->config), "vhost-user-scmi-pci served by vtbench serve device=scmi, "
 			 "Linux's arm_scmi over virtio, hwmon sensor reads; %s", b->cfg->desc);
+	else if (vhu_net)
+		snprintf(g->config, sizeof(g->config), "virtio-net-pci on vhost-user, served by vtbench serve device=net "
+			 "mode=guest (the proc platform's net device model as the guest's peer), %s", b->cfg->desc);
 	else if (vhu_blk)
 		snprintf(g->config, sizeof(g->config), "vhost-user-blk-pci served by %s, %s", qsd ?
 			 "qemu-storage-daemon (O_DIRECT, thread-pool I/O)" : "vtbench serve device=blk (the proc "
@@ -1099,7 +1123,8 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 	bool window = m && m->begin >= 0 && m->end >= 0;
 	bool frames_bad = net && (!near2(r->ops, rx ? nc.sent : nc.frames) || (rx && !near2(r->bytes, nc.sent_bytes)) ||
 				  nc.gaps || nc.echo_fail || nc.send_fail);
-	bool serve_bad = (scmi || (vhu_blk && !qsd)) && (!sc.ok || !near2(r->ops, scmi ? sc.reads : sc.ops) || sc.errors);
+	bool serve_bad = ((scmi || (vhu_blk && !qsd)) && (!sc.ok || !near2(r->ops, scmi ? sc.reads : sc.ops) || sc.errors)) ||
+			 (vhu_net && (!sc.ok || sc.errors));
 	char reads[160] = "";
 	if (scmi || (vhu_blk && !qsd))
 		snprintf(reads, sizeof(reads), "; %s: guest %llu, vtbench serve %llu (%s, %llu ring errors)",
@@ -1133,6 +1158,8 @@ static void take_row(struct qemu_boot *b, const char *line, FILE *trace, const c
 			 frames, reads);
 	else if (scmi || (vhu_blk && !qsd))
 		snprintf(g->crosscheck, sizeof(g->crosscheck), "ok%s", reads);
+	else if (vhu_net)
+		snprintf(g->crosscheck, sizeof(g->crosscheck), "ok: vtbench serve's peer counts%s", frames);
 	else if (qsd)
 		snprintf(g->crosscheck, sizeof(g->crosscheck), "guest only%s", reads);
 	else if (!have_dma)
@@ -1212,8 +1239,13 @@ static void qemu_console(struct qemu_boot *b, int out, int in, double timeout_s)
 					/* a vhost-user backend's process is the device side too */
 					if (b->serve.pid > 0)
 						(begin ? mk->cpu0 : mk->cpu1)[1] += proc_cpu_s(b->serve.pid);
+					if (b->nserve.pid > 0)
+						(begin ? mk->cpu0 : mk->cpu1)[1] += proc_cpu_s(b->nserve.pid);
 					net_snapshot(b->net, begin ? &mk->net0 : &mk->net1);
 					serve_snapshot(&b->serve, begin ? &mk->sv0 : &mk->sv1);
+					serve_snapshot(&b->nserve, begin ? &mk->nsv0 : &mk->nsv1);
+					if (b->nserve.pid > 0)
+						*(begin ? &mk->net0 : &mk->net1) = (begin ? &mk->nsv0 : &mk->nsv1)->net;
 				}
 				if (write(in, "g\n", 2) != 2)
 					return;
@@ -1353,6 +1385,7 @@ struct qemu_attach {
 	const char *scmi_sock;		/* vtbench serve's, for a vhost-user-scmi-pci */
 	const char *trace;		/* QEMU's trace log */
 	int net_fd;			/* the NIC's socket */
+	const char *net_sock;		/* or its vhost-user backend's (vtbench serve device=net) */
 };
 
 static void qemu_cmd_build(struct qemu_cmd *q, const char *root, const struct vtb_cellp *c, const struct qemu_cfg *cfg,
@@ -1384,6 +1417,9 @@ static void qemu_cmd_build(struct qemu_cmd *q, const char *root, const struct vt
 		 disk ? disk : "");
 	snprintf(q->device, sizeof(q->device), "virtio-blk-pci,drive=d0,serial=vtb-qemu%s", cfg->devprops);
 	snprintf(q->netdev, sizeof(q->netdev), "dgram,id=n0,local.type=fd,local.str=%d", net_fd);
+	snprintf(q->netchar, sizeof(q->netchar), "socket,id=vnet,path=%s", at->net_sock ? at->net_sock : "");
+	if (at->net_sock)	/* the rings go to the backend; the NIC's model stays QEMU's */
+		snprintf(q->netdev, sizeof(q->netdev), "vhost-user,id=n0,chardev=vnet");
 	snprintf(q->nic, sizeof(q->nic), "virtio-net-pci,netdev=n0,romfile=,mac=%02x:%02x:%02x:%02x:%02x:%02x%s",
 		 vtb_gn_guest_mac[0], vtb_gn_guest_mac[1], vtb_gn_guest_mac[2], vtb_gn_guest_mac[3],
 		 vtb_gn_guest_mac[4], vtb_gn_guest_mac[5], cfg->devprops);
@@ -1422,7 +1458,11 @@ static void qemu_cmd_build(struct qemu_cmd *q, const char *root, const struct vt
 		q->argv[a++] = "-device";
 		q->argv[a++] = q->device;
 	}
-	if (net_fd >= 0) {
+	if (at->net_sock) {
+		q->argv[a++] = "-chardev";
+		q->argv[a++] = q->netchar;
+	}
+	if (net_fd >= 0 || at->net_sock) {
 		q->argv[a++] = "-netdev";
 		q->argv[a++] = q->netdev;
 		q->argv[a++] = "-device";
@@ -1493,14 +1533,21 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 	if (write_initrd(initrd, image, job, joblen) ||
 	    (has_blk && write_disk(disk, disk_bytes, c->seed)))
 		goto remove_files;
-	if (has_net && !(b.net = net_open(c->seed)))
+	bool serve_net = has_net && !strcmp(c->backend, "vtbench");
+	if (has_net && !serve_net && !(b.net = net_open(c->seed)))
 		goto remove_files;
 	bool serve_blk = has_blk && !strcmp(c->backend, "vtbench"), qsd_blk = has_blk && !strcmp(c->backend, "qsd");
-	if ((has_scmi && serve_start(&b.serve, b.dir, "scmi", NULL)) ||
-	    (serve_blk && serve_start(&b.serve, b.dir, "blk", disk)) || (qsd_blk && qsd_start(&b.serve, b.dir, disk))) {
+	if ((has_scmi && serve_start(&b.serve, b.dir, "scmi", NULL, 0)) ||
+	    (serve_blk && serve_start(&b.serve, b.dir, "blk", disk, 0)) || (qsd_blk && qsd_start(&b.serve, b.dir, disk))) {
 		snprintf(why, sizeof(why), "%s did not start (%s)",
 			 qsd_blk ? "qemu-storage-daemon" : has_scmi ? "vtbench serve device=scmi" : "vtbench serve device=blk",
 			 b.serve.log);
+		fail_members(&b, why);
+		ret = 0;
+		goto remove_files;
+	}
+	if (serve_net && serve_start(&b.nserve, b.dir, "net", NULL, c->seed)) {
+		snprintf(why, sizeof(why), "vtbench serve device=net mode=guest did not start (%s)", b.nserve.log);
 		fail_members(&b, why);
 		ret = 0;
 		goto remove_files;
@@ -1522,6 +1569,7 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 		.scmi_sock = has_scmi ? b.serve.sock : NULL,
 		.trace = b.trace,
 		.net_fd = b.net ? b.net->qemu_fd : -1,
+		.net_sock = serve_net ? b.nserve.sock : NULL,
 	};
 	qemu_cmd_build(q, root, c, b.cfg, &at);
 	if (pipe(to_q) || pipe(from_q))
@@ -1577,6 +1625,7 @@ static int qemu_boot_cfg(const struct vtb_cells *cells, size_t i)
 	net_close(b.net);
 	b.net = NULL;
 	serve_stop(&b.serve);
+	serve_stop(&b.nserve);
 	qemu_rows(&b, console);
 	snprintf(why, sizeof(why), "the guest %s (rc %d); console: %.400s",
 		 b.rc < 0 ? "did not finish" : "did not report this repetition", b.rc, b.console_tail);
@@ -1599,12 +1648,14 @@ close_pipes:
 remove_files:
 	net_close(b.net);
 	serve_stop(&b.serve);
+	serve_stop(&b.nserve);
 	if (!getenv("VTB_QEMU_KEEP")) {
 		unlink(initrd);
 		unlink(disk);
 		unlink(console);
 		unlink(b.trace);
-		const char *backend_files[] = { b.serve.sock, b.serve.stats, b.serve.log };
+		const char *backend_files[] = { b.serve.sock, b.serve.stats, b.serve.log, b.nserve.sock, b.nserve.stats,
+						b.nserve.log };
 		for (size_t k = 0; k < sizeof(backend_files) / sizeof(backend_files[0]); k++)
 			if (backend_files[k][0])
 				unlink(backend_files[k]);

@@ -436,7 +436,9 @@ void vtb_write_row(FILE *f, const char *run_id, const char *git_rev, const struc
 		if (!strcmp(cp->device, "blk")) {
 			fputs(",\"guest_io\":", f);
 			vtb_json_str(f, cp->guest_io);
-			fputs(",\"backend\":", f);
+		}
+		if (!strcmp(cp->device, "blk") || !strcmp(cp->device, "net")) {
+			fputs(",\"backend\":", f);	/* the device's other end: QEMU's or a vhost-user process */
 			vtb_json_str(f, cp->backend);
 		}
 	}
