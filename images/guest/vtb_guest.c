@@ -1137,18 +1137,21 @@ static uint64_t vtb_virtio_irqs(void)
 	return sum;
 }
 
-/* Completed reads of a disk, from /sys/block/NAME/stat (field 1). */
-static uint64_t vtb_disk_reads(const char *name)
+/* Completed reads of a disk and reads merged into them (two adjacent
+ * reads the block layer sent as one request), from /sys/block/NAME/stat
+ * (fields 1 and 2). */
+static uint64_t vtb_disk_reads(const char *name, uint64_t *merged)
 {
 	char path[256];
-	unsigned long long r = 0;
+	unsigned long long r = 0, m = 0;
 	snprintf(path, sizeof(path), "/sys/block/%s/stat", name);
 	FILE *f = fopen(path, "r");
 	if (f) {
-		if (fscanf(f, "%llu", &r) != 1)
-			r = 0;
+		if (fscanf(f, "%llu %llu", &r, &m) != 2)
+			r = m = 0;
 		fclose(f);
 	}
+	*merged = m;
 	return r;
 }
 
@@ -1280,7 +1283,8 @@ static int vtb_blkbench(const char *dev, const struct vtb_args *a)
 	}
 	struct vtb_dma_event dma0[VTB_DMA_EVENTS], dma1[VTB_DMA_EVENTS];
 	vtb_dma_read(dma0);
-	uint64_t irq0 = vtb_virtio_irqs(), rd0 = vtb_disk_reads(vtb_basename(dev));
+	uint64_t mg0, mg1;
+	uint64_t irq0 = vtb_virtio_irqs(), rd0 = vtb_disk_reads(vtb_basename(dev), &mg0);
 	double t0 = vtb_now(), t1 = t0;
 	if (vtb_io_submit(ctx, qd, cbp) != (long)qd)
 		goto destroy;
@@ -1309,7 +1313,7 @@ static int vtb_blkbench(const char *dev, const struct vtb_args *a)
 		else if (again)
 			errs++;
 	}
-	uint64_t irqs = vtb_virtio_irqs() - irq0, reads = vtb_disk_reads(vtb_basename(dev)) - rd0;
+	uint64_t irqs = vtb_virtio_irqs() - irq0, reads = vtb_disk_reads(vtb_basename(dev), &mg1) - rd0;
 	vtb_dma_read(dma1);
 	double el = t1 - t0;
 	vtb_result_begin(&j, "blkbench", "randread");
@@ -1320,6 +1324,7 @@ static int vtb_blkbench(const char *dev, const struct vtb_args *a)
 	vtb_json_u64(&j, "usec", (uint64_t)(el * 1e6));
 	vtb_json_u64(&j, "iops", el > 0 ? (uint64_t)((double)done / el) : 0);
 	vtb_json_u64(&j, "disk_reads", reads);
+	vtb_json_u64(&j, "disk_reads_merged", mg1 - mg0);
 	vtb_json_u64(&j, "virtio_irqs", irqs);
 	vtb_json_dma(&j, dma0, dma1);
 	vtb_result_end(&j, errs == 0 && done > 0 && !inflight);
